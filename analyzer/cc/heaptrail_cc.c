@@ -1,0 +1,50 @@
+/*
+ * heaptrail-cc: a drop-in C compiler that builds programs for recording.
+ *
+ * Compile steps (-c or -S) get "-g -fno-optimize-sibling-calls" (exact call
+ * sites and return addresses); -E and dependency-only (-M/-MM) runs pass
+ * through untouched. Link steps get the --wrap flags of
+ * analyzer/runtime/wrap-flags.txt, the runtime archive ($HEAPTRAIL_RT_LIB or
+ * the build tree's libheaptrail_rt.a) and -lpthread -ldl. A compile-and-link
+ * command gets both. The real compiler is $HEAPTRAIL_REAL_CC or "cc"; it is
+ * always run with execvp, never through a shell.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heaptrail/err.h"
+#include "cc_argv.h"
+
+#ifndef HT_CC_RT_LIB
+#define HT_CC_RT_LIB "libheaptrail_rt.a"
+#endif
+
+int main(int argc, char **argv)
+{
+    const char *real_cc = getenv("HEAPTRAIL_REAL_CC");
+    if (!real_cc || !*real_cc)
+        real_cc = "cc";
+    const char *rt_lib = getenv("HEAPTRAIL_RT_LIB");
+    if (!rt_lib || !*rt_lib)
+        rt_lib = HT_CC_RT_LIB;
+    char **v;
+    int n;
+    if (ht_cc_build_argv(argc - 1, argv + 1, real_cc, rt_lib, &v, &n) != HT_OK) {
+        fprintf(stderr, "heaptrail-cc: out of memory\n");
+        return 1;
+    }
+    if (getenv("HEAPTRAIL_CC_VERBOSE")) {
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "%s%s", i ? " " : "", v[i]);
+        fputc('\n', stderr);
+    }
+    execvp(real_cc, v);
+    fprintf(stderr, "heaptrail-cc: cannot run %s: %s\n", real_cc,
+            strerror(errno));
+    free(v);
+    return 127;
+}

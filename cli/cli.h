@@ -1,0 +1,26 @@
+/* cli/ internals: one file per group of subcommands. */
+#ifndef HEAPTRAIL_CLI_H
+#define HEAPTRAIL_CLI_H
+
+#include "heaptrail/err.h"
+#include "heaptrail/store.h"
+
+extern int ht_cli_verbose;
+
+/* Print "heaptrail: <what>: <error text>[: detail]" on stderr. */
+void cli_error(const char *what, ht_err err);
+/* Open a trace; ingest any finished spills first unless readonly_only.
+ * Prints its own error; returns NULL on failure. */
+ht_store *cli_open_trace(const char *path, int create, int readonly);
+/* Ingest the spills of path's spill dir; child_pid/end describe a run that
+ * heaptrail itself waited for (0/NULL otherwise). Returns 0 or an error. */
+int cli_ingest(ht_store *st, const char *path, int child_pid,
+               const struct ht_run_end *end);
+
+int cmd_run(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+#endif

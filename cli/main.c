@@ -1,0 +1,158 @@
+/* heaptrail: command dispatch and shared CLI helpers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int ht_cli_verbose;
+
+static const char usage[] =
+    "usage: heaptrail <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run [-o TRACE] [-v] -- PROG [ARGS...]\n"
+    "                  run PROG (built with heaptrail-cc), record its heap\n"
+    "                  events into TRACE (default heaptrail.db); exits with\n"
+    "                  PROG's status, even if it crashes or is killed\n"
+    "  ingest TRACE    ingest spills left by instrumented programs that ran\n"
+    "                  without 'heaptrail run'\n"
+    "  sql [--write] TRACE [SQL]\n"
+    "                  run SQL against TRACE (the 'events' table decodes the\n"
+    "                  recorded events); without SQL, an interactive shell\n"
+    "  replay TRACE [--run N]\n"
+    "                  replay the recorded events and write result tables\n"
+    "  report TRACE [--run N]\n"
+    "                  print allocations, frees, peak and live-at-exit blocks\n"
+    "                  by site (replays first if needed)\n"
+    "  help COMMAND    details of one command\n"
+    "\n"
+    "Environment for instrumented programs: HEAPTRAIL_TRACE (trace path),\n"
+    "HEAPTRAIL_SPILL_MAX (spill bytes), HEAPTRAIL_DISABLE=1.\n";
+
+void cli_error(const char *what, ht_err err)
+{
+    const char *detail = ht_store_last_error();
+    if (detail && *detail)
+        fprintf(stderr, "heaptrail: %s: %s (%s)\n", what, detail, ht_strerror(err));
+    else
+        fprintf(stderr, "heaptrail: %s: %s\n", what, ht_strerror(err));
+}
+
+static void ingest_cb(void *ctx, const char *spill, ht_err err,
+                      const struct ht_ingest_result *res)
+{
+    int *failures = ctx;
+    if (err == HT_OK) {
+        if (ht_cli_verbose)
+            fprintf(stderr, "heaptrail: ingested run %lld (pid %d): %llu events%s\n",
+                    (long long)res->run_id, res->pid,
+                    (unsigned long long)res->events,
+                    res->complete ? "" : ", incomplete");
+        if (res->overflow_events)
+            fprintf(stderr, "heaptrail: warning: run %lld lost %llu events "
+                    "(spill full; raise HEAPTRAIL_SPILL_MAX)\n",
+                    (long long)res->run_id,
+                    (unsigned long long)res->overflow_events);
+        if (res->torn)
+            fprintf(stderr, "heaptrail: warning: run %lld: %llu torn records skipped\n",
+                    (long long)res->run_id, (unsigned long long)res->torn);
+        return;
+    }
+    if (err == HT_EBUSY) {
+        fprintf(stderr, "heaptrail: note: %s\n", ht_store_last_error());
+        return;
+    }
+    (*failures)++;
+    fprintf(stderr, "heaptrail: cannot ingest %s: %s (%s); the spill is kept\n",
+            spill, ht_store_last_error(), ht_strerror(err));
+}
+
+int cli_ingest(ht_store *st, const char *path, int child_pid,
+               const struct ht_run_end *end)
+{
+    char dir[4096];
+    if (ht_store_spill_dir(path, dir, sizeof dir) != HT_OK)
+        return HT_EINVAL;
+    int failures = 0;
+    ht_err e = ht_store_ingest_dir(st, dir, end, child_pid, ingest_cb, &failures);
+    if (e != HT_OK) {
+        cli_error("ingest", e);
+        return e;
+    }
+    return failures ? HT_ECORRUPT : HT_OK;
+}
+
+ht_store *cli_open_trace(const char *path, int create, int readonly)
+{
+    char dir[4096];
+    ht_store *st = NULL;
+    int pending = ht_store_spill_dir(path, dir, sizeof dir) == HT_OK &&
+                  access(dir, F_OK) == 0;
+    if (pending || create) {
+        /* a spill waiting: ingest it first, so nothing recorded is missed */
+        ht_err e = ht_store_open(path, HT_STORE_CREATE, &st);
+        if (e != HT_OK) {
+            cli_error(path, e);
+            return NULL;
+        }
+        if (pending)
+            cli_ingest(st, path, 0, NULL);
+        if (!readonly)
+            return st;
+        ht_store_close(st);
+    }
+    ht_err e = ht_store_open(path, readonly ? HT_STORE_READONLY : 0, &st);
+    if (e != HT_OK) {
+        cli_error(path, e);
+        return NULL;
+    }
+    return st;
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: heaptrail ingest TRACE\n");
+        return 2;
+    }
+    ht_store *st = NULL;
+    ht_err e = ht_store_open(argv[1], HT_STORE_CREATE, &st);
+    if (e != HT_OK) {
+        cli_error(argv[1], e);
+        return 1;
+    }
+    int rc = cli_ingest(st, argv[1], 0, NULL);
+    ht_store_close(st);
+    return rc == HT_OK ? 0 : 1;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+} commands[] = {
+    {"run", cmd_run},       {"ingest", cmd_ingest}, {"sql", cmd_sql},
+    {"replay", cmd_replay}, {"report", cmd_report},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("heaptrail 0.1.0 (trace schema %d)\n", HT_SCHEMA_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "heaptrail: unknown command '%s' (see heaptrail --help)\n", argv[1]);
+    return 2;
+}

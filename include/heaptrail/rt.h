@@ -1,0 +1,48 @@
+/*
+ * heaptrail runtime recorder: the calls instrumented code makes.
+ *
+ * libheaptrail_rt is linked into instrumented programs. It depends on
+ * neither SQLite nor libclang, never calls a wrapped allocator itself, and
+ * every entry point is async-signal-safe. Allocations are recorded by the
+ * linker wraps (-Wl,--wrap=malloc,...) with the caller's return address; the
+ * calls below are inserted by the analyzer's source rewriting with exact
+ * site ids (see analyzer/).
+ *
+ * Environment (read once at start):
+ *   HEAPTRAIL_TRACE   trace database path (default "heaptrail.db"); the
+ *                     spill goes to "<trace>.spill/".
+ *   HEAPTRAIL_SPILL_MAX  spill capacity in bytes (default 64 GiB, sparse).
+ *   HEAPTRAIL_DISABLE=1  record nothing.
+ */
+#ifndef HEAPTRAIL_RT_H
+#define HEAPTRAIL_RT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A pointer store `*slot = new_value` that replaced old_value. */
+void ht_rt_store(uint64_t site, void *slot, const void *new_value,
+                 const void *old_value);
+/* A configured refcount operation on obj. */
+void ht_rt_incref(uint64_t site, const void *obj);
+void ht_rt_decref(uint64_t site, const void *obj);
+/* Entry and exit of an instrumented function; arg0 = first pointer argument
+ * or NULL. */
+void ht_rt_fn_enter(uint64_t site, const void *arg0);
+void ht_rt_fn_exit(uint64_t site);
+/* Allocation through a user-named allocator (--alloc-fn): record an ALLOC /
+ * FREE with an exact site id. Returns ptr unchanged. */
+void *ht_rt_alloc_note(uint64_t site, void *ptr, uint64_t size);
+void ht_rt_free_note(uint64_t site, const void *ptr);
+/* Record a snapshot of the live heap's pointer edges now (also done at
+ * exit). */
+void ht_rt_snapshot(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

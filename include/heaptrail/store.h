@@ -1,0 +1,125 @@
+/*
+ * heaptrail store: the SQLite trace file (schema in docs/trace-format.md).
+ *
+ * A trace holds runs; each run holds its module map, symbolised return
+ * addresses (pcs) and its events as compressed chunks of up to 65536 records
+ * in seq order. No SQLite type appears here: the CLI talks to SQLite only
+ * through these functions.
+ */
+#ifndef HEAPTRAIL_STORE_H
+#define HEAPTRAIL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heaptrail/err.h"
+#include "heaptrail/event.h"
+
+#define HT_SCHEMA_VERSION 1
+
+typedef struct ht_store ht_store;
+typedef struct ht_reader ht_reader;
+
+enum {
+    HT_STORE_READONLY = 0x1, /* open read-only; fails if missing */
+    HT_STORE_CREATE = 0x2,   /* create the file and schema if missing */
+};
+
+/* Open (or create) a trace. On success *out is owned by the caller and freed
+ * with ht_store_close(). Errors: HT_ENOENT (missing, no CREATE),
+ * HT_ENOTTRACE (not a SQLite file or not a heaptrail trace), HT_ECORRUPT,
+ * HT_EVERSION (schema newer than this build), HT_ESQL. *out = NULL then.
+ * ht_store_errmsg() of NULL gives no detail; see ht_store_last_error(). */
+ht_err ht_store_open(const char *path, int flags, ht_store **out);
+void ht_store_close(ht_store *st); /* accepts NULL */
+
+/* Last detailed error message of the most recent failing call on this thread
+ * (static storage, valid until the next call). Never NULL. */
+const char *ht_store_last_error(void);
+
+/* The spill directory belonging to a trace path: "<path>.spill". Writes into
+ * buf (size n); HT_EINVAL if it does not fit. */
+ht_err ht_store_spill_dir(const char *trace_path, char *buf, size_t n);
+
+/* Result of ingesting one spill file. */
+struct ht_ingest_result {
+    int64_t run_id;
+    uint64_t events;          /* records stored */
+    uint64_t torn;            /* slots skipped as torn/invalid */
+    uint64_t overflow_events; /* events the recorder could not write */
+    uint64_t chunks;          /* chunks stored */
+    uint64_t pcs, pcs_symbolised;
+    int complete;             /* run ended through exit() or exec */
+    int pid;
+};
+
+/* How a run ended when the caller knows (heaptrail run after waitpid). */
+struct ht_run_end {
+    int known;       /* 0: use what the spill says */
+    int exited;      /* 1: exited with status; 0: killed by signal */
+    int status;      /* exit status or signal number */
+};
+
+/* Ingest one spill file into the trace in one transaction, then delete the
+ * spill. end may be NULL. A spill whose process is still running is refused
+ * with HT_EBUSY (unless force). Errors: HT_ECORRUPT / HT_ETRUNC (header
+ * unreadable: the spill is left in place), HT_EIO, HT_ESQL, HT_ENOMEM. */
+ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
+                             const struct ht_run_end *end, int force,
+                             struct ht_ingest_result *res);
+
+/* Ingest every finished spill in dir (none is fine). Calls cb (may be NULL)
+ * for each spill with its result or error. Returns the first hard error
+ * (HT_ESQL/HT_ENOMEM); per-spill problems are reported through cb only. */
+typedef void (*ht_ingest_cb)(void *ctx, const char *spill_path, ht_err err,
+                             const struct ht_ingest_result *res);
+ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
+                           const struct ht_run_end *end_for_pid, int pid,
+                           ht_ingest_cb cb, void *ctx);
+
+/* Run a SQL text (possibly several statements), with the `events` virtual
+ * table registered. For every result row cb(ctx, ncol, values, names) is
+ * called; values may be NULL for SQL NULL. If cb returns non-zero the query
+ * stops. With readonly, statements that would write are refused.
+ * Errors: HT_ESQL (message in ht_store_last_error()). */
+typedef int (*ht_row_cb)(void *ctx, int ncol, const char *const *values,
+                         const char *const *names);
+ht_err ht_store_query(ht_store *st, const char *sql, int readonly,
+                      ht_row_cb cb, void *ctx);
+
+/* Whether sql is a complete statement (for an interactive shell). */
+int ht_store_sql_complete(const char *sql);
+
+/* ---- reading events --------------------------------------------------- */
+
+/* Stream the events of run_id in seq order with memory bounded by one chunk.
+ * *out is owned by the caller (ht_reader_close). */
+ht_err ht_reader_open(ht_store *st, int64_t run_id, ht_reader **out);
+/* Next event into *ev. Returns HT_OK, HT_ENOTFOUND at the end, or
+ * HT_ECORRUPT if a chunk fails to decode (the rest of the run is unread). */
+ht_err ht_reader_next(ht_reader *r, struct ht_rec *ev);
+void ht_reader_close(ht_reader *r); /* accepts NULL */
+
+/* Run ids of the trace in ascending order; *ids malloc'd, caller frees. */
+ht_err ht_store_runs(ht_store *st, int64_t **ids, size_t *n);
+
+/* ---- writing replay results ------------------------------------------ */
+
+/* Begin / commit / roll back a write transaction. */
+ht_err ht_store_begin(ht_store *st);
+ht_err ht_store_commit(ht_store *st);
+void ht_store_rollback(ht_store *st);
+
+/* Execute SQL with no result rows (DDL, DELETE...). */
+ht_err ht_store_exec(ht_store *st, const char *sql);
+
+/* A prepared insert: ht_store_insert_prepare(st, "INSERT INTO t VALUES(?,?)",
+ * &ins); then for each row ht_store_insert_row(ins, "ids", int64, double,
+ * const char*) where the format string gives one letter per value:
+ * i = int64_t, d = double, s = const char* (NULL = SQL NULL), n = NULL. */
+typedef struct ht_insert ht_insert;
+ht_err ht_store_insert_prepare(ht_store *st, const char *sql, ht_insert **out);
+ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...);
+void ht_store_insert_free(ht_insert *ins); /* accepts NULL */
+
+#endif

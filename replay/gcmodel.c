@@ -1,0 +1,715 @@
+/*
+ * Collector model: CPython's generational cyclic GC (gcmodule.c 3.8-3.12,
+ * Python/gc.c 3.13). See include/heaptrail/gcmodel.h for the contract and
+ * /work/shared/design/cpython-memory.md section 2 for the algorithm.
+ *
+ * Data structures
+ *   nodes[]   one slot per live object; slots 0..3 are the list heads
+ *             (generations 0, 1, 2 and the "unreachable" list of a running
+ *             collection), objects start at HEAD_COUNT. Lists are circular,
+ *             doubly linked by slot index, like PyGC_Head lists.
+ *   map[]     open-addressing hash (linear probing, backward-shift delete)
+ *             from id to slot index; 0 marks an empty bucket.
+ *   edges     each object owns an array of {slot, stamp}. An edge is live
+ *             while nodes[slot].stamp == stamp; freeing a slot bumps its
+ *             stamp, so edges to dead objects go stale instead of dangling.
+ *
+ * Invariants (checked by ht__gc_is_valid):
+ *   1. every tracked object is in exactly one generation list, the one its
+ *      gen field names; untracked objects are in no list; outside a
+ *      collection the unreachable list is empty and no flag is set.
+ *   2. gen_size[g] == length of list g.
+ *   3. inref of an object == number of live edges, from any object, that
+ *      resolve to it.
+ *   4. map holds exactly the live objects, each at its own slot.
+ *   5. count[g] >= 0; live == number of live objects.
+ *   6. long_lived_pending and long_lived_total only change in collections.
+ *
+ * Transitions: alloc (absent -> gen 0 or untracked), dealloc (-> absent),
+ * collect (young -> old, or -> absent when unreachable).
+ */
+#include "heaptrail/gcmodel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAD_COUNT 4u
+#define UNREACH_HEAD 3u
+#define NIL UINT32_MAX
+
+#define GEN_UNTRACKED 0xffu
+#define F_COLLECTING 1u
+#define F_UNREACHABLE 2u
+
+struct edge {
+    uint32_t slot;  /* target slot */
+    uint32_t stamp; /* target stamp when the edge was added */
+};
+
+struct node {
+    uint64_t id;
+    uint32_t prev, next; /* list links; NIL when untracked */
+    uint32_t stamp;      /* bumped on free; odd/even irrelevant */
+    uint32_t nedges, cap;
+    uint8_t gen;   /* 0..2, GEN_UNTRACKED, or 0xfe for a free slot */
+    uint8_t flags; /* F_* during a collection only */
+    int64_t extref; /* >= 0 */
+    int64_t inref;  /* live edges pointing here */
+    int64_t refs;   /* gc_refs during a collection */
+    struct edge *edges;
+};
+
+#define GEN_FREE 0xfeu
+
+struct ht_gc {
+    struct ht_gc_config cfg;
+    struct node *nodes;
+    uint32_t nnodes, capnodes; /* slots used / allocated */
+    uint32_t freelist;         /* free slots chained through next */
+    uint32_t *map;
+    size_t mapcap, live;
+    int64_t count[HT_GC_NGEN];
+    size_t gen_size[HT_GC_NGEN];
+    uint64_t ll_pending, ll_total;
+    struct ht_gc_stats stats[HT_GC_NGEN];
+    int collecting, scheduled;
+    uint64_t *ids;
+    size_t ncap_ids;
+};
+
+/* ---- hash map --------------------------------------------------------- */
+
+static size_t hash_id(uint64_t x)
+{
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ull;
+    x ^= x >> 27;
+    x *= 0x81dadef4bc2dd44dull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static size_t map_find_bucket(const ht_gc *gc, uint64_t id)
+{
+    size_t mask = gc->mapcap - 1, b = hash_id(id) & mask;
+    while (gc->map[b] != 0 && gc->nodes[gc->map[b]].id != id)
+        b = (b + 1) & mask;
+    return b;
+}
+
+static uint32_t map_get(const ht_gc *gc, uint64_t id)
+{
+    return gc->map[map_find_bucket(gc, id)];
+}
+
+static ht_err map_grow(ht_gc *gc)
+{
+    size_t ncap = gc->mapcap ? gc->mapcap * 2 : 1024;
+    uint32_t *old = gc->map;
+    size_t oldcap = gc->mapcap;
+    uint32_t *m = calloc(ncap, sizeof *m);
+    if (!m)
+        return HT_ENOMEM;
+    gc->map = m;
+    gc->mapcap = ncap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i])
+            gc->map[map_find_bucket(gc, gc->nodes[old[i]].id)] = old[i];
+    free(old);
+    return HT_OK;
+}
+
+static void map_del(ht_gc *gc, uint64_t id)
+{
+    size_t mask = gc->mapcap - 1, i = map_find_bucket(gc, id), j = i;
+    gc->map[i] = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!gc->map[j])
+            return;
+        size_t k = hash_id(gc->nodes[gc->map[j]].id) & mask;
+        /* move j back to i unless its home k lies cyclically in (i, j] */
+        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        gc->map[i] = gc->map[j];
+        gc->map[j] = 0;
+        i = j;
+    }
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+static void list_init(ht_gc *gc, uint32_t h)
+{
+    gc->nodes[h].prev = gc->nodes[h].next = h;
+}
+
+static void list_append(ht_gc *gc, uint32_t n, uint32_t h)
+{
+    uint32_t last = gc->nodes[h].prev;
+    gc->nodes[n].prev = last;
+    gc->nodes[n].next = h;
+    gc->nodes[last].next = n;
+    gc->nodes[h].prev = n;
+}
+
+static void list_remove(ht_gc *gc, uint32_t n)
+{
+    struct node *x = &gc->nodes[n];
+    gc->nodes[x->prev].next = x->next;
+    gc->nodes[x->next].prev = x->prev;
+    x->prev = x->next = NIL;
+}
+
+/* Append list `from` to the tail of list `to`; `from` becomes empty. */
+static void list_merge(ht_gc *gc, uint32_t from, uint32_t to)
+{
+    struct node *f = &gc->nodes[from];
+    if (f->next == from)
+        return;
+    uint32_t tl = gc->nodes[to].prev;
+    gc->nodes[tl].next = f->next;
+    gc->nodes[f->next].prev = tl;
+    gc->nodes[to].prev = f->prev;
+    gc->nodes[f->prev].next = to;
+    list_init(gc, from);
+}
+
+/* ---- slots ------------------------------------------------------------ */
+
+static struct node *resolve(const ht_gc *gc, const struct edge *e)
+{
+    struct node *t = &gc->nodes[e->slot];
+    return t->stamp == e->stamp && t->gen != GEN_FREE ? t : NULL;
+}
+
+static ht_err slot_take(ht_gc *gc, uint32_t *out)
+{
+    if (gc->freelist != NIL) {
+        *out = gc->freelist;
+        gc->freelist = gc->nodes[*out].next;
+        return HT_OK;
+    }
+    if (gc->nnodes == gc->capnodes) {
+        uint32_t nc = gc->capnodes * 2;
+        struct node *n = realloc(gc->nodes, (size_t)nc * sizeof *n);
+        if (!n)
+            return HT_ENOMEM;
+        gc->nodes = n;
+        gc->capnodes = nc;
+    }
+    gc->nodes[gc->nnodes].stamp = 0;
+    *out = gc->nnodes++;
+    return HT_OK;
+}
+
+/* Remove a live object completely: edges, list, map, slot. */
+static void obj_destroy(ht_gc *gc, uint32_t s)
+{
+    struct node *x = &gc->nodes[s];
+    for (uint32_t i = 0; i < x->nedges; i++) {
+        struct node *t = resolve(gc, &x->edges[i]);
+        if (t)
+            t->inref--;
+    }
+    free(x->edges);
+    x->edges = NULL;
+    x->nedges = x->cap = 0;
+    if (x->gen != GEN_UNTRACKED) {
+        if (x->gen < HT_GC_NGEN)
+            gc->gen_size[x->gen]--;
+        list_remove(gc, s);
+        if (gc->count[0] > 0)
+            gc->count[0]--; /* PyObject_GC_Del */
+    }
+    map_del(gc, x->id);
+    x->gen = GEN_FREE;
+    x->stamp++;
+    x->next = gc->freelist;
+    gc->freelist = s;
+    gc->live--;
+}
+
+/* ---- collection ------------------------------------------------------- */
+
+static int in_young(const struct node *t)
+{
+    return t && t->gen != GEN_UNTRACKED && (t->flags & F_COLLECTING);
+}
+
+/* Steps 2-3: gc_refs = refcount - references from inside young. */
+static void update_and_subtract(ht_gc *gc, uint32_t young)
+{
+    for (uint32_t s = gc->nodes[young].next; s != young; s = gc->nodes[s].next) {
+        struct node *x = &gc->nodes[s];
+        x->refs = x->extref + x->inref;
+        x->flags = F_COLLECTING;
+    }
+    for (uint32_t s = gc->nodes[young].next; s != young; s = gc->nodes[s].next) {
+        struct node *x = &gc->nodes[s];
+        for (uint32_t i = 0; i < x->nedges;) {
+            struct node *t = resolve(gc, &x->edges[i]);
+            if (!t) { /* stale edge: drop it, keeping memory bounded */
+                x->edges[i] = x->edges[--x->nedges];
+                continue;
+            }
+            if (in_young(t))
+                t->refs--;
+            i++;
+        }
+    }
+}
+
+/* visit_reachable for every referent of a reachable object. */
+static void visit_reachable(ht_gc *gc, struct node *x, uint32_t young)
+{
+    for (uint32_t i = 0; i < x->nedges; i++) {
+        struct node *t = resolve(gc, &x->edges[i]);
+        if (!in_young(t))
+            continue;
+        uint32_t ts = x->edges[i].slot;
+        if (t->flags & F_UNREACHABLE) {
+            list_remove(gc, ts);
+            list_append(gc, ts, young);
+            t->flags &= (uint8_t)~F_UNREACHABLE;
+            t->refs = 1;
+        } else if (t->refs == 0) {
+            t->refs = 1;
+        }
+    }
+}
+
+/* Step 4: leave reachable objects in young, move the rest to UNREACH_HEAD. */
+static void move_unreachable(ht_gc *gc, uint32_t young)
+{
+    uint32_t prev = young, s = gc->nodes[young].next;
+    while (s != young) {
+        struct node *x = &gc->nodes[s];
+        if (x->refs > 0) {
+            visit_reachable(gc, x, young);
+            x->flags = 0;
+            prev = s;
+        } else {
+            list_remove(gc, s);
+            list_append(gc, s, UNREACH_HEAD);
+            x->flags |= F_UNREACHABLE;
+        }
+        s = gc->nodes[prev].next;
+    }
+}
+
+static ht_err ensure_ids(ht_gc *gc, size_t n)
+{
+    if (n <= gc->ncap_ids)
+        return HT_OK;
+    size_t nc = gc->ncap_ids ? gc->ncap_ids : 64;
+    while (nc < n)
+        nc *= 2;
+    uint64_t *p = realloc(gc->ids, nc * sizeof *p);
+    if (!p)
+        return HT_ENOMEM;
+    gc->ids = p;
+    gc->ncap_ids = nc;
+    return HT_OK;
+}
+
+/* Step 6: merge the survivors of young (list g) into old and keep the
+ * long-lived bookkeeping. */
+static void promote_survivors(ht_gc *gc, int g)
+{
+    uint32_t young = (uint32_t)g;
+    uint8_t old = (uint8_t)(g + 1 < HT_GC_NGEN ? g + 1 : g);
+    size_t survivors = gc->gen_size[g];
+    for (uint32_t s = gc->nodes[young].next; s != young; s = gc->nodes[s].next)
+        gc->nodes[s].gen = old;
+    if (old != g) {
+        if (g == HT_GC_NGEN - 2)
+            gc->ll_pending += survivors;
+        list_merge(gc, young, old);
+        gc->gen_size[old] += survivors;
+        gc->gen_size[g] = 0;
+    } else {
+        gc->ll_pending = 0;
+        gc->ll_total = survivors;
+    }
+}
+
+/* Step 11: tp_clear breaks the cycles and refcounting frees the objects;
+ * each free decrements count0 (clamped) like PyObject_GC_Del. */
+static void delete_garbage(ht_gc *gc)
+{
+    while (gc->nodes[UNREACH_HEAD].next != UNREACH_HEAD) {
+        uint32_t s = gc->nodes[UNREACH_HEAD].next;
+        gc->nodes[s].gen = HT_GC_NGEN; /* counted in no gen_size */
+        obj_destroy(gc, s);
+    }
+}
+
+/* gc_collect_main for generation g, steps 1-6, 11 and 14 of section 2.4. */
+static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result *res)
+{
+    memset(res, 0, sizeof *res);
+    ht_err rc = ensure_ids(gc, gc->gen_size[0] + gc->gen_size[1] + gc->gen_size[2]);
+    if (rc != HT_OK)
+        return rc;
+    res->generation = g;
+    res->automatic = automatic;
+    memcpy(res->count_before, gc->count, sizeof gc->count);
+    gc->collecting = 1;
+    if (g + 1 < HT_GC_NGEN)
+        gc->count[g + 1]++;
+    for (int i = 0; i <= g; i++)
+        gc->count[i] = 0;
+    uint32_t young = (uint32_t)g;
+    for (int i = 0; i < g; i++) {
+        list_merge(gc, (uint32_t)i, young);
+        gc->gen_size[g] += gc->gen_size[i];
+        gc->gen_size[i] = 0;
+    }
+    update_and_subtract(gc, young);
+    move_unreachable(gc, young);
+    size_t n = 0;
+    for (uint32_t s = gc->nodes[UNREACH_HEAD].next; s != UNREACH_HEAD;
+         s = gc->nodes[s].next) {
+        gc->nodes[s].flags = 0;
+        gc->ids[n++] = gc->nodes[s].id;
+    }
+    gc->gen_size[g] -= n;
+    promote_survivors(gc, g);
+    delete_garbage(gc);
+    gc->stats[g].collections++;
+    gc->stats[g].collected += n;
+    res->collected = n;
+    res->ids = gc->ids;
+    if (gc->cfg.hook)
+        gc->cfg.hook(gc->cfg.hook_arg, res);
+    gc->collecting = 0;
+    return HT_OK;
+}
+
+/* gc_collect_generations: oldest g with count[g] > threshold[g], skipping
+ * g = 2 while long_lived_pending < long_lived_total / 4. -1 if none. */
+static int select_generation(const ht_gc *gc)
+{
+    for (int g = HT_GC_NGEN - 1; g >= 0; g--) {
+        if (gc->count[g] <= gc->cfg.threshold[g])
+            continue;
+        if (g == HT_GC_NGEN - 1 && gc->ll_pending < gc->ll_total / 4)
+            continue;
+        return g;
+    }
+    return -1;
+}
+
+static ht_err collect_auto(ht_gc *gc, int *ran)
+{
+    struct ht_gc_result res;
+    int g = select_generation(gc);
+    if (g < 0)
+        return HT_OK;
+    ht_err rc = collect_main(gc, g, 1, &res);
+    if (rc == HT_OK && ran)
+        *ran = 1;
+    return rc;
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+/* Defaults per version: section 0.2 of the design doc. */
+ht_err ht_gc_config_for_version(const char *version, struct ht_gc_config *cfg)
+{
+    static const struct { const char *v; int64_t t0; int deferred; } tab[] = {
+        {"3.8", 700, 0},   {"3.9", 700, 0},    {"3.10", 700, 0},
+        {"3.11", 700, 0},  {"3.12", 700, 1},   {"3.13", 2000, 1},
+        {"3.14.5", 2000, 1}, {"3.15", 2000, 1},
+    };
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; version && i < sizeof tab / sizeof tab[0]; i++) {
+        if (strcmp(version, tab[i].v) == 0) {
+            cfg->threshold[0] = tab[i].t0;
+            cfg->threshold[1] = cfg->threshold[2] = 10;
+            cfg->deferred = tab[i].deferred;
+            return HT_OK;
+        }
+    }
+    return HT_EINVAL;
+}
+
+/* Allocate the model; see header. */
+ht_err ht_gc_new(const struct ht_gc_config *cfg, ht_gc **out)
+{
+    *out = NULL;
+    if (!cfg || cfg->threshold[0] < 0 || cfg->threshold[1] < 0 || cfg->threshold[2] < 0)
+        return HT_EINVAL;
+    ht_gc *gc = calloc(1, sizeof *gc);
+    if (!gc)
+        return HT_ENOMEM;
+    gc->cfg = *cfg;
+    gc->capnodes = 1024;
+    gc->nodes = calloc(gc->capnodes, sizeof *gc->nodes);
+    if (!gc->nodes || map_grow(gc) != HT_OK) {
+        ht_gc_free(gc);
+        return HT_ENOMEM;
+    }
+    gc->nnodes = HEAD_COUNT;
+    for (uint32_t h = 0; h < HEAD_COUNT; h++) {
+        list_init(gc, h);
+        gc->nodes[h].gen = GEN_FREE;
+    }
+    gc->freelist = NIL;
+    *out = gc;
+    return HT_OK;
+}
+
+/* Free everything; accepts NULL. */
+void ht_gc_free(ht_gc *gc)
+{
+    if (!gc)
+        return;
+    for (uint32_t s = HEAD_COUNT; gc->nodes && s < gc->nnodes; s++)
+        free(gc->nodes[s].edges);
+    free(gc->nodes);
+    free(gc->map);
+    free(gc->ids);
+    free(gc);
+}
+
+/* _PyObject_GC_Link + the allocation-time trigger; see header. */
+ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
+{
+    uint32_t s;
+    if (gc->collecting)
+        return HT_EBUSY;
+    if (map_get(gc, id))
+        return HT_EINVAL;
+    if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
+        return HT_ENOMEM;
+    if (slot_take(gc, &s) != HT_OK)
+        return HT_ENOMEM;
+    struct node *x = &gc->nodes[s];
+    uint32_t stamp = x->stamp;
+    memset(x, 0, sizeof *x);
+    x->stamp = stamp;
+    x->id = id;
+    x->prev = x->next = NIL;
+    x->gen = GEN_UNTRACKED;
+    gc->map[map_find_bucket(gc, id)] = s;
+    gc->live++;
+    if (!container)
+        return HT_OK;
+    /* _PyObject_GC_Alloc: count, maybe collect, and only then does the new
+     * object get tracked, so an immediate collection never sees it. */
+    gc->count[0]++;
+    ht_err rc = HT_OK;
+    if (gc->count[0] > gc->cfg.threshold[0] && gc->cfg.threshold[0] != 0) {
+        if (gc->cfg.deferred)
+            gc->scheduled = 1;
+        else
+            rc = collect_auto(gc, NULL);
+    }
+    x = &gc->nodes[s];
+    x->gen = 0;
+    list_append(gc, s, 0);
+    gc->gen_size[0]++;
+    return rc;
+}
+
+/* PyObject_GC_Del (or a plain free); see header. */
+ht_err ht_gc_dealloc(ht_gc *gc, uint64_t id)
+{
+    if (gc->collecting)
+        return HT_EBUSY;
+    uint32_t s = map_get(gc, id);
+    if (!s)
+        return HT_ENOTFOUND;
+    obj_destroy(gc, s);
+    return HT_OK;
+}
+
+/* Add one edge; see header. */
+ht_err ht_gc_edge_add(ht_gc *gc, uint64_t from, uint64_t to)
+{
+    if (gc->collecting)
+        return HT_EBUSY;
+    uint32_t fs = map_get(gc, from), ts = map_get(gc, to);
+    if (!fs || !ts)
+        return HT_ENOTFOUND;
+    struct node *f = &gc->nodes[fs];
+    if (f->nedges == f->cap) {
+        uint32_t nc = f->cap ? f->cap * 2 : 2;
+        struct edge *e = realloc(f->edges, nc * sizeof *e);
+        if (!e)
+            return HT_ENOMEM;
+        f->edges = e;
+        f->cap = nc;
+    }
+    f->edges[f->nedges].slot = ts;
+    f->edges[f->nedges].stamp = gc->nodes[ts].stamp;
+    f->nedges++;
+    gc->nodes[ts].inref++;
+    return HT_OK;
+}
+
+/* Remove one edge; see header. */
+ht_err ht_gc_edge_del(ht_gc *gc, uint64_t from, uint64_t to)
+{
+    if (gc->collecting)
+        return HT_EBUSY;
+    uint32_t fs = map_get(gc, from), ts = map_get(gc, to);
+    if (!fs || !ts)
+        return HT_ENOTFOUND;
+    struct node *f = &gc->nodes[fs];
+    for (uint32_t i = 0; i < f->nedges; i++) {
+        if (f->edges[i].slot == ts && f->edges[i].stamp == gc->nodes[ts].stamp) {
+            f->edges[i] = f->edges[--f->nedges];
+            gc->nodes[ts].inref--;
+            return HT_OK;
+        }
+    }
+    return HT_ENOTFOUND;
+}
+
+/* Adjust the external refcount; see header. */
+ht_err ht_gc_extref(ht_gc *gc, uint64_t id, int64_t delta)
+{
+    if (gc->collecting)
+        return HT_EBUSY;
+    uint32_t s = map_get(gc, id);
+    if (!s)
+        return HT_ENOTFOUND;
+    if (gc->nodes[s].extref + delta < 0)
+        return HT_EINVAL;
+    gc->nodes[s].extref += delta;
+    return HT_OK;
+}
+
+/* _Py_RunGC at an eval-breaker check; see header. */
+ht_err ht_gc_tick(ht_gc *gc, int *ran)
+{
+    if (ran)
+        *ran = 0;
+    if (gc->collecting)
+        return HT_EBUSY;
+    if (!gc->scheduled)
+        return HT_OK;
+    gc->scheduled = 0;
+    return collect_auto(gc, ran);
+}
+
+/* gc.collect(generation); see header. */
+ht_err ht_gc_collect(ht_gc *gc, int generation, struct ht_gc_result *out)
+{
+    struct ht_gc_result tmp;
+    struct ht_gc_result *res = out ? out : &tmp;
+    memset(res, 0, sizeof *res);
+    if (generation < 0 || generation >= HT_GC_NGEN)
+        return HT_EINVAL;
+    if (gc->collecting)
+        return HT_EBUSY;
+    return collect_main(gc, generation, 0, res);
+}
+
+/* gc.set_threshold(); see header. */
+ht_err ht_gc_set_threshold(ht_gc *gc, int64_t t0, int64_t t1, int64_t t2)
+{
+    if (t0 < 0 || t1 < 0 || t2 < 0)
+        return HT_EINVAL;
+    gc->cfg.threshold[0] = t0;
+    gc->cfg.threshold[1] = t1;
+    gc->cfg.threshold[2] = t2;
+    return HT_OK;
+}
+
+/* gc.get_count(); see header. */
+void ht_gc_get_count(const ht_gc *gc, int64_t count[HT_GC_NGEN])
+{
+    memcpy(count, gc->count, sizeof gc->count);
+}
+
+/* gc.get_stats(); see header. */
+void ht_gc_get_stats(const ht_gc *gc, struct ht_gc_stats stats[HT_GC_NGEN])
+{
+    memcpy(stats, gc->stats, sizeof gc->stats);
+}
+
+/* long-lived bookkeeping; see header. */
+void ht_gc_get_long_lived(const ht_gc *gc, uint64_t *pending, uint64_t *total)
+{
+    if (pending)
+        *pending = gc->ll_pending;
+    if (total)
+        *total = gc->ll_total;
+}
+
+/* Generation lookup; see header. */
+int ht_gc_generation_of(const ht_gc *gc, uint64_t id)
+{
+    uint32_t s = map_get(gc, id);
+    if (!s)
+        return -2;
+    return gc->nodes[s].gen == GEN_UNTRACKED ? -1 : gc->nodes[s].gen;
+}
+
+/* Live object count; see header. */
+size_t ht_gc_live(const ht_gc *gc)
+{
+    return gc->live;
+}
+
+/* Tracked objects in a generation; see header. */
+size_t ht_gc_gen_size(const ht_gc *gc, int generation)
+{
+    return generation >= 0 && generation < HT_GC_NGEN ? gc->gen_size[generation] : 0;
+}
+
+static int lists_valid(const ht_gc *gc, size_t *tracked)
+{
+    *tracked = 0;
+    if (gc->nodes[UNREACH_HEAD].next != UNREACH_HEAD)
+        return 0;
+    for (uint32_t g = 0; g < HT_GC_NGEN; g++) {
+        size_t n = 0;
+        for (uint32_t s = gc->nodes[g].next; s != g; s = gc->nodes[s].next) {
+            const struct node *x = &gc->nodes[s];
+            if (s < HEAD_COUNT || s >= gc->nnodes || x->gen != g || x->flags ||
+                gc->nodes[x->next].prev != s || ++n > gc->live)
+                return 0;
+        }
+        if (n != gc->gen_size[g])
+            return 0;
+        *tracked += n;
+    }
+    return 1;
+}
+
+/* Invariants 1-5 of the design comment; see header. */
+int ht__gc_is_valid(const ht_gc *gc)
+{
+    size_t tracked, live = 0, tracked2 = 0;
+    if (!gc || !lists_valid(gc, &tracked))
+        return 0;
+    int64_t *in = calloc(gc->nnodes, sizeof *in);
+    if (!in)
+        return 0;
+    int ok = 1;
+    for (uint32_t s = HEAD_COUNT; s < gc->nnodes; s++) {
+        const struct node *x = &gc->nodes[s];
+        if (x->gen == GEN_FREE)
+            continue;
+        live++;
+        tracked2 += x->gen != GEN_UNTRACKED;
+        if (x->extref < 0 || map_get(gc, x->id) != s)
+            ok = 0;
+        for (uint32_t i = 0; i < x->nedges; i++)
+            if (resolve(gc, &x->edges[i]))
+                in[x->edges[i].slot]++;
+    }
+    for (uint32_t s = HEAD_COUNT; s < gc->nnodes; s++)
+        if (gc->nodes[s].gen != GEN_FREE && in[s] != gc->nodes[s].inref)
+            ok = 0;
+    free(in);
+    for (int g = 0; g < HT_GC_NGEN; g++)
+        if (gc->count[g] < 0)
+            ok = 0;
+    return ok && live == gc->live && tracked == tracked2;
+}

@@ -1,0 +1,728 @@
+/*
+ * pymalloc model: CPython's obmalloc with simulated addresses.
+ *
+ * Data structures (mirroring obmalloc.c, indices instead of pointers):
+ *   - `arenas[]`: the arena_object vector. It starts with 16 slots and
+ *     doubles; fresh slots are handed out in index order, released slots are
+ *     pushed on the front of the `unused` list (LIFO), as in new_arena().
+ *   - pools are numbered globally: id = arena_index * 64 + k, k < ntotal.
+ *     `pools[id]` is the pool header; `blk[id * nb0 + b]` is the free-list
+ *     link of block b (nb0 = blocks per pool of class 0, the maximum).
+ *   - `usedpools[c]`: doubly linked list of used pools of class c, head first.
+ *   - `usable`: doubly linked list of live arenas with at least one free pool,
+ *     sorted ascending by nfreepools; `nfp2lasta[n]` = rightmost with n.
+ *
+ * Invariants (checked by ht__pym_is_valid):
+ *   I1. A carved pool with 0 < count < NUMBLOCKS is on usedpools[szidx] and
+ *       its free list is non-empty (pre-carve rule); a full pool (count ==
+ *       NUMBLOCKS) is on no list and has an empty free list; an empty pool
+ *       (count == 0) is on its arena's freepools list.
+ *   I2. count + (free-list length) + (virgin blocks) == NUMBLOCKS, and
+ *       exactly `count` carved blocks are marked allocated.
+ *   I3. arena.nfreepools == |freepools| + (ntotal - carved).
+ *   I4. An arena with nfreepools == 0 is on no list; every other live arena
+ *       is on `usable`, which is sorted ascending by nfreepools.
+ *   I5. nfp2lasta[n] is the rightmost arena of `usable` with n free pools,
+ *       or -1 if there is none.
+ *   I6. The unused list holds exactly the slots that are not live.
+ *   I7. narenas_current == number of live arenas <= highwater <= total.
+ *
+ * Transitions: malloc (used pool: pop, pre-carve or become full; no used
+ * pool: allocate_from_new_pool), free (push; full -> used at front of
+ * usedpools; used -> empty: insert_to_freepool with its four arena cases).
+ */
+#include "heaptrail/pymalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE (-1)
+#define BLK_END ((int16_t)-1)
+#define BLK_ALLOC ((int16_t)-2)
+#define DUMMY_SIZE_IDX 0xffffu
+#define MAX_POOLS 64u
+
+struct pym_pool {
+    uint32_t count;          /* blocks allocated */
+    int32_t freehead;        /* block index of free-list head, or NONE */
+    int32_t next, prev;      /* usedpools links; next also links freepools */
+    uint32_t szidx;          /* class, DUMMY_SIZE_IDX when freshly carved */
+    uint32_t nextoffset;     /* byte offset of the next virgin block */
+    uint32_t maxnextoffset;  /* POOL_SIZE - size */
+};
+
+struct pym_arena {
+    int live;                /* address != 0 */
+    uint32_t carved;         /* pools carved so far (pool_address) */
+    uint32_t nfree;          /* cached empty pools + never carved pools */
+    uint32_t ntotal;         /* pools in this arena */
+    int32_t freepools;       /* pool id of LIFO head, or NONE */
+    int32_t next, prev;      /* usable_arenas / unused links */
+};
+
+struct ht_pym {
+    uint32_t pool_size, arena_size;
+    uint32_t ppa;            /* pools per arena (63 or 64) */
+    uint64_t misalign;       /* base offset inside the arena slot */
+    int keep_last;           /* 3.9+: keep the last empty arena */
+    int count_raw;           /* 3.9+: raw_allocated_blocks */
+    uint32_t nb0;            /* blocks per pool of class 0 */
+    uint32_t nblocks[HT_PYM_NCLASSES];
+
+    struct pym_arena *arenas;
+    uint32_t maxarenas;
+    struct pym_pool *pools;  /* maxarenas * MAX_POOLS */
+    int16_t *blk;            /* maxarenas * MAX_POOLS * nb0 */
+    int32_t unused;          /* head of unused arena objects */
+    int32_t usable;          /* head of usable_arenas */
+    int32_t nfp2lasta[MAX_POOLS + 1];
+    int32_t usedpools[HT_PYM_NCLASSES];
+
+    uint64_t total_arenas, current_arenas, highwater;
+    uint64_t raw_blocks, raw_next;
+};
+
+static uint32_t class_size(unsigned c) { return (c + 1u) << 4; }
+
+/* ---- geometry and addresses ------------------------------------------ */
+
+static uint64_t pool_addr(const ht_pym *m, int32_t id)
+{
+    uint64_t ai = (uint64_t)id / MAX_POOLS, k = (uint64_t)id % MAX_POOLS;
+    uint64_t first = m->misalign ? m->pool_size : 0;
+    return (ai + 1) * m->arena_size + first + k * m->pool_size;
+}
+
+/* Map addr to a pool id of a live arena, or NONE. */
+static int32_t addr_pool(const ht_pym *m, uint64_t addr)
+{
+    uint64_t slot = addr / m->arena_size, off, first;
+    if (slot == 0 || slot - 1 >= m->maxarenas)
+        return NONE;
+    const struct pym_arena *a = &m->arenas[slot - 1];
+    if (!a->live)
+        return NONE;
+    off = addr - slot * m->arena_size;
+    first = m->misalign ? m->pool_size : 0;
+    if (off < first || (off - first) / m->pool_size >= a->ntotal)
+        return NONE;
+    return (int32_t)((slot - 1) * MAX_POOLS + (off - first) / m->pool_size);
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+ht_err ht_pym_new(const struct ht_pym_config *cfg, ht_pym **out)
+{
+    const char *prof = (cfg && cfg->profile) ? cfg->profile : "3.12";
+    unsigned ppa = cfg ? cfg->pools_per_arena : 0;
+    ht_pym *m;
+
+    *out = NULL;
+    m = calloc(1, sizeof *m);
+    if (!m)
+        return HT_ENOMEM;
+    if (!strcmp(prof, "3.8") || !strcmp(prof, "3.9")) {
+        m->pool_size = 4096;
+        m->arena_size = 256u << 10;
+        m->keep_last = m->count_raw = !strcmp(prof, "3.9");
+    } else if (!strcmp(prof, "3.10") || !strcmp(prof, "3.11") ||
+               !strcmp(prof, "3.12") || !strcmp(prof, "3.13")) {
+        m->pool_size = 16384;
+        m->arena_size = 1u << 20;
+        m->keep_last = m->count_raw = 1;
+    } else {
+        free(m);
+        return HT_EINVAL;
+    }
+    if (ppa != 0 && ppa != 63 && ppa != 64) {
+        free(m);
+        return HT_EINVAL;
+    }
+    m->ppa = ppa == 63 ? 63 : 64;
+    m->misalign = m->ppa == 63 ? m->pool_size / 4 : 0;
+    for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
+        m->nblocks[c] = (m->pool_size - HT_PYM_POOL_OVERHEAD) / class_size(c);
+    m->nb0 = m->nblocks[0];
+    m->unused = m->usable = NONE;
+    for (unsigned i = 0; i <= MAX_POOLS; i++)
+        m->nfp2lasta[i] = NONE;
+    for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
+        m->usedpools[c] = NONE;
+    m->raw_next = HT_PYM_RAW_BASE;
+    *out = m;
+    return HT_OK;
+}
+
+void ht_pym_free(ht_pym *m)
+{
+    if (!m)
+        return;
+    free(m->arenas);
+    free(m->pools);
+    free(m->blk);
+    free(m);
+}
+
+uint32_t ht_pym_class_blocks(const ht_pym *m, unsigned cls)
+{
+    return cls < HT_PYM_NCLASSES ? m->nblocks[cls] : 0;
+}
+
+/* ---- arenas ---------------------------------------------------------- */
+
+/* Grow the arena vector (16, then doubling); new slots go on `unused` in
+ * index order. */
+static ht_err grow_arenas(ht_pym *m)
+{
+    uint32_t n = m->maxarenas ? m->maxarenas * 2 : 16;
+    struct pym_arena *a = realloc(m->arenas, n * sizeof *a);
+    if (!a)
+        return HT_ENOMEM;
+    m->arenas = a;
+    struct pym_pool *p = realloc(m->pools, (size_t)n * MAX_POOLS * sizeof *p);
+    if (!p)
+        return HT_ENOMEM;
+    m->pools = p;
+    int16_t *b = realloc(m->blk, (size_t)n * MAX_POOLS * m->nb0 * sizeof *b);
+    if (!b)
+        return HT_ENOMEM;
+    m->blk = b;
+    for (uint32_t i = m->maxarenas; i < n; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].next = i + 1 < n ? (int32_t)(i + 1) : NONE;
+    }
+    m->unused = (int32_t)m->maxarenas;
+    m->maxarenas = n;
+    return HT_OK;
+}
+
+/* new_arena(): returns the arena index, or NONE on ENOMEM. */
+static int32_t new_arena(ht_pym *m)
+{
+    if (m->unused == NONE && grow_arenas(m) != HT_OK)
+        return NONE;
+    int32_t ai = m->unused;
+    struct pym_arena *a = &m->arenas[ai];
+    m->unused = a->next;
+    a->live = 1;
+    a->carved = 0;
+    a->nfree = a->ntotal = m->ppa;
+    a->freepools = NONE;
+    a->next = a->prev = NONE;
+    m->current_arenas++;
+    m->total_arenas++;
+    if (m->current_arenas > m->highwater)
+        m->highwater = m->current_arenas;
+    return ai;
+}
+
+static void usable_unlink(ht_pym *m, struct pym_arena *a)
+{
+    if (a->prev == NONE)
+        m->usable = a->next;
+    else
+        m->arenas[a->prev].next = a->next;
+    if (a->next != NONE)
+        m->arenas[a->next].prev = a->prev;
+}
+
+/* ---- pools ----------------------------------------------------------- */
+
+static void used_unlink(ht_pym *m, int32_t id)
+{
+    struct pym_pool *p = &m->pools[id];
+    if (p->prev == NONE)
+        m->usedpools[p->szidx] = p->next;
+    else
+        m->pools[p->prev].next = p->next;
+    if (p->next != NONE)
+        m->pools[p->next].prev = p->prev;
+}
+
+static void used_push_front(ht_pym *m, int32_t id, unsigned c)
+{
+    struct pym_pool *p = &m->pools[id];
+    p->prev = NONE;
+    p->next = m->usedpools[c];
+    if (p->next != NONE)
+        m->pools[p->next].prev = id;
+    m->usedpools[c] = id;
+}
+
+static uint64_t block_addr(const ht_pym *m, int32_t id, uint32_t b, unsigned c)
+{
+    return pool_addr(m, id) + HT_PYM_POOL_OVERHEAD + (uint64_t)b * class_size(c);
+}
+
+/* pymalloc_pool_extend(): the free list just became empty. */
+static void pool_extend(ht_pym *m, int32_t id)
+{
+    struct pym_pool *p = &m->pools[id];
+    uint32_t size = class_size(p->szidx);
+    if (p->nextoffset <= p->maxnextoffset) {
+        uint32_t b = (p->nextoffset - HT_PYM_POOL_OVERHEAD) / size;
+        m->blk[(size_t)id * m->nb0 + b] = BLK_END;
+        p->freehead = (int32_t)b;
+        p->nextoffset += size;
+        return;
+    }
+    used_unlink(m, id);  /* full */
+}
+
+/* allocate_from_new_pool(). */
+static ht_err alloc_new_pool(ht_pym *m, unsigned c, uint64_t *addr)
+{
+    if (m->usable == NONE) {
+        int32_t ai = new_arena(m);
+        if (ai == NONE)
+            return HT_ENOMEM;
+        m->usable = ai;
+        m->nfp2lasta[m->arenas[ai].nfree] = ai;
+    }
+    int32_t ai = m->usable;
+    struct pym_arena *a = &m->arenas[ai];
+    int32_t id;
+    if (m->nfp2lasta[a->nfree] == ai)
+        m->nfp2lasta[a->nfree] = NONE;
+    if (a->nfree > 1)
+        m->nfp2lasta[a->nfree - 1] = ai;
+    if (a->freepools != NONE) {
+        id = a->freepools;
+        a->freepools = m->pools[id].next;
+    } else {
+        id = ai * (int32_t)MAX_POOLS + (int32_t)a->carved++;
+        m->pools[id].szidx = DUMMY_SIZE_IDX;
+    }
+    if (--a->nfree == 0) {
+        m->usable = a->next;
+        if (a->next != NONE)
+            m->arenas[a->next].prev = NONE;
+        a->next = a->prev = NONE;
+    }
+    struct pym_pool *p = &m->pools[id];
+    int16_t *blk = &m->blk[(size_t)id * m->nb0];
+    used_push_front(m, id, c);
+    p->count = 1;
+    if (p->szidx == c) {
+        uint32_t b = (uint32_t)p->freehead;
+        p->freehead = blk[b];
+        blk[b] = BLK_ALLOC;
+        if (p->freehead == NONE)
+            pool_extend(m, id);  /* unreachable in practice */
+        *addr = block_addr(m, id, b, c);
+        return HT_OK;
+    }
+    uint32_t size = class_size(c);
+    p->szidx = c;
+    p->nextoffset = HT_PYM_POOL_OVERHEAD + 2 * size;
+    p->maxnextoffset = m->pool_size - size;
+    blk[0] = BLK_ALLOC;
+    blk[1] = BLK_END;
+    p->freehead = 1;
+    *addr = block_addr(m, id, 0, c);
+    return HT_OK;
+}
+
+static ht_err small_alloc(ht_pym *m, unsigned c, uint64_t *addr)
+{
+    int32_t id = m->usedpools[c];
+    if (id == NONE)
+        return alloc_new_pool(m, c, addr);
+    struct pym_pool *p = &m->pools[id];
+    int16_t *blk = &m->blk[(size_t)id * m->nb0];
+    uint32_t b = (uint32_t)p->freehead;
+    p->count++;
+    p->freehead = blk[b];
+    blk[b] = BLK_ALLOC;
+    if (p->freehead == NONE)
+        pool_extend(m, id);
+    *addr = block_addr(m, id, b, c);
+    return HT_OK;
+}
+
+static void release_arena(ht_pym *m, int32_t ai)
+{
+    struct pym_arena *a = &m->arenas[ai];
+    usable_unlink(m, a);
+    a->live = 0;
+    a->next = m->unused;
+    a->prev = NONE;
+    m->unused = ai;
+    m->current_arenas--;
+}
+
+/* insert_to_freepool(): pool id just became empty. */
+static void insert_to_freepool(ht_pym *m, int32_t id)
+{
+    int32_t ai = id / (int32_t)MAX_POOLS;
+    struct pym_arena *a = &m->arenas[ai];
+    used_unlink(m, id);
+    m->pools[id].next = a->freepools;
+    a->freepools = id;
+    uint32_t nf = a->nfree;
+    int32_t lastnf = m->nfp2lasta[nf];
+    if (lastnf == ai) {
+        int32_t pv = a->prev;
+        m->nfp2lasta[nf] =
+            (pv != NONE && m->arenas[pv].nfree == nf) ? pv : NONE;
+    }
+    a->nfree = ++nf;
+    if (nf == a->ntotal && (!m->keep_last || a->next != NONE)) {
+        release_arena(m, ai);
+        return;
+    }
+    if (nf == 1) {
+        a->next = m->usable;
+        a->prev = NONE;
+        if (m->usable != NONE)
+            m->arenas[m->usable].prev = ai;
+        m->usable = ai;
+        if (m->nfp2lasta[1] == NONE)
+            m->nfp2lasta[1] = ai;
+        return;
+    }
+    if (m->nfp2lasta[nf] == NONE)
+        m->nfp2lasta[nf] = ai;
+    if (ai == lastnf)
+        return;
+    usable_unlink(m, a);
+    struct pym_arena *l = &m->arenas[lastnf];
+    a->prev = lastnf;
+    a->next = l->next;
+    if (a->next != NONE)
+        m->arenas[a->next].prev = ai;
+    l->next = ai;
+}
+
+/* Locate a live block: pool id and block index, or NONE. */
+static int32_t find_block(const ht_pym *m, uint64_t addr, uint32_t *bout)
+{
+    int32_t id = addr_pool(m, addr);
+    if (id == NONE)
+        return NONE;
+    const struct pym_pool *p = &m->pools[id];
+    if ((uint32_t)(id % MAX_POOLS) >= m->arenas[id / MAX_POOLS].carved ||
+        p->count == 0)
+        return NONE;
+    uint64_t off = addr - pool_addr(m, id);
+    uint32_t size = class_size(p->szidx);
+    if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) % size)
+        return NONE;
+    uint32_t b = (uint32_t)((off - HT_PYM_POOL_OVERHEAD) / size);
+    if (HT_PYM_POOL_OVERHEAD + (uint64_t)b * size >= p->nextoffset ||
+        m->blk[(size_t)id * m->nb0 + b] != BLK_ALLOC)
+        return NONE;
+    *bout = b;
+    return id;
+}
+
+static void small_free(ht_pym *m, int32_t id, uint32_t b)
+{
+    struct pym_pool *p = &m->pools[id];
+    int32_t last = p->freehead;
+    m->blk[(size_t)id * m->nb0 + b] = (int16_t)last;
+    p->freehead = (int32_t)b;
+    p->count--;
+    if (last == NONE) {
+        used_push_front(m, id, p->szidx);
+        return;
+    }
+    if (p->count != 0)
+        return;
+    insert_to_freepool(m, id);
+}
+
+/* ---- public operations ----------------------------------------------- */
+
+static uint64_t raw_alloc(ht_pym *m, uint64_t size)
+{
+    uint64_t a = m->raw_next;
+    m->raw_next += ((size ? size : 1) + 15) & ~(uint64_t)15;
+    m->raw_blocks++;
+    return a;
+}
+
+ht_err ht_pym_malloc(ht_pym *m, uint64_t size, uint64_t *addr)
+{
+    *addr = 0;
+    if (size == 0 || size > HT_PYM_SMALL_REQUEST) {
+        *addr = raw_alloc(m, size);
+        return HT_OK;
+    }
+    return small_alloc(m, (unsigned)((size - 1) >> 4), addr);
+}
+
+ht_err ht_pym_calloc(ht_pym *m, uint64_t nelem, uint64_t elsize,
+                     uint64_t *addr)
+{
+    *addr = 0;
+    if (elsize && nelem > UINT64_MAX / elsize)
+        return HT_EINVAL;
+    return ht_pym_malloc(m, nelem * elsize, addr);
+}
+
+ht_err ht_pym_release(ht_pym *m, uint64_t addr)
+{
+    uint32_t b;
+    if (addr == 0)
+        return HT_OK;
+    if (addr_pool(m, addr) == NONE) {
+        if (m->raw_blocks)
+            m->raw_blocks--;
+        return HT_OK;
+    }
+    int32_t id = find_block(m, addr, &b);
+    if (id == NONE)
+        return HT_EINVAL;
+    small_free(m, id, b);
+    return HT_OK;
+}
+
+ht_err ht_pym_realloc(ht_pym *m, uint64_t addr, uint64_t size,
+                      uint64_t *new_addr)
+{
+    uint32_t b;
+    *new_addr = 0;
+    if (addr == 0)
+        return ht_pym_malloc(m, size, new_addr);
+    if (addr_pool(m, addr) == NONE) {
+        /* raw stays raw: PyMem_RawRealloc */
+        if (m->raw_blocks)
+            m->raw_blocks--;
+        *new_addr = raw_alloc(m, size);
+        return HT_OK;
+    }
+    int32_t id = find_block(m, addr, &b);
+    if (id == NONE)
+        return HT_EINVAL;
+    uint64_t s = class_size(m->pools[id].szidx);
+    if (size <= s && 4 * size > 3 * s) {
+        *new_addr = addr;
+        return HT_OK;
+    }
+    uint64_t na;
+    ht_err rc = ht_pym_malloc(m, size, &na);
+    if (rc != HT_OK)
+        return rc;
+    /* the old block may have moved in the table only if arrays grew; its
+     * pool id and block index are stable. */
+    small_free(m, id, b);
+    *new_addr = na;
+    return HT_OK;
+}
+
+int ht_pym_owns(const ht_pym *m, uint64_t addr)
+{
+    return addr_pool(m, addr) != NONE;
+}
+
+int ht__pym_arena_nfreepools(const ht_pym *m, uint64_t addr)
+{
+    int32_t id = addr_pool(m, addr);
+    return id == NONE ? -1 : (int)m->arenas[id / MAX_POOLS].nfree;
+}
+
+/* ---- statistics ------------------------------------------------------ */
+
+void ht_pym_stats(const ht_pym *m, struct ht_pym_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->pool_size = m->pool_size;
+    st->arena_size = m->arena_size;
+    uint64_t npools = 0;
+    for (uint32_t ai = 0; ai < m->maxarenas; ai++) {
+        const struct pym_arena *a = &m->arenas[ai];
+        if (!a->live)
+            continue;
+        st->unused_pools += a->nfree;
+        if (m->misalign)
+            st->bytes_arena_alignment += m->pool_size;
+        for (uint32_t k = 0; k < a->carved; k++) {
+            const struct pym_pool *p = &m->pools[ai * MAX_POOLS + k];
+            if (p->count == 0)
+                continue;
+            struct ht_pym_class_stats *c = &st->cls[p->szidx];
+            c->pools++;
+            c->in_use += p->count;
+            c->avail += m->nblocks[p->szidx] - p->count;
+            npools++;
+        }
+    }
+    for (unsigned c = 0; c < HT_PYM_NCLASSES; c++) {
+        uint64_t size = class_size(c);
+        st->bytes_allocated_blocks += st->cls[c].in_use * size;
+        st->bytes_available_blocks += st->cls[c].avail * size;
+        st->bytes_quantization += st->cls[c].pools *
+            ((m->pool_size - HT_PYM_POOL_OVERHEAD) % size);
+    }
+    st->arenas_allocated_total = m->total_arenas;
+    st->arenas_current = m->current_arenas;
+    st->arenas_reclaimed = m->total_arenas - m->current_arenas;
+    st->arenas_highwater = m->highwater;
+    st->bytes_unused_pools = st->unused_pools * m->pool_size;
+    st->bytes_pool_headers = npools * HT_PYM_POOL_OVERHEAD;
+    st->bytes_total = st->bytes_allocated_blocks + st->bytes_available_blocks +
+        st->bytes_unused_pools + st->bytes_pool_headers +
+        st->bytes_quantization + st->bytes_arena_alignment;
+    st->raw_blocks = m->count_raw ? m->raw_blocks : 0;
+}
+
+/* CPython's printone(): label padded to 35, '=', value right-aligned in 21
+ * columns with thousands separators. */
+static int printone(FILE *out, const char *msg, uint64_t v)
+{
+    char buf[32];
+    int i = 30, k = 3;
+    buf[31] = '\0';
+    do {
+        buf[i--] = (char)('0' + v % 10);
+        v /= 10;
+        if (--k == 0 && v) {
+            buf[i--] = ',';
+            k = 3;
+        }
+    } while (v);
+    return fprintf(out, "%-35s=%21s\n", msg, &buf[i + 1]) < 0;
+}
+
+ht_err ht_pym_format_stats(const ht_pym *m, FILE *out)
+{
+    struct ht_pym_stats st;
+    char buf[100];
+    int bad = 0;
+    ht_pym_stats(m, &st);
+    bad |= fprintf(out, "Small block threshold = %u, in %u size classes.\n",
+                   HT_PYM_SMALL_REQUEST, HT_PYM_NCLASSES) < 0;
+    bad |= fputs("\nclass   size   num pools   blocks in use  avail blocks\n"
+                 "-----   ----   ---------   -------------  ------------\n",
+                 out) < 0;
+    for (unsigned c = 0; c < HT_PYM_NCLASSES; c++) {
+        if (!st.cls[c].pools)
+            continue;
+        bad |= fprintf(out, "%5u %6u %11llu %15llu %13llu\n", c,
+                       class_size(c), (unsigned long long)st.cls[c].pools,
+                       (unsigned long long)st.cls[c].in_use,
+                       (unsigned long long)st.cls[c].avail) < 0;
+    }
+    bad |= fputc('\n', out) == EOF;
+    bad |= printone(out, "# arenas allocated total", st.arenas_allocated_total);
+    bad |= printone(out, "# arenas reclaimed", st.arenas_reclaimed);
+    bad |= printone(out, "# arenas highwater mark", st.arenas_highwater);
+    bad |= printone(out, "# arenas allocated current", st.arenas_current);
+    snprintf(buf, sizeof buf, "%llu arenas * %u bytes/arena",
+             (unsigned long long)st.arenas_current, m->arena_size);
+    bad |= printone(out, buf, st.arenas_current * m->arena_size);
+    bad |= fputc('\n', out) == EOF;
+    bad |= printone(out, "# bytes in allocated blocks", st.bytes_allocated_blocks);
+    bad |= printone(out, "# bytes in available blocks", st.bytes_available_blocks);
+    snprintf(buf, sizeof buf, "%llu unused pools * %u bytes",
+             (unsigned long long)st.unused_pools, m->pool_size);
+    bad |= printone(out, buf, st.bytes_unused_pools);
+    bad |= printone(out, "# bytes lost to pool headers", st.bytes_pool_headers);
+    bad |= printone(out, "# bytes lost to quantization", st.bytes_quantization);
+    bad |= printone(out, "# bytes lost to arena alignment",
+                    st.bytes_arena_alignment);
+    bad |= printone(out, "Total", st.bytes_total);
+    return bad ? HT_EIO : HT_OK;
+}
+
+/* ---- invariant checker ----------------------------------------------- */
+
+static int pool_is_valid(const ht_pym *m, int32_t id, int *on_used)
+{
+    const struct pym_pool *p = &m->pools[id];
+    if (p->count == 0)
+        return 1;  /* checked through freepools */
+    if (p->szidx >= HT_PYM_NCLASSES)
+        return 0;
+    uint32_t nb = m->nblocks[p->szidx], size = class_size(p->szidx);
+    uint32_t carved = (p->nextoffset - HT_PYM_POOL_OVERHEAD) / size;
+    uint32_t nfl = 0, nalloc = 0;
+    const int16_t *blk = &m->blk[(size_t)id * m->nb0];
+    for (int32_t b = p->freehead; b != NONE; b = blk[b]) {
+        if (b < 0 || (uint32_t)b >= carved || ++nfl > nb)
+            return 0;
+    }
+    for (uint32_t b = 0; b < carved; b++)
+        nalloc += blk[b] == BLK_ALLOC;
+    if (nalloc != p->count || p->count + nfl + (nb - carved) != nb)
+        return 0;
+    /* I1 */
+    if (p->count < nb)
+        return nfl > 0 && on_used[id];
+    return nfl == 0 && !on_used[id];
+}
+
+int ht__pym_is_valid(const ht_pym *m)
+{
+    size_t np = (size_t)m->maxarenas * MAX_POOLS;
+    int *on_used = calloc(np ? np : 1, sizeof *on_used);
+    int ok = 1;
+    uint64_t live = 0;
+    if (!on_used)
+        return 0;
+    for (unsigned c = 0; c < HT_PYM_NCLASSES && ok; c++) {
+        int32_t prev = NONE;
+        for (int32_t id = m->usedpools[c]; id != NONE && ok;
+             id = m->pools[id].next) {
+            ok = (size_t)id < np && !on_used[id] && m->pools[id].prev == prev &&
+                 m->pools[id].szidx == c;
+            if (ok)
+                on_used[id] = 1;
+            prev = id;
+        }
+    }
+    for (uint32_t ai = 0; ai < m->maxarenas && ok; ai++) {
+        const struct pym_arena *a = &m->arenas[ai];
+        if (!a->live)
+            continue;
+        live++;
+        uint32_t nempty = 0;
+        for (int32_t id = a->freepools; id != NONE && ok; id = m->pools[id].next) {
+            ok = id / (int32_t)MAX_POOLS == (int32_t)ai &&
+                 (uint32_t)(id % MAX_POOLS) < a->carved &&
+                 m->pools[id].count == 0 && !on_used[id] && ++nempty <= a->ntotal;
+        }
+        for (uint32_t k = 0; k < a->carved && ok; k++)
+            ok = pool_is_valid(m, (int32_t)(ai * MAX_POOLS + k), on_used);
+        uint32_t zero = 0;
+        for (uint32_t k = 0; k < a->carved; k++)
+            zero += m->pools[ai * MAX_POOLS + k].count == 0;
+        /* I3 */
+        ok = ok && zero == nempty && a->nfree == nempty + (a->ntotal - a->carved);
+    }
+    /* I4, I5 */
+    uint64_t onlist = 0;
+    int32_t prev = NONE;
+    for (int32_t ai = m->usable; ai != NONE && ok; ai = m->arenas[ai].next) {
+        const struct pym_arena *a = &m->arenas[ai];
+        ok = a->live && a->nfree > 0 && a->prev == prev &&
+             (prev == NONE || m->arenas[prev].nfree <= a->nfree) &&
+             ++onlist <= live;
+        if (ok && (a->next == NONE || m->arenas[a->next].nfree != a->nfree))
+            ok = m->nfp2lasta[a->nfree] == ai;
+        prev = ai;
+    }
+    for (uint32_t ai = 0; ai < m->maxarenas && ok; ai++)
+        if (m->arenas[ai].live && m->arenas[ai].nfree == 0)
+            ok = m->arenas[ai].next == NONE && m->arenas[ai].prev == NONE &&
+                 m->usable != (int32_t)ai;
+    uint64_t withfree = 0;
+    for (uint32_t ai = 0; ai < m->maxarenas; ai++)
+        withfree += m->arenas[ai].live && m->arenas[ai].nfree > 0;
+    ok = ok && withfree == onlist;
+    for (unsigned n = 0; n <= MAX_POOLS && ok; n++) {
+        int32_t l = m->nfp2lasta[n];
+        if (l == NONE)
+            continue;
+        ok = m->arenas[l].live && m->arenas[l].nfree == n && n > 0;
+    }
+    /* I6, I7 */
+    uint64_t nunused = 0;
+    for (int32_t ai = m->unused; ai != NONE && ok; ai = m->arenas[ai].next)
+        ok = !m->arenas[ai].live && ++nunused <= m->maxarenas;
+    ok = ok && nunused + live == m->maxarenas && live == m->current_arenas &&
+         live <= m->highwater && m->highwater <= m->total_arenas;
+    free(on_used);
+    return ok;
+}

@@ -1,0 +1,605 @@
+/*
+ * Chunk codec "cv1": column-wise varint transform + zstd.
+ *
+ * Layout of an encoded chunk:
+ *
+ *   byte 0      HT_CV1_MAGIC
+ *   byte 1      HT_CV1_VERSION
+ *   bytes 2..5  n, record count (u32 little endian, 1..HT_CODEC_MAX_RECORDS)
+ *   bytes 6..9  raw_len, size of the transformed body (u32 little endian)
+ *   bytes 10..  one zstd frame (content size + checksum) holding the body
+ *
+ * The body is NSTREAM varint stream lengths followed by the streams' bytes,
+ * in enum order. Each record contributes:
+ *   S_KIND   kind byte                     S_SEQ   seq - previous seq (u64 wrap)
+ *   S_TID    tid dictionary index          S_TIDNEW new tid value
+ *   S_FLAGS  flags varint                  and one encoding per field a..d,
+ * chosen by a per-kind mode table (field_mode()):
+ *   M_RAW    varint of the value (S_RAW, or S_SIZE for sizes)
+ *   M_DELTA  zigzag(value - previous value of the same kind and field), S_DELTA
+ *   M_HIST_A / M_HIST_F  a token in S_HTOK: k >= 1 means "the address pushed
+ *            k pushes ago on the alloc (resp. free) history"; 0 means not found
+ *            and is followed by an M_DELTA encoding. A FREE's address is almost
+ *            always a recently allocated one and an ALLOC's address a recently
+ *            freed one (allocator reuse), so the tokens are 1-2 bytes where
+ *            address deltas are 3-5.
+ *   M_DICT   dictionary index in S_DIDX; index == dictionary size means a new
+ *            value, whose varint follows in S_DNEW (call sites: few distinct).
+ *
+ * Invariants (both directions):
+ *  1. Encoder and decoder update histories, dictionaries and previous values
+ *     identically after every record, so every token resolves to one value.
+ *  2. The decoder bounds-checks every read and token and requires every stream
+ *     to be consumed exactly; any violation is HT_ECORRUPT.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define HT_CV1_MAGIC 0xC5u
+#define HT_CV1_VERSION 1u
+#define HT_CV1_HDR 10u
+#ifndef HT_CV1_LEVEL
+#define HT_CV1_LEVEL 1 /* measured with bench_codec: see its header */
+#endif
+
+enum { S_KIND, S_SEQ, S_TID, S_TIDNEW, S_FLAGS, S_HTOK, S_DELTA, S_SIZE,
+       S_RAW, S_DIDX, S_DNEW, NSTREAM };
+
+/* Worst-case bytes per record in each stream. */
+static const size_t stream_max[NSTREAM] = {1, 10, 3, 5, 3, 6, 40, 10,
+                                           40, 3, 10};
+
+enum mode { M_RAW, M_SIZE, M_DELTA, M_HIST_A, M_HIST_F, M_DICT };
+
+/* Encoding of field f (0=a .. 3=d) for a record kind. */
+static inline __attribute__((always_inline)) enum mode
+field_mode(unsigned kind, unsigned f)
+{
+    if (f == 3)
+        return M_DICT;
+    switch (kind) {
+    case HT_EV_ALLOC:
+        return f == 0 ? M_HIST_F : f == 1 ? M_SIZE : M_RAW;
+    case HT_EV_REALLOC:
+        return f == 0 ? M_HIST_F : f == 1 ? M_SIZE : M_HIST_A;
+    case HT_EV_FREE:
+        return f == 0 ? M_HIST_A : M_RAW;
+    case HT_EV_INCREF:
+    case HT_EV_DECREF:
+        return f == 0 ? M_DELTA : M_RAW;
+    default:
+        return M_DELTA;
+    }
+}
+
+/* ---- shared state --------------------------------------------------------- */
+
+/* Direct-mapped cache u64 -> u32 (index + 1; 0 = empty). Lossy: a colliding
+ * key overwrites the slot, which only costs the encoder a cache miss (a delta
+ * or a duplicate dictionary entry), never correctness, because the decoder
+ * keeps the full history and dictionaries. */
+#define HIST_BITS 13 /* address histories: 128 KB each */
+#define DICT_BITS 10 /* tid and call-site dictionaries: 16 KB each */
+
+struct cache_ent {
+    uint64_t key;
+    uint32_t val;
+};
+
+static inline struct cache_ent *cache_slot(struct cache_ent *c, uint64_t key,
+                                           unsigned bits)
+{
+    return &c[(key * 0x9E3779B97F4A7C15ull) >> (64 - bits)];
+}
+
+/* The value cached for key, or 0. */
+static inline uint32_t cache_get(struct cache_ent *c, uint64_t key,
+                                 unsigned bits)
+{
+    struct cache_ent *e = cache_slot(c, key, bits);
+    return e->key == key ? e->val : 0;
+}
+
+static inline void cache_put(struct cache_ent *c, uint64_t key, uint32_t val,
+                             unsigned bits)
+{
+    struct cache_ent *e = cache_slot(c, key, bits);
+    e->key = key;
+    e->val = val;
+}
+
+/* Per-chunk model state. Histories hold every pushed value (decoder) or map
+ * value -> latest push index (encoder). */
+struct model {
+    uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
+    uint64_t prev_seq;
+    uint32_t nhist[2];     /* pushes so far: [0] alloc, [1] free */
+    uint32_t ntid, nd;     /* dictionary sizes */
+};
+
+static inline uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* ---- encoder ---------------------------------------------------------------- */
+
+struct enc {
+    uint8_t *s[NSTREAM]; /* write cursors */
+    uint8_t *base[NSTREAM];
+    struct cache_ent hist[2][1u << HIST_BITS], tid[1u << DICT_BITS],
+        d[1u << DICT_BITS];
+    uint32_t last_tid, last_tid_idx; /* fast path: tid of the previous record */
+    struct model m;
+};
+
+static inline void put(struct enc *e, int s, uint64_t v)
+{
+    uint8_t *p = e->s[s];
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    e->s[s] = p;
+}
+
+static inline void hist_push_enc(struct enc *e, int h, uint64_t v)
+{
+    cache_put(e->hist[h], v, ++e->m.nhist[h], HIST_BITS);
+}
+
+static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v)
+{
+    enum mode md = field_mode(kind, f);
+    uint32_t idx;
+
+    switch (md) {
+    case M_RAW:
+        put(e, S_RAW, v);
+        return;
+    case M_SIZE:
+        put(e, S_SIZE, v);
+        return;
+    case M_DICT:
+        idx = cache_get(e->d, v, DICT_BITS);
+        if (idx) {
+            put(e, S_DIDX, idx - 1);
+        } else {
+            cache_put(e->d, v, ++e->m.nd, DICT_BITS);
+            put(e, S_DIDX, e->m.nd - 1);
+            put(e, S_DNEW, v);
+        }
+        return;
+    case M_HIST_A:
+    case M_HIST_F: {
+        int h = md == M_HIST_A ? 0 : 1;
+        uint32_t tok = cache_get(e->hist[h], v, HIST_BITS);
+        if (tok)
+            tok = e->m.nhist[h] - tok + 1;
+        put(e, S_HTOK, tok);
+        if (tok)
+            break;
+    }
+        /* fall through */
+    case M_DELTA:
+        put(e, S_DELTA, zigzag((int64_t)(v - e->m.prev[kind][f])));
+        break;
+    }
+    e->m.prev[kind][f] = v;
+}
+
+static void enc_rec(struct enc *e, const struct ht_rec *r)
+{
+    uint32_t idx;
+    unsigned k = r->kind;
+
+    *e->s[S_KIND]++ = r->kind;
+    put(e, S_SEQ, r->seq - e->m.prev_seq);
+    e->m.prev_seq = r->seq;
+    idx = e->last_tid_idx && e->last_tid == r->tid
+              ? e->last_tid_idx
+              : cache_get(e->tid, r->tid, DICT_BITS);
+    if (idx) {
+        put(e, S_TID, idx - 1);
+    } else {
+        cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS);
+        put(e, S_TID, e->m.ntid - 1);
+        put(e, S_TIDNEW, r->tid);
+        idx = e->m.ntid;
+    }
+    e->last_tid = r->tid;
+    e->last_tid_idx = idx;
+    put(e, S_FLAGS, r->flags);
+    enc_field(e, k, 0, r->a);
+    enc_field(e, k, 1, r->b);
+    enc_field(e, k, 2, r->c);
+    enc_field(e, k, 3, r->d);
+    if (k == HT_EV_ALLOC) {
+        hist_push_enc(e, 0, r->a);
+    } else if (k == HT_EV_FREE) {
+        hist_push_enc(e, 1, r->a);
+    } else if (k == HT_EV_REALLOC) {
+        if (r->c)
+            hist_push_enc(e, 1, r->c);
+        if (r->a)
+            hist_push_enc(e, 0, r->a);
+    }
+}
+
+static void put_u32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static size_t raw_bound(size_t n)
+{
+    size_t per = 0;
+    for (int s = 0; s < NSTREAM; s++)
+        per += stream_max[s];
+    return n * per + NSTREAM * 5;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t i = 0;
+    while (v >= 0x80) {
+        p[i++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[i++] = (uint8_t)v;
+    return i;
+}
+
+/* Compress the stream lengths then the streams, as one zstd frame, into
+ * dst[0..cap). Returns the compressed size or a zstd error code. */
+static size_t body_compress(ZSTD_CCtx *cctx, struct enc *e, uint8_t *dst,
+                            size_t cap)
+{
+    uint8_t lens[NSTREAM * 10];
+    size_t nlens = 0, raw = 0, r;
+    ZSTD_outBuffer out = {dst, cap, 0};
+
+    for (int s = 0; s < NSTREAM; s++) {
+        size_t len = (size_t)(e->s[s] - e->base[s]);
+        nlens += put_varint(lens + nlens, len);
+        raw += len;
+    }
+    ZSTD_CCtx_setPledgedSrcSize(cctx, nlens + raw);
+    for (int s = -1; s < NSTREAM; s++) {
+        ZSTD_inBuffer in = {s < 0 ? lens : e->base[s],
+                            s < 0 ? nlens : (size_t)(e->s[s] - e->base[s]),
+                            0};
+        ZSTD_EndDirective end = s == NSTREAM - 1 ? ZSTD_e_end
+                                                 : ZSTD_e_continue;
+        do {
+            r = ZSTD_compressStream2(cctx, &out, &in, end);
+            if (ZSTD_isError(r))
+                return r;
+            if (out.pos == out.size && (r || in.pos < in.size))
+                return (size_t)-1; /* an error code for ZSTD_isError */
+        } while (end == ZSTD_e_end ? r != 0 : in.pos < in.size);
+    }
+    return out.pos;
+}
+
+/* Raw (uncompressed) body size of an encoder state. */
+static size_t body_len(struct enc *e)
+{
+    uint8_t tmp[10];
+    size_t total = 0;
+    for (int s = 0; s < NSTREAM; s++) {
+        size_t len = (size_t)(e->s[s] - e->base[s]);
+        total += len + put_varint(tmp, len);
+    }
+    return total;
+}
+
+/* Per-thread encoder workspace, made on first use and reused by every later
+ * call of the thread (about 9 MB of mostly untouched address space), so that
+ * encoding a chunk costs no page faults. Never freed: it lives as long as
+ * the thread (reachable through TLS, so leak checkers stay quiet). */
+static __thread struct {
+    struct enc *e;
+    uint8_t *streams;
+    ZSTD_CCtx *cctx;
+} enc_ws;
+
+/*
+ * Encode recs[0..n) into a new malloc'd buffer (*out, *out_len), owned by the
+ * caller. Errors: HT_EINVAL if n is 0 or above HT_CODEC_MAX_RECORDS or an
+ * argument is NULL, HT_ENOMEM (also for an internal zstd failure). On error
+ * *out = NULL and *out_len = 0.
+ */
+ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
+                        size_t *out_len)
+{
+    struct enc *e;
+    uint8_t *buf = NULL, *shrunk;
+    size_t raw_len, cap, zlen, off = 0;
+
+    if (out)
+        *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    if (!recs || !out || !out_len || n == 0 || n > HT_CODEC_MAX_RECORDS)
+        return HT_EINVAL;
+    if (!enc_ws.e) {
+        enc_ws.e = malloc(sizeof(*enc_ws.e));
+        enc_ws.streams = malloc(raw_bound(HT_CODEC_MAX_RECORDS));
+        enc_ws.cctx = ZSTD_createCCtx();
+        if (!enc_ws.e || !enc_ws.streams || !enc_ws.cctx) {
+            free(enc_ws.e);
+            free(enc_ws.streams);
+            ZSTD_freeCCtx(enc_ws.cctx);
+            memset(&enc_ws, 0, sizeof(enc_ws));
+            return HT_ENOMEM;
+        }
+    }
+    e = enc_ws.e;
+    memset(e, 0, sizeof(*e));
+    for (int s = 0; s < NSTREAM; s++) {
+        e->base[s] = e->s[s] = enc_ws.streams + off;
+        off += stream_max[s] * n;
+    }
+    for (size_t i = 0; i < n; i++)
+        enc_rec(e, &recs[i]);
+    raw_len = body_len(e);
+    cap = HT_CV1_HDR + ZSTD_compressBound(raw_len);
+    buf = malloc(cap);
+    if (!buf)
+        return HT_ENOMEM;
+    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_compressionLevel, HT_CV1_LEVEL);
+    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_contentSizeFlag, 1);
+    zlen = body_compress(enc_ws.cctx, e, buf + HT_CV1_HDR, cap - HT_CV1_HDR);
+    if (ZSTD_isError(zlen)) {
+        free(buf);
+        return HT_ENOMEM;
+    }
+    buf[0] = HT_CV1_MAGIC;
+    buf[1] = HT_CV1_VERSION;
+    put_u32le(buf + 2, (uint32_t)n);
+    put_u32le(buf + 6, (uint32_t)raw_len);
+    shrunk = realloc(buf, HT_CV1_HDR + zlen);
+    *out = shrunk ? shrunk : buf;
+    *out_len = HT_CV1_HDR + zlen;
+    return HT_OK;
+}
+
+/* ---- decoder ---------------------------------------------------------------- */
+
+struct dec {
+    const uint8_t *p[NSTREAM], *end[NSTREAM];
+    uint64_t *hist[2]; /* pushed values, nhist[h] of them */
+    uint64_t *tids, *ds;
+    struct model m;
+    int bad;
+};
+
+/* Read a varint from stream s; sets d->bad and returns 0 on any error. */
+static inline uint64_t get(struct dec *d, int s)
+{
+    const uint8_t *p = d->p[s], *end = d->end[s];
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (p == end)
+            break;
+        uint8_t b = *p++;
+        if (shift == 63 && b > 1)
+            break;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            d->p[s] = p;
+            return v;
+        }
+    }
+    d->bad = 1;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, unsigned kind, unsigned f)
+{
+    enum mode md = field_mode(kind, f);
+    uint64_t v, i;
+
+    switch (md) {
+    case M_RAW:
+        return get(d, S_RAW);
+    case M_SIZE:
+        return get(d, S_SIZE);
+    case M_DICT:
+        i = get(d, S_DIDX);
+        if (i < d->m.nd)
+            return d->ds[i];
+        if (i == d->m.nd) {
+            v = get(d, S_DNEW);
+            d->ds[d->m.nd++] = v;
+            return v;
+        }
+        d->bad = 1;
+        return 0;
+    case M_HIST_A:
+    case M_HIST_F: {
+        int h = md == M_HIST_A ? 0 : 1;
+        i = get(d, S_HTOK);
+        if (i > d->m.nhist[h]) {
+            d->bad = 1;
+            return 0;
+        }
+        if (i) {
+            v = d->hist[h][d->m.nhist[h] - i];
+            break;
+        }
+    }
+        /* fall through */
+    case M_DELTA:
+        v = d->m.prev[kind][f] + (uint64_t)unzigzag(get(d, S_DELTA));
+        break;
+    default:
+        d->bad = 1;
+        return 0;
+    }
+    d->m.prev[kind][f] = v;
+    return v;
+}
+
+static void dec_rec(struct dec *d, struct ht_rec *r)
+{
+    uint64_t t, fl;
+    unsigned k;
+
+    memset(r, 0, sizeof(*r));
+    if (d->p[S_KIND] == d->end[S_KIND]) {
+        d->bad = 1;
+        return;
+    }
+    k = *d->p[S_KIND]++;
+    r->kind = (uint8_t)k;
+    r->seq = d->m.prev_seq + get(d, S_SEQ);
+    d->m.prev_seq = r->seq;
+    t = get(d, S_TID);
+    if (t == d->m.ntid) {
+        uint64_t v = get(d, S_TIDNEW);
+        if (v > UINT32_MAX)
+            d->bad = 1;
+        d->tids[d->m.ntid++] = v;
+    } else if (t > d->m.ntid) {
+        d->bad = 1;
+        return;
+    }
+    r->tid = (uint32_t)d->tids[t];
+    fl = get(d, S_FLAGS);
+    if (fl > UINT16_MAX)
+        d->bad = 1;
+    r->flags = (uint16_t)fl;
+    r->a = dec_field(d, k, 0);
+    r->b = dec_field(d, k, 1);
+    r->c = dec_field(d, k, 2);
+    r->d = dec_field(d, k, 3);
+    if (k == HT_EV_ALLOC) {
+        d->hist[0][d->m.nhist[0]++] = r->a;
+    } else if (k == HT_EV_FREE) {
+        d->hist[1][d->m.nhist[1]++] = r->a;
+    } else if (k == HT_EV_REALLOC) {
+        if (r->c)
+            d->hist[1][d->m.nhist[1]++] = r->c;
+        if (r->a)
+            d->hist[0][d->m.nhist[0]++] = r->a;
+    }
+}
+
+/* Split the body into streams; 0 on malformed lengths. */
+static int body_split(struct dec *d, const uint8_t *body, size_t len)
+{
+    struct dec hdr = {0};
+    uint64_t lens[NSTREAM], total = 0;
+    const uint8_t *p;
+
+    hdr.p[0] = body;
+    hdr.end[0] = body + len;
+    for (int s = 0; s < NSTREAM; s++) {
+        lens[s] = get(&hdr, 0);
+        total += lens[s];
+        if (hdr.bad || lens[s] > len || total > len)
+            return 0;
+    }
+    p = hdr.p[0];
+    if (total != (uint64_t)(body + len - p))
+        return 0;
+    for (int s = 0; s < NSTREAM; s++) {
+        d->p[s] = p;
+        p += lens[s];
+        d->end[s] = p;
+    }
+    return 1;
+}
+
+/*
+ * Decode the chunk buf[0..len) into recs[0..cap); *n = record count.
+ * Errors: HT_ECORRUPT for any malformed input, HT_EINVAL if cap is smaller
+ * than the chunk's record count (or a pointer is NULL), HT_ENOMEM. On error
+ * *n = 0 and recs' contents are unspecified.
+ */
+ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
+                        size_t cap, size_t *n)
+{
+    const uint8_t *in = buf;
+    struct dec *d = NULL;
+    uint8_t *body = NULL;
+    uint32_t cnt, raw_len;
+    unsigned long long fsz;
+    size_t got;
+    ht_err rc = HT_ENOMEM;
+
+    if (n)
+        *n = 0;
+    if (!n || (!buf && len) || (!recs && cap))
+        return HT_EINVAL;
+    if (len < HT_CV1_HDR || in[0] != HT_CV1_MAGIC || in[1] != HT_CV1_VERSION)
+        return HT_ECORRUPT;
+    cnt = get_u32le(in + 2);
+    raw_len = get_u32le(in + 6);
+    if (cnt == 0 || cnt > HT_CODEC_MAX_RECORDS || raw_len > raw_bound(cnt))
+        return HT_ECORRUPT;
+    fsz = ZSTD_getFrameContentSize(in + HT_CV1_HDR, len - HT_CV1_HDR);
+    if (fsz != raw_len)
+        return HT_ECORRUPT;
+    d = calloc(1, sizeof(*d));
+    body = malloc(raw_len ? raw_len : 1);
+    if (!d || !body)
+        goto done;
+    d->hist[0] = malloc(sizeof(uint64_t) * cnt);
+    d->hist[1] = malloc(sizeof(uint64_t) * cnt);
+    d->tids = malloc(sizeof(uint64_t) * cnt);
+    d->ds = malloc(sizeof(uint64_t) * cnt);
+    if (!d->hist[0] || !d->hist[1] || !d->tids || !d->ds)
+        goto done;
+    rc = HT_ECORRUPT;
+    got = ZSTD_decompress(body, raw_len, in + HT_CV1_HDR, len - HT_CV1_HDR);
+    if (ZSTD_isError(got) || got != raw_len || !body_split(d, body, raw_len))
+        goto done;
+    if ((size_t)(d->end[S_KIND] - d->p[S_KIND]) != cnt)
+        goto done;
+    rc = HT_EINVAL;
+    if (cnt > cap)
+        goto done;
+    rc = HT_ECORRUPT;
+    for (uint32_t i = 0; i < cnt && !d->bad; i++)
+        dec_rec(d, &recs[i]);
+    if (d->bad)
+        goto done;
+    for (int s = 0; s < NSTREAM; s++)
+        if (d->p[s] != d->end[s])
+            goto done;
+    *n = cnt;
+    rc = HT_OK;
+done:
+    if (d) {
+        free(d->hist[0]);
+        free(d->hist[1]);
+        free(d->tids);
+        free(d->ds);
+    }
+    free(d);
+    free(body);
+    return rc;
+}

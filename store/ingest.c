@@ -1,0 +1,642 @@
+/*
+ * Ingestion: spill file (include/heaptrail/spill.h) -> one run in the trace.
+ *
+ * Steps, all inside one write transaction (a failure leaves the trace as it
+ * was and the spill in place: nothing is lost):
+ *   1. map the spill read-only and validate its header;
+ *   2. cut the used part into streams, one per chunk, each sorted by seq
+ *      (spill invariant S4: a chunk is sorted unless a signal handler
+ *      interrupted the recorder; such chunks are copied and sorted);
+ *   3. k-way merge the streams by seq (a binary heap holding only the chunks
+ *      whose first seq has been reached, so memory ~ threads, not chunks),
+ *      cutting the merged stream into HT_CODEC_MAX_RECORDS-record chunks;
+ *   4. symbolise every distinct return address and store modules and pcs;
+ *   5. insert the run row, commit, delete the spill.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "heaptrail/spill.h"
+#include "store_priv.h"
+
+struct stream {
+    const struct ht_rec *r; /* records (in the map or in owned) */
+    size_t n, pos;
+    struct ht_rec *owned;   /* sorted copy, or NULL */
+};
+
+struct spill_map {
+    int fd;
+    void *base;
+    size_t size;
+    const struct ht_spill_header *h;
+};
+
+static void spill_unmap(struct spill_map *m)
+{
+    if (m->base && m->base != MAP_FAILED)
+        munmap(m->base, m->size);
+    if (m->fd >= 0)
+        close(m->fd);
+    m->fd = -1;
+    m->base = NULL;
+}
+
+static ht_err spill_map(const char *path, struct spill_map *m)
+{
+    memset(m, 0, sizeof *m);
+    m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (m->fd < 0) {
+        ht__store_set_error("%s: %s", path, strerror(errno));
+        return errno == ENOENT ? HT_ENOENT : HT_EIO;
+    }
+    struct stat sb;
+    if (fstat(m->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        ht__store_set_error("%s: not a regular file", path);
+        spill_unmap(m);
+        return HT_EIO;
+    }
+    m->size = (size_t)sb.st_size;
+    if (m->size < sizeof(struct ht_spill_header)) {
+        ht__store_set_error("%s: spill is truncated (%zu bytes, header needs %zu)",
+                            path, m->size, sizeof(struct ht_spill_header));
+        spill_unmap(m);
+        return HT_ETRUNC;
+    }
+    m->base = mmap(NULL, m->size, PROT_READ, MAP_SHARED, m->fd, 0);
+    if (m->base == MAP_FAILED) {
+        ht__store_set_error("%s: mmap: %s", path, strerror(errno));
+        m->base = NULL;
+        spill_unmap(m);
+        return HT_EIO;
+    }
+    m->h = m->base;
+    const struct ht_spill_header *h = m->h;
+    if (memcmp(h->magic, HT_SPILL_MAGIC, 8) != 0) {
+        ht__store_set_error("%s: not a heaptrail spill (bad magic)", path);
+        spill_unmap(m);
+        return HT_ECORRUPT;
+    }
+    if (h->version > HT_SPILL_VERSION) {
+        ht__store_set_error("%s: spill version %u is newer than this heaptrail",
+                            path, h->version);
+        spill_unmap(m);
+        return HT_EVERSION;
+    }
+    if (h->rec_size != sizeof(struct ht_rec) || h->header_size < sizeof *h ||
+        h->chunk_records == 0 || h->chunk_records > (1u << 24) ||
+        h->header_size > m->size || h->nmodules > HT_SPILL_MAX_MODULES ||
+        h->argv_len > HT_SPILL_ARGV_MAX) {
+        ht__store_set_error("%s: spill header is corrupt", path);
+        spill_unmap(m);
+        return HT_ECORRUPT;
+    }
+    return HT_OK;
+}
+
+static int rec_cmp(const void *x, const void *y)
+{
+    const struct ht_rec *a = x, *b = y;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Build sorted streams from the spill's chunks, skipping torn slots. */
+static ht_err build_streams(const struct spill_map *m, struct stream **out,
+                            size_t *nout, uint64_t *torn, int *truncated)
+{
+    const struct ht_spill_header *h = m->h;
+    size_t chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
+    size_t avail = (m->size - h->header_size) / chunk_bytes;
+    size_t used = h->next_chunk < h->max_chunks ? h->next_chunk : h->max_chunks;
+    *truncated = 0;
+    if (used > avail) {
+        *truncated = 1; /* torn tail: file shorter than its chunks */
+        used = avail;
+    }
+    struct stream *s = calloc(used ? used : 1, sizeof *s);
+    if (!s)
+        return HT_ENOMEM;
+    size_t ns = 0;
+    for (size_t c = 0; c < used; c++) {
+        const struct ht_rec *r = (const struct ht_rec *)
+            ((const char *)m->base + h->header_size + c * chunk_bytes);
+        size_t n = h->chunk_records, valid = 0, sorted = 1;
+        uint64_t last = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned k = r[i].kind;
+            if (k == 0 || k >= HT_EV_KIND_COUNT)
+                continue;
+            if (valid && r[i].seq < last)
+                sorted = 0;
+            last = r[i].seq;
+            valid++;
+        }
+        *torn += 0;
+        if (!valid)
+            continue;
+        /* trim trailing unused slots; copy if holes or unsorted */
+        size_t end = n;
+        while (end && r[end - 1].kind == 0)
+            end--;
+        int holes = valid != end;
+        if (holes) {
+            for (size_t i = 0; i < end; i++)
+                if (r[i].kind == 0 || r[i].kind >= HT_EV_KIND_COUNT)
+                    (*torn)++;
+        }
+        if (sorted && !holes) {
+            s[ns].r = r;
+            s[ns].n = valid;
+        } else {
+            struct ht_rec *cp = malloc(valid * sizeof *cp);
+            if (!cp) {
+                for (size_t i = 0; i < ns; i++)
+                    free(s[i].owned);
+                free(s);
+                return HT_ENOMEM;
+            }
+            size_t j = 0;
+            for (size_t i = 0; i < end; i++)
+                if (r[i].kind != 0 && r[i].kind < HT_EV_KIND_COUNT)
+                    cp[j++] = r[i];
+            if (!sorted)
+                qsort(cp, valid, sizeof *cp, rec_cmp);
+            s[ns].r = cp;
+            s[ns].owned = cp;
+            s[ns].n = valid;
+        }
+        ns++;
+    }
+    *out = s;
+    *nout = ns;
+    return HT_OK;
+}
+
+static int stream_first_cmp(const void *x, const void *y)
+{
+    const struct stream *a = x, *b = y;
+    return a->r[0].seq < b->r[0].seq ? -1 : a->r[0].seq > b->r[0].seq;
+}
+
+/* Min-heap of stream pointers keyed by the current record's seq. */
+static uint64_t skey(const struct stream *s) { return s->r[s->pos].seq; }
+
+static void heap_down(struct stream **hp, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && skey(hp[l]) < skey(hp[m]))
+            m = l;
+        if (l + 1 < n && skey(hp[l + 1]) < skey(hp[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        struct stream *t = hp[i];
+        hp[i] = hp[m];
+        hp[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(struct stream **hp, size_t i)
+{
+    while (i && skey(hp[(i - 1) / 2]) > skey(hp[i])) {
+        struct stream *t = hp[i];
+        hp[i] = hp[(i - 1) / 2];
+        hp[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* ---- pc set (open addressing) ------------------------------------------ */
+struct pcset {
+    uint64_t *v;
+    size_t cap, n;
+};
+
+static ht_err pcset_add(struct pcset *p, uint64_t pc)
+{
+    if (!pc)
+        return HT_OK;
+    if ((p->n + 1) * 2 > p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 1024;
+        uint64_t *nv = calloc(ncap, sizeof *nv);
+        if (!nv)
+            return HT_ENOMEM;
+        for (size_t i = 0; i < p->cap; i++) {
+            if (!p->v[i])
+                continue;
+            size_t j = (p->v[i] * 0x9E3779B97F4A7C15ull) >> 20 & (ncap - 1);
+            while (nv[j])
+                j = (j + 1) & (ncap - 1);
+            nv[j] = p->v[i];
+        }
+        free(p->v);
+        p->v = nv;
+        p->cap = ncap;
+    }
+    size_t j = (pc * 0x9E3779B97F4A7C15ull) >> 20 & (p->cap - 1);
+    while (p->v[j]) {
+        if (p->v[j] == pc)
+            return HT_OK;
+        j = (j + 1) & (p->cap - 1);
+    }
+    p->v[j] = pc;
+    p->n++;
+    return HT_OK;
+}
+
+static ht_err flush_chunk(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
+                          int64_t chunk_no, const struct ht_rec *buf, size_t n)
+{
+    void *enc = NULL;
+    size_t len = 0;
+    ht_err e = ht__codec_encode(buf, n, &enc, &len);
+    if (e != HT_OK) {
+        ht__store_set_error("encoding chunk: %s", ht_strerror(e));
+        return e;
+    }
+    sqlite3_bind_int64(ins, 1, run_id);
+    sqlite3_bind_int64(ins, 2, chunk_no);
+    sqlite3_bind_int64(ins, 3, (sqlite3_int64)buf[0].seq);
+    sqlite3_bind_int64(ins, 4, (sqlite3_int64)buf[n - 1].seq);
+    sqlite3_bind_int64(ins, 5, (sqlite3_int64)n);
+    sqlite3_bind_text(ins, 6, HT_CODEC_NAME, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 7, enc, (int)len, free);
+    int rc = sqlite3_step(ins);
+    sqlite3_reset(ins);
+    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(st, "storing chunk");
+}
+
+/* Merge the streams into stored chunks; collect pcs. */
+static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
+                          size_t ns, struct pcset *pcs,
+                          struct ht_ingest_result *res)
+{
+    qsort(s, ns, sizeof *s, stream_first_cmp);
+    struct stream **hp = malloc((ns ? ns : 1) * sizeof *hp);
+    struct ht_rec *buf = malloc(HT_CODEC_MAX_RECORDS * sizeof *buf);
+    sqlite3_stmt *ins = NULL;
+    ht_err e = HT_OK;
+    if (!hp || !buf) {
+        e = HT_ENOMEM;
+        goto out;
+    }
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?)",
+                           -1, &ins, NULL) != SQLITE_OK) {
+        e = ht__store_sqlerr(st, "storing chunk");
+        goto out;
+    }
+    size_t nh = 0, next = 0, nb = 0;
+    int64_t chunk_no = 0;
+    for (;;) {
+        /* activate streams whose first seq is not after the heap minimum */
+        while (next < ns && (nh == 0 || s[next].r[0].seq <= skey(hp[0]))) {
+            hp[nh] = &s[next++];
+            heap_up(hp, nh++);
+        }
+        if (nh == 0)
+            break;
+        struct stream *t = hp[0];
+        const struct ht_rec *r = &t->r[t->pos++];
+        buf[nb] = *r;
+        buf[nb].reserved = 0;
+        if ((r->kind == HT_EV_ALLOC || r->kind == HT_EV_REALLOC ||
+             r->kind == HT_EV_FREE) && !(r->flags & HT_EVF_SITE))
+            if ((e = pcset_add(pcs, r->d)) != HT_OK)
+                goto out;
+        if (++nb == HT_CODEC_MAX_RECORDS) {
+            if ((e = flush_chunk(st, ins, run_id, chunk_no++, buf, nb)) != HT_OK)
+                goto out;
+            res->events += nb;
+            nb = 0;
+        }
+        if (t->pos == t->n)
+            hp[0] = hp[--nh];
+        if (nh)
+            heap_down(hp, nh, 0);
+    }
+    if (nb) {
+        if ((e = flush_chunk(st, ins, run_id, chunk_no++, buf, nb)) != HT_OK)
+            goto out;
+        res->events += nb;
+    }
+    res->chunks = (uint64_t)chunk_no;
+out:
+    sqlite3_finalize(ins);
+    free(hp);
+    free(buf);
+    return e;
+}
+
+static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
+                                const struct ht_spill_header *h,
+                                const struct pcset *pcs,
+                                struct ht_ingest_result *res)
+{
+    ht_err e = HT_OK;
+    sqlite3_stmt *mi = NULL, *pi = NULL;
+    ht_symbolizer *sym = NULL;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO modules VALUES(?,?,?,?,?,?,?,?)",
+                           -1, &mi, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT INTO pcs VALUES(?,?,?,?,?,?,?,NULL)",
+                           -1, &pi, NULL) != SQLITE_OK) {
+        e = ht__store_sqlerr(st, "storing modules");
+        goto out;
+    }
+    uint32_t nm = h->nmodules;
+    for (uint32_t i = 0; i < nm; i++) {
+        const struct ht_spill_module *m = &h->modules[i];
+        char path[HT_SPILL_PATH_MAX];
+        memcpy(path, m->path, sizeof path);
+        path[sizeof path - 1] = 0;
+        sqlite3_bind_int64(mi, 1, run_id);
+        sqlite3_bind_int64(mi, 2, i);
+        sqlite3_bind_text(mi, 3, path[0] ? path : NULL, -1, SQLITE_TRANSIENT);
+        if (!path[0]) {
+            char exe[HT_SPILL_PATH_MAX];
+            memcpy(exe, h->exe, sizeof exe);
+            exe[sizeof exe - 1] = 0;
+            sqlite3_bind_text(mi, 3, exe, -1, SQLITE_TRANSIENT);
+        }
+        sqlite3_bind_int64(mi, 4, (sqlite3_int64)m->bias);
+        sqlite3_bind_int64(mi, 5, (sqlite3_int64)m->lo);
+        sqlite3_bind_int64(mi, 6, (sqlite3_int64)m->hi);
+        sqlite3_bind_int64(mi, 7, (sqlite3_int64)m->data_lo);
+        sqlite3_bind_int64(mi, 8, (sqlite3_int64)m->data_hi);
+        if (sqlite3_step(mi) != SQLITE_DONE) {
+            e = ht__store_sqlerr(st, "storing modules");
+            goto out;
+        }
+        sqlite3_reset(mi);
+    }
+    if ((e = ht__sym_new(&sym)) != HT_OK)
+        goto out;
+    for (size_t i = 0; i < pcs->cap; i++) {
+        uint64_t pc = pcs->v[i];
+        if (!pc)
+            continue;
+        res->pcs++;
+        int mod = -1;
+        for (uint32_t k = 0; k < nm; k++)
+            if (pc >= h->modules[k].lo && pc < h->modules[k].hi) {
+                mod = (int)k;
+                break;
+            }
+        struct ht_symloc loc = {0};
+        if (mod >= 0) {
+            char path[HT_SPILL_PATH_MAX];
+            const char *src = h->modules[mod].path[0] ? h->modules[mod].path : h->exe;
+            memcpy(path, src, sizeof path);
+            path[sizeof path - 1] = 0;
+            if (ht__sym_lookup(sym, path, h->modules[mod].bias, pc, &loc) == HT_OK)
+                res->pcs_symbolised++;
+        }
+        sqlite3_bind_int64(pi, 1, run_id);
+        sqlite3_bind_int64(pi, 2, (sqlite3_int64)pc);
+        if (mod >= 0)
+            sqlite3_bind_int(pi, 3, mod);
+        else
+            sqlite3_bind_null(pi, 3);
+        sqlite3_bind_text(pi, 4, loc.file, -1, SQLITE_TRANSIENT);
+        if (loc.line)
+            sqlite3_bind_int(pi, 5, loc.line);
+        else
+            sqlite3_bind_null(pi, 5);
+        if (loc.col)
+            sqlite3_bind_int(pi, 6, loc.col);
+        else
+            sqlite3_bind_null(pi, 6);
+        sqlite3_bind_text(pi, 7, loc.func, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(pi) != SQLITE_DONE) {
+            e = ht__store_sqlerr(st, "storing pcs");
+            goto out;
+        }
+        sqlite3_reset(pi);
+        sqlite3_clear_bindings(pi);
+    }
+out:
+    ht__sym_free(sym);
+    sqlite3_finalize(mi);
+    sqlite3_finalize(pi);
+    return e;
+}
+
+static void argv_text(const struct ht_spill_header *h, char *out, size_t n)
+{
+    size_t len = h->argv_len < HT_SPILL_ARGV_MAX ? h->argv_len : HT_SPILL_ARGV_MAX;
+    size_t j = 0;
+    for (size_t i = 0; i < len && j + 1 < n; i++) {
+        char ch = h->argv[i];
+        if (ch == 0) {
+            if (i + 1 == len)
+                break;
+            ch = ' ';
+        }
+        out[j++] = ch;
+    }
+    out[j] = 0;
+}
+
+static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
+                         const char *spill_path, const struct ht_run_end *end,
+                         int truncated, struct ht_ingest_result *res)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+            "INSERT INTO runs(pid,ppid,parent_pid,program,argv,cwd,start_ns,"
+            "end_ns,exit_status,signal,status,complete,events,torn,"
+            "overflow_events,spill) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            -1, &s, NULL) != SQLITE_OK)
+        return ht__store_sqlerr(st, "storing run");
+    char exe[HT_SPILL_PATH_MAX], cwd[HT_SPILL_PATH_MAX], argv[HT_SPILL_ARGV_MAX];
+    memcpy(exe, h->exe, sizeof exe);
+    exe[sizeof exe - 1] = 0;
+    memcpy(cwd, h->cwd, sizeof cwd);
+    cwd[sizeof cwd - 1] = 0;
+    argv_text(h, argv, sizeof argv);
+    uint32_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+    const char *status = "incomplete";
+    int complete = 0;
+    int have_exit = 0, exit_status = 0, sig = 0;
+    if (state == HT_SPILL_EXITED) {
+        status = "exited";
+        complete = 1;
+        have_exit = 1;
+        exit_status = h->exit_status;
+    } else if (state == HT_SPILL_EXECED) {
+        status = "execed";
+        complete = 1;
+    }
+    if (end && end->known) {
+        if (end->exited) {
+            have_exit = 1;
+            exit_status = end->status;
+            if (state != HT_SPILL_EXITED && state != HT_SPILL_EXECED)
+                status = "exited-without-exit"; /* _exit(): events complete? unknown */
+        } else {
+            sig = end->status;
+            status = "killed";
+            complete = 0;
+        }
+    }
+    if (truncated)
+        complete = 0;
+    sqlite3_bind_int(s, 1, h->pid);
+    sqlite3_bind_int(s, 2, h->ppid);
+    sqlite3_bind_int(s, 3, h->parent_pid);
+    sqlite3_bind_text(s, 4, exe, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, argv, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 6, cwd, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)h->start_ns);
+    if (h->end_ns)
+        sqlite3_bind_int64(s, 8, (sqlite3_int64)h->end_ns);
+    if (have_exit)
+        sqlite3_bind_int(s, 9, exit_status);
+    if (sig)
+        sqlite3_bind_int(s, 10, sig);
+    sqlite3_bind_text(s, 11, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 12, complete);
+    sqlite3_bind_int64(s, 13, 0);
+    sqlite3_bind_int64(s, 14, (sqlite3_int64)res->torn);
+    sqlite3_bind_int64(s, 15, (sqlite3_int64)h->overflow_events);
+    sqlite3_bind_text(s, 16, spill_path, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return ht__store_sqlerr(st, "storing run");
+    res->run_id = sqlite3_last_insert_rowid(st->db);
+    res->complete = complete;
+    res->pid = h->pid;
+    res->overflow_events = h->overflow_events;
+    return HT_OK;
+}
+
+static int process_alive(int pid)
+{
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
+                             const struct ht_run_end *end, int force,
+                             struct ht_ingest_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (st->readonly) {
+        ht__store_set_error("trace opened read-only; cannot ingest");
+        return HT_EINVAL;
+    }
+    struct spill_map m;
+    ht_err e = spill_map(spill_path, &m);
+    if (e != HT_OK)
+        return e;
+    if (flock(m.fd, LOCK_EX | LOCK_NB) != 0) {
+        ht__store_set_error("%s: being ingested by another process", spill_path);
+        spill_unmap(&m);
+        return HT_EBUSY;
+    }
+    uint32_t state = __atomic_load_n(&m.h->state, __ATOMIC_ACQUIRE);
+    if (!force && !(end && end->known) && state == HT_SPILL_RUNNING &&
+        process_alive(m.h->pid)) {
+        ht__store_set_error("%s: process %d is still running", spill_path, m.h->pid);
+        spill_unmap(&m);
+        return HT_EBUSY;
+    }
+    struct stream *s = NULL;
+    size_t ns = 0;
+    int truncated = 0;
+    struct pcset pcs = {0};
+    if ((e = build_streams(&m, &s, &ns, &res->torn, &truncated)) != HT_OK)
+        goto out;
+    if ((e = ht_store_begin(st)) != HT_OK)
+        goto out;
+    if ((e = insert_run(st, m.h, spill_path, end, truncated, res)) == HT_OK &&
+        (e = merge_store(st, res->run_id, s, ns, &pcs, res)) == HT_OK &&
+        (e = store_modules_pcs(st, res->run_id, m.h, &pcs, res)) == HT_OK) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE runs SET events=%llu WHERE run_id=%lld",
+                 (unsigned long long)res->events, (long long)res->run_id);
+        e = ht_store_exec(st, sql);
+    }
+    if (e == HT_OK)
+        e = ht_store_commit(st);
+    if (e != HT_OK) {
+        ht_store_rollback(st);
+        goto out;
+    }
+    unlink(spill_path); /* only after the run is committed */
+out:
+    for (size_t i = 0; i < ns; i++)
+        free(s[i].owned);
+    free(s);
+    free(pcs.v);
+    spill_unmap(&m);
+    if (e != HT_OK) {
+        int64_t keep = 0;
+        (void)keep;
+        memset(res, 0, sizeof *res);
+    }
+    return e;
+}
+
+ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
+                           const struct ht_run_end *end_for_pid, int pid,
+                           ht_ingest_cb cb, void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? HT_OK : HT_EIO;
+    /* collect names first, ingest in name order (pid, then start time) */
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    ht_err e = HT_OK;
+    while ((de = readdir(d))) {
+        size_t L = strlen(de->d_name);
+        if (strncmp(de->d_name, "spill-", 6) != 0 || L < 5 ||
+            strcmp(de->d_name + L - 4, ".hts") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                e = HT_ENOMEM;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            e = HT_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    for (size_t i = 0; e == HT_OK && i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        int spid = atoi(names[i] + 6);
+        const struct ht_run_end *end = spid == pid ? end_for_pid : NULL;
+        struct ht_ingest_result res;
+        ht_err r = ht_store_ingest_spill(st, path, end, 0, &res);
+        if (cb)
+            cb(ctx, path, r, &res);
+        if (r == HT_ESQL || r == HT_ENOMEM)
+            e = r;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (e == HT_OK)
+        rmdir(dir); /* only succeeds when empty */
+    return e;
+}

@@ -1,0 +1,357 @@
+/*
+ * Trace file: open/create, schema, queries, result inserts.
+ *
+ * Invariants:
+ *   T1. meta('schema_version') exists in every trace and is <= HT_SCHEMA_VERSION
+ *       for any trace this build writes to; a newer one is refused (HT_EVERSION).
+ *   T2. chunks of one run are numbered 0..n-1 and hold disjoint increasing
+ *       seq ranges; (run_id, chunk_no) order is event order.
+ *   T3. Every error from SQLite is translated here or in ingest.c/reader.c and
+ *       its message kept in ht_store_last_error().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_priv.h"
+
+static _Thread_local char last_error[512];
+
+const char *ht_store_last_error(void) { return last_error; }
+
+void ht__store_set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+}
+
+ht_err ht__store_sqlerr(ht_store *st, const char *what)
+{
+    ht__store_set_error("%s: %s", what, st && st->db ? sqlite3_errmsg(st->db) : "?");
+    return HT_ESQL;
+}
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+    "CREATE TABLE IF NOT EXISTS runs("
+    " run_id INTEGER PRIMARY KEY, pid INTEGER, ppid INTEGER, parent_pid INTEGER,"
+    " program TEXT, argv TEXT, cwd TEXT, start_ns INTEGER, end_ns INTEGER,"
+    " exit_status INTEGER, signal INTEGER, status TEXT, complete INTEGER,"
+    " events INTEGER, torn INTEGER, overflow_events INTEGER, spill TEXT);"
+    "CREATE TABLE IF NOT EXISTS modules("
+    " run_id INTEGER, module_id INTEGER, path TEXT, bias INTEGER, lo INTEGER,"
+    " hi INTEGER, data_lo INTEGER, data_hi INTEGER,"
+    " PRIMARY KEY(run_id, module_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS pcs("
+    " run_id INTEGER, pc INTEGER, module_id INTEGER, file TEXT, line INTEGER,"
+    " col INTEGER, func TEXT, site_id INTEGER,"
+    " PRIMARY KEY(run_id, pc)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sites("
+    " site_id INTEGER PRIMARY KEY, kind TEXT, file TEXT, line INTEGER,"
+    " col INTEGER, func TEXT, macro TEXT, type TEXT, field TEXT);"
+    "CREATE TABLE IF NOT EXISTS chunks("
+    " run_id INTEGER, chunk_no INTEGER, first_seq INTEGER, last_seq INTEGER,"
+    " nevents INTEGER, codec TEXT, data BLOB,"
+    " PRIMARY KEY(run_id, chunk_no)) WITHOUT ROWID;";
+
+static ht_err check_schema(ht_store *st, int create)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db,
+        "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        const char *msg = sqlite3_errmsg(st->db);
+        int code = sqlite3_errcode(st->db);
+        if (code == SQLITE_NOTADB) {
+            ht__store_set_error("not a SQLite database");
+            return HT_ENOTTRACE;
+        }
+        if (code == SQLITE_CORRUPT) {
+            ht__store_set_error("database disk image is malformed");
+            return HT_ECORRUPT;
+        }
+        if (strstr(msg, "no such table") && create)
+            return HT_ENOTFOUND; /* fresh file */
+        ht__store_set_error("%s", msg);
+        return strstr(msg, "no such table") ? HT_ENOTTRACE : HT_ESQL;
+    }
+    rc = sqlite3_step(s);
+    ht_err err = HT_OK;
+    if (rc == SQLITE_ROW) {
+        int v = sqlite3_column_int(s, 0);
+        if (v > HT_SCHEMA_VERSION) {
+            ht__store_set_error("trace schema version %d is newer than this "
+                                "heaptrail (%d); upgrade heaptrail", v,
+                                HT_SCHEMA_VERSION);
+            err = HT_EVERSION;
+        } else if (v < 1) {
+            ht__store_set_error("bad schema version %d", v);
+            err = HT_ECORRUPT;
+        }
+    } else if (rc == SQLITE_DONE) {
+        ht__store_set_error("meta table has no schema_version");
+        err = create ? HT_ENOTFOUND : HT_ENOTTRACE;
+    } else {
+        int code = sqlite3_errcode(st->db);
+        ht__store_set_error("%s", sqlite3_errmsg(st->db));
+        err = code == SQLITE_CORRUPT ? HT_ECORRUPT : HT_ESQL;
+    }
+    sqlite3_finalize(s);
+    return err;
+}
+
+static ht_err create_schema(ht_store *st)
+{
+    char *msg = NULL;
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "BEGIN;%sINSERT OR REPLACE INTO meta VALUES('schema_version',%d);"
+             "INSERT OR REPLACE INTO meta VALUES('created_by','heaptrail');"
+             "COMMIT;", schema_sql, HT_SCHEMA_VERSION);
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ht__store_set_error("creating schema: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return HT_ESQL;
+    }
+    return HT_OK;
+}
+
+ht_err ht_store_open(const char *path, int flags, ht_store **out)
+{
+    *out = NULL;
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (!exists && !(flags & HT_STORE_CREATE)) {
+        ht__store_set_error("%s: no such trace file", path);
+        return HT_ENOENT;
+    }
+    if (exists && !S_ISREG(sb.st_mode)) {
+        ht__store_set_error("%s: not a regular file", path);
+        return HT_ENOTTRACE;
+    }
+    ht_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return HT_ENOMEM;
+    st->readonly = (flags & HT_STORE_READONLY) != 0;
+    int oflags = st->readonly ? SQLITE_OPEN_READONLY
+                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    oflags |= SQLITE_OPEN_NOFOLLOW;
+    if (!exists) {
+        /* create with mode 0600, never following a planted symlink */
+        mode_t old = umask(077);
+        int rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+        umask(old);
+        if (rc != SQLITE_OK)
+            goto sqlfail;
+    } else if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+        goto sqlfail;
+    }
+    sqlite3_extended_result_codes(st->db, 0);
+    sqlite3_busy_timeout(st->db, 10000);
+    ht_err err = check_schema(st, (flags & HT_STORE_CREATE) && !st->readonly);
+    if (err == HT_ENOTFOUND)
+        err = create_schema(st);
+    if (err != HT_OK)
+        goto fail;
+    if (!st->readonly)
+        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                     NULL, NULL, NULL);
+    if ((err = ht__vtab_register(st)) != HT_OK)
+        goto fail;
+    *out = st;
+    return HT_OK;
+sqlfail:
+    ht__store_set_error("%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+    err = HT_ESQL;
+    if (st->db && sqlite3_errcode(st->db) == SQLITE_CANTOPEN)
+        err = HT_EIO;
+fail:
+    sqlite3_close(st->db);
+    free(st);
+    return err;
+}
+
+void ht_store_close(ht_store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close_v2(st->db);
+    free(st);
+}
+
+ht_err ht_store_spill_dir(const char *trace_path, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "%s.spill", trace_path);
+    if (k < 0 || (size_t)k >= n) {
+        if (n)
+            buf[0] = 0;
+        return HT_EINVAL;
+    }
+    return HT_OK;
+}
+
+int ht_store_sql_complete(const char *sql) { return sqlite3_complete(sql); }
+
+ht_err ht_store_query(ht_store *st, const char *sql, int readonly,
+                      ht_row_cb cb, void *ctx)
+{
+    const char *tail = sql;
+    while (tail && *tail) {
+        sqlite3_stmt *s = NULL;
+        const char *next = NULL;
+        if (sqlite3_prepare_v2(st->db, tail, -1, &s, &next) != SQLITE_OK)
+            return ht__store_sqlerr(st, "SQL error");
+        tail = next;
+        if (!s)
+            continue; /* whitespace or comment */
+        if (readonly && !sqlite3_stmt_readonly(s)) {
+            sqlite3_finalize(s);
+            ht__store_set_error("statement would modify the trace; "
+                                "use --write to allow changes");
+            return HT_ESQL;
+        }
+        int ncol = sqlite3_column_count(s);
+        const char **vals = calloc((size_t)ncol + 1, sizeof *vals);
+        const char **names = calloc((size_t)ncol + 1, sizeof *names);
+        if (!vals || !names) {
+            free(vals);
+            free(names);
+            sqlite3_finalize(s);
+            return HT_ENOMEM;
+        }
+        for (int i = 0; i < ncol; i++)
+            names[i] = sqlite3_column_name(s, i);
+        int rc, stop = 0;
+        while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            for (int i = 0; i < ncol; i++)
+                vals[i] = (const char *)sqlite3_column_text(s, i);
+            if (cb)
+                stop = cb(ctx, ncol, vals, names);
+        }
+        free(vals);
+        free(names);
+        if (!stop && rc != SQLITE_DONE) {
+            ht_err e = ht__store_sqlerr(st, "SQL error");
+            sqlite3_finalize(s);
+            return e;
+        }
+        sqlite3_finalize(s);
+        if (stop)
+            break;
+    }
+    return HT_OK;
+}
+
+ht_err ht_store_exec(ht_store *st, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ht__store_set_error("%s", msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        return HT_ESQL;
+    }
+    return HT_OK;
+}
+
+ht_err ht_store_begin(ht_store *st) { return ht_store_exec(st, "BEGIN IMMEDIATE"); }
+ht_err ht_store_commit(ht_store *st) { return ht_store_exec(st, "COMMIT"); }
+void ht_store_rollback(ht_store *st)
+{
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+struct ht_insert {
+    ht_store *st;
+    sqlite3_stmt *stmt;
+};
+
+ht_err ht_store_insert_prepare(ht_store *st, const char *sql, ht_insert **out)
+{
+    *out = NULL;
+    ht_insert *ins = calloc(1, sizeof *ins);
+    if (!ins)
+        return HT_ENOMEM;
+    ins->st = st;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &ins->stmt, NULL) != SQLITE_OK) {
+        free(ins);
+        return ht__store_sqlerr(st, "prepare");
+    }
+    *out = ins;
+    return HT_OK;
+}
+
+ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 1; *fmt; fmt++, i++) {
+        switch (*fmt) {
+        case 'i': sqlite3_bind_int64(ins->stmt, i, va_arg(ap, int64_t)); break;
+        case 'd': sqlite3_bind_double(ins->stmt, i, va_arg(ap, double)); break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (s)
+                sqlite3_bind_text(ins->stmt, i, s, -1, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(ins->stmt, i);
+            break;
+        }
+        default: sqlite3_bind_null(ins->stmt, i); break;
+        }
+    }
+    va_end(ap);
+    int rc = sqlite3_step(ins->stmt);
+    sqlite3_reset(ins->stmt);
+    sqlite3_clear_bindings(ins->stmt);
+    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
+}
+
+void ht_store_insert_free(ht_insert *ins)
+{
+    if (!ins)
+        return;
+    sqlite3_finalize(ins->stmt);
+    free(ins);
+}
+
+ht_err ht_store_runs(ht_store *st, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT run_id FROM runs ORDER BY run_id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return ht__store_sqlerr(st, "listing runs");
+    size_t cap = 0;
+    int64_t *v = NULL;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(s);
+                *n = 0;
+                return HT_ENOMEM;
+            }
+            v = nv;
+        }
+        v[(*n)++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        *n = 0;
+        return ht__store_sqlerr(st, "listing runs");
+    }
+    *ids = v;
+    return HT_OK;
+}

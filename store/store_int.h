@@ -1,0 +1,55 @@
+/*
+ * store/ private interfaces shared between its files.
+ */
+#ifndef HEAPTRAIL_STORE_INT_H
+#define HEAPTRAIL_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heaptrail/err.h"
+#include "heaptrail/event.h"
+
+/* ---- chunk codec (codec.c) ------------------------------------------------
+ * A stored chunk holds up to HT_CODEC_MAX_RECORDS records of ONE run in
+ * increasing seq order (records of all threads, already merged). The codec is
+ * lossless for every field of struct ht_rec except `reserved`.
+ */
+#define HT_CODEC_MAX_RECORDS 65536u
+
+/* Encode n records (1 <= n <= HT_CODEC_MAX_RECORDS). On success *out is a
+ * malloc'd buffer owned by the caller (free()), *out_len its size.
+ * Errors: HT_EINVAL (n out of range), HT_ENOMEM. */
+ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
+                        size_t *out_len);
+
+/* Decode a buffer produced by ht__codec_encode into recs[0..cap). Sets *n.
+ * Errors: HT_ECORRUPT (any malformed input, never a crash), HT_EINVAL
+ * (cap too small), HT_ENOMEM. On error *n = 0. */
+ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
+                        size_t cap, size_t *n);
+
+/* Name of the codec, stored with every chunk ("cv1" = column varint + zstd). */
+#define HT_CODEC_NAME "cv1"
+
+/* ---- symbolizer (symbolize.c) --------------------------------------------- */
+typedef struct ht_symbolizer ht_symbolizer;
+
+struct ht_symloc {
+    const char *file; /* absolute source path, or NULL; owned by symbolizer */
+    const char *func; /* innermost (inlined) function name, or NULL */
+    int line, col;    /* 0 if unknown */
+};
+
+ht_err ht__sym_new(ht_symbolizer **out);
+void ht__sym_free(ht_symbolizer *sym); /* accepts NULL */
+
+/* Symbolise the return address `pc` (as recorded: the address AFTER the call;
+ * the lookup uses pc - 1) inside the ELF object `module_path` loaded with
+ * load bias `bias`. Strings in *out stay valid until ht__sym_free().
+ * Errors: HT_ENOTFOUND (no debug info / no line for that pc; *out zeroed),
+ * HT_ENOENT (module file missing), HT_ENOMEM. */
+ht_err ht__sym_lookup(ht_symbolizer *sym, const char *module_path,
+                      uint64_t bias, uint64_t pc, struct ht_symloc *out);
+
+#endif

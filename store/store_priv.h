@@ -1,0 +1,20 @@
+/* store/ internals that need SQLite (only store/ includes sqlite3.h). */
+#ifndef HEAPTRAIL_STORE_PRIV_H
+#define HEAPTRAIL_STORE_PRIV_H
+
+#include <sqlite3.h>
+
+#include "heaptrail/store.h"
+#include "store_int.h"
+
+struct ht_store {
+    sqlite3 *db;
+    int readonly;
+};
+
+void ht__store_set_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+ht_err ht__store_sqlerr(ht_store *st, const char *what);
+ht_err ht__vtab_register(ht_store *st);
+
+#endif

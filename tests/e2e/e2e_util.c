@@ -1,0 +1,86 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "e2e_util.h"
+
+const char *e2e_tmpdir(const char *tag)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "/tmp/ht-e2e-%s-XXXXXX", tag);
+    assert_non_null(mkdtemp(buf));
+    return buf;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb; (void)flag; (void)f;
+    return remove(p);
+}
+
+void e2e_rmtree(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int e2e_run(char *const argv[], const char *env, char *out, size_t n)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        if (env)
+            putenv((char *)env);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t len = 0;
+    char tmp[4096];
+    ssize_t k;
+    while ((k = read(pfd[0], tmp, sizeof tmp)) > 0) {
+        if (out && len + 1 < n) {
+            size_t c = (size_t)k < n - 1 - len ? (size_t)k : n - 1 - len;
+            memcpy(out + len, tmp, c);
+            len += c;
+        }
+    }
+    if (out && n)
+        out[len] = 0;
+    close(pfd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int first_cb(void *ctx, int ncol, const char *const *v,
+                    const char *const *names)
+{
+    (void)names;
+    if (ncol > 0)
+        snprintf(ctx, 4096, "%s", v[0] ? v[0] : "NULL");
+    return 1;
+}
+
+const char *e2e_sql1(ht_store *st, const char *sql)
+{
+    static char buf[4096];
+    buf[0] = 0;
+    ht_err e = ht_store_query(st, sql, 1, first_cb, buf);
+    if (e != HT_OK)
+        fail_msg("SQL failed: %s: %s", sql, ht_store_last_error());
+    return buf;
+}

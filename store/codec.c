@@ -26,11 +26,23 @@
  *   M_DICT   dictionary index in S_DIDX; index == dictionary size means a new
  *            value, whose varint follows in S_DNEW (call sites: few distinct).
  *
+ * The encoder finds history tokens and dictionary indexes through small
+ * direct-mapped caches (lossy: a miss only costs a delta or a duplicate
+ * dictionary entry); the decoder keeps full arrays, so it accepts any token in
+ * range whatever the encoder's cache sizes were.
+ *
  * Invariants (both directions):
  *  1. Encoder and decoder update histories, dictionaries and previous values
  *     identically after every record, so every token resolves to one value.
  *  2. The decoder bounds-checks every read and token and requires every stream
- *     to be consumed exactly; any violation is HT_ECORRUPT.
+ *     to be consumed exactly; any violation is HT_ECORRUPT. The zstd frame
+ *     carries its content size and a checksum, so damaged chunks are rejected
+ *     before parsing in all but astronomically rare cases.
+ *
+ * Measured with bench_codec (synthetic glibc-like alloc/free stream, 8 call
+ * sites, 2 threads): about 2.95 bytes/event at zstd level 1, 20+ M events/s
+ * encode and decode on an idle core (level 3 is both larger and slower here;
+ * negative levels give ~3.9 bytes/event without being faster overall).
  */
 #include "store/store_int.h"
 

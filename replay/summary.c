@@ -185,14 +185,15 @@ static ht_err on_alloc(struct replay *r, uint64_t addr, uint64_t size,
     return HT_OK;
 }
 
-/* Returns 1 if addr was live (and is now released), 0 otherwise. */
-static int on_free(struct replay *r, uint64_t addr)
+/* Release addr if live; user_free says whether it counts as a free of its
+ * site (a realloc's release does not). Returns 1 if addr was live. */
+static int release(struct replay *r, uint64_t addr, int user_free)
 {
     struct live_slot *s = live_find(&r->live, addr);
     if (!s)
         return 0;
     struct site *st = &r->sites.v[s->site];
-    st->frees++;
+    st->frees += user_free ? 1 : 0;
     st->live_blocks--;
     st->live_bytes -= s->size;
     r->s.live_blocks--;
@@ -201,22 +202,28 @@ static int on_free(struct replay *r, uint64_t addr)
     return 1;
 }
 
+/*
+ * A moving realloc arrives as FREE(old, HT_EVF_REALLOC) then REALLOC(new,
+ * c=old) (event.h); an in-place one as REALLOC(a == c) alone.
+ */
 static ht_err apply(struct replay *r, const struct ht_rec *ev)
 {
     switch (ev->kind) {
     case HT_EV_ALLOC:
         r->s.allocs++;
         return on_alloc(r, ev->a, ev->b, ev->d, ev->seq);
-    case HT_EV_FREE:
-        r->s.frees++;
-        if (!on_free(r, ev->a))
+    case HT_EV_FREE: {
+        int user = !(ev->flags & HT_EVF_REALLOC);
+        r->s.frees += (uint64_t)user;
+        if (!release(r, ev->a, user))
             r->s.invalid_frees++;
         return HT_OK;
+    }
     case HT_EV_REALLOC:
         r->s.reallocs++;
         if (ev->a == 0)
             return HT_OK; /* failed realloc: old block unchanged */
-        if (ev->c && !on_free(r, ev->c))
+        if (ev->c == ev->a && !release(r, ev->c, 0))
             r->s.invalid_frees++;
         return on_alloc(r, ev->a, ev->b, ev->d, ev->seq);
     default:

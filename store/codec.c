@@ -123,8 +123,9 @@ static inline void cache_put(struct cache_ent *c, uint64_t key, uint32_t val,
     e->val = val;
 }
 
-/* Per-chunk model state. Histories hold every pushed value (decoder) or map
- * value -> latest push index (encoder). */
+/* Per-chunk model state shared by encoder and decoder (invariant 1). The
+ * histories themselves are full arrays in the decoder and caches (value ->
+ * 1-based push index) in the encoder. */
 struct model {
     uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
     uint64_t prev_seq;

@@ -165,19 +165,48 @@ static uint64_t ht__rt_new_chunk(void)
 }
 
 /* Record one event; async-signal-safe and reentrant (see design comment). */
-static void ht__rt_record(unsigned kind, unsigned flags, uint64_t a,
-                          uint64_t b, uint64_t c, uint64_t d)
+/* Whether recording is active, initialising on first use. */
+static int ht__rt_active(void)
 {
     int st = __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE);
     if (st != HT__RT_READY) {
         if (st == HT__RT_DISABLED)
-            return;
+            return 0;
         ht__rt_init();
         if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
-            return;
+            return 0;
     }
+    return 1;
+}
+
+/* Reserve a seq now for an event recorded later with ht__rt_record_at
+ * (UINT64_MAX if recording is off). */
+static uint64_t ht__rt_take_seq(void)
+{
+    if (!ht__rt_active())
+        return UINT64_MAX;
+    return __atomic_fetch_add(&g_hdr->seq, 1, __ATOMIC_SEQ_CST);
+}
+
+static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
+                             uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+
+static void ht__rt_record(unsigned kind, unsigned flags, uint64_t a,
+                          uint64_t b, uint64_t c, uint64_t d)
+{
+    if (!ht__rt_active())
+        return;
+    uint64_t seq = __atomic_fetch_add(&g_hdr->seq, 1, __ATOMIC_SEQ_CST);
+    ht__rt_record_at(seq, kind, flags, a, b, c, d);
+}
+
+/* Write one record with a seq taken earlier (spill.h S3, S4). */
+static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
+                             uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    if (seq == UINT64_MAX || !ht__rt_active())
+        return;
     struct ht_spill_header *h = g_hdr;
-    uint64_t seq = __atomic_fetch_add(&h->seq, 1, __ATOMIC_SEQ_CST);
     uint64_t cur, next, slot;
     for (;;) {
         cur = __atomic_load_n(&t_cur, __ATOMIC_RELAXED);
@@ -547,15 +576,24 @@ void *__wrap_calloc(size_t n, size_t m)
     return p;
 }
 
-static void *ht__rt_realloc_common(void *old, void *p, size_t n, uint64_t pc)
+/* Record a realloc whose real call took place between seq0 (taken before
+ * it) and now. A block that moved was released during the call, so its
+ * release is recorded as a FREE flagged HT_EVF_REALLOC at seq0 (before any
+ * other thread can be handed the old address, S3) and the REALLOC itself
+ * after the call (after any other thread released the new address). */
+static void *ht__rt_realloc_common(uint64_t seq0, void *old, void *p,
+                                   size_t n, uint64_t pc)
 {
     if (!old) {
         if (p)
             ht__rt_record(HT_EV_ALLOC, 0, (uintptr_t)p, n, 0, pc);
-    } else {
-        /* p == NULL: failed, old block unchanged (event.h). */
-        ht__rt_record(HT_EV_REALLOC, 0, (uintptr_t)p, n, (uintptr_t)old, pc);
+        return p;
     }
+    if (p && p != old)
+        ht__rt_record_at(seq0, HT_EV_FREE, HT_EVF_REALLOC, (uintptr_t)old, 0,
+                         0, pc);
+    /* p == NULL: failed, old block unchanged (event.h). */
+    ht__rt_record(HT_EV_REALLOC, 0, (uintptr_t)p, n, (uintptr_t)old, pc);
     return p;
 }
 
@@ -567,8 +605,9 @@ void *__wrap_realloc(void *old, size_t n)
         ht__rt_record(HT_EV_FREE, 0, (uintptr_t)old, 0, 0, HT__PC);
         return __real_realloc(old, 0);
     }
+    uint64_t seq0 = old ? ht__rt_take_seq() : UINT64_MAX;
     void *p = __real_realloc(old, n);
-    return ht__rt_realloc_common(old, p, n, HT__PC);
+    return ht__rt_realloc_common(seq0, old, p, n, HT__PC);
 }
 
 /* Linker wrap of reallocarray. */
@@ -579,10 +618,11 @@ void *__wrap_reallocarray(void *old, size_t n, size_t m)
         ht__rt_record(HT_EV_FREE, 0, (uintptr_t)old, 0, 0, HT__PC);
         return __real_reallocarray(old, n, m);
     }
+    uint64_t seq0 = old ? ht__rt_take_seq() : UINT64_MAX;
     void *p = __real_reallocarray(old, n, m);
     if (__builtin_mul_overflow((uint64_t)n, (uint64_t)m, &total))
         total = 0;
-    return ht__rt_realloc_common(old, p, (size_t)total, HT__PC);
+    return ht__rt_realloc_common(seq0, old, p, (size_t)total, HT__PC);
 }
 
 /* Linker wrap of free: FREE takes its seq before the real free (S3). */

@@ -9,7 +9,10 @@
  * Field use by kind (a, b, c, d are 64-bit):
  *   ALLOC     a=address  b=size        c=alignment(0=default) d=pc or site
  *   REALLOC   a=new addr b=new size    c=old address          d=pc or site
- *             (a == 0 with b != 0: realloc failed, old block unchanged)
+ *             (a == 0 with b != 0: realloc failed, old block unchanged;
+ *             a != c: the block moved, and its old address was released
+ *             by the FREE flagged HT_EVF_REALLOC recorded just before the
+ *             call: replay moves the object from c to a here)
  *   FREE      a=address  b=0           c=0                    d=pc or site
  *   STORE     a=slot     b=new value   c=old value            d=site id
  *   INCREF    a=object   b=count after (or 0 if unknown)      d=site id
@@ -54,7 +57,8 @@ enum ht_event_kind {
     HT_EV_KIND_COUNT
 };
 
-#define HT_EVF_SITE 0x1u /* d is an exact site id, not a pc */
+#define HT_EVF_SITE 0x1u    /* d is an exact site id, not a pc */
+#define HT_EVF_REALLOC 0x2u /* FREE: the old block of a moving realloc */
 
 struct ht_rec {
     uint64_t seq;   /* global order within one run (see spill.h) */

@@ -333,3 +333,21 @@ ht_err ht__vtab_register(ht_store *st)
         return ht__store_sqlerr(st, "registering events table");
     return HT_OK;
 }
+
+/* Loadable-extension entry point for the sqlite3 shell:
+ *   sqlite3 trace.db '.load /path/to/libheaptrail_sqlite' 'SELECT ... FROM events'
+ * The store handle it creates is owned by the connection (freed with it). */
+int sqlite3_heaptrailsqlite_init(sqlite3 *db, char **errp, const void *api)
+{
+    (void)api;
+    ht_store *st = sqlite3_malloc(sizeof *st);
+    if (!st)
+        return SQLITE_NOMEM;
+    memset(st, 0, sizeof *st);
+    st->db = db;
+    st->readonly = 1;
+    int rc = sqlite3_create_module_v2(db, "events", &events_module, st, sqlite3_free);
+    if (rc != SQLITE_OK && errp)
+        *errp = sqlite3_mprintf("heaptrail: cannot register events table");
+    return rc;
+}

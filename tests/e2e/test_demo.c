@@ -42,6 +42,13 @@ static void test_demo_exact(void **state)
         "SELECT count(*) FROM events e LEFT JOIN pcs p ON p.run_id=e.run_id AND p.pc=e.pc"
         " WHERE e.kind='alloc' AND p.line IS NULL"), "0");
     ht_store_close(st);
+
+    /* the events table loads into the plain sqlite3 shell as an extension */
+    char *shell[] = {"/usr/bin/sqlite3", db, ".load " HT_LIB_DIR "/libheaptrail_sqlite",
+                     "SELECT kind, count(*) FROM events WHERE kind IN ('alloc','free')"
+                     " GROUP BY kind ORDER BY kind", NULL};
+    assert_int_equal(e2e_run(shell, NULL, out, sizeof out), 0);
+    assert_string_equal(out, "alloc|201\nfree|181\n");
     e2e_rmtree(dir);
 }
 

@@ -17,7 +17,9 @@
  *       has had its disk blocks allocated (fallocate); position <= chunk_records.
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
- *       free honour spill invariant S3.
+ *       free honour spill invariant S3. A moving realloc takes one seq
+ *       before the real call (for the release of the old block, recorded as
+ *       a FREE flagged HT_EVF_REALLOC) and one after (the REALLOC).
  *   R4. Events that cannot get a slot are counted in overflow_events.
  *   R5. In a forked child, t_cur and t_tid are reset and a new spill is
  *       created before the child runs user code (pthread_atfork child handler).

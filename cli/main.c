@@ -34,7 +34,12 @@ static const char usage[] =
 void cli_error(const char *what, ht_err err)
 {
     const char *detail = ht_store_last_error();
-    if (detail && *detail)
+    size_t wl = strlen(what);
+    if (detail && !strncmp(detail, what, wl) && detail[wl] == ':')
+        what = NULL; /* the detail already names it */
+    if (!what)
+        fprintf(stderr, "heaptrail: %s (%s)\n", detail, ht_strerror(err));
+    else if (detail && *detail)
         fprintf(stderr, "heaptrail: %s: %s (%s)\n", what, detail, ht_strerror(err));
     else
         fprintf(stderr, "heaptrail: %s: %s\n", what, ht_strerror(err));

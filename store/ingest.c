@@ -116,11 +116,13 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
     const struct ht_spill_header *h = m->h;
     size_t chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
     size_t avail = (m->size - h->header_size) / chunk_bytes;
+    /* whole records of a chunk cut short by the end of the file */
+    size_t tail = (m->size - h->header_size) % chunk_bytes / sizeof(struct ht_rec);
     size_t used = h->next_chunk < h->max_chunks ? h->next_chunk : h->max_chunks;
     *truncated = 0;
     if (used > avail) {
         *truncated = 1; /* torn tail: file shorter than its chunks */
-        used = avail;
+        used = tail ? avail + 1 : avail;
     }
     struct stream *s = calloc(used ? used : 1, sizeof *s);
     if (!s)
@@ -129,7 +131,7 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
     for (size_t c = 0; c < used; c++) {
         const struct ht_rec *r = (const struct ht_rec *)
             ((const char *)m->base + h->header_size + c * chunk_bytes);
-        size_t n = h->chunk_records, valid = 0, sorted = 1;
+        size_t n = c < avail ? h->chunk_records : tail, valid = 0, sorted = 1;
         uint64_t last = 0;
         for (size_t i = 0; i < n; i++) {
             unsigned k = r[i].kind;

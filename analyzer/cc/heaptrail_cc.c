@@ -8,6 +8,12 @@
  * the build tree's libheaptrail_rt.a) and -lpthread -ldl. A compile-and-link
  * command gets both. The real compiler is $HEAPTRAIL_REAL_CC or "cc"; it is
  * always run with execvp, never through a shell.
+ *
+ * Compile mode: a `-c` step with exactly one .c source is instrumented
+ * (pointer stores, configured refcount operations; see cc_compile.c and
+ * analyzer/sites.h), options from $HEAPTRAIL_OPTS; on any failure the
+ * original file is compiled after one warning line. HEAPTRAIL_NO_REWRITE=1
+ * turns compile mode off.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +24,7 @@
 
 #include "heaptrail/err.h"
 #include "cc_argv.h"
+#include "cc_compile.h"
 
 #ifndef HT_CC_RT_LIB
 #define HT_CC_RT_LIB "libheaptrail_rt.a"
@@ -33,6 +40,20 @@ int main(int argc, char **argv)
         rt_lib = HT_CC_RT_LIB;
     char **v;
     int n;
+    if (!getenv("HEAPTRAIL_NO_REWRITE")) {
+        char reason[600];
+        const char *src = NULL;
+        int r = ht_cc_compile_instrumented(argc - 1, argv + 1, real_cc,
+                                           rt_lib, reason, sizeof reason,
+                                           &src);
+        if (r == HT_CC_DONE)
+            return 0;
+        if (r == HT_CC_BAD_OPTS)
+            return 2;
+        if (r == HT_CC_FAILED)
+            fprintf(stderr, "heaptrail-cc: warning: %s not instrumented: %s\n",
+                    src, reason);
+    }
     if (ht_cc_build_argv(argc - 1, argv + 1, real_cc, rt_lib, &v, &n) != HT_OK) {
         fprintf(stderr, "heaptrail-cc: out of memory\n");
         return 1;

@@ -34,4 +34,45 @@ struct ht_summary {
  * written), HT_ESQL, HT_ENOMEM. */
 ht_err ht_replay_summary(ht_store *st, int64_t run_id, struct ht_summary *out);
 
+/* ---- the full replay (replay/engine.c) --------------------------------
+ * ht_replay_run streams a run through the object table, the pymalloc model
+ * and the GC model, classifies every object live at the end (memcheck's
+ * meanings, with cycles split out) and writes, replacing earlier rows of the
+ * run, in one transaction (schema in docs/trace-format.md, "Replay tables"):
+ *   objects(run_id, addr, size, alloc_seq, free_seq, pc, tid, refcnt,
+ *           leak_kind, lost_seq, lost_by, lost_by_site)
+ *   errors(run_id, seq, kind, addr, pc)
+ *   frag_snapshots(run_id, seq, kind, arenas, pools_used, blocks_in_use,
+ *           bytes_in_use, utilisation, unused_pools, bytes_total, raw_blocks,
+ *           live_bytes)
+ *   gc_collections(run_id, n, seq, generation, collected, count0, count1,
+ *           count2)
+ *   cycles(run_id, cycle_id, members, bytes)
+ *   cycle_members(run_id, cycle_id, addr, size, alloc_seq, pc)
+ *   cycle_edges(run_id, cycle_id, from_addr, offset, to_addr, store_seq,
+ *           store_site)
+ *   view leak_summary(run_id, category, blocks, bytes)
+ */
+struct ht_replay_opts {
+    const char *allocator;    /* pymalloc profile "3.8".."3.13"; NULL: "3.12" */
+    const char *gc_version;   /* GC profile; NULL: same as allocator */
+    uint64_t snapshot_every;  /* events between snapshots; 0: 100000 */
+};
+
+struct ht_replay_result {
+    uint64_t events, objects, live_at_end;
+    uint64_t definite, indirect, cycle, reachable;           /* blocks */
+    uint64_t definite_bytes, indirect_bytes, cycle_bytes, reachable_bytes;
+    uint64_t cycles, errors, snapshots, collections;
+    uint64_t peak_live_bytes, peak_seq;
+};
+
+/* Replay run_id (opts may be NULL) and write the tables above; *out is
+ * filled (zeroed on error). Errors: HT_EINVAL (unknown profile),
+ * HT_ECORRUPT (nothing written), HT_ESQL, HT_ENOMEM. Bad traces (invalid
+ * frees...) are findings, never errors. */
+ht_err ht_replay_run(ht_store *st, int64_t run_id,
+                     const struct ht_replay_opts *opts,
+                     struct ht_replay_result *out);
+
 #endif

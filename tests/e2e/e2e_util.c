@@ -84,3 +84,52 @@ const char *e2e_sql1(ht_store *st, const char *sql)
         fail_msg("SQL failed: %s: %s", sql, ht_store_last_error());
     return buf;
 }
+
+/* Read a file descriptor to its end into buf (size n, may be NULL). */
+static void read_all(int fd, char *buf, size_t n)
+{
+    size_t len = 0;
+    char tmp[4096];
+    ssize_t k;
+    while ((k = read(fd, tmp, sizeof tmp)) > 0) {
+        if (buf && len + 1 < n) {
+            size_t c = (size_t)k < n - 1 - len ? (size_t)k : n - 1 - len;
+            memcpy(buf + len, tmp, c);
+            len += c;
+        }
+    }
+    if (buf && n)
+        buf[len] = 0;
+    close(fd);
+}
+
+int e2e_run2(char *const argv[], const char *env, char *out, size_t n,
+             char *err, size_t en)
+{
+    char path[] = "/tmp/ht-e2e-stderr-XXXXXX";
+    int efd = mkstemp(path);
+    assert_true(efd >= 0);
+    unlink(path);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(efd, 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        close(efd);
+        if (env)
+            putenv((char *)env);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    read_all(pfd[0], out, n);
+    int st;
+    waitpid(pid, &st, 0);
+    lseek(efd, 0, SEEK_SET);
+    read_all(efd, err, en);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

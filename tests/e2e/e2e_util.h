@@ -15,5 +15,8 @@ int e2e_run(char *const argv[], const char *env, char *out, size_t n);
 /* Run SQL on an open store and return the first column of the first row
  * as text ("" if no row, "NULL" for NULL), static storage. */
 const char *e2e_sql1(ht_store *st, const char *sql);
+/* Like e2e_run, also capturing stderr into err (size en, may be NULL). */
+int e2e_run2(char *const argv[], const char *env, char *out, size_t n,
+             char *err, size_t en);
 
 #endif

@@ -1,0 +1,347 @@
+/*
+ * heaptrail-cc compile mode: instrument the one .c source of a `-c` step.
+ *
+ * The source is parsed with the analyzer, rewritten into a temporary copy
+ * and the copy is compiled with the original flags plus -iquote <srcdir>
+ * and -ffile-prefix-map=<tmpdir>=<srcdir>; -MD/-MMD depfiles get the
+ * original path back. The site table goes to "<obj>.htsites" (TSV, see
+ * ht_sites_write_tsv). On any failure the caller compiles the original
+ * file unchanged after exactly one warning line.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cc_compile.h"
+#include "sites.h"
+
+static int takes_value(const char *a)
+{
+    static const char *const v[] = {
+        "-o", "-MF", "-MT", "-MQ", "-include", "-imacros", "-isystem",
+        "-iquote", "-idirafter", "-I", "-D", "-U", "-x", "-L", "-l",
+        "-Xlinker", "-Xpreprocessor", "-Xassembler", "-aux-info"};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (strcmp(a, v[i]) == 0)
+            return 1;
+    return 0;
+}
+
+#define MAX_NAMES 64
+struct opts {
+    const char *inc[MAX_NAMES], *dec[MAX_NAMES];
+    size_t ni, nd;
+    int no_stores;
+    char *buf;
+};
+
+static int add_names(const char **v, size_t *n, char *list)
+{
+    for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+        if (*n >= MAX_NAMES)
+            return -1;
+        v[(*n)++] = t;
+    }
+    return 0;
+}
+
+/* Parse HEAPTRAIL_OPTS; 0 or -1 with a message in err. */
+static int parse_opts(const char *s, struct opts *o, char *err, size_t errsz)
+{
+    memset(o, 0, sizeof *o);
+    if (!s)
+        return 0;
+    o->buf = strdup(s);
+    if (!o->buf) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(o->buf, " \t", &save); t;
+         t = strtok_r(NULL, " \t", &save)) {
+        int bad = 0;
+        if (strncmp(t, "--refcount-inc=", 15) == 0)
+            bad = add_names(o->inc, &o->ni, t + 15);
+        else if (strncmp(t, "--refcount-dec=", 15) == 0)
+            bad = add_names(o->dec, &o->nd, t + 15);
+        else if (strcmp(t, "--no-stores") == 0)
+            o->no_stores = 1;
+        else if (strcmp(t, "--preset=cpython") == 0) {
+            if (o->ni + 2 > MAX_NAMES || o->nd + 2 > MAX_NAMES)
+                bad = -1;
+            else {
+                o->inc[o->ni++] = "Py_INCREF";
+                o->inc[o->ni++] = "Py_XINCREF";
+                o->dec[o->nd++] = "Py_DECREF";
+                o->dec[o->nd++] = "Py_XDECREF";
+            }
+        } else if (strcmp(t, "--preset=glib") == 0) {
+            if (o->ni + 1 > MAX_NAMES || o->nd + 1 > MAX_NAMES)
+                bad = -1;
+            else {
+                o->inc[o->ni++] = "g_object_ref";
+                o->dec[o->nd++] = "g_object_unref";
+            }
+        } else {
+            snprintf(err, errsz, "HEAPTRAIL_OPTS: unknown option '%s' "
+                     "(known: --refcount-inc=A,B --refcount-dec=A,B "
+                     "--preset=cpython --preset=glib --no-stores)", t);
+            return -1;
+        }
+        if (bad) {
+            snprintf(err, errsz, "HEAPTRAIL_OPTS: too many names in '%s'", t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run(char **v, const char *errfile)
+{
+    pid_t p = fork();
+    if (p < 0)
+        return -1;
+    if (p == 0) {
+        if (errfile) {
+            int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd >= 0)
+                dup2(fd, 2);
+        }
+        execvp(v[0], v);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(p, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap + 1);
+    size_t k;
+    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) {
+            char *nb = realloc(b, 2 * cap + 1);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[n] = 0;
+    *len = n;
+    return b;
+}
+
+/* Replace every occurrence of from by to in the file at path. */
+static int fix_depfile(const char *path, const char *from, const char *to)
+{
+    size_t len;
+    char *b = slurp(path, &len);
+    if (!b)
+        return -1;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(b);
+        return -1;
+    }
+    size_t fl = strlen(from);
+    for (char *p = b; *p;) {
+        char *q = strstr(p, from);
+        if (!q) {
+            fputs(p, f);
+            break;
+        }
+        fwrite(p, 1, (size_t)(q - p), f);
+        fputs(to, f);
+        p = q + fl;
+    }
+    free(b);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
+                               const char *rt_lib, char *reason,
+                               size_t reason_sz, const char **src_out)
+{
+    int src = -1, has_c = 0, md = 0;
+    const char *obj = NULL, *mf = NULL;
+    *src_out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0)
+            has_c = 1;
+        else if (strcmp(a, "-E") == 0 || strcmp(a, "-S") == 0 ||
+                 strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 ||
+                 strcmp(a, "-x") == 0 || strcmp(a, "-") == 0)
+            return HT_CC_NOT_APPLICABLE;
+        else if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0)
+            md = 1;
+        if (takes_value(a) && i + 1 < argc) {
+            if (strcmp(a, "-o") == 0)
+                obj = argv[i + 1];
+            if (strcmp(a, "-MF") == 0)
+                mf = argv[i + 1];
+            i++;
+            continue;
+        }
+        size_t l = strlen(a);
+        if (a[0] != '-' && l > 2 && strcmp(a + l - 2, ".c") == 0) {
+            if (src >= 0)
+                return HT_CC_NOT_APPLICABLE; /* several sources */
+            src = i;
+        }
+    }
+    if (!has_c || src < 0)
+        return HT_CC_NOT_APPLICABLE;
+    *src_out = argv[src];
+    char err[512];
+    struct opts o;
+    if (parse_opts(getenv("HEAPTRAIL_OPTS"), &o, err, sizeof err) != 0) {
+        fprintf(stderr, "heaptrail-cc: error: %s\n", err);
+        free(o.buf);
+        return HT_CC_BAD_OPTS;
+    }
+    int rc = HT_CC_FAILED;
+    char *real = realpath(argv[src], NULL);
+    char tmpd[] = "/tmp/heaptrail-cc-XXXXXX";
+    char *objbuf = NULL, *tmpsrc = NULL, *srcdir = NULL, *errf = NULL;
+    char **v = NULL, **v2 = NULL;
+    int nv = 0, have_tmp = 0;
+    struct ht_site_list l;
+    memset(&l, 0, sizeof l);
+    if (!real) {
+        snprintf(reason, reason_sz, "cannot resolve the source path");
+        goto out;
+    }
+    if (!mkdtemp(tmpd)) {
+        snprintf(reason, reason_sz, "cannot create a temporary directory");
+        goto out;
+    }
+    have_tmp = 1;
+    const char **fa = calloc((size_t)argc + 2, sizeof *fa);
+    if (!fa)
+        goto oom;
+    fa[0] = real_cc;
+    for (int i = 0; i < argc; i++)
+        fa[i + 1] = argv[i];
+    struct ht_site_opts so = {o.inc, o.ni, o.dec, o.nd, o.no_stores};
+    ht_err e = ht_sites_find(fa, argc + 1, NULL, &so, &l);
+    free(fa);
+    if (e) {
+        snprintf(reason, reason_sz, "%s", ht_strerror(e));
+        goto out;
+    }
+    const char *base = strrchr(real, '/') + 1;
+    srcdir = strndup(real, (size_t)(base - real - 1));
+    if (asprintf(&tmpsrc, "%s/%s", tmpd, base) < 0)
+        tmpsrc = NULL;
+    if (asprintf(&errf, "%s/stderr", tmpd) < 0)
+        errf = NULL;
+    if (!srcdir || !tmpsrc || !errf)
+        goto oom;
+    e = ht_rewrite_file(&l, tmpsrc);
+    if (e) {
+        snprintf(reason, reason_sz, "rewrite failed: %s", ht_strerror(e));
+        goto out;
+    }
+    char *saved = argv[src];
+    argv[src] = tmpsrc;
+    e = ht_cc_build_argv(argc, argv, real_cc, rt_lib, &v, &nv);
+    argv[src] = saved;
+    if (e)
+        goto oom;
+    v2 = calloc((size_t)nv + 5, sizeof *v2);
+    char *iq = NULL, *pm = NULL;
+    if (!v2 || asprintf(&pm, "-ffile-prefix-map=%s=%s", tmpd, srcdir) < 0)
+        goto oom;
+    iq = srcdir;
+    memcpy(v2, v, (size_t)nv * sizeof *v2);
+    v2[nv] = "-iquote";
+    v2[nv + 1] = iq;
+    v2[nv + 2] = pm;
+    v2[nv + 3] = NULL;
+    int st = run(v2, errf);
+    free(pm);
+    if (st != 0) {
+        snprintf(reason, reason_sz, "the rewritten file did not compile");
+        goto out;
+    }
+    size_t elen;
+    char *emsg = slurp(errf, &elen);
+    if (emsg) {
+        fwrite(emsg, 1, elen, stderr);
+        free(emsg);
+    }
+    if (!obj) {
+        size_t bl = strlen(base);
+        objbuf = malloc(bl + 1);
+        if (!objbuf)
+            goto oom;
+        memcpy(objbuf, base, bl - 1);
+        strcpy(objbuf + bl - 1, "o");
+        obj = objbuf;
+    }
+    if (md) {
+        char *d = NULL;
+        if (!mf) {
+            const char *dot = strrchr(obj, '.');
+            size_t k = dot && !strchr(dot, '/') ? (size_t)(dot - obj)
+                                                  : strlen(obj);
+            if (asprintf(&d, "%.*s.d", (int)k, obj) < 0)
+                goto oom;
+        }
+        int bad = fix_depfile(mf ? mf : d, tmpsrc, real);
+        free(d);
+        if (bad) {
+            snprintf(reason, reason_sz, "cannot fix up the depfile");
+            goto out;
+        }
+    }
+    char *tsv = NULL;
+    if (asprintf(&tsv, "%s.htsites", obj) < 0)
+        goto oom;
+    e = ht_sites_write_tsv(&l, tsv);
+    free(tsv);
+    if (e) {
+        snprintf(reason, reason_sz, "cannot write the site table");
+        goto out;
+    }
+    rc = HT_CC_DONE;
+    goto out;
+oom:
+    snprintf(reason, reason_sz, "out of memory");
+out:
+    if (have_tmp) {
+        if (tmpsrc)
+            unlink(tmpsrc);
+        if (errf)
+            unlink(errf);
+        rmdir(tmpd);
+    }
+    ht_sites_free(&l);
+    free(v);
+    free(v2);
+    free(real);
+    free(objbuf);
+    free(tmpsrc);
+    free(srcdir);
+    free(errf);
+    free(o.buf);
+    return rc;
+}

@@ -1,0 +1,26 @@
+/*
+ * heaptrail-cc compile mode (internal): see cc_compile.c.
+ */
+#ifndef HEAPTRAIL_CC_COMPILE_H
+#define HEAPTRAIL_CC_COMPILE_H
+
+#include <stddef.h>
+
+#include "cc_argv.h"
+
+enum {
+    HT_CC_DONE = 0,           /* instrumented object written */
+    HT_CC_NOT_APPLICABLE = 1, /* not a single-.c `-c` step: pass through */
+    HT_CC_FAILED = 2,         /* compile the original; reason says why */
+    HT_CC_BAD_OPTS = 3        /* HEAPTRAIL_OPTS invalid (message printed) */
+};
+
+/* Try to compile the single .c source of a `-c` step instrumented (argv
+ * excludes argv[0]; argv strings are not changed on return). On
+ * HT_CC_FAILED, reason holds a one-line explanation and *src is the source
+ * argument. */
+int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
+                               const char *rt_lib, char *reason,
+                               size_t reason_sz, const char **src);
+
+#endif

@@ -1,0 +1,715 @@
+/*
+ * Site finder: one libclang parse per TU, sites of the main file only.
+ * See sites.h for the invariants; '=' is detected structurally
+ * (prototype-findings §1.4 method B) and cross-checked with the token
+ * between the operands when the operator is in the file text.
+ */
+#include <clang-c/Index.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sites.h"
+
+static const char *const kind_names[] = {"alloc", "free",  "icall", "store",
+                                         "func",  "incref", "decref"};
+
+const char *ht_site_kind_name(enum ht_site_kind k)
+{
+    return (unsigned)k < HT_SITE_KIND_COUNT ? kind_names[k] : "?";
+}
+
+struct macro_exp {
+    unsigned b, e; /* offsets of the invocation */
+    char *name;
+};
+
+struct walk {
+    CXTranslationUnit tu;
+    CXFile main;
+    const struct ht_site_opts *o;
+    struct ht_site_list *l;
+    struct macro_exp *mx;
+    size_t nmx, capmx;
+    ht_err err;
+};
+
+static char *xdup(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static char *cxs(CXString s)
+{
+    char *r = xdup(clang_getCString(s));
+    clang_disposeString(s);
+    return r;
+}
+
+static int in_list(const char *n, const char *const *v, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (strcmp(n, v[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_alloc_name(const char *n, int *is_free)
+{
+    static const char *const a[] = {"malloc",        "calloc",  "realloc",
+                                    "strdup",        "strndup", "aligned_alloc",
+                                    "posix_memalign", "reallocarray",
+                                    "valloc",        "memalign", "pvalloc"};
+    *is_free = strcmp(n, "free") == 0;
+    if (*is_free)
+        return 1;
+    return in_list(n, a, sizeof a / sizeof a[0]);
+}
+
+/* Expansion location of loc in the main file: offset/line/col; 0 if the
+ * location is elsewhere. */
+static int main_loc(struct walk *w, CXSourceLocation loc, unsigned *off,
+                    unsigned *line, unsigned *col)
+{
+    CXFile f;
+    unsigned l, c, o;
+    clang_getExpansionLocation(loc, &f, &l, &c, &o);
+    if (!f || !clang_File_isEqual(f, w->main))
+        return 0;
+    if (off)
+        *off = o;
+    if (line)
+        *line = l;
+    if (col)
+        *col = c;
+    return 1;
+}
+
+static const char *macro_at(struct walk *w, unsigned off)
+{
+    const char *best = NULL;
+    unsigned bw = ~0u;
+    for (size_t i = 0; i < w->nmx; i++)
+        if (w->mx[i].b <= off && off < w->mx[i].e &&
+            w->mx[i].e - w->mx[i].b < bw) {
+            bw = w->mx[i].e - w->mx[i].b;
+            best = w->mx[i].name;
+        }
+    return best;
+}
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h & 0x7fffffffffffffffull;
+}
+
+static struct ht_site *add_site(struct walk *w, enum ht_site_kind k,
+                                CXCursor c, unsigned line, unsigned col,
+                                const char *func, const char *macro)
+{
+    struct ht_site_list *l = w->l;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 64;
+        struct ht_site *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) {
+            w->err = HT_ENOMEM;
+            return NULL;
+        }
+        l->v = nv;
+        l->cap = nc;
+    }
+    (void)c;
+    struct ht_site *s = &l->v[l->n];
+    memset(s, 0, sizeof *s);
+    s->kind = k;
+    s->file = xdup(l->main_file);
+    s->line = line;
+    s->col = col;
+    s->func = xdup(func);
+    s->macro = xdup(macro);
+    s->type = xdup("");
+    s->field = xdup("");
+    s->callee = xdup("");
+    if (!s->file || !s->func || !s->macro || !s->type || !s->field ||
+        !s->callee) {
+        w->err = HT_ENOMEM;
+        return NULL;
+    }
+    l->n++;
+    return s;
+}
+
+struct kids {
+    CXCursor c[3];
+    int n;
+};
+
+static enum CXChildVisitResult kid_cb(CXCursor c, CXCursor p, CXClientData d)
+{
+    (void)p;
+    struct kids *k = d;
+    if (k->n < 3)
+        k->c[k->n] = c;
+    k->n++;
+    return CXChildVisit_Continue;
+}
+
+static struct kids kids_of(CXCursor c)
+{
+    struct kids k;
+    memset(&k, 0, sizeof k);
+    clang_visitChildren(c, kid_cb, &k);
+    return k;
+}
+
+static int is_ptr(CXType t)
+{
+    return clang_getCanonicalType(t).kind == CXType_Pointer;
+}
+
+static int same_type(CXType a, CXType b)
+{
+    return clang_equalTypes(clang_getCanonicalType(a),
+                            clang_getCanonicalType(b));
+}
+
+/* Bare lvalue shape (no implicit lvalue-to-rvalue cast around it). */
+static int is_bare_lvalue(CXCursor c)
+{
+    switch (clang_getCursorKind(c)) {
+    case CXCursor_DeclRefExpr:
+    case CXCursor_MemberRefExpr:
+    case CXCursor_ArraySubscriptExpr:
+    case CXCursor_CompoundLiteralExpr:
+    case CXCursor_GenericSelectionExpr:
+        return 1;
+    case CXCursor_UnaryOperator: {
+        struct kids k = kids_of(c);
+        if (k.n != 1)
+            return 0;
+        CXType ct = clang_getCanonicalType(clang_getCursorType(k.c[0]));
+        return ct.kind == CXType_Pointer &&
+               same_type(clang_getPointeeType(ct), clang_getCursorType(c));
+    }
+    case CXCursor_ParenExpr: {
+        struct kids k = kids_of(c);
+        return k.n == 1 && is_bare_lvalue(k.c[0]);
+    }
+    default:
+        return 0;
+    }
+}
+
+static CXCursor strip_parens(CXCursor c)
+{
+    while (clang_getCursorKind(c) == CXCursor_ParenExpr) {
+        struct kids k = kids_of(c);
+        if (k.n != 1)
+            break;
+        c = k.c[0];
+    }
+    return c;
+}
+
+static void range_offs(struct walk *w, CXCursor c, unsigned *b, unsigned *e,
+                       int *ok)
+{
+    CXSourceRange r = clang_getCursorExtent(c);
+    CXSourceLocation lb = clang_getRangeStart(r), le = clang_getRangeEnd(r);
+    if (!main_loc(w, lb, b, NULL, NULL) || !main_loc(w, le, e, NULL, NULL))
+        *ok = 0;
+}
+
+/* The single token between lhs_e and rhs_b: its offset if it is '='. */
+static int token_assign(struct walk *w, unsigned lhs_e, unsigned rhs_b,
+                        unsigned *op)
+{
+    CXSourceRange r =
+        clang_getRange(clang_getLocationForOffset(w->tu, w->main, lhs_e),
+                       clang_getLocationForOffset(w->tu, w->main, rhs_b));
+    CXToken *t = NULL;
+    unsigned nt = 0, found = 0, fo = 0;
+    int is_eq = 0;
+    clang_tokenize(w->tu, r, &t, &nt);
+    for (unsigned i = 0; i < nt; i++) {
+        unsigned o;
+        clang_getSpellingLocation(clang_getTokenLocation(w->tu, t[i]), NULL,
+                                  NULL, NULL, &o);
+        if (o < lhs_e || o >= rhs_b)
+            continue;
+        found++;
+        fo = o;
+        CXString s = clang_getTokenSpelling(w->tu, t[i]);
+        is_eq = strcmp(clang_getCString(s), "=") == 0;
+        clang_disposeString(s);
+    }
+    clang_disposeTokens(w->tu, t, nt);
+    *op = fo;
+    return found == 1 && is_eq;
+}
+
+static void do_store(struct walk *w, CXCursor c, const char *func)
+{
+    struct kids k = kids_of(c);
+    if (k.n != 2)
+        return;
+    CXCursor lhs = k.c[0], rhs = k.c[1];
+    CXType lt = clang_getCursorType(lhs);
+    if (!is_ptr(lt) || !is_bare_lvalue(lhs) ||
+        !same_type(clang_getCursorType(c), lt))
+        return;
+    CXCursor bl = strip_parens(lhs);
+    enum CXCursorKind bk = clang_getCursorKind(bl);
+    char *type = NULL, *field = NULL;
+    if (bk == CXCursor_DeclRefExpr) {
+        CXCursor d = clang_getCursorReferenced(bl);
+        if (clang_getCursorKind(d) != CXCursor_VarDecl)
+            return;
+        enum CX_StorageClass sc = clang_Cursor_getStorageClass(d);
+        if (clang_getCursorKind(clang_getCursorSemanticParent(d)) !=
+                CXCursor_TranslationUnit &&
+            sc != CX_SC_Static && sc != CX_SC_Extern)
+            return; /* a local variable: not a heap/global slot */
+    } else if (bk == CXCursor_MemberRefExpr) {
+        CXCursor fd = clang_getCursorReferenced(bl);
+        CXCursor rec = clang_getCursorSemanticParent(fd);
+        type = cxs(clang_getTypeSpelling(clang_getCursorType(rec)));
+        field = cxs(clang_getCursorSpelling(fd));
+    } else if (bk == CXCursor_CompoundLiteralExpr ||
+               bk == CXCursor_GenericSelectionExpr) {
+        return;
+    }
+    if (!type)
+        type = cxs(clang_getTypeSpelling(lt));
+    unsigned off, line, col;
+    CXSourceLocation loc = clang_getCursorLocation(c);
+    if (!main_loc(w, loc, &off, &line, &col)) {
+        free(type);
+        free(field);
+        return;
+    }
+    int ok = 1;
+    unsigned lb = 0, le = 0, rb = 0, re = 0, op = 0;
+    range_offs(w, lhs, &lb, &le, &ok);
+    range_offs(w, rhs, &rb, &re, &ok);
+    range_offs(w, c, &(unsigned){0}, &(unsigned){0}, &ok);
+    if (ok && !(lb < le && le <= rb && rb < re))
+        ok = 0;
+    if (ok && !token_assign(w, le, rb, &op))
+        ok = 0;
+    /* operands may start/end with a whole macro invocation (NULL), but
+     * no edit point may fall inside one */
+    for (size_t i = 0; ok && i < w->nmx; i++) {
+        unsigned mb = w->mx[i].b, me = w->mx[i].e;
+        if ((mb < lb && lb < me) || (mb <= op && op < me) ||
+            (mb < re && re < me))
+            ok = 0;
+    }
+    const char *mac = ok ? NULL : macro_at(w, off);
+    struct ht_site *s = add_site(w, HT_SITE_STORE, c, line, col, func, mac);
+    if (s) {
+        free(s->type);
+        s->type = type;
+        if (field) {
+            free(s->field);
+            s->field = field;
+        }
+        s->rewritable = ok;
+        s->lhs_b = lb, s->lhs_e = le, s->op = op, s->rhs_b = rb,
+        s->rhs_e = re;
+    } else {
+        free(type);
+        free(field);
+    }
+}
+
+/* Find the single argument text "( ARG )" in [b, e): sets arg offsets. */
+static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
+                     unsigned *ae)
+{
+    CXSourceRange r =
+        clang_getRange(clang_getLocationForOffset(w->tu, w->main, b),
+                       clang_getLocationForOffset(w->tu, w->main, e));
+    CXToken *t = NULL;
+    unsigned nt = 0;
+    int depth = 0, ok = 0, commas = 0;
+    unsigned open = 0, close = 0;
+    clang_tokenize(w->tu, r, &t, &nt);
+    for (unsigned i = 0; i < nt; i++) {
+        unsigned o;
+        clang_getSpellingLocation(clang_getTokenLocation(w->tu, t[i]), NULL,
+                                  NULL, NULL, &o);
+        if (o >= e)
+            break;
+        CXString s = clang_getTokenSpelling(w->tu, t[i]);
+        const char *p = clang_getCString(s);
+        if (strcmp(p, "(") == 0) {
+            if (depth++ == 0 && !open)
+                open = o + 1;
+        } else if (strcmp(p, ")") == 0) {
+            if (--depth == 0 && open) {
+                close = o;
+                ok = 1;
+            }
+        } else if (strcmp(p, ",") == 0 && depth == 1) {
+            commas++;
+        }
+        clang_disposeString(s);
+    }
+    clang_disposeTokens(w->tu, t, nt);
+    if (!ok || commas || close <= open)
+        return 0;
+    *ab = open;
+    *ae = close;
+    return 1;
+}
+
+static int in_refcount_macro(struct walk *w, unsigned off)
+{
+    for (size_t i = 0; i < w->nmx; i++)
+        if (w->mx[i].b <= off && off < w->mx[i].e &&
+            (in_list(w->mx[i].name, w->o->inc_names, w->o->n_inc) ||
+             in_list(w->mx[i].name, w->o->dec_names, w->o->n_dec)))
+            return 1;
+    return 0;
+}
+
+static void do_call(struct walk *w, CXCursor c, const char *func)
+{
+    unsigned off, line, col;
+    if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col))
+        return;
+    CXCursor ref = clang_getCursorReferenced(c);
+    int from_macro = !clang_Location_isFromMainFile(clang_getCursorLocation(c));
+    const char *mac = from_macro ? macro_at(w, off) : NULL;
+    if (clang_getCursorKind(ref) != CXCursor_FunctionDecl) {
+        struct ht_site *s = add_site(w, HT_SITE_ICALL, c, line, col, func, mac);
+        if (s) {
+            free(s->callee);
+            s->callee = cxs(clang_getCursorSpelling(c));
+        }
+        return;
+    }
+    char *name = cxs(clang_getCursorSpelling(ref));
+    if (!name)
+        return;
+    int is_free;
+    enum ht_site_kind k = HT_SITE_KIND_COUNT;
+    if (is_alloc_name(name, &is_free))
+        k = is_free ? HT_SITE_FREE : HT_SITE_ALLOC;
+    else if (in_list(name, w->o->inc_names, w->o->n_inc))
+        k = HT_SITE_INCREF;
+    else if (in_list(name, w->o->dec_names, w->o->n_dec))
+        k = HT_SITE_DECREF;
+    if (k == HT_SITE_KIND_COUNT ||
+        ((k == HT_SITE_INCREF || k == HT_SITE_DECREF) && from_macro &&
+         in_refcount_macro(w, off))) {
+        free(name);
+        return; /* recorded once, as the macro site */
+    }
+    struct ht_site *s = add_site(w, k, c, line, col, func, mac);
+    if (!s) {
+        free(name);
+        return;
+    }
+    free(s->callee);
+    s->callee = name;
+    if (k == HT_SITE_INCREF || k == HT_SITE_DECREF) {
+        unsigned b = 0, e = 0;
+        int ok = !from_macro;
+        range_offs(w, c, &b, &e, &ok);
+        s->rewritable = ok && paren_arg(w, b, e, &s->arg_b, &s->arg_e);
+    }
+}
+
+/* sizeof(T) inside an allocation's arguments. */
+struct sz {
+    struct walk *w;
+    char *type;
+};
+static enum CXChildVisitResult sz_cb(CXCursor c, CXCursor p, CXClientData d)
+{
+    (void)p;
+    struct sz *z = d;
+    if (z->type)
+        return CXChildVisit_Break;
+    if (clang_getCursorKind(c) == CXCursor_UnaryExpr) {
+        CXToken *t = NULL;
+        unsigned nt = 0;
+        clang_tokenize(z->w->tu, clang_getCursorExtent(c), &t, &nt);
+        int is_sizeof = 0;
+        if (nt) {
+            CXString s = clang_getTokenSpelling(z->w->tu, t[0]);
+            is_sizeof = strcmp(clang_getCString(s), "sizeof") == 0;
+            clang_disposeString(s);
+        }
+        clang_disposeTokens(z->w->tu, t, nt);
+        if (is_sizeof) {
+            struct kids k = kids_of(c);
+            if (k.n == 1 && clang_getCursorKind(k.c[0]) == CXCursor_TypeRef)
+                z->type = cxs(clang_getTypeSpelling(
+                    clang_getCursorType(k.c[0])));
+            else if (k.n == 1)
+                z->type = cxs(clang_getTypeSpelling(
+                    clang_getCursorType(k.c[0])));
+            return CXChildVisit_Break;
+        }
+    }
+    return CXChildVisit_Recurse;
+}
+
+struct fnctx {
+    struct walk *w;
+    char *func;
+};
+
+static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d);
+
+static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
+{
+    (void)p;
+    struct fnctx *fc = d;
+    struct walk *w = fc->w;
+    if (w->err)
+        return CXChildVisit_Break;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_FunctionDecl && clang_isCursorDefinition(c)) {
+        unsigned off, line, col;
+        if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col))
+            return CXChildVisit_Continue;
+        char *name = cxs(clang_getCursorSpelling(c));
+        int fm = !clang_Location_isFromMainFile(clang_getCursorLocation(c));
+        add_site(w, HT_SITE_FUNC, c, line, col, name, fm ? macro_at(w, off) : NULL);
+        struct fnctx sub = {w, name};
+        clang_visitChildren(c, visit, &sub);
+        free(name);
+        return CXChildVisit_Continue;
+    }
+    if (k == CXCursor_CallExpr) {
+        size_t before = w->l->n;
+        do_call(w, c, fc->func);
+        if (w->l->n > before && w->l->v[before].kind == HT_SITE_ALLOC) {
+            struct sz z = {w, NULL};
+            clang_visitChildren(c, sz_cb, &z);
+            if (z.type) {
+                free(w->l->v[before].type);
+                w->l->v[before].type = z.type;
+            }
+        }
+    } else if (k == CXCursor_BinaryOperator && !w->o->no_stores) {
+        do_store(w, c, fc->func);
+    }
+    return CXChildVisit_Recurse;
+}
+
+static enum CXChildVisitResult macro_cb(CXCursor c, CXCursor p, CXClientData d)
+{
+    (void)p;
+    struct walk *w = d;
+    if (clang_getCursorKind(c) != CXCursor_MacroExpansion)
+        return CXChildVisit_Continue;
+    unsigned b, e;
+    CXSourceRange r = clang_getCursorExtent(c);
+    if (!main_loc(w, clang_getRangeStart(r), &b, NULL, NULL) ||
+        !main_loc(w, clang_getRangeEnd(r), &e, NULL, NULL))
+        return CXChildVisit_Continue;
+    if (w->nmx == w->capmx) {
+        size_t nc = w->capmx ? 2 * w->capmx : 64;
+        struct macro_exp *nv = realloc(w->mx, nc * sizeof *nv);
+        if (!nv) {
+            w->err = HT_ENOMEM;
+            return CXChildVisit_Break;
+        }
+        w->mx = nv;
+        w->capmx = nc;
+    }
+    char *name = cxs(clang_getCursorSpelling(c));
+    w->mx[w->nmx++] = (struct macro_exp){b, e, name};
+    /* configured refcount macro: one site */
+    int inc = in_list(name, w->o->inc_names, w->o->n_inc);
+    int dec = in_list(name, w->o->dec_names, w->o->n_dec);
+    if (inc || dec) {
+        unsigned line = 0, col = 0;
+        main_loc(w, clang_getRangeStart(r), NULL, &line, &col);
+        struct ht_site *s = add_site(w, inc ? HT_SITE_INCREF : HT_SITE_DECREF,
+                                     c, line, col, "", name);
+        if (s) {
+            free(s->callee);
+            s->callee = xdup(name);
+            s->rewritable = paren_arg(w, b, e, &s->arg_b, &s->arg_e);
+        }
+    }
+    return CXChildVisit_Continue;
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+    const struct ht_site *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return (int)x->kind - (int)y->kind;
+}
+
+/* Fill the enclosing function of macro refcount sites; assign ids. */
+static ht_err finish(struct ht_site_list *l)
+{
+    qsort(l->v, l->n, sizeof *l->v, site_cmp);
+    const char *cur = "";
+    for (size_t i = 0; i < l->n; i++) {
+        struct ht_site *s = &l->v[i];
+        if (s->kind == HT_SITE_FUNC)
+            cur = s->func;
+        else if (!*s->func && (s->kind == HT_SITE_INCREF ||
+                               s->kind == HT_SITE_DECREF)) {
+            free(s->func);
+            s->func = xdup(cur);
+            if (!s->func)
+                return HT_ENOMEM;
+        }
+        char key[4200];
+        snprintf(key, sizeof key, "%s:%s:%u:%u", ht_site_kind_name(s->kind),
+                 s->file, s->line, s->col);
+        unsigned occ = 0;
+        for (size_t j = i; j-- > 0;) {
+            struct ht_site *t = &l->v[j];
+            if (t->line != s->line || t->col != s->col)
+                break;
+            if (t->kind == s->kind)
+                occ++;
+        }
+        if (occ)
+            snprintf(key + strlen(key), sizeof key - strlen(key), ":%u", occ);
+        s->id = fnv(key);
+    }
+    return HT_OK;
+}
+
+ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
+                     const struct ht_site_opts *opts,
+                     struct ht_site_list *out)
+{
+    memset(out, 0, sizeof *out);
+    static const struct ht_site_opts none;
+    if (!opts)
+        opts = &none;
+    if (!argv || argc < 2)
+        return HT_EINVAL;
+    const char **av = calloc((size_t)argc + 2, sizeof *av);
+    char *wd = NULL;
+    if (!av)
+        return HT_ENOMEM;
+    int n = 0;
+    for (int i = 0; i < argc; i++)
+        av[n++] = argv[i];
+    if (workdir) {
+        wd = malloc(strlen(workdir) + 32);
+        if (!wd) {
+            free(av);
+            return HT_ENOMEM;
+        }
+        sprintf(wd, "-working-directory=%s", workdir);
+        av[n++] = wd;
+    }
+    CXIndex idx = clang_createIndex(0, 0);
+    CXTranslationUnit tu = NULL;
+    enum CXErrorCode ec = clang_parseTranslationUnit2FullArgv(
+        idx, NULL, av, n, NULL, 0,
+        CXTranslationUnit_DetailedPreprocessingRecord |
+            CXTranslationUnit_KeepGoing,
+        &tu);
+    free(av);
+    free(wd);
+    if (ec != CXError_Success || !tu) {
+        clang_disposeIndex(idx);
+        return HT_EPARSE;
+    }
+    /* Real errors (not driver "unknown argument") make the TU unusable. */
+    unsigned nd = clang_getNumDiagnostics(tu);
+    for (unsigned i = 0; i < nd; i++) {
+        CXDiagnostic dg = clang_getDiagnostic(tu, i);
+        enum CXDiagnosticSeverity sev = clang_getDiagnosticSeverity(dg);
+        CXFile f = NULL;
+        clang_getExpansionLocation(clang_getDiagnosticLocation(dg), &f, NULL,
+                                   NULL, NULL);
+        clang_disposeDiagnostic(dg);
+        if (sev >= CXDiagnostic_Error && f) {
+            clang_disposeTranslationUnit(tu);
+            clang_disposeIndex(idx);
+            return HT_EPARSE;
+        }
+    }
+    struct walk w;
+    memset(&w, 0, sizeof w);
+    w.tu = tu;
+    w.o = opts;
+    w.l = out;
+    CXCursor root = clang_getTranslationUnitCursor(tu);
+    CXString sp = clang_getTranslationUnitSpelling(tu);
+    w.main = clang_getFile(tu, clang_getCString(sp));
+    clang_disposeString(sp);
+    ht_err err = HT_OK;
+    if (!w.main) {
+        err = HT_EPARSE;
+        goto done;
+    }
+    out->main_file = cxs(clang_File_tryGetRealPathName(w.main));
+    if (!out->main_file || !*out->main_file) {
+        free(out->main_file);
+        out->main_file = cxs(clang_getFileName(w.main));
+    }
+    clang_visitChildren(root, macro_cb, &w);
+    struct fnctx top = {&w, NULL};
+    if (!w.err)
+        clang_visitChildren(root, visit, &top);
+    err = w.err ? w.err : finish(out);
+done:
+    for (size_t i = 0; i < w.nmx; i++)
+        free(w.mx[i].name);
+    free(w.mx);
+    clang_disposeTranslationUnit(tu);
+    clang_disposeIndex(idx);
+    if (err)
+        ht_sites_free(out);
+    return err;
+}
+
+void ht_sites_free(struct ht_site_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct ht_site *s = &l->v[i];
+        free(s->file);
+        free(s->func);
+        free(s->macro);
+        free(s->type);
+        free(s->field);
+        free(s->callee);
+    }
+    free(l->v);
+    free(l->main_file);
+    memset(l, 0, sizeof *l);
+}
+
+int ht__sites_is_valid(const struct ht_site_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct ht_site *s = &l->v[i];
+        if (!s->file || s->kind >= HT_SITE_KIND_COUNT || s->line < 1 ||
+            (s->id >> 63))
+            return 0;
+        if (s->kind == HT_SITE_STORE && s->rewritable &&
+            !(s->lhs_b < s->lhs_e && s->lhs_e <= s->op && s->op < s->rhs_b &&
+              s->rhs_b < s->rhs_e))
+            return 0;
+        for (size_t j = 0; j < i; j++)
+            if (l->v[j].id == s->id)
+                return 0;
+    }
+    return 1;
+}

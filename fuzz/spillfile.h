@@ -1,0 +1,81 @@
+/*
+ * Shared by the fuzz targets: write a synthetic spill file and ingest it into
+ * a scratch trace. Header fields that make ingestion meaningful are valid
+ * unless the caller overrides them; the chunks hold the given records.
+ */
+#ifndef HT_FUZZ_SPILLFILE_H
+#define HT_FUZZ_SPILLFILE_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heaptrail/spill.h"
+#include "heaptrail/store.h"
+
+static char fz_dir[64];
+static char fz_spill[128];
+static char fz_trace[128];
+static ht_store *fz_st;
+static unsigned fz_uses;
+
+/* A fresh scratch trace every 500 inputs keeps the database small. */
+static ht_store *fz_store(void)
+{
+    if (!fz_dir[0]) {
+        snprintf(fz_dir, sizeof fz_dir, "/tmp/htfuzz.XXXXXX");
+        if (!mkdtemp(fz_dir))
+            abort();
+        snprintf(fz_spill, sizeof fz_spill, "%s/spill.hts", fz_dir);
+        snprintf(fz_trace, sizeof fz_trace, "%s/trace.db", fz_dir);
+    }
+    if (fz_st && ++fz_uses % 500 == 0) {
+        ht_store_close(fz_st);
+        fz_st = NULL;
+    }
+    if (!fz_st) {
+        unlink(fz_trace);
+        if (ht_store_open(fz_trace, HT_STORE_CREATE, &fz_st) != HT_OK)
+            abort();
+    }
+    return fz_st;
+}
+
+/* A valid header for nchunks chunks of cr records. Caller frees. */
+static struct ht_spill_header *fz_header(uint32_t cr, uint64_t nchunks)
+{
+    struct ht_spill_header *h = calloc(1, HT_SPILL_HEADER_SIZE);
+    if (!h)
+        abort();
+    memcpy(h->magic, HT_SPILL_MAGIC, 8);
+    h->version = HT_SPILL_VERSION;
+    h->header_size = HT_SPILL_HEADER_SIZE;
+    h->rec_size = sizeof(struct ht_rec);
+    h->chunk_records = cr;
+    h->max_chunks = nchunks;
+    h->next_chunk = nchunks;
+    h->pid = 999999;
+    h->state = HT_SPILL_EXITED;
+    strcpy(h->exe, "/nonexistent/prog");
+    memcpy(h->argv, "prog\0", 5);
+    h->argv_len = 5;
+    return h;
+}
+
+/* Write header + body (body_len bytes) to the scratch spill path. */
+static void fz_write(const struct ht_spill_header *h, const void *body,
+                     size_t body_len)
+{
+    int fd = open(fz_spill, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0)
+        abort();
+    if (write(fd, h, HT_SPILL_HEADER_SIZE) != (ssize_t)HT_SPILL_HEADER_SIZE)
+        abort();
+    if (body_len && write(fd, body, body_len) != (ssize_t)body_len)
+        abort();
+    close(fd);
+}
+
+#endif

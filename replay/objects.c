@@ -1,0 +1,363 @@
+/*
+ * The replay's object table: live objects by address, plus a page index
+ * ((addr >> 12) -> objects overlapping that page, sorted by address) so the
+ * object containing a slot is found in O(log objects-per-page).
+ *
+ * Design invariants (ht__objtab_is_valid):
+ *  1. byaddr holds exactly the held objects, keyed by their address;
+ *  2. every page overlapped by [addr, addr + max(size, 1)) lists the object,
+ *     and each page vector is sorted by address with no duplicates;
+ *  3. n equals the number of held objects.
+ * Memory is proportional to live objects (plus one pointer per page spanned).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay_int.h"
+
+#define PAGE_SHIFT 12
+
+struct ht__pagevec {
+    uint32_t n, cap;
+    struct ht__obj **o;
+};
+
+static uint64_t mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= UINT64_C(0xff51afd7ed558ccd);
+    k ^= k >> 33;
+    return k;
+}
+
+static ht_err map_grow(struct ht__map *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 64;
+    uint64_t *nk = calloc(ncap, sizeof *nk), *nv = calloc(ncap, sizeof *nv);
+    if (!nk || !nv) {
+        free(nk);
+        free(nv);
+        return HT_ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (ncap - 1);
+        while (nk[j])
+            j = (j + 1) & (ncap - 1);
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = ncap;
+    return HT_OK;
+}
+
+/* Insert or replace key -> val. HT_ENOMEM (map unchanged). */
+ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val)
+{
+    if ((m->n + 1) * 4 >= m->cap * 3) {
+        ht_err e = map_grow(m);
+        if (e)
+            return e;
+    }
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != key)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->keys[j])
+        m->n++;
+    m->keys[j] = key;
+    m->vals[j] = val;
+    return HT_OK;
+}
+
+/* 1 and *val if key is present, else 0. */
+int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val)
+{
+    if (!m->cap)
+        return 0;
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key) {
+            if (val)
+                *val = m->vals[j];
+            return 1;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return 0;
+}
+
+/* Remove key (backward-shift deletion); 1 if it was present. */
+int ht__map_del(struct ht__map *m, uint64_t key)
+{
+    if (!m->cap)
+        return 0;
+    size_t mask = m->cap - 1, j = mix(key) & mask;
+    while (m->keys[j] && m->keys[j] != key)
+        j = (j + 1) & mask;
+    if (!m->keys[j])
+        return 0;
+    size_t i = j;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->keys[j])
+            break;
+        size_t h = mix(m->keys[j]) & mask;
+        /* move j back to i if its home h is not cyclically in (i, j] */
+        if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            i = j;
+        }
+    }
+    m->keys[i] = 0;
+    m->n--;
+    return 1;
+}
+
+/* Free the map's arrays. */
+void ht__map_fini(struct ht__map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static uint64_t obj_end(const struct ht__obj *o)
+{
+    uint64_t sz = o->size ? o->size : 1;
+    return o->addr + sz < o->addr ? UINT64_MAX : o->addr + sz;
+}
+
+/* first index in v with o[i]->addr >= addr */
+static uint32_t pv_lower(const struct ht__pagevec *v, uint64_t addr)
+{
+    uint32_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v->o[mid]->addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
+{
+    uint64_t v64;
+    if (!ht__map_get(&t->pages, page + 1, &v64))
+        return;
+    struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)v64;
+    uint32_t i = pv_lower(v, o->addr);
+    if (i < v->n && v->o[i] == o) {
+        memmove(&v->o[i], &v->o[i + 1], (v->n - i - 1) * sizeof *v->o);
+        v->n--;
+    }
+    if (!v->n) {
+        ht__map_del(&t->pages, page + 1);
+        free(v->o);
+        free(v);
+    }
+}
+
+static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
+{
+    uint64_t v64;
+    struct ht__pagevec *v;
+    if (ht__map_get(&t->pages, page + 1, &v64)) {
+        v = (struct ht__pagevec *)(uintptr_t)v64;
+    } else {
+        v = calloc(1, sizeof *v);
+        if (!v || ht__map_put(&t->pages, page + 1, (uint64_t)(uintptr_t)v)) {
+            free(v);
+            return HT_ENOMEM;
+        }
+    }
+    if (v->n == v->cap) {
+        uint32_t nc = v->cap ? v->cap * 2 : 4;
+        struct ht__obj **no = realloc(v->o, nc * sizeof *no);
+        if (!no)
+            return HT_ENOMEM;
+        v->o = no;
+        v->cap = nc;
+    }
+    uint32_t i = pv_lower(v, o->addr);
+    memmove(&v->o[i + 1], &v->o[i], (v->n - i) * sizeof *v->o);
+    v->o[i] = o;
+    v->n++;
+    return HT_OK;
+}
+
+/* Add o (its addr must not be held). HT_EINVAL if it is; HT_ENOMEM. */
+ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
+{
+    if (!o->addr || ht__map_get(&t->byaddr, o->addr, NULL))
+        return HT_EINVAL;
+    ht_err e = ht__map_put(&t->byaddr, o->addr, (uint64_t)(uintptr_t)o);
+    if (e)
+        return e;
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+    for (uint64_t p = p0; p <= p1; p++) {
+        if ((e = page_add(t, p, o)) != HT_OK) {
+            for (uint64_t q = p0; q <= p; q++)
+                page_del(t, q, o);
+            ht__map_del(&t->byaddr, o->addr);
+            return e;
+        }
+    }
+    t->n++;
+    return HT_OK;
+}
+
+/* The object starting exactly at addr, or NULL. */
+struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr)
+{
+    uint64_t v;
+    return ht__map_get(&t->byaddr, addr, &v) ? (struct ht__obj *)(uintptr_t)v
+                                             : NULL;
+}
+
+/* The object whose [addr, addr+max(size,1)) contains a, or NULL. */
+struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
+{
+    uint64_t v64;
+    if (!a || !ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64))
+        return NULL;
+    const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
+    uint32_t i = pv_lower(v, a + 1); /* first with addr > a */
+    if (!i)
+        return NULL;
+    struct ht__obj *o = v->o[i - 1];
+    return a < obj_end(o) ? o : NULL;
+}
+
+/* Detach and return the object at addr, or NULL. */
+struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr)
+{
+    struct ht__obj *o = ht__objtab_get(t, addr);
+    if (!o)
+        return NULL;
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+    for (uint64_t p = p0; p <= p1; p++)
+        page_del(t, p, o);
+    ht__map_del(&t->byaddr, addr);
+    t->n--;
+    return o;
+}
+
+/* Visit every held object. */
+void ht__objtab_each(const struct ht__objtab *t,
+                     void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
+{
+    for (size_t i = 0; i < t->byaddr.cap; i++)
+        if (t->byaddr.keys[i])
+            fn(ctx, (struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
+}
+
+/* Free everything the table holds. */
+void ht__objtab_fini(struct ht__objtab *t)
+{
+    for (size_t i = 0; i < t->byaddr.cap; i++)
+        if (t->byaddr.keys[i])
+            ht__obj_free((struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
+    for (size_t i = 0; i < t->pages.cap; i++)
+        if (t->pages.keys[i]) {
+            struct ht__pagevec *v =
+                (struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
+            free(v->o);
+            free(v);
+        }
+    ht__map_fini(&t->byaddr);
+    ht__map_fini(&t->pages);
+    t->n = 0;
+}
+
+/* Check invariants 1-3 of the design comment; 1 if they hold. */
+int ht__objtab_is_valid(const struct ht__objtab *t)
+{
+    if (t->byaddr.n != t->n)
+        return 0;
+    for (size_t i = 0; i < t->byaddr.cap; i++) {
+        if (!t->byaddr.keys[i])
+            continue;
+        struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
+        if (o->addr != t->byaddr.keys[i])
+            return 0;
+        uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+        for (uint64_t p = p0; p <= p1; p++) {
+            uint64_t v64;
+            if (!ht__map_get(&t->pages, p + 1, &v64))
+                return 0;
+            const struct ht__pagevec *v =
+                (const struct ht__pagevec *)(uintptr_t)v64;
+            uint32_t k = pv_lower(v, o->addr);
+            if (k >= v->n || v->o[k] != o)
+                return 0;
+        }
+    }
+    for (size_t i = 0; i < t->pages.cap; i++) {
+        if (!t->pages.keys[i])
+            continue;
+        const struct ht__pagevec *v =
+            (const struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
+        for (uint32_t k = 0; k + 1 < v->n; k++)
+            if (v->o[k]->addr >= v->o[k + 1]->addr)
+                return 0;
+    }
+    return 1;
+}
+
+/* Set or replace the edge at off. */
+ht_err ht__obj_set_edge(struct ht__obj *o, uint64_t off, uint64_t val,
+                        uint64_t seq, uint64_t site, uint64_t *old)
+{
+    *old = 0;
+    for (uint32_t i = 0; i < o->nedges; i++) {
+        if (o->edges[i].off == off) {
+            *old = o->edges[i].val;
+            if (!val) {
+                o->edges[i] = o->edges[--o->nedges];
+                return HT_OK;
+            }
+            o->edges[i] = (struct ht__edge){off, val, seq, site};
+            return HT_OK;
+        }
+    }
+    if (!val)
+        return HT_OK;
+    if (o->nedges == o->cedges) {
+        uint32_t nc = o->cedges ? o->cedges * 2 : 2;
+        struct ht__edge *ne = realloc(o->edges, nc * sizeof *ne);
+        if (!ne)
+            return HT_ENOMEM;
+        o->edges = ne;
+        o->cedges = nc;
+    }
+    o->edges[o->nedges++] = (struct ht__edge){off, val, seq, site};
+    return HT_OK;
+}
+
+/* Drop edges whose slot no longer lies inside the object. */
+void ht__obj_truncate(struct ht__obj *o, uint64_t size)
+{
+    for (uint32_t i = 0; i < o->nedges;) {
+        if (o->edges[i].off >= size)
+            o->edges[i] = o->edges[--o->nedges];
+        else
+            i++;
+    }
+}
+
+/* Free an object and its edges; accepts NULL. */
+void ht__obj_free(struct ht__obj *o)
+{
+    if (!o)
+        return;
+    free(o->edges);
+    free(o);
+}

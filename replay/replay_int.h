@@ -1,0 +1,81 @@
+/*
+ * Internal interface of the replay engine (replay/objects.c, replay/engine.c).
+ *
+ * Object table: address -> live object, with a page index for "which live
+ * object contains this slot". Ownership: the table owns every ht__obj it
+ * holds and the edge arrays inside them; ht__objtab_remove() hands the
+ * object back to the caller, who frees it with ht__obj_free() or inserts it
+ * again (ht__objtab_insert) after changing addr/size (a moving realloc).
+ */
+#ifndef HEAPTRAIL_REPLAY_INT_H
+#define HEAPTRAIL_REPLAY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heaptrail/err.h"
+
+/* One outgoing pointer held in a slot of an object. */
+struct ht__edge {
+    uint64_t off;   /* slot offset inside the object */
+    uint64_t val;   /* pointer value stored */
+    uint64_t seq;   /* seq of the STORE/EDGE event that made it */
+    uint64_t site;  /* its site id or pc */
+};
+
+/* A live object. */
+struct ht__obj {
+    uint64_t addr, size, alloc_seq, pc, model_addr;
+    uint64_t drop_seq, drop_site; /* last reference dropped (0: none) */
+    uint32_t tid;
+    uint8_t drop_kind;            /* 0 none, 1 store, 2 free of owner */
+    uint8_t referenced;           /* ever held by a recorded pointer */
+    int64_t refcnt;               /* explicit INCREF/DECREF balance */
+    struct ht__edge *edges;
+    uint32_t nedges, cedges;
+    int64_t idx;                  /* scratch for the leak detector */
+};
+
+/* Generic open-addressing map uint64 key (never 0) -> uint64 value. */
+struct ht__map {
+    uint64_t *keys, *vals;
+    size_t cap, n; /* cap a power of two, n < cap * 3/4 */
+};
+ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
+int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
+int ht__map_del(struct ht__map *m, uint64_t key);
+void ht__map_fini(struct ht__map *m);
+
+/* The object table. Invariants (checked by ht__objtab_is_valid):
+ *  1. byaddr maps every held object's addr to it, and nothing else;
+ *  2. every page (addr >> 12) overlapped by [addr, addr + max(size,1)) has
+ *     the object in its page vector, which is sorted by addr;
+ *  3. n == number of held objects. */
+struct ht__objtab {
+    struct ht__map byaddr; /* addr -> struct ht__obj* */
+    struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
+    size_t n;
+};
+
+ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o);
+struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr);
+/* The live object containing addr (interior pointers included), or NULL. */
+struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t addr);
+/* Detach the object at addr (NULL if none). */
+struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
+/* Call fn on every held object (must not modify the table). */
+void ht__objtab_each(const struct ht__objtab *t,
+                     void (*fn)(void *ctx, struct ht__obj *o), void *ctx);
+/* Free every object and the table's memory. */
+void ht__objtab_fini(struct ht__objtab *t);
+int ht__objtab_is_valid(const struct ht__objtab *t);
+
+/* Set the edge at offset off (replacing any). *old receives the previous
+ * value (0 if none). HT_ENOMEM. */
+ht_err ht__obj_set_edge(struct ht__obj *o, uint64_t off, uint64_t val,
+                        uint64_t seq, uint64_t site, uint64_t *old);
+/* Drop edges at offsets >= size (after a shrinking realloc). */
+void ht__obj_truncate(struct ht__obj *o, uint64_t size);
+void ht__obj_free(struct ht__obj *o);
+
+#endif

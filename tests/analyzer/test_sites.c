@@ -1,0 +1,360 @@
+/*
+ * Analyzer tests: site finder on samples/analyzer/stores.c, the rewriter's
+ * output compiled with heaptrail-cc and run with HEAPTRAIL_TRACE, its spill
+ * read back with a small reader (as tests/runtime/test_runtime.c does).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "heaptrail/spill.h"
+#include "sites.h"
+
+#define SRC HT_SAMPLE_SRC "/stores.c"
+
+static const char *const incs[] = {"obj_incref", "OBJ_INCREF"};
+static const char *const decs[] = {"obj_decref"};
+
+static void find(struct ht_site_list *l)
+{
+    const char *argv[] = {"gcc", "-c", "-I" HT_SAMPLE_SRC, SRC};
+    struct ht_site_opts o = {incs, 2, decs, 1, 0};
+    assert_int_equal(ht_sites_find(argv, 4, NULL, &o, l), HT_OK);
+    assert_true(ht__sites_is_valid(l));
+}
+
+static const struct ht_site *at(const struct ht_site_list *l,
+                                enum ht_site_kind k, unsigned line)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].kind == k && l->v[i].line == line)
+            return &l->v[i];
+    return NULL;
+}
+
+static size_t count(const struct ht_site_list *l, enum ht_site_kind k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].kind == k;
+    return n;
+}
+
+static void test_sites(void **state)
+{
+    (void)state;
+    struct ht_site_list l;
+    find(&l);
+    char real[4096];
+    assert_non_null(realpath(SRC, real));
+    assert_string_equal(l.main_file, real);
+    /* stores: lines 26-30, 32, 33, 34 (in SET_NEXT), 42; not `==` (31) */
+    assert_int_equal(count(&l, HT_SITE_STORE), 9);
+    assert_null(at(&l, HT_SITE_STORE, 31));
+    const unsigned plain[] = {26, 27, 28, 29, 30, 32, 33, 42};
+    for (size_t i = 0; i < 8; i++) {
+        const struct ht_site *s = at(&l, HT_SITE_STORE, plain[i]);
+        assert_non_null(s);
+        assert_true(s->rewritable);
+        assert_string_equal(s->macro, "");
+        assert_string_equal(s->func, "main");
+        assert_string_equal(s->file, real);
+    }
+    const struct ht_site *s = at(&l, HT_SITE_STORE, 27);
+    assert_string_equal(s->type, "struct node");
+    assert_string_equal(s->field, "next");
+    assert_int_equal(s->col, 5);
+    s = at(&l, HT_SITE_STORE, 32);
+    assert_string_equal(s->field, "val");
+    assert_int_equal(s->col, 9);
+    s = at(&l, HT_SITE_STORE, 34);
+    assert_false(s->rewritable);
+    assert_string_equal(s->macro, "SET_NEXT");
+    assert_string_equal(s->field, "next");
+    /* allocs: 21, 22, 35 (NEW); frees 44-47; `alloc_fn = malloc` is not a call */
+    assert_int_equal(count(&l, HT_SITE_ALLOC), 3);
+    assert_string_equal(at(&l, HT_SITE_ALLOC, 21)->type, "struct node");
+    assert_string_equal(at(&l, HT_SITE_ALLOC, 22)->type, "struct node");
+    assert_int_equal(at(&l, HT_SITE_ALLOC, 21)->col, 22);
+    s = at(&l, HT_SITE_ALLOC, 35);
+    assert_string_equal(s->macro, "NEW");
+    assert_false(s->rewritable);
+    assert_int_equal(count(&l, HT_SITE_FREE), 4);
+    /* printf is a FunctionDecl, not an icall; alloc_fn(16) is */
+    assert_int_equal(count(&l, HT_SITE_ICALL), 1);
+    assert_int_equal(at(&l, HT_SITE_ICALL, 36)->col, 15);
+    assert_int_equal(count(&l, HT_SITE_FUNC), 1);
+    assert_non_null(at(&l, HT_SITE_FUNC, 19));
+    /* refcount: direct call (37), inside unconfigured KEEP (38, not
+     * rewritable), configured macro OBJ_INCREF (39), decref (40) */
+    assert_int_equal(count(&l, HT_SITE_INCREF), 3);
+    assert_true(at(&l, HT_SITE_INCREF, 37)->rewritable);
+    s = at(&l, HT_SITE_INCREF, 38);
+    assert_string_equal(s->macro, "KEEP");
+    assert_false(s->rewritable);
+    s = at(&l, HT_SITE_INCREF, 39);
+    assert_string_equal(s->macro, "OBJ_INCREF");
+    assert_true(s->rewritable);
+    assert_string_equal(s->func, "main");
+    assert_int_equal(count(&l, HT_SITE_DECREF), 1);
+    assert_true(at(&l, HT_SITE_DECREF, 40)->rewritable);
+    assert_int_equal(l.n, 9 + 3 + 4 + 1 + 1 + 3 + 1);
+    /* ids: deterministic across parses */
+    struct ht_site_list l2;
+    find(&l2);
+    assert_int_equal(l2.n, l.n);
+    for (size_t i = 0; i < l.n; i++)
+        assert_true(l.v[i].id == l2.v[i].id);
+    ht_sites_free(&l2);
+    ht_sites_free(&l);
+}
+
+static void test_broken(void **state)
+{
+    (void)state;
+    const char *argv[] = {"gcc", "-c", HT_SAMPLE_SRC "/broken.c"};
+    struct ht_site_list l;
+    memset(&l, 0xff, sizeof l);
+    assert_int_equal(ht_sites_find(argv, 3, NULL, NULL, &l), HT_EPARSE);
+    assert_null(l.v);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_rewrite_run(void **state)
+{
+    (void)state;
+    struct ht_site_list l;
+    find(&l);
+    char dir[] = "/tmp/ht_an_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char rw[256], exe[256], cmd[2048], trace[256];
+    snprintf(rw, sizeof rw, "%s/stores_rw.c", dir);
+    snprintf(exe, sizeof exe, "%s/stores", dir);
+    snprintf(trace, sizeof trace, "%s/t.db", dir);
+    assert_int_equal(ht_rewrite_file(&l, rw), HT_OK);
+    snprintf(cmd, sizeof cmd,
+             "HEAPTRAIL_REAL_CC='%s' '%s' -O1 -Wall -Wextra -Werror -I'%s' "
+             "-o '%s' '%s'",
+             HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC, exe, rw);
+    assert_int_equal(system(cmd), 0);
+    char out[256];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && HEAPTRAIL_TRACE='%s' '%s' > '%s'",
+             dir, trace, exe, out);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(out, "r");
+    assert_non_null(f);
+    void *slot, *nw, *old, *obj;
+    long rc;
+    assert_int_equal(fscanf(f, "slot=%p new=%p old=%p\n", &slot, &nw, &old),
+                     3);
+    assert_int_equal(fscanf(f, "obj=%p rc=%ld", &obj, &rc), 2);
+    fclose(f);
+    assert_int_equal(rc, 3); /* 1 + incref(37) + OBJ_INCREF(39)... */
+    /* read the spill */
+    char sdir[300];
+    snprintf(sdir, sizeof sdir, "%s.spill", trace);
+    DIR *d = opendir(sdir);
+    assert_non_null(d);
+    struct dirent *e;
+    int nsp = 0;
+    size_t nstore = 0, ninc = 0, ndec = 0, hit42 = 0;
+    const uint64_t id42 = at(&l, HT_SITE_STORE, 42)->id;
+    const uint64_t id37 = at(&l, HT_SITE_INCREF, 37)->id;
+    const uint64_t id39 = at(&l, HT_SITE_INCREF, 39)->id;
+    const uint64_t id40 = at(&l, HT_SITE_DECREF, 40)->id;
+    int seen37 = 0, seen39 = 0, seen40 = 0;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "spill-", 6) != 0)
+            continue;
+        nsp++;
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", sdir, e->d_name);
+        int fd = open(p, O_RDONLY);
+        assert_true(fd >= 0);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        assert_true(m != MAP_FAILED);
+        close(fd);
+        const struct ht_spill_header *h = m;
+        assert_memory_equal(h->magic, HT_SPILL_MAGIC, 8);
+        uint64_t nch = h->next_chunk < h->max_chunks ? h->next_chunk
+                                                     : h->max_chunks;
+        const struct ht_rec *r =
+            (const struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
+        for (uint64_t i = 0; i < nch * h->chunk_records; i++) {
+            if (r[i].kind == HT_EV_STORE) {
+                nstore++;
+                assert_true(r[i].flags & HT_EVF_SITE);
+                if (r[i].d == id42) {
+                    hit42++;
+                    assert_true(r[i].a == (uintptr_t)slot);
+                    assert_true(r[i].b == (uintptr_t)nw);
+                    assert_true(r[i].c == (uintptr_t)old);
+                }
+            } else if (r[i].kind == HT_EV_INCREF) {
+                ninc++;
+                assert_true(r[i].a == (uintptr_t)obj);
+                seen37 += r[i].d == id37;
+                seen39 += r[i].d == id39;
+            } else if (r[i].kind == HT_EV_DECREF) {
+                ndec++;
+                assert_true(r[i].a == (uintptr_t)obj);
+                seen40 += r[i].d == id40;
+            }
+        }
+        munmap(m, (size_t)st.st_size);
+    }
+    closedir(d);
+    assert_int_equal(nsp, 1);
+    /* executed rewritable stores: 26, 27, 28, 29, 30, 32, 33, 42 */
+    assert_int_equal(nstore, 8);
+    assert_int_equal(hit42, 1);
+    assert_int_equal(ninc, 2);
+    assert_int_equal(seen37, 1);
+    assert_int_equal(seen39, 1);
+    assert_int_equal(ndec, 1);
+    assert_int_equal(seen40, 1);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    ht_sites_free(&l);
+}
+
+/* Number of events of one kind in the (single) spill of trace. */
+static size_t count_kind(const char *trace, unsigned kind)
+{
+    char sdir[600];
+    snprintf(sdir, sizeof sdir, "%s.spill", trace);
+    DIR *d = opendir(sdir);
+    assert_non_null(d);
+    struct dirent *e;
+    size_t n = 0;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "spill-", 6) != 0)
+            continue;
+        char p[900];
+        snprintf(p, sizeof p, "%s/%s", sdir, e->d_name);
+        int fd = open(p, O_RDONLY);
+        assert_true(fd >= 0);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        assert_true(m != MAP_FAILED);
+        close(fd);
+        const struct ht_spill_header *h = m;
+        uint64_t nch = h->next_chunk < h->max_chunks ? h->next_chunk
+                                                     : h->max_chunks;
+        const struct ht_rec *r =
+            (const struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
+        for (uint64_t i = 0; i < nch * h->chunk_records; i++)
+            n += r[i].kind == kind;
+        munmap(m, (size_t)st.st_size);
+    }
+    closedir(d);
+    return n;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* heaptrail-cc compile mode: instrumented object, fixed depfile, site
+ * table; a file clang cannot parse is compiled as is with one warning. */
+static void test_cc_compile(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ht_an_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[2048], p[400];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HEAPTRAIL_REAL_CC='%s' HEAPTRAIL_OPTS='"
+             "--refcount-inc=obj_incref,OBJ_INCREF --refcount-dec=obj_decref'"
+             " '%s' -c -MMD -Wall -Werror -I'%s' '%s' -o s.o 2> err.txt",
+             dir, HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC, SRC);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/err.txt", dir);
+    assert_string_equal(slurp(p), "");
+    snprintf(cmd, sizeof cmd, "nm '%s/s.o' | grep -c ' U ht_rt_store$' > '%s/nm.txt'",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/nm.txt", dir);
+    assert_string_equal(slurp(p), "1\n");
+    snprintf(p, sizeof p, "%s/s.d", dir);
+    char *d = slurp(p);
+    assert_non_null(d);
+    char real[4096];
+    assert_non_null(realpath(SRC, real));
+    assert_non_null(strstr(d, real));
+    assert_null(strstr(d, "heaptrail-cc-"));
+    snprintf(p, sizeof p, "%s/s.o.htsites", dir);
+    char *t = slurp(p);
+    assert_non_null(t);
+    size_t lines = 0;
+    for (char *c = t; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 1 + 22); /* header + the 22 sites of test_sites */
+    /* nested stores, -Wshadow -Werror: 5 stores, same behaviour */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HEAPTRAIL_REAL_CC='%s' '%s' -c -Wall -Wextra -Wshadow "
+             "-Werror '%s' -o n.o 2> err.txt && HEAPTRAIL_REAL_CC='%s' '%s' "
+             "-o n n.o && HEAPTRAIL_TRACE='%s/n.db' ./n > out.txt",
+             dir, HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC "/nested.c", HT_CC,
+             HT_CC_WRAPPER, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/out.txt", dir);
+    assert_string_equal(slurp(p), "1\n");
+    snprintf(p, sizeof p, "%s/n.db", dir);
+    assert_int_equal(count_kind(p, HT_EV_STORE), 5);
+    /* unparsable file: compiled as is, exactly one warning line */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HEAPTRAIL_REAL_CC='%s' '%s' -c '%s' -o b.o 2> err.txt",
+             dir, HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC "/broken.c");
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/b.o", dir);
+    assert_int_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/err.txt", dir);
+    assert_string_equal(slurp(p),
+                        "heaptrail-cc: warning: " HT_SAMPLE_SRC
+                        "/broken.c not instrumented: parse error\n");
+    /* invalid options: a clear error, no compile */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && HEAPTRAIL_REAL_CC='%s' HEAPTRAIL_OPTS=--bogus '%s' -c "
+             "'%s' -o x.o 2> err.txt",
+             dir, HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC "/broken.c");
+    assert_int_not_equal(system(cmd), 0);
+    assert_non_null(strstr(slurp(p), "unknown option '--bogus'"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sites),
+        cmocka_unit_test(test_broken),
+        cmocka_unit_test(test_rewrite_run),
+        cmocka_unit_test(test_cc_compile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,339 @@
+#define _GNU_SOURCE
+/* Tests of the replay engine (replay/engine.c): a small synthetic trace is
+ * written as a spill file, ingested into a temporary store and replayed;
+ * every expected value below is derived by hand from the trace. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "heaptrail/replay.h"
+#include "heaptrail/spill.h"
+#include "heaptrail/store.h"
+
+#define CR 64u
+#define NCH 16u /* chunks in the synthetic spill */
+
+static char dir[256];
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb; (void)flag; (void)f;
+    return remove(p);
+}
+
+struct sb {
+    struct ht_spill_header *h;
+    struct ht_rec *recs;
+    size_t n;
+};
+
+static void sb_init(struct sb *b)
+{
+    b->h = calloc(1, HT_SPILL_HEADER_SIZE);
+    assert_non_null(b->h);
+    memcpy(b->h->magic, HT_SPILL_MAGIC, 8);
+    b->h->version = HT_SPILL_VERSION;
+    b->h->header_size = HT_SPILL_HEADER_SIZE;
+    b->h->rec_size = sizeof(struct ht_rec);
+    b->h->chunk_records = CR;
+    b->h->max_chunks = NCH;
+    b->h->next_chunk = 1;
+    b->h->pid = 999999;
+    b->h->state = HT_SPILL_EXITED;
+    strcpy(b->h->exe, "/bin/true");
+    b->recs = calloc(CR * NCH, sizeof(struct ht_rec));
+    assert_non_null(b->recs);
+    b->n = 0;
+}
+
+/* append an event; seq is its index; d = 0x1000 + seq */
+static uint64_t ev(struct sb *b, unsigned kind, uint64_t a, uint64_t bb,
+                   uint64_t c, uint16_t flags)
+{
+    assert_true(b->n < CR * NCH);
+    b->h->next_chunk = b->n / CR + 1;
+    struct ht_rec *r = &b->recs[b->n];
+    r->seq = b->n;
+    r->kind = (uint8_t)kind;
+    r->a = a;
+    r->b = bb;
+    r->c = c;
+    r->d = 0x1000 + b->n;
+    r->tid = 7;
+    r->flags = flags;
+    return b->n++;
+}
+
+static int64_t sb_ingest(struct sb *b, ht_store **st)
+{
+    char spill[300], db[300];
+    snprintf(spill, sizeof spill, "%s/spill-999999-1.hts", dir);
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    int fd = open(spill, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, b->h, HT_SPILL_HEADER_SIZE), HT_SPILL_HEADER_SIZE);
+    assert_int_equal(write(fd, b->recs, CR * NCH * sizeof(struct ht_rec)),
+                     (ssize_t)(CR * NCH * sizeof(struct ht_rec)));
+    close(fd);
+    free(b->h);
+    free(b->recs);
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, st), HT_OK);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(*st, spill, NULL, 1, &res), HT_OK);
+    return res.run_id;
+}
+
+static int cb1(void *ctx, int ncol, const char *const *v,
+               const char *const *names)
+{
+    (void)names;
+    char *out = ctx;
+    size_t len = strlen(out);
+    for (int i = 0; i < ncol; i++)
+        len += (size_t)snprintf(out + len, 1024 - len, "%s%s",
+                                i ? "," : (len ? ";" : ""),
+                                v[i] ? v[i] : "NULL");
+    return 0;
+}
+
+/* rows of a query as "a,b;c,d" */
+static void q(ht_store *st, const char *sql, char *out)
+{
+    out[0] = 0;
+    assert_int_equal(ht_store_query(st, sql, 1, cb1, out), HT_OK);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/ht-test-engine-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_leaks_cycles_errors(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ROOT, 0x600000, 0x100, 0, 0);            /* 0 */
+    ev(&b, HT_EV_ALLOC, 0x10000, 32, 0, 0);               /* 1 A */
+    ev(&b, HT_EV_ALLOC, 0x10100, 32, 0, 0);               /* 2 B */
+    ev(&b, HT_EV_ALLOC, 0x10200, 32, 0, 0);               /* 3 C */
+    ev(&b, HT_EV_STORE, 0x10108, 0x10200, 0, 0);          /* 4 B->C */
+    ev(&b, HT_EV_ALLOC, 0x10300, 48, 0, 0);               /* 5 X */
+    ev(&b, HT_EV_ALLOC, 0x10400, 48, 0, 0);               /* 6 Y */
+    ev(&b, HT_EV_ALLOC, 0x10500, 48, 0, 0);               /* 7 Z */
+    ev(&b, HT_EV_STORE, 0x10300, 0x10400, 0, 0);          /* 8 X->Y */
+    ev(&b, HT_EV_STORE, 0x10408, 0x10500, 0, 0);          /* 9 Y->Z */
+    ev(&b, HT_EV_STORE, 0x10510, 0x10300, 0, 0);          /* 10 Z->X */
+    ev(&b, HT_EV_ALLOC, 0x10600, 64, 0, 0);               /* 11 R */
+    ev(&b, HT_EV_STORE, 0x600010, 0x10600, 0, 0);         /* 12 root->R */
+    ev(&b, HT_EV_ALLOC, 0x10700, 16, 0, 0);               /* 13 D */
+    ev(&b, HT_EV_STORE, 0x600020, 0x10700, 0, 0);         /* 14 root->D */
+    ev(&b, HT_EV_STORE, 0x600020, 0, 0x10700, 0);         /* 15 drop D */
+    ev(&b, HT_EV_FREE, 0x99000, 0, 0, 0);                 /* 16 invalid */
+    ev(&b, HT_EV_ALLOC, 0x10800, 16, 0, 0);               /* 17 E */
+    ev(&b, HT_EV_FREE, 0x10800, 0, 0, 0);                 /* 18 */
+    ev(&b, HT_EV_FREE, 0x10800, 0, 0, 0);                 /* 19 double */
+    ev(&b, HT_EV_ALLOC, 0x10900, 16, 0, 0);               /* 20 F */
+    ev(&b, HT_EV_STORE, 0x10908, 0x10600, 0, 0);          /* 21 F->R */
+    ev(&b, HT_EV_FREE, 0x10900, 0, 0, HT_EVF_REALLOC);    /* 22 */
+    ev(&b, HT_EV_REALLOC, 0x20000, 64, 0x10900, 0);       /* 23 F moves */
+    ev(&b, HT_EV_STORE, 0x10900, 0, 0, 0);                /* 24 into freed */
+    ev(&b, HT_EV_EXIT, 0, 0, 0, 0);                       /* 25 */
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+
+    struct ht_replay_opts o = {"3.12", NULL, 1000};
+    struct ht_replay_result r;
+    assert_int_equal(ht_replay_run(st, run, &o, &r), HT_OK);
+    assert_int_equal(r.events, 26);
+    assert_int_equal(r.objects, 10);
+    assert_int_equal(r.live_at_end, 9);
+    assert_int_equal(r.definite, 4); /* A, B, D, F */
+    assert_int_equal(r.definite_bytes, 32 + 32 + 16 + 64);
+    assert_int_equal(r.indirect, 1); /* C */
+    assert_int_equal(r.indirect_bytes, 32);
+    assert_int_equal(r.cycle, 3);
+    assert_int_equal(r.cycle_bytes, 144);
+    assert_int_equal(r.reachable, 1);
+    assert_int_equal(r.reachable_bytes, 64);
+    assert_int_equal(r.cycles, 1);
+    assert_int_equal(r.errors, 3);
+    /* live bytes: 32*3+48*3+64+16 = 320, E +16 -16, F +16 -> 336, F grows
+     * to 64 at seq 23 -> 384 */
+    assert_int_equal(r.peak_live_bytes, 384);
+    assert_int_equal(r.peak_seq, 23);
+
+    char out[1024];
+    q(st, "SELECT category, blocks, bytes FROM leak_summary ORDER BY category",
+      out);
+    assert_string_equal(out, "cycle,3,144;definite,4,144;indirect,1,32;"
+                             "reachable,1,64");
+    /* the block whose only pointer was overwritten by the STORE at seq 15 */
+    q(st, "SELECT leak_kind, lost_seq, lost_by, lost_by_site FROM objects"
+          " WHERE addr=0x10700", out);
+    assert_string_equal(out, "definite,15,store,4111"); /* 0x1000+15 */
+    q(st, "SELECT leak_kind, lost_seq, lost_by FROM objects WHERE addr=0x10000",
+      out);
+    assert_string_equal(out, "definite,NULL,never_stored");
+    q(st, "SELECT leak_kind, lost_by FROM objects WHERE addr=0x10200", out);
+    assert_string_equal(out, "indirect,NULL");
+    q(st, "SELECT size, alloc_seq, free_seq, leak_kind FROM objects"
+          " WHERE addr=0x20000", out);
+    assert_string_equal(out, "64,20,NULL,definite");
+    q(st, "SELECT alloc_seq, free_seq, leak_kind FROM objects"
+          " WHERE addr=0x10800", out);
+    assert_string_equal(out, "17,18,NULL");
+    q(st, "SELECT cycle_id, members, bytes FROM cycles", out);
+    assert_string_equal(out, "1,3,144");
+    q(st, "SELECT printf('%x',from_addr), offset, printf('%x',to_addr),"
+          " store_seq, store_site - 4096 FROM cycle_edges ORDER BY from_addr",
+      out);
+    assert_string_equal(out, "10300,0,10400,8,8;10400,8,10500,9,9;"
+                             "10500,16,10300,10,10");
+    q(st, "SELECT COUNT(*) FROM cycle_members WHERE cycle_id=1", out);
+    assert_string_equal(out, "3");
+    q(st, "SELECT seq, kind, printf('%x', addr) FROM errors ORDER BY seq", out);
+    assert_string_equal(out, "16,invalid_free,99000;19,double_free,10800;"
+                             "24,store_into_freed,10900");
+    /* pymalloc 3.12 (16 KiB pools, 1 MiB arenas, 64 pools): live at exit
+     * class 16: D; 32: A B C; 48: X Y Z; 64: R F -> 4 pools, 9 blocks,
+     * 16+96+144+128 = 384 bytes, 1 arena, 64-4 = 60 unused pools */
+    q(st, "SELECT arenas, pools_used, blocks_in_use, bytes_in_use,"
+          " unused_pools, CAST(bytes_total AS INTEGER), raw_blocks,"
+          " live_bytes, utilisation = 384.0/1048576 FROM frag_snapshots"
+          " WHERE kind='exit'", out);
+    assert_string_equal(out, "1,4,9,384,60,1048576,0,384,1");
+    q(st, "SELECT seq, live_bytes FROM frag_snapshots WHERE kind='peak'", out);
+    assert_string_equal(out, "23,384");
+    /* replaying again replaces the rows */
+    assert_int_equal(ht_replay_run(st, run, &o, &r), HT_OK);
+    q(st, "SELECT COUNT(*) FROM objects", out);
+    assert_string_equal(out, "10");
+    ht_store_close(st);
+}
+
+static void test_profiles_and_raw(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ALLOC, 0x10000, 600, 0, 0); /* raw (> 512) */
+    ev(&b, HT_EV_FREE, 0x10000, 0, 0, 0);
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+    struct ht_replay_result r;
+    struct ht_replay_opts bad = {"2.7", NULL, 0};
+    assert_int_equal(ht_replay_run(st, run, &bad, &r), HT_EINVAL);
+    assert_int_equal(r.events, 0);
+    assert_int_equal(ht_replay_run(st, run, NULL, &r), HT_OK);
+    assert_int_equal(r.collections, 0);
+    assert_int_equal(r.live_at_end, 0);
+    assert_int_equal(r.peak_live_bytes, 600);
+    char out[1024];
+    /* the peak state: no arena, one raw block */
+    q(st, "SELECT arenas, raw_blocks FROM frag_snapshots WHERE kind='peak'",
+      out);
+    assert_string_equal(out, "0,1");
+    ht_store_close(st);
+}
+
+/* 3.12 thresholds 700/10/10, collection deferred to the next eval-breaker
+ * check (the engine checks after every allocation): the 701st container
+ * allocation triggers a generation-0 collection over 701 objects, of which
+ * only the rooted one survives. */
+static void test_gc_collections(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ROOT, 0x600000, 0x100, 0, 0);
+    ev(&b, HT_EV_ALLOC, 0x100000, 32, 0, 0);
+    ev(&b, HT_EV_STORE, 0x600000, 0x100000, 0, 0);
+    uint64_t last = 0;
+    for (unsigned i = 1; i < 701; i++)
+        last = ev(&b, HT_EV_ALLOC, 0x100000 + 64 * (uint64_t)i, 32, 0, 0);
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+    struct ht_replay_result r;
+    struct ht_replay_opts o = {"3.12", NULL, 0};
+    assert_int_equal(ht_replay_run(st, run, &o, &r), HT_OK);
+    assert_int_equal(r.collections, 1);
+    assert_int_equal(r.live_at_end, 701);
+    assert_int_equal(r.reachable, 1);
+    assert_int_equal(r.definite, 700);
+    char out[1024], want[64];
+    q(st, "SELECT n, seq, generation, collected, count0 FROM gc_collections",
+      out);
+    snprintf(want, sizeof want, "1,%llu,0,700,701", (unsigned long long)last);
+    assert_string_equal(out, want);
+    ht_store_close(st);
+}
+
+/* SCCs: a lost 2-cycle with a tail and a pointer into it, a lost
+ * self-loop, and a reachable cycle (not a leak). */
+static void test_scc_shapes(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ROOT, 0x600000, 0x100, 0, 0);
+    for (uint64_t a = 0x1000; a <= 0x7000; a += 0x1000)
+        ev(&b, HT_EV_ALLOC, a, 32, 0, 0); /* P Q T S U V W */
+    ev(&b, HT_EV_STORE, 0x1000, 0x2000, 0, 0);   /* P->Q */
+    ev(&b, HT_EV_STORE, 0x2000, 0x1000, 0, 0);   /* Q->P */
+    ev(&b, HT_EV_STORE, 0x2008, 0x3000, 0, 0);   /* Q->T */
+    ev(&b, HT_EV_STORE, 0x4000, 0x4010, 0, 0);   /* S->S (interior) */
+    ev(&b, HT_EV_STORE, 0x600000, 0x5000, 0, 0); /* root->U */
+    ev(&b, HT_EV_STORE, 0x5000, 0x6000, 0, 0);   /* U->V */
+    ev(&b, HT_EV_STORE, 0x6000, 0x5000, 0, 0);   /* V->U */
+    ev(&b, HT_EV_EDGE, 0x7008, 0x1000, 0, 0);    /* W->P (exit snapshot) */
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+    struct ht_replay_result r;
+    assert_int_equal(ht_replay_run(st, run, NULL, &r), HT_OK);
+    assert_int_equal(r.cycles, 2);
+    char out[1024];
+    q(st, "SELECT category, blocks FROM leak_summary ORDER BY category", out);
+    assert_string_equal(out, "cycle,3;definite,1;indirect,1;reachable,2");
+    q(st, "SELECT printf('%x', addr), leak_kind FROM objects ORDER BY addr",
+      out);
+    assert_string_equal(out, "1000,cycle;2000,cycle;3000,indirect;"
+                             "4000,cycle;5000,reachable;6000,reachable;"
+                             "7000,definite");
+    q(st, "SELECT members, bytes FROM cycles ORDER BY members", out);
+    assert_string_equal(out, "1,32;2,64");
+    q(st, "SELECT COUNT(*) FROM cycle_edges", out);
+    assert_string_equal(out, "3"); /* P->Q, Q->P, S->S */
+    ht_store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_leaks_cycles_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_scc_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,160 @@
+/* Unit tests of the replay object table (replay/objects.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay_int.h"
+
+static struct ht__obj *mk(uint64_t addr, uint64_t size)
+{
+    struct ht__obj *o = calloc(1, sizeof *o);
+    assert_non_null(o);
+    o->addr = addr;
+    o->size = size;
+    return o;
+}
+
+static void test_find_interior_and_pages(void **state)
+{
+    (void)state;
+    struct ht__objtab t = {0};
+    struct ht__obj *a = mk(0x1000, 16), *b = mk(0x1010, 32);
+    struct ht__obj *big = mk(0x3ff0, 0x2020); /* spans pages 3, 4, 5 */
+    struct ht__obj *z = mk(0x8000, 0);        /* zero-sized: one byte */
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, b), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, big), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, z), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, a), HT_EINVAL); /* already held */
+    assert_int_equal(t.n, 4);
+    assert_true(ht__objtab_is_valid(&t));
+    assert_ptr_equal(ht__objtab_find(&t, 0x1000), a);
+    assert_ptr_equal(ht__objtab_find(&t, 0x100f), a);
+    assert_ptr_equal(ht__objtab_find(&t, 0x1010), b);
+    assert_ptr_equal(ht__objtab_find(&t, 0x102f), b);
+    assert_null(ht__objtab_find(&t, 0x1030));
+    assert_null(ht__objtab_find(&t, 0xfff));
+    assert_ptr_equal(ht__objtab_find(&t, 0x3ff0), big);
+    assert_ptr_equal(ht__objtab_find(&t, 0x4800), big);     /* page 4 */
+    assert_ptr_equal(ht__objtab_find(&t, 0x600f), big);     /* last byte */
+    assert_null(ht__objtab_find(&t, 0x6010));
+    assert_ptr_equal(ht__objtab_find(&t, 0x8000), z);
+    assert_null(ht__objtab_find(&t, 0x8001));
+    assert_null(ht__objtab_find(&t, 0));
+    assert_ptr_equal(ht__objtab_get(&t, 0x1010), b);
+    assert_null(ht__objtab_get(&t, 0x1011));
+    /* a move: remove, change, insert */
+    assert_ptr_equal(ht__objtab_remove(&t, 0x3ff0), big);
+    assert_null(ht__objtab_find(&t, 0x4800));
+    big->addr = 0x20000;
+    assert_int_equal(ht__objtab_insert(&t, big), HT_OK);
+    assert_ptr_equal(ht__objtab_find(&t, 0x21000), big);
+    assert_null(ht__objtab_remove(&t, 0x3ff0));
+    assert_true(ht__objtab_is_valid(&t));
+    ht__objtab_fini(&t);
+}
+
+static void test_edges(void **state)
+{
+    (void)state;
+    struct ht__obj *o = mk(0x1000, 64);
+    uint64_t old;
+    assert_int_equal(ht__obj_set_edge(o, 8, 0x5000, 1, 11, &old), HT_OK);
+    assert_int_equal(old, 0);
+    assert_int_equal(ht__obj_set_edge(o, 40, 0x6000, 2, 12, &old), HT_OK);
+    assert_int_equal(ht__obj_set_edge(o, 8, 0x7000, 3, 13, &old), HT_OK);
+    assert_int_equal(old, 0x5000);
+    assert_int_equal(o->nedges, 2);
+    for (uint32_t i = 0; i < o->nedges; i++)
+        if (o->edges[i].off == 8) {
+            assert_int_equal(o->edges[i].val, 0x7000);
+            assert_int_equal(o->edges[i].seq, 3);
+            assert_int_equal(o->edges[i].site, 13);
+        }
+    ht__obj_truncate(o, 32); /* the slot at 40 is gone */
+    assert_int_equal(o->nedges, 1);
+    assert_int_equal(o->edges[0].off, 8);
+    assert_int_equal(ht__obj_set_edge(o, 8, 0, 4, 14, &old), HT_OK);
+    assert_int_equal(old, 0x7000);
+    assert_int_equal(o->nedges, 0);
+    ht__obj_free(o);
+}
+
+/* random inserts/removes against a plain array of what should be held */
+static void test_random_against_reference(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static uint8_t held[N];
+    memset(held, 0, sizeof held);
+    struct ht__objtab t = {0};
+    unsigned seed = 12345;
+    size_t n = 0;
+    for (int step = 0; step < 40000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned i = (seed >> 8) % N;
+        uint64_t addr = 0x10000 + (uint64_t)i * 96; /* 96 bytes apart */
+        if (held[i]) {
+            struct ht__obj *o = ht__objtab_remove(&t, addr);
+            assert_non_null(o);
+            ht__obj_free(o);
+            held[i] = 0;
+            n--;
+        } else {
+            assert_int_equal(ht__objtab_insert(&t, mk(addr, 80)), HT_OK);
+            held[i] = 1;
+            n++;
+        }
+        if (step % 5000 == 0)
+            assert_true(ht__objtab_is_valid(&t));
+    }
+    assert_int_equal(t.n, n);
+    for (unsigned i = 0; i < N; i++) {
+        uint64_t addr = 0x10000 + (uint64_t)i * 96;
+        struct ht__obj *o = ht__objtab_find(&t, addr + 79);
+        if (held[i]) {
+            assert_non_null(o);
+            assert_int_equal(o->addr, addr);
+        } else {
+            assert_null(o);
+        }
+        assert_null(ht__objtab_find(&t, addr + 80)); /* the 16-byte gap */
+    }
+    assert_true(ht__objtab_is_valid(&t));
+    ht__objtab_fini(&t);
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    struct ht__map m = {0};
+    uint64_t v;
+    for (uint64_t k = 1; k <= 1000; k++)
+        assert_int_equal(ht__map_put(&m, k * 4096, k), HT_OK);
+    for (uint64_t k = 1; k <= 1000; k += 2)
+        assert_int_equal(ht__map_del(&m, k * 4096), 1);
+    assert_int_equal(ht__map_del(&m, 4096), 0);
+    assert_int_equal(m.n, 500);
+    for (uint64_t k = 1; k <= 1000; k++) {
+        int has = ht__map_get(&m, k * 4096, &v);
+        assert_int_equal(has, k % 2 == 0);
+        if (has)
+            assert_int_equal(v, k);
+    }
+    ht__map_fini(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find_interior_and_pages),
+        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_map),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -70,7 +70,12 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
         const struct ht_site *s = &l->v[i];
         if (!s->rewritable)
             continue;
-        /* names are unique per site: nested rewrites never shadow */
+        /* names are unique per site: nested rewrites never shadow
+         * (-Wshadow). The old value is read after an empty asm with a
+         * memory clobber: gcc -Werror=uninitialized otherwise rejects the
+         * read of a fresh malloc block's slot (`a = malloc(..); a->f = x`).
+         * Every operand is evaluated once; the expression keeps the value
+         * and type of the assignment. */
         char a[200], m[200], b[480];
         if (s->kind == HT_SITE_STORE) {
             if (s->rhs_e > len)

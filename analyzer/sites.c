@@ -606,8 +606,22 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
     if (!av)
         return HT_ENOMEM;
     int n = 0;
-    for (int i = 0; i < argc; i++)
-        av[n++] = argv[i];
+    /* libclang would write -MD/-MMD depfiles itself: drop those flags */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i > 0 && (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0 ||
+                      strcmp(a, "-MP") == 0))
+            continue;
+        if (i > 0 && (strcmp(a, "-MF") == 0 || strcmp(a, "-MT") == 0 ||
+                      strcmp(a, "-MQ") == 0)) {
+            i++;
+            continue;
+        }
+        if (i > 0 && (strncmp(a, "-MF", 3) == 0 || strncmp(a, "-MT", 3) == 0 ||
+                      strncmp(a, "-MQ", 3) == 0))
+            continue;
+        av[n++] = a;
+    }
     if (workdir) {
         wd = malloc(strlen(workdir) + 32);
         if (!wd) {

@@ -8,6 +8,20 @@
  * instrumented copy of the main file (pointer stores and refcount
  * operations) that keeps every line number.
  *
+ * What is rewritten: plain-text stores `LHS = RHS` whose slot is a pointer
+ * reached through `->`, `.`, `*`, `[]` or a global/static variable (locals
+ * are not listed), and configured refcount operations: a call of a
+ * configured function written in the main file, or an invocation of a
+ * configured macro written in the main file (its single argument is wrapped
+ * so it is evaluated once; a macro that expands its argument twice records
+ * twice). Not reachable, listed with `macro` set and rewritable = 0: stores,
+ * allocations and refcount calls produced by the body of a macro that is
+ * not itself configured (e.g. KEEP(o) -> obj_incref(o)); refcount macros
+ * with several arguments. Sites inside headers (static inline functions
+ * included from a header) are not listed: only the main file is.
+ * Allocations/frees are listed but never rewritten (the linker wraps record
+ * them; the site table lets the store join their call line:col).
+ *
  * Ownership: a struct ht_site_list owns all strings of its sites; release
  * it with ht_sites_free(). Nothing here prints.
  *

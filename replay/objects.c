@@ -16,6 +16,9 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
+/* Largest block the table holds (4 GiB = 2^20 pages of index); a bigger
+ * size can only come from a corrupt trace and would exhaust memory. */
+#define OBJ_MAX_SIZE (UINT64_C(1) << 32)
 
 struct ht__pagevec {
     uint32_t n, cap;
@@ -24,8 +27,10 @@ struct ht__pagevec {
 
 static uint64_t mix(uint64_t k)
 {
-    k ^= k >> 33;
+    k ^= k >> 33; /* murmur3 fmix64 */
     k *= UINT64_C(0xff51afd7ed558ccd);
+    k ^= k >> 33;
+    k *= UINT64_C(0xc4ceb9fe1a85ec53);
     k ^= k >> 33;
     return k;
 }
@@ -59,7 +64,7 @@ static ht_err map_grow(struct ht__map *m)
 /* Insert or replace key -> val. HT_ENOMEM (map unchanged). */
 ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val)
 {
-    if ((m->n + 1) * 4 >= m->cap * 3) {
+    if ((m->n + 1) * 2 >= m->cap) { /* load <= 1/2 */
         ht_err e = map_grow(m);
         if (e)
             return e;
@@ -193,9 +198,12 @@ static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
     return HT_OK;
 }
 
-/* Add o (its addr must not be held). HT_EINVAL if it is; HT_ENOMEM. */
+/* Add o (its addr must not be held). HT_EINVAL if it is, or if o is larger
+ * than OBJ_MAX_SIZE or wraps the address space; HT_ENOMEM. */
 ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
 {
+    if (o->size > OBJ_MAX_SIZE || o->addr + o->size < o->addr)
+        return HT_EINVAL;
     if (!o->addr || ht__map_get(&t->byaddr, o->addr, NULL))
         return HT_EINVAL;
     ht_err e = ht__map_put(&t->byaddr, o->addr, (uint64_t)(uintptr_t)o);

@@ -39,7 +39,7 @@ struct ht__obj {
 /* Generic open-addressing map uint64 key (never 0) -> uint64 value. */
 struct ht__map {
     uint64_t *keys, *vals;
-    size_t cap, n; /* cap a power of two, n < cap * 3/4 */
+    size_t cap, n; /* cap a power of two, n < cap / 2 */
 };
 ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);

@@ -121,6 +121,31 @@ static void test_sites(void **state)
     ht_sites_free(&l);
 }
 
+/* gcc-only flags give driver "unknown argument" errors: keep going. */
+static void test_gcc_flags(void **state)
+{
+    (void)state;
+    const char *argv[] = {"gcc", "-c", "-fplan9-extensions",
+                          "-mindirect-branch=thunk-extern",
+                          "-I" HT_SAMPLE_SRC, SRC, "-o", "x.o", "-MMD"};
+    struct ht_site_opts o = {incs, 2, decs, 1, 0};
+    struct ht_site_list l;
+    char dir[] = "/tmp/ht_an_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(ht_sites_find(argv, 9, dir, &o, &l), HT_OK);
+    assert_int_equal(l.n, 22);
+    ht_sites_free(&l);
+    /* the parse itself writes no depfile (-MMD is dropped) */
+    assert_int_equal(rmdir(dir), 0);
+    /* relative source resolved with the working directory */
+    const char *rel[] = {"gcc", "-c", "-I.", "stores.c"};
+    assert_int_equal(ht_sites_find(rel, 4, HT_SAMPLE_SRC, &o, &l), HT_OK);
+    assert_int_equal(l.n, 22);
+    assert_string_equal(l.v[0].file, l.main_file);
+    assert_true(l.main_file[0] == '/');
+    ht_sites_free(&l);
+}
+
 static void test_broken(void **state)
 {
     (void)state;
@@ -352,6 +377,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sites),
+        cmocka_unit_test(test_gcc_flags),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_rewrite_run),
         cmocka_unit_test(test_cc_compile),

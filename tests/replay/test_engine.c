@@ -325,12 +325,52 @@ static void test_scc_shapes(void **state)
     ht_store_close(st);
 }
 
+/* A moving realloc takes the block's outgoing edges along (offsets kept);
+ * a pointer to the old address is left dangling, so the 2-cycle P<->Q is
+ * broken: Q (moved, nobody points to it) is definitely lost and P, T are
+ * only held by it. An in-place shrink drops the edges beyond the new size. */
+static void test_realloc_moves_edges(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);                 /* 0 P */
+    ev(&b, HT_EV_ALLOC, 0x2000, 32, 0, 0);                 /* 1 Q */
+    ev(&b, HT_EV_ALLOC, 0x3000, 32, 0, 0);                 /* 2 T */
+    ev(&b, HT_EV_ALLOC, 0x4000, 64, 0, 0);                 /* 3 K */
+    ev(&b, HT_EV_ALLOC, 0x5000, 32, 0, 0);                 /* 4 L */
+    ev(&b, HT_EV_STORE, 0x1000, 0x2000, 0, 0);             /* 5 P->Q */
+    ev(&b, HT_EV_STORE, 0x2000, 0x1000, 0, 0);             /* 6 Q->P */
+    ev(&b, HT_EV_STORE, 0x2008, 0x3000, 0, 0);             /* 7 Q->T */
+    ev(&b, HT_EV_STORE, 0x4030, 0x5000, 0, 0);             /* 8 K+48->L */
+    ev(&b, HT_EV_FREE, 0x2000, 0, 0, HT_EVF_REALLOC);      /* 9 */
+    ev(&b, HT_EV_REALLOC, 0x9000, 200, 0x2000, 0);         /* 10 Q moves */
+    ev(&b, HT_EV_REALLOC, 0x4000, 32, 0x4000, 0);          /* 11 K shrinks */
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+    struct ht_replay_result r;
+    assert_int_equal(ht_replay_run(st, run, NULL, &r), HT_OK);
+    assert_int_equal(r.objects, 5);
+    assert_int_equal(r.cycles, 0);
+    char out[1024];
+    q(st, "SELECT printf('%x', addr), size, leak_kind FROM objects"
+          " ORDER BY alloc_seq", out);
+    assert_string_equal(out, "1000,32,indirect;9000,200,definite;"
+                             "3000,32,indirect;4000,32,definite;"
+                             "5000,32,definite");
+    q(st, "SELECT COUNT(*) FROM errors", out);
+    assert_string_equal(out, "0");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_leaks_cycles_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_scc_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_moves_edges, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),

@@ -6,13 +6,27 @@
 #include "cli.h"
 #include "heaptrail/replay.h"
 
+static struct ht_replay_opts replay_opts;
+
 static int parse_run_opt(int argc, char **argv, const char **trace,
                          int64_t *run, const char *usage)
 {
     *trace = NULL;
     *run = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--run") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--allocator") && i + 1 < argc) {
+            const char *a = argv[++i];
+            replay_opts.allocator = !strncmp(a, "pymalloc-", 9) ? a + 9 : a;
+        } else if (!strcmp(argv[i], "--gc") && i + 1 < argc) {
+            replay_opts.gc_version = argv[++i];
+        } else if (!strcmp(argv[i], "--snapshot-every") && i + 1 < argc) {
+            char *end;
+            replay_opts.snapshot_every = strtoull(argv[++i], &end, 10);
+            if (*end) {
+                fprintf(stderr, "%s: --snapshot-every takes a number of events\n", argv[0]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--run") && i + 1 < argc) {
             char *end;
             *run = strtoll(argv[++i], &end, 10);
             if (*end || *run <= 0) {
@@ -54,7 +68,10 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
             continue;
         found = 1;
         struct ht_summary s;
+        struct ht_replay_result rr;
         e = ht_replay_summary(st, ids[i], &s);
+        if (e == HT_OK)
+            e = ht_replay_run(st, ids[i], &replay_opts, &rr);
         if (e != HT_OK) {
             char what[64];
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
@@ -63,8 +80,15 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
             continue;
         }
         if (!quiet)
-            printf("run %lld: %llu events replayed\n", (long long)ids[i],
-                   (unsigned long long)s.events);
+            printf("run %lld: %llu events replayed: %llu definitely lost, "
+                   "%llu indirectly lost, %llu in %llu cycles, %llu still "
+                   "reachable, %llu errors\n", (long long)ids[i],
+                   (unsigned long long)s.events,
+                   (unsigned long long)rr.definite,
+                   (unsigned long long)rr.indirect,
+                   (unsigned long long)rr.cycle, (unsigned long long)rr.cycles,
+                   (unsigned long long)rr.reachable,
+                   (unsigned long long)rr.errors);
     }
     free(ids);
     if (only && !found) {
@@ -75,9 +99,14 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
 }
 
 static const char replay_usage[] =
-    "usage: heaptrail replay TRACE [--run N] [-v]\n"
-    "  Replays the recorded events of every run (or run N) and writes the\n"
-    "  result tables (run_stats, site_stats, view site_report) into TRACE.\n";
+    "usage: heaptrail replay TRACE [--run N] [--allocator pymalloc-3.12]\n"
+    "                        [--gc 3.12] [--snapshot-every N] [-v]\n"
+    "  Replays the recorded events of every run (or run N) through the object\n"
+    "  table, the pymalloc model (profiles 3.8 3.9 3.10 3.11 3.12 3.13) and\n"
+    "  the CPython GC model, and writes the result tables into TRACE:\n"
+    "  run_stats, site_stats, objects, errors, frag_snapshots,\n"
+    "  gc_collections, cycles, cycle_members, cycle_edges and the views\n"
+    "  site_report and leak_summary (docs/trace-format.md).\n";
 
 int cmd_replay(int argc, char **argv)
 {
@@ -123,7 +152,18 @@ static const char report_sql[] =
     "  printf('%,d', live_bytes), COALESCE(file||':'||line||':'||col||' '||"
     "  COALESCE(func,'?'), printf('pc 0x%x (no debug info)', pc)))"
     "  FROM site_report WHERE run_id=@RUN@ AND live_blocks>0"
-    "  ORDER BY live_bytes DESC, live_blocks DESC, file, line LIMIT 20;";
+    "  ORDER BY live_bytes DESC, live_blocks DESC, file, line LIMIT 20;"
+    "SELECT '  leak summary (blocks live at the end):' WHERE EXISTS(SELECT 1"
+    "  FROM leak_summary WHERE run_id=@RUN@);"
+    "SELECT printf('    %-20s %8d blocks %10s bytes', CASE category"
+    "  WHEN 'definite' THEN 'definitely lost:' WHEN 'indirect' THEN"
+    "  'indirectly lost:' WHEN 'cycle' THEN 'lost in cycles:' WHEN 'reachable'"
+    "  THEN 'still reachable:' ELSE category END, blocks, printf('%,d', bytes))"
+    "  FROM leak_summary WHERE run_id=@RUN@ ORDER BY CASE category"
+    "  WHEN 'definite' THEN 1 WHEN 'indirect' THEN 2 WHEN 'cycle' THEN 3 ELSE 4 END;"
+    "SELECT printf('  errors: %s', group_concat(kind || ' x' || n, ', ')) FROM"
+    "  (SELECT kind, count(*) n FROM errors WHERE run_id=@RUN@ GROUP BY kind)"
+    "  HAVING count(*) > 0;";
 
 /* Copy tmpl into out replacing every "@RUN@" by the run id. */
 static void subst_run(char *out, size_t n, const char *tmpl, int64_t run)

@@ -67,6 +67,8 @@ static ht_err check_schema(ht_store *st, int create)
         "SELECT value FROM meta WHERE key='schema_version'", -1, &s, NULL);
     if (rc != SQLITE_OK) {
         const char *msg = sqlite3_errmsg(st->db);
+        if (!msg)
+            msg = "unknown SQLite error";
         int code = sqlite3_errcode(st->db);
         if (code == SQLITE_NOTADB) {
             ht__store_set_error("not a SQLite database");

@@ -504,11 +504,180 @@ static void ht__rt_atfork_child(void)
     ht__rt_record_roots();
 }
 
+/* ---- Exit snapshot (ARCHITECTURE.md decision 4) ----------------------
+ * Replays the spill's ALLOC/REALLOC/FREE records in seq order into an
+ * mmap'd addr->size hash, then scans every live block and every module
+ * data range conservatively, recording one EDGE per word that points into
+ * a live block. Scratch memory is mmap'd only (never malloc). */
+struct ht__snap_ent {
+    uint64_t key; /* seq while replaying, block address when scanning */
+    uint64_t a, c;
+    uint32_t kind, flags;
+};
+
+static void *ht__snap_map(uint64_t bytes)
+{
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void ht__snap_sift(struct ht__snap_ent *v, uint64_t i, uint64_t n)
+{
+    for (;;) {
+        uint64_t l = 2 * i + 1, m = i;
+        if (l < n && v[l].key > v[m].key)
+            m = l;
+        if (l + 1 < n && v[l + 1].key > v[m].key)
+            m = l + 1;
+        if (m == i)
+            return;
+        struct ht__snap_ent t = v[i];
+        v[i] = v[m];
+        v[m] = t;
+        i = m;
+    }
+}
+
+/* Non-allocating heapsort by key. */
+static void ht__snap_sort(struct ht__snap_ent *v, uint64_t n)
+{
+    for (uint64_t i = n / 2; i-- > 0;)
+        ht__snap_sift(v, i, n);
+    for (uint64_t e = n; e > 1; e--) {
+        struct ht__snap_ent t = v[0];
+        v[0] = v[e - 1];
+        v[e - 1] = t;
+        ht__snap_sift(v, 0, e - 1);
+    }
+}
+
+#define HT__SNAP_DEAD UINT64_MAX
+
+/* Slot of addr in the hash (keys never removed; dead = size DEAD). */
+static uint64_t *ht__snap_slot(uint64_t *tab, uint64_t mask, uint64_t addr)
+{
+    uint64_t i = (addr * 0x9E3779B97F4A7C15ull >> 17) & mask;
+    while (tab[2 * i] != 0 && tab[2 * i] != addr)
+        i = (i + 1) & mask;
+    return &tab[2 * i];
+}
+
+/* Find the live block containing v in sorted live[0..n), or NULL. */
+static const struct ht__snap_ent *ht__snap_find(const struct ht__snap_ent *live,
+                                                uint64_t n, uint64_t v)
+{
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (live[mid].key <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    const struct ht__snap_ent *b = &live[lo - 1];
+    return v - b->key < b->a ? b : NULL;
+}
+
+static void ht__snap_scan(const struct ht__snap_ent *live, uint64_t n,
+                          uint64_t lo, uint64_t hi)
+{
+    for (uint64_t p = (lo + 7) & ~7ull; p + 8 <= hi; p += 8) {
+        uint64_t v = *(const uint64_t *)(uintptr_t)p;
+        if (v && ht__snap_find(live, n, v))
+            ht__rt_record(HT_EV_EDGE, 0, p, v, 0, 0);
+    }
+}
+
+/* Record SNAPSHOT + EDGE events for the current heap (see above). */
+static void ht__rt_snapshot_run(void)
+{
+    if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
+        return;
+    const char *env = getenv("HEAPTRAIL_SNAPSHOT");
+    if (env && strcmp(env, "0") == 0)
+        return;
+    uint64_t num = __atomic_fetch_add(&g_snapshots, 1, __ATOMIC_RELAXED);
+    ht__rt_record(HT_EV_SNAPSHOT, 0, num, 0, 0, 0);
+    struct ht_spill_header *h = g_hdr;
+    uint64_t nch = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
+    if (nch > h->max_chunks)
+        nch = h->max_chunks;
+    const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
+    uint64_t total = nch * h->chunk_records, nev = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        unsigned k = __atomic_load_n(&recs[i].kind, __ATOMIC_ACQUIRE);
+        nev += k == HT_EV_ALLOC || k == HT_EV_REALLOC || k == HT_EV_FREE;
+    }
+    uint64_t cap = 16;
+    while (cap < 2 * nev + 2)
+        cap <<= 1;
+    uint64_t ev_bytes = (nev + 1) * sizeof(struct ht__snap_ent);
+    uint64_t tab_bytes = cap * 2 * sizeof(uint64_t);
+    struct ht__snap_ent *ev = ht__snap_map(ev_bytes);
+    uint64_t *tab = ht__snap_map(tab_bytes);
+    if (!ev || !tab)
+        goto out;
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < total && m < nev; i++) {
+        const struct ht_rec *r = &recs[i];
+        unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
+        if (k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE)
+            continue;
+        ev[m].key = r->seq;
+        ev[m].a = r->a;
+        ev[m].c = k == HT_EV_FREE ? 0 : r->b;
+        ev[m].kind = k;
+        ev[m].flags = r->flags;
+        m++;
+    }
+    ht__snap_sort(ev, m);
+    uint64_t mask = cap - 1;
+    for (uint64_t i = 0; i < m; i++) {
+        if (ev[i].a == 0)
+            continue;
+        uint64_t *s = ht__snap_slot(tab, mask, ev[i].a);
+        if (ev[i].kind == HT_EV_FREE) {
+            if (s[0] == ev[i].a)
+                s[1] = HT__SNAP_DEAD;
+        } else {
+            s[0] = ev[i].a;
+            s[1] = ev[i].c;
+        }
+    }
+    /* Reuse ev as the sorted array of live blocks (key=addr, a=size). */
+    uint64_t nl = 0;
+    for (uint64_t i = 0; i < cap; i++)
+        if (tab[2 * i] && tab[2 * i + 1] != HT__SNAP_DEAD) {
+            ev[nl].key = tab[2 * i];
+            ev[nl].a = tab[2 * i + 1];
+            nl++;
+        }
+    ht__snap_sort(ev, nl);
+    uint32_t nmod = __atomic_load_n(&h->nmodules, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < nmod && i < HT_SPILL_MAX_MODULES; i++)
+        if (h->modules[i].data_hi > h->modules[i].data_lo)
+            ht__snap_scan(ev, nl, h->modules[i].data_lo,
+                          h->modules[i].data_hi);
+    for (uint64_t i = 0; i < nl; i++)
+        ht__snap_scan(ev, nl, ev[i].key, ev[i].key + ev[i].a);
+out:
+    if (ev)
+        munmap(ev, ev_bytes);
+    if (tab)
+        munmap(tab, tab_bytes);
+}
+
 static void ht__rt_on_exit(int status, void *arg)
 {
     (void)arg;
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
+    const char *snap = getenv("HEAPTRAIL_SNAPSHOT");
+    if (snap && strcmp(snap, "1") == 0) /* opt-in until tests updated */
+        ht__rt_snapshot_run();
     ht__rt_record(HT_EV_EXIT, 0, (uint64_t)(int64_t)status, 0, 0, 0);
     struct ht_spill_header *h = g_hdr;
     h->exit_status = status;
@@ -871,9 +1040,9 @@ void ht_rt_free_note(uint64_t site, const void *ptr)
         ht__rt_record(HT_EV_FREE, HT_EVF_SITE, (uintptr_t)ptr, 0, 0, site);
 }
 
-/* On-demand snapshot: for now only the SNAPSHOT marker event. */
+/* On-demand snapshot: SNAPSHOT marker + conservative EDGE events of the
+ * live heap (disabled by HEAPTRAIL_SNAPSHOT=0). */
 void ht_rt_snapshot(void)
 {
-    uint64_t n = __atomic_fetch_add(&g_snapshots, 1, __ATOMIC_RELAXED);
-    ht__rt_record(HT_EV_SNAPSHOT, 0, n, 0, 0, 0);
+    ht__rt_snapshot_run();
 }

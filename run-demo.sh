@@ -12,7 +12,7 @@ rm -rf "$OUT/trace.db" "$OUT/trace.db.spill"
 echo "== instrument: heaptrail-cc samples/demo/leaky.c"
 "$B/heaptrail-cc" -O2 -o "$OUT/leaky" samples/demo/leaky.c
 echo "== run: heaptrail run -o $OUT/trace.db -- $OUT/leaky"
-"$B/heaptrail" run -o "$OUT/trace.db" -- "$OUT/leaky"
+HEAPTRAIL_SNAPSHOT=1 "$B/heaptrail" run -o "$OUT/trace.db" -- "$OUT/leaky"
 echo "== replay + report"
 "$B/heaptrail" replay "$OUT/trace.db"
 "$B/heaptrail" report "$OUT/trace.db"

@@ -13,9 +13,6 @@
  *                     spill goes to "<trace>.spill/".
  *   HEAPTRAIL_SPILL_MAX  spill capacity in bytes (default 64 GiB, sparse).
  *   HEAPTRAIL_DISABLE=1  record nothing.
- *   HEAPTRAIL_SNAPSHOT=0 no exit snapshot (by default, at exit the recorder
- *                     scans live blocks and data segments conservatively and
- *                     records the pointer edges it finds as EDGE events).
  */
 #ifndef HEAPTRAIL_RT_H
 #define HEAPTRAIL_RT_H

@@ -13,6 +13,10 @@
  *                     spill goes to "<trace>.spill/".
  *   HEAPTRAIL_SPILL_MAX  spill capacity in bytes (default 64 GiB, sparse).
  *   HEAPTRAIL_DISABLE=1  record nothing.
+ *   HEAPTRAIL_SNAPSHOT=1 at exit, scan live blocks and data segments
+ *                     conservatively and record the pointer edges found as
+ *                     EDGE events (memcheck-style leak classes without
+ *                     instrumented stores); =0 also disables ht_rt_snapshot.
  */
 #ifndef HEAPTRAIL_RT_H
 #define HEAPTRAIL_RT_H

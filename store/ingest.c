@@ -142,7 +142,6 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
             last = r[i].seq;
             valid++;
         }
-        *torn += 0;
         if (!valid)
             continue;
         /* trim trailing unused slots; copy if holes or unsorted */
@@ -582,11 +581,8 @@ out:
     free(s);
     free(pcs.v);
     spill_unmap(&m);
-    if (e != HT_OK) {
-        int64_t keep = 0;
-        (void)keep;
+    if (e != HT_OK)
         memset(res, 0, sizeof *res);
-    }
     return e;
 }
 

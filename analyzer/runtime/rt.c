@@ -166,7 +166,6 @@ static uint64_t ht__rt_new_chunk(void)
     return (c + 1) << 32;
 }
 
-/* Record one event; async-signal-safe and reentrant (see design comment). */
 /* Whether recording is active, initialising on first use. */
 static int ht__rt_active(void)
 {
@@ -193,20 +192,19 @@ static uint64_t ht__rt_take_seq(void)
 static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
                              uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 
+/* Record one event; async-signal-safe and reentrant (see design comment). */
 static void ht__rt_record(unsigned kind, unsigned flags, uint64_t a,
                           uint64_t b, uint64_t c, uint64_t d)
 {
-    if (!ht__rt_active())
-        return;
-    uint64_t seq = __atomic_fetch_add(&g_hdr->seq, 1, __ATOMIC_SEQ_CST);
-    ht__rt_record_at(seq, kind, flags, a, b, c, d);
+    ht__rt_record_at(ht__rt_take_seq(), kind, flags, a, b, c, d);
 }
 
-/* Write one record with a seq taken earlier (spill.h S3, S4). */
+/* Write one record with a seq taken earlier by ht__rt_take_seq, which
+ * already checked that recording is active (spill.h S3, S4). */
 static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
                              uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 {
-    if (seq == UINT64_MAX || !ht__rt_active())
+    if (seq == UINT64_MAX)
         return;
     struct ht_spill_header *h = g_hdr;
     uint64_t cur, next, slot;

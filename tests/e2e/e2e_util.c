@@ -32,40 +32,6 @@ void e2e_rmtree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int e2e_run(char *const argv[], const char *env, char *out, size_t n)
-{
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        if (env)
-            putenv((char *)env);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    size_t len = 0;
-    char tmp[4096];
-    ssize_t k;
-    while ((k = read(pfd[0], tmp, sizeof tmp)) > 0) {
-        if (out && len + 1 < n) {
-            size_t c = (size_t)k < n - 1 - len ? (size_t)k : n - 1 - len;
-            memcpy(out + len, tmp, c);
-            len += c;
-        }
-    }
-    if (out && n)
-        out[len] = 0;
-    close(pfd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static int first_cb(void *ctx, int ncol, const char *const *v,
                     const char *const *names)
 {
@@ -103,33 +69,59 @@ static void read_all(int fd, char *buf, size_t n)
     close(fd);
 }
 
-int e2e_run2(char *const argv[], const char *env, char *out, size_t n,
-             char *err, size_t en)
+pid_t e2e_spawn(char *const argv[], const char *env, int err_fd, int *out_fd)
 {
-    char path[] = "/tmp/ht-e2e-stderr-XXXXXX";
-    int efd = mkstemp(path);
-    assert_true(efd >= 0);
-    unlink(path);
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(pfd[1], 1);
-        dup2(efd, 2);
+        if (err_fd >= 0) {
+            dup2(err_fd, 2);
+            close(err_fd);
+        }
         close(pfd[0]);
         close(pfd[1]);
-        close(efd);
         if (env)
             putenv((char *)env);
         execv(argv[0], argv);
         _exit(127);
     }
     close(pfd[1]);
-    read_all(pfd[0], out, n);
+    *out_fd = pfd[0];
+    return pid;
+}
+
+int e2e_wait(pid_t pid)
+{
     int st;
-    waitpid(pid, &st, 0);
-    lseek(efd, 0, SEEK_SET);
-    read_all(efd, err, en);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int e2e_run(char *const argv[], const char *env, char *out, size_t n)
+{
+    return e2e_run2(argv, env, out, n, NULL, 0);
+}
+
+int e2e_run2(char *const argv[], const char *env, char *out, size_t n,
+             char *err, size_t en)
+{
+    int efd = -1;
+    if (err) {
+        char path[] = "/tmp/ht-e2e-stderr-XXXXXX";
+        efd = mkstemp(path);
+        assert_true(efd >= 0);
+        unlink(path);
+    }
+    int ofd;
+    pid_t pid = e2e_spawn(argv, env, efd, &ofd);
+    read_all(ofd, out, n);
+    int rc = e2e_wait(pid);
+    if (err) {
+        lseek(efd, 0, SEEK_SET);
+        read_all(efd, err, en);
+    }
+    return rc;
 }

@@ -2,6 +2,8 @@
 #ifndef HT_E2E_UTIL_H
 #define HT_E2E_UTIL_H
 
+#include <sys/types.h>
+
 #include "heaptrail/store.h"
 
 /* Make a fresh temp directory; returns its path (static storage). */
@@ -15,6 +17,11 @@ int e2e_run(char *const argv[], const char *env, char *out, size_t n);
 /* Run SQL on an open store and return the first column of the first row
  * as text ("" if no row, "NULL" for NULL), static storage. */
 const char *e2e_sql1(ht_store *st, const char *sql);
+/* Start argv with env; its stdout goes to a pipe whose read end is returned
+ * in *out_fd (the caller closes it), its stderr to err_fd (-1: inherited). */
+pid_t e2e_spawn(char *const argv[], const char *env, int err_fd, int *out_fd);
+/* Wait for pid; exit code, or 128+signal. */
+int e2e_wait(pid_t pid);
 /* Like e2e_run, also capturing stderr into err (size en, may be NULL). */
 int e2e_run2(char *const argv[], const char *env, char *out, size_t n,
              char *err, size_t en);

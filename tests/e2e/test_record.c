@@ -136,18 +136,9 @@ static void test_killme(void **state)
     const char *dir = e2e_tmpdir("killme");
     char db[512];
     snprintf(db, sizeof db, "%s/trace.db", dir);
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execl(HT, HT, "run", "-o", db, "--", HT_SAMPLE_DIR "/killme", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
+    char *argv[] = {HT, "run", "-o", db, "--", HT_SAMPLE_DIR "/killme", NULL};
+    int pfd[1];
+    pid_t pid = e2e_spawn(argv, NULL, -1, &pfd[0]);
     char line[64] = {0};
     size_t len = 0;
     while (len < sizeof line - 1 && !strchr(line, '\n')) {

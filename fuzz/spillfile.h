@@ -14,6 +14,7 @@
 
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/spill_write.h"
 
 static char fz_dir[64];
 static char fz_spill[128];
@@ -46,21 +47,10 @@ static ht_store *fz_store(void)
 /* A valid header for nchunks chunks of cr records. Caller frees. */
 static struct ht_spill_header *fz_header(uint32_t cr, uint64_t nchunks)
 {
-    struct ht_spill_header *h = calloc(1, HT_SPILL_HEADER_SIZE);
+    struct ht_spill_header *h = ht_test_spill_header(cr, nchunks, "/nonexistent/prog");
     if (!h)
         abort();
-    memcpy(h->magic, HT_SPILL_MAGIC, 8);
-    h->version = HT_SPILL_VERSION;
-    h->header_size = HT_SPILL_HEADER_SIZE;
-    h->rec_size = sizeof(struct ht_rec);
-    h->chunk_records = cr;
-    h->max_chunks = nchunks;
     h->next_chunk = nchunks;
-    h->pid = 999999;
-    h->state = HT_SPILL_EXITED;
-    strcpy(h->exe, "/nonexistent/prog");
-    memcpy(h->argv, "prog\0", 5);
-    h->argv_len = 5;
     return h;
 }
 
@@ -68,14 +58,8 @@ static struct ht_spill_header *fz_header(uint32_t cr, uint64_t nchunks)
 static void fz_write(const struct ht_spill_header *h, const void *body,
                      size_t body_len)
 {
-    int fd = open(fz_spill, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-    if (fd < 0)
+    if (ht_test_spill_write(fz_spill, h, body, body_len) != 0)
         abort();
-    if (write(fd, h, HT_SPILL_HEADER_SIZE) != (ssize_t)HT_SPILL_HEADER_SIZE)
-        abort();
-    if (body_len && write(fd, body, body_len) != (ssize_t)body_len)
-        abort();
-    close(fd);
 }
 
 #endif

@@ -18,6 +18,7 @@
 #include "heaptrail/replay.h"
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/spill_write.h"
 
 #define CR 64u
 #define NCH 16u /* chunks in the synthetic spill */
@@ -38,18 +39,9 @@ struct sb {
 
 static void sb_init(struct sb *b)
 {
-    b->h = calloc(1, HT_SPILL_HEADER_SIZE);
+    b->h = ht_test_spill_header(CR, NCH, "/bin/true");
     assert_non_null(b->h);
-    memcpy(b->h->magic, HT_SPILL_MAGIC, 8);
-    b->h->version = HT_SPILL_VERSION;
-    b->h->header_size = HT_SPILL_HEADER_SIZE;
-    b->h->rec_size = sizeof(struct ht_rec);
-    b->h->chunk_records = CR;
-    b->h->max_chunks = NCH;
     b->h->next_chunk = 1;
-    b->h->pid = 999999;
-    b->h->state = HT_SPILL_EXITED;
-    strcpy(b->h->exe, "/bin/true");
     b->recs = calloc(CR * NCH, sizeof(struct ht_rec));
     assert_non_null(b->recs);
     b->n = 0;
@@ -78,12 +70,8 @@ static int64_t sb_ingest(struct sb *b, ht_store **st)
     char spill[300], db[300];
     snprintf(spill, sizeof spill, "%s/spill-999999-1.hts", dir);
     snprintf(db, sizeof db, "%s/t.db", dir);
-    int fd = open(spill, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, b->h, HT_SPILL_HEADER_SIZE), HT_SPILL_HEADER_SIZE);
-    assert_int_equal(write(fd, b->recs, CR * NCH * sizeof(struct ht_rec)),
-                     (ssize_t)(CR * NCH * sizeof(struct ht_rec)));
-    close(fd);
+    assert_int_equal(ht_test_spill_write(spill, b->h, b->recs,
+                                         CR * NCH * sizeof(struct ht_rec)), 0);
     free(b->h);
     free(b->recs);
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, st), HT_OK);

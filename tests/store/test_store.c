@@ -15,6 +15,7 @@
 
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/spill_write.h"
 
 static char dir[256];
 
@@ -49,20 +50,10 @@ struct spill_builder {
 
 static void sb_init(struct spill_builder *b, size_t nchunks)
 {
-    b->h = calloc(1, HT_SPILL_HEADER_SIZE);
+    b->h = ht_test_spill_header(CR, nchunks, "/bin/true");
     assert_non_null(b->h);
-    memcpy(b->h->magic, HT_SPILL_MAGIC, 8);
-    b->h->version = HT_SPILL_VERSION;
-    b->h->header_size = HT_SPILL_HEADER_SIZE;
-    b->h->rec_size = sizeof(struct ht_rec);
-    b->h->chunk_records = CR;
-    b->h->max_chunks = nchunks;
-    b->h->pid = 999999; /* not a live process */
-    b->h->state = HT_SPILL_EXITED;
-    strcpy(b->h->exe, "/bin/true");
-    memcpy(b->h->argv, "prog\0arg1\0", 10);
-    b->h->argv_len = 10;
     b->chunks = calloc(nchunks * CR, sizeof(struct ht_rec));
+    assert_non_null(b->chunks);
     b->nchunks = nchunks;
 }
 
@@ -83,15 +74,10 @@ static void sb_put(struct spill_builder *b, size_t chunk, size_t slot,
 
 static void sb_write(struct spill_builder *b, const char *path, size_t cut)
 {
-    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    size_t total = HT_SPILL_HEADER_SIZE + b->nchunks * CR * sizeof(struct ht_rec);
-    assert_int_equal(write(fd, b->h, HT_SPILL_HEADER_SIZE), HT_SPILL_HEADER_SIZE);
     size_t body = b->nchunks * CR * sizeof(struct ht_rec);
-    assert_int_equal(write(fd, b->chunks, body), (ssize_t)body);
+    assert_int_equal(ht_test_spill_write(path, b->h, b->chunks, body), 0);
     if (cut)
-        assert_int_equal(ftruncate(fd, (off_t)(total - cut)), 0);
-    close(fd);
+        assert_int_equal(truncate(path, (off_t)(HT_SPILL_HEADER_SIZE + body - cut)), 0);
     free(b->h);
     free(b->chunks);
 }

@@ -5,8 +5,11 @@
 
 #include "cli.h"
 #include "heaptrail/replay.h"
+#include "heaptrail/report.h"
 
 static struct ht_replay_opts replay_opts;
+static const char *report_format = "text", *report_out;
+static int auto_snapshots; /* snapshot_every = events / 500 unless given */
 
 static int parse_run_opt(int argc, char **argv, const char **trace,
                          int64_t *run, const char *usage)
@@ -33,6 +36,10 @@ static int parse_run_opt(int argc, char **argv, const char **trace,
                 fprintf(stderr, "%s: --run takes a run id (a positive number)\n", argv[0]);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            report_format = argv[++i];
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            report_out = argv[++i];
         } else if (!strcmp(argv[i], "-v")) {
             ht_cli_verbose = 1;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -70,8 +77,11 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
         struct ht_summary s;
         struct ht_replay_result rr;
         e = ht_replay_summary(st, ids[i], &s);
+        struct ht_replay_opts o = replay_opts;
+        if (auto_snapshots && !o.snapshot_every) /* ~500 points per plot */
+            o.snapshot_every = s.events / 500 > 1 ? s.events / 500 : 1;
         if (e == HT_OK)
-            e = ht_replay_run(st, ids[i], &replay_opts, &rr);
+            e = ht_replay_run(st, ids[i], &o, &rr);
         if (e != HT_OK) {
             char what[64];
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
@@ -181,10 +191,38 @@ static void subst_run(char *out, size_t n, const char *tmpl, int64_t run)
 }
 
 static const char report_usage[] =
-    "usage: heaptrail report TRACE [--run N]\n"
+    "usage: heaptrail report TRACE [--run N] [--format text|html] [-o FILE]\n"
     "  Prints, per run: allocations, frees, bytes, peak live heap, and the\n"
     "  blocks still live when the run ended, by allocation site. Replays the\n"
-    "  trace first when it has not been replayed.\n";
+    "  trace first when it has not been replayed.\n"
+    "  --format html writes one self-contained HTML page (plots, tables,\n"
+    "  cycle graphs) for run N (default: the first run) to FILE or stdout;\n"
+    "  it replays with a snapshot every events/500 events unless\n"
+    "  --snapshot-every is given.\n";
+
+/* --format html: replay, then write the page of one run. */
+static int report_html(ht_store *st, int64_t run, const int64_t *ids, size_t n)
+{
+    if (!run && n)
+        run = ids[0];
+    auto_snapshots = 1;
+    int rc = replay_runs(st, run, 1);
+    if (rc)
+        return rc;
+    FILE *f = report_out ? fopen(report_out, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "heaptrail report: cannot write %s\n", report_out);
+        return 1;
+    }
+    ht_err e = ht_report_html(st, run, f);
+    if (report_out && fclose(f) != 0 && e == HT_OK)
+        e = HT_EIO;
+    if (e != HT_OK) {
+        cli_error("writing the HTML report", e);
+        return 1;
+    }
+    return 0;
+}
 
 int cmd_report(int argc, char **argv)
 {
@@ -204,6 +242,22 @@ int cmd_report(int argc, char **argv)
         cli_error("listing runs", e);
         ht_store_close(st);
         return 1;
+    }
+    if (!strcmp(report_format, "html")) {
+        if (n)
+            rc = report_html(st, run, ids, n);
+        else
+            printf("no runs recorded in %s\n", trace);
+        free(ids);
+        ht_store_close(st);
+        return rc;
+    }
+    if (strcmp(report_format, "text")) {
+        fprintf(stderr, "heaptrail report: unknown format '%s' (text, html)\n",
+                report_format);
+        free(ids);
+        ht_store_close(st);
+        return 2;
     }
     rc = replay_runs(st, run, 1);
     for (size_t i = 0; rc == 0 && i < n; i++) {

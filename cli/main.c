@@ -26,6 +26,8 @@ static const char usage[] =
     "  report TRACE [--run N]\n"
     "                  print allocations, frees, peak and live-at-exit blocks\n"
     "                  by site (replays first if needed)\n"
+    "  demo [-o DIR]   build, record and report the bundled tour sample;\n"
+    "                  writes DIR/report.html\n"
     "  help COMMAND    details of one command\n"
     "\n"
     "Environment for instrumented programs: HEAPTRAIL_TRACE (trace path),\n"
@@ -139,6 +141,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},       {"ingest", cmd_ingest}, {"sql", cmd_sql},
     {"replay", cmd_replay}, {"report", cmd_report},
+    {"demo", cmd_demo},
 };
 
 int main(int argc, char **argv)

@@ -61,6 +61,7 @@ struct eng {
     int peak_dirty, have_peak;
     uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
     struct ht_pym_stats peak_stats;
+    struct ht__poolmap peak_pools; /* pool occupancy at peak_stats' time */
     ht_err err; /* sticky, from the GC hook */
     struct ht_replay_result r;
 };
@@ -141,6 +142,8 @@ static void maybe_peak(struct eng *g)
     if (g->have_peak && g->r.peak_live_bytes * 100 < g->peak_snap_bytes * 101)
         return;
     ht_pym_stats(g->pym, &g->peak_stats);
+    if (ht__poolmap_capture(g->pym, &g->peak_pools) && !g->err)
+        g->err = HT_ENOMEM;
     g->have_peak = 1;
     g->peak_snap_bytes = g->r.peak_live_bytes;
     g->peak_snap_seq = g->r.peak_seq;
@@ -646,6 +649,9 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS cycle_edges(run_id INTEGER, cycle_id INTEGER,"
     " from_addr INTEGER, offset INTEGER, to_addr INTEGER, store_seq INTEGER,"
     " store_site INTEGER);"
+    "CREATE TABLE IF NOT EXISTS pool_map(run_id INTEGER, seq INTEGER,"
+    " kind TEXT, arena INTEGER, pool INTEGER, size_class INTEGER,"
+    " used_blocks INTEGER, total_blocks INTEGER);"
     "CREATE VIEW IF NOT EXISTS leak_summary AS SELECT run_id,"
     " leak_kind AS category, COUNT(*) AS blocks, SUM(size) AS bytes"
     " FROM objects WHERE leak_kind IS NOT NULL GROUP BY run_id, leak_kind;";
@@ -664,8 +670,9 @@ static ht_err prepare(struct eng *g)
              "DELETE FROM gc_collections WHERE run_id=%lld;"
              "DELETE FROM cycles WHERE run_id=%lld;"
              "DELETE FROM cycle_members WHERE run_id=%lld;"
-             "DELETE FROM cycle_edges WHERE run_id=%lld;",
-             r, r, r, r, r, r, r);
+             "DELETE FROM cycle_edges WHERE run_id=%lld;"
+             "DELETE FROM pool_map WHERE run_id=%lld;",
+             r, r, r, r, r, r, r, r);
     if ((e = ht_store_exec(g->st, sql)) ||
         (e = ht_store_insert_prepare(g->st,
              "INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -679,6 +686,25 @@ static ht_err prepare(struct eng *g)
              "INSERT INTO gc_collections VALUES(?,?,?,?,?,?,?,?)", &g->ins_gc)))
         return e;
     return HT_OK;
+}
+
+/* pool_map rows: the peak copy and the model's state now (exit) */
+static ht_err write_pool_map(struct eng *g)
+{
+    ht_insert *ins = NULL;
+    struct ht__poolmap now = {0};
+    ht_err e = ht_store_insert_prepare(g->st,
+        "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)", &ins);
+    if (!e && g->have_peak)
+        e = ht__poolmap_write(ins, g->run, g->peak_snap_seq, "peak",
+                              &g->peak_pools);
+    if (!e)
+        e = ht__poolmap_capture(g->pym, &now);
+    if (!e)
+        e = ht__poolmap_write(ins, g->run, g->seq, "exit", &now);
+    ht__poolmap_fini(&now);
+    ht_store_insert_free(ins);
+    return e;
 }
 
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
@@ -721,7 +747,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
                         g->peak_snap_live)))
         return e;
     ht_pym_stats(g->pym, &s);
-    if ((e = write_snap(g, "exit", g->seq, &s, g->live_bytes)))
+    if ((e = write_snap(g, "exit", g->seq, &s, g->live_bytes)) ||
+        (e = write_pool_map(g)))
         return e;
     g->r.live_at_end = g->t.n;
     return detect(g);
@@ -774,6 +801,7 @@ done:
     ht__map_fini(&g->pending);
     ht__map_fini(&g->freed);
     ht__map_fini(&g->rootslots);
+    ht__poolmap_fini(&g->peak_pools);
     ht__objtab_fini(&g->t);
     free(g->segs);
     ht_pym_free(g->pym);

@@ -567,6 +567,30 @@ void ht_pym_stats(const ht_pym *m, struct ht_pym_stats *st)
     st->raw_blocks = m->count_raw ? m->raw_blocks : 0;
 }
 
+int ht_pym_each_pool(const ht_pym *m,
+                     int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                     void *ctx)
+{
+    for (uint32_t ai = 0; ai < m->maxarenas; ai++) {
+        const struct pym_arena *a = &m->arenas[ai];
+        if (!a->live)
+            continue;
+        for (uint32_t k = 0; k < a->ntotal; k++) {
+            const struct pym_pool *p = &m->pools[ai * MAX_POOLS + k];
+            struct ht_pym_pool_info pi = {ai, k, -1, 0, 0};
+            if (k < a->carved && p->count) {
+                pi.size_class = (int32_t)p->szidx;
+                pi.used = p->count;
+                pi.total = m->nblocks[p->szidx];
+            }
+            int r = cb(ctx, &pi);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
 /* CPython's printone(): label padded to 35, '=', value right-aligned in 21
  * columns with thousands separators. */
 static int printone(FILE *out, const char *msg, uint64_t v)

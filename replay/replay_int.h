@@ -78,4 +78,22 @@ ht_err ht__obj_set_edge(struct ht__obj *o, uint64_t off, uint64_t val,
 void ht__obj_truncate(struct ht__obj *o, uint64_t size);
 void ht__obj_free(struct ht__obj *o);
 
+/* ---- pool map (replay/poolmap.c) ------------------------------------
+ * A copy of the pymalloc model's per-pool occupancy, taken at the peak and
+ * at exit and written as pool_map(run_id, seq, kind, arena, pool,
+ * size_class, used_blocks, total_blocks) rows. Owns its array. */
+struct ht_pym;
+struct ht_pym_pool_info;
+struct ht__poolmap {
+    struct ht_pym_pool_info *p;
+    size_t n, cap;
+};
+/* Replace pm's contents with the model's pools. HT_ENOMEM. */
+ht_err ht__poolmap_capture(const struct ht_pym *m, struct ht__poolmap *pm);
+/* Insert pm's rows (ins: "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)"). */
+struct ht_insert;
+ht_err ht__poolmap_write(struct ht_insert *ins, int64_t run, uint64_t seq,
+                         const char *kind, const struct ht__poolmap *pm);
+void ht__poolmap_fini(struct ht__poolmap *pm);
+
 #endif

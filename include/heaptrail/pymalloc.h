@@ -123,6 +123,21 @@ void ht_pym_stats(const ht_pym *m, struct ht_pym_stats *st);
  */
 ht_err ht_pym_format_stats(const ht_pym *m, FILE *out);
 
+/* One pool of a live arena, for occupancy maps. size_class is -1 for a pool
+ * that holds no block (never carved, or empty on the arena's free list). */
+struct ht_pym_pool_info {
+    uint32_t arena;       /* arena slot index */
+    uint32_t pool;        /* pool index inside the arena */
+    int32_t size_class;   /* 0..31, or -1 */
+    uint32_t used, total; /* blocks allocated / blocks per pool (0 if -1) */
+};
+
+/* Call cb for every pool of every live arena, in (arena, pool) order; stops
+ * early when cb returns non-zero and returns that value (else 0). */
+int ht_pym_each_pool(const ht_pym *m,
+                     int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                     void *ctx);
+
 /* Blocks per pool of size class cls (0 for cls >= 32). */
 uint32_t ht_pym_class_blocks(const ht_pym *m, unsigned cls);
 

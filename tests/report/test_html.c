@@ -1,0 +1,110 @@
+/* The HTML report: strings from the trace are escaped, absent tables are
+ * skipped, an unknown run is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "heaptrail/report.h"
+
+static char db[64];
+
+static ht_store *fresh(void)
+{
+    strcpy(db, "/tmp/ht_test_html_XXXXXX");
+    int fd = mkstemp(db);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(db);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    return st;
+}
+
+static char *render(ht_store *st, int64_t run, ht_err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    *err = ht_report_html(st, run, f);
+    fclose(f);
+    return buf;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static const char hostile[] =
+    "</script><script>alert(1)</script><!-- \"q\" \\ & \xe2\x80\xa8 \x01";
+
+static void test_strings_are_escaped(void **state)
+{
+    (void)state;
+    ht_store *st = fresh();
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs(run_id, pid, program, argv, status, complete)"
+             " VALUES(1, 42, 'p', '%s', 'exited', 1);"
+             "CREATE TABLE site_stats(run_id INTEGER, pc INTEGER, allocs INTEGER,"
+             " bytes_allocated INTEGER, frees INTEGER, live_blocks INTEGER,"
+             " live_bytes INTEGER);"
+             "INSERT INTO site_stats VALUES(1, 4096, 3, 300, 0, 3, 300);"
+             "INSERT INTO pcs(run_id, pc, file, line, func) VALUES(1, 4096,"
+             " '%s', 7, 'f<b>');", hostile, hostile);
+    assert_int_equal(ht_store_exec(st, sql), HT_OK);
+    ht_err e;
+    char *out = render(st, 1, &e);
+    assert_int_equal(e, HT_OK);
+    /* the only script ends are the page's own two */
+    assert_int_equal(count(out, "</script>"), 2);
+    assert_int_equal(count(out, "<script>alert"), 0);
+    assert_int_equal(count(out, "<!--"), 0);
+    assert_int_equal(count(out, "<b>"), 0);
+    /* argv and pcs.file both appear, escaped exactly */
+    assert_int_equal(count(out, "\"\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"
+                                "\\u003c/script\\u003e\\u003c!-- \\\"q\\\" \\\\ "
+                                "\\u0026 \\u2028 \\u0001"), 2);
+    assert_non_null(strstr(out, "\"f\\u003cb\\u003e\""));
+    /* the site row: file, func, line, bytes, allocs, live bytes */
+    assert_non_null(strstr(out, ",\"f\\u003cb\\u003e\",7,300,3,300]"));
+    /* tables that do not exist are null sections */
+    assert_non_null(strstr(out, "\"snaps\":null"));
+    assert_non_null(strstr(out, "\"pool_map\":null"));
+    assert_non_null(strstr(out, "\"sites\":["));
+    free(out);
+    ht_store_close(st);
+    unlink(db);
+}
+
+static void test_unknown_run(void **state)
+{
+    (void)state;
+    ht_store *st = fresh();
+    ht_err e;
+    char *out = render(st, 5, &e);
+    assert_int_equal(e, HT_ENOTFOUND);
+    assert_string_equal(out, ""); /* nothing written */
+    free(out);
+    assert_int_equal(ht_report_html(NULL, 1, stdout), HT_EINVAL);
+    ht_store_close(st);
+    unlink(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strings_are_escaped),
+        cmocka_unit_test(test_unknown_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

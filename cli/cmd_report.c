@@ -115,7 +115,7 @@ static const char replay_usage[] =
     "  table, the pymalloc model (profiles 3.8 3.9 3.10 3.11 3.12 3.13) and\n"
     "  the CPython GC model, and writes the result tables into TRACE:\n"
     "  run_stats, site_stats, objects, errors, frag_snapshots,\n"
-    "  gc_collections, cycles, cycle_members, cycle_edges and the views\n"
+    "  gc_collections, cycles, cycle_members, cycle_edges, pool_map and the views\n"
     "  site_report and leak_summary (docs/trace-format.md).\n";
 
 int cmd_replay(int argc, char **argv)

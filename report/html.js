@@ -103,7 +103,8 @@
       var yv = ymax * i / 4, xv = x0 + (x1 - x0) * i / 4;
       s('line', {x1: L - 4, y1: Y(yv), x2: W - R, y2: Y(yv), stroke: '#eceff3'}, ax);
       s('text', {x: L - 6, y: Y(yv) + 4, 'text-anchor': 'end'}, ax, opt.fmt(yv));
-      s('text', {x: X(xv), y: H - B + 16, 'text-anchor': 'middle'}, ax, num(Math.round(xv)));
+      s('text', {x: X(xv), y: H - B + 16, 'text-anchor': i === 4 ? 'end' : i ? 'middle' : 'start'}, ax,
+        num(Math.round(xv)));
     }
     s('text', {x: W - R, y: H - 4, 'text-anchor': 'end'}, ax, 'event seq');
     series.forEach(function (se) {
@@ -196,7 +197,7 @@
         var fill = '#e3e6ea', sz = (r[3] + 1) * 16;
         if (r[3] >= 0) {
           var f = r[5] ? r[4] / r[5] : 0;
-          fill = 'hsl(' + ((r[3] * 47) % 360) + ',65%,' + (82 - 50 * f).toFixed(0) + '%)';
+          fill = 'hsl(' + ((r[3] * 47) % 360) + ',65%,' + (72 - 42 * f).toFixed(0) + '%)';
         }
         var c = s('rect', {x: L + r[2] * (C + G), y: 24 + idx[r[1]] * (C + G), width: C, height: C, fill: fill}, svg);
         tipOn(c, 'arena ' + r[1] + ' pool ' + r[2] + (r[3] >= 0 ? '\nsize class ' + r[3] + ' (' + sz +
@@ -335,7 +336,7 @@
       while (gdiv.firstChild) gdiv.removeChild(gdiv.firstChild);
       var ms = (members[id] || []).slice(0, 40);
       if (!ms.length) { h('div', 'cycle ' + id + ': members not loaded (only the 20 largest cycles are drawn)', gdiv, 'note'); return; }
-      var W = 1040, H = 420, cx = W / 2, cy = H / 2 + 8, R = Math.min(150, 40 + ms.length * 14);
+      var R = Math.min(150, 40 + ms.length * 14), W = 1040, H = 2 * R + 110, cx = W / 2, cy = H / 2 + 8;
       var svg = s('svg', {width: W, height: H, 'class': 'cyclegraph', 'data-cycle': id}, gdiv);
       s('text', {x: 4, y: 14, 'font-weight': 'bold'}, svg, 'cycle ' + id + ': ' + (members[id] || []).length +
         ' objects' + ((members[id] || []).length > ms.length ? ' (first 40 drawn)' : ''));

@@ -51,6 +51,8 @@ ht_err ht_replay_summary(ht_store *st, int64_t run_id, struct ht_summary *out);
  *   cycle_members(run_id, cycle_id, addr, size, alloc_seq, pc)
  *   cycle_edges(run_id, cycle_id, from_addr, offset, to_addr, store_seq,
  *           store_site)
+ *   pool_map(run_id, seq, kind, arena, pool, size_class, used_blocks,
+ *           total_blocks)   (pymalloc pools at the peak and at exit)
  *   view leak_summary(run_id, category, blocks, bytes)
  */
 struct ht_replay_opts {

@@ -49,13 +49,29 @@ static void json_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* A JSON number: -?digits(.digits)?([eE][+-]?digits)? (SQLite may also
+ * print "Inf", "NaN" or text stored in a numeric column: those are null). */
 static int is_number(const char *s)
 {
-    char *end;
-    if (!*s)
+    size_t i = s[0] == '-', d = 0;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++, d++;
+    if (!d)
         return 0;
-    (void)strtod(s, &end);
-    return *end == 0 && strcmp(s, "inf") && strcmp(s, "nan");
+    if (s[i] == '.') {
+        for (d = 0, i++; s[i] >= '0' && s[i] <= '9'; i++)
+            d++;
+        if (!d)
+            return 0;
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        i += s[i + 1] == '+' || s[i + 1] == '-' ? 2 : 1;
+        for (d = 0; s[i] >= '0' && s[i] <= '9'; i++)
+            d++;
+        if (!d)
+            return 0;
+    }
+    return s[i] == 0;
 }
 
 struct jw {

@@ -59,6 +59,8 @@ static void test_strings_are_escaped(void **state)
              " bytes_allocated INTEGER, frees INTEGER, live_blocks INTEGER,"
              " live_bytes INTEGER);"
              "INSERT INTO site_stats VALUES(1, 4096, 3, 300, 0, 3, 300);"
+             "INSERT INTO site_stats VALUES(1, 8192, 'NaN', 'Infinity', 0, 0,"
+             " '1.5e+20');"
              "INSERT INTO pcs(run_id, pc, file, line, func) VALUES(1, 4096,"
              " '%s', 7, 'f<b>');", hostile, hostile);
     assert_int_equal(ht_store_exec(st, sql), HT_OK);
@@ -77,6 +79,9 @@ static void test_strings_are_escaped(void **state)
     assert_non_null(strstr(out, "\"f\\u003cb\\u003e\""));
     /* the site row: file, func, line, bytes, allocs, live bytes */
     assert_non_null(strstr(out, ",\"f\\u003cb\\u003e\",7,300,3,300]"));
+    /* numeric columns holding non-numbers become null; a REAL too large
+     * for an integer keeps its exponent */
+    assert_non_null(strstr(out, "[\"?\",\"0x2000\",0,null,null,1.5e+20]"));
     /* tables that do not exist are null sections */
     assert_non_null(strstr(out, "\"snaps\":null"));
     assert_non_null(strstr(out, "\"pool_map\":null"));

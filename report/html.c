@@ -120,10 +120,12 @@ static int has_table(ht_store *st, const char *name)
 }
 
 /* Write  ,"key":[rows...]  (or null when table is absent). sql is a printf
- * format whose every %lld is the run id (up to 4 of them). */
+ * format whose every %lld is the run id (up to 4 of them). An optional
+ * section (a table of a newer replay whose columns may still change) is
+ * rendered into memory first and becomes null if its query fails. */
 static ht_err section(ht_store *st, FILE *out, const char *key,
                       const char *table, const char *types, int64_t run,
-                      const char *fmt)
+                      const char *fmt, int optional)
 {
     fprintf(out, ",\n\"%s\":", key);
     if (table && !has_table(st, table)) {
@@ -133,65 +135,97 @@ static ht_err section(ht_store *st, FILE *out, const char *key,
     char sql[8192];
     long long r = (long long)run;
     snprintf(sql, sizeof sql, fmt, r, r, r, r);
-    struct jw w = {out, types, 0};
-    fputc('[', out);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = optional ? open_memstream(&buf, &len) : out;
+    if (!mem)
+        return HT_ENOMEM;
+    struct jw w = {mem, types, 0};
+    fputc('[', mem);
     ht_err e = ht_store_query(st, sql, 1, json_row, &w);
-    fputc(']', out);
+    fputc(']', mem);
+    if (optional) {
+        if (fclose(mem) != 0)
+            e = HT_ENOMEM;
+        if (e == HT_OK)
+            fwrite(buf, 1, len, out);
+        else
+            fputs("null", out);
+        free(buf);
+        return e == HT_ENOMEM ? e : HT_OK;
+    }
     return e;
 }
 
 static const struct {
     const char *key, *table, *types, *sql;
+    int optional;
 } sections[] = {
     {"stats", "run_stats", "nnnnnnnnnnn",
      "SELECT events, allocs, reallocs, frees, bytes_allocated,"
      " peak_live_bytes, peak_live_blocks, peak_seq, live_blocks, live_bytes,"
-     " invalid_frees FROM run_stats WHERE run_id=%lld"},
+     " invalid_frees FROM run_stats WHERE run_id=%lld", 0},
     {"snaps", "frag_snapshots", "nsnnnnnnnn",
      "SELECT seq, kind, live_bytes, bytes_in_use, bytes_total, utilisation,"
      " arenas, pools_used, unused_pools, blocks_in_use FROM frag_snapshots"
-     " WHERE run_id=%lld ORDER BY seq, kind='exit'"},
+     " WHERE run_id=%lld ORDER BY seq, kind='exit'", 0},
     {"leak_summary", "objects", "snn",
      "SELECT leak_kind, count(*), sum(size) FROM objects WHERE run_id=%lld"
-     " AND leak_kind IS NOT NULL GROUP BY leak_kind"},
+     " AND leak_kind IS NOT NULL GROUP BY leak_kind", 0},
     {"leaks", "objects", "snnsssn",
      "SELECT o.leak_kind, count(*), sum(o.size), " LOC("o.run_id", "o.pc")
      ", o.lost_by, " LOC("o.run_id", "o.lost_by_site") ", min(o.alloc_seq)"
      " FROM objects o WHERE o.run_id=%lld AND o.leak_kind IS NOT NULL"
      " GROUP BY o.leak_kind, o.pc, o.lost_by, o.lost_by_site"
-     " ORDER BY 3 DESC LIMIT 1000"},
+     " ORDER BY 3 DESC LIMIT 1000", 0},
     {"errors", "errors", "snsns",
      "SELECT e.kind, count(*), " LOC("e.run_id", "e.pc") ", min(e.seq),"
      " printf('0x%%x', min(e.addr)) FROM errors e WHERE e.run_id=%lld"
-     " GROUP BY e.kind, e.pc ORDER BY 2 DESC LIMIT 1000"},
+     " GROUP BY e.kind, e.pc ORDER BY 2 DESC LIMIT 1000", 0},
     {"cycles", "cycles", "nnn",
      "SELECT cycle_id, members, bytes FROM cycles WHERE run_id=%lld"
-     " ORDER BY bytes DESC, cycle_id LIMIT 500"},
+     " ORDER BY bytes DESC, cycle_id LIMIT 500", 0},
     {"cycle_members", "cycle_members", "nsns",
      "SELECT m.cycle_id, printf('0x%%x', m.addr), m.size, "
      LOC("m.run_id", "m.pc") " FROM cycle_members m WHERE m.run_id=%lld"
      " AND m.cycle_id IN (SELECT cycle_id FROM cycles WHERE run_id=%lld"
      " ORDER BY bytes DESC, cycle_id LIMIT 20) ORDER BY m.cycle_id,"
-     " m.alloc_seq"},
+     " m.alloc_seq", 0},
     {"cycle_edges", "cycle_edges", "nsnssn",
      "SELECT e.cycle_id, printf('0x%%x', e.from_addr), e.offset,"
      " printf('0x%%x', e.to_addr), " LOC("e.run_id", "e.store_site")
      ", e.store_seq FROM cycle_edges e WHERE e.run_id=%lld AND e.cycle_id IN"
      " (SELECT cycle_id FROM cycles WHERE run_id=%lld ORDER BY bytes DESC,"
-     " cycle_id LIMIT 20) ORDER BY e.cycle_id, e.store_seq LIMIT 20000"},
+     " cycle_id LIMIT 20) ORDER BY e.cycle_id, e.store_seq LIMIT 20000", 0},
     {"sites", "site_stats", "ssnnnn",
      "SELECT COALESCE(p.file,'?'), COALESCE(p.func, printf('0x%%x', s.pc)),"
      " COALESCE(p.line,0), s.bytes_allocated, s.allocs, s.live_bytes"
      " FROM site_stats s LEFT JOIN pcs p ON p.run_id=s.run_id AND p.pc=s.pc"
-     " WHERE s.run_id=%lld AND s.bytes_allocated>0"},
+     " WHERE s.run_id=%lld AND s.bytes_allocated>0", 0},
     {"pool_map", "pool_map", "snnnnn",
      "SELECT kind, arena, pool, size_class, used_blocks, total_blocks"
      " FROM pool_map WHERE run_id=%lld AND arena IN (SELECT DISTINCT arena"
      " FROM pool_map WHERE run_id=%lld ORDER BY arena LIMIT 256)"
-     " ORDER BY kind, arena, pool"},
+     " ORDER BY kind, arena, pool", 0},
     {"gc", "gc_collections", "nnn",
      "SELECT generation, count(*), sum(collected) FROM gc_collections"
-     " WHERE run_id=%lld GROUP BY generation ORDER BY generation"},
+     " WHERE run_id=%lld GROUP BY generation ORDER BY generation", 0},
+    /* tables of newer replays (docs/trace-format.md): shown when present */
+    {"peak_sites", "peak_sites", "snn",
+     "SELECT " LOC("t.run_id", "t.pc") ", t.blocks, t.bytes FROM peak_sites t"
+     " WHERE t.run_id=%lld ORDER BY t.bytes DESC LIMIT 500", 1},
+    {"pinning", "pinning", "snnn",
+     "SELECT " LOC("t.run_id", "t.pc") ", t.blocks, t.pools, t.arenas"
+     " FROM pinning t WHERE t.run_id=%lld ORDER BY t.arenas DESC, t.pools DESC"
+     " LIMIT 500", 1},
+    {"churn", "churn", "snnnnn",
+     "SELECT " LOC("t.run_id", "t.pc") ", t.size, t.allocs, t.frees,"
+     " t.max_live, t.short_lived FROM churn t WHERE t.run_id=%lld"
+     " ORDER BY t.allocs DESC LIMIT 500", 1},
+    {"refcount_sites", "refcount_sites", "snn",
+     "SELECT COALESCE(" LOC("t.run_id", "t.pc") ", " LOC("t.run_id", "t.site_id")
+     "), t.increfs, t.decrefs FROM refcount_sites t WHERE t.run_id=%lld"
+     " ORDER BY t.increfs + t.decrefs DESC LIMIT 500", 1},
 };
 
 ht_err ht_report_html(ht_store *st, int64_t run_id, FILE *out)
@@ -223,7 +257,8 @@ ht_err ht_report_html(ht_store *st, int64_t run_id, FILE *out)
     fputc(']', out);
     for (size_t i = 0; !e && i < sizeof sections / sizeof sections[0]; i++)
         e = section(st, out, sections[i].key, sections[i].table,
-                    sections[i].types, run_id, sections[i].sql);
+                    sections[i].types, run_id, sections[i].sql,
+                    sections[i].optional);
     if (e != HT_OK)
         return e;
     fprintf(out, "}\n</script>\n<script>\n%s</script>\n</body></html>\n",

@@ -392,6 +392,28 @@
     drawCycle(D.cycles[0][0]);
   }
 
+  /* tables of newer replays, when the trace has them */
+  var extra = function (key, title, note, cols) {
+    if (!D[key] || !D[key].length) return;
+    var e = sect(title, 'sec-' + key);
+    if (note) h('div', note, e, 'note');
+    table(e, cols, D[key].slice());
+  };
+  var site = {name: 'site', i: 0};
+  extra('peak_sites', 'Allocation sites of the blocks live at the peak', null,
+    [site, {name: 'blocks', i: 1, num: true, fmt: num}, {name: 'bytes', i: 2, num: true, fmt: num}]);
+  extra('pinning', 'Sites pinning pymalloc pools and arenas at exit',
+    'Blocks of these sites are the only or main reason a pool or arena cannot be released.',
+    [site, {name: 'blocks', i: 1, num: true, fmt: num}, {name: 'pools', i: 2, num: true, fmt: num},
+     {name: 'arenas', i: 3, num: true, fmt: num}]);
+  extra('churn', 'Churn: sites that allocate and free the same size over and over',
+    'Candidates for reusing a block or a free list.',
+    [site, {name: 'size', i: 1, num: true, fmt: num}, {name: 'allocs', i: 2, num: true, fmt: num},
+     {name: 'frees', i: 3, num: true, fmt: num}, {name: 'max live', i: 4, num: true, fmt: num},
+     {name: 'short-lived', i: 5, num: true, fmt: num}]);
+  extra('refcount_sites', 'Refcount operations by site', null,
+    [site, {name: 'increfs', i: 1, num: true, fmt: num}, {name: 'decrefs', i: 2, num: true, fmt: num}]);
+
   if (D.gc && D.gc.length) {
     var sec8 = sect('Modelled CPython GC collections', 'sec-gc');
     table(sec8, [

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "heaptrail/report.h"
 
 static char chromium[512];
 static char dir[512], html[600], png[600], profile[600];
@@ -205,6 +206,53 @@ static void test_report_in_browser(void **state)
         e2e_rmtree(dir);
 }
 
+/* Hostile strings in the trace stay text in the browser; a page with only
+ * some tables (no replay snapshots) still renders. */
+static void test_hostile_strings_in_browser(void **state)
+{
+    (void)state;
+    char hdir[512], db[600], page[600], prof[600];
+    snprintf(hdir, sizeof hdir, "%s", e2e_tmpdir("browser-hostile"));
+    snprintf(db, sizeof db, "%s/t.db", hdir);
+    snprintf(page, sizeof page, "%s/r.html", hdir);
+    snprintf(prof, sizeof prof, "--user-data-dir=%s/profile", hdir);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    assert_int_equal(ht_store_exec(st,
+        "INSERT INTO runs(run_id, pid, argv, status, complete) VALUES(1, 7,"
+        " '</script><script>console.error(\"pwned\")</script><b>x</b>',"
+        " 'exited', 1);"
+        "INSERT INTO pcs(run_id, pc, file, line, func) VALUES(1, 4096,"
+        " '<img src=x onerror=console.error(1)>.c', 3, '<i>f</i>');"
+        "CREATE TABLE site_stats(run_id, pc, allocs, bytes_allocated, frees,"
+        " live_blocks, live_bytes);"
+        "INSERT INTO site_stats VALUES(1, 4096, 2, 64, 1, 1, 32);"
+        "CREATE TABLE churn(run_id, pc, size, allocs, frees, max_live, short_lived);"
+        "INSERT INTO churn VALUES(1, 4096, 32, 10, 9, 1, 9);"), HT_OK);
+    FILE *f = fopen(page, "w");
+    assert_non_null(f);
+    assert_int_equal(ht_report_html(st, 1, f), HT_OK);
+    fclose(f);
+    ht_store_close(st);
+    static char dom[1 << 20], err[1 << 18];
+    char *dump[] = {chromium, "--headless", "--disable-gpu", "--no-sandbox",
+                    "--no-first-run", prof, "--enable-logging=stderr",
+                    "--v=0", "--dump-dom", page, NULL};
+    assert_int_equal(e2e_run2(dump, NULL, dom, sizeof dom, err, sizeof err), 0);
+    if (strstr(err, "CONSOLE") || strstr(err, "Uncaught"))
+        fail_msg("console output from the page:\n%s", err);
+    assert_non_null(strstr(dom, "data-rendered=\"1\""));
+    /* the strings are text nodes: serialised escaped, never as elements */
+    assert_non_null(strstr(dom, "&lt;/script&gt;&lt;script&gt;console.error("));
+    assert_null(strstr(dom, "<b>x</b>"));
+    assert_null(strstr(dom, "<img"));
+    assert_null(strstr(dom, "<i>f</i>"));
+    assert_int_equal(count(dom, "class=\"flame\""), 1);
+    assert_int_equal(count(dom, "id=\"sec-churn\""), 1);
+    assert_int_equal(count(dom, "class=\"series\""), 0); /* no snapshots */
+    e2e_rmtree(hdir);
+}
+
 int main(void)
 {
     if (find_chromium()) {
@@ -214,6 +262,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_in_browser),
+        cmocka_unit_test(test_hostile_strings_in_browser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

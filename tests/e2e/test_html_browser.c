@@ -46,6 +46,18 @@ static size_t count(const char *hay, const char *needle)
     return n;
 }
 
+/* Load page in headless chromium (profile: a --user-data-dir= option) and
+ * capture the DOM after its scripts ran, and the browser's log. */
+static int dump_dom(const char *page, const char *profile_opt, char *dom,
+                    size_t n, char *err, size_t en)
+{
+    char *argv[] = {chromium, "--headless", "--disable-gpu", "--no-sandbox",
+                    "--no-first-run", (char *)profile_opt,
+                    "--enable-logging=stderr", "--v=0", "--dump-dom",
+                    (char *)page, NULL};
+    return e2e_run2(argv, NULL, dom, n, err, en);
+}
+
 static uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -150,10 +162,7 @@ static void test_report_in_browser(void **state)
 
     /* scripts run; the DOM after them */
     static char dom[8 << 20], err[1 << 20];
-    char *dump[] = {chromium, "--headless", "--disable-gpu", "--no-sandbox",
-                    "--no-first-run", profile, "--enable-logging=stderr",
-                    "--v=0", "--dump-dom", html, NULL};
-    assert_int_equal(e2e_run2(dump, NULL, dom, sizeof dom, err, sizeof err), 0);
+    assert_int_equal(dump_dom(html, profile, dom, sizeof dom, err, sizeof err), 0);
     if (strstr(err, "CONSOLE") || strstr(err, "Uncaught"))
         fail_msg("console output from the report's script:\n%s", err);
     assert_non_null(strstr(dom, "data-rendered=\"1\""));
@@ -235,10 +244,7 @@ static void test_hostile_strings_in_browser(void **state)
     fclose(f);
     ht_store_close(st);
     static char dom[1 << 20], err[1 << 18];
-    char *dump[] = {chromium, "--headless", "--disable-gpu", "--no-sandbox",
-                    "--no-first-run", prof, "--enable-logging=stderr",
-                    "--v=0", "--dump-dom", page, NULL};
-    assert_int_equal(e2e_run2(dump, NULL, dom, sizeof dom, err, sizeof err), 0);
+    assert_int_equal(dump_dom(page, prof, dom, sizeof dom, err, sizeof err), 0);
     if (strstr(err, "CONSOLE") || strstr(err, "Uncaught"))
         fail_msg("console output from the page:\n%s", err);
     assert_non_null(strstr(dom, "data-rendered=\"1\""));

@@ -25,6 +25,13 @@ static ht_store *fresh(void)
     return st;
 }
 
+static void done(ht_store *st, char *out)
+{
+    free(out);
+    ht_store_close(st);
+    unlink(db);
+}
+
 static char *render(ht_store *st, int64_t run, ht_err *err)
 {
     char *buf = NULL;
@@ -86,9 +93,7 @@ static void test_strings_are_escaped(void **state)
     assert_non_null(strstr(out, "\"snaps\":null"));
     assert_non_null(strstr(out, "\"pool_map\":null"));
     assert_non_null(strstr(out, "\"sites\":["));
-    free(out);
-    ht_store_close(st);
-    unlink(db);
+    done(st, out);
 }
 
 /* tables of newer replays: shown when present, null when their columns
@@ -112,9 +117,7 @@ static void test_optional_tables(void **state)
     assert_non_null(strstr(out, "\"churn\":[\n[\"a.c:9 g\",64,1000,999,2,990]]"));
     assert_non_null(strstr(out, "\"pinning\":null"));
     assert_non_null(strstr(out, "\"refcount_sites\":null"));
-    free(out);
-    ht_store_close(st);
-    unlink(db);
+    done(st, out);
 }
 
 static void test_unknown_run(void **state)

@@ -33,7 +33,9 @@ static int edit_cmp(const void *a, const void *b)
 static const char prelude[] =
     "void ht_rt_store(__UINT64_TYPE__, void *, const void *, const void *);"
     " void ht_rt_incref(__UINT64_TYPE__, const void *);"
-    " void ht_rt_decref(__UINT64_TYPE__, const void *);\n";
+    " void ht_rt_decref(__UINT64_TYPE__, const void *);"
+    " void *ht_rt_alloc_note(__UINT64_TYPE__, void *, __UINT64_TYPE__);"
+    " void ht_rt_free_note(__UINT64_TYPE__, const void *);\n";
 
 ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
 {
@@ -59,7 +61,7 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
             break;
     }
     fclose(in);
-    struct edit *ed = calloc(3 * l->n + 1, sizeof *ed);
+    struct edit *ed = calloc(4 * l->n + 1, sizeof *ed);
     size_t ne = 0;
     ht_err err = HT_OK;
     if (!ed) {
@@ -105,9 +107,39 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
                      i, i);
             ed[ne++] = (struct edit){s->arg_b, 0, 2, s->arg_e, strdup(a)};
             ed[ne++] = (struct edit){s->arg_e, 0, 0, s->arg_b, strdup(b)};
+        } else if (s->fn_arg && s->kind == HT_SITE_ALLOC) {
+            /* ({ z = 0; p = NAME(.., ({ s = (ARG); z = s; s; }), ..);
+             *    alloc_note(id, p, z); p; }) */
+            if (s->call_e > len)
+                continue;
+            char o[200];
+            snprintf(o, sizeof o,
+                     "({ __UINT64_TYPE__ __ht_z%zu = 0; "
+                     "__auto_type __ht_p%zu = ", i, i);
+            snprintf(a, sizeof a, "({ __auto_type __ht_s%zu = (", i);
+            snprintf(m, sizeof m,
+                     "); __ht_z%zu = (__UINT64_TYPE__)__ht_s%zu; __ht_s%zu; })",
+                     i, i, i);
+            snprintf(b, sizeof b,
+                     "; ht_rt_alloc_note(0x%" PRIx64 "ULL, (void *)__ht_p%zu, "
+                     "__ht_z%zu); __ht_p%zu; })",
+                     s->id, i, i, i);
+            ed[ne++] = (struct edit){s->call_b, 0, 2, s->call_e, strdup(o)};
+            ed[ne++] = (struct edit){s->arg_b, 0, 2, s->arg_e, strdup(a)};
+            ed[ne++] = (struct edit){s->arg_e, 0, 0, s->arg_b, strdup(m)};
+            ed[ne++] = (struct edit){s->call_e, 0, 0, s->call_b, strdup(b)};
+        } else if (s->fn_arg && s->kind == HT_SITE_FREE) {
+            /* the pointer argument, recorded before the call frees it */
+            if (s->arg_e > len)
+                continue;
+            snprintf(a, sizeof a, "({ __auto_type __ht_f%zu = (", i);
+            snprintf(b, sizeof b,
+                     "); ht_rt_free_note(0x%" PRIx64 "ULL, "
+                     "(const void *)__ht_f%zu); __ht_f%zu; })",
+                     s->id, i, i);
+            ed[ne++] = (struct edit){s->arg_b, 0, 2, s->arg_e, strdup(a)};
+            ed[ne++] = (struct edit){s->arg_e, 0, 0, s->arg_b, strdup(b)};
         }
-        if (ne && !ed[ne - 1].text)
-            err = HT_ENOMEM;
     }
     for (size_t i = 0; i < ne && !err; i++)
         if (!ed[i].text)

@@ -328,19 +328,20 @@ static void do_store(struct walk *w, CXCursor c, const char *func)
     }
 }
 
-/* Find the single argument text "( ARG )" in [b, e): sets arg offsets. */
-static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
-                     unsigned *ae)
+/* The call or macro invocation `NAME ( A1 , A2 ... )` spanning [b, e):
+ * the number of arguments, with the text of argument want (1-based) in
+ * [*ab, *ae); -1 if the text is not of that shape. */
+static int call_args(struct walk *w, unsigned b, unsigned e, unsigned want,
+                     unsigned *ab, unsigned *ae)
 {
     CXSourceRange r =
         clang_getRange(clang_getLocationForOffset(w->tu, w->main, b),
                        clang_getLocationForOffset(w->tu, w->main, e));
     CXToken *t = NULL;
-    unsigned nt = 0;
-    int depth = 0, ok = 0, commas = 0;
-    unsigned open = 0, close = 0;
+    unsigned nt = 0, cur_b = 0, k = 0;
+    int depth = 0, nargs = -1, closed = 0;
     clang_tokenize(w->tu, r, &t, &nt);
-    for (unsigned i = 0; i < nt; i++) {
+    for (unsigned i = 0; i < nt && nargs != -2; i++) {
         unsigned o;
         clang_getSpellingLocation(clang_getTokenLocation(w->tu, t[i]), NULL,
                                   NULL, NULL, &o);
@@ -348,25 +349,48 @@ static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
             break;
         CXString s = clang_getTokenSpelling(w->tu, t[i]);
         const char *p = clang_getCString(s);
-        if (strcmp(p, "(") == 0) {
-            if (depth++ == 0 && !open)
-                open = o + 1;
-        } else if (strcmp(p, ")") == 0) {
-            if (--depth == 0 && open) {
-                close = o;
-                ok = 1;
+        int open = strcmp(p, "(") == 0, close = strcmp(p, ")") == 0;
+        int comma = strcmp(p, ",") == 0;
+        if (closed || (i == 0 && clang_getTokenKind(t[i]) !=
+                                     CXToken_Identifier) ||
+            (i == 1 && !open)) {
+            nargs = -2; /* text after the ')' or not NAME ( */
+        } else if (open && depth++ == 0) {
+            cur_b = o + 1;
+            k = 1;
+        } else if ((close && --depth == 0) || (comma && depth == 1)) {
+            if (k == want) {
+                *ab = cur_b;
+                *ae = o;
             }
-        } else if (strcmp(p, ",") == 0 && depth == 1) {
-            commas++;
+            nargs = (int)k;
+            k++;
+            cur_b = o + 1;
+            closed = close;
         }
         clang_disposeString(s);
     }
     clang_disposeTokens(w->tu, t, nt);
-    if (!ok || commas || close <= open)
-        return 0;
-    *ab = open;
-    *ae = close;
-    return 1;
+    if (!closed || nargs < 1 || want > (unsigned)nargs ||
+        (want && *ab >= *ae))
+        return -1;
+    return nargs;
+}
+
+/* The single argument text "( ARG )" of the invocation in [b, e). */
+static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
+                     unsigned *ae)
+{
+    return call_args(w, b, e, 1, ab, ae) == 1;
+}
+
+static const struct ht_site_fn *find_fn(const char *n,
+                                        const struct ht_site_fn *v, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (strcmp(n, v[i].name) == 0)
+            return &v[i];
+    return NULL;
 }
 
 static int in_refcount_macro(struct walk *w, unsigned off)
@@ -400,7 +424,13 @@ static void do_call(struct walk *w, CXCursor c, const char *func)
         return;
     int is_free;
     enum ht_site_kind k = HT_SITE_KIND_COUNT;
-    if (is_alloc_name(name, &is_free))
+    const struct ht_site_fn *fa =
+        find_fn(name, w->o->alloc_fns, w->o->n_alloc_fns);
+    const struct ht_site_fn *ff =
+        fa ? NULL : find_fn(name, w->o->free_fns, w->o->n_free_fns);
+    if (fa || ff)
+        k = fa ? HT_SITE_ALLOC : HT_SITE_FREE;
+    else if (is_alloc_name(name, &is_free))
         k = is_free ? HT_SITE_FREE : HT_SITE_ALLOC;
     else if (in_list(name, w->o->inc_names, w->o->n_inc))
         k = HT_SITE_INCREF;
@@ -424,6 +454,15 @@ static void do_call(struct walk *w, CXCursor c, const char *func)
         int ok = !from_macro;
         range_offs(w, c, &b, &e, &ok);
         s->rewritable = ok && paren_arg(w, b, e, &s->arg_b, &s->arg_e);
+    } else if (fa || ff) {
+        unsigned b = 0, e = 0;
+        int ok = !from_macro;
+        range_offs(w, c, &b, &e, &ok);
+        s->fn_arg = fa ? fa->arg : ff->arg;
+        s->call_b = b;
+        s->call_e = e;
+        s->rewritable = ok && call_args(w, b, e, s->fn_arg, &s->arg_b,
+                                        &s->arg_e) > 0;
     }
 }
 

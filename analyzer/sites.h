@@ -19,8 +19,12 @@
  * not itself configured (e.g. KEEP(o) -> obj_incref(o)); refcount macros
  * with several arguments. Sites inside headers (static inline functions
  * included from a header) are not listed: only the main file is.
- * Allocations/frees are listed but never rewritten (the linker wraps record
- * them; the site table lets the store join their call line:col).
+ * Calls of the standard allocators are listed but never rewritten (the
+ * linker wraps record them; the site table lets the store join their
+ * call line:col). Calls of user-named allocators/deallocators
+ * (opts->alloc_fns/free_fns) written in main-file text are rewritable:
+ * the rewriter records ALLOC(result, size argument) after the call, or
+ * FREE(pointer argument) before it.
  *
  * Ownership: a struct ht_site_list owns all strings of its sites; release
  * it with ht_sites_free(). Nothing here prints.
@@ -62,7 +66,12 @@ struct ht_site {
     int rewritable;    /* text of the site is plain main-file text */
     /* file offsets (rewritable sites only) */
     unsigned lhs_b, lhs_e, op, rhs_b, rhs_e; /* store */
-    unsigned arg_b, arg_e;                   /* refcount: argument text */
+    unsigned arg_b, arg_e;                   /* refcount: argument text;
+                                                custom alloc/free: the
+                                                size/ptr argument text */
+    unsigned call_b, call_e; /* custom allocator call (rewritable) */
+    unsigned fn_arg;         /* custom alloc/free: 1-based size/ptr arg; 0 =
+                                a built-in allocator (wrapped at link) */
 };
 
 struct ht_site_list {
@@ -71,12 +80,24 @@ struct ht_site_list {
     char *main_file; /* absolute path of the main file */
 };
 
+/* A user-named allocator or deallocator (--alloc-fn / --free-fn): calls
+ * of name record an ALLOC of its result with argument arg as the size
+ * (alloc) or a FREE of argument arg (free). */
+struct ht_site_fn {
+    const char *name;
+    unsigned arg; /* 1-based */
+};
+
 struct ht_site_opts {
     const char *const *inc_names; /* refcount increment fns/macros */
     size_t n_inc;
     const char *const *dec_names;
     size_t n_dec;
     int no_stores; /* do not list pointer stores */
+    const struct ht_site_fn *alloc_fns; /* custom allocators */
+    size_t n_alloc_fns;
+    const struct ht_site_fn *free_fns; /* custom deallocators */
+    size_t n_free_fns;
 };
 
 /* Text name of a site kind ("alloc", "store", ...). */

@@ -30,7 +30,7 @@ static const char *const decs[] = {"obj_decref"};
 static void find(struct ht_site_list *l)
 {
     const char *argv[] = {"gcc", "-c", "-I" HT_SAMPLE_SRC, SRC};
-    struct ht_site_opts o = {incs, 2, decs, 1, 0};
+    struct ht_site_opts o = {.inc_names = incs, .n_inc = 2, .dec_names = decs, .n_dec = 1};
     assert_int_equal(ht_sites_find(argv, 4, NULL, &o, l), HT_OK);
     assert_true(ht__sites_is_valid(l));
 }
@@ -128,7 +128,7 @@ static void test_gcc_flags(void **state)
     const char *argv[] = {"gcc", "-c", "-fplan9-extensions",
                           "-mindirect-branch=thunk-extern",
                           "-I" HT_SAMPLE_SRC, SRC, "-o", "x.o", "-MMD"};
-    struct ht_site_opts o = {incs, 2, decs, 1, 0};
+    struct ht_site_opts o = {.inc_names = incs, .n_inc = 2, .dec_names = decs, .n_dec = 1};
     struct ht_site_list l;
     char dir[] = "/tmp/ht_an_XXXXXX";
     assert_non_null(mkdtemp(dir));

@@ -13,7 +13,7 @@
 struct edit {
     unsigned off;  /* where */
     unsigned del;  /* bytes replaced */
-    int cls;       /* 0 closer, 1 replace, 2 opener */
+    int cls;       /* -1 whole-line insert, 0 closer, 1 replace, 2 opener */
     unsigned key;  /* closers: site start (later first); openers: site end */
     char *text;
 };
@@ -36,6 +36,45 @@ static const char prelude[] =
     " void ht_rt_decref(__UINT64_TYPE__, const void *);"
     " void *ht_rt_alloc_note(__UINT64_TYPE__, void *, __UINT64_TYPE__);"
     " void ht_rt_free_note(__UINT64_TYPE__, const void *);\n";
+
+/* `#line N "file"` + newline into f. */
+static void put_line(FILE *f, unsigned n, const char *file)
+{
+    fprintf(f, "#line %u \"", n);
+    for (const char *p = file; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc(*p, f);
+    }
+    fputs("\"\n", f);
+}
+
+/* The whole lines that open (def) or close a redefinition of a refcount
+ * function as a recording macro (see sites.h redef_b); owned, or NULL. */
+static char *redef_text(const struct ht_site_list *l, const struct ht_site *s,
+                        size_t i, int def)
+{
+    char *t = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&t, &n);
+    if (!f)
+        return NULL;
+    if (def)
+        fprintf(f,
+                "#define %s(...) (__extension__({ __auto_type __ht_m%zu = "
+                "(__VA_ARGS__); ht_rt_%s(0x%" PRIx64 "ULL, "
+                "(const void *)__ht_m%zu); %s(__ht_m%zu); }))\n",
+                s->callee, i, s->kind == HT_SITE_INCREF ? "incref" : "decref",
+                s->id, i, s->callee, i);
+    else
+        fprintf(f, "#undef %s\n", s->callee);
+    put_line(f, def ? s->redef_line : s->redef_line2, l->main_file);
+    if (fclose(f) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
 
 ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
 {
@@ -96,6 +135,15 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
             ed[ne++] = (struct edit){s->lhs_b, 0, 2, s->rhs_e, strdup(a)};
             ed[ne++] = (struct edit){s->op, 1, 1, 0, strdup(m)};
             ed[ne++] = (struct edit){s->rhs_e, 0, 0, s->lhs_b, strdup(b)};
+        } else if ((s->kind == HT_SITE_INCREF || s->kind == HT_SITE_DECREF) &&
+                   s->redef_e) {
+            if (s->redef_e > len)
+                continue;
+            ed[ne++] = (struct edit){s->redef_b, 0, -1, 0,
+                                     redef_text(l, s, i, 1)};
+            /* key 1: an #undef precedes a #define at the same line */
+            ed[ne++] = (struct edit){s->redef_e, 0, -1, 1,
+                                     redef_text(l, s, i, 0)};
         } else if (s->kind == HT_SITE_INCREF || s->kind == HT_SITE_DECREF) {
             if (s->arg_e > len)
                 continue;
@@ -153,13 +201,7 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
     }
     if (!err) {
         fputs(prelude, out);
-        fputs("#line 1 \"", out);
-        for (const char *p = l->main_file; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fputc('\\', out);
-            fputc(*p, out);
-        }
-        fputs("\"\n", out);
+        put_line(out, 1, l->main_file);
         size_t pos = 0;
         for (size_t i = 0; i < ne; i++) {
             if (ed[i].off < pos)

@@ -31,6 +31,8 @@ struct walk {
     struct ht_site_list *l;
     struct macro_exp *mx;
     size_t nmx, capmx;
+    const char *buf; /* main file text (libclang's), bufn bytes */
+    size_t bufn;
     ht_err err;
 };
 
@@ -403,6 +405,53 @@ static int in_refcount_macro(struct walk *w, unsigned off)
     return 0;
 }
 
+static unsigned line_of(struct walk *w, unsigned off)
+{
+    unsigned line = 0;
+    clang_getExpansionLocation(clang_getLocationForOffset(w->tu, w->main, off),
+                               NULL, &line, NULL, NULL);
+    return line;
+}
+
+/* A configured one-argument function called by the body of the macro
+ * invocation around off: find the whole lines holding the invocation, where
+ * a #define/#undef pair can go (not inside another invocation, not after a
+ * backslash continuation). 1 if s was made rewritable. */
+static int redef_site(struct walk *w, struct ht_site *s, unsigned off,
+                      CXCursor fn)
+{
+    if (!w->buf || clang_Cursor_getNumArguments(fn) != 1 ||
+        clang_isFunctionTypeVariadic(clang_getCursorType(fn)))
+        return 0;
+    unsigned mb = off, me = off;
+    for (size_t i = 0; i < w->nmx; i++)
+        if (w->mx[i].b <= off && off < w->mx[i].e &&
+            w->mx[i].e - w->mx[i].b > me - mb) {
+            mb = w->mx[i].b;
+            me = w->mx[i].e;
+        }
+    if (me == mb || me > w->bufn)
+        return 0;
+    unsigned b = mb, e = me;
+    while (b > 0 && w->buf[b - 1] != '\n')
+        b--;
+    while (e < w->bufn && w->buf[e] != '\n')
+        e++;
+    if (e >= w->bufn || (e > 0 && w->buf[e - 1] == '\\') ||
+        (b >= 2 && w->buf[b - 2] == '\\'))
+        return 0;
+    e++; /* start of the next line */
+    for (size_t i = 0; i < w->nmx; i++)
+        if ((w->mx[i].b < b && b < w->mx[i].e) ||
+            (w->mx[i].b < e && e < w->mx[i].e))
+            return 0;
+    s->redef_b = b;
+    s->redef_e = e;
+    s->redef_line = line_of(w, mb);
+    s->redef_line2 = line_of(w, me) + 1;
+    return s->redef_line > 0;
+}
+
 static void do_call(struct walk *w, CXCursor c, const char *func)
 {
     unsigned off, line, col;
@@ -453,7 +502,10 @@ static void do_call(struct walk *w, CXCursor c, const char *func)
         unsigned b = 0, e = 0;
         int ok = !from_macro;
         range_offs(w, c, &b, &e, &ok);
-        s->rewritable = ok && paren_arg(w, b, e, &s->arg_b, &s->arg_e);
+        if (from_macro)
+            s->rewritable = redef_site(w, s, off, ref);
+        else
+            s->rewritable = ok && paren_arg(w, b, e, &s->arg_b, &s->arg_e);
     } else if (fa || ff) {
         unsigned b = 0, e = 0;
         int ok = !from_macro;
@@ -596,10 +648,35 @@ static int site_cmp(const void *a, const void *b)
     return (int)x->kind - (int)y->kind;
 }
 
+/* A redefinition must not cover another rewritten call of the same
+ * function (it would record twice) nor overlap another redefinition. */
+static void drop_redef_clashes(struct ht_site_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct ht_site *s = &l->v[i];
+        if (!s->redef_e || !s->rewritable)
+            continue;
+        for (size_t j = 0; j < l->n; j++) {
+            const struct ht_site *t = &l->v[j];
+            if (j == i || !t->rewritable || strcmp(t->callee, s->callee) != 0)
+                continue;
+            int clash = t->redef_e ? j < i && t->redef_b < s->redef_e &&
+                                         s->redef_b < t->redef_e
+                                   : s->redef_b <= t->arg_b &&
+                                         t->arg_b < s->redef_e;
+            if (clash) {
+                s->rewritable = 0;
+                break;
+            }
+        }
+    }
+}
+
 /* Fill the enclosing function of macro refcount sites; assign ids. */
 static ht_err finish(struct ht_site_list *l)
 {
     qsort(l->v, l->n, sizeof *l->v, site_cmp);
+    drop_redef_clashes(l);
     const char *cur = "";
     for (size_t i = 0; i < l->n; i++) {
         struct ht_site *s = &l->v[i];
@@ -707,6 +784,8 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
     CXString sp = clang_getTranslationUnitSpelling(tu);
     w.main = clang_getFile(tu, clang_getCString(sp));
     clang_disposeString(sp);
+    if (w.main)
+        w.buf = clang_getFileContents(tu, w.main, &w.bufn);
     ht_err err = HT_OK;
     if (!w.main) {
         err = HT_EPARSE;

@@ -14,10 +14,12 @@
  * configured function written in the main file, or an invocation of a
  * configured macro written in the main file (its single argument is wrapped
  * so it is evaluated once; a macro that expands its argument twice records
- * twice). Not reachable, listed with `macro` set and rewritable = 0: stores,
- * allocations and refcount calls produced by the body of a macro that is
- * not itself configured (e.g. KEEP(o) -> obj_incref(o)); refcount macros
- * with several arguments. Sites inside headers (static inline functions
+ * twice); a call of a configured one-argument function made by the body
+ * of another macro invoked in the main file (KEEP(o) -> obj_incref(o)):
+ * see redef_b below. Not reachable, listed with `macro` set and
+ * rewritable = 0: stores and allocations produced by the body of a macro
+ * that is not itself configured; refcount macros with several arguments;
+ * configured macros invoked from the body of another macro. Sites inside headers (static inline functions
  * included from a header) are not listed: only the main file is.
  * Calls of the standard allocators are listed but never rewritten (the
  * linker wraps record them; the site table lets the store join their
@@ -72,6 +74,12 @@ struct ht_site {
     unsigned call_b, call_e; /* custom allocator call (rewritable) */
     unsigned fn_arg;         /* custom alloc/free: 1-based size/ptr arg; 0 =
                                 a built-in allocator (wrapped at link) */
+    /* refcount call made by the body of an unconfigured macro (KEEP(o) ->
+     * obj_incref(o)), rewritable: the callee is redefined as a recording
+     * macro from the start of the invocation's first line (redef_b, line
+     * redef_line) to the start of the line after it (redef_e, line
+     * redef_line2), with #line directives keeping the line numbers. */
+    unsigned redef_b, redef_e, redef_line, redef_line2;
 };
 
 struct ht_site_list {

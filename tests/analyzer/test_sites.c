@@ -97,13 +97,17 @@ static void test_sites(void **state)
     assert_int_equal(at(&l, HT_SITE_ICALL, 36)->col, 15);
     assert_int_equal(count(&l, HT_SITE_FUNC), 1);
     assert_non_null(at(&l, HT_SITE_FUNC, 19));
-    /* refcount: direct call (37), inside unconfigured KEEP (38, not
-     * rewritable), configured macro OBJ_INCREF (39), decref (40) */
+    /* refcount: direct call (37), inside unconfigured KEEP (38, rewritable
+     * by redefining obj_incref for line 38 only), configured macro
+     * OBJ_INCREF (39), decref (40) */
     assert_int_equal(count(&l, HT_SITE_INCREF), 3);
     assert_true(at(&l, HT_SITE_INCREF, 37)->rewritable);
     s = at(&l, HT_SITE_INCREF, 38);
     assert_string_equal(s->macro, "KEEP");
-    assert_false(s->rewritable);
+    assert_true(s->rewritable);
+    assert_int_equal(s->redef_line, 38);
+    assert_int_equal(s->redef_line2, 39);
+    assert_string_equal(s->callee, "obj_incref");
     s = at(&l, HT_SITE_INCREF, 39);
     assert_string_equal(s->macro, "OBJ_INCREF");
     assert_true(s->rewritable);
@@ -198,9 +202,10 @@ static void test_rewrite_run(void **state)
     size_t nstore = 0, ninc = 0, ndec = 0, hit42 = 0;
     const uint64_t id42 = at(&l, HT_SITE_STORE, 42)->id;
     const uint64_t id37 = at(&l, HT_SITE_INCREF, 37)->id;
+    const uint64_t id38 = at(&l, HT_SITE_INCREF, 38)->id;
     const uint64_t id39 = at(&l, HT_SITE_INCREF, 39)->id;
     const uint64_t id40 = at(&l, HT_SITE_DECREF, 40)->id;
-    int seen37 = 0, seen39 = 0, seen40 = 0;
+    int seen37 = 0, seen38 = 0, seen39 = 0, seen40 = 0;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "spill-", 6) != 0)
             continue;
@@ -234,6 +239,7 @@ static void test_rewrite_run(void **state)
                 ninc++;
                 assert_true(r[i].a == (uintptr_t)obj);
                 seen37 += r[i].d == id37;
+                seen38 += r[i].d == id38;
                 seen39 += r[i].d == id39;
             } else if (r[i].kind == HT_EV_DECREF) {
                 ndec++;
@@ -248,8 +254,9 @@ static void test_rewrite_run(void **state)
     /* executed rewritable stores: 26, 27, 28, 29, 30, 32, 33, 42 */
     assert_int_equal(nstore, 8);
     assert_int_equal(hit42, 1);
-    assert_int_equal(ninc, 2);
+    assert_int_equal(ninc, 3);
     assert_int_equal(seen37, 1);
+    assert_int_equal(seen38, 1);
     assert_int_equal(seen39, 1);
     assert_int_equal(ndec, 1);
     assert_int_equal(seen40, 1);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "heaptrail/spill.h"
+#include "tests/support/spill_read.h"
 #include "sites.h"
 
 #define SRC HT_SAMPLE_SRC "/stores.c"
@@ -193,12 +194,10 @@ static void test_rewrite_run(void **state)
     fclose(f);
     assert_int_equal(rc, 3); /* 1 + incref(37) + OBJ_INCREF(39)... */
     /* read the spill */
-    char sdir[300];
-    snprintf(sdir, sizeof sdir, "%s.spill", trace);
-    DIR *d = opendir(sdir);
-    assert_non_null(d);
-    struct dirent *e;
-    int nsp = 0;
+    size_t n;
+    int nsp;
+    struct ht_rec *r = ht_test_spill_read(trace, &n, &nsp);
+    assert_non_null(r);
     size_t nstore = 0, ninc = 0, ndec = 0, hit42 = 0;
     const uint64_t id42 = at(&l, HT_SITE_STORE, 42)->id;
     const uint64_t id37 = at(&l, HT_SITE_INCREF, 37)->id;
@@ -206,50 +205,29 @@ static void test_rewrite_run(void **state)
     const uint64_t id39 = at(&l, HT_SITE_INCREF, 39)->id;
     const uint64_t id40 = at(&l, HT_SITE_DECREF, 40)->id;
     int seen37 = 0, seen38 = 0, seen39 = 0, seen40 = 0;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "spill-", 6) != 0)
-            continue;
-        nsp++;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", sdir, e->d_name);
-        int fd = open(p, O_RDONLY);
-        assert_true(fd >= 0);
-        struct stat st;
-        assert_int_equal(fstat(fd, &st), 0);
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-        assert_true(m != MAP_FAILED);
-        close(fd);
-        const struct ht_spill_header *h = m;
-        assert_memory_equal(h->magic, HT_SPILL_MAGIC, 8);
-        uint64_t nch = h->next_chunk < h->max_chunks ? h->next_chunk
-                                                     : h->max_chunks;
-        const struct ht_rec *r =
-            (const struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
-        for (uint64_t i = 0; i < nch * h->chunk_records; i++) {
-            if (r[i].kind == HT_EV_STORE) {
-                nstore++;
-                assert_true(r[i].flags & HT_EVF_SITE);
-                if (r[i].d == id42) {
-                    hit42++;
-                    assert_true(r[i].a == (uintptr_t)slot);
-                    assert_true(r[i].b == (uintptr_t)nw);
-                    assert_true(r[i].c == (uintptr_t)old);
-                }
-            } else if (r[i].kind == HT_EV_INCREF) {
-                ninc++;
-                assert_true(r[i].a == (uintptr_t)obj);
-                seen37 += r[i].d == id37;
-                seen38 += r[i].d == id38;
-                seen39 += r[i].d == id39;
-            } else if (r[i].kind == HT_EV_DECREF) {
-                ndec++;
-                assert_true(r[i].a == (uintptr_t)obj);
-                seen40 += r[i].d == id40;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].kind == HT_EV_STORE) {
+            nstore++;
+            assert_true(r[i].flags & HT_EVF_SITE);
+            if (r[i].d == id42) {
+                hit42++;
+                assert_true(r[i].a == (uintptr_t)slot);
+                assert_true(r[i].b == (uintptr_t)nw);
+                assert_true(r[i].c == (uintptr_t)old);
             }
+        } else if (r[i].kind == HT_EV_INCREF) {
+            ninc++;
+            assert_true(r[i].a == (uintptr_t)obj);
+            seen37 += r[i].d == id37;
+            seen38 += r[i].d == id38;
+            seen39 += r[i].d == id39;
+        } else if (r[i].kind == HT_EV_DECREF) {
+            ndec++;
+            assert_true(r[i].a == (uintptr_t)obj);
+            seen40 += r[i].d == id40;
         }
-        munmap(m, (size_t)st.st_size);
     }
-    closedir(d);
+    free(r);
     assert_int_equal(nsp, 1);
     /* executed rewritable stores: 26, 27, 28, 29, 30, 32, 33, 42 */
     assert_int_equal(nstore, 8);
@@ -268,35 +246,15 @@ static void test_rewrite_run(void **state)
 /* Number of events of one kind in the (single) spill of trace. */
 static size_t count_kind(const char *trace, unsigned kind)
 {
-    char sdir[600];
-    snprintf(sdir, sizeof sdir, "%s.spill", trace);
-    DIR *d = opendir(sdir);
-    assert_non_null(d);
-    struct dirent *e;
-    size_t n = 0;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "spill-", 6) != 0)
-            continue;
-        char p[900];
-        snprintf(p, sizeof p, "%s/%s", sdir, e->d_name);
-        int fd = open(p, O_RDONLY);
-        assert_true(fd >= 0);
-        struct stat st;
-        assert_int_equal(fstat(fd, &st), 0);
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-        assert_true(m != MAP_FAILED);
-        close(fd);
-        const struct ht_spill_header *h = m;
-        uint64_t nch = h->next_chunk < h->max_chunks ? h->next_chunk
-                                                     : h->max_chunks;
-        const struct ht_rec *r =
-            (const struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
-        for (uint64_t i = 0; i < nch * h->chunk_records; i++)
-            n += r[i].kind == kind;
-        munmap(m, (size_t)st.st_size);
-    }
-    closedir(d);
-    return n;
+    size_t n, k = 0;
+    int nsp;
+    struct ht_rec *r = ht_test_spill_read(trace, &n, &nsp);
+    assert_non_null(r);
+    assert_int_equal(nsp, 1);
+    for (size_t i = 0; i < n; i++)
+        k += r[i].kind == kind;
+    free(r);
+    return k;
 }
 
 static char *slurp(const char *path)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sites.h"
+#include "typegraph_int.h"
 
 static const char *const kind_names[] = {"alloc", "free",  "icall", "store",
                                          "func",  "incref", "decref"};
@@ -797,6 +798,8 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
         out->main_file = cxs(clang_getFileName(w.main));
     }
     clang_visitChildren(root, macro_cb, &w);
+    if (opts->types)
+        ht__typegraph_add_tu(opts->types, tu);
     struct fnctx top = {&w, NULL};
     if (!w.err)
         clang_visitChildren(root, visit, &top);

@@ -44,6 +44,8 @@
 
 #include "heaptrail/err.h"
 
+struct ht_typegraph;
+
 enum ht_site_kind {
     HT_SITE_ALLOC,
     HT_SITE_FREE,
@@ -106,6 +108,8 @@ struct ht_site_opts {
     size_t n_alloc_fns;
     const struct ht_site_fn *free_fns; /* custom deallocators */
     size_t n_free_fns;
+    struct ht_typegraph *types; /* if set, the TU's record fields are
+                                   added to it (typegraph.h) */
 };
 
 /* Text name of a site kind ("alloc", "store", ...). */

@@ -26,6 +26,9 @@ static const char usage[] =
     "  report TRACE [--run N]\n"
     "                  print allocations, frees, peak and live-at-exit blocks\n"
     "                  by site (replays first if needed)\n"
+    "  analyze -p compile_commands.json [--format text|json]\n"
+    "                  static report, no run: sites by kind and file, and\n"
+    "                  type-level cycle candidates (node.next -> node)\n"
     "  help COMMAND    details of one command\n"
     "\n"
     "Environment for instrumented programs: HEAPTRAIL_TRACE (trace path),\n"
@@ -139,6 +142,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},       {"ingest", cmd_ingest}, {"sql", cmd_sql},
     {"replay", cmd_replay}, {"report", cmd_report},
+    {"analyze", cmd_analyze},
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "an_util.h"
+
 #include "heaptrail/spill.h"
 #include "tests/support/spill_read.h"
 
@@ -116,18 +118,6 @@ static void name_of(uint64_t v, const struct named *nm, size_t n, char *out,
         snprintf(out, outsz, "%s+%u", best->name, (unsigned)(v - best->addr));
 }
 
-static char *slurp(const char *path)
-{
-    static char buf[65536];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static void test_graph(void **state)
 {
     (void)state;
@@ -152,9 +142,9 @@ static void test_graph(void **state)
              HT_CC_WRAPPER, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(p, sizeof p, "%s/err.txt", dir);
-    assert_string_equal(slurp(p), "");
+    assert_string_equal(an_slurp(p), "");
     snprintf(p, sizeof p, "%s/out.txt", dir);
-    char *out = slurp(p);
+    char *out = an_slurp(p);
     assert_non_null(out);
     void *a, *b, *arr, *o, *g;
     assert_int_equal(sscanf(out, "a=%p b=%p arr=%p o=%p g_root=%p\nrc=2\n", &a,
@@ -207,7 +197,7 @@ static void test_graph(void **state)
                              "free b @pc\n"
                              "free a @pc\n");
     snprintf(p, sizeof p, "%s/g.o.htsites", dir);
-    char *t = slurp(p);
+    char *t = an_slurp(p);
     char real[4096], want[4200];
     assert_non_null(realpath(HT_SAMPLE_SRC "/graph.c", real));
     snprintf(want, sizeof want, "\tstore\t%s\t65\t5\tmain\tLINK\tstruct node"

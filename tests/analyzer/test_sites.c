@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "an_util.h"
+
 #include "heaptrail/spill.h"
 #include "tests/support/spill_read.h"
 #include "sites.h"
@@ -257,18 +259,6 @@ static size_t count_kind(const char *trace, unsigned kind)
     return k;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* heaptrail-cc compile mode: instrumented object, fixed depfile, site
  * table; a file clang cannot parse is compiled as is with one warning. */
 static void test_cc_compile(void **state)
@@ -284,21 +274,21 @@ static void test_cc_compile(void **state)
              dir, HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC, SRC);
     assert_int_equal(system(cmd), 0);
     snprintf(p, sizeof p, "%s/err.txt", dir);
-    assert_string_equal(slurp(p), "");
+    assert_string_equal(an_slurp(p), "");
     snprintf(cmd, sizeof cmd, "nm '%s/s.o' | grep -c ' U ht_rt_store$' > '%s/nm.txt'",
              dir, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(p, sizeof p, "%s/nm.txt", dir);
-    assert_string_equal(slurp(p), "1\n");
+    assert_string_equal(an_slurp(p), "1\n");
     snprintf(p, sizeof p, "%s/s.d", dir);
-    char *d = slurp(p);
+    char *d = an_slurp(p);
     assert_non_null(d);
     char real[4096];
     assert_non_null(realpath(SRC, real));
     assert_non_null(strstr(d, real));
     assert_null(strstr(d, "heaptrail-cc-"));
     snprintf(p, sizeof p, "%s/s.o.htsites", dir);
-    char *t = slurp(p);
+    char *t = an_slurp(p);
     assert_non_null(t);
     size_t lines = 0;
     for (char *c = t; *c; c++)
@@ -313,7 +303,7 @@ static void test_cc_compile(void **state)
              HT_CC_WRAPPER, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(p, sizeof p, "%s/out.txt", dir);
-    assert_string_equal(slurp(p), "1\n");
+    assert_string_equal(an_slurp(p), "1\n");
     snprintf(p, sizeof p, "%s/n.db", dir);
     assert_int_equal(count_kind(p, HT_EV_STORE), 5);
     /* unparsable file: compiled as is, exactly one warning line */
@@ -324,7 +314,7 @@ static void test_cc_compile(void **state)
     snprintf(p, sizeof p, "%s/b.o", dir);
     assert_int_equal(access(p, F_OK), 0);
     snprintf(p, sizeof p, "%s/err.txt", dir);
-    assert_string_equal(slurp(p),
+    assert_string_equal(an_slurp(p),
                         "heaptrail-cc: warning: " HT_SAMPLE_SRC
                         "/broken.c not instrumented: parse error\n");
     /* invalid options: a clear error, no compile */
@@ -333,7 +323,7 @@ static void test_cc_compile(void **state)
              "'%s' -o x.o 2> err.txt",
              dir, HT_CC, HT_CC_WRAPPER, HT_SAMPLE_SRC "/broken.c");
     assert_int_not_equal(system(cmd), 0);
-    assert_non_null(strstr(slurp(p), "unknown option '--bogus'"));
+    assert_non_null(strstr(an_slurp(p), "unknown option '--bogus'"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }

@@ -76,37 +76,63 @@ static char *redef_text(const struct ht_site_list *l, const struct ht_site *s,
     return t;
 }
 
-ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
+/* The whole file at path into *src (malloc'd, *len bytes). */
+static ht_err read_all(const char *path, char **src, size_t *len)
 {
-    FILE *in = fopen(l->main_file, "rb");
+    FILE *in = fopen(path, "rb");
+    *src = NULL;
+    *len = 0;
     if (!in)
         return HT_ENOENT;
-    char *src = NULL;
-    size_t len = 0, cap = 0;
+    size_t cap = 0;
     for (;;) {
-        if (len + 4096 > cap) {
+        if (*len + 4096 > cap) {
             cap = cap ? 2 * cap : 65536;
-            char *n = realloc(src, cap);
+            char *n = realloc(*src, cap);
             if (!n) {
-                free(src);
+                free(*src);
+                *src = NULL;
                 fclose(in);
                 return HT_ENOMEM;
             }
-            src = n;
+            *src = n;
         }
-        size_t k = fread(src + len, 1, cap - len, in);
-        len += k;
+        size_t k = fread(*src + *len, 1, cap - *len, in);
+        *len += k;
         if (k == 0)
             break;
     }
     fclose(in);
+    return HT_OK;
+}
+
+ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
+{
+    char *src;
+    size_t len;
+    ht_err err = read_all(l->main_file, &src, &len);
+    if (err)
+        return err;
+    FILE *out = fopen(out_path, "wb");
+    if (!out) {
+        free(src);
+        return HT_EIO;
+    }
+    err = ht__rewrite_text(l, src, len, out);
+    if (fclose(out) != 0 && !err)
+        err = HT_EIO;
+    free(src);
+    return err;
+}
+
+ht_err ht__rewrite_text(const struct ht_site_list *l, const char *src,
+                        size_t len, FILE *out)
+{
     struct edit *ed = calloc(4 * l->n + 1, sizeof *ed);
     size_t ne = 0;
     ht_err err = HT_OK;
-    if (!ed) {
-        free(src);
+    if (!ed)
         return HT_ENOMEM;
-    }
     for (size_t i = 0; i < l->n && !err; i++) {
         const struct ht_site *s = &l->v[i];
         if (!s->rewritable)
@@ -192,32 +218,27 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
     for (size_t i = 0; i < ne && !err; i++)
         if (!ed[i].text)
             err = HT_ENOMEM;
-    FILE *out = NULL;
     if (!err) {
         qsort(ed, ne, sizeof *ed, edit_cmp);
-        out = fopen(out_path, "wb");
-        if (!out)
-            err = HT_EIO;
-    }
-    if (!err) {
         fputs(prelude, out);
         put_line(out, 1, l->main_file);
         size_t pos = 0;
         for (size_t i = 0; i < ne; i++) {
-            if (ed[i].off < pos)
-                continue; /* overlapping edit: cannot happen for valid lists */
+            if (ed[i].off < pos) {
+                err = HT_EINVAL; /* overlapping edits: refuse, the
+                                    caller compiles the original */
+                break;
+            }
             fwrite(src + pos, 1, ed[i].off - pos, out);
             fputs(ed[i].text, out);
             pos = ed[i].off + ed[i].del;
         }
-        fwrite(src + pos, 1, len - pos, out);
-        if (fclose(out) != 0)
-            err = HT_EIO;
+        if (!err)
+            fwrite(src + pos, 1, len - pos, out);
     }
     for (size_t i = 0; i < ne; i++)
         free(ed[i].text);
     free(ed);
-    free(src);
     return err;
 }
 

@@ -676,7 +676,8 @@ static void drop_redef_clashes(struct ht_site_list *l)
 /* Fill the enclosing function of macro refcount sites; assign ids. */
 static ht_err finish(struct ht_site_list *l)
 {
-    qsort(l->v, l->n, sizeof *l->v, site_cmp);
+    if (l->n) /* l->v is NULL for a file without sites */
+        qsort(l->v, l->n, sizeof *l->v, site_cmp);
     drop_redef_clashes(l);
     const char *cur = "";
     for (size_t i = 0; i < l->n; i++) {
@@ -708,9 +709,29 @@ static ht_err finish(struct ht_site_list *l)
     return HT_OK;
 }
 
+static ht_err find(const char *const *argv, int argc, const char *workdir,
+                   const struct ht_site_opts *opts,
+                   struct CXUnsavedFile *unsaved, struct ht_site_list *out);
+
 ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
                      const struct ht_site_opts *opts,
                      struct ht_site_list *out)
+{
+    return find(argv, argc, workdir, opts, NULL, out);
+}
+
+ht_err ht__sites_find_text(const char *const *argv, int argc,
+                           const struct ht_site_opts *opts, const char *path,
+                           const char *buf, size_t len,
+                           struct ht_site_list *out)
+{
+    struct CXUnsavedFile u = {path, buf, (unsigned long)len};
+    return find(argv, argc, NULL, opts, &u, out);
+}
+
+static ht_err find(const char *const *argv, int argc, const char *workdir,
+                   const struct ht_site_opts *opts,
+                   struct CXUnsavedFile *unsaved, struct ht_site_list *out)
 {
     memset(out, 0, sizeof *out);
     static const struct ht_site_opts none;
@@ -751,7 +772,7 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
     CXIndex idx = clang_createIndex(0, 0);
     CXTranslationUnit tu = NULL;
     enum CXErrorCode ec = clang_parseTranslationUnit2FullArgv(
-        idx, NULL, av, n, NULL, 0,
+        idx, NULL, av, n, unsaved, unsaved ? 1 : 0,
         CXTranslationUnit_DetailedPreprocessingRecord |
             CXTranslationUnit_KeepGoing,
         &tu);

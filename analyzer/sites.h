@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "heaptrail/err.h"
 
@@ -132,6 +133,20 @@ int ht__sites_is_valid(const struct ht_site_list *l);
  * declaring the runtime calls, `#line 1 "<orig>"`, then the text with every
  * rewritable store and refcount site edited (no newline inserted). */
 ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path);
+
+/* The rewriting of ht_rewrite_file() on the main file's text src[0..len),
+ * written to out (not closed). HT_EINVAL if two edits overlap (nothing
+ * usable was written). */
+ht_err ht__rewrite_text(const struct ht_site_list *l, const char *src,
+                        size_t len, FILE *out);
+
+/* ht_sites_find() on a TU whose main file text is given: argv names the
+ * file path, whose contents are buf[0..len) instead of what is on disk
+ * (libclang unsaved file; the file need not exist). */
+ht_err ht__sites_find_text(const char *const *argv, int argc,
+                           const struct ht_site_opts *opts, const char *path,
+                           const char *buf, size_t len,
+                           struct ht_site_list *out);
 
 /* Write the site table as TSV (id kind file line col func macro type field
  * rewritable) to path. */

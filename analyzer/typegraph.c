@@ -289,7 +289,8 @@ static ht_err collect(struct tarjan *t, struct ht_tg_cycles *out)
                 t->comp[t->to[e]] == c)
                 cy->edges[cy->nedges++] = &t->g->v[e];
     }
-    qsort(out->v, out->n, sizeof *out->v, cyc_cmp);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, cyc_cmp);
     return HT_OK;
 }
 

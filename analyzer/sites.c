@@ -34,6 +34,8 @@ struct walk {
     size_t nmx, capmx;
     const char *buf; /* main file text (libclang's), bufn bytes */
     size_t bufn;
+    char *macro_names[16]; /* configured names that are also macros */
+    size_t n_macro_names;
     ht_err err;
 };
 
@@ -421,7 +423,10 @@ static unsigned line_of(struct walk *w, unsigned off)
 static int redef_site(struct walk *w, struct ht_site *s, unsigned off,
                       CXCursor fn)
 {
-    if (!w->buf || clang_Cursor_getNumArguments(fn) != 1 ||
+    if (!w->buf || !s->callee ||
+        in_list(s->callee, (const char *const *)w->macro_names,
+                w->n_macro_names) ||
+        clang_Cursor_getNumArguments(fn) != 1 ||
         clang_isFunctionTypeVariadic(clang_getCursorType(fn)))
         return 0;
     unsigned mb = off, me = off;
@@ -453,12 +458,38 @@ static int redef_site(struct walk *w, struct ht_site *s, unsigned off,
     return s->redef_line > 0;
 }
 
+/* The function a call names, also through parentheses ((f)(x), which
+ * suppresses a function-like macro f); else what libclang references. */
+static CXCursor direct_callee(CXCursor call)
+{
+    CXCursor ref = clang_getCursorReferenced(call);
+    if (clang_getCursorKind(ref) == CXCursor_FunctionDecl)
+        return ref;
+    struct kids k = kids_of(call);
+    if (k.n < 1)
+        return ref;
+    CXCursor e = k.c[0];
+    for (int depth = 0; depth < 16; depth++) {
+        enum CXCursorKind ek = clang_getCursorKind(e);
+        if (ek == CXCursor_DeclRefExpr) {
+            CXCursor d = clang_getCursorReferenced(e);
+            return clang_getCursorKind(d) == CXCursor_FunctionDecl ? d : ref;
+        }
+        struct kids in = kids_of(e);
+        if ((ek != CXCursor_ParenExpr && ek != CXCursor_UnexposedExpr) ||
+            in.n != 1)
+            break;
+        e = in.c[0];
+    }
+    return ref;
+}
+
 static void do_call(struct walk *w, CXCursor c, const char *func)
 {
     unsigned off, line, col;
     if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col))
         return;
-    CXCursor ref = clang_getCursorReferenced(c);
+    CXCursor ref = direct_callee(c);
     int from_macro = !clang_Location_isFromMainFile(clang_getCursorLocation(c));
     const char *mac = from_macro ? macro_at(w, off) : NULL;
     if (clang_getCursorKind(ref) != CXCursor_FunctionDecl) {
@@ -603,6 +634,19 @@ static enum CXChildVisitResult macro_cb(CXCursor c, CXCursor p, CXClientData d)
 {
     (void)p;
     struct walk *w = d;
+    if (clang_getCursorKind(c) == CXCursor_MacroDefinition) {
+        /* a configured function that is also a macro (GLib's
+         * g_object_ref) must not be redefined: see redef_site() */
+        CXString n = clang_getCursorSpelling(c);
+        const char *name = clang_getCString(n);
+        if ((in_list(name, w->o->inc_names, w->o->n_inc) ||
+             in_list(name, w->o->dec_names, w->o->n_dec)) &&
+            w->n_macro_names < sizeof w->macro_names / sizeof *w->macro_names &&
+            (w->macro_names[w->n_macro_names] = xdup(name)) != NULL)
+            w->n_macro_names++;
+        clang_disposeString(n);
+        return CXChildVisit_Continue;
+    }
     if (clang_getCursorKind(c) != CXCursor_MacroExpansion)
         return CXChildVisit_Continue;
     unsigned b, e;
@@ -828,6 +872,8 @@ static ht_err find(const char *const *argv, int argc, const char *workdir,
 done:
     for (size_t i = 0; i < w.nmx; i++)
         free(w.mx[i].name);
+    for (size_t i = 0; i < w.n_macro_names; i++)
+        free(w.macro_names[i]);
     free(w.mx);
     clang_disposeTranslationUnit(tu);
     clang_disposeIndex(idx);

@@ -24,10 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ht_site_opts o = {.inc_names = inc, .n_inc = 2, .dec_names = dec,
                              .n_dec = 2, .alloc_fns = af, .n_alloc_fns = 1,
                              .free_fns = ff, .n_free_fns = 1};
+    /* -I: the seeds (samples/analyzer) include refapi.h */
     const char *argv[] = {"clang", "-c", "-w", "-ferror-limit=1",
-                          "/fuzz/input.c"};
+                          "-I" FZ_SAMPLES, "/fuzz/input.c"};
     struct ht_site_list l;
-    if (ht__sites_find_text(argv, 5, &o, "/fuzz/input.c", (const char *)data,
+    if (ht__sites_find_text(argv, 6, &o, "/fuzz/input.c", (const char *)data,
                             size, &l) != HT_OK)
         return 0;
     if (!ht__sites_is_valid(&l))

@@ -328,6 +328,47 @@ static void test_cc_compile(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A refcount function that is also a macro (as GLib's g_object_ref is)
+ * is never redefined: its call from a macro body stays unrecorded. */
+static void test_redef_guard(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ht_an_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[300];
+    snprintf(p, sizeof p, "%s/m.c", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("struct o { int rc; };\n"
+          "void obj_ref(struct o *x);\n"
+          "void obj_unref(struct o *x);\n"
+          "#define obj_ref(x) (obj_ref)(x)\n"
+          "#define HOLD(x) obj_ref(x)\n"
+          "#define DROP(x) obj_unref(x)\n"
+          "void f(struct o *x)\n"
+          "{\n"
+          "    HOLD(x);\n"
+          "    DROP(x);\n"
+          "}\n", f);
+    fclose(f);
+    static const char *const inc[] = {"obj_ref"}, *const dec[] = {"obj_unref"};
+    struct ht_site_opts o = {.inc_names = inc, .n_inc = 1, .dec_names = dec,
+                             .n_dec = 1};
+    const char *argv[] = {"gcc", "-c", p};
+    struct ht_site_list l;
+    assert_int_equal(ht_sites_find(argv, 3, NULL, &o, &l), HT_OK);
+    const struct ht_site *s = at(&l, HT_SITE_INCREF, 9);
+    assert_non_null(s);
+    assert_false(s->rewritable); /* obj_ref is also a macro */
+    s = at(&l, HT_SITE_DECREF, 10);
+    assert_non_null(s);
+    assert_true(s->rewritable); /* obj_unref is not */
+    assert_string_equal(s->macro, "DROP");
+    ht_sites_free(&l);
+    unlink(p);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_rewrite_run),
         cmocka_unit_test(test_cc_compile),
+        cmocka_unit_test(test_redef_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

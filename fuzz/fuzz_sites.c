@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .free_fns = ff, .n_free_fns = 1};
     /* -I: the seeds (samples/analyzer) include refapi.h */
     const char *argv[] = {"clang", "-c", "-w", "-ferror-limit=1",
-                          "-I" FZ_SAMPLES, "/fuzz/input.c"};
+                          ("-I" FZ_SAMPLES), "/fuzz/input.c"};
     struct ht_site_list l;
     if (ht__sites_find_text(argv, 6, &o, "/fuzz/input.c", (const char *)data,
                             size, &l) != HT_OK)

@@ -13,7 +13,7 @@
 struct edit {
     unsigned off;  /* where */
     unsigned del;  /* bytes replaced */
-    int cls;       /* 0 closer, 1 replace, 2 opener */
+    int cls;       /* -1 whole-line insert, 0 closer, 1 replace, 2 opener */
     unsigned key;  /* closers: site start (later first); openers: site end */
     char *text;
 };
@@ -33,39 +33,106 @@ static int edit_cmp(const void *a, const void *b)
 static const char prelude[] =
     "void ht_rt_store(__UINT64_TYPE__, void *, const void *, const void *);"
     " void ht_rt_incref(__UINT64_TYPE__, const void *);"
-    " void ht_rt_decref(__UINT64_TYPE__, const void *);\n";
+    " void ht_rt_decref(__UINT64_TYPE__, const void *);"
+    " void *ht_rt_alloc_note(__UINT64_TYPE__, void *, __UINT64_TYPE__);"
+    " void ht_rt_free_note(__UINT64_TYPE__, const void *);\n";
 
-ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
+/* `#line N "file"` + newline into f. */
+static void put_line(FILE *f, unsigned n, const char *file)
 {
-    FILE *in = fopen(l->main_file, "rb");
+    fprintf(f, "#line %u \"", n);
+    for (const char *p = file; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc(*p, f);
+    }
+    fputs("\"\n", f);
+}
+
+/* The whole lines that open (def) or close a redefinition of a refcount
+ * function as a recording macro (see sites.h redef_b); owned, or NULL. */
+static char *redef_text(const struct ht_site_list *l, const struct ht_site *s,
+                        size_t i, int def)
+{
+    char *t = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&t, &n);
+    if (!f)
+        return NULL;
+    if (def)
+        fprintf(f,
+                "#define %s(...) (__extension__({ __auto_type __ht_m%zu = "
+                "(__VA_ARGS__); ht_rt_%s(0x%" PRIx64 "ULL, "
+                "(const void *)__ht_m%zu); %s(__ht_m%zu); }))\n",
+                s->callee, i, s->kind == HT_SITE_INCREF ? "incref" : "decref",
+                s->id, i, s->callee, i);
+    else
+        fprintf(f, "#undef %s\n", s->callee);
+    put_line(f, def ? s->redef_line : s->redef_line2, l->main_file);
+    if (fclose(f) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* The whole file at path into *src (malloc'd, *len bytes). */
+static ht_err read_all(const char *path, char **src, size_t *len)
+{
+    FILE *in = fopen(path, "rb");
+    *src = NULL;
+    *len = 0;
     if (!in)
         return HT_ENOENT;
-    char *src = NULL;
-    size_t len = 0, cap = 0;
+    size_t cap = 0;
     for (;;) {
-        if (len + 4096 > cap) {
+        if (*len + 4096 > cap) {
             cap = cap ? 2 * cap : 65536;
-            char *n = realloc(src, cap);
+            char *n = realloc(*src, cap);
             if (!n) {
-                free(src);
+                free(*src);
+                *src = NULL;
                 fclose(in);
                 return HT_ENOMEM;
             }
-            src = n;
+            *src = n;
         }
-        size_t k = fread(src + len, 1, cap - len, in);
-        len += k;
+        size_t k = fread(*src + *len, 1, cap - *len, in);
+        *len += k;
         if (k == 0)
             break;
     }
     fclose(in);
-    struct edit *ed = calloc(3 * l->n + 1, sizeof *ed);
+    return HT_OK;
+}
+
+ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
+{
+    char *src;
+    size_t len;
+    ht_err err = read_all(l->main_file, &src, &len);
+    if (err)
+        return err;
+    FILE *out = fopen(out_path, "wb");
+    if (!out) {
+        free(src);
+        return HT_EIO;
+    }
+    err = ht__rewrite_text(l, src, len, out);
+    if (fclose(out) != 0 && !err)
+        err = HT_EIO;
+    free(src);
+    return err;
+}
+
+ht_err ht__rewrite_text(const struct ht_site_list *l, const char *src,
+                        size_t len, FILE *out)
+{
+    struct edit *ed = calloc(4 * l->n + 1, sizeof *ed);
     size_t ne = 0;
     ht_err err = HT_OK;
-    if (!ed) {
-        free(src);
+    if (!ed)
         return HT_ENOMEM;
-    }
     for (size_t i = 0; i < l->n && !err; i++) {
         const struct ht_site *s = &l->v[i];
         if (!s->rewritable)
@@ -94,6 +161,15 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
             ed[ne++] = (struct edit){s->lhs_b, 0, 2, s->rhs_e, strdup(a)};
             ed[ne++] = (struct edit){s->op, 1, 1, 0, strdup(m)};
             ed[ne++] = (struct edit){s->rhs_e, 0, 0, s->lhs_b, strdup(b)};
+        } else if ((s->kind == HT_SITE_INCREF || s->kind == HT_SITE_DECREF) &&
+                   s->redef_e) {
+            if (s->redef_e > len)
+                continue;
+            ed[ne++] = (struct edit){s->redef_b, 0, -1, 0,
+                                     redef_text(l, s, i, 1)};
+            /* key 1: an #undef precedes a #define at the same line */
+            ed[ne++] = (struct edit){s->redef_e, 0, -1, 1,
+                                     redef_text(l, s, i, 0)};
         } else if (s->kind == HT_SITE_INCREF || s->kind == HT_SITE_DECREF) {
             if (s->arg_e > len)
                 continue;
@@ -105,45 +181,64 @@ ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path)
                      i, i);
             ed[ne++] = (struct edit){s->arg_b, 0, 2, s->arg_e, strdup(a)};
             ed[ne++] = (struct edit){s->arg_e, 0, 0, s->arg_b, strdup(b)};
+        } else if (s->fn_arg && s->kind == HT_SITE_ALLOC) {
+            /* ({ z = 0; p = NAME(.., ({ s = (ARG); z = s; s; }), ..);
+             *    alloc_note(id, p, z); p; }) */
+            if (s->call_e > len)
+                continue;
+            char o[200];
+            snprintf(o, sizeof o,
+                     "({ __UINT64_TYPE__ __ht_z%zu = 0; "
+                     "__auto_type __ht_p%zu = ", i, i);
+            snprintf(a, sizeof a, "({ __auto_type __ht_s%zu = (", i);
+            snprintf(m, sizeof m,
+                     "); __ht_z%zu = (__UINT64_TYPE__)__ht_s%zu; __ht_s%zu; })",
+                     i, i, i);
+            snprintf(b, sizeof b,
+                     "; ht_rt_alloc_note(0x%" PRIx64 "ULL, (void *)__ht_p%zu, "
+                     "__ht_z%zu); __ht_p%zu; })",
+                     s->id, i, i, i);
+            ed[ne++] = (struct edit){s->call_b, 0, 2, s->call_e, strdup(o)};
+            ed[ne++] = (struct edit){s->arg_b, 0, 2, s->arg_e, strdup(a)};
+            ed[ne++] = (struct edit){s->arg_e, 0, 0, s->arg_b, strdup(m)};
+            ed[ne++] = (struct edit){s->call_e, 0, 0, s->call_b, strdup(b)};
+        } else if (s->fn_arg && s->kind == HT_SITE_FREE) {
+            /* the pointer argument, recorded before the call frees it */
+            if (s->arg_e > len)
+                continue;
+            snprintf(a, sizeof a, "({ __auto_type __ht_f%zu = (", i);
+            snprintf(b, sizeof b,
+                     "); ht_rt_free_note(0x%" PRIx64 "ULL, "
+                     "(const void *)__ht_f%zu); __ht_f%zu; })",
+                     s->id, i, i);
+            ed[ne++] = (struct edit){s->arg_b, 0, 2, s->arg_e, strdup(a)};
+            ed[ne++] = (struct edit){s->arg_e, 0, 0, s->arg_b, strdup(b)};
         }
-        if (ne && !ed[ne - 1].text)
-            err = HT_ENOMEM;
     }
     for (size_t i = 0; i < ne && !err; i++)
         if (!ed[i].text)
             err = HT_ENOMEM;
-    FILE *out = NULL;
     if (!err) {
         qsort(ed, ne, sizeof *ed, edit_cmp);
-        out = fopen(out_path, "wb");
-        if (!out)
-            err = HT_EIO;
-    }
-    if (!err) {
         fputs(prelude, out);
-        fputs("#line 1 \"", out);
-        for (const char *p = l->main_file; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fputc('\\', out);
-            fputc(*p, out);
-        }
-        fputs("\"\n", out);
+        put_line(out, 1, l->main_file);
         size_t pos = 0;
         for (size_t i = 0; i < ne; i++) {
-            if (ed[i].off < pos)
-                continue; /* overlapping edit: cannot happen for valid lists */
+            if (ed[i].off < pos) {
+                err = HT_EINVAL; /* overlapping edits: refuse, the
+                                    caller compiles the original */
+                break;
+            }
             fwrite(src + pos, 1, ed[i].off - pos, out);
             fputs(ed[i].text, out);
             pos = ed[i].off + ed[i].del;
         }
-        fwrite(src + pos, 1, len - pos, out);
-        if (fclose(out) != 0)
-            err = HT_EIO;
+        if (!err)
+            fwrite(src + pos, 1, len - pos, out);
     }
     for (size_t i = 0; i < ne; i++)
         free(ed[i].text);
     free(ed);
-    free(src);
     return err;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sites.h"
+#include "typegraph_int.h"
 
 static const char *const kind_names[] = {"alloc", "free",  "icall", "store",
                                          "func",  "incref", "decref"};
@@ -31,6 +32,10 @@ struct walk {
     struct ht_site_list *l;
     struct macro_exp *mx;
     size_t nmx, capmx;
+    const char *buf; /* main file text (libclang's), bufn bytes */
+    size_t bufn;
+    char *macro_names[16]; /* configured names that are also macros */
+    size_t n_macro_names;
     ht_err err;
 };
 
@@ -328,19 +333,20 @@ static void do_store(struct walk *w, CXCursor c, const char *func)
     }
 }
 
-/* Find the single argument text "( ARG )" in [b, e): sets arg offsets. */
-static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
-                     unsigned *ae)
+/* The call or macro invocation `NAME ( A1 , A2 ... )` spanning [b, e):
+ * the number of arguments, with the text of argument want (1-based) in
+ * [*ab, *ae); -1 if the text is not of that shape. */
+static int call_args(struct walk *w, unsigned b, unsigned e, unsigned want,
+                     unsigned *ab, unsigned *ae)
 {
     CXSourceRange r =
         clang_getRange(clang_getLocationForOffset(w->tu, w->main, b),
                        clang_getLocationForOffset(w->tu, w->main, e));
     CXToken *t = NULL;
-    unsigned nt = 0;
-    int depth = 0, ok = 0, commas = 0;
-    unsigned open = 0, close = 0;
+    unsigned nt = 0, cur_b = 0, k = 0;
+    int depth = 0, nargs = -1, closed = 0;
     clang_tokenize(w->tu, r, &t, &nt);
-    for (unsigned i = 0; i < nt; i++) {
+    for (unsigned i = 0; i < nt && nargs != -2; i++) {
         unsigned o;
         clang_getSpellingLocation(clang_getTokenLocation(w->tu, t[i]), NULL,
                                   NULL, NULL, &o);
@@ -348,25 +354,48 @@ static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
             break;
         CXString s = clang_getTokenSpelling(w->tu, t[i]);
         const char *p = clang_getCString(s);
-        if (strcmp(p, "(") == 0) {
-            if (depth++ == 0 && !open)
-                open = o + 1;
-        } else if (strcmp(p, ")") == 0) {
-            if (--depth == 0 && open) {
-                close = o;
-                ok = 1;
+        int open = strcmp(p, "(") == 0, close = strcmp(p, ")") == 0;
+        int comma = strcmp(p, ",") == 0;
+        if (closed || (i == 0 && clang_getTokenKind(t[i]) !=
+                                     CXToken_Identifier) ||
+            (i == 1 && !open)) {
+            nargs = -2; /* text after the ')' or not NAME ( */
+        } else if (open && depth++ == 0) {
+            cur_b = o + 1;
+            k = 1;
+        } else if ((close && --depth == 0) || (comma && depth == 1)) {
+            if (k == want) {
+                *ab = cur_b;
+                *ae = o;
             }
-        } else if (strcmp(p, ",") == 0 && depth == 1) {
-            commas++;
+            nargs = (int)k;
+            k++;
+            cur_b = o + 1;
+            closed = close;
         }
         clang_disposeString(s);
     }
     clang_disposeTokens(w->tu, t, nt);
-    if (!ok || commas || close <= open)
-        return 0;
-    *ab = open;
-    *ae = close;
-    return 1;
+    if (!closed || nargs < 1 || want > (unsigned)nargs ||
+        (want && *ab >= *ae))
+        return -1;
+    return nargs;
+}
+
+/* The single argument text "( ARG )" of the invocation in [b, e). */
+static int paren_arg(struct walk *w, unsigned b, unsigned e, unsigned *ab,
+                     unsigned *ae)
+{
+    return call_args(w, b, e, 1, ab, ae) == 1;
+}
+
+static const struct ht_site_fn *find_fn(const char *n,
+                                        const struct ht_site_fn *v, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (strcmp(n, v[i].name) == 0)
+            return &v[i];
+    return NULL;
 }
 
 static int in_refcount_macro(struct walk *w, unsigned off)
@@ -379,12 +408,88 @@ static int in_refcount_macro(struct walk *w, unsigned off)
     return 0;
 }
 
+static unsigned line_of(struct walk *w, unsigned off)
+{
+    unsigned line = 0;
+    clang_getExpansionLocation(clang_getLocationForOffset(w->tu, w->main, off),
+                               NULL, &line, NULL, NULL);
+    return line;
+}
+
+/* A configured one-argument function called by the body of the macro
+ * invocation around off: find the whole lines holding the invocation, where
+ * a #define/#undef pair can go (not inside another invocation, not after a
+ * backslash continuation). 1 if s was made rewritable. */
+static int redef_site(struct walk *w, struct ht_site *s, unsigned off,
+                      CXCursor fn)
+{
+    if (!w->buf || !s->callee ||
+        in_list(s->callee, (const char *const *)w->macro_names,
+                w->n_macro_names) ||
+        clang_Cursor_getNumArguments(fn) != 1 ||
+        clang_isFunctionTypeVariadic(clang_getCursorType(fn)))
+        return 0;
+    unsigned mb = off, me = off;
+    for (size_t i = 0; i < w->nmx; i++)
+        if (w->mx[i].b <= off && off < w->mx[i].e &&
+            w->mx[i].e - w->mx[i].b > me - mb) {
+            mb = w->mx[i].b;
+            me = w->mx[i].e;
+        }
+    if (me == mb || me > w->bufn)
+        return 0;
+    unsigned b = mb, e = me;
+    while (b > 0 && w->buf[b - 1] != '\n')
+        b--;
+    while (e < w->bufn && w->buf[e] != '\n')
+        e++;
+    if (e >= w->bufn || (e > 0 && w->buf[e - 1] == '\\') ||
+        (b >= 2 && w->buf[b - 2] == '\\'))
+        return 0;
+    e++; /* start of the next line */
+    for (size_t i = 0; i < w->nmx; i++)
+        if ((w->mx[i].b < b && b < w->mx[i].e) ||
+            (w->mx[i].b < e && e < w->mx[i].e))
+            return 0;
+    s->redef_b = b;
+    s->redef_e = e;
+    s->redef_line = line_of(w, mb);
+    s->redef_line2 = line_of(w, me) + 1;
+    return s->redef_line > 0;
+}
+
+/* The function a call names, also through parentheses ((f)(x), which
+ * suppresses a function-like macro f); else what libclang references. */
+static CXCursor direct_callee(CXCursor call)
+{
+    CXCursor ref = clang_getCursorReferenced(call);
+    if (clang_getCursorKind(ref) == CXCursor_FunctionDecl)
+        return ref;
+    struct kids k = kids_of(call);
+    if (k.n < 1)
+        return ref;
+    CXCursor e = k.c[0];
+    for (int depth = 0; depth < 16; depth++) {
+        enum CXCursorKind ek = clang_getCursorKind(e);
+        if (ek == CXCursor_DeclRefExpr) {
+            CXCursor d = clang_getCursorReferenced(e);
+            return clang_getCursorKind(d) == CXCursor_FunctionDecl ? d : ref;
+        }
+        struct kids in = kids_of(e);
+        if ((ek != CXCursor_ParenExpr && ek != CXCursor_UnexposedExpr) ||
+            in.n != 1)
+            break;
+        e = in.c[0];
+    }
+    return ref;
+}
+
 static void do_call(struct walk *w, CXCursor c, const char *func)
 {
     unsigned off, line, col;
     if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col))
         return;
-    CXCursor ref = clang_getCursorReferenced(c);
+    CXCursor ref = direct_callee(c);
     int from_macro = !clang_Location_isFromMainFile(clang_getCursorLocation(c));
     const char *mac = from_macro ? macro_at(w, off) : NULL;
     if (clang_getCursorKind(ref) != CXCursor_FunctionDecl) {
@@ -400,7 +505,13 @@ static void do_call(struct walk *w, CXCursor c, const char *func)
         return;
     int is_free;
     enum ht_site_kind k = HT_SITE_KIND_COUNT;
-    if (is_alloc_name(name, &is_free))
+    const struct ht_site_fn *fa =
+        find_fn(name, w->o->alloc_fns, w->o->n_alloc_fns);
+    const struct ht_site_fn *ff =
+        fa ? NULL : find_fn(name, w->o->free_fns, w->o->n_free_fns);
+    if (fa || ff)
+        k = fa ? HT_SITE_ALLOC : HT_SITE_FREE;
+    else if (is_alloc_name(name, &is_free))
         k = is_free ? HT_SITE_FREE : HT_SITE_ALLOC;
     else if (in_list(name, w->o->inc_names, w->o->n_inc))
         k = HT_SITE_INCREF;
@@ -423,7 +534,19 @@ static void do_call(struct walk *w, CXCursor c, const char *func)
         unsigned b = 0, e = 0;
         int ok = !from_macro;
         range_offs(w, c, &b, &e, &ok);
-        s->rewritable = ok && paren_arg(w, b, e, &s->arg_b, &s->arg_e);
+        if (from_macro)
+            s->rewritable = redef_site(w, s, off, ref);
+        else
+            s->rewritable = ok && paren_arg(w, b, e, &s->arg_b, &s->arg_e);
+    } else if (fa || ff) {
+        unsigned b = 0, e = 0;
+        int ok = !from_macro;
+        range_offs(w, c, &b, &e, &ok);
+        s->fn_arg = fa ? fa->arg : ff->arg;
+        s->call_b = b;
+        s->call_e = e;
+        s->rewritable = ok && call_args(w, b, e, s->fn_arg, &s->arg_b,
+                                        &s->arg_e) > 0;
     }
 }
 
@@ -511,6 +634,19 @@ static enum CXChildVisitResult macro_cb(CXCursor c, CXCursor p, CXClientData d)
 {
     (void)p;
     struct walk *w = d;
+    if (clang_getCursorKind(c) == CXCursor_MacroDefinition) {
+        /* a configured function that is also a macro (GLib's
+         * g_object_ref) must not be redefined: see redef_site() */
+        CXString n = clang_getCursorSpelling(c);
+        const char *name = clang_getCString(n);
+        if ((in_list(name, w->o->inc_names, w->o->n_inc) ||
+             in_list(name, w->o->dec_names, w->o->n_dec)) &&
+            w->n_macro_names < sizeof w->macro_names / sizeof *w->macro_names &&
+            (w->macro_names[w->n_macro_names] = xdup(name)) != NULL)
+            w->n_macro_names++;
+        clang_disposeString(n);
+        return CXChildVisit_Continue;
+    }
     if (clang_getCursorKind(c) != CXCursor_MacroExpansion)
         return CXChildVisit_Continue;
     unsigned b, e;
@@ -557,10 +693,36 @@ static int site_cmp(const void *a, const void *b)
     return (int)x->kind - (int)y->kind;
 }
 
+/* A redefinition must not cover another rewritten call of the same
+ * function (it would record twice) nor overlap another redefinition. */
+static void drop_redef_clashes(struct ht_site_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct ht_site *s = &l->v[i];
+        if (!s->redef_e || !s->rewritable)
+            continue;
+        for (size_t j = 0; j < l->n; j++) {
+            const struct ht_site *t = &l->v[j];
+            if (j == i || !t->rewritable || strcmp(t->callee, s->callee) != 0)
+                continue;
+            int clash = t->redef_e ? j < i && t->redef_b < s->redef_e &&
+                                         s->redef_b < t->redef_e
+                                   : s->redef_b <= t->arg_b &&
+                                         t->arg_b < s->redef_e;
+            if (clash) {
+                s->rewritable = 0;
+                break;
+            }
+        }
+    }
+}
+
 /* Fill the enclosing function of macro refcount sites; assign ids. */
 static ht_err finish(struct ht_site_list *l)
 {
-    qsort(l->v, l->n, sizeof *l->v, site_cmp);
+    if (l->n) /* l->v is NULL for a file without sites */
+        qsort(l->v, l->n, sizeof *l->v, site_cmp);
+    drop_redef_clashes(l);
     const char *cur = "";
     for (size_t i = 0; i < l->n; i++) {
         struct ht_site *s = &l->v[i];
@@ -591,9 +753,29 @@ static ht_err finish(struct ht_site_list *l)
     return HT_OK;
 }
 
+static ht_err find(const char *const *argv, int argc, const char *workdir,
+                   const struct ht_site_opts *opts,
+                   struct CXUnsavedFile *unsaved, struct ht_site_list *out);
+
 ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
                      const struct ht_site_opts *opts,
                      struct ht_site_list *out)
+{
+    return find(argv, argc, workdir, opts, NULL, out);
+}
+
+ht_err ht__sites_find_text(const char *const *argv, int argc,
+                           const struct ht_site_opts *opts, const char *path,
+                           const char *buf, size_t len,
+                           struct ht_site_list *out)
+{
+    struct CXUnsavedFile u = {path, buf, (unsigned long)len};
+    return find(argv, argc, NULL, opts, &u, out);
+}
+
+static ht_err find(const char *const *argv, int argc, const char *workdir,
+                   const struct ht_site_opts *opts,
+                   struct CXUnsavedFile *unsaved, struct ht_site_list *out)
 {
     memset(out, 0, sizeof *out);
     static const struct ht_site_opts none;
@@ -634,7 +816,7 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
     CXIndex idx = clang_createIndex(0, 0);
     CXTranslationUnit tu = NULL;
     enum CXErrorCode ec = clang_parseTranslationUnit2FullArgv(
-        idx, NULL, av, n, NULL, 0,
+        idx, NULL, av, n, unsaved, unsaved ? 1 : 0,
         CXTranslationUnit_DetailedPreprocessingRecord |
             CXTranslationUnit_KeepGoing,
         &tu);
@@ -668,6 +850,8 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
     CXString sp = clang_getTranslationUnitSpelling(tu);
     w.main = clang_getFile(tu, clang_getCString(sp));
     clang_disposeString(sp);
+    if (w.main)
+        w.buf = clang_getFileContents(tu, w.main, &w.bufn);
     ht_err err = HT_OK;
     if (!w.main) {
         err = HT_EPARSE;
@@ -679,6 +863,8 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
         out->main_file = cxs(clang_getFileName(w.main));
     }
     clang_visitChildren(root, macro_cb, &w);
+    if (opts->types)
+        ht__typegraph_add_tu(opts->types, tu);
     struct fnctx top = {&w, NULL};
     if (!w.err)
         clang_visitChildren(root, visit, &top);
@@ -686,6 +872,8 @@ ht_err ht_sites_find(const char *const *argv, int argc, const char *workdir,
 done:
     for (size_t i = 0; i < w.nmx; i++)
         free(w.mx[i].name);
+    for (size_t i = 0; i < w.n_macro_names; i++)
+        free(w.macro_names[i]);
     free(w.mx);
     clang_disposeTranslationUnit(tu);
     clang_disposeIndex(idx);

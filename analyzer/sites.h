@@ -14,13 +14,19 @@
  * configured function written in the main file, or an invocation of a
  * configured macro written in the main file (its single argument is wrapped
  * so it is evaluated once; a macro that expands its argument twice records
- * twice). Not reachable, listed with `macro` set and rewritable = 0: stores,
- * allocations and refcount calls produced by the body of a macro that is
- * not itself configured (e.g. KEEP(o) -> obj_incref(o)); refcount macros
- * with several arguments. Sites inside headers (static inline functions
+ * twice); a call of a configured one-argument function made by the body
+ * of another macro invoked in the main file (KEEP(o) -> obj_incref(o)):
+ * see redef_b below. Not reachable, listed with `macro` set and
+ * rewritable = 0: stores and allocations produced by the body of a macro
+ * that is not itself configured; refcount macros with several arguments;
+ * configured macros invoked from the body of another macro. Sites inside headers (static inline functions
  * included from a header) are not listed: only the main file is.
- * Allocations/frees are listed but never rewritten (the linker wraps record
- * them; the site table lets the store join their call line:col).
+ * Calls of the standard allocators are listed but never rewritten (the
+ * linker wraps record them; the site table lets the store join their
+ * call line:col). Calls of user-named allocators/deallocators
+ * (opts->alloc_fns/free_fns) written in main-file text are rewritable:
+ * the rewriter records ALLOC(result, size argument) after the call, or
+ * FREE(pointer argument) before it.
  *
  * Ownership: a struct ht_site_list owns all strings of its sites; release
  * it with ht_sites_free(). Nothing here prints.
@@ -35,8 +41,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "heaptrail/err.h"
+
+struct ht_typegraph;
 
 enum ht_site_kind {
     HT_SITE_ALLOC,
@@ -62,7 +71,18 @@ struct ht_site {
     int rewritable;    /* text of the site is plain main-file text */
     /* file offsets (rewritable sites only) */
     unsigned lhs_b, lhs_e, op, rhs_b, rhs_e; /* store */
-    unsigned arg_b, arg_e;                   /* refcount: argument text */
+    unsigned arg_b, arg_e;                   /* refcount: argument text;
+                                                custom alloc/free: the
+                                                size/ptr argument text */
+    unsigned call_b, call_e; /* custom allocator call (rewritable) */
+    unsigned fn_arg;         /* custom alloc/free: 1-based size/ptr arg; 0 =
+                                a built-in allocator (wrapped at link) */
+    /* refcount call made by the body of an unconfigured macro (KEEP(o) ->
+     * obj_incref(o)), rewritable: the callee is redefined as a recording
+     * macro from the start of the invocation's first line (redef_b, line
+     * redef_line) to the start of the line after it (redef_e, line
+     * redef_line2), with #line directives keeping the line numbers. */
+    unsigned redef_b, redef_e, redef_line, redef_line2;
 };
 
 struct ht_site_list {
@@ -71,12 +91,26 @@ struct ht_site_list {
     char *main_file; /* absolute path of the main file */
 };
 
+/* A user-named allocator or deallocator (--alloc-fn / --free-fn): calls
+ * of name record an ALLOC of its result with argument arg as the size
+ * (alloc) or a FREE of argument arg (free). */
+struct ht_site_fn {
+    const char *name;
+    unsigned arg; /* 1-based */
+};
+
 struct ht_site_opts {
     const char *const *inc_names; /* refcount increment fns/macros */
     size_t n_inc;
     const char *const *dec_names;
     size_t n_dec;
     int no_stores; /* do not list pointer stores */
+    const struct ht_site_fn *alloc_fns; /* custom allocators */
+    size_t n_alloc_fns;
+    const struct ht_site_fn *free_fns; /* custom deallocators */
+    size_t n_free_fns;
+    struct ht_typegraph *types; /* if set, the TU's record fields are
+                                   added to it (typegraph.h) */
 };
 
 /* Text name of a site kind ("alloc", "store", ...). */
@@ -99,6 +133,20 @@ int ht__sites_is_valid(const struct ht_site_list *l);
  * declaring the runtime calls, `#line 1 "<orig>"`, then the text with every
  * rewritable store and refcount site edited (no newline inserted). */
 ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path);
+
+/* The rewriting of ht_rewrite_file() on the main file's text src[0..len),
+ * written to out (not closed). HT_EINVAL if two edits overlap (nothing
+ * usable was written). */
+ht_err ht__rewrite_text(const struct ht_site_list *l, const char *src,
+                        size_t len, FILE *out);
+
+/* ht_sites_find() on a TU whose main file text is given: argv names the
+ * file path, whose contents are buf[0..len) instead of what is on disk
+ * (libclang unsaved file; the file need not exist). */
+ht_err ht__sites_find_text(const char *const *argv, int argc,
+                           const struct ht_site_opts *opts, const char *path,
+                           const char *buf, size_t len,
+                           struct ht_site_list *out);
 
 /* Write the site table as TSV (id kind file line col func macro type field
  * rewritable) to path. */

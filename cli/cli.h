@@ -23,5 +23,7 @@ int cmd_sql(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_instrument(int argc, char **argv);
 
 #endif

@@ -28,6 +28,12 @@ static const char usage[] =
     "                  by site (replays first if needed)\n"
     "  demo [-o DIR]   build, record and report the bundled tour sample;\n"
     "                  writes DIR/report.html\n"
+    "  analyze -p compile_commands.json [--format text|json]\n"
+    "                  static report, no run: sites by kind and file, and\n"
+    "                  type-level cycle candidates (node.next -> node)\n"
+    "  instrument -p compile_commands.json\n"
+    "                  recompile an existing build's objects instrumented\n"
+    "                  (heaptrail-cc); prints the link flags to add\n"
     "  help COMMAND    details of one command\n"
     "\n"
     "Environment for instrumented programs: HEAPTRAIL_TRACE (trace path),\n"
@@ -142,6 +148,7 @@ static const struct {
     {"run", cmd_run},       {"ingest", cmd_ingest}, {"sql", cmd_sql},
     {"replay", cmd_replay}, {"report", cmd_report},
     {"demo", cmd_demo},
+    {"analyze", cmd_analyze}, {"instrument", cmd_instrument},
 };
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cc_compile.h"
+#include "cc_opts.h"
 #include "sites.h"
 
 static int takes_value(const char *a)
@@ -28,75 +29,6 @@ static int takes_value(const char *a)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (strcmp(a, v[i]) == 0)
             return 1;
-    return 0;
-}
-
-#define MAX_NAMES 64
-struct opts {
-    const char *inc[MAX_NAMES], *dec[MAX_NAMES];
-    size_t ni, nd;
-    int no_stores;
-    char *buf;
-};
-
-static int add_names(const char **v, size_t *n, char *list)
-{
-    for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
-        if (*n >= MAX_NAMES)
-            return -1;
-        v[(*n)++] = t;
-    }
-    return 0;
-}
-
-/* Parse HEAPTRAIL_OPTS; 0 or -1 with a message in err. */
-static int parse_opts(const char *s, struct opts *o, char *err, size_t errsz)
-{
-    memset(o, 0, sizeof *o);
-    if (!s)
-        return 0;
-    o->buf = strdup(s);
-    if (!o->buf) {
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    char *save = NULL;
-    for (char *t = strtok_r(o->buf, " \t", &save); t;
-         t = strtok_r(NULL, " \t", &save)) {
-        int bad = 0;
-        if (strncmp(t, "--refcount-inc=", 15) == 0)
-            bad = add_names(o->inc, &o->ni, t + 15);
-        else if (strncmp(t, "--refcount-dec=", 15) == 0)
-            bad = add_names(o->dec, &o->nd, t + 15);
-        else if (strcmp(t, "--no-stores") == 0)
-            o->no_stores = 1;
-        else if (strcmp(t, "--preset=cpython") == 0) {
-            if (o->ni + 2 > MAX_NAMES || o->nd + 2 > MAX_NAMES)
-                bad = -1;
-            else {
-                o->inc[o->ni++] = "Py_INCREF";
-                o->inc[o->ni++] = "Py_XINCREF";
-                o->dec[o->nd++] = "Py_DECREF";
-                o->dec[o->nd++] = "Py_XDECREF";
-            }
-        } else if (strcmp(t, "--preset=glib") == 0) {
-            if (o->ni + 1 > MAX_NAMES || o->nd + 1 > MAX_NAMES)
-                bad = -1;
-            else {
-                o->inc[o->ni++] = "g_object_ref";
-                o->dec[o->nd++] = "g_object_unref";
-            }
-        } else {
-            snprintf(err, errsz, "HEAPTRAIL_OPTS: unknown option '%s' "
-                     "(known: --refcount-inc=A,B --refcount-dec=A,B "
-                     "--preset=cpython --preset=glib --no-stores)", t);
-            return -1;
-        }
-        if (bad) {
-            snprintf(err, errsz, "HEAPTRAIL_OPTS: too many names in '%s'", t);
-            return -1;
-        }
-    }
     return 0;
 }
 
@@ -211,10 +143,10 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         return HT_CC_NOT_APPLICABLE;
     *src_out = argv[src];
     char err[512];
-    struct opts o;
-    if (parse_opts(getenv("HEAPTRAIL_OPTS"), &o, err, sizeof err) != 0) {
+    struct ht_cc_opts o;
+    if (ht_cc_opts_load(&o, err, sizeof err) != 0) {
         fprintf(stderr, "heaptrail-cc: error: %s\n", err);
-        free(o.buf);
+        ht_cc_opts_free(&o);
         return HT_CC_BAD_OPTS;
     }
     int rc = HT_CC_FAILED;
@@ -240,7 +172,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
     fa[0] = real_cc;
     for (int i = 0; i < argc; i++)
         fa[i + 1] = argv[i];
-    struct ht_site_opts so = {o.inc, o.ni, o.dec, o.nd, o.no_stores};
+    struct ht_site_opts so = ht_cc_opts_site_opts(&o);
     ht_err e = ht_sites_find(fa, argc + 1, NULL, &so, &l);
     free(fa);
     if (e) {
@@ -342,6 +274,6 @@ out:
     free(tmpsrc);
     free(srcdir);
     free(errf);
-    free(o.buf);
+    ht_cc_opts_free(&o);
     return rc;
 }

@@ -30,6 +30,25 @@
 #define HT_CC_RT_LIB "libheaptrail_rt.a"
 #endif
 
+/* --print-link-flags: what a link step gets, for builds whose objects
+ * were instrumented by `heaptrail instrument` but link without us. */
+static int print_link_flags(const char *real_cc, const char *rt_lib)
+{
+    char *in[] = {"x.o"};
+    char **v;
+    int n;
+    if (ht_cc_build_argv(1, in, real_cc, rt_lib, &v, &n) != HT_OK)
+        return 1;
+    int k = 0;
+    while (k < n && v[k] != in[0])
+        k++; /* what follows the input is the link part */
+    for (int i = k + 1; i < n; i++)
+        printf("%s%s", i > k + 1 ? " " : "", v[i]);
+    putchar('\n');
+    free(v);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *real_cc = getenv("HEAPTRAIL_REAL_CC");
@@ -40,6 +59,8 @@ int main(int argc, char **argv)
         rt_lib = HT_CC_RT_LIB;
     char **v;
     int n;
+    if (argc == 2 && strcmp(argv[1], "--print-link-flags") == 0)
+        return print_link_flags(real_cc, rt_lib);
     if (!getenv("HEAPTRAIL_NO_REWRITE")) {
         char reason[600];
         const char *src = NULL;

@@ -1,0 +1,163 @@
+/*
+ * heaptrail instrument -p compile_commands.json
+ *
+ * Re-runs every compile of an existing build (CMake's
+ * CMAKE_EXPORT_COMPILE_COMMANDS, bear) through heaptrail-cc, in the entry's
+ * directory with HEAPTRAIL_REAL_CC set to the entry's compiler: the objects
+ * are replaced in place by instrumented ones, each with its "<obj>.htsites"
+ * site table. heaptrail-cc's warnings pass through; a file it compiles as
+ * is counts as "fell back". Then tells the user how to link.
+ *
+ * heaptrail-cc is $HEAPTRAIL_CC, else the one next to this program, else
+ * found in PATH.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ccdb.h"
+#include "cli.h"
+
+static const char instrument_usage[] =
+    "usage: heaptrail instrument -p compile_commands.json\n";
+
+/* heaptrail-cc's path (static storage). */
+static const char *cc_path(void)
+{
+    static char p[PATH_MAX + 16];
+    const char *env = getenv("HEAPTRAIL_CC");
+    if (env && *env)
+        return env;
+    ssize_t n = readlink("/proc/self/exe", p, PATH_MAX);
+    if (n > 0) {
+        p[n] = 0;
+        char *slash = strrchr(p, '/');
+        if (slash) {
+            strcpy(slash + 1, "heaptrail-cc");
+            if (access(p, X_OK) == 0)
+                return p;
+        }
+    }
+    return "heaptrail-cc";
+}
+
+static int is_compile(const struct ht_ccdb_entry *e)
+{
+    for (int i = 1; i < e->argc; i++)
+        if (strcmp(e->argv[i], "-c") == 0)
+            return 1;
+    return 0;
+}
+
+/* Run one entry through heaptrail-cc; its stderr is copied to ours.
+ * Returns the exit status (-1: could not run); *fell_back if heaptrail-cc
+ * compiled the file as is. */
+static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
+                     int *fell_back)
+{
+    *fell_back = 0;
+    FILE *errf = tmpfile();
+    if (!errf)
+        return -1;
+    const char *base = strrchr(e->argv[0], '/');
+    base = base ? base + 1 : e->argv[0];
+    int already = strcmp(base, "heaptrail-cc") == 0;
+    pid_t pid = fork();
+    if (pid < 0) {
+        fclose(errf);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fileno(errf), 2);
+        if (chdir(e->dir) != 0)
+            _exit(126);
+        if (!already)
+            setenv("HEAPTRAIL_REAL_CC", e->argv[0], 1);
+        char **v = e->argv;
+        char *first = v[0];
+        v[0] = already ? first : (char *)cc;
+        execvp(v[0], v);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    rewind(errf);
+    char line[8192];
+    while (fgets(line, sizeof line, errf)) {
+        fputs(line, stderr);
+        if (strncmp(line, "heaptrail-cc: warning: ", 23) == 0 &&
+            strstr(line, " not instrumented: "))
+            *fell_back = 1;
+    }
+    fclose(errf);
+    if (!WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st) == 126 || WEXITSTATUS(st) == 127
+               ? -1 : WEXITSTATUS(st);
+}
+
+int cmd_instrument(int argc, char **argv)
+{
+    if (argc != 3 || strcmp(argv[1], "-p") != 0) {
+        fprintf(stderr, "%s", instrument_usage);
+        return 2;
+    }
+    struct ht_ccdb db;
+    ht_err e = ht_ccdb_load(argv[2], &db);
+    if (e) {
+        fprintf(stderr, "heaptrail: %s: %s\n", argv[2],
+                e == HT_ENOENT ? "no compile_commands.json there"
+                : e == HT_EPARSE ? "not a readable compile_commands.json "
+                                   "(or it has no entries)"
+                                 : ht_strerror(e));
+        return 1;
+    }
+    const char *cc = cc_path();
+    size_t ok = 0, fell = 0, failed = 0, skipped = 0;
+    for (size_t i = 0; i < db.n; i++) {
+        const struct ht_ccdb_entry *en = &db.v[i];
+        if (!is_compile(en)) {
+            skipped++;
+            continue;
+        }
+        int fb;
+        int rc = run_entry(en, cc, &fb);
+        if (rc < 0)
+            fprintf(stderr, "heaptrail: cannot run %s for %s\n", cc, en->file);
+        if (rc != 0) {
+            if (rc > 0)
+                fprintf(stderr, "heaptrail: compile of %s failed (status %d)\n",
+                        en->file, rc);
+            failed++;
+        } else if (fb) {
+            fell++;
+        } else {
+            ok++;
+        }
+    }
+    ht_ccdb_free(&db);
+    printf("heaptrail instrument: %zu instrumented, %zu compiled as is, "
+           "%zu failed, %zu skipped (not -c)\n", ok, fell, failed, skipped);
+    printf("relink the program with these flags at the end of its link "
+           "command (`%s --print-link-flags`;\nfor CMake: cmake "
+           "-DCMAKE_C_STANDARD_LIBRARIES=\"$(%s --print-link-flags)\" "
+           "BUILD_DIR,\nremove the program, build again), or link it with "
+           "heaptrail-cc:\n  ", cc, cc);
+    fflush(stdout);
+    char *pv[] = {(char *)cc, "--print-link-flags", NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(cc, pv);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid > 0)
+        waitpid(pid, &st, 0);
+    return failed ? 1 : 0;
+}

@@ -22,5 +22,6 @@ int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

@@ -23,9 +23,10 @@ static const char usage[] =
     "                  recorded events); without SQL, an interactive shell\n"
     "  replay TRACE [--run N]\n"
     "                  replay the recorded events and write result tables\n"
-    "  report TRACE [--run N]\n"
-    "                  print allocations, frees, peak and live-at-exit blocks\n"
-    "                  by site (replays first if needed)\n"
+    "  report TRACE [--format text|json|sarif|html] [-o FILE] [--fail-on L]\n"
+    "                  the findings: leaks, cycles, refcount errors, bad\n"
+    "                  frees, fragmentation, GC (replays first if needed)\n"
+    "  diff A.db B.db  new/gone leak sites and peak delta between two traces\n"
     "  help COMMAND    details of one command\n"
     "\n"
     "Environment for instrumented programs: HEAPTRAIL_TRACE (trace path),\n"
@@ -139,6 +140,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},       {"ingest", cmd_ingest}, {"sql", cmd_sql},
     {"replay", cmd_replay}, {"report", cmd_report},
+    {"diff", cmd_diff},
 };
 
 int main(int argc, char **argv)

@@ -133,10 +133,14 @@ static json_t *cycle_obj(const struct ht_report_cycle *c)
         const struct ht_report_edge *e = &c->edges[i];
         char f[2] = {c->members[e->from].label, 0};
         char t[2] = {c->members[e->to].label, 0};
-        json_array_append_new(es, json_pack("{s:s,s:s,s:o,s:o,s:o}", "from",
-                              f, "to", t, "offset", u(e->offset), "store_seq",
-                              u(e->store_seq), "store_site", e->store.key
-                              ? ht__json_loc(&e->store) : json_null()));
+        json_t *x = json_pack("{s:s,s:s,s:o,s:o,s:o}", "from", f, "to", t,
+                              "offset", u(e->offset), "store_seq",
+                              u(e->store_seq), "store_site",
+                              e->store.key || e->store.file
+                              ? ht__json_loc(&e->store) : json_null());
+        if (e->inferred_seq) /* the STORE behind a snapshot edge */
+            json_object_set_new(x, "store_site_seq", u(e->inferred_seq));
+        json_array_append_new(es, x);
     }
     json_object_set_new(o, "members", ms);
     json_object_set_new(o, "edges", es);

@@ -426,6 +426,71 @@ static int row_edge(struct qctx *q, const char *const *v)
     return 0;
 }
 
+/* ---- edges seen only by the exit snapshot ------------------------------
+ * An EDGE event has no site. The STORE that last wrote the same slot with a
+ * value pointing into the same target is the edge's origin: one pass over
+ * the run's stores into those slots finds it (bounded: at most MAX_INFER
+ * slots, so the SQL stays small; beyond that edges keep "+offset"). */
+#define MAX_INFER 256
+
+struct infer_arg {
+    struct ht_report *r;
+    const struct locs *L;
+};
+
+static int row_store(struct qctx *q, const char *const *v)
+{
+    struct infer_arg *a = q->arg;
+    uint64_t slot = ht__rep_u64(v[0]), val = ht__rep_u64(v[1]);
+    uint64_t seq = ht__rep_u64(v[2]), site = ht__rep_u64(v[3]);
+    for (size_t i = 0; i < a->r->ncycles; i++) {
+        struct ht_report_cycle *c = &a->r->cycles[i];
+        for (size_t k = 0; k < c->nedges; k++) {
+            struct ht_report_edge *e = &c->edges[k];
+            const struct ht_report_member *to = &c->members[e->to];
+            if (e->store.key || e->from_addr + e->offset != slot ||
+                val < to->addr || val - to->addr >= (to->size ? to->size : 1) ||
+                seq < to->alloc_seq)
+                continue;
+            /* rows come in seq order: the latest matching store wins */
+            e->store = resolve(a->L, site, 1);
+            e->store.key = 0;    /* still "from the snapshot" for callers */
+            e->inferred_seq = seq;
+        }
+    }
+    return 0;
+}
+
+static ht_err infer_edge_sites(ht_store *st, struct ht_report *r,
+                               const struct locs *L)
+{
+    size_t len = 0, n = 0, cap = 256 + MAX_INFER * 24;
+    char *sql = malloc(cap);
+    if (!sql)
+        return HT_ENOMEM;
+    len = (size_t)snprintf(sql, cap, "SELECT printf('%%llu', a),"
+                           " printf('%%llu', b), seq, printf('%%llu', d) FROM"
+                           " events WHERE run_id=%lld AND kind='store' AND a"
+                           " IN (", (long long)r->run_id);
+    for (size_t i = 0; i < r->ncycles && n < MAX_INFER; i++)
+        for (size_t k = 0; k < r->cycles[i].nedges && n < MAX_INFER; k++) {
+            const struct ht_report_edge *e = &r->cycles[i].edges[k];
+            if (e->store.key)
+                continue;
+            len += (size_t)snprintf(sql + len, cap - len, "%s%lld",
+                                    n++ ? "," : "",
+                                    (long long)(e->from_addr + e->offset));
+        }
+    snprintf(sql + len, cap - len, ")");
+    ht_err e = HT_OK;
+    struct infer_arg a = {r, L};
+    struct qctx q = {r, row_store, &a, HT_OK};
+    if (n)
+        e = query(st, sql, &q);
+    free(sql);
+    return e;
+}
+
 /* A suppressed cycle suppresses the cycle blocks of its members' sites
  * (invariant 1 holds: their counts move to the suppressed totals). */
 static void suppress_cycle_site(struct ht_report *r, uint64_t key)
@@ -469,6 +534,8 @@ static ht_err load_cycles(ht_store *st, struct ht_report *r,
              " ORDER BY cycle_id, store_seq", run);
     if (e == HT_OK)
         e = query(st, sql, &q);
+    if (e == HT_OK)
+        e = infer_edge_sites(st, r, L);
     for (size_t i = 0; e == HT_OK && i < r->ncycles; i++) {
         struct ht_report_cycle *c = &r->cycles[i];
         for (size_t m = 0; m < c->nmembers && !c->suppressed; m++)

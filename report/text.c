@@ -70,6 +70,12 @@ static void run_line(const struct tx *t, const struct ht_report *r)
     fprintf(t->f, "peak %s bytes in %s blocks at event %llu\n",
             num(r->peak_bytes, a), num(r->peak_blocks, b),
             (unsigned long long)r->peak_seq);
+    fprintf(t->f, "  live at exit: %s bytes in %s blocks", num(r->live_bytes, a),
+            num(r->live_blocks, b));
+    if (r->invalid_frees)
+        fprintf(t->f, "; %s invalid or double frees",
+                num(r->invalid_frees, a));
+    fputc('\n', t->f);
 }
 
 static void leak_summary(const struct tx *t, const struct ht_report *r)
@@ -220,8 +226,8 @@ static void cycles(const struct tx *t, const struct ht_report *r)
                 continue;
             edge_label(cy, e, a, sizeof a);
             fprintf(t->f, "    %s stored at %s (event %llu)\n", a,
-                    loc(&e->store, buf, sizeof buf),
-                    (unsigned long long)e->store_seq);
+                    loc(&e->store, buf, sizeof buf), (unsigned long long)
+                    (e->inferred_seq ? e->inferred_seq : e->store_seq));
         }
     }
     if (shown > t->rows)

@@ -55,7 +55,10 @@ struct ht_report_member {
 struct ht_report_edge {
     uint64_t from_addr, to_addr, offset, store_seq;
     int from, to;                /* member indexes */
-    struct ht_report_loc store;  /* store site; key 0 = from the exit snapshot */
+    struct ht_report_loc store;  /* store site; key 0 = edge from the exit
+                                  * snapshot, file set when the STORE that
+                                  * made it was found (at inferred_seq) */
+    uint64_t inferred_seq;
 };
 
 struct ht_report_cycle {

@@ -103,14 +103,38 @@ static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
 }
 
 static const char replay_usage[] =
-    "usage: heaptrail replay TRACE [--run N] [--allocator pymalloc-3.12]\n"
-    "                        [--gc 3.12] [--snapshot-every N] [-v]\n"
-    "  Replays the recorded events of every run (or run N) through the object\n"
-    "  table, the pymalloc model (profiles 3.8 3.9 3.10 3.11 3.12 3.13) and\n"
-    "  the CPython GC model, and writes the result tables into TRACE:\n"
-    "  run_stats, site_stats, objects, errors, frag_snapshots,\n"
-    "  gc_collections, cycles, cycle_members, cycle_edges and the views\n"
-    "  site_report and leak_summary (docs/trace-format.md).\n";
+    "NAME\n"
+    "    heaptrail replay - replay a trace through the CPython models\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail replay TRACE [--run N] [--allocator pymalloc-3.12]\n"
+    "                     [--gc 3.12] [--snapshot-every N] [-v]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Replays the recorded events of every run (or run N) through the\n"
+    "    object table, the pymalloc model and the CPython GC model, and\n"
+    "    writes the result tables into TRACE: run_stats, site_stats,\n"
+    "    objects, errors, frag_snapshots, gc_collections, cycles,\n"
+    "    cycle_members, cycle_edges and the views site_report and\n"
+    "    leak_summary (docs/trace-format.md). A new replay of a run replaces\n"
+    "    its earlier results. heaptrail report replays runs that have no\n"
+    "    results yet by itself.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --run N             only run N\n"
+    "    --allocator P       pymalloc profile 3.8 3.9 3.10 3.11 3.12 3.13\n"
+    "                        (default 3.12; 'pymalloc-' prefix optional)\n"
+    "    --gc V              GC profile (default: the allocator's)\n"
+    "    --snapshot-every N  events between fragmentation snapshots\n"
+    "                        (default 100000)\n"
+    "    -v                  timings on stderr\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 a run could not be replayed or the trace is\n"
+    "    unreadable; 2 bad usage.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    heaptrail replay trace.db --allocator pymalloc-3.11\n";
 
 int cmd_replay(int argc, char **argv)
 {

@@ -117,10 +117,39 @@ ht_store *cli_open_trace(const char *path, int create, int readonly)
     return st;
 }
 
+static const char ingest_usage[] =
+    "NAME\n"
+    "    heaptrail ingest - store the spills of programs run without heaptrail\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail ingest TRACE\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    An instrumented program run without 'heaptrail run' records into\n"
+    "    $HEAPTRAIL_TRACE (default heaptrail.db): its spill waits in\n"
+    "    TRACE.spill/. This ingests every finished spill there into TRACE\n"
+    "    (creating it if needed) and deletes the spills; a spill whose\n"
+    "    process is still alive is left for later. Every other command that\n"
+    "    opens a trace does this first by itself.\n"
+    "\n"
+    "OPTIONS\n"
+    "    none\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 a spill could not be ingested (it is kept); 2 bad\n"
+    "    usage.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    HEAPTRAIL_TRACE=t.db ./prog && heaptrail ingest t.db\n";
+
 int cmd_ingest(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(ingest_usage, stdout);
+        return 0;
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: heaptrail ingest TRACE\n");
+        fputs(ingest_usage, stderr);
         return 2;
     }
     ht_store *st = NULL;
@@ -150,8 +179,14 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "help")) {
+        /* help COMMAND: the command's own manual page */
+        for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *hv[] = {argv[2], "--help", NULL};
+                return commands[i].fn(2, hv);
+            }
         fputs(usage, stdout);
-        return 0;
+        return argc > 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("heaptrail 0.1.0 (trace schema %d)\n", HT_SCHEMA_VERSION);

@@ -306,15 +306,18 @@ static void test_diff(void **state)
 static void test_help(void **state)
 {
     (void)state;
-    static const char *const cmds[] = {"report", "diff"};
-    for (size_t i = 0; i < 2; i++) {
-        char *h[] = {HT, (char *)cmds[i], "--help", NULL};
-        assert_int_equal(e2e_run(h, NULL, out, sizeof out), 0);
+    static const char *const cmds[] = {"run", "ingest", "sql", "replay",
+                                       "report", "diff"};
+    for (size_t i = 0; i < 12; i++) {
+        /* `heaptrail CMD --help` and `heaptrail help CMD` */
+        char *h[] = {HT, (char *)cmds[i % 6], "--help", NULL};
+        char *h2[] = {HT, "help", (char *)cmds[i % 6], NULL};
+        assert_int_equal(e2e_run(i < 6 ? h : h2, NULL, out, sizeof out), 0);
         static const char *const secs[] = {"NAME\n", "SYNOPSIS\n",
             "DESCRIPTION\n", "OPTIONS\n", "EXIT STATUS\n", "EXAMPLES\n"};
         for (size_t k = 0; k < 6; k++)
             if (!strstr(out, secs[k]))
-                fail_msg("%s --help lacks %s", cmds[i], secs[k]);
+                fail_msg("%s --help lacks %s", cmds[i % 6], secs[k]);
     }
 }
 

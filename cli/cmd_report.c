@@ -12,6 +12,13 @@
 
 static struct ht_replay_opts replay_opts;
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int cli_parse_run_opt(int argc, char **argv, const char **trace,
                          int64_t *run, const char *usage)
 {
@@ -56,6 +63,62 @@ static int cli_parse_run_opt(int argc, char **argv, const char **trace,
     return 0;
 }
 
+/* Progress bar on stderr while a run replays (only when stderr is a TTY). */
+struct progress {
+    int64_t run;
+    uint64_t total;    /* the run's recorded events; 0: unknown */
+    int drawn;
+};
+
+static void progress_cb(void *ctx, uint64_t done)
+{
+    struct progress *p = ctx;
+    if (!p->total)
+        return;
+    int pct = (int)(100 * (done > p->total ? p->total : done) / p->total);
+    char bar[31];
+    memset(bar, ' ', 30);
+    memset(bar, '#', (size_t)(pct * 30 / 100));
+    bar[30] = 0;
+    fprintf(stderr, "\rheaptrail: replaying run %lld [%s] %3d%%",
+            (long long)p->run, bar, pct);
+    p->drawn = 1;
+}
+
+static int row_u64(void *ctx, int ncol, const char *const *v,
+                   const char *const *names)
+{
+    (void)ncol; (void)names;
+    *(uint64_t *)ctx = v[0] ? strtoull(v[0], NULL, 10) : 0;
+    return 0;
+}
+
+/* Replay one run with timing (-v) and a progress bar (TTY). */
+static ht_err replay_one(ht_store *st, int64_t run, struct ht_summary *s,
+                         struct ht_replay_result *rr)
+{
+    struct progress p = {run, 0, 0};
+    struct ht_replay_opts o = replay_opts;
+    if (isatty(2)) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT events FROM runs WHERE run_id=%lld",
+                 (long long)run);
+        ht_store_query(st, sql, 1, row_u64, &p.total);
+        o.progress = progress_cb;
+        o.progress_ctx = &p;
+    }
+    double t0 = now_s();
+    ht_err e = ht_replay_summary(st, run, s);
+    if (e == HT_OK)
+        e = ht_replay_run(st, run, &o, rr);
+    if (p.drawn)
+        fprintf(stderr, "\r%60s\r", "");
+    if (ht_cli_verbose && e == HT_OK)
+        fprintf(stderr, "heaptrail: replay of run %lld: %llu events in %.3f s\n",
+                (long long)run, (unsigned long long)s->events, now_s() - t0);
+    return e;
+}
+
 /* Replay every run (or one) of the trace. Returns 0 or 1. */
 static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
 {
@@ -73,9 +136,7 @@ static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
         found = 1;
         struct ht_summary s;
         struct ht_replay_result rr;
-        e = ht_replay_summary(st, ids[i], &s);
-        if (e == HT_OK)
-            e = ht_replay_run(st, ids[i], &replay_opts, &rr);
+        e = replay_one(st, ids[i], &s, &rr);
         if (e != HT_OK) {
             char what[64];
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
@@ -213,13 +274,6 @@ struct rep_opts {
     unsigned fail_mask;
     int exitcode, no_color;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void timing(const char *phase, double t0)
 {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "e2e_util.h"
@@ -321,6 +322,26 @@ static void test_help(void **state)
     }
 }
 
+/* Colour only on a TTY (script(1) gives the report one), never with
+ * NO_COLOR or -o. */
+static void test_color(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/script", X_OK) != 0) {
+        fprintf(stderr, "SKIP colour test: /usr/bin/script missing\n");
+        skip();
+    }
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "%s report %s", HT, db);
+    char *tty[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+    assert_int_equal(e2e_run(tty, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\033[1mLEAK SUMMARY\033[0m"));
+    assert_non_null(strstr(out, "\033[31m definitely lost: 72 bytes"));
+    assert_int_equal(e2e_run(tty, "NO_COLOR=1", out, sizeof out), 0);
+    assert_non_null(strstr(out, "LEAK SUMMARY"));
+    assert_null(strstr(out, "\033["));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_suppressions),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_color),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

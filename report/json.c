@@ -185,9 +185,11 @@ static json_t *heap_obj(const struct ht_report *r)
         json_array_append_new(gens, json_pack("{s:i,s:o,s:o}", "generation",
                               g, "collections", u(r->gens[g].collections),
                               "collected", u(r->gens[g].collected)));
-    json_object_set_new(o, "gc", r->has_gc ? json_pack("{s:o,s:o,s:o}",
+    json_object_set_new(o, "gc", r->has_gc ? json_pack("{s:o,s:o,s:o,s:o}",
                         "collections", u(r->gc_collections), "collected",
-                        u(r->gc_collected), "generations", gens) : json_null());
+                        u(r->gc_collected), "uncollectable",
+                        u(r->gc_uncollectable), "generations", gens)
+                        : json_null());
     if (!r->has_gc)
         json_decref(gens);
     for (size_t i = 0; i < r->nchurn; i++) {
@@ -205,6 +207,20 @@ static json_t *heap_obj(const struct ht_report *r)
                               u(r->refsites[i].increfs), "decrefs",
                               u(r->refsites[i].decrefs)));
     json_object_set_new(o, "unbalanced_refcount_sites", rs);
+    json_t *ps = json_array(), *pn = json_array();
+    for (size_t i = 0; i < r->npeak_sites; i++)
+        json_array_append_new(ps, json_pack("{s:o,s:o,s:o}", "site",
+                              ht__json_loc(&r->peak_sites[i].at), "blocks",
+                              u(r->peak_sites[i].blocks), "bytes",
+                              u(r->peak_sites[i].bytes)));
+    for (size_t i = 0; i < r->npinning; i++)
+        json_array_append_new(pn, json_pack("{s:o,s:o,s:o,s:o}", "site",
+                              ht__json_loc(&r->pinning[i].at), "blocks",
+                              u(r->pinning[i].blocks), "pools",
+                              u(r->pinning[i].pools), "arenas",
+                              u(r->pinning[i].arenas)));
+    json_object_set_new(o, "peak_sites", ps);
+    json_object_set_new(o, "pinning", pn);
     return o;
 }
 

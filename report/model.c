@@ -715,6 +715,68 @@ static ht_err load_heap(ht_store *st, struct ht_report *r,
     return e;
 }
 
+/* ---- peak attribution, pinning, gc_stats (planned tables) -------------- */
+
+struct sc_arg {
+    const struct locs *L;
+    struct ht_report_sitecount **v;
+    size_t *n, cap;
+};
+
+static int row_sitecount(struct qctx *q, const char *const *v)
+{
+    struct sc_arg *a = q->arg;
+    struct ht_report_sitecount *x = grow((void **)a->v, a->n, &a->cap,
+                                         sizeof *x);
+    if (!x)
+        return 1;
+    x->at = resolve(a->L, ht__rep_u64(v[0]), 0);
+    x->blocks = ht__rep_u64(v[1]);
+    x->bytes = ht__rep_u64(v[2]);
+    x->pools = ht__rep_u64(v[3]);
+    x->arenas = ht__rep_u64(v[4]);
+    return 0;
+}
+
+static int row_uncoll(struct qctx *q, const char *const *v)
+{
+    q->r->gc_uncollectable = ht__rep_u64(v[0]);
+    return 0;
+}
+
+static ht_err load_sites_tables(ht_store *st, struct ht_report *r,
+                                const struct locs *L)
+{
+    char sql[512];
+    long long run = (long long)r->run_id;
+    ht_err e = HT_OK;
+    struct sc_arg a = {L, &r->peak_sites, &r->npeak_sites, 0};
+    struct qctx q = {r, row_sitecount, &a, HT_OK};
+    if (ht__rep_has_table(st, "peak_sites")) {
+        snprintf(sql, sizeof sql, "SELECT printf('%%llu', pc), blocks, bytes,"
+                 " 0, 0 FROM peak_sites WHERE run_id=%lld ORDER BY bytes DESC,"
+                 " blocks DESC LIMIT 50", run);
+        e = query(st, sql, &q);
+    }
+    struct sc_arg b = {L, &r->pinning, &r->npinning, 0};
+    q.arg = &b;
+    if (e == HT_OK && ht__rep_has_table(st, "pinning")) {
+        snprintf(sql, sizeof sql, "SELECT printf('%%llu', pc), blocks, 0,"
+                 " pools, arenas FROM pinning WHERE run_id=%lld AND seq ="
+                 " (SELECT max(seq) FROM pinning WHERE run_id=%lld)"
+                 " ORDER BY pools DESC, arenas DESC, blocks DESC LIMIT 50",
+                 run, run);
+        e = query(st, sql, &q);
+    }
+    if (e == HT_OK && ht__rep_has_table(st, "gc_stats")) {
+        q.row = row_uncoll;
+        snprintf(sql, sizeof sql, "SELECT sum(uncollectable) FROM gc_stats"
+                 " WHERE run_id=%lld", run);
+        e = query(st, sql, &q);
+    }
+    return e;
+}
+
 /* ---- public --------------------------------------------------------------- */
 
 ht_err ht_report_load(ht_store *st, int64_t run_id, const ht_report_supp *supp,
@@ -738,6 +800,8 @@ ht_err ht_report_load(ht_store *st, int64_t run_id, const ht_report_supp *supp,
         e = load_errors(st, out, &L, supp);
     if (e == HT_OK)
         e = load_heap(st, out, &L);
+    if (e == HT_OK)
+        e = load_sites_tables(st, out, &L);
     free(L.pcs);
     free(L.sites);
     return e;
@@ -762,5 +826,7 @@ void ht_report_free(struct ht_report *r)
     free(r->errors);
     free(r->churn);
     free(r->refsites);
+    free(r->peak_sites);
+    free(r->pinning);
     memset(r, 0, sizeof *r);
 }

@@ -265,7 +265,8 @@ static void heap(const struct tx *t, const struct ht_report *r)
 {
     char a[32], b[32], buf[1024];
     const struct ht_report_frag *f = &r->frag_exit;
-    if (!f->present && !r->has_gc && !r->nchurn)
+    if (!f->present && !r->has_gc && !r->nchurn && !r->npeak_sites &&
+        !r->npinning)
         return;
     heading(t, "HEAP (pymalloc and GC models)");
     if (f->present)
@@ -282,6 +283,17 @@ static void heap(const struct tx *t, const struct ht_report *r)
                 100.0 * r->frag_peak.utilisation,
                 (unsigned long long)r->frag_peak.arenas,
                 r->frag_peak.arenas == 1 ? "" : "s");
+    for (size_t i = 0; i < r->npeak_sites && i < 3; i++)
+        fprintf(t->f, "  %s at the peak: %s bytes in %llu blocks from %s\n",
+                i ? "            " : "live", num(r->peak_sites[i].bytes, a),
+                (unsigned long long)r->peak_sites[i].blocks,
+                loc(&r->peak_sites[i].at, buf, sizeof buf));
+    for (size_t i = 0; i < r->npinning && i < 3; i++)
+        fprintf(t->f, "  pinned: %llu pools, %llu arenas kept alive by %llu"
+                " blocks from %s\n", (unsigned long long)r->pinning[i].pools,
+                (unsigned long long)r->pinning[i].arenas,
+                (unsigned long long)r->pinning[i].blocks,
+                loc(&r->pinning[i].at, buf, sizeof buf));
     if (r->has_gc)
         fprintf(t->f, "  GC simulation: %s collections (gen0 %llu, gen1 %llu,"
                 " gen2 %llu), %s objects collected\n",

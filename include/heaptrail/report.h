@@ -97,6 +97,13 @@ struct ht_report_churn {
     uint64_t size, allocs, frees, max_live, short_lived;
 };
 
+/* peak_sites / pinning rows (tables the replay may not write). */
+struct ht_report_sitecount {
+    struct ht_report_loc at;
+    uint64_t blocks, bytes;      /* peak_sites: blocks, bytes live at peak */
+    uint64_t pools, arenas;      /* pinning: pools/arenas it keeps alive */
+};
+
 struct ht_report_refsite {
     struct ht_report_loc at;
     uint64_t increfs, decrefs;
@@ -129,6 +136,11 @@ struct ht_report {
     size_t nchurn;
     struct ht_report_refsite *refsites;  /* unbalanced incref/decref sites */
     size_t nrefsites;
+    struct ht_report_sitecount *peak_sites; /* bytes desc, at most 50 */
+    size_t npeak_sites;
+    struct ht_report_sitecount *pinning;    /* pools desc, at most 50 */
+    size_t npinning;
+    uint64_t gc_uncollectable;           /* gc_stats, when written */
     void *pool;                          /* private string storage */
 };
 

@@ -78,7 +78,18 @@ static const char tables[] =
     "INSERT INTO churn VALUES(1, 12288, 64, 1000, 1000, 1, 990);"
     "CREATE TABLE refcount_sites(run_id, pc, site_id, increfs, decrefs);"
     "INSERT INTO refcount_sites VALUES(1, 12288, NULL, 5, 3);"
-    "INSERT INTO refcount_sites VALUES(1, 4096, NULL, 2, 2);";
+    "INSERT INTO refcount_sites VALUES(1, 4096, NULL, 2, 2);"
+    "CREATE TABLE peak_sites(run_id, pc, blocks, bytes);"
+    "INSERT INTO peak_sites VALUES(1, 4096, 3, 120);"
+    "INSERT INTO peak_sites VALUES(1, 8192, 2, 180);"
+    "CREATE TABLE pinning(run_id, seq, pc, blocks, pools, arenas);"
+    "INSERT INTO pinning VALUES(1, 17, 4096, 9, 9, 9);"
+    "INSERT INTO pinning VALUES(1, 40, 4096, 2, 1, 0);"
+    "INSERT INTO pinning VALUES(1, 40, 8192, 4, 2, 1);"
+    "CREATE TABLE gc_stats(run_id, generation, collections, collected,"
+    " uncollectable);"
+    "INSERT INTO gc_stats VALUES(1, 0, 2, 2, 1);"
+    "INSERT INTO gc_stats VALUES(1, 2, 1, 5, 3);";
 
 static int setup(void **state)
 {
@@ -155,6 +166,13 @@ static void test_model(void **state)
     assert_int_equal(r.churn[0].allocs, 1000);
     assert_int_equal(r.nrefsites, 1); /* only the unbalanced one */
     assert_int_equal(r.refsites[0].increfs, 5);
+    assert_int_equal(r.npeak_sites, 2);
+    assert_int_equal(r.peak_sites[0].bytes, 180);
+    assert_string_equal(r.peak_sites[0].at.func, "make_pair");
+    assert_int_equal(r.npinning, 2); /* the last snapshot's rows only */
+    assert_int_equal(r.pinning[0].pools, 2);
+    assert_int_equal(r.pinning[0].arenas, 1);
+    assert_int_equal(r.gc_uncollectable, 4);
     assert_int_equal(ht_report_failures(&r, ~0u), HT_REPORT_FAIL_LEAKS |
                      HT_REPORT_FAIL_CYCLES | HT_REPORT_FAIL_REFCOUNT |
                      HT_REPORT_FAIL_INVALID_FREE);

@@ -166,8 +166,10 @@ static ht_err load_locs(ht_store *st, struct ht_report *r, struct locs *L)
                       " func, type, field FROM sites", &q);
     if (e != HT_OK)
         return e;
-    qsort(L->pcs, L->npcs, sizeof *L->pcs, loc_cmp);
-    qsort(L->sites, L->nsites, sizeof *L->sites, loc_cmp);
+    if (L->npcs) /* qsort(NULL, 0) is undefined */
+        qsort(L->pcs, L->npcs, sizeof *L->pcs, loc_cmp);
+    if (L->nsites)
+        qsort(L->sites, L->nsites, sizeof *L->sites, loc_cmp);
     return HT_OK;
 }
 

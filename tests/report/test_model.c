@@ -226,7 +226,7 @@ static void test_suppressions(void **state)
     supp_from("leak:x\nbogus:y\n", HT_EPARSE, 2);
     supp_from("leak\n", HT_EPARSE, 1);
     supp_from("leak:a.c:zero\n", HT_EPARSE, 1);
-    supp_from("# only a comment\n\n", HT_OK, 0);
+    ht_report_supp_free(supp_from("# only a comment\n\n", HT_OK, 0));
     ht_report_supp *s = NULL;
     int line;
     assert_int_equal(ht_report_supp_load("/nonexistent/x", &s, &line), HT_ENOENT);

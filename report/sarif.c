@@ -54,13 +54,12 @@ static json_t *driver(void)
     json_t *rs = json_array();
     for (int i = 0; i < R_NRULES; i++)
         json_array_append_new(rs, json_pack(
-            "{s:s,s:s,s:{s:s},s:{s:s},s:s}", "id", rules[i].id, "name",
+            "{s:s,s:s,s:{s:s},s:{s:s},s:{s:s}}", "id", rules[i].id, "name",
             rules[i].name, "shortDescription", "text", rules[i].text,
-            "defaultConfiguration", "level", rules[i].level, "helpUri",
-            "https://github.com/heaptrail/heaptrail/blob/main/docs/report-json.md#sarif-rules"));
-    return json_pack("{s:{s:s,s:s,s:s,s:o}}", "driver", "name", "heaptrail",
-                     "version", "0.1.0", "informationUri",
-                     "https://github.com/heaptrail/heaptrail", "rules", rs);
+            "defaultConfiguration", "level", rules[i].level, "help", "text",
+            "heaptrail docs/report-json.md, section \"SARIF rules\""));
+    return json_pack("{s:{s:s,s:s,s:o}}", "driver", "name", "heaptrail",
+                     "version", "0.1.0", "rules", rs);
 }
 
 /* A SARIF location for loc with an optional message and id (-1: none). */

@@ -75,14 +75,32 @@ static void ingest_cb(void *ctx, const char *spill, ht_err err,
             spill, ht_store_last_error(), ht_strerror(err));
 }
 
+/* Progress bar on stderr (a TTY) while a spill is ingested. */
+static void ingest_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    int *drawn = ctx;
+    int pct = total ? (int)(100 * (done > total ? total : done) / total) : 0;
+    char bar[31];
+    memset(bar, ' ', 30);
+    memset(bar, '#', (size_t)(pct * 30 / 100));
+    bar[30] = 0;
+    fprintf(stderr, "\rheaptrail: ingesting [%s] %3d%%", bar, pct);
+    *drawn = 1;
+}
+
 int cli_ingest(ht_store *st, const char *path, int child_pid,
                const struct ht_run_end *end)
 {
     char dir[4096];
     if (ht_store_spill_dir(path, dir, sizeof dir) != HT_OK)
         return HT_EINVAL;
-    int failures = 0;
+    int failures = 0, drawn = 0;
+    if (isatty(2))
+        ht_store_set_progress(st, ingest_progress, &drawn);
     ht_err e = ht_store_ingest_dir(st, dir, end, child_pid, ingest_cb, &failures);
+    ht_store_set_progress(st, NULL, NULL);
+    if (drawn)
+        fprintf(stderr, "\r%50s\r", "");
     if (e != HT_OK) {
         cli_error("ingest", e);
         return e;

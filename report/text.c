@@ -289,9 +289,11 @@ static void heap(const struct tx *t, const struct ht_report *r)
                 (unsigned long long)r->peak_sites[i].blocks,
                 loc(&r->peak_sites[i].at, buf, sizeof buf));
     for (size_t i = 0; i < r->npinning && i < 3; i++)
-        fprintf(t->f, "  pinned: %llu pools, %llu arenas kept alive by %llu"
+        fprintf(t->f, "  pinned: %llu pool%s, %llu arena%s kept alive by %llu"
                 " blocks from %s\n", (unsigned long long)r->pinning[i].pools,
+                r->pinning[i].pools == 1 ? "" : "s",
                 (unsigned long long)r->pinning[i].arenas,
+                r->pinning[i].arenas == 1 ? "" : "s",
                 (unsigned long long)r->pinning[i].blocks,
                 loc(&r->pinning[i].at, buf, sizeof buf));
     if (r->has_gc)

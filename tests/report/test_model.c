@@ -315,6 +315,49 @@ static void test_json_sarif(void **state)
     ht_report_free(&r);
 }
 
+/* The text sections the e2e sample does not reach: refcount errors and
+ * sites, churn, GC, peak attribution, pinning, a cycle with a known field. */
+static void test_text_sections(void **state)
+{
+    (void)state;
+    struct ht_report r;
+    load(&r, 1, NULL);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    assert_int_equal(ht_report_text(&r, NULL, f), HT_OK);
+    fclose(f);
+    static const char *const want[] = {
+        "heaptrail report: run 1  prog a  (exited 3)\n",
+        "   definitely lost: 80 bytes in 2 blocks\n",
+        "    lost in cycles: 64 bytes in 2 blocks (1 cycle)\n",
+        "  80 bytes in 2 blocks definitely lost, allocated at /src/a.c:10:5"
+        " make_node\n      last reference dropped at /src/a.c:12:9 drop"
+        " (event 11)\n",
+        "    A+0 → B.prev → A\n",
+        "    B.prev stored at /src/b.c:22:9 link (event 8)\n",
+        "REFCOUNT ERRORS\n  refcount_below_zero x1 at /src/b.c:30:3 release"
+        " (first at event 30)\n  unbalanced incref/decref sites:\n"
+        "    +5 -3 at /src/b.c:30:3 release\n",
+        "ERRORS\n  double_free x2 at /src/b.c:30:3 release (first at event 20)\n",
+        "  fragmentation at exit: utilisation 25.00 % (200 of 800 arena bytes"
+        " in use), 1 arena, 3 pools used, 61 unused\n",
+        "  live at the peak: 180 bytes in 2 blocks from /src/b.c:20:7 make_pair\n",
+        "  pinned: 2 pools, 1 arena kept alive by 4 blocks from /src/b.c:20:7"
+        " make_pair\n",
+        "  GC simulation: 3 collections (gen0 2, gen1 0, gen2 1), 7 objects"
+        " collected\n",
+        "  churn: 1,000 allocations of 64 bytes at /src/b.c:30:3 release (at"
+        " most 1 live): reuse one buffer\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(buf, want[i]))
+            fail_msg("missing:\n%s\nin:\n%s", want[i], buf);
+    assert_null(strstr(buf, "\033["));
+    free(buf);
+    ht_report_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_suppressions),
         cmocka_unit_test(test_fail_on_parse),
         cmocka_unit_test(test_json_sarif),
+        cmocka_unit_test(test_text_sections),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,5 +25,6 @@ int cmd_report(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_instrument(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

@@ -1,17 +1,26 @@
 /* heaptrail replay / report: the allocation summary of each run. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "heaptrail/replay.h"
 #include "heaptrail/report.h"
 
 static struct ht_replay_opts replay_opts;
-static const char *report_format = "text", *report_out;
-static int auto_snapshots; /* snapshot_every = events / 500 unless given */
+static int auto_snapshots; /* html: snapshot_every = events / 500 unless given */
 
-static int parse_run_opt(int argc, char **argv, const char **trace,
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cli_parse_run_opt(int argc, char **argv, const char **trace,
                          int64_t *run, const char *usage)
 {
     *trace = NULL;
@@ -36,10 +45,6 @@ static int parse_run_opt(int argc, char **argv, const char **trace,
                 fprintf(stderr, "%s: --run takes a run id (a positive number)\n", argv[0]);
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            report_format = argv[++i];
-        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            report_out = argv[++i];
         } else if (!strcmp(argv[i], "-v")) {
             ht_cli_verbose = 1;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -59,8 +64,66 @@ static int parse_run_opt(int argc, char **argv, const char **trace,
     return 0;
 }
 
+/* Progress bar on stderr while a run replays (only when stderr is a TTY). */
+struct progress {
+    int64_t run;
+    uint64_t total;    /* the run's recorded events; 0: unknown */
+    int drawn;
+};
+
+static void progress_cb(void *ctx, uint64_t done)
+{
+    struct progress *p = ctx;
+    if (!p->total)
+        return;
+    int pct = (int)(100 * (done > p->total ? p->total : done) / p->total);
+    char bar[31];
+    memset(bar, ' ', 30);
+    memset(bar, '#', (size_t)(pct * 30 / 100));
+    bar[30] = 0;
+    fprintf(stderr, "\rheaptrail: replaying run %lld [%s] %3d%%",
+            (long long)p->run, bar, pct);
+    p->drawn = 1;
+}
+
+static int row_u64(void *ctx, int ncol, const char *const *v,
+                   const char *const *names)
+{
+    (void)ncol; (void)names;
+    *(uint64_t *)ctx = v[0] ? strtoull(v[0], NULL, 10) : 0;
+    return 0;
+}
+
+/* Replay one run with timing (-v) and a progress bar (TTY). */
+static ht_err replay_one(ht_store *st, int64_t run, struct ht_summary *s,
+                         struct ht_replay_result *rr)
+{
+    struct progress p = {run, 0, 0};
+    struct ht_replay_opts o = replay_opts;
+    if (isatty(2)) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT events FROM runs WHERE run_id=%lld",
+                 (long long)run);
+        ht_store_query(st, sql, 1, row_u64, &p.total);
+        o.progress = progress_cb;
+        o.progress_ctx = &p;
+    }
+    double t0 = now_s();
+    ht_err e = ht_replay_summary(st, run, s);
+    if (auto_snapshots && !o.snapshot_every) /* ~500 points per plot */
+        o.snapshot_every = s->events / 500 > 1 ? s->events / 500 : 1;
+    if (e == HT_OK)
+        e = ht_replay_run(st, run, &o, rr);
+    if (p.drawn)
+        fprintf(stderr, "\r%60s\r", "");
+    if (ht_cli_verbose && e == HT_OK)
+        fprintf(stderr, "heaptrail: replay of run %lld: %llu events in %.3f s\n",
+                (long long)run, (unsigned long long)s->events, now_s() - t0);
+    return e;
+}
+
 /* Replay every run (or one) of the trace. Returns 0 or 1. */
-static int replay_runs(ht_store *st, int64_t only, int quiet)
+static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
 {
     int64_t *ids = NULL;
     size_t n = 0;
@@ -76,12 +139,7 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
         found = 1;
         struct ht_summary s;
         struct ht_replay_result rr;
-        e = ht_replay_summary(st, ids[i], &s);
-        struct ht_replay_opts o = replay_opts;
-        if (auto_snapshots && !o.snapshot_every) /* ~500 points per plot */
-            o.snapshot_every = s.events / 500 > 1 ? s.events / 500 : 1;
-        if (e == HT_OK)
-            e = ht_replay_run(st, ids[i], &o, &rr);
+        e = replay_one(st, ids[i], &s, &rr);
         if (e != HT_OK) {
             char what[64];
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
@@ -109,170 +167,325 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
 }
 
 static const char replay_usage[] =
-    "usage: heaptrail replay TRACE [--run N] [--allocator pymalloc-3.12]\n"
-    "                        [--gc 3.12] [--snapshot-every N] [-v]\n"
-    "  Replays the recorded events of every run (or run N) through the object\n"
-    "  table, the pymalloc model (profiles 3.8 3.9 3.10 3.11 3.12 3.13) and\n"
-    "  the CPython GC model, and writes the result tables into TRACE:\n"
-    "  run_stats, site_stats, objects, errors, frag_snapshots,\n"
-    "  gc_collections, cycles, cycle_members, cycle_edges, pool_map and the views\n"
-    "  site_report and leak_summary (docs/trace-format.md).\n";
+    "NAME\n"
+    "    heaptrail replay - replay a trace through the CPython models\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail replay TRACE [--run N] [--allocator pymalloc-3.12]\n"
+    "                     [--gc 3.12] [--snapshot-every N] [-v]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Replays the recorded events of every run (or run N) through the\n"
+    "    object table, the pymalloc model and the CPython GC model, and\n"
+    "    writes the result tables into TRACE: run_stats, site_stats,\n"
+    "    objects, errors, frag_snapshots, gc_collections, cycles,\n"
+    "    cycle_members, cycle_edges and the views site_report and\n"
+    "    leak_summary (docs/trace-format.md). A new replay of a run replaces\n"
+    "    its earlier results. heaptrail report replays runs that have no\n"
+    "    results yet by itself.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --run N             only run N\n"
+    "    --allocator P       pymalloc profile 3.8 3.9 3.10 3.11 3.12 3.13\n"
+    "                        (default 3.12; 'pymalloc-' prefix optional)\n"
+    "    --gc V              GC profile (default: the allocator's)\n"
+    "    --snapshot-every N  events between fragmentation snapshots\n"
+    "                        (default 100000)\n"
+    "    -v                  timings on stderr\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 a run could not be replayed or the trace is\n"
+    "    unreadable; 2 bad usage.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    heaptrail replay trace.db --allocator pymalloc-3.11\n";
 
 int cmd_replay(int argc, char **argv)
 {
     const char *trace;
     int64_t run;
-    int rc = parse_run_opt(argc, argv, &trace, &run, replay_usage);
+    int rc = cli_parse_run_opt(argc, argv, &trace, &run, replay_usage);
     if (rc)
         return rc < 0 ? 0 : rc;
     ht_store *st = cli_open_trace(trace, 0, 0);
     if (!st)
         return 1;
-    rc = replay_runs(st, run, 0);
+    rc = cli_replay_runs(st, run, 0);
     ht_store_close(st);
     return rc;
 }
 
-static int print_cb(void *ctx, int ncol, const char *const *v,
-                    const char *const *names)
-{
-    (void)ctx; (void)names;
-    for (int i = 0; i < ncol; i++)
-        fputs(v[i] ? v[i] : "", stdout);
-    putchar('\n');
-    return 0;
-}
 
-static const char report_sql[] =
-    "SELECT printf('run %d: %s  (pid %d, %s%s)', r.run_id, r.argv, r.pid,"
-    "  r.status || CASE WHEN r.exit_status IS NOT NULL THEN ' '||r.exit_status"
-    "  WHEN r.signal IS NOT NULL THEN ' by signal '||r.signal ELSE '' END,"
-    "  CASE WHEN r.complete THEN ', complete' ELSE ', INCOMPLETE' END)"
-    "  FROM runs r WHERE r.run_id=@RUN@;"
-    "SELECT printf('  events %,d   allocations %,d (%,d bytes)   reallocs %,d"
-    "   frees %,d   invalid frees %,d', events, allocs, bytes_allocated,"
-    "  reallocs, frees, invalid_frees),"
-    " char(10) || printf('  peak live heap: %,d bytes in %,d blocks (event %d)',"
-    "  peak_live_bytes, peak_live_blocks, peak_seq),"
-    " char(10) || printf('  live at end: %,d blocks, %,d bytes', live_blocks,"
-    "  live_bytes) FROM run_stats WHERE run_id=@RUN@;"
-    "SELECT '  live at end by site:' WHERE EXISTS(SELECT 1 FROM site_stats"
-    "  WHERE run_id=@RUN@ AND live_blocks>0);"
-    "SELECT printf('    %8d blocks %10s bytes  %s', live_blocks,"
-    "  printf('%,d', live_bytes), COALESCE(file||':'||line||':'||col||' '||"
-    "  COALESCE(func,'?'), printf('pc 0x%x (no debug info)', pc)))"
-    "  FROM site_report WHERE run_id=@RUN@ AND live_blocks>0"
-    "  ORDER BY live_bytes DESC, live_blocks DESC, file, line LIMIT 20;"
-    "SELECT '  leak summary (blocks live at the end):' WHERE EXISTS(SELECT 1"
-    "  FROM leak_summary WHERE run_id=@RUN@);"
-    "SELECT printf('    %-20s %8d blocks %10s bytes', CASE category"
-    "  WHEN 'definite' THEN 'definitely lost:' WHEN 'indirect' THEN"
-    "  'indirectly lost:' WHEN 'cycle' THEN 'lost in cycles:' WHEN 'reachable'"
-    "  THEN 'still reachable:' ELSE category END, blocks, printf('%,d', bytes))"
-    "  FROM leak_summary WHERE run_id=@RUN@ ORDER BY CASE category"
-    "  WHEN 'definite' THEN 1 WHEN 'indirect' THEN 2 WHEN 'cycle' THEN 3 ELSE 4 END;"
-    "SELECT printf('  errors: %s', group_concat(kind || ' x' || n, ', ')) FROM"
-    "  (SELECT kind, count(*) n FROM errors WHERE run_id=@RUN@ GROUP BY kind)"
-    "  HAVING count(*) > 0;";
-
-/* Copy tmpl into out replacing every "@RUN@" by the run id. */
-static void subst_run(char *out, size_t n, const char *tmpl, int64_t run)
-{
-    size_t j = 0;
-    while (*tmpl && j + 32 < n) {
-        if (!strncmp(tmpl, "@RUN@", 5)) {
-            j += (size_t)snprintf(out + j, n - j, "%lld", (long long)run);
-            tmpl += 5;
-        } else {
-            out[j++] = *tmpl++;
-        }
-    }
-    out[j] = 0;
-}
+/* ---- heaptrail report ---------------------------------------------------- */
 
 static const char report_usage[] =
-    "usage: heaptrail report TRACE [--run N] [--format text|html] [-o FILE]\n"
-    "  Prints, per run: allocations, frees, bytes, peak live heap, and the\n"
-    "  blocks still live when the run ended, by allocation site. Replays the\n"
-    "  trace first when it has not been replayed.\n"
-    "  --format html writes one self-contained HTML page (plots, tables,\n"
-    "  cycle graphs) for run N (default: the first run) to FILE or stdout;\n"
-    "  it replays with a snapshot every events/500 events unless\n"
-    "  --snapshot-every is given.\n";
+    "NAME\n"
+    "    heaptrail report - findings of a recorded run, for people and CI\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail report TRACE [--format text|json|sarif|html] [-o FILE]\n"
+    "                     [--run N] [--fail-on LIST] [--error-exitcode N]\n"
+    "                     [--suppressions FILE] [--no-color] [-v]\n"
+    "                     [--allocator pymalloc-3.12] [--gc 3.12]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Replays the runs of TRACE that have not been replayed yet, then\n"
+    "    renders their findings: the leak summary in memcheck's words\n"
+    "    (definitely lost, indirectly lost, lost in cycles, still reachable),\n"
+    "    the leak sites with the site that dropped the last reference,\n"
+    "    cycles as field paths (A.next -> B.prev -> A), refcount errors,\n"
+    "    invalid and double frees, fragmentation, the GC simulation and\n"
+    "    allocation churn.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --format F      text (default), json (docs/report-json.md, schema\n"
+    "                    version 1), sarif (SARIF 2.1.0) or html.\n"
+    "    -o FILE         write the report to FILE instead of stdout.\n"
+    "    --run N         only run N (default: every run of the trace).\n"
+    "    --fail-on LIST  exit with --error-exitcode when an unsuppressed\n"
+    "                    finding of a listed category exists; LIST is a\n"
+    "                    comma list of leaks (definitely/indirectly lost),\n"
+    "                    cycles, refcount, invalid-free (invalid, double\n"
+    "                    and realloc-of-freed frees) or all.\n"
+    "    --error-exitcode N\n"
+    "                    exit status for --fail-on hits (default 1).\n"
+    "    --suppressions FILE\n"
+    "                    rules KIND:GLOB or KIND:FILE_GLOB:LINE, one a line,\n"
+    "                    KIND leak, cycle, error, refcount or *; GLOB is an\n"
+    "                    fnmatch pattern on the allocation (or error) site's\n"
+    "                    function, file path or file name. Suppressed\n"
+    "                    findings are counted apart and never fail --fail-on.\n"
+    "    --no-color      no colour (also NO_COLOR=1, -o, or stdout not a TTY).\n"
+    "    -v              timing of the ingest, replay and report phases on\n"
+    "                    stderr.\n"
+    "    --allocator, --gc, --snapshot-every\n"
+    "                    replay options when a replay is needed (see\n"
+    "                    heaptrail replay --help).\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; --error-exitcode (default 1) a --fail-on category has\n"
+    "    findings; 2 bad usage, unreadable trace or replay error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    heaptrail report trace.db\n"
+    "    heaptrail report trace.db --format sarif -o heaptrail.sarif\n"
+    "    heaptrail report trace.db --fail-on leaks,cycles --suppressions ht.supp\n";
 
-/* --format html: replay, then write the page of one run. */
-static int report_html(ht_store *st, int64_t run, const int64_t *ids, size_t n)
+struct rep_opts {
+    const char *trace, *format, *out, *supp;
+    int64_t run;
+    unsigned fail_mask;
+    int exitcode, no_color;
+};
+
+static void timing(const char *phase, double t0)
 {
-    if (!run && n)
-        run = ids[0];
-    auto_snapshots = 1;
-    int rc = replay_runs(st, run, 1);
-    if (rc)
-        return rc;
-    FILE *f = report_out ? fopen(report_out, "w") : stdout;
-    if (!f) {
-        fprintf(stderr, "heaptrail report: cannot write %s\n", report_out);
-        return 1;
+    if (ht_cli_verbose)
+        fprintf(stderr, "heaptrail: %s: %.3f s\n", phase, now_s() - t0);
+}
+
+/* Parse report options; returns -1 (help printed), 0 or 2. */
+static int report_args(int argc, char **argv, struct rep_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = "text";
+    o->exitcode = 1;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 1, rc = 0;
+    if (!rest)
+        return 2;
+    rest[0] = argv[0];
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--format") && v) {
+            o->format = argv[++i];
+        } else if (!strcmp(a, "-o") && v) {
+            o->out = argv[++i];
+        } else if (!strcmp(a, "--suppressions") && v) {
+            o->supp = argv[++i];
+        } else if (!strcmp(a, "--no-color")) {
+            o->no_color = 1;
+        } else if (!strcmp(a, "--fail-on") && v) {
+            if (ht_report_parse_fail_on(argv[++i], &o->fail_mask) != HT_OK) {
+                fprintf(stderr, "heaptrail report: --fail-on takes a comma list"
+                        " of leaks, cycles, refcount, invalid-free, all\n");
+                rc = 2;
+            }
+        } else if (!strcmp(a, "--error-exitcode") && v) {
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 0 || n > 255) {
+                fprintf(stderr, "heaptrail report: --error-exitcode takes 0..255\n");
+                rc = 2;
+            }
+            o->exitcode = (int)n;
+        } else {
+            rest[nrest++] = argv[i];
+        }
     }
-    ht_err e = ht_report_html(st, run, f);
-    if (report_out && fclose(f) != 0 && e == HT_OK)
-        e = HT_EIO;
+    if (!rc)
+        rc = cli_parse_run_opt(nrest, rest, &o->trace, &o->run, report_usage);
+    free(rest);
+    if (!rc && strcmp(o->format, "text") && strcmp(o->format, "json") &&
+        strcmp(o->format, "sarif") && strcmp(o->format, "html")) {
+        fprintf(stderr, "heaptrail report: unknown --format '%s' (text, json,"
+                " sarif, html)\n", o->format);
+        rc = 2;
+    }
+    auto_snapshots = !rc && !strcmp(o->format, "html");
+    return rc;
+}
+
+static int row_flag(void *ctx, int ncol, const char *const *v,
+                    const char *const *names)
+{
+    (void)ncol; (void)names;
+    *(int *)ctx = v[0] && atoi(v[0]);
+    return 0;
+}
+
+/* Whether run has replay results (run_stats and objects written). */
+static int replayed(ht_store *st, int64_t run)
+{
+    char sql[256];
+    int yes = 0;
+    snprintf(sql, sizeof sql, "SELECT EXISTS(SELECT 1 FROM run_stats WHERE"
+             " run_id=%lld) AND EXISTS(SELECT 1 FROM sqlite_master WHERE"
+             " name='objects')", (long long)run);
+    return ht_store_query(st, sql, 1, row_flag, &yes) == HT_OK && yes;
+}
+
+static int render(ht_store *st, const struct rep_opts *o,
+                  struct ht_report *reps, size_t n, FILE *f)
+{
+    ht_err e = HT_OK;
+    if (!strcmp(o->format, "json")) {
+        e = ht_report_json(reps, n, f);
+    } else if (!strcmp(o->format, "sarif")) {
+        e = ht_report_sarif(reps, n, f);
+    } else if (!strcmp(o->format, "html")) {
+        for (size_t i = 0; e == HT_OK && i < n; i++)
+            e = ht_report_html(st, reps[i].run_id, f);
+    } else {
+        struct ht_report_text_opts to = {0, 0};
+        to.color = !o->no_color && !o->out && !getenv("NO_COLOR") &&
+                   isatty(fileno(f));
+        for (size_t i = 0; e == HT_OK && i < n; i++) {
+            if (i)
+                fputc('\n', f);
+            e = ht_report_text(&reps[i], &to, f);
+        }
+    }
     if (e != HT_OK) {
-        cli_error("writing the HTML report", e);
-        return 1;
+        cli_error(o->out ? o->out : "writing the report", e);
+        return 2;
     }
     return 0;
+}
+
+/* Load the model of every selected run into *reps (n of them). */
+static int load_all(ht_store *st, const struct rep_opts *o,
+                    const ht_report_supp *supp, struct ht_report **reps,
+                    size_t *n)
+{
+    int64_t *ids = NULL;
+    size_t nids = 0;
+    *reps = NULL;
+    *n = 0;
+    ht_err e = ht_store_runs(st, &ids, &nids);
+    if (e != HT_OK) {
+        cli_error("listing runs", e);
+        return 2;
+    }
+    int rc = 0;
+    *reps = calloc(nids ? nids : 1, sizeof **reps);
+    for (size_t i = 0; *reps && !rc && i < nids; i++) {
+        if (o->run && ids[i] != o->run)
+            continue;
+        if (!replayed(st, ids[i]) && cli_replay_runs(st, ids[i], 1))
+            rc = 2;
+        else if ((e = ht_report_load(st, ids[i], supp, &(*reps)[*n])) != HT_OK) {
+            cli_error("reading the findings", e);
+            ht_report_free(&(*reps)[*n]);
+            rc = 2;
+        } else {
+            (*n)++;
+        }
+    }
+    if (!*reps)
+        rc = 2;
+    if (!rc && o->run && !*n) {
+        fprintf(stderr, "heaptrail: no run %lld in this trace\n", (long long)o->run);
+        rc = 2;
+    }
+    free(ids);
+    return rc;
 }
 
 int cmd_report(int argc, char **argv)
 {
-    const char *trace;
-    int64_t run;
-    int rc = parse_run_opt(argc, argv, &trace, &run, report_usage);
+    struct rep_opts o;
+    int rc = report_args(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    ht_store *st = cli_open_trace(trace, 0, 0);
-    if (!st)
-        return 1;
-    /* replay runs that have no results yet */
-    int64_t *ids = NULL;
-    size_t n = 0;
-    ht_err e = ht_store_runs(st, &ids, &n);
-    if (e != HT_OK) {
-        cli_error("listing runs", e);
-        ht_store_close(st);
-        return 1;
-    }
-    if (!strcmp(report_format, "html")) {
-        if (n)
-            rc = report_html(st, run, ids, n);
-        else
-            printf("no runs recorded in %s\n", trace);
-        free(ids);
-        ht_store_close(st);
-        return rc;
-    }
-    if (strcmp(report_format, "text")) {
-        fprintf(stderr, "heaptrail report: unknown format '%s' (text, html)\n",
-                report_format);
-        free(ids);
-        ht_store_close(st);
-        return 2;
-    }
-    rc = replay_runs(st, run, 1);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (run && ids[i] != run)
-            continue;
-        char sql[sizeof report_sql + 128];
-        subst_run(sql, sizeof sql, report_sql, ids[i]);
-        if (ht_store_query(st, sql, 1, print_cb, NULL) != HT_OK) {
-            fprintf(stderr, "heaptrail report: %s\n", ht_store_last_error());
-            rc = 1;
+    ht_report_supp *supp = NULL;
+    if (o.supp) {
+        int bad = 0;
+        ht_err e = ht_report_supp_load(o.supp, &supp, &bad);
+        if (e == HT_EPARSE) {
+            fprintf(stderr, "heaptrail report: %s:%d: expected KIND:GLOB or"
+                    " KIND:FILE_GLOB:LINE (KIND leak, cycle, error, refcount"
+                    " or *)\n", o.supp, bad);
+            return 2;
+        }
+        if (e != HT_OK) {
+            fprintf(stderr, "heaptrail report: %s: %s\n", o.supp, ht_strerror(e));
+            return 2;
         }
     }
-    if (n == 0)
-        printf("no runs recorded in %s\n", trace);
-    free(ids);
+    double t0 = now_s();
+    ht_store *st = cli_open_trace(o.trace, 0, 0);
+    timing("open and ingest", t0);
+    if (!st) {
+        ht_report_supp_free(supp);
+        return 2;
+    }
+    struct ht_report *reps = NULL;
+    size_t n = 0;
+    t0 = now_s();
+    rc = load_all(st, &o, supp, &reps, &n);
+    timing("replay and load findings", t0);
+    FILE *f = stdout;
+    if (!rc && o.out && !(f = fopen(o.out, "w"))) {
+        fprintf(stderr, "heaptrail report: cannot write %s: %s\n", o.out,
+                strerror(errno));
+        rc = 2;
+    }
+    t0 = now_s();
+    if (!rc)
+        rc = render(st, &o, reps, n, f);
+    if (f && f != stdout && fclose(f) && !rc) {
+        fprintf(stderr, "heaptrail report: cannot write %s\n", o.out);
+        rc = 2;
+    }
+    timing("render", t0);
+    unsigned hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        hit |= ht_report_failures(&reps[i], o.fail_mask);
+        ht_report_free(&reps[i]);
+    }
+    if (!rc && hit) {
+        fprintf(stderr, "heaptrail report: failing findings:%s%s%s%s\n",
+                hit & HT_REPORT_FAIL_LEAKS ? " leaks" : "",
+                hit & HT_REPORT_FAIL_CYCLES ? " cycles" : "",
+                hit & HT_REPORT_FAIL_REFCOUNT ? " refcount" : "",
+                hit & HT_REPORT_FAIL_INVALID_FREE ? " invalid-free" : "");
+        rc = o.exitcode;
+    }
+    if (!n && !rc)
+        fprintf(stderr, "heaptrail report: no runs recorded in %s\n", o.trace);
+    free(reps);
     ht_store_close(st);
+    ht_report_supp_free(supp);
     return rc;
 }

@@ -11,13 +11,32 @@
 #include "cli.h"
 
 static const char run_usage[] =
-    "usage: heaptrail run [-o TRACE] [-v] -- PROG [ARGS...]\n"
-    "  Runs PROG with HEAPTRAIL_TRACE=TRACE so that its instrumented code\n"
-    "  records into TRACE's spill, waits for it, and ingests the spill even\n"
-    "  when PROG crashed, aborted or was killed (the run is then marked\n"
-    "  incomplete). Exits with PROG's exit status, or 128+signal.\n"
-    "  -o TRACE   trace database (default heaptrail.db)\n"
-    "  -v         print what was ingested and timings\n";
+    "NAME\n"
+    "    heaptrail run - run a program and record its heap events\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail run [-o TRACE] [-v] -- PROG [ARGS...]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Runs PROG (built with heaptrail-cc) with HEAPTRAIL_TRACE=TRACE so\n"
+    "    that its instrumented code records into TRACE's spill, waits for it,\n"
+    "    and ingests the spill even when PROG crashed, aborted or was killed\n"
+    "    (the run is then marked incomplete). HEAPTRAIL_SNAPSHOT=1 in the\n"
+    "    environment adds an exit snapshot of the heap's pointer edges\n"
+    "    (memcheck-style leak classes without instrumented stores).\n"
+    "\n"
+    "OPTIONS\n"
+    "    -o TRACE   trace database (default heaptrail.db)\n"
+    "    -v         print what was ingested and timings on stderr\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    PROG's exit status, or 128+signal when PROG was killed; 127 PROG\n"
+    "    could not be run; 1 PROG exited 0 but its spill could not be\n"
+    "    ingested; 2 bad usage.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    heaptrail run -o trace.db -- ./prog --input data.txt\n"
+    "    HEAPTRAIL_SNAPSHOT=1 heaptrail run -o trace.db -- ./prog\n";
 
 /* Absolute form of a possibly relative path whose file may not exist. */
 static int absolute_path(const char *p, char *out, size_t n)

@@ -7,13 +7,31 @@
 #include "cli.h"
 
 static const char sql_usage[] =
-    "usage: heaptrail sql [--write] [--header] [--separator S] TRACE [SQL]\n"
-    "  Runs SQL against TRACE with the 'events' virtual table registered\n"
-    "  (one row per recorded event: run_id, seq, kind, tid, addr, size,\n"
-    "  old_addr, value, old_value, site, pc, a, b, c, d). Rows print as the\n"
-    "  sqlite3 shell prints them: values separated by '|', NULL as empty.\n"
-    "  Without SQL, reads statements from standard input (a shell).\n"
-    "  The trace is read-only unless --write is given.\n";
+    "NAME\n"
+    "    heaptrail sql - query a trace with SQL\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail sql [--write] [--header] [--separator S] TRACE [SQL]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Runs SQL against TRACE with the 'events' virtual table registered\n"
+    "    (one row per recorded event: run_id, seq, kind, tid, addr, size,\n"
+    "    old_addr, value, old_value, site, pc, a, b, c, d). Rows print as the\n"
+    "    sqlite3 shell prints them: values separated by '|', NULL as empty.\n"
+    "    Without SQL, reads statements from standard input (a shell).\n"
+    "    Tables: docs/trace-format.md.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --write         allow statements that write (read-only otherwise)\n"
+    "    --header        print the column names first\n"
+    "    --separator S   column separator (default '|')\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 SQL error or unreadable trace; 2 bad usage.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    heaptrail sql trace.db \"SELECT kind, count(*) FROM events GROUP BY kind\"\n"
+    "    heaptrail sql --header trace.db \"SELECT * FROM leak_summary\"\n";
 
 struct printer {
     const char *sep;

@@ -23,9 +23,6 @@ static const char usage[] =
     "                  recorded events); without SQL, an interactive shell\n"
     "  replay TRACE [--run N]\n"
     "                  replay the recorded events and write result tables\n"
-    "  report TRACE [--run N]\n"
-    "                  print allocations, frees, peak and live-at-exit blocks\n"
-    "                  by site (replays first if needed)\n"
     "  demo [-o DIR]   build, record and report the bundled tour sample;\n"
     "                  writes DIR/report.html\n"
     "  analyze -p compile_commands.json [--format text|json]\n"
@@ -34,6 +31,10 @@ static const char usage[] =
     "  instrument -p compile_commands.json\n"
     "                  recompile an existing build's objects instrumented\n"
     "                  (heaptrail-cc); prints the link flags to add\n"
+    "  report TRACE [--format text|json|sarif|html] [-o FILE] [--fail-on L]\n"
+    "                  the findings: leaks, cycles, refcount errors, bad\n"
+    "                  frees, fragmentation, GC (replays first if needed)\n"
+    "  diff A.db B.db  new/gone leak sites and peak delta between two traces\n"
     "  help COMMAND    details of one command\n"
     "\n"
     "Environment for instrumented programs: HEAPTRAIL_TRACE (trace path),\n"
@@ -82,14 +83,32 @@ static void ingest_cb(void *ctx, const char *spill, ht_err err,
             spill, ht_store_last_error(), ht_strerror(err));
 }
 
+/* Progress bar on stderr (a TTY) while a spill is ingested. */
+static void ingest_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    int *drawn = ctx;
+    int pct = total ? (int)(100 * (done > total ? total : done) / total) : 0;
+    char bar[31];
+    memset(bar, ' ', 30);
+    memset(bar, '#', (size_t)(pct * 30 / 100));
+    bar[30] = 0;
+    fprintf(stderr, "\rheaptrail: ingesting [%s] %3d%%", bar, pct);
+    *drawn = 1;
+}
+
 int cli_ingest(ht_store *st, const char *path, int child_pid,
                const struct ht_run_end *end)
 {
     char dir[4096];
     if (ht_store_spill_dir(path, dir, sizeof dir) != HT_OK)
         return HT_EINVAL;
-    int failures = 0;
+    int failures = 0, drawn = 0;
+    if (isatty(2))
+        ht_store_set_progress(st, ingest_progress, &drawn);
     ht_err e = ht_store_ingest_dir(st, dir, end, child_pid, ingest_cb, &failures);
+    ht_store_set_progress(st, NULL, NULL);
+    if (drawn)
+        fprintf(stderr, "\r%50s\r", "");
     if (e != HT_OK) {
         cli_error("ingest", e);
         return e;
@@ -124,10 +143,39 @@ ht_store *cli_open_trace(const char *path, int create, int readonly)
     return st;
 }
 
+static const char ingest_usage[] =
+    "NAME\n"
+    "    heaptrail ingest - store the spills of programs run without heaptrail\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail ingest TRACE\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    An instrumented program run without 'heaptrail run' records into\n"
+    "    $HEAPTRAIL_TRACE (default heaptrail.db): its spill waits in\n"
+    "    TRACE.spill/. This ingests every finished spill there into TRACE\n"
+    "    (creating it if needed) and deletes the spills; a spill whose\n"
+    "    process is still alive is left for later. Every other command that\n"
+    "    opens a trace does this first by itself.\n"
+    "\n"
+    "OPTIONS\n"
+    "    none\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 a spill could not be ingested (it is kept); 2 bad\n"
+    "    usage.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    HEAPTRAIL_TRACE=t.db ./prog && heaptrail ingest t.db\n";
+
 int cmd_ingest(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(ingest_usage, stdout);
+        return 0;
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: heaptrail ingest TRACE\n");
+        fputs(ingest_usage, stderr);
         return 2;
     }
     ht_store *st = NULL;
@@ -149,6 +197,7 @@ static const struct {
     {"replay", cmd_replay}, {"report", cmd_report},
     {"demo", cmd_demo},
     {"analyze", cmd_analyze}, {"instrument", cmd_instrument},
+    {"diff", cmd_diff},
 };
 
 int main(int argc, char **argv)
@@ -158,8 +207,14 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "help")) {
+        /* help COMMAND: the command's own manual page */
+        for (size_t i = 0; argc > 2 && i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *hv[] = {argv[2], "--help", NULL};
+                return commands[i].fn(2, hv);
+            }
         fputs(usage, stdout);
-        return 0;
+        return argc > 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("heaptrail 0.1.0 (trace schema %d)\n", HT_SCHEMA_VERSION);

@@ -720,6 +720,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     while ((e = ht_reader_next(rd, &ev)) == HT_OK) {
         g->seq = ev.seq;
         g->r.events++;
+        if (opts && opts->progress && (g->r.events & 0xffff) == 0)
+            opts->progress(opts->progress_ctx, g->r.events);
         if ((e = step(g, &ev)) || (e = g->err))
             break;
         if (g->r.events % every == 0) {

@@ -299,6 +299,9 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
     }
     size_t nh = 0, next = 0, nb = 0;
     int64_t chunk_no = 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < ns; i++)
+        total += s[i].n;
     for (;;) {
         /* activate streams whose first seq is not after the heap minimum */
         while (next < ns && (nh == 0 || s[next].r[0].seq <= skey(hp[0]))) {
@@ -320,6 +323,8 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
                 goto out;
             res->events += nb;
             nb = 0;
+            if (st->progress)
+                st->progress(st->progress_ctx, res->events, total);
         }
         if (t->pos == t->n)
             hp[0] = hp[--nh];

@@ -180,6 +180,12 @@ fail:
     return err;
 }
 
+void ht_store_set_progress(ht_store *st, ht_progress_cb cb, void *ctx)
+{
+    st->progress = cb;
+    st->progress_ctx = ctx;
+}
+
 void ht_store_close(ht_store *st)
 {
     if (!st)

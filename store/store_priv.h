@@ -10,6 +10,8 @@
 struct ht_store {
     sqlite3 *db;
     int readonly;
+    ht_progress_cb progress; /* optional, see ht_store_set_progress */
+    void *progress_ctx;
 };
 
 void ht__store_set_error(const char *fmt, ...)

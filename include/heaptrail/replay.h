@@ -59,6 +59,10 @@ struct ht_replay_opts {
     const char *allocator;    /* pymalloc profile "3.8".."3.13"; NULL: "3.12" */
     const char *gc_version;   /* GC profile; NULL: same as allocator */
     uint64_t snapshot_every;  /* events between snapshots; 0: 100000 */
+    /* Optional: called every 65536 events with the number replayed so far
+     * (the CLI draws a progress bar with it); NULL: not called. */
+    void (*progress)(void *ctx, uint64_t events);
+    void *progress_ctx;
 };
 
 struct ht_replay_result {

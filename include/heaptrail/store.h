@@ -77,6 +77,12 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
                            const struct ht_run_end *end_for_pid, int pid,
                            ht_ingest_cb cb, void *ctx);
 
+/* Optional progress report of long operations on st (ingest): called
+ * every chunk (65536 events) with the events done and expected in the
+ * current spill. cb NULL: none. The CLI draws a progress bar with it. */
+typedef void (*ht_progress_cb)(void *ctx, uint64_t done, uint64_t total);
+void ht_store_set_progress(ht_store *st, ht_progress_cb cb, void *ctx);
+
 /* Run a SQL text (possibly several statements), with the `events` virtual
  * table registered. For every result row cb(ctx, ncol, values, names) is
  * called; values may be NULL for SQL NULL. If cb returns non-zero the query

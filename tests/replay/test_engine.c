@@ -148,7 +148,7 @@ static void test_leaks_cycles_errors(void **state)
     ht_store *st = NULL;
     int64_t run = sb_ingest(&b, &st);
 
-    struct ht_replay_opts o = {"3.12", NULL, 1000};
+    struct ht_replay_opts o = {.allocator = "3.12", .snapshot_every = 1000};
     struct ht_replay_result r;
     assert_int_equal(ht_replay_run(st, run, &o, &r), HT_OK);
     assert_int_equal(r.events, 26);
@@ -228,7 +228,7 @@ static void test_profiles_and_raw(void **state)
     ht_store *st = NULL;
     int64_t run = sb_ingest(&b, &st);
     struct ht_replay_result r;
-    struct ht_replay_opts bad = {"2.7", NULL, 0};
+    struct ht_replay_opts bad = {.allocator = "2.7"};
     assert_int_equal(ht_replay_run(st, run, &bad, &r), HT_EINVAL);
     assert_int_equal(r.events, 0);
     assert_int_equal(ht_replay_run(st, run, NULL, &r), HT_OK);
@@ -261,7 +261,7 @@ static void test_gc_collections(void **state)
     ht_store *st = NULL;
     int64_t run = sb_ingest(&b, &st);
     struct ht_replay_result r;
-    struct ht_replay_opts o = {"3.12", NULL, 0};
+    struct ht_replay_opts o = {.allocator = "3.12"};
     assert_int_equal(ht_replay_run(st, run, &o, &r), HT_OK);
     assert_int_equal(r.collections, 1);
     assert_int_equal(r.live_at_end, 701);

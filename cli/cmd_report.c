@@ -67,11 +67,8 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
         if (only && ids[i] != only)
             continue;
         found = 1;
-        struct ht_summary s;
         struct ht_replay_result rr;
-        e = ht_replay_summary(st, ids[i], &s);
-        if (e == HT_OK)
-            e = ht_replay_run(st, ids[i], &replay_opts, &rr);
+        e = ht_replay_run(st, ids[i], &replay_opts, &rr);
         if (e != HT_OK) {
             char what[64];
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
@@ -83,7 +80,7 @@ static int replay_runs(ht_store *st, int64_t only, int quiet)
             printf("run %lld: %llu events replayed: %llu definitely lost, "
                    "%llu indirectly lost, %llu in %llu cycles, %llu still "
                    "reachable, %llu errors\n", (long long)ids[i],
-                   (unsigned long long)s.events,
+                   (unsigned long long)rr.events,
                    (unsigned long long)rr.definite,
                    (unsigned long long)rr.indirect,
                    (unsigned long long)rr.cycle, (unsigned long long)rr.cycles,

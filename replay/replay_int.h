@@ -30,7 +30,10 @@ struct ht__obj {
     uint32_t tid;
     uint8_t drop_kind;            /* 0 none, 1 store, 2 free of owner */
     uint8_t referenced;           /* ever held by a recorded pointer */
-    int64_t refcnt;               /* explicit INCREF/DECREF balance */
+    uint8_t rc_explicit;          /* an INCREF/DECREF named it */
+    int64_t refcnt;               /* explicit count: 1 + increfs - decrefs */
+    uint32_t site_i, churn_i;     /* rows of the engine's site aggregates */
+    uint32_t inc_site;            /* refcount site row + 1 of its last INCREF */
     struct ht__edge *edges;
     uint32_t nedges, cedges;
     int64_t idx;                  /* scratch for the leak detector */
@@ -45,6 +48,24 @@ ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
 int ht__map_del(struct ht__map *m, uint64_t key);
 void ht__map_fini(struct ht__map *m);
+
+/* Aggregate rows keyed by two uint64 (a site and a size, say): an array of
+ * rows plus an open-addressing index. Rows are never removed, so an index
+ * into v stays valid; memory grows with the distinct keys, not the events. */
+#define HT__AGG_VALS 6
+struct ht__agg {
+    uint64_t k1, k2;
+    uint64_t v[HT__AGG_VALS];
+};
+struct ht__aggtab {
+    struct ht__agg *v;
+    size_t n, vcap;
+    uint32_t *idx; /* slot -> row + 1, 0 empty */
+    size_t icap;
+};
+/* Row index of (k1, k2), created zeroed if new; -1 on HT_ENOMEM. */
+int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2);
+void ht__agg_fini(struct ht__aggtab *t);
 
 /* The object table. Invariants (checked by ht__objtab_is_valid):
  *  1. byaddr maps every held object's addr to it, and nothing else;

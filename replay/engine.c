@@ -41,6 +41,9 @@
 #include "heaptrail/replay.h"
 #include "replay_int.h"
 
+#define FREED_BATCH 64u
+#define FREED_COLS 8u /* run_id .. refcnt; the leak columns are NULL */
+
 struct seg {
     uint64_t start, len;
 };
@@ -57,12 +60,19 @@ struct eng {
     ht_pym *pym;
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
+    /* objects rows of freed blocks, written FREED_BATCH at a time by one
+     * multi-row INSERT (ins_freed): one statement run per batch, not per row */
+    ht_insert *ins_freed, *ins_freed1; /* FREED_BATCH rows; one row */
+    int64_t fv[FREED_BATCH * FREED_COLS];
+    uint8_t fnull[FREED_BATCH * FREED_COLS];
+    unsigned nfreed;
     uint64_t seq, live_bytes, ncoll;
     /* run_stats counters and per-site aggregates (rows described at the
      * *_V constants below) */
     uint64_t live_blocks, peak_blocks, allocs, frees, reallocs, stores;
     uint64_t bytes_allocated, invalid_frees, last_seq, disorder;
     uint64_t gen_coll[3], gen_collected[3];
+    uint64_t epoch; /* peaks committed so far (see site_touch) */
     struct ht__aggtab sites, churn, rcsites;
     int peak_dirty, have_peak;
     uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
@@ -71,8 +81,10 @@ struct eng {
     struct ht_replay_result r;
 };
 
-/* site_stats rows (key pc, 0) */
-enum { S_ALLOCS, S_BYTES, S_FREES, S_LIVE, S_LIVE_BYTES };
+/* site_stats rows (key pc, 0); S_PK_* keep the site's live blocks/bytes at
+ * the peak, saved copy-on-write (see site_touch) */
+enum { S_ALLOCS, S_BYTES, S_FREES, S_LIVE, S_LIVE_BYTES, S_PK_LIVE,
+       S_PK_BYTES, S_PK_EPOCH };
 /* churn rows (key pc, size of the allocation) */
 enum { C_ALLOCS, C_FREES, C_LIVE, C_MAX_LIVE, C_SHORT };
 /* refcount_sites rows (key d, HT_EVF_SITE flag) */
@@ -164,6 +176,7 @@ static void maybe_peak(struct eng *g)
     if (!g->peak_dirty)
         return;
     g->peak_dirty = 0;
+    g->epoch++; /* the state now is the peak state: sites save on write */
     if (g->have_peak && g->r.peak_live_bytes * 100 < g->peak_snap_bytes * 101)
         return;
     ht_pym_stats(g->pym, &g->peak_stats);
@@ -183,13 +196,48 @@ static void grew(struct eng *g)
     }
 }
 
+/* Before a site's live counters change: the heap may have been at its peak
+ * since they last changed (a peak is committed, epoch++, just before the
+ * first shrink after a new maximum, so the state at a commit is the peak
+ * state). The first change after a commit saves the values it had then.
+ * A site's figures at the peak: S_PK_* if S_PK_EPOCH == epoch, else its
+ * current live counters. O(1) per event, exact with reallocs. */
+static struct ht__agg *site_touch(struct eng *g, uint32_t row)
+{
+    struct ht__agg *s = &g->sites.v[row];
+    if (s->v[S_PK_EPOCH] != g->epoch) {
+        s->v[S_PK_EPOCH] = g->epoch;
+        s->v[S_PK_LIVE] = s->v[S_LIVE];
+        s->v[S_PK_BYTES] = s->v[S_LIVE_BYTES];
+    }
+    return s;
+}
+
+/* write the buffered rows of freed blocks: a full batch with ins_freed,
+ * else (at the end, all) one by one */
+static ht_err flush_freed(struct eng *g, int tail)
+{
+    ht_err e = HT_OK;
+    if (!tail && g->nfreed == FREED_BATCH) {
+        e = ht_store_insert_i64(g->ins_freed, g->fv, g->fnull,
+                                (int)(FREED_BATCH * FREED_COLS));
+    } else {
+        for (unsigned i = 0; i < g->nfreed && !e; i++)
+            e = ht_store_insert_i64(g->ins_freed1, &g->fv[i * FREED_COLS],
+                                    &g->fnull[i * FREED_COLS],
+                                    (int)FREED_COLS);
+    }
+    g->nfreed = 0;
+    return e;
+}
+
 /* o now counts at site pc with its current size */
 static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
 {
     int64_t r = ht__agg_row(&g->sites, pc, 0);
     if (r < 0)
         return HT_ENOMEM;
-    struct ht__agg *s = &g->sites.v[r];
+    struct ht__agg *s = site_touch(g, (uint32_t)r);
     o->site_i = (uint32_t)r;
     s->v[S_ALLOCS]++;
     s->v[S_BYTES] += o->size;
@@ -201,7 +249,7 @@ static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
 
 static void site_drop(struct eng *g, const struct ht__obj *o)
 {
-    struct ht__agg *s = &g->sites.v[o->site_i];
+    struct ht__agg *s = site_touch(g, o->site_i);
     s->v[S_LIVE]--;
     s->v[S_LIVE_BYTES] -= o->size;
 }
@@ -233,13 +281,20 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
     struct ht__agg *c = &g->churn.v[o->churn_i];
     c->v[C_LIVE]--;
     /* refcnt: the explicit count, else unknown once freed */
-    e = ht_store_insert_row(g->ins_obj,
-                            o->rc_explicit ? "iiiiiiiisnnn" : "iiiiiiinnnnn",
-                            (int64_t)g->run,
-                            (int64_t)o->addr, (int64_t)o->size,
-                            (int64_t)o->alloc_seq, (int64_t)g->seq,
-                            (int64_t)o->pc, (int64_t)o->tid, o->refcnt,
-                            (const char *)NULL);
+    int64_t *v = &g->fv[g->nfreed * FREED_COLS];
+    uint8_t *nl = &g->fnull[g->nfreed * FREED_COLS];
+    v[0] = g->run;
+    v[1] = (int64_t)o->addr;
+    v[2] = (int64_t)o->size;
+    v[3] = (int64_t)o->alloc_seq;
+    v[4] = (int64_t)g->seq;
+    v[5] = (int64_t)o->pc;
+    v[6] = (int64_t)o->tid;
+    v[7] = o->refcnt;
+    memset(nl, 0, FREED_COLS);
+    nl[7] = !o->rc_explicit;
+    if (++g->nfreed == FREED_BATCH)
+        e = flush_freed(g, 0);
     if (!e)
         e = ht__map_put(&g->freed, o->addr, g->seq);
     ht__obj_free(o);
@@ -773,7 +828,10 @@ static const char *SCHEMA =
     " size INTEGER, alloc_seq INTEGER, free_seq INTEGER, pc INTEGER,"
     " tid INTEGER, refcnt INTEGER, leak_kind TEXT, lost_seq INTEGER,"
     " lost_by TEXT, lost_by_site INTEGER);"
-    "CREATE INDEX IF NOT EXISTS objects_run ON objects(run_id, leak_kind);"
+    /* partial: rows of freed blocks (nearly all) cost no index update */
+    "DROP INDEX IF EXISTS objects_run;"
+    "CREATE INDEX IF NOT EXISTS objects_leaks ON objects(run_id, leak_kind)"
+    " WHERE leak_kind IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS errors(run_id INTEGER, seq INTEGER,"
     " kind TEXT, addr INTEGER, pc INTEGER);"
     "CREATE TABLE IF NOT EXISTS frag_snapshots(run_id INTEGER, seq INTEGER,"
@@ -855,6 +913,21 @@ static const char *const RUN_TABLES[] = {
     "cycle_members", "cycle_edges", "run_stats", "site_stats",
     "refcount_sites", "churn", "peak", "peak_sites", "pinning", "gc_stats"};
 
+/* INSERT of rows objects rows of freed blocks (FREED_COLS values each) */
+static ht_err prepare_freed(struct eng *g, unsigned rows, ht_insert **out)
+{
+    static const char row[] = "(?,?,?,?,?,?,?,?,NULL,NULL,NULL,NULL)";
+    char *sql = malloc(rows * sizeof row + 32);
+    if (!sql)
+        return HT_ENOMEM;
+    size_t len = (size_t)sprintf(sql, "INSERT INTO objects VALUES");
+    for (unsigned i = 0; i < rows; i++)
+        len += (size_t)sprintf(sql + len, "%s%s", i ? "," : "", row);
+    ht_err e = ht_store_insert_prepare(g->st, sql, out);
+    free(sql);
+    return e;
+}
+
 static ht_err prepare(struct eng *g)
 {
     ht_err e;
@@ -867,7 +940,9 @@ static ht_err prepare(struct eng *g)
         if ((e = ht_store_exec(g->st, sql)))
             return e;
     }
-    if ((e = ht_store_insert_prepare(g->st,
+    if ((e = prepare_freed(g, FREED_BATCH, &g->ins_freed)) ||
+        (e = prepare_freed(g, 1, &g->ins_freed1)) ||
+        (e = ht_store_insert_prepare(g->st,
              "INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
              &g->ins_obj)) ||
         (e = ht_store_insert_prepare(g->st,
@@ -1030,6 +1105,17 @@ static ht_err rcsite_row(ht_insert *ins, int64_t run, const struct ht__agg *a)
                                (int64_t)a->v[R_DEC], (int64_t)a->v[R_UNBAL]);
 }
 
+static ht_err peak_site_row(ht_insert *ins, int64_t run,
+                            const struct ht__agg *a)
+{
+    /* write_tables commits the last peak first: S_PK_* are current */
+    if (!a->v[S_PK_LIVE])
+        return HT_OK;
+    return ht_store_insert_row(ins, "iiii", run, (int64_t)a->k1,
+                               (int64_t)a->v[S_PK_LIVE],
+                               (int64_t)a->v[S_PK_BYTES]);
+}
+
 static ht_err churn_row(ht_insert *ins, int64_t run, const struct ht__agg *a)
 {
     if (a->v[C_ALLOCS] < CHURN_MIN_ALLOCS ||
@@ -1047,7 +1133,10 @@ static ht_err write_tables(struct eng *g)
 {
     ht_insert *ins = NULL;
     ht_err e;
-    char sql[320];
+    char sql[128];
+    /* bring every site's S_PK_* to the last committed peak */
+    for (size_t i = 0; i < g->sites.n; i++)
+        site_touch(g, (uint32_t)i);
     if ((e = ht_store_insert_prepare(g->st,
              "INSERT INTO run_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", &ins)))
         return e;
@@ -1068,6 +1157,8 @@ static ht_err write_tables(struct eng *g)
                        &g->rcsites, rcsite_row)) ||
         (e = write_agg(g, "INSERT INTO churn VALUES(?,?,?,?,?,?,?)",
                        &g->churn, churn_row)) ||
+        (e = write_agg(g, "INSERT INTO peak_sites VALUES(?,?,?,?)",
+                       &g->sites, peak_site_row)) ||
         (e = ht_store_insert_prepare(g->st,
              "INSERT INTO gc_stats VALUES(?,?,?,?,0)", &ins)))
         return e;
@@ -1078,15 +1169,10 @@ static ht_err write_tables(struct eng *g)
     ht_store_insert_free(ins);
     if (e)
         return e;
-    /* the blocks live at the peak: allocated at or before it, freed after */
-    long long r = (long long)g->run, p = (long long)g->r.peak_seq;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO peak VALUES(%lld,%lld,%llu,%llu);"
-             "INSERT INTO peak_sites SELECT run_id, pc, COUNT(*), SUM(size)"
-             " FROM objects WHERE run_id=%lld AND alloc_seq<=%lld AND"
-             " (free_seq IS NULL OR free_seq>%lld) GROUP BY pc;",
-             r, p, (unsigned long long)g->peak_blocks,
-             (unsigned long long)g->r.peak_live_bytes, r, p, p);
+    snprintf(sql, sizeof sql, "INSERT INTO peak VALUES(%lld,%lld,%llu,%llu);",
+             (long long)g->run, (long long)g->r.peak_seq,
+             (unsigned long long)g->peak_blocks,
+             (unsigned long long)g->r.peak_live_bytes);
     return ht_store_exec(g->st, sql);
 }
 
@@ -1137,6 +1223,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             return e;
     }
     g->pending.n = 0;
+    if ((e = flush_freed(g, 1)))
+        return e;
     maybe_peak(g);
     if (g->have_peak &&
         (e = write_snap(g, "peak", g->peak_snap_seq, &g->peak_stats,
@@ -1181,10 +1269,12 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         goto done;
     e = run_all(g, opts);
     ht_store_insert_free(g->ins_obj);
+    ht_store_insert_free(g->ins_freed);
+    ht_store_insert_free(g->ins_freed1);
     ht_store_insert_free(g->ins_err);
     ht_store_insert_free(g->ins_snap);
     ht_store_insert_free(g->ins_gc);
-    g->ins_obj = g->ins_err = g->ins_snap = g->ins_gc = NULL;
+    g->ins_obj = g->ins_freed = g->ins_freed1 = g->ins_err = g->ins_snap = g->ins_gc = NULL;
     if (!e)
         e = ht_store_commit(st);
     else

@@ -52,7 +52,7 @@ void ht__map_fini(struct ht__map *m);
 /* Aggregate rows keyed by two uint64 (a site and a size, say): an array of
  * rows plus an open-addressing index. Rows are never removed, so an index
  * into v stays valid; memory grows with the distinct keys, not the events. */
-#define HT__AGG_VALS 6
+#define HT__AGG_VALS 8
 struct ht__agg {
     uint64_t k1, k2;
     uint64_t v[HT__AGG_VALS];

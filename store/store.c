@@ -315,6 +315,21 @@ ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
     return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
 }
 
+/* Bind v[0..n) (NULL where null[i]) and run the insert once. */
+ht_err ht_store_insert_i64(ht_insert *ins, const int64_t *v,
+                           const uint8_t *null, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (null && null[i])
+            sqlite3_bind_null(ins->stmt, i + 1);
+        else
+            sqlite3_bind_int64(ins->stmt, i + 1, v[i]);
+    }
+    int rc = sqlite3_step(ins->stmt);
+    sqlite3_reset(ins->stmt);
+    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
+}
+
 void ht_store_insert_free(ht_insert *ins)
 {
     if (!ins)

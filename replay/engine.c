@@ -544,6 +544,18 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
 
 static ht_err step(struct eng *g, const struct ht_rec *ev)
 {
+    ht_err e;
+    switch (ev->kind) {
+    case HT_EV_STORE:
+    case HT_EV_EDGE:
+    case HT_EV_INCREF:
+    case HT_EV_DECREF: /* these look up the block containing an address */
+        if (g->t.unpaged && (e = ht__objtab_index(&g->t)))
+            return e;
+        break;
+    default:
+        break;
+    }
     switch (ev->kind) {
     case HT_EV_ALLOC:
         g->allocs++;
@@ -600,6 +612,8 @@ enum { K_REACH = 1, K_DEF, K_IND, K_CYC };
 static ht_err detect(struct eng *g)
 {
     ht_err e = HT_OK;
+    if ((e = ht__objtab_index(&g->t)))
+        return e;
     struct det d = {calloc(g->t.n + 1, sizeof(struct ht__obj *)), 0};
     size_t n = g->t.n, nedge = 0;
     if (!d.o)
@@ -1253,6 +1267,7 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         return HT_ENOMEM;
     g->st = st;
     g->run = run_id;
+    g->t.unpaged = 1; /* paged at the first event needing it */
     const char *prof = opts && opts->allocator ? opts->allocator : "3.12";
     const char *gcv = opts && opts->gc_version ? opts->gc_version : prof;
     struct ht_pym_config pc = {prof, 0};

@@ -69,18 +69,27 @@ void ht__agg_fini(struct ht__aggtab *t);
 
 /* The object table. Invariants (checked by ht__objtab_is_valid):
  *  1. byaddr maps every held object's addr to it, and nothing else;
- *  2. every page (addr >> 12) overlapped by [addr, addr + max(size,1)) has
- *     the object in its page vector, which is sorted by addr;
- *  3. n == number of held objects. */
+ *  2. unless unpaged: every page (addr >> 12) overlapped by [addr, addr +
+ *     max(size,1)) has the object in its page vector, which is sorted by
+ *     addr; when unpaged, pages is empty;
+ *  3. n == number of held objects.
+ * A table set unpaged by its owner (before the first insert) keeps no page
+ * index - allocs and frees then cost one hash operation - until
+ * ht__objtab_index builds it for containing-block lookups. */
 struct ht__objtab {
     struct ht__map byaddr; /* addr -> struct ht__obj* */
     struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
     size_t n;
+    int unpaged;
 };
+/* Build the page index of an unpaged table (no-op otherwise); HT_ENOMEM
+ * leaves the table unpaged. */
+ht_err ht__objtab_index(struct ht__objtab *t);
 
 ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o);
 struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr);
-/* The live object containing addr (interior pointers included), or NULL. */
+/* The live object containing addr (interior pointers included), or NULL;
+ * on an unpaged table only the object starting at addr. */
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t addr);
 /* Detach the object at addr (NULL if none). */
 struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);

@@ -145,6 +145,8 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     int oflags = st->readonly ? SQLITE_OPEN_READONLY
                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     oflags |= SQLITE_OPEN_NOFOLLOW;
+    /* an ht_store is used by one thread: no per-call connection mutex */
+    oflags |= SQLITE_OPEN_NOMUTEX;
     if (!exists) {
         /* create with mode 0600, never following a planted symlink */
         mode_t old = umask(077);

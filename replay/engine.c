@@ -41,6 +41,7 @@
 #include "heaptrail/replay.h"
 #include "replay_int.h"
 
+#define SPARE_MAX 1024u
 #define FREED_BATCH 64u
 #define FREED_COLS 8u /* run_id .. refcnt; the leak columns are NULL */
 
@@ -73,6 +74,12 @@ struct eng {
     uint64_t bytes_allocated, invalid_frees, last_seq, disorder;
     uint64_t gen_coll[3], gen_collected[3];
     uint64_t epoch; /* peaks committed so far (see site_touch) */
+    /* released objects kept for reuse (at most SPARE_MAX): an alloc/free
+     * pair then costs no malloc/free of its own */
+    struct ht__obj *spare[SPARE_MAX];
+    unsigned nspare;
+    uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
+    int64_t site_row;
     struct ht__aggtab sites, churn, rcsites;
     int peak_dirty, have_peak;
     uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
@@ -234,9 +241,12 @@ static ht_err flush_freed(struct eng *g, int tail)
 /* o now counts at site pc with its current size */
 static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
 {
-    int64_t r = ht__agg_row(&g->sites, pc, 0);
+    int64_t r = g->sites.n && pc == g->site_pc ? g->site_row
+                                               : ht__agg_row(&g->sites, pc, 0);
     if (r < 0)
         return HT_ENOMEM;
+    g->site_pc = pc;
+    g->site_row = r;
     struct ht__agg *s = site_touch(g, (uint32_t)r);
     o->site_i = (uint32_t)r;
     s->v[S_ALLOCS]++;
@@ -259,6 +269,17 @@ static void blame(struct eng *g, uint32_t site)
 {
     if (site)
         g->rcsites.v[site - 1].v[R_UNBAL]++;
+}
+
+/* free o, or keep it (without its edges) for the next allocation */
+static void recycle(struct eng *g, struct ht__obj *o)
+{
+    if (g->nspare == SPARE_MAX) {
+        ht__obj_free(o);
+        return;
+    }
+    free(o->edges);
+    g->spare[g->nspare++] = o;
 }
 
 /* the object's memory is released at seq (free, or forced) */
@@ -297,7 +318,7 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
         e = flush_freed(g, 0);
     if (!e)
         e = ht__map_put(&g->freed, o->addr, g->seq);
-    ht__obj_free(o);
+    recycle(g, o);
     return e;
 }
 
@@ -311,9 +332,11 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
             (e = finish(g, old, ev->d)))
             return e;
     }
-    struct ht__obj *o = calloc(1, sizeof *o);
+    struct ht__obj *o = g->nspare ? g->spare[--g->nspare]
+                                  : malloc(sizeof *o);
     if (!o)
         return HT_ENOMEM;
+    memset(o, 0, sizeof *o);
     o->addr = addr;
     o->size = size;
     o->alloc_seq = ev->seq;
@@ -1301,6 +1324,8 @@ done:
         if (g->pending.keys[i])
             ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.vals[i]);
     ht__map_fini(&g->pending);
+    while (g->nspare)
+        free(g->spare[--g->nspare]);
     ht__map_fini(&g->freed);
     ht__map_fini(&g->rootslots);
     ht__agg_fini(&g->sites);

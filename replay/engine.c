@@ -971,6 +971,11 @@ static ht_err prepare(struct eng *g)
     char sql[128];
     if ((e = ht_store_exec(g->st, SCHEMA)))
         return e;
+    /* a trace replayed by an older heaptrail has run_stats without stores */
+    if (ht_store_exec(g->st, "SELECT stores FROM run_stats LIMIT 0") &&
+        (e = ht_store_exec(g->st,
+             "ALTER TABLE run_stats ADD COLUMN stores INTEGER")))
+        return e;
     for (size_t i = 0; i < sizeof RUN_TABLES / sizeof *RUN_TABLES; i++) {
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id=%lld;",
                  RUN_TABLES[i], (long long)g->run);

@@ -34,24 +34,31 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 struct sb {
     struct ht_spill_header *h;
     struct ht_rec *recs;
-    size_t n;
+    size_t n, nch;
 };
+
+/* a spill of nch chunks */
+static void sb_init_n(struct sb *b, size_t nch)
+{
+    b->h = ht_test_spill_header(CR, nch, "/bin/true");
+    assert_non_null(b->h);
+    b->h->next_chunk = 1;
+    b->recs = calloc(CR * nch, sizeof(struct ht_rec));
+    assert_non_null(b->recs);
+    b->n = 0;
+    b->nch = nch;
+}
 
 static void sb_init(struct sb *b)
 {
-    b->h = ht_test_spill_header(CR, NCH, "/bin/true");
-    assert_non_null(b->h);
-    b->h->next_chunk = 1;
-    b->recs = calloc(CR * NCH, sizeof(struct ht_rec));
-    assert_non_null(b->recs);
-    b->n = 0;
+    sb_init_n(b, NCH);
 }
 
 /* append an event; seq is its index; d = 0x1000 + seq */
 static uint64_t ev(struct sb *b, unsigned kind, uint64_t a, uint64_t bb,
                    uint64_t c, uint16_t flags)
 {
-    assert_true(b->n < CR * NCH);
+    assert_true(b->n < CR * b->nch);
     b->h->next_chunk = b->n / CR + 1;
     struct ht_rec *r = &b->recs[b->n];
     r->seq = b->n;
@@ -71,7 +78,8 @@ static int64_t sb_ingest(struct sb *b, ht_store **st)
     snprintf(spill, sizeof spill, "%s/spill-999999-1.hts", dir);
     snprintf(db, sizeof db, "%s/t.db", dir);
     assert_int_equal(ht_test_spill_write(spill, b->h, b->recs,
-                                         CR * NCH * sizeof(struct ht_rec)), 0);
+                                         CR * b->nch * sizeof(struct ht_rec)),
+                     0);
     free(b->h);
     free(b->recs);
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, st), HT_OK);
@@ -543,6 +551,35 @@ static void test_bad_traces(void **state)
     ht_store_close(st);
 }
 
+/* A chunk that does not decode: the events before it are replayed, the
+ * rest is reported missing (trace_corrupt), and the call succeeds. */
+static void test_corrupt_chunk(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init_n(&b, 70000 / CR + 1); /* > 65536 events: two store chunks */
+    for (uint64_t i = 0; i < 70000; i++)
+        ev(&b, HT_EV_ALLOC, 0x10000 + 0x100 * i, 16, 0, 0);
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+    char out[1024];
+    q(st, "SELECT COUNT(*) > 1 FROM chunks", out);
+    assert_string_equal(out, "1");
+    assert_int_equal(ht_store_exec(st, "UPDATE chunks SET data = x'0102'"
+                                       " WHERE chunk_no = (SELECT MAX(chunk_no)"
+                                       " FROM chunks)"), HT_OK);
+    q(st, "SELECT SUM(nevents) FROM chunks WHERE chunk_no < (SELECT"
+          " MAX(chunk_no) FROM chunks)", out);
+    uint64_t before = strtoull(out, NULL, 10);
+    struct ht_replay_result r;
+    assert_int_equal(ht_replay_run(st, run, NULL, &r), HT_OK);
+    assert_int_equal(r.events, before);
+    assert_int_equal(r.live_at_end, before);
+    q(st, "SELECT kind FROM errors", out);
+    assert_string_equal(out, "trace_corrupt");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +596,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pinning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_traces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,9 +28,27 @@
  *    peak of live bytes (captured when the heap first shrinks after a peak at
  *    least 1 % above the last captured one, so within 1 % of the true peak
  *    state) and one at the end.
+ *  - refcounts: an object named by an INCREF/DECREF starts at 1 (its
+ *    creator's reference) and is counted explicitly from then on; errors
+ *    below zero / freed with references / lost with references, charged to
+ *    the DECREF site or the object's last INCREF site (refcount_sites).
+ *  - the allocation summary (run_stats, site_stats), churn and peak_sites
+ *    come from this same pass: per-site aggregates (replay/agg.c) indexed
+ *    from each object (site_i, churn_i). A realloc'd block counts at the
+ *    realloc's pc from then on, as an allocation there.
+ *  - objects rows of freed blocks are buffered and written FREED_BATCH per
+ *    statement; the table keeps no page index until an event needs one.
+ *  - bad traces are findings (errors rows), never failures: events out of
+ *    seq order, lost events, an undecodable chunk, a run cut short.
  *
  * Invariants (checked by ht__objtab_is_valid over the table and the sums
- * here): live_bytes == sum of sizes of objects in the table and in pending.
+ * here):
+ *  1. live_bytes == sum of sizes of objects in the table and in pending;
+ *     live_blocks == objects in the table and in pending;
+ *  2. per site row: S_LIVE / S_LIVE_BYTES == its objects in the table (a
+ *     pending object has left its site until its realloc completes);
+ *  3. S_PK_* of a row with S_PK_EPOCH == epoch hold its live counters at the
+ *     last committed peak; a row with an older epoch has not changed since.
  */
 #include <stdlib.h>
 #include <string.h>

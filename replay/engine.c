@@ -45,8 +45,9 @@
  * here):
  *  1. live_bytes == sum of sizes of objects in the table and in pending;
  *     live_blocks == objects in the table and in pending;
- *  2. per site row: S_LIVE / S_LIVE_BYTES == its objects in the table (a
- *     pending object has left its site until its realloc completes);
+ *  2. per site row: S_LIVE / S_LIVE_BYTES == its objects in the table and
+ *     in pending (a pending object counts at its old site until its
+ *     realloc completes);
  *  3. S_PK_* of a row with S_PK_EPOCH == epoch hold its live counters at the
  *     last committed peak; a row with an older epoch has not changed since.
  */

@@ -93,6 +93,7 @@ struct eng {
     uint64_t bytes_allocated, invalid_frees, last_seq, disorder;
     uint64_t gen_coll[3], gen_collected[3];
     uint64_t epoch; /* peaks committed so far (see site_touch) */
+    int epoch_dirty; /* a new peak was reached by the current event */
     /* released objects kept for reuse (at most SPARE_MAX): an alloc/free
      * pair then costs no malloc/free of its own */
     struct ht__obj *spare[SPARE_MAX];
@@ -202,7 +203,6 @@ static void maybe_peak(struct eng *g)
     if (!g->peak_dirty)
         return;
     g->peak_dirty = 0;
-    g->epoch++; /* the state now is the peak state: sites save on write */
     if (g->have_peak && g->r.peak_live_bytes * 100 < g->peak_snap_bytes * 101)
         return;
     ht_pym_stats(g->pym, &g->peak_stats);
@@ -217,15 +217,17 @@ static void grew(struct eng *g)
     if (g->live_bytes > g->r.peak_live_bytes) {
         g->r.peak_live_bytes = g->live_bytes;
         g->peak_blocks = g->live_blocks;
+        g->epoch_dirty = 1;
         g->r.peak_seq = g->seq;
         g->peak_dirty = 1;
     }
 }
 
 /* Before a site's live counters change: the heap may have been at its peak
- * since they last changed (a peak is committed, epoch++, just before the
- * first shrink after a new maximum, so the state at a commit is the peak
- * state). The first change after a commit saves the values it had then.
+ * since they last changed (a peak is committed, epoch++, after the event
+ * that reached a new maximum and before the next one, so the state at a
+ * commit is the peak state). The first change after a commit saves the
+ * values it had then.
  * A site's figures at the peak: S_PK_* if S_PK_EPOCH == epoch, else its
  * current live counters. O(1) per event, exact with reallocs. */
 static struct ht__agg *site_touch(struct eng *g, uint32_t row)
@@ -1260,6 +1262,10 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         }
         if ((e = step(g, &ev)) || (e = g->err))
             break;
+        if (g->epoch_dirty) { /* this event made a new peak: commit it */
+            g->epoch++;
+            g->epoch_dirty = 0;
+        }
         if (g->r.events % every == 0) {
             ht_pym_stats(g->pym, &s);
             if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))

@@ -453,9 +453,11 @@ static void test_stats_churn_peak(void **state)
         setd(&b, ev(&b, HT_EV_FREE, 0x5000, 0, 0, 0), P3);
     }
     setd(&b, ev(&b, HT_EV_ALLOC, 0xa000, 200, 0, 0), P1);   /* 301 Y */
-    setd(&b, ev(&b, HT_EV_FREE, 0xa000, 0, 0, 0), P3);      /* 302 */
-    setd(&b, ev(&b, HT_EV_ALLOC, 0xb000, 50, 0, 0), P4);    /* 303 Z */
-    ev(&b, HT_EV_ALLOC, 0, 8, 0, 0);                        /* 304 failed */
+    /* a block that adds nothing to live bytes, after the peak: not in it */
+    setd(&b, ev(&b, HT_EV_ALLOC, 0xc000, 0, 0, 0), P4);     /* 302 */
+    setd(&b, ev(&b, HT_EV_FREE, 0xa000, 0, 0, 0), P3);      /* 303 */
+    setd(&b, ev(&b, HT_EV_ALLOC, 0xb000, 50, 0, 0), P4);    /* 304 Z */
+    ev(&b, HT_EV_ALLOC, 0, 8, 0, 0);                        /* 305 failed */
     ht_store *st = NULL;
     struct ht_replay_result r;
     sb_replay(&b, &st, NULL, &r);
@@ -465,11 +467,11 @@ static void test_stats_churn_peak(void **state)
     q(st, "SELECT allocs, reallocs, frees, bytes_allocated, peak_live_bytes,"
           " peak_live_blocks, peak_seq, live_blocks, live_bytes,"
           " invalid_frees, events, stores FROM run_stats", out);
-    assert_string_equal(out, "154,0,151,3950,300,2,301,2,150,0,305,0");
+    assert_string_equal(out, "155,0,151,3950,300,2,301,3,150,0,306,0");
     q(st, "SELECT printf('%x', pc), allocs, bytes_allocated, frees,"
           " live_blocks, live_bytes FROM site_stats ORDER BY pc", out);
     assert_string_equal(out, "401000,2,300,1,1,100;402000,150,3600,150,0,0;"
-                             "404000,1,50,0,1,50");
+                             "404000,2,50,0,2,50");
     q(st, "SELECT printf('%x', pc), size, allocs, frees, max_live,"
           " short_lived FROM churn", out);
     assert_string_equal(out, "402000,24,150,150,1,150");
@@ -485,8 +487,8 @@ static void test_stats_churn_peak(void **state)
           " definite_blocks, definite_bytes, indirect_blocks, cycle_blocks,"
           " reachable_blocks, cycles, errors, gc_collections"
           " FROM run_summary", out);
-    assert_string_equal(out, "/bin/true,305,154,151,0,0,300,301,2,150,"
-                             "2,150.0,0,0,0,0,0,0");
+    assert_string_equal(out, "/bin/true,306,155,151,0,0,300,301,3,150,"
+                             "3,150.0,0,0,0,0,0,0");
     ht_store_close(st);
 }
 

@@ -95,30 +95,30 @@ static int row_u64(void *ctx, int ncol, const char *const *v,
 }
 
 /* Replay one run with timing (-v) and a progress bar (TTY). */
-static ht_err replay_one(ht_store *st, int64_t run, struct ht_summary *s,
+static ht_err replay_one(ht_store *st, int64_t run,
                          struct ht_replay_result *rr)
 {
     struct progress p = {run, 0, 0};
     struct ht_replay_opts o = replay_opts;
-    if (isatty(2)) {
+    if (isatty(2) || auto_snapshots) {
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT events FROM runs WHERE run_id=%lld",
                  (long long)run);
         ht_store_query(st, sql, 1, row_u64, &p.total);
+    }
+    if (isatty(2)) {
         o.progress = progress_cb;
         o.progress_ctx = &p;
     }
-    double t0 = now_s();
-    ht_err e = ht_replay_summary(st, run, s);
     if (auto_snapshots && !o.snapshot_every) /* ~500 points per plot */
-        o.snapshot_every = s->events / 500 > 1 ? s->events / 500 : 1;
-    if (e == HT_OK)
-        e = ht_replay_run(st, run, &o, rr);
+        o.snapshot_every = p.total / 500 > 1 ? p.total / 500 : 1;
+    double t0 = now_s();
+    ht_err e = ht_replay_run(st, run, &o, rr);
     if (p.drawn)
         fprintf(stderr, "\r%60s\r", "");
     if (ht_cli_verbose && e == HT_OK)
         fprintf(stderr, "heaptrail: replay of run %lld: %llu events in %.3f s\n",
-                (long long)run, (unsigned long long)s->events, now_s() - t0);
+                (long long)run, (unsigned long long)rr->events, now_s() - t0);
     return e;
 }
 
@@ -137,9 +137,8 @@ static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
         if (only && ids[i] != only)
             continue;
         found = 1;
-        struct ht_summary s;
         struct ht_replay_result rr;
-        e = replay_one(st, ids[i], &s, &rr);
+        e = replay_one(st, ids[i], &rr);
         if (e != HT_OK) {
             char what[64];
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
@@ -151,7 +150,7 @@ static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
             printf("run %lld: %llu events replayed: %llu definitely lost, "
                    "%llu indirectly lost, %llu in %llu cycles, %llu still "
                    "reachable, %llu errors\n", (long long)ids[i],
-                   (unsigned long long)s.events,
+                   (unsigned long long)rr.events,
                    (unsigned long long)rr.definite,
                    (unsigned long long)rr.indirect,
                    (unsigned long long)rr.cycle, (unsigned long long)rr.cycles,

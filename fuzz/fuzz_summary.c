@@ -1,5 +1,5 @@
 /*
- * Fuzz target: ht_replay_summary and ht_replay_run on arbitrary event
+ * Fuzz target: ht_replay_run on arbitrary event
  * streams. Every 8 input bytes become one struct ht_rec (kind, address out
  * of a small pool so frees meet allocations, size, flags, tid, pc, seq
  * jitter); the records go into a synthetic spill which is ingested, then the
@@ -46,8 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unlink(fz_spill);
         return 0;
     }
-    struct ht_summary sum;
-    (void)ht_replay_summary(st, res.run_id, &sum);
     struct ht_replay_opts opts = {0};
     opts.snapshot_every = 64;
     struct ht_replay_result rr;

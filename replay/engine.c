@@ -28,9 +28,28 @@
  *    peak of live bytes (captured when the heap first shrinks after a peak at
  *    least 1 % above the last captured one, so within 1 % of the true peak
  *    state) and one at the end.
+ *  - refcounts: an object named by an INCREF/DECREF starts at 1 (its
+ *    creator's reference) and is counted explicitly from then on; errors
+ *    below zero / freed with references / lost with references, charged to
+ *    the DECREF site or the object's last INCREF site (refcount_sites).
+ *  - the allocation summary (run_stats, site_stats), churn and peak_sites
+ *    come from this same pass: per-site aggregates (replay/agg.c) indexed
+ *    from each object (site_i, churn_i). A realloc'd block counts at the
+ *    realloc's pc from then on, as an allocation there.
+ *  - objects rows of freed blocks are buffered and written FREED_BATCH per
+ *    statement; the table keeps no page index until an event needs one.
+ *  - bad traces are findings (errors rows), never failures: events out of
+ *    seq order, lost events, an undecodable chunk, a run cut short.
  *
  * Invariants (checked by ht__objtab_is_valid over the table and the sums
- * here): live_bytes == sum of sizes of objects in the table and in pending.
+ * here):
+ *  1. live_bytes == sum of sizes of objects in the table and in pending;
+ *     live_blocks == objects in the table and in pending;
+ *  2. per site row: S_LIVE / S_LIVE_BYTES == its objects in the table and
+ *     in pending (a pending object counts at its old site until its
+ *     realloc completes);
+ *  3. S_PK_* of a row with S_PK_EPOCH == epoch hold its live counters at the
+ *     last committed peak; a row with an older epoch has not changed since.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +59,10 @@
 #include "heaptrail/pymalloc.h"
 #include "heaptrail/replay.h"
 #include "replay_int.h"
+
+#define SPARE_MAX 1024u
+#define FREED_BATCH 64u
+#define FREED_COLS 8u /* run_id .. refcnt; the leak columns are NULL */
 
 struct seg {
     uint64_t start, len;
@@ -57,7 +80,27 @@ struct eng {
     ht_pym *pym;
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
+    /* objects rows of freed blocks, written FREED_BATCH at a time by one
+     * multi-row INSERT (ins_freed): one statement run per batch, not per row */
+    ht_insert *ins_freed, *ins_freed1; /* FREED_BATCH rows; one row */
+    int64_t fv[FREED_BATCH * FREED_COLS];
+    uint8_t fnull[FREED_BATCH * FREED_COLS];
+    unsigned nfreed;
     uint64_t seq, live_bytes, ncoll;
+    /* run_stats counters and per-site aggregates (rows described at the
+     * *_V constants below) */
+    uint64_t live_blocks, peak_blocks, allocs, frees, reallocs, stores;
+    uint64_t bytes_allocated, invalid_frees, last_seq, disorder;
+    uint64_t gen_coll[3], gen_collected[3];
+    uint64_t epoch; /* peaks committed so far (see site_touch) */
+    int epoch_dirty; /* a new peak was reached by the current event */
+    /* released objects kept for reuse (at most SPARE_MAX): an alloc/free
+     * pair then costs no malloc/free of its own */
+    struct ht__obj *spare[SPARE_MAX];
+    unsigned nspare;
+    uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
+    int64_t site_row;
+    struct ht__aggtab sites, churn, rcsites;
     int peak_dirty, have_peak;
     uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
     struct ht_pym_stats peak_stats;
@@ -65,6 +108,24 @@ struct eng {
     ht_err err; /* sticky, from the GC hook */
     struct ht_replay_result r;
 };
+
+/* site_stats rows (key pc, 0); S_PK_* keep the site's live blocks/bytes at
+ * the peak, saved copy-on-write (see site_touch) */
+enum { S_ALLOCS, S_BYTES, S_FREES, S_LIVE, S_LIVE_BYTES, S_PK_LIVE,
+       S_PK_BYTES, S_PK_EPOCH };
+/* churn rows (key pc, size of the allocation) */
+enum { C_ALLOCS, C_FREES, C_LIVE, C_MAX_LIVE, C_SHORT };
+/* refcount_sites rows (key d, HT_EVF_SITE flag) */
+enum { R_INC, R_DEC, R_UNBAL };
+/* churn: a block freed within CHURN_SHORT events of its allocation is
+ * short-lived; a (pc, size) is reported when it allocated at least
+ * CHURN_MIN_ALLOCS blocks and at least CHURN_RATIO times its largest number
+ * of blocks live at once (the same few blocks made over and over). */
+#define CHURN_SHORT 1000u
+#define CHURN_MIN_ALLOCS 100u
+#define CHURN_RATIO 10u
+/* rows of seq_out_of_order written per run (all are counted) */
+#define DISORDER_ROWS 100u
 
 static ht_err keep(ht_err e)
 {
@@ -107,6 +168,10 @@ static void gc_hook(void *arg, const struct ht_gc_result *info)
 {
     struct eng *g = arg;
     g->r.collections++;
+    if (info->generation >= 0 && info->generation < 3) {
+        g->gen_coll[info->generation]++;
+        g->gen_collected[info->generation] += (uint64_t)info->collected;
+    }
     if (g->err)
         return;
     g->err = ht_store_insert_row(g->ins_gc, "iiiiiiii", (int64_t)g->run,
@@ -154,9 +219,91 @@ static void grew(struct eng *g)
 {
     if (g->live_bytes > g->r.peak_live_bytes) {
         g->r.peak_live_bytes = g->live_bytes;
+        g->peak_blocks = g->live_blocks;
+        g->epoch_dirty = 1;
         g->r.peak_seq = g->seq;
         g->peak_dirty = 1;
     }
+}
+
+/* Before a site's live counters change: the heap may have been at its peak
+ * since they last changed (a peak is committed, epoch++, after the event
+ * that reached a new maximum and before the next one, so the state at a
+ * commit is the peak state). The first change after a commit saves the
+ * values it had then.
+ * A site's figures at the peak: S_PK_* if S_PK_EPOCH == epoch, else its
+ * current live counters. O(1) per event, exact with reallocs. */
+static struct ht__agg *site_touch(struct eng *g, uint32_t row)
+{
+    struct ht__agg *s = &g->sites.v[row];
+    if (s->v[S_PK_EPOCH] != g->epoch) {
+        s->v[S_PK_EPOCH] = g->epoch;
+        s->v[S_PK_LIVE] = s->v[S_LIVE];
+        s->v[S_PK_BYTES] = s->v[S_LIVE_BYTES];
+    }
+    return s;
+}
+
+/* write the buffered rows of freed blocks: a full batch with ins_freed,
+ * else (at the end, all) one by one */
+static ht_err flush_freed(struct eng *g, int tail)
+{
+    ht_err e = HT_OK;
+    if (!tail && g->nfreed == FREED_BATCH) {
+        e = ht_store_insert_i64(g->ins_freed, g->fv, g->fnull,
+                                (int)(FREED_BATCH * FREED_COLS));
+    } else {
+        for (unsigned i = 0; i < g->nfreed && !e; i++)
+            e = ht_store_insert_i64(g->ins_freed1, &g->fv[i * FREED_COLS],
+                                    &g->fnull[i * FREED_COLS],
+                                    (int)FREED_COLS);
+    }
+    g->nfreed = 0;
+    return e;
+}
+
+/* o now counts at site pc with its current size */
+static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
+{
+    int64_t r = g->sites.n && pc == g->site_pc ? g->site_row
+                                               : ht__agg_row(&g->sites, pc, 0);
+    if (r < 0)
+        return HT_ENOMEM;
+    g->site_pc = pc;
+    g->site_row = r;
+    struct ht__agg *s = site_touch(g, (uint32_t)r);
+    o->site_i = (uint32_t)r;
+    s->v[S_ALLOCS]++;
+    s->v[S_BYTES] += o->size;
+    s->v[S_LIVE]++;
+    s->v[S_LIVE_BYTES] += o->size;
+    g->bytes_allocated += o->size;
+    return HT_OK;
+}
+
+static void site_drop(struct eng *g, const struct ht__obj *o)
+{
+    struct ht__agg *s = site_touch(g, o->site_i);
+    s->v[S_LIVE]--;
+    s->v[S_LIVE_BYTES] -= o->size;
+}
+
+/* a refcount error blamed on refcount site row+1 `site` (0: none) */
+static void blame(struct eng *g, uint32_t site)
+{
+    if (site)
+        g->rcsites.v[site - 1].v[R_UNBAL]++;
+}
+
+/* free o, or keep it (without its edges) for the next allocation */
+static void recycle(struct eng *g, struct ht__obj *o)
+{
+    if (g->nspare == SPARE_MAX) {
+        ht__obj_free(o);
+        return;
+    }
+    free(o->edges);
+    g->spare[g->nspare++] = o;
 }
 
 /* the object's memory is released at seq (free, or forced) */
@@ -174,14 +321,28 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
     if ((e = keep(ht_gc_dealloc(g->gc, o->addr))) != HT_OK)
         return e;
     g->live_bytes -= o->size;
-    e = ht_store_insert_row(g->ins_obj, "iiiiiiiisnnn", (int64_t)g->run,
-                            (int64_t)o->addr, (int64_t)o->size,
-                            (int64_t)o->alloc_seq, (int64_t)g->seq,
-                            (int64_t)o->pc, (int64_t)o->tid, o->refcnt,
-                            (const char *)NULL);
+    g->live_blocks--;
+    site_drop(g, o);
+    struct ht__agg *c = &g->churn.v[o->churn_i];
+    c->v[C_LIVE]--;
+    /* refcnt: the explicit count, else unknown once freed */
+    int64_t *v = &g->fv[g->nfreed * FREED_COLS];
+    uint8_t *nl = &g->fnull[g->nfreed * FREED_COLS];
+    v[0] = g->run;
+    v[1] = (int64_t)o->addr;
+    v[2] = (int64_t)o->size;
+    v[3] = (int64_t)o->alloc_seq;
+    v[4] = (int64_t)g->seq;
+    v[5] = (int64_t)o->pc;
+    v[6] = (int64_t)o->tid;
+    v[7] = o->refcnt;
+    memset(nl, 0, FREED_COLS);
+    nl[7] = !o->rc_explicit;
+    if (++g->nfreed == FREED_BATCH)
+        e = flush_freed(g, 0);
     if (!e)
         e = ht__map_put(&g->freed, o->addr, g->seq);
-    ht__obj_free(o);
+    recycle(g, o);
     return e;
 }
 
@@ -195,9 +356,11 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
             (e = finish(g, old, ev->d)))
             return e;
     }
-    struct ht__obj *o = calloc(1, sizeof *o);
+    struct ht__obj *o = g->nspare ? g->spare[--g->nspare]
+                                  : malloc(sizeof *o);
     if (!o)
         return HT_ENOMEM;
+    memset(o, 0, sizeof *o);
     o->addr = addr;
     o->size = size;
     o->alloc_seq = ev->seq;
@@ -207,6 +370,17 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         free(o);
         return keep(e);
     }
+    int64_t cr = ht__agg_row(&g->churn, o->pc, size);
+    if (cr < 0 || site_add(g, o, o->pc)) {
+        ht__obj_free(ht__objtab_remove(&g->t, addr));
+        return HT_ENOMEM;
+    }
+    o->churn_i = (uint32_t)cr;
+    struct ht__agg *c = &g->churn.v[cr];
+    c->v[C_ALLOCS]++;
+    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
+        c->v[C_MAX_LIVE] = c->v[C_LIVE];
+    g->live_blocks++;
     g->r.objects++;
     ht__map_del(&g->freed, addr);
     if ((e = keep(ht_pym_malloc(g->pym, size, &o->model_addr))) ||
@@ -222,11 +396,30 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
     uint64_t a = ev->a;
     if (!a)
         return HT_OK;
+    int user = !(ev->flags & HT_EVF_REALLOC);
+    g->frees += (uint64_t)user;
     struct ht__obj *o = ht__objtab_remove(&g->t, a);
-    if (!o)
+    if (!o) {
+        g->invalid_frees++;
         return add_error(g, ht__map_get(&g->freed, a, NULL) ? "double_free"
                                                             : "invalid_free",
                          a, ev->d);
+    }
+    if (user) {
+        g->sites.v[o->site_i].v[S_FREES]++;
+        struct ht__agg *c = &g->churn.v[o->churn_i];
+        c->v[C_FREES]++;
+        if (ev->seq - o->alloc_seq < CHURN_SHORT)
+            c->v[C_SHORT]++;
+        if (o->rc_explicit && o->refcnt > 0) {
+            ht_err e = add_error(g, "freed_with_refs", a, ev->d);
+            blame(g, o->inc_site);
+            if (e) {
+                ht__obj_free(o);
+                return e;
+            }
+        }
+    }
     if (ev->flags & HT_EVF_REALLOC) {
         ht_err e = ht__map_put(&g->pending, a, (uint64_t)(uintptr_t)o);
         if (e)
@@ -266,6 +459,7 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         o = ht__objtab_remove(&g->t, c);
     }
     if (!o) {
+        g->invalid_frees++;
         if ((e = add_error(g, ht__map_get(&g->freed, c, NULL) ? "realloc_freed"
                                                              : "invalid_free",
                            c, ev->d)))
@@ -276,6 +470,7 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         return finish(g, o, ev->d);
     if (size < o->size)
         maybe_peak(g);
+    site_drop(g, o);
     g->live_bytes = g->live_bytes - o->size + size;
     uint64_t nm = 0;
     if ((e = keep(ht_pym_realloc(g->pym, o->model_addr, size, &nm))))
@@ -298,11 +493,18 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     o->size = size;
     if ((e = ht__objtab_insert(&g->t, o)) != HT_OK)
         goto fail;
+    /* the block now belongs to the realloc's site, as a new allocation */
+    if ((e = site_add(g, o, ev->d)))
+        return e;
     if (a != c && (e = gc_add_edges(g, o)))
         return e;
     grew(g);
     return HT_OK;
 fail:
+    /* the object leaves the table: account for it as released */
+    g->live_bytes -= size;
+    g->live_blocks--;
+    g->churn.v[o->churn_i].v[C_LIVE]--;
     ht__obj_free(o);
     return e == HT_EINVAL ? HT_OK : e;
 }
@@ -357,17 +559,64 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
     return HT_OK;
 }
 
+/* INCREF/DECREF: an object named by one starts at count 1 (its creator's
+ * reference, as PyObject_New / g_object_new hand out) and is counted
+ * explicitly from then on. */
+static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
+{
+    int inc = ev->kind == HT_EV_INCREF;
+    int64_t r = ht__agg_row(&g->rcsites, ev->d, ev->flags & HT_EVF_SITE);
+    if (r < 0)
+        return HT_ENOMEM;
+    g->rcsites.v[r].v[inc ? R_INC : R_DEC]++;
+    struct ht__obj *o = ht__objtab_find(&g->t, ev->a);
+    if (!o) /* static objects (Py_None...) are not in the table */
+        return ht__map_get(&g->freed, ev->a, NULL)
+                   ? add_error(g, "refcount_on_freed", ev->a, ev->d)
+                   : HT_OK;
+    if (!o->rc_explicit) {
+        o->rc_explicit = 1;
+        o->refcnt = 1;
+    }
+    if (inc) {
+        o->refcnt++;
+        o->inc_site = (uint32_t)r + 1;
+        return HT_OK;
+    }
+    if (--o->refcnt >= 0)
+        return HT_OK;
+    g->rcsites.v[r].v[R_UNBAL]++;
+    return add_error(g, "refcount_below_zero", ev->a, ev->d);
+}
+
 static ht_err step(struct eng *g, const struct ht_rec *ev)
 {
+    ht_err e;
+    switch (ev->kind) {
+    case HT_EV_STORE:
+    case HT_EV_EDGE:
+    case HT_EV_INCREF:
+    case HT_EV_DECREF: /* these look up the block containing an address */
+        if (g->t.unpaged && (e = ht__objtab_index(&g->t)))
+            return e;
+        break;
+    default:
+        break;
+    }
     switch (ev->kind) {
     case HT_EV_ALLOC:
+        g->allocs++;
         return ev->a ? do_alloc(g, ev, ev->a, ev->b) : HT_OK;
     case HT_EV_FREE:
         return do_free(g, ev);
     case HT_EV_REALLOC:
+        g->reallocs++;
         return do_realloc(g, ev);
     case HT_EV_STORE:
+        g->stores++;
         return do_store(g, ev, 1);
+    case HT_EV_OVERFLOW: /* the recorder dropped ev->a events here */
+        return add_error(g, "events_lost", ev->a, 0);
     case HT_EV_EDGE:
         return do_store(g, ev, 0);
     case HT_EV_ROOT:
@@ -384,12 +633,8 @@ static ht_err step(struct eng *g, const struct ht_rec *ev)
         g->segs[g->nsegs++] = (struct seg){ev->a, ev->b};
         return HT_OK;
     case HT_EV_INCREF:
-    case HT_EV_DECREF: {
-        struct ht__obj *o = ht__objtab_find(&g->t, ev->a);
-        if (o)
-            o->refcnt += ev->kind == HT_EV_INCREF ? 1 : -1;
-        return HT_OK;
-    }
+    case HT_EV_DECREF:
+        return do_refcount(g, ev);
     default:
         return HT_OK;
     }
@@ -414,6 +659,8 @@ enum { K_REACH = 1, K_DEF, K_IND, K_CYC };
 static ht_err detect(struct eng *g)
 {
     ht_err e = HT_OK;
+    if ((e = ht__objtab_index(&g->t)))
+        return e;
     struct det d = {calloc(g->t.n + 1, sizeof(struct ht__obj *)), 0};
     size_t n = g->t.n, nedge = 0;
     if (!d.o)
@@ -432,9 +679,10 @@ static ht_err detect(struct eng *g)
     int64_t *cstk = calloc(n + 1, sizeof *cstk);
     size_t *cpos = calloc(n + 1, sizeof *cpos);
     uint8_t *onst = calloc(n + 1, 1), *selfl = calloc(n + 1, 1);
+    uint32_t *rootrefs = calloc(n + 1, sizeof *rootrefs);
     ht_insert *ic = NULL, *im = NULL, *ie = NULL;
     if (!off || !adj || !adje || !kind || !indeg || !stack || !tin || !low ||
-        !comp || !cstk || !cpos || !onst || !selfl) {
+        !comp || !cstk || !cpos || !onst || !selfl || !rootrefs) {
         e = HT_ENOMEM;
         goto out;
     }
@@ -459,6 +707,8 @@ static ht_err detect(struct eng *g)
         if (!g->rootslots.keys[i])
             continue;
         struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[i]);
+        if (x)
+            rootrefs[x->idx]++;
         if (x && !kind[x->idx]) {
             kind[x->idx] = K_REACH;
             stack[sp++] = x->idx;
@@ -546,19 +796,27 @@ static ht_err detect(struct eng *g)
                                            : &g->r.cycle_bytes;
         (*cnt)++;
         *by += o->size;
+        if (lost && o->rc_explicit && o->refcnt > 0) {
+            if ((e = add_error(g, "refcount_not_zero", o->addr, o->pc)))
+                goto out;
+            blame(g, o->inc_site);
+        }
+        /* refcnt: explicit when counted, else the pointers to it */
+        int64_t rc = o->rc_explicit ? o->refcnt
+                                    : (int64_t)(indeg[i] + rootrefs[i]);
         int has = lost && o->drop_kind;
         if (has)
             e = ht_store_insert_row(g->ins_obj, "iiiiniiisisi",
                                     (int64_t)g->run, (int64_t)o->addr,
                                     (int64_t)o->size, (int64_t)o->alloc_seq,
-                                    (int64_t)o->pc, (int64_t)o->tid, o->refcnt,
+                                    (int64_t)o->pc, (int64_t)o->tid, rc,
                                     names[kind[i]], (int64_t)o->drop_seq, lb,
                                     (int64_t)o->drop_site);
         else
             e = ht_store_insert_row(g->ins_obj, "iiiiniiisnsn",
                                     (int64_t)g->run, (int64_t)o->addr,
                                     (int64_t)o->size, (int64_t)o->alloc_seq,
-                                    (int64_t)o->pc, (int64_t)o->tid, o->refcnt,
+                                    (int64_t)o->pc, (int64_t)o->tid, rc,
                                     names[kind[i]], lb);
         if (e)
             goto out;
@@ -622,6 +880,7 @@ out:
     free(cpos);
     free(onst);
     free(selfl);
+    free(rootrefs);
     return e;
 }
 
@@ -630,7 +889,10 @@ static const char *SCHEMA =
     " size INTEGER, alloc_seq INTEGER, free_seq INTEGER, pc INTEGER,"
     " tid INTEGER, refcnt INTEGER, leak_kind TEXT, lost_seq INTEGER,"
     " lost_by TEXT, lost_by_site INTEGER);"
-    "CREATE INDEX IF NOT EXISTS objects_run ON objects(run_id, leak_kind);"
+    /* partial: rows of freed blocks (nearly all) cost no index update */
+    "DROP INDEX IF EXISTS objects_run;"
+    "CREATE INDEX IF NOT EXISTS objects_leaks ON objects(run_id, leak_kind)"
+    " WHERE leak_kind IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS errors(run_id INTEGER, seq INTEGER,"
     " kind TEXT, addr INTEGER, pc INTEGER);"
     "CREATE TABLE IF NOT EXISTS frag_snapshots(run_id INTEGER, seq INTEGER,"
@@ -654,26 +916,101 @@ static const char *SCHEMA =
     " used_blocks INTEGER, total_blocks INTEGER);"
     "CREATE VIEW IF NOT EXISTS leak_summary AS SELECT run_id,"
     " leak_kind AS category, COUNT(*) AS blocks, SUM(size) AS bytes"
-    " FROM objects WHERE leak_kind IS NOT NULL GROUP BY run_id, leak_kind;";
+    " FROM objects WHERE leak_kind IS NOT NULL GROUP BY run_id, leak_kind;"
+    "CREATE TABLE IF NOT EXISTS run_stats(run_id INTEGER PRIMARY KEY,"
+    " allocs INTEGER, reallocs INTEGER, frees INTEGER,"
+    " bytes_allocated INTEGER, peak_live_bytes INTEGER,"
+    " peak_live_blocks INTEGER, peak_seq INTEGER, live_blocks INTEGER,"
+    " live_bytes INTEGER, invalid_frees INTEGER, events INTEGER,"
+    " stores INTEGER);"
+    "CREATE TABLE IF NOT EXISTS site_stats(run_id INTEGER, pc INTEGER,"
+    " allocs INTEGER, bytes_allocated INTEGER, frees INTEGER,"
+    " live_blocks INTEGER, live_bytes INTEGER,"
+    " PRIMARY KEY(run_id, pc)) WITHOUT ROWID;"
+    "CREATE VIEW IF NOT EXISTS site_report AS SELECT s.run_id, s.pc,"
+    " p.file, p.line, p.col, p.func, s.allocs, s.bytes_allocated,"
+    " s.frees, s.live_blocks, s.live_bytes FROM site_stats s"
+    " LEFT JOIN pcs p ON p.run_id = s.run_id AND p.pc = s.pc;"
+    "CREATE TABLE IF NOT EXISTS refcount_sites(run_id INTEGER, pc INTEGER,"
+    " site_id INTEGER, increfs INTEGER, decrefs INTEGER,"
+    " unbalanced INTEGER);"
+    "CREATE TABLE IF NOT EXISTS churn(run_id INTEGER, pc INTEGER,"
+    " size INTEGER, allocs INTEGER, frees INTEGER, max_live INTEGER,"
+    " short_lived INTEGER);"
+    "CREATE TABLE IF NOT EXISTS peak(run_id INTEGER PRIMARY KEY, seq INTEGER,"
+    " live_blocks INTEGER, live_bytes INTEGER);"
+    "CREATE TABLE IF NOT EXISTS peak_sites(run_id INTEGER, pc INTEGER,"
+    " blocks INTEGER, bytes INTEGER);"
+    "CREATE TABLE IF NOT EXISTS pinning(run_id INTEGER, seq INTEGER,"
+    " pc INTEGER, blocks INTEGER, pools INTEGER, arenas INTEGER);"
+    "CREATE TABLE IF NOT EXISTS gc_stats(run_id INTEGER, generation INTEGER,"
+    " collections INTEGER, collected INTEGER, uncollectable INTEGER);"
+    "CREATE VIEW IF NOT EXISTS run_summary AS SELECT s.run_id, r.program,"
+    " s.events, s.allocs, s.frees, s.reallocs, s.stores,"
+    " s.peak_live_bytes AS peak_bytes, s.peak_seq,"
+    " s.live_blocks AS live_blocks_exit, s.live_bytes AS live_bytes_exit,"
+    " (SELECT COUNT(*) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='definite') AS definite_blocks,"
+    " (SELECT TOTAL(size) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='definite') AS definite_bytes,"
+    " (SELECT COUNT(*) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='indirect') AS indirect_blocks,"
+    " (SELECT TOTAL(size) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='indirect') AS indirect_bytes,"
+    " (SELECT COUNT(*) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='cycle') AS cycle_blocks,"
+    " (SELECT TOTAL(size) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='cycle') AS cycle_bytes,"
+    " (SELECT COUNT(*) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='reachable') AS reachable_blocks,"
+    " (SELECT TOTAL(size) FROM objects o WHERE o.run_id=s.run_id"
+    "  AND o.leak_kind='reachable') AS reachable_bytes,"
+    " (SELECT COUNT(*) FROM cycles c WHERE c.run_id=s.run_id) AS cycles,"
+    " (SELECT COUNT(*) FROM errors x WHERE x.run_id=s.run_id) AS errors,"
+    " (SELECT COUNT(*) FROM gc_collections c WHERE c.run_id=s.run_id)"
+    "  AS gc_collections"
+    " FROM run_stats s LEFT JOIN runs r ON r.run_id = s.run_id;";
+
+/* tables holding rows of one run, cleared before a replay of it */
+static const char *const RUN_TABLES[] = {
+    "objects", "errors", "frag_snapshots", "gc_collections", "cycles",
+    "cycle_members", "cycle_edges", "pool_map", "run_stats", "site_stats",
+    "refcount_sites", "churn", "peak", "peak_sites", "pinning", "gc_stats"};
+
+/* INSERT of rows objects rows of freed blocks (FREED_COLS values each) */
+static ht_err prepare_freed(struct eng *g, unsigned rows, ht_insert **out)
+{
+    static const char row[] = "(?,?,?,?,?,?,?,?,NULL,NULL,NULL,NULL)";
+    char *sql = malloc(rows * sizeof row + 32);
+    if (!sql)
+        return HT_ENOMEM;
+    size_t len = (size_t)sprintf(sql, "INSERT INTO objects VALUES");
+    for (unsigned i = 0; i < rows; i++)
+        len += (size_t)sprintf(sql + len, "%s%s", i ? "," : "", row);
+    ht_err e = ht_store_insert_prepare(g->st, sql, out);
+    free(sql);
+    return e;
+}
 
 static ht_err prepare(struct eng *g)
 {
     ht_err e;
-    char sql[1024];
-    long long r = (long long)g->run;
+    char sql[128];
     if ((e = ht_store_exec(g->st, SCHEMA)))
         return e;
-    snprintf(sql, sizeof sql,
-             "DELETE FROM objects WHERE run_id=%lld;"
-             "DELETE FROM errors WHERE run_id=%lld;"
-             "DELETE FROM frag_snapshots WHERE run_id=%lld;"
-             "DELETE FROM gc_collections WHERE run_id=%lld;"
-             "DELETE FROM cycles WHERE run_id=%lld;"
-             "DELETE FROM cycle_members WHERE run_id=%lld;"
-             "DELETE FROM cycle_edges WHERE run_id=%lld;"
-             "DELETE FROM pool_map WHERE run_id=%lld;",
-             r, r, r, r, r, r, r, r);
-    if ((e = ht_store_exec(g->st, sql)) ||
+    /* a trace replayed by an older heaptrail has run_stats without stores */
+    if (ht_store_exec(g->st, "SELECT stores FROM run_stats LIMIT 0") &&
+        (e = ht_store_exec(g->st,
+             "ALTER TABLE run_stats ADD COLUMN stores INTEGER")))
+        return e;
+    for (size_t i = 0; i < sizeof RUN_TABLES / sizeof *RUN_TABLES; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE run_id=%lld;",
+                 RUN_TABLES[i], (long long)g->run);
+        if ((e = ht_store_exec(g->st, sql)))
+            return e;
+    }
+    if ((e = prepare_freed(g, FREED_BATCH, &g->ins_freed)) ||
+        (e = prepare_freed(g, 1, &g->ins_freed1)) ||
         (e = ht_store_insert_prepare(g->st,
              "INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
              &g->ins_obj)) ||
@@ -686,6 +1023,226 @@ static ht_err prepare(struct eng *g)
              "INSERT INTO gc_collections VALUES(?,?,?,?,?,?,?,?)", &g->ins_gc)))
         return e;
     return HT_OK;
+}
+
+static int run_row(void *ctx, int ncol, const char *const *v,
+                   const char *const *names)
+{
+    (void)names;
+    int *incomplete = ctx;
+    if (ncol >= 1)
+        *incomplete = v[0] && !strcmp(v[0], "0");
+    return 0;
+}
+
+/* a run whose recording did not finish (killed, spill cut short): the
+ * live-at-end figures are those of the last recorded event, so say so */
+static ht_err check_run(struct eng *g)
+{
+    char sql[96];
+    int incomplete = 0;
+    snprintf(sql, sizeof sql, "SELECT complete FROM runs WHERE run_id=%lld",
+             (long long)g->run);
+    ht_err e = ht_store_query(g->st, sql, 0, run_row, &incomplete);
+    if (e)
+        return e;
+    return incomplete ? add_error(g, "truncated_run", 0, 0) : HT_OK;
+}
+
+struct pin {
+    uint64_t unit, pc; /* pool or arena number; allocation site */
+};
+
+static int pin_cmp(const void *a, const void *b)
+{
+    const struct pin *x = a, *y = b;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+struct pinctx {
+    struct pin *p;
+    size_t n;
+    uint64_t shift_div;
+};
+
+static void pin_collect(void *ctx, struct ht__obj *o)
+{
+    struct pinctx *c = ctx;
+    if (o->model_addr && o->model_addr < HT_PYM_RAW_BASE)
+        c->p[c->n++] = (struct pin){o->model_addr / c->shift_div, o->pc};
+}
+
+/* over pins sorted by (unit, pc): per unit, the site with the most blocks
+ * (ties: the lowest pc) is charged with the unit in value col of its row;
+ * with blocks set, every site's blocks are added to value 0 as well */
+static ht_err pin_charge(struct ht__aggtab *t, const struct pin *p, size_t n,
+                         int col, int blocks)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i, best = i, bestn = 0;
+        while (j < n && p[j].unit == p[i].unit) {
+            size_t k = j;
+            while (k < n && p[k].unit == p[j].unit && p[k].pc == p[j].pc)
+                k++;
+            if (k - j > bestn) {
+                bestn = k - j;
+                best = j;
+            }
+            int64_t r = blocks ? ht__agg_row(t, p[j].pc, 0) : 0;
+            if (r < 0)
+                return HT_ENOMEM;
+            if (blocks)
+                t->v[r].v[0] += k - j;
+            j = k;
+        }
+        int64_t r = ht__agg_row(t, p[best].pc, 0);
+        if (r < 0)
+            return HT_ENOMEM;
+        t->v[r].v[col]++;
+        i = j;
+    }
+    return HT_OK;
+}
+
+/* pinning rows: at exit, per allocation site, its live pymalloc blocks and
+ * the pools and arenas in which it holds the most blocks (the site whose
+ * blocks keep that pool or arena from being released) */
+static ht_err write_pinning(struct eng *g)
+{
+    struct ht_pym_stats s;
+    ht_pym_stats(g->pym, &s);
+    struct pinctx c = {calloc(g->t.n + 1, sizeof(struct pin)), 0,
+                       s.pool_size ? s.pool_size : 1};
+    struct ht__aggtab t = {0};
+    ht_insert *ins = NULL;
+    ht_err e = HT_OK;
+    if (!c.p)
+        return HT_ENOMEM;
+    ht__objtab_each(&g->t, pin_collect, &c);
+    qsort(c.p, c.n, sizeof *c.p, pin_cmp);
+    if ((e = pin_charge(&t, c.p, c.n, 1, 1)))
+        goto out;
+    for (size_t i = 0; i < c.n; i++) /* pool -> arena */
+        c.p[i].unit = c.p[i].unit * s.pool_size / (s.arena_size ? s.arena_size : 1);
+    qsort(c.p, c.n, sizeof *c.p, pin_cmp);
+    if ((e = pin_charge(&t, c.p, c.n, 2, 0)) ||
+        (e = ht_store_insert_prepare(g->st,
+             "INSERT INTO pinning VALUES(?,?,?,?,?,?)", &ins)))
+        goto out;
+    for (size_t i = 0; i < t.n && !e; i++)
+        e = ht_store_insert_row(ins, "iiiiii", (int64_t)g->run,
+                                (int64_t)g->seq, (int64_t)t.v[i].k1,
+                                (int64_t)t.v[i].v[0], (int64_t)t.v[i].v[1],
+                                (int64_t)t.v[i].v[2]);
+out:
+    ht_store_insert_free(ins);
+    ht__agg_fini(&t);
+    free(c.p);
+    return e;
+}
+
+typedef ht_err (*agg_row_fn)(ht_insert *ins, int64_t run,
+                             const struct ht__agg *a);
+
+/* one row per aggregate (fn may skip one by returning HT_OK unwritten) */
+static ht_err write_agg(struct eng *g, const char *sql,
+                        const struct ht__aggtab *t, agg_row_fn fn)
+{
+    ht_insert *ins = NULL;
+    ht_err e = ht_store_insert_prepare(g->st, sql, &ins);
+    for (size_t i = 0; i < t->n && !e; i++)
+        e = fn(ins, g->run, &t->v[i]);
+    ht_store_insert_free(ins);
+    return e;
+}
+
+static ht_err site_row(ht_insert *ins, int64_t run, const struct ht__agg *a)
+{
+    return ht_store_insert_row(ins, "iiiiiii", run, (int64_t)a->k1,
+                               (int64_t)a->v[S_ALLOCS], (int64_t)a->v[S_BYTES],
+                               (int64_t)a->v[S_FREES], (int64_t)a->v[S_LIVE],
+                               (int64_t)a->v[S_LIVE_BYTES]);
+}
+
+static ht_err rcsite_row(ht_insert *ins, int64_t run, const struct ht__agg *a)
+{
+    /* k2 says whether k1 is an analyzer site id or a pc */
+    return ht_store_insert_row(ins, a->k2 ? "iniiii" : "iiniii", run,
+                               (int64_t)a->k1, (int64_t)a->v[R_INC],
+                               (int64_t)a->v[R_DEC], (int64_t)a->v[R_UNBAL]);
+}
+
+static ht_err peak_site_row(ht_insert *ins, int64_t run,
+                            const struct ht__agg *a)
+{
+    /* write_tables commits the last peak first: S_PK_* are current */
+    if (!a->v[S_PK_LIVE])
+        return HT_OK;
+    return ht_store_insert_row(ins, "iiii", run, (int64_t)a->k1,
+                               (int64_t)a->v[S_PK_LIVE],
+                               (int64_t)a->v[S_PK_BYTES]);
+}
+
+static ht_err churn_row(ht_insert *ins, int64_t run, const struct ht__agg *a)
+{
+    if (a->v[C_ALLOCS] < CHURN_MIN_ALLOCS ||
+        a->v[C_MAX_LIVE] * CHURN_RATIO > a->v[C_ALLOCS])
+        return HT_OK;
+    return ht_store_insert_row(ins, "iiiiiii", run, (int64_t)a->k1,
+                               (int64_t)a->k2, (int64_t)a->v[C_ALLOCS],
+                               (int64_t)a->v[C_FREES],
+                               (int64_t)a->v[C_MAX_LIVE],
+                               (int64_t)a->v[C_SHORT]);
+}
+
+/* run_stats, site_stats, refcount_sites, churn, peak, peak_sites, gc_stats */
+static ht_err write_tables(struct eng *g)
+{
+    ht_insert *ins = NULL;
+    ht_err e;
+    char sql[128];
+    /* bring every site's S_PK_* to the last committed peak */
+    for (size_t i = 0; i < g->sites.n; i++)
+        site_touch(g, (uint32_t)i);
+    if ((e = ht_store_insert_prepare(g->st,
+             "INSERT INTO run_stats VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", &ins)))
+        return e;
+    e = ht_store_insert_row(ins, "iiiiiiiiiiiii", (int64_t)g->run,
+                            (int64_t)g->allocs, (int64_t)g->reallocs,
+                            (int64_t)g->frees, (int64_t)g->bytes_allocated,
+                            (int64_t)g->r.peak_live_bytes,
+                            (int64_t)g->peak_blocks, (int64_t)g->r.peak_seq,
+                            (int64_t)g->live_blocks, (int64_t)g->live_bytes,
+                            (int64_t)g->invalid_frees, (int64_t)g->r.events,
+                            (int64_t)g->stores);
+    ht_store_insert_free(ins);
+    ins = NULL;
+    if (e ||
+        (e = write_agg(g, "INSERT INTO site_stats VALUES(?,?,?,?,?,?,?)",
+                       &g->sites, site_row)) ||
+        (e = write_agg(g, "INSERT INTO refcount_sites VALUES(?,?,?,?,?,?)",
+                       &g->rcsites, rcsite_row)) ||
+        (e = write_agg(g, "INSERT INTO churn VALUES(?,?,?,?,?,?,?)",
+                       &g->churn, churn_row)) ||
+        (e = write_agg(g, "INSERT INTO peak_sites VALUES(?,?,?,?)",
+                       &g->sites, peak_site_row)) ||
+        (e = ht_store_insert_prepare(g->st,
+             "INSERT INTO gc_stats VALUES(?,?,?,?,0)", &ins)))
+        return e;
+    for (int i = 0; i < 3 && !e; i++)
+        e = ht_store_insert_row(ins, "iiii", (int64_t)g->run, (int64_t)i,
+                                (int64_t)g->gen_coll[i],
+                                (int64_t)g->gen_collected[i]);
+    ht_store_insert_free(ins);
+    if (e)
+        return e;
+    snprintf(sql, sizeof sql, "INSERT INTO peak VALUES(%lld,%lld,%llu,%llu);",
+             (long long)g->run, (long long)g->r.peak_seq,
+             (unsigned long long)g->peak_blocks,
+             (unsigned long long)g->r.peak_live_bytes);
+    return ht_store_exec(g->st, sql);
 }
 
 /* pool_map rows: the peak copy and the model's state now (exit) */
@@ -722,8 +1279,20 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         g->r.events++;
         if (opts && opts->progress && (g->r.events & 0xffff) == 0)
             opts->progress(opts->progress_ctx, g->r.events);
+        if (g->r.events > 1 && ev.seq <= g->last_seq) {
+            /* replayed in stored order anyway: the result may be off */
+            if (g->disorder++ < DISORDER_ROWS &&
+                (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
+                break;
+        } else {
+            g->last_seq = ev.seq;
+        }
         if ((e = step(g, &ev)) || (e = g->err))
             break;
+        if (g->epoch_dirty) { /* this event made a new peak: commit it */
+            g->epoch++;
+            g->epoch_dirty = 0;
+        }
         if (g->r.events % every == 0) {
             ht_pym_stats(g->pym, &s);
             if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
@@ -731,7 +1300,12 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         }
     }
     ht_reader_close(rd);
+    g->seq = g->last_seq;
+    if (e == HT_ECORRUPT) /* keep what was read; say the rest is missing */
+        e = add_error(g, "trace_corrupt", 0, 0) ? HT_ESQL : HT_ENOTFOUND;
     if (e != HT_ENOTFOUND)
+        return e;
+    if ((e = check_run(g)))
         return e;
     /* realloc halves never completed: the block was released */
     for (size_t i = 0; i < g->pending.cap; i++) {
@@ -743,6 +1317,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             return e;
     }
     g->pending.n = 0;
+    if ((e = flush_freed(g, 1)))
+        return e;
     maybe_peak(g);
     if (g->have_peak &&
         (e = write_snap(g, "peak", g->peak_snap_seq, &g->peak_stats,
@@ -753,7 +1329,9 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         (e = write_pool_map(g)))
         return e;
     g->r.live_at_end = g->t.n;
-    return detect(g);
+    if ((e = detect(g)) || (e = write_pinning(g)))
+        return e;
+    return write_tables(g);
 }
 
 /* Replay a run through every model; see replay.h. */
@@ -770,6 +1348,7 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         return HT_ENOMEM;
     g->st = st;
     g->run = run_id;
+    g->t.unpaged = 1; /* paged at the first event needing it */
     const char *prof = opts && opts->allocator ? opts->allocator : "3.12";
     const char *gcv = opts && opts->gc_version ? opts->gc_version : prof;
     struct ht_pym_config pc = {prof, 0};
@@ -786,10 +1365,12 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         goto done;
     e = run_all(g, opts);
     ht_store_insert_free(g->ins_obj);
+    ht_store_insert_free(g->ins_freed);
+    ht_store_insert_free(g->ins_freed1);
     ht_store_insert_free(g->ins_err);
     ht_store_insert_free(g->ins_snap);
     ht_store_insert_free(g->ins_gc);
-    g->ins_obj = g->ins_err = g->ins_snap = g->ins_gc = NULL;
+    g->ins_obj = g->ins_freed = g->ins_freed1 = g->ins_err = g->ins_snap = g->ins_gc = NULL;
     if (!e)
         e = ht_store_commit(st);
     else
@@ -801,9 +1382,14 @@ done:
         if (g->pending.keys[i])
             ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.vals[i]);
     ht__map_fini(&g->pending);
+    while (g->nspare)
+        free(g->spare[--g->nspare]);
     ht__map_fini(&g->freed);
     ht__map_fini(&g->rootslots);
     ht__poolmap_fini(&g->peak_pools);
+    ht__agg_fini(&g->sites);
+    ht__agg_fini(&g->churn);
+    ht__agg_fini(&g->rcsites);
     ht__objtab_fini(&g->t);
     free(g->segs);
     ht_pym_free(g->pym);

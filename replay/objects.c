@@ -5,8 +5,9 @@
  *
  * Design invariants (ht__objtab_is_valid):
  *  1. byaddr holds exactly the held objects, keyed by their address;
- *  2. every page overlapped by [addr, addr + max(size, 1)) lists the object,
- *     and each page vector is sorted by address with no duplicates;
+ *  2. unless t->unpaged (then pages is empty): every page overlapped by
+ *     [addr, addr + max(size, 1)) lists the object, and each page vector is
+ *     sorted by address with no duplicates;
  *  3. n equals the number of held objects.
  * Memory is proportional to live objects (plus one pointer per page spanned).
  */
@@ -209,6 +210,10 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
     ht_err e = ht__map_put(&t->byaddr, o->addr, (uint64_t)(uintptr_t)o);
     if (e)
         return e;
+    if (t->unpaged) {
+        t->n++;
+        return HT_OK;
+    }
     uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
     for (uint64_t p = p0; p <= p1; p++) {
         if ((e = page_add(t, p, o)) != HT_OK) {
@@ -234,6 +239,8 @@ struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr)
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
 {
     uint64_t v64;
+    if (t->unpaged)
+        return ht__objtab_get(t, a);
     if (!a || !ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64))
         return NULL;
     const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
@@ -251,11 +258,46 @@ struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr)
     if (!o)
         return NULL;
     uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
-    for (uint64_t p = p0; p <= p1; p++)
+    for (uint64_t p = p0; p <= p1 && !t->unpaged; p++)
         page_del(t, p, o);
     ht__map_del(&t->byaddr, addr);
     t->n--;
     return o;
+}
+
+/* Free the page index. */
+static void pages_fini(struct ht__objtab *t)
+{
+    for (size_t i = 0; i < t->pages.cap; i++)
+        if (t->pages.keys[i]) {
+            struct ht__pagevec *v =
+                (struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
+            free(v->o);
+            free(v);
+        }
+    ht__map_fini(&t->pages);
+}
+
+/* Page every held object (see replay_int.h). */
+ht_err ht__objtab_index(struct ht__objtab *t)
+{
+    if (!t->unpaged)
+        return HT_OK;
+    for (size_t i = 0; i < t->byaddr.cap; i++) {
+        if (!t->byaddr.keys[i])
+            continue;
+        struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
+        uint64_t p0 = o->addr >> PAGE_SHIFT;
+        uint64_t p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+        for (uint64_t p = p0; p <= p1; p++) {
+            if (page_add(t, p, o) != HT_OK) {
+                pages_fini(t); /* drop the partial index */
+                return HT_ENOMEM;
+            }
+        }
+    }
+    t->unpaged = 0;
+    return HT_OK;
 }
 
 /* Visit every held object. */
@@ -273,15 +315,8 @@ void ht__objtab_fini(struct ht__objtab *t)
     for (size_t i = 0; i < t->byaddr.cap; i++)
         if (t->byaddr.keys[i])
             ht__obj_free((struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
-    for (size_t i = 0; i < t->pages.cap; i++)
-        if (t->pages.keys[i]) {
-            struct ht__pagevec *v =
-                (struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
-            free(v->o);
-            free(v);
-        }
+    pages_fini(t);
     ht__map_fini(&t->byaddr);
-    ht__map_fini(&t->pages);
     t->n = 0;
 }
 
@@ -296,6 +331,11 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
         if (o->addr != t->byaddr.keys[i])
             return 0;
+        if (t->unpaged) {
+            if (t->pages.n)
+                return 0;
+            continue;
+        }
         uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
         for (uint64_t p = p0; p <= p1; p++) {
             uint64_t v64;

@@ -30,7 +30,10 @@ struct ht__obj {
     uint32_t tid;
     uint8_t drop_kind;            /* 0 none, 1 store, 2 free of owner */
     uint8_t referenced;           /* ever held by a recorded pointer */
-    int64_t refcnt;               /* explicit INCREF/DECREF balance */
+    uint8_t rc_explicit;          /* an INCREF/DECREF named it */
+    int64_t refcnt;               /* explicit count: 1 + increfs - decrefs */
+    uint32_t site_i, churn_i;     /* rows of the engine's site aggregates */
+    uint32_t inc_site;            /* refcount site row + 1 of its last INCREF */
     struct ht__edge *edges;
     uint32_t nedges, cedges;
     int64_t idx;                  /* scratch for the leak detector */
@@ -46,20 +49,47 @@ int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
 int ht__map_del(struct ht__map *m, uint64_t key);
 void ht__map_fini(struct ht__map *m);
 
+/* Aggregate rows keyed by two uint64 (a site and a size, say): an array of
+ * rows plus an open-addressing index. Rows are never removed, so an index
+ * into v stays valid; memory grows with the distinct keys, not the events. */
+#define HT__AGG_VALS 8
+struct ht__agg {
+    uint64_t k1, k2;
+    uint64_t v[HT__AGG_VALS];
+};
+struct ht__aggtab {
+    struct ht__agg *v;
+    size_t n, vcap;
+    uint32_t *idx; /* slot -> row + 1, 0 empty */
+    size_t icap;
+};
+/* Row index of (k1, k2), created zeroed if new; -1 on HT_ENOMEM. */
+int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2);
+void ht__agg_fini(struct ht__aggtab *t);
+
 /* The object table. Invariants (checked by ht__objtab_is_valid):
  *  1. byaddr maps every held object's addr to it, and nothing else;
- *  2. every page (addr >> 12) overlapped by [addr, addr + max(size,1)) has
- *     the object in its page vector, which is sorted by addr;
- *  3. n == number of held objects. */
+ *  2. unless unpaged: every page (addr >> 12) overlapped by [addr, addr +
+ *     max(size,1)) has the object in its page vector, which is sorted by
+ *     addr; when unpaged, pages is empty;
+ *  3. n == number of held objects.
+ * A table set unpaged by its owner (before the first insert) keeps no page
+ * index - allocs and frees then cost one hash operation - until
+ * ht__objtab_index builds it for containing-block lookups. */
 struct ht__objtab {
     struct ht__map byaddr; /* addr -> struct ht__obj* */
     struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
     size_t n;
+    int unpaged;
 };
+/* Build the page index of an unpaged table (no-op otherwise); HT_ENOMEM
+ * leaves the table unpaged. */
+ht_err ht__objtab_index(struct ht__objtab *t);
 
 ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o);
 struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr);
-/* The live object containing addr (interior pointers included), or NULL. */
+/* The live object containing addr (interior pointers included), or NULL;
+ * on an unpaged table only the object starting at addr. */
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t addr);
 /* Detach the object at addr (NULL if none). */
 struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);

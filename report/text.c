@@ -284,8 +284,9 @@ static void heap(const struct tx *t, const struct ht_report *r)
                 (unsigned long long)r->frag_peak.arenas,
                 r->frag_peak.arenas == 1 ? "" : "s");
     for (size_t i = 0; i < r->npeak_sites && i < 3; i++)
-        fprintf(t->f, "  %s at the peak: %s bytes in %llu blocks from %s\n",
-                i ? "            " : "live", num(r->peak_sites[i].bytes, a),
+        fprintf(t->f, "  %s %s bytes in %llu blocks from %s\n",
+                i ? "                 " : "live at the peak:",
+                num(r->peak_sites[i].bytes, a),
                 (unsigned long long)r->peak_sites[i].blocks,
                 loc(&r->peak_sites[i].at, buf, sizeof buf));
     for (size_t i = 0; i < r->npinning && i < 3; i++)

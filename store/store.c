@@ -145,6 +145,8 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     int oflags = st->readonly ? SQLITE_OPEN_READONLY
                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     oflags |= SQLITE_OPEN_NOFOLLOW;
+    /* an ht_store is used by one thread: no per-call connection mutex */
+    oflags |= SQLITE_OPEN_NOMUTEX;
     if (!exists) {
         /* create with mode 0600, never following a planted symlink */
         mode_t old = umask(077);
@@ -318,6 +320,21 @@ ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
     int rc = sqlite3_step(ins->stmt);
     sqlite3_reset(ins->stmt);
     sqlite3_clear_bindings(ins->stmt);
+    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
+}
+
+/* Bind v[0..n) (NULL where null[i]) and run the insert once. */
+ht_err ht_store_insert_i64(ht_insert *ins, const int64_t *v,
+                           const uint8_t *null, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (null && null[i])
+            sqlite3_bind_null(ins->stmt, i + 1);
+        else
+            sqlite3_bind_int64(ins->stmt, i + 1, v[i]);
+    }
+    int rc = sqlite3_step(ins->stmt);
+    sqlite3_reset(ins->stmt);
     return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
 }
 

@@ -1,18 +1,6 @@
 /*
  * heaptrail replay: streams a run's events through the models and writes the
- * findings as tables into the trace.
- *
- * This first stage (summary.c) computes allocation statistics: counts and
- * bytes of allocations, reallocations and frees, peak live bytes with the seq
- * at which it was reached, blocks live at the end of the run, all per return
- * address (site), and frees of addresses that were never allocated.
- * Tables written (replacing earlier results of the same run):
- *   run_stats(run_id, allocs, reallocs, frees, bytes_allocated,
- *             peak_live_bytes, peak_live_blocks, peak_seq, live_blocks,
- *             live_bytes, invalid_frees, events)
- *   site_stats(run_id, pc, allocs, bytes_allocated, frees, live_blocks,
- *              live_bytes)
- * and the view site_report joining site_stats to symbolised pcs.
+ * findings as tables into the trace (docs/trace-format.md, "Replay tables").
  */
 #ifndef HEAPTRAIL_REPLAY_H
 #define HEAPTRAIL_REPLAY_H
@@ -21,18 +9,6 @@
 
 #include "heaptrail/err.h"
 #include "heaptrail/store.h"
-
-struct ht_summary {
-    uint64_t events, allocs, reallocs, frees, invalid_frees;
-    uint64_t bytes_allocated, peak_live_bytes, peak_live_blocks, peak_seq;
-    uint64_t live_blocks, live_bytes;
-};
-
-/* Replay run_id's allocation events, write run_stats/site_stats rows for it
- * in one transaction, and fill *out (zeroed on error). Memory is bounded by
- * the live blocks. Errors: HT_ECORRUPT (a chunk does not decode; nothing is
- * written), HT_ESQL, HT_ENOMEM. */
-ht_err ht_replay_summary(ht_store *st, int64_t run_id, struct ht_summary *out);
 
 /* ---- the full replay (replay/engine.c) --------------------------------
  * ht_replay_run streams a run through the object table, the pymalloc model
@@ -53,7 +29,9 @@ ht_err ht_replay_summary(ht_store *st, int64_t run_id, struct ht_summary *out);
  *           store_site)
  *   pool_map(run_id, seq, kind, arena, pool, size_class, used_blocks,
  *           total_blocks)   (pymalloc pools at the peak and at exit)
- *   view leak_summary(run_id, category, blocks, bytes)
+ *   run_stats, site_stats (+ view site_report), refcount_sites, churn,
+ *   peak, peak_sites, pinning, gc_stats
+ *   views leak_summary(run_id, category, blocks, bytes), run_summary
  */
 struct ht_replay_opts {
     const char *allocator;    /* pymalloc profile "3.8".."3.13"; NULL: "3.12" */
@@ -74,9 +52,10 @@ struct ht_replay_result {
 };
 
 /* Replay run_id (opts may be NULL) and write the tables above; *out is
- * filled (zeroed on error). Errors: HT_EINVAL (unknown profile),
- * HT_ECORRUPT (nothing written), HT_ESQL, HT_ENOMEM. Bad traces (invalid
- * frees...) are findings, never errors. */
+ * filled (zeroed on error). Errors: HT_EINVAL (unknown profile), HT_ESQL,
+ * HT_ENOMEM. Bad traces (invalid frees, events out of seq order, lost
+ * events, a chunk that does not decode, a run cut short) are rows of
+ * `errors`, never errors of the call. */
 ht_err ht_replay_run(ht_store *st, int64_t run_id,
                      const struct ht_replay_opts *opts,
                      struct ht_replay_result *out);

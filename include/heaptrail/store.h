@@ -127,5 +127,11 @@ typedef struct ht_insert ht_insert;
 ht_err ht_store_insert_prepare(ht_store *st, const char *sql, ht_insert **out);
 ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...);
 void ht_store_insert_free(ht_insert *ins); /* accepts NULL */
+/* Bind n int64 values to parameters 1..n of a prepared insert (null[i] != 0
+ * binds NULL instead; null may be NULL) and run it once: for multi-row
+ * "INSERT ... VALUES(?,?),(?,?)..." statements, where per-row calls would
+ * cost one statement execution per row. */
+ht_err ht_store_insert_i64(ht_insert *ins, const int64_t *v,
+                           const uint8_t *null, int n);
 
 #endif

@@ -7,11 +7,11 @@
  *      buffer is definitely lost at that store; the second stays reachable;
  *   3. a reference cycle a -> b -> c -> a made by stores to `next` fields
  *      (3 nodes of 16 bytes), then the only pointer to it is dropped;
- *   4. refcounts: obj_new returns a count of 0 and every owner takes its
- *      reference with obj_incref. A good object (incref x2, decref x2:
- *      freed at 0) and a bad one (incref x2, decref x1: the final decref is
- *      missing, its count stays 1, it leaks, 16 bytes) -> 4 INCREF and 3
- *      DECREF events;
+ *   4. refcounts, CPython's convention: obj_new returns a new reference
+ *      (count 1) and a second owner takes one with obj_incref. A good
+ *      object (incref x1, decref x2: freed at 0) and a bad one (incref x1,
+ *      decref x1: the final decref is missing, its count stays 1, it leaks,
+ *      16 bytes) -> 2 INCREF and 3 DECREF events;
  *   5. fragmentation: 20000 blocks of 64 bytes, every 50th kept in the
  *      global g_keep (400 blocks, reachable), the rest freed: the kept blocks
  *      pin every pymalloc pool and arena the 20000 needed.
@@ -30,7 +30,7 @@ struct obj {
 static struct obj *obj_new(long value)
 {
     struct obj *o = malloc(sizeof *o);
-    o->rc = 0; /* the caller takes the first reference */
+    o->rc = 1; /* a new reference, owned by the caller */
     o->value = value;
     return o;
 }
@@ -95,12 +95,10 @@ static long make_cycle(void)
 static long refcounts(void)
 {
     struct obj *good = obj_new(1);
-    obj_incref(good);
     obj_incref(good); /* a second owner */
     obj_decref(good);
     obj_decref(good); /* freed */
     struct obj *bad = obj_new(2);
-    obj_incref(bad);
     obj_incref(bad);
     long v = bad->value;
     obj_decref(bad);

@@ -34,24 +34,31 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 struct sb {
     struct ht_spill_header *h;
     struct ht_rec *recs;
-    size_t n;
+    size_t n, nch;
 };
+
+/* a spill of nch chunks */
+static void sb_init_n(struct sb *b, size_t nch)
+{
+    b->h = ht_test_spill_header(CR, nch, "/bin/true");
+    assert_non_null(b->h);
+    b->h->next_chunk = 1;
+    b->recs = calloc(CR * nch, sizeof(struct ht_rec));
+    assert_non_null(b->recs);
+    b->n = 0;
+    b->nch = nch;
+}
 
 static void sb_init(struct sb *b)
 {
-    b->h = ht_test_spill_header(CR, NCH, "/bin/true");
-    assert_non_null(b->h);
-    b->h->next_chunk = 1;
-    b->recs = calloc(CR * NCH, sizeof(struct ht_rec));
-    assert_non_null(b->recs);
-    b->n = 0;
+    sb_init_n(b, NCH);
 }
 
 /* append an event; seq is its index; d = 0x1000 + seq */
 static uint64_t ev(struct sb *b, unsigned kind, uint64_t a, uint64_t bb,
                    uint64_t c, uint16_t flags)
 {
-    assert_true(b->n < CR * NCH);
+    assert_true(b->n < CR * b->nch);
     b->h->next_chunk = b->n / CR + 1;
     struct ht_rec *r = &b->recs[b->n];
     r->seq = b->n;
@@ -71,7 +78,8 @@ static int64_t sb_ingest(struct sb *b, ht_store **st)
     snprintf(spill, sizeof spill, "%s/spill-999999-1.hts", dir);
     snprintf(db, sizeof db, "%s/t.db", dir);
     assert_int_equal(ht_test_spill_write(spill, b->h, b->recs,
-                                         CR * NCH * sizeof(struct ht_rec)), 0);
+                                         CR * b->nch * sizeof(struct ht_rec)),
+                     0);
     free(b->h);
     free(b->recs);
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, st), HT_OK);
@@ -228,6 +236,13 @@ static void test_profiles_and_raw(void **state)
     ht_store *st = NULL;
     int64_t run = sb_ingest(&b, &st);
     struct ht_replay_result r;
+    /* run_stats as an older heaptrail wrote it (no stores column) */
+    assert_int_equal(ht_store_exec(st,
+        "CREATE TABLE run_stats(run_id INTEGER PRIMARY KEY, allocs INTEGER,"
+        " reallocs INTEGER, frees INTEGER, bytes_allocated INTEGER,"
+        " peak_live_bytes INTEGER, peak_live_blocks INTEGER,"
+        " peak_seq INTEGER, live_blocks INTEGER, live_bytes INTEGER,"
+        " invalid_frees INTEGER, events INTEGER)"), HT_OK);
     struct ht_replay_opts bad = {.allocator = "2.7"};
     assert_int_equal(ht_replay_run(st, run, &bad, &r), HT_EINVAL);
     assert_int_equal(r.events, 0);
@@ -236,6 +251,8 @@ static void test_profiles_and_raw(void **state)
     assert_int_equal(r.live_at_end, 0);
     assert_int_equal(r.peak_live_bytes, 600);
     char out[1024];
+    q(st, "SELECT allocs, frees, stores FROM run_stats", out);
+    assert_string_equal(out, "1,1,0");
     /* the peak state: no arena, one raw block */
     q(st, "SELECT arenas, raw_blocks FROM frag_snapshots WHERE kind='peak'",
       out);
@@ -272,6 +289,9 @@ static void test_gc_collections(void **state)
       out);
     snprintf(want, sizeof want, "1,%llu,0,700,701", (unsigned long long)last);
     assert_string_equal(out, want);
+    q(st, "SELECT generation, collections, collected FROM gc_stats"
+          " ORDER BY generation", out);
+    assert_string_equal(out, "0,1,700;1,0,0;2,0,0");
     ht_store_close(st);
 }
 
@@ -351,6 +371,217 @@ static void test_realloc_moves_edges(void **state)
     ht_store_close(st);
 }
 
+/* ingest b and replay it (opts may be NULL); returns the run id */
+static int64_t sb_replay(struct sb *b, ht_store **st,
+                         const struct ht_replay_opts *o,
+                         struct ht_replay_result *r)
+{
+    int64_t run = sb_ingest(b, st);
+    assert_int_equal(ht_replay_run(*st, run, o, r), HT_OK);
+    return run;
+}
+
+/* give event i the pc / site id d (ev() sets d = 0x1000 + seq) */
+static void setd(struct sb *b, uint64_t i, uint64_t d)
+{
+    b->recs[i].d = d;
+}
+
+/* Explicit refcounts: an object named by an INCREF/DECREF starts at 1.
+ * O1 is decref'd below zero, O2 freed holding a reference, O3 lost holding
+ * one; O4 has no refcount events, so its refcnt is the one pointer to it. */
+static void test_refcount_errors(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);          /* 0 O1 */
+    ev(&b, HT_EV_INCREF, 0x1000, 0, 0, HT_EVF_SITE); /* 1 -> 2 */
+    ev(&b, HT_EV_DECREF, 0x1000, 0, 0, HT_EVF_SITE); /* 2 -> 1 */
+    ev(&b, HT_EV_DECREF, 0x1000, 0, 0, HT_EVF_SITE); /* 3 -> 0 */
+    ev(&b, HT_EV_DECREF, 0x1010, 0, 0, HT_EVF_SITE); /* 4 -> -1 (interior) */
+    ev(&b, HT_EV_ALLOC, 0x2000, 32, 0, 0);          /* 5 O2 */
+    ev(&b, HT_EV_INCREF, 0x2000, 0, 0, HT_EVF_SITE); /* 6 -> 2 */
+    ev(&b, HT_EV_FREE, 0x2000, 0, 0, 0);            /* 7 freed_with_refs */
+    ev(&b, HT_EV_ALLOC, 0x3000, 16, 0, 0);          /* 8 O3 */
+    ev(&b, HT_EV_INCREF, 0x3000, 0, 0, HT_EVF_SITE); /* 9 -> 2 */
+    ev(&b, HT_EV_ALLOC, 0x4000, 16, 0, 0);          /* 10 O4 */
+    ev(&b, HT_EV_STORE, 0x3008, 0x4000, 0, 0);      /* 11 O3->O4 */
+    ev(&b, HT_EV_DECREF, 0x2000, 0, 0, HT_EVF_SITE); /* 12 on freed */
+    ev(&b, HT_EV_INCREF, 0x3000, 0, 0, 0);           /* 13 -> 3, pc */
+    setd(&b, 13, 0x401234);
+    ev(&b, HT_EV_DECREF, 0x3000, 0, 0, 0);           /* 14 -> 2, pc */
+    setd(&b, 14, 0x401234);
+    ev(&b, HT_EV_EXIT, 0, 0, 0, 0);                 /* 15 */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    assert_int_equal(r.errors, 4);
+    char out[1024];
+    q(st, "SELECT seq, kind, printf('%x', addr), pc - 4096 FROM errors"
+          " ORDER BY seq", out);
+    assert_string_equal(out, "4,refcount_below_zero,1010,4;"
+                             "7,freed_with_refs,2000,7;"
+                             "12,refcount_on_freed,2000,12;"
+                             "15,refcount_not_zero,3000,8");
+    q(st, "SELECT printf('%x', addr), refcnt, free_seq, leak_kind FROM objects"
+          " ORDER BY addr", out);
+    assert_string_equal(out, "1000,-1,NULL,definite;2000,2,7,NULL;"
+                             "3000,2,NULL,definite;4000,1,NULL,indirect");
+    /* per site: the DECREF below zero and the INCREFs whose reference was
+     * never given back (O2's at 6, O3's last at 13) are unbalanced */
+    q(st, "SELECT COALESCE(site_id - 4096, printf('%x', pc)), increfs,"
+          " decrefs, unbalanced FROM refcount_sites"
+          " ORDER BY pc IS NOT NULL, site_id", out);
+    assert_string_equal(out, "1,1,0,0;2,0,1,0;3,0,1,0;4,0,1,1;6,1,0,1;"
+                             "9,1,0,0;12,0,1,0;401234,1,1,1");
+    ht_store_close(st);
+}
+
+/* run_stats, site_stats, churn, peak and peak_sites of a trace with a
+ * long-lived block (pc P1), 150 alloc/free pairs of 24 bytes at P2 (freed
+ * at P3) and a bigger short-lived block at P1 making the peak. */
+static void test_stats_churn_peak(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    const uint64_t P1 = 0x401000, P2 = 0x402000, P3 = 0x403000, P4 = 0x404000;
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x9000, 100, 0, 0), P1);   /* 0 X */
+    for (int i = 0; i < 150; i++) {
+        setd(&b, ev(&b, HT_EV_ALLOC, 0x5000, 24, 0, 0), P2);
+        setd(&b, ev(&b, HT_EV_FREE, 0x5000, 0, 0, 0), P3);
+    }
+    setd(&b, ev(&b, HT_EV_ALLOC, 0xa000, 200, 0, 0), P1);   /* 301 Y */
+    /* a block that adds nothing to live bytes, after the peak: not in it */
+    setd(&b, ev(&b, HT_EV_ALLOC, 0xc000, 0, 0, 0), P4);     /* 302 */
+    setd(&b, ev(&b, HT_EV_FREE, 0xa000, 0, 0, 0), P3);      /* 303 */
+    setd(&b, ev(&b, HT_EV_ALLOC, 0xb000, 50, 0, 0), P4);    /* 304 Z */
+    ev(&b, HT_EV_ALLOC, 0, 8, 0, 0);                        /* 305 failed */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    assert_int_equal(r.peak_live_bytes, 300);
+    assert_int_equal(r.peak_seq, 301);
+    char out[1024];
+    q(st, "SELECT allocs, reallocs, frees, bytes_allocated, peak_live_bytes,"
+          " peak_live_blocks, peak_seq, live_blocks, live_bytes,"
+          " invalid_frees, events, stores FROM run_stats", out);
+    assert_string_equal(out, "155,0,151,3950,300,2,301,3,150,0,306,0");
+    q(st, "SELECT printf('%x', pc), allocs, bytes_allocated, frees,"
+          " live_blocks, live_bytes FROM site_stats ORDER BY pc", out);
+    assert_string_equal(out, "401000,2,300,1,1,100;402000,150,3600,150,0,0;"
+                             "404000,2,50,0,2,50");
+    q(st, "SELECT printf('%x', pc), size, allocs, frees, max_live,"
+          " short_lived FROM churn", out);
+    assert_string_equal(out, "402000,24,150,150,1,150");
+    q(st, "SELECT seq, live_blocks, live_bytes FROM peak", out);
+    assert_string_equal(out, "301,2,300");
+    q(st, "SELECT printf('%x', pc), blocks, bytes FROM peak_sites", out);
+    assert_string_equal(out, "401000,2,300");
+    q(st, "SELECT generation, collections, collected, uncollectable"
+          " FROM gc_stats ORDER BY generation", out);
+    assert_string_equal(out, "0,0,0,0;1,0,0,0;2,0,0,0");
+    q(st, "SELECT program, events, allocs, frees, reallocs, stores,"
+          " peak_bytes, peak_seq, live_blocks_exit, live_bytes_exit,"
+          " definite_blocks, definite_bytes, indirect_blocks, cycle_blocks,"
+          " reachable_blocks, cycles, errors, gc_collections"
+          " FROM run_summary", out);
+    assert_string_equal(out, "/bin/true,306,155,151,0,0,300,301,3,150,"
+                             "3,150.0,0,0,0,0,0,0");
+    ht_store_close(st);
+}
+
+/* pinning at exit (3.12: 16 KiB pools, 1 MiB arenas): site A's three
+ * 32-byte blocks and B's one share a pool (A's), B's two 48-byte blocks
+ * fill another (B's); the arena is a 3:3 tie, charged to the lower pc (A);
+ * a raw 600-byte block at C pins nothing. */
+static void test_pinning(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    const uint64_t A = 0x100, B = 0x200, C = 0x300;
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0), A);
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1100, 32, 0, 0), A);
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1200, 32, 0, 0), B);
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1300, 30, 0, 0), A);
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1400, 48, 0, 0), B);
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1500, 40, 0, 0), B);
+    setd(&b, ev(&b, HT_EV_ALLOC, 0x1600, 600, 0, 0), C);
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT seq, printf('%x', pc), blocks, pools, arenas FROM pinning"
+          " ORDER BY pc", out);
+    assert_string_equal(out, "6,100,3,1,1;6,200,3,1,0");
+    ht_store_close(st);
+}
+
+/* Bad traces: two events with the same seq, a lost-events marker, a free
+ * and a realloc of addresses never allocated, and a run whose process
+ * never finished (spill state RUNNING): rows of errors, totals unchanged. */
+static void test_bad_traces(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);          /* 0 */
+    ev(&b, HT_EV_ALLOC, 0x2000, 32, 0, 0);          /* 1 */
+    ev(&b, HT_EV_FREE, 0x7000, 0, 0, 0);            /* 2 never allocated */
+    ev(&b, HT_EV_OVERFLOW, 5, 0, 0, 0);             /* 3: 5 events lost */
+    ev(&b, HT_EV_FREE, 0x2000, 0, 0, 0);            /* 4 */
+    ev(&b, HT_EV_REALLOC, 0x3000, 64, 0x8000, 0);   /* 5 never allocated */
+    ev(&b, HT_EV_ALLOC, 0x4000, 16, 0, 0);          /* 6, seq made 5 */
+    b.recs[6].seq = 5;
+    b.h->state = HT_SPILL_RUNNING;
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    assert_int_equal(r.events, 7);
+    assert_int_equal(r.live_at_end, 3);
+    char out[1024];
+    q(st, "SELECT seq, kind, printf('%x', addr) FROM errors ORDER BY seq, kind",
+      out);
+    assert_string_equal(out, "2,invalid_free,7000;3,events_lost,5;"
+                             "5,invalid_free,8000;5,seq_out_of_order,5;"
+                             "5,truncated_run,0");
+    q(st, "SELECT allocs, reallocs, frees, invalid_frees, live_blocks,"
+          " live_bytes FROM run_stats", out);
+    assert_string_equal(out, "3,1,2,2,3,112");
+    ht_store_close(st);
+}
+
+/* A chunk that does not decode: the events before it are replayed, the
+ * rest is reported missing (trace_corrupt), and the call succeeds. */
+static void test_corrupt_chunk(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init_n(&b, 70000 / CR + 1); /* > 65536 events: two store chunks */
+    for (uint64_t i = 0; i < 70000; i++)
+        ev(&b, HT_EV_ALLOC, 0x10000 + 0x100 * i, 16, 0, 0);
+    ht_store *st = NULL;
+    int64_t run = sb_ingest(&b, &st);
+    char out[1024];
+    q(st, "SELECT COUNT(*) > 1 FROM chunks", out);
+    assert_string_equal(out, "1");
+    assert_int_equal(ht_store_exec(st, "UPDATE chunks SET data = x'0102'"
+                                       " WHERE chunk_no = (SELECT MAX(chunk_no)"
+                                       " FROM chunks)"), HT_OK);
+    q(st, "SELECT SUM(nevents) FROM chunks WHERE chunk_no < (SELECT"
+          " MAX(chunk_no) FROM chunks)", out);
+    uint64_t before = strtoull(out, NULL, 10);
+    struct ht_replay_result r;
+    assert_int_equal(ht_replay_run(st, run, NULL, &r), HT_OK);
+    assert_int_equal(r.events, before);
+    assert_int_equal(r.live_at_end, before);
+    q(st, "SELECT kind FROM errors", out);
+    assert_string_equal(out, "trace_corrupt");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +593,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refcount_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_churn_peak, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pinning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_traces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

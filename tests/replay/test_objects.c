@@ -58,6 +58,35 @@ static void test_find_interior_and_pages(void **state)
     ht__objtab_fini(&t);
 }
 
+/* An unpaged table finds only block starts until ht__objtab_index pages
+ * it; removals before and inserts after keep it valid. */
+static void test_lazy_index(void **state)
+{
+    (void)state;
+    struct ht__objtab t = {0};
+    t.unpaged = 1;
+    struct ht__obj *a = mk(0x1000, 16), *big = mk(0x3ff0, 0x2020);
+    struct ht__obj *gone = mk(0x9000, 8), *late = mk(0x7000, 64);
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, big), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, gone), HT_OK);
+    assert_ptr_equal(ht__objtab_find(&t, 0x1000), a);
+    assert_null(ht__objtab_find(&t, 0x1008)); /* interior: not yet */
+    assert_int_equal(t.pages.n, 0);
+    ht__obj_free(ht__objtab_remove(&t, 0x9000));
+    assert_true(ht__objtab_is_valid(&t));
+    assert_int_equal(ht__objtab_index(&t), HT_OK);
+    assert_int_equal(t.unpaged, 0);
+    assert_int_equal(ht__objtab_insert(&t, late), HT_OK);
+    assert_true(ht__objtab_is_valid(&t));
+    assert_ptr_equal(ht__objtab_find(&t, 0x1008), a);
+    assert_ptr_equal(ht__objtab_find(&t, 0x5000), big); /* third page */
+    assert_ptr_equal(ht__objtab_find(&t, 0x703f), late);
+    assert_null(ht__objtab_find(&t, 0x9000));
+    assert_int_equal(t.n, 3);
+    ht__objtab_fini(&t);
+}
+
 static void test_edges(void **state)
 {
     (void)state;
@@ -153,6 +182,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_interior_and_pages),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_lazy_index),
         cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_map),
     };

@@ -25,8 +25,18 @@
 struct toks {
     CXTranslationUnit tu;
     CXToken *t;
-    unsigned n;
+    unsigned n, n0; /* tokens kept, tokens libclang returned */
 };
+
+/* The tokens of r without comments (clang_tokenize keeps them). */
+static void tokenize(struct toks *k, CXSourceRange r)
+{
+    clang_tokenize(k->tu, r, &k->t, &k->n0);
+    k->n = 0;
+    for (unsigned i = 0; i < k->n0; i++)
+        if (clang_getTokenKind(k->t[i]) != CXToken_Comment)
+            k->t[k->n++] = k->t[i];
+}
 
 static char *spell(const struct toks *k, unsigned i)
 {
@@ -82,12 +92,10 @@ char *ht__macro_expand(CXTranslationUnit tu, CXFile main, CXCursor exp,
     CXString nm = clang_getCursorSpelling(def);
     char *name = strdup(clang_getCString(nm) ? clang_getCString(nm) : "");
     clang_disposeString(nm);
-    struct toks d = {tu, NULL, 0}, v = {tu, NULL, 0};
-    clang_tokenize(tu, clang_getCursorExtent(def), &d.t, &d.n);
-    clang_tokenize(tu,
-                   clang_getRange(clang_getLocationForOffset(tu, main, b),
-                                  clang_getLocationForOffset(tu, main, e)),
-                   &v.t, &v.n);
+    struct toks d = {tu, NULL, 0, 0}, v = {tu, NULL, 0, 0};
+    tokenize(&d, clang_getCursorExtent(def));
+    tokenize(&v, clang_getRange(clang_getLocationForOffset(tu, main, b),
+                                clang_getLocationForOffset(tu, main, e)));
     char *out = NULL;
     size_t outn = 0;
     FILE *f = NULL;
@@ -194,8 +202,8 @@ char *ht__macro_expand(CXTranslationUnit tu, CXFile main, CXCursor exp,
 out:
     for (unsigned i = 0; i < np; i++)
         free(par[i]);
-    clang_disposeTokens(tu, d.t, d.n);
-    clang_disposeTokens(tu, v.t, v.n);
+    clang_disposeTokens(tu, d.t, d.n0);
+    clang_disposeTokens(tu, v.t, v.n0);
     free(name);
     return out;
 }

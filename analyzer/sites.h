@@ -16,9 +16,12 @@
  * so it is evaluated once; a macro that expands its argument twice records
  * twice); a call of a configured one-argument function made by the body
  * of another macro invoked in the main file (KEEP(o) -> obj_incref(o)):
- * see redef_b below. Not reachable, listed with `macro` set and
- * rewritable = 0: stores and allocations produced by the body of a macro
- * that is not itself configured; refcount macros with several arguments;
+ * see redef_b below. Stores produced by the body of a macro invoked in the
+ * main file are listed with `macro` set and rewritable = 0, and a splice
+ * (ht_splice) when the invocation can be expanded: ht_rewrite_file() then
+ * makes them rewritable. Not reachable, listed with `macro` set and
+ * rewritable = 0: allocations produced by the body of a macro that is not
+ * itself configured; refcount macros with several arguments;
  * configured macros invoked from the body of another macro. Sites inside headers (static inline functions
  * included from a header) are not listed: only the main file is.
  * Calls of the standard allocators are listed but never rewritten (the

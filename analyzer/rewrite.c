@@ -407,8 +407,11 @@ static ht_err rewrite_spliced(struct ht_site_list *l, const char *src,
         }
         err = ht__sites_find_text((const char *const *)l->argv, l->argc,
                                   NULL, l->tu_name, cur, curlen, &nf);
-        if (err)
+        if (err) {
+            if (err != HT_ENOMEM)
+                err = HT_EPARSE; /* nothing written yet: fall back */
             goto out;
+        }
         ht_sites_free(&f);
         f = nf;
         /* nested invocations left inside this round's expansions */

@@ -31,7 +31,9 @@ static void count(struct ht_an_file *f, const struct ht_site_list *l)
     for (size_t i = 0; i < l->n; i++) {
         const struct ht_site *s = &l->v[i];
         f->n[col[s->kind]]++;
-        if (s->kind == HT_SITE_STORE && *s->macro)
+        /* a store in a macro with a splice is recorded through the
+         * expansion of its invocation (sites.h) */
+        if (s->kind == HT_SITE_STORE && *s->macro && !s->splice)
             f->n[HT_AN_STORE_MACRO]++;
     }
 }

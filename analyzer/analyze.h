@@ -23,7 +23,8 @@ enum ht_an_col {
     HT_AN_FREE,
     HT_AN_ICALL,
     HT_AN_STORE,
-    HT_AN_STORE_MACRO, /* stores written inside a macro (not instrumented) */
+    HT_AN_STORE_MACRO, /* stores written inside a macro whose invocation
+                          cannot be expanded (not instrumented) */
     HT_AN_INCREF,
     HT_AN_DECREF,
     HT_AN_FUNC,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macroexp.h"
 #include "sites.h"
 #include "typegraph_int.h"
 
@@ -23,6 +24,7 @@ const char *ht_site_kind_name(enum ht_site_kind k)
 struct macro_exp {
     unsigned b, e; /* offsets of the invocation */
     char *name;
+    CXCursor c;    /* its MacroExpansion cursor */
 };
 
 struct walk {
@@ -132,6 +134,7 @@ static struct ht_site *add_site(struct walk *w, enum ht_site_kind k,
     struct ht_site *s = &l->v[l->n];
     memset(s, 0, sizeof *s);
     s->kind = k;
+    s->seq = (unsigned)l->n;
     s->file = xdup(l->main_file);
     s->line = line;
     s->col = col;
@@ -325,6 +328,7 @@ static void do_store(struct walk *w, CXCursor c, const char *func)
             s->field = field;
         }
         s->rewritable = ok;
+        s->off = off;
         s->lhs_b = lb, s->lhs_e = le, s->op = op, s->rhs_b = rb,
         s->rhs_e = re;
     } else {
@@ -665,7 +669,7 @@ static enum CXChildVisitResult macro_cb(CXCursor c, CXCursor p, CXClientData d)
         w->capmx = nc;
     }
     char *name = cxs(clang_getCursorSpelling(c));
-    w->mx[w->nmx++] = (struct macro_exp){b, e, name};
+    w->mx[w->nmx++] = (struct macro_exp){b, e, name, c};
     /* configured refcount macro: one site */
     int inc = in_list(name, w->o->inc_names, w->o->n_inc);
     int dec = in_list(name, w->o->dec_names, w->o->n_dec);
@@ -690,7 +694,9 @@ static int site_cmp(const void *a, const void *b)
         return x->line < y->line ? -1 : 1;
     if (x->col != y->col)
         return x->col < y->col ? -1 : 1;
-    return (int)x->kind - (int)y->kind;
+    if (x->kind != y->kind)
+        return (int)x->kind - (int)y->kind;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* A redefinition must not cover another rewritten call of the same
@@ -751,6 +757,91 @@ static ht_err finish(struct ht_site_list *l)
         s->id = fnv(key);
     }
     return HT_OK;
+}
+
+/* 1 if an edit point of a rewritable site falls strictly inside (b, e):
+ * that text must stay as it is. */
+static int edits_inside(const struct ht_site_list *l, unsigned b, unsigned e)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct ht_site *s = &l->v[i];
+        if (!s->rewritable)
+            continue;
+        const unsigned p[] = {s->lhs_b,  s->lhs_e,  s->op,      s->rhs_b,
+                              s->rhs_e,  s->arg_b,  s->arg_e,   s->call_b,
+                              s->call_e, s->redef_b, s->redef_e};
+        for (size_t k = 0; k < sizeof p / sizeof p[0]; k++)
+            if (b < p[k] && p[k] < e)
+                return 1;
+    }
+    return 0;
+}
+
+/* Stores not rewritable because of a macro: the outermost invocation
+ * around each becomes a splice (sites.h) if it can be expanded and holds
+ * no other edit point. */
+static ht_err find_splices(struct walk *w)
+{
+    struct ht_site_list *l = w->l;
+    for (size_t i = 0; i < l->n; i++) {
+        struct ht_site *s = &l->v[i];
+        if (s->kind != HT_SITE_STORE || s->rewritable || !*s->macro)
+            continue;
+        size_t best = w->nmx;
+        for (size_t j = 0; j < w->nmx; j++)
+            if (w->mx[j].b <= s->off && s->off < w->mx[j].e &&
+                (best == w->nmx ||
+                 w->mx[j].e - w->mx[j].b > w->mx[best].e - w->mx[best].b))
+                best = j;
+        if (best == w->nmx)
+            continue;
+        unsigned b = w->mx[best].b, e = w->mx[best].e;
+        for (size_t j = 0; j < l->nsp && !s->splice; j++)
+            if (l->sp[j].b == b && l->sp[j].e == e)
+                s->splice = (unsigned)j + 1;
+        if (s->splice || edits_inside(l, b, e))
+            continue;
+        char *t = ht__macro_expand(w->tu, w->main, w->mx[best].c, b, e,
+                                   w->buf, w->bufn);
+        if (!t)
+            continue;
+        struct ht_splice *nv = realloc(l->sp, (l->nsp + 1) * sizeof *nv);
+        if (!nv) {
+            free(t);
+            return HT_ENOMEM;
+        }
+        l->sp = nv;
+        l->sp[l->nsp++] = (struct ht_splice){b, e, t};
+        s->splice = (unsigned)l->nsp;
+    }
+    /* sites come in line order, so the splices in offset order; keep
+     * none if that ever fails (the rewriter needs them sorted, disjoint) */
+    for (size_t j = 1; j < l->nsp; j++)
+        if (l->sp[j].b < l->sp[j - 1].e) {
+            for (size_t i = 0; i < l->n; i++)
+                l->v[i].splice = 0;
+            for (size_t k = 0; k < l->nsp; k++)
+                free(l->sp[k].text);
+            free(l->sp);
+            l->sp = NULL;
+            l->nsp = 0;
+            break;
+        }
+    return HT_OK;
+}
+
+/* The argv given to libclang, for a parse of a spliced copy. */
+static ht_err keep_argv(struct ht_site_list *out, const char *const *av,
+                        int n, CXTranslationUnit tu)
+{
+    out->argv = calloc((size_t)n + 1, sizeof *out->argv);
+    if (!out->argv)
+        return HT_ENOMEM;
+    for (int i = 0; i < n; i++)
+        if (!(out->argv[out->argc++] = strdup(av[i])))
+            return HT_ENOMEM;
+    out->tu_name = cxs(clang_getTranslationUnitSpelling(tu));
+    return out->tu_name ? HT_OK : HT_ENOMEM;
 }
 
 static ht_err find(const char *const *argv, int argc, const char *workdir,
@@ -820,11 +911,16 @@ static ht_err find(const char *const *argv, int argc, const char *workdir,
         CXTranslationUnit_DetailedPreprocessingRecord |
             CXTranslationUnit_KeepGoing,
         &tu);
+    ht_err kerr = ec == CXError_Success && tu ? keep_argv(out, av, n, tu)
+                                              : HT_OK;
     free(av);
     free(wd);
-    if (ec != CXError_Success || !tu) {
+    if (ec != CXError_Success || !tu || kerr) {
+        if (tu)
+            clang_disposeTranslationUnit(tu);
+        ht_sites_free(out);
         clang_disposeIndex(idx);
-        return HT_EPARSE;
+        return kerr ? kerr : HT_EPARSE;
     }
     /* Real errors (not driver "unknown argument") make the TU unusable. */
     unsigned nd = clang_getNumDiagnostics(tu);
@@ -838,6 +934,7 @@ static ht_err find(const char *const *argv, int argc, const char *workdir,
         if (sev >= CXDiagnostic_Error && f) {
             clang_disposeTranslationUnit(tu);
             clang_disposeIndex(idx);
+            ht_sites_free(out);
             return HT_EPARSE;
         }
     }
@@ -869,6 +966,8 @@ static ht_err find(const char *const *argv, int argc, const char *workdir,
     if (!w.err)
         clang_visitChildren(root, visit, &top);
     err = w.err ? w.err : finish(out);
+    if (!err && out->n)
+        err = find_splices(&w);
 done:
     for (size_t i = 0; i < w.nmx; i++)
         free(w.mx[i].name);
@@ -895,6 +994,13 @@ void ht_sites_free(struct ht_site_list *l)
     }
     free(l->v);
     free(l->main_file);
+    for (size_t i = 0; i < l->nsp; i++)
+        free(l->sp[i].text);
+    free(l->sp);
+    for (int i = 0; i < l->argc; i++)
+        free(l->argv[i]);
+    free(l->argv);
+    free(l->tu_name);
     memset(l, 0, sizeof *l);
 }
 

@@ -16,9 +16,12 @@
  * so it is evaluated once; a macro that expands its argument twice records
  * twice); a call of a configured one-argument function made by the body
  * of another macro invoked in the main file (KEEP(o) -> obj_incref(o)):
- * see redef_b below. Not reachable, listed with `macro` set and
- * rewritable = 0: stores and allocations produced by the body of a macro
- * that is not itself configured; refcount macros with several arguments;
+ * see redef_b below. Stores produced by the body of a macro invoked in the
+ * main file are listed with `macro` set and rewritable = 0, and a splice
+ * (ht_splice) when the invocation can be expanded: ht_rewrite_file() then
+ * makes them rewritable. Not reachable, listed with `macro` set and
+ * rewritable = 0: allocations produced by the body of a macro that is not
+ * itself configured; refcount macros with several arguments;
  * configured macros invoked from the body of another macro. Sites inside headers (static inline functions
  * included from a header) are not listed: only the main file is.
  * Calls of the standard allocators are listed but never rewritten (the
@@ -83,12 +86,35 @@ struct ht_site {
      * redef_line) to the start of the line after it (redef_e, line
      * redef_line2), with #line directives keeping the line numbers. */
     unsigned redef_b, redef_e, redef_line, redef_line2;
+    unsigned off;    /* main-file offset of the expansion location */
+    unsigned seq;    /* visitation order (ties of line:col keep it) */
+    unsigned splice; /* store in a macro: 1 + index of the splice of its
+                        outermost invocation in ht_site_list.sp, or 0 */
+};
+
+/* A macro invocation holding stores (not otherwise rewritable) that the
+ * rewriter replaces by its one-level expansion in the temporary copy
+ * (main-file offsets [b, e), expansion text without newline). */
+struct ht_splice {
+    unsigned b, e;
+    char *text;
 };
 
 struct ht_site_list {
     struct ht_site *v;
     size_t n, cap;
     char *main_file; /* absolute path of the main file */
+    struct ht_splice *sp; /* sorted by b, disjoint */
+    size_t nsp;
+    /* what the rewriter needs to parse a spliced copy again: the argv
+     * given to libclang (owned, NULL-terminated) and the name libclang
+     * gave the main file */
+    char **argv;
+    int argc;
+    char *tu_name;
+    /* rewriter outcome: spliced invocations whose stores could not be
+     * rewritten after all (the copy keeps the expansion, unrecorded) */
+    size_t n_splice_failed;
 };
 
 /* A user-named allocator or deallocator (--alloc-fn / --free-fn): calls
@@ -131,13 +157,20 @@ int ht__sites_is_valid(const struct ht_site_list *l);
 
 /* Write an instrumented copy of l->main_file to out_path: a prelude
  * declaring the runtime calls, `#line 1 "<orig>"`, then the text with every
- * rewritable store and refcount site edited (no newline inserted). */
-ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path);
+ * rewritable store and refcount site edited (no newline inserted). The
+ * invocations of l->sp are first replaced by their expansion (newlines of
+ * the invocation moved after it, so lines are kept), the copy is parsed
+ * again (nested invocations expanded the same way, up to 4 levels) and the
+ * stores found in each expansion get the ids of l's stores of that
+ * invocation, in order; those sites become rewritable in l. An expansion
+ * whose stores do not match one for one is kept unrecorded
+ * (l->n_splice_failed); one whose copy does not parse is not used. */
+ht_err ht_rewrite_file(struct ht_site_list *l, const char *out_path);
 
 /* The rewriting of ht_rewrite_file() on the main file's text src[0..len),
  * written to out (not closed). HT_EINVAL if two edits overlap (nothing
  * usable was written). */
-ht_err ht__rewrite_text(const struct ht_site_list *l, const char *src,
+ht_err ht__rewrite_text(struct ht_site_list *l, const char *src,
                         size_t len, FILE *out);
 
 /* ht_sites_find() on a TU whose main file text is given: argv names the

@@ -50,10 +50,10 @@ int main(int argc, char **argv)
     struct ht_site_list l;
     ht_err e = ht_sites_find((const char *const *)argv + i + 1, argc - i - 1,
                              NULL, &so, &l);
+    if (!e && rw) /* first: it marks the stores it could splice */
+        e = ht_rewrite_file(&l, rw);
     if (!e)
         e = ht_sites_write_tsv(&l, "/dev/stdout");
-    if (!e && rw)
-        e = ht_rewrite_file(&l, rw);
     if (e)
         fprintf(stderr, "heaptrail-sites: %s\n", ht_strerror(e));
     else

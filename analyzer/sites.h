@@ -63,6 +63,7 @@ struct ht_site {
     /* file offsets (rewritable sites only) */
     unsigned lhs_b, lhs_e, op, rhs_b, rhs_e; /* store */
     unsigned arg_b, arg_e;                   /* refcount: argument text */
+    unsigned ccol; /* calls: column in the compiled (rewritten) copy, 0 = col */
 };
 
 struct ht_site_list {
@@ -101,7 +102,7 @@ int ht__sites_is_valid(const struct ht_site_list *l);
 ht_err ht_rewrite_file(const struct ht_site_list *l, const char *out_path);
 
 /* Write the site table as TSV (id kind file line col func macro type field
- * rewritable) to path. */
+ * rewritable ccol) to path. */
 ht_err ht_sites_write_tsv(const struct ht_site_list *l, const char *path);
 
 #endif

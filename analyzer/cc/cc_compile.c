@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cc_colmap.h"
 #include "cc_compile.h"
 #include "sites.h"
 
@@ -120,7 +121,9 @@ static int run(char **v, const char *errfile)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static char *slurp(const char *path, size_t *len)
+/* Whole file at path, NUL-terminated and malloc'd (length in *len); NULL
+ * if unreadable or out of memory. */
+char *ht__cc_slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -152,7 +155,7 @@ static char *slurp(const char *path, size_t *len)
 static int fix_depfile(const char *path, const char *from, const char *to)
 {
     size_t len;
-    char *b = slurp(path, &len);
+    char *b = ht__cc_slurp(path, &len);
     if (!b)
         return -1;
     FILE *f = fopen(path, "wb");
@@ -179,7 +182,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
                                const char *rt_lib, char *reason,
                                size_t reason_sz, const char **src_out)
 {
-    int src = -1, has_c = 0, md = 0;
+    int src = -1, has_c = 0, md = 0, xc = 0;
     const char *obj = NULL, *mf = NULL;
     *src_out = NULL;
     for (int i = 0; i < argc; i++) {
@@ -188,8 +191,14 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             has_c = 1;
         else if (strcmp(a, "-E") == 0 || strcmp(a, "-S") == 0 ||
                  strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 ||
-                 strcmp(a, "-x") == 0 || strcmp(a, "-") == 0)
+                 strcmp(a, "-") == 0)
             return HT_CC_NOT_APPLICABLE;
+        else if (strcmp(a, "-x") == 0) {
+            /* `-x c` names the language of any file name; others pass */
+            if (i + 1 >= argc || strcmp(argv[i + 1], "c") != 0)
+                return HT_CC_NOT_APPLICABLE;
+            xc = 1;
+        }
         else if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0)
             md = 1;
         if (takes_value(a) && i + 1 < argc) {
@@ -201,7 +210,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             continue;
         }
         size_t l = strlen(a);
-        if (a[0] != '-' && l > 2 && strcmp(a + l - 2, ".c") == 0) {
+        if (a[0] != '-' && (xc || (l > 2 && strcmp(a + l - 2, ".c") == 0))) {
             if (src >= 0)
                 return HT_CC_NOT_APPLICABLE; /* several sources */
             src = i;
@@ -260,6 +269,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         snprintf(reason, reason_sz, "rewrite failed: %s", ht_strerror(e));
         goto out;
     }
+    ht__cc_map_cols(&l, tmpsrc);
     char *saved = argv[src];
     argv[src] = tmpsrc;
     e = ht_cc_build_argv(argc, argv, real_cc, rt_lib, &v, &nv);
@@ -283,7 +293,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         goto out;
     }
     size_t elen;
-    char *emsg = slurp(errf, &elen);
+    char *emsg = ht__cc_slurp(errf, &elen);
     if (emsg) {
         fwrite(emsg, 1, elen, stderr);
         free(emsg);

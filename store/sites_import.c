@@ -1,9 +1,11 @@
 /*
- * Site tables at ingest: heaptrail-cc writes "<module path>.htsites" next to
- * every program and shared object it links (TSV, the concatenated tables of
- * the linked objects; analyzer/cc/cc_driver.c). For each module of a run
- * this imports that file into `sites` and joins the run's return addresses
- * to them: pcs.site_id is the alloc/free/icall site with the same
+ * Site tables at ingest: heaptrail-cc puts each object's site table (TSV
+ * rows) into its ".heaptrail.sites" ELF section and the linker concatenates
+ * them, so every program and shared object it links carries the table of
+ * its objects (analyzer/cc/cc_section.c); a "<module path>.htsites" file
+ * with the same rows is read when the module has no such section. For each
+ * module of a run this imports the table into `sites` and joins the run's
+ * return addresses to them: pcs.site_id is the alloc/free/icall site with the same
  * (file, line, compiled column), and the joined pcs.col becomes the site's
  * source column (see ccol below).
  *
@@ -26,11 +28,18 @@
  *      sites (programs not built by heaptrail-cc, stripped installs).
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_priv.h"
+
+/* Written by heaptrail-cc (analyzer/cc/cc_section.c). */
+#define HT_SITES_SECTION ".heaptrail.sites"
 
 /* id kind file line col func macro type field rewritable [ccol] */
 enum { NFIELDS = 11 };
@@ -50,18 +59,15 @@ static int split_tsv(char *line, char **f)
     return n;
 }
 
-/* Insert the rows of one table file with the prepared statements ins (into
- * sites) and cc (call sites' compiled columns into temp.ht_ccol). */
-static ht_err import_file(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
-                          const char *path)
+/* Insert the rows of one table (text, NUL-terminated, modified) with the
+ * prepared statements ins (into sites) and cc (call sites' compiled columns
+ * into temp.ht_ccol). */
+static ht_err import_text(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
+                          char *text)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return HT_OK; /* invariant 3 */
-    char *line = NULL, *fld[NFIELDS];
-    size_t cap = 0;
-    ht_err e = HT_OK;
-    while (getline(&line, &cap, f) > 0) {
+    char *fld[NFIELDS], *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         int nf = split_tsv(line, fld);
         if (nf < 9 || strcmp(fld[0], "id") == 0)
             continue;
@@ -76,10 +82,8 @@ static ht_err import_file(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
             else
                 sqlite3_bind_text(ins, k + 1, fld[k], -1, SQLITE_TRANSIENT);
         }
-        if (sqlite3_step(ins) != SQLITE_DONE) {
-            e = ht__store_sqlerr(st, "storing sites");
-            break;
-        }
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            return ht__store_sqlerr(st, "storing sites");
         sqlite3_reset(ins);
         if (strcmp(fld[1], "alloc") && strcmp(fld[1], "free") &&
             strcmp(fld[1], "icall"))
@@ -88,15 +92,61 @@ static ht_err import_file(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
         sqlite3_bind_text(cc, 2, fld[2], -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(cc, 3, strtoll(fld[3], NULL, 10));
         sqlite3_bind_int64(cc, 4, strtoll(nf > 10 ? fld[10] : fld[4], NULL, 10));
-        if (sqlite3_step(cc) != SQLITE_DONE) {
-            e = ht__store_sqlerr(st, "storing sites");
-            break;
-        }
+        if (sqlite3_step(cc) != SQLITE_DONE)
+            return ht__store_sqlerr(st, "storing sites");
         sqlite3_reset(cc);
     }
-    free(line);
-    fclose(f);
-    return e;
+    return HT_OK;
+}
+
+/* The module's site table: its ELF section HT_SITES_SECTION, else the
+ * file "<path>.htsites"; malloc'd NUL-terminated text, or NULL (none, or
+ * unreadable: invariant 3). */
+static char *module_sites(const char *path)
+{
+    char *text = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        elf_version(EV_CURRENT);
+        Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+        size_t shstrndx;
+        if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+            Elf_Scn *scn = NULL;
+            while (!text && (scn = elf_nextscn(elf, scn))) {
+                GElf_Shdr sh;
+                const char *name;
+                Elf_Data *d;
+                if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+                    !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+                    strcmp(name, HT_SITES_SECTION) != 0 ||
+                    !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+                    continue;
+                if ((text = malloc(d->d_size + 1))) {
+                    memcpy(text, d->d_buf, d->d_size);
+                    text[d->d_size] = 0;
+                }
+            }
+        }
+        elf_end(elf);
+        close(fd);
+    }
+    if (text)
+        return text;
+    char *p = NULL;
+    size_t cap = 0;
+    if (asprintf(&p, "%s.htsites", path) < 0)
+        return NULL;
+    FILE *f = fopen(p, "r");
+    free(p);
+    if (f) {
+        ssize_t n = getdelim(&text, &cap, 0, f); /* whole file */
+        if (n < 0) {
+            free(text);
+            text = NULL;
+        }
+        fclose(f);
+    }
+    return text;
 }
 
 /*
@@ -128,13 +178,10 @@ ht_err ht__sites_import(ht_store *st, int64_t run_id)
     sqlite3_bind_int64(mods, 1, run_id);
     int rc;
     while ((rc = sqlite3_step(mods)) == SQLITE_ROW && e == HT_OK) {
-        char *p = NULL;
-        if (asprintf(&p, "%s.htsites", sqlite3_column_text(mods, 0)) < 0) {
-            e = HT_ENOMEM;
-            break;
-        }
-        e = import_file(st, ins, cc, p);
-        free(p);
+        char *text = module_sites((const char *)sqlite3_column_text(mods, 0));
+        if (text)
+            e = import_text(st, ins, cc, text);
+        free(text);
     }
     if (e == HT_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
         e = ht__store_sqlerr(st, "reading modules");

@@ -4,9 +4,9 @@
  * The source is parsed with the analyzer, rewritten into a temporary copy
  * and the copy is compiled with the original flags plus -iquote <srcdir>
  * and -ffile-prefix-map=<tmpdir>=<srcdir>; -MD/-MMD depfiles get the
- * original path back. The site table goes to "<obj>.htsites" (TSV, see
- * ht_sites_write_tsv). On any failure the caller compiles the original
- * file unchanged after exactly one warning line.
+ * original path back. The site table goes into the object's
+ * .heaptrail.sites section (cc_section.c). On any failure the caller
+ * compiles the original file unchanged after exactly one warning line.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 
 #include "cc_colmap.h"
 #include "cc_compile.h"
+#include "cc_section.h"
 #include "sites.h"
 
 static int takes_value(const char *a)
@@ -270,6 +271,12 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         goto out;
     }
     ht__cc_map_cols(&l, tmpsrc);
+    e = ht__cc_embed_sites(&l, tmpd, tmpsrc);
+    if (e) {
+        snprintf(reason, reason_sz, "cannot embed the site table: %s",
+                 ht_strerror(e));
+        goto out;
+    }
     char *saved = argv[src];
     argv[src] = tmpsrc;
     e = ht_cc_build_argv(argc, argv, real_cc, rt_lib, &v, &nv);
@@ -322,15 +329,6 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             snprintf(reason, reason_sz, "cannot fix up the depfile");
             goto out;
         }
-    }
-    char *tsv = NULL;
-    if (asprintf(&tsv, "%s.htsites", obj) < 0)
-        goto oom;
-    e = ht_sites_write_tsv(&l, tsv);
-    free(tsv);
-    if (e) {
-        snprintf(reason, reason_sz, "cannot write the site table");
-        goto out;
     }
     rc = HT_CC_DONE;
     goto out;

@@ -13,18 +13,16 @@
  *   link         no -c: each C source compiled instrumented to a temporary
  *                object (unique mkdtemp directory: parallel builds share
  *                nothing), then the original command with those objects in
- *                place of the sources, plus the wraps and the runtime; on
- *                success the site tables of every linked object (temporary,
- *                given .o, members of given .a) are concatenated into
- *                "<output>.htsites" (see the store's sites_import.c).
+ *                place of the sources, plus the wraps and the runtime. The
+ *                site tables ride along inside the objects (cc_section.c):
+ *                the linker concatenates them into the output.
  *
  * Invariants:
  *   1. a C source is compiled exactly once, instrumented or (after one
  *      warning line) as is; the build never fails because of heaptrail;
  *   2. the temporary directory holds only files this process created and is
  *      removed before returning;
- *   3. "<output>.htsites" is written atomically (rename) and only after the
- *      link succeeded; a stale one is removed when no object has sites.
+ *   3. the build sees no file it did not ask for.
  *
  * HEAPTRAIL_NO_REWRITE=1 makes every command a passthrough (link mode only).
  * $HEAPTRAIL_CC_LOG, if set, gets one line per C source:
@@ -276,155 +274,6 @@ static int drive_compile(int argc, char **argv, const struct ht_cc_cmd *c,
     return status;
 }
 
-/* ---- site tables at link --------------------------------------------------- */
-
-/* Member names of the ar archive at path (GNU/SysV format, also thin), each
- * passed to fn. Unreadable or foreign files are skipped silently: a missing
- * site table only costs the join, never the build. */
-static void ar_members(const char *path, void (*fn)(void *, const char *),
-                       void *ctx)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    char magic[8];
-    char *longnames = NULL;
-    long nlong = 0;
-    int thin = 0;
-    if (fread(magic, 1, 8, f) != 8 ||
-        (memcmp(magic, "!<arch>\n", 8) && !(thin = !memcmp(magic, "!<thin>\n", 8))))
-        goto out;
-    char h[60];
-    while (fread(h, 1, 60, f) == 60) {
-        char num[11];
-        memcpy(num, h + 48, 10);
-        num[10] = 0;
-        long size = strtol(num, NULL, 10);
-        if (size < 0)
-            break;
-        char name[4096];
-        int special = h[0] == '/' && (h[1] == ' ' || h[1] == '/');
-        if (h[0] == '/' && h[1] == '/') {
-            free(longnames);
-            longnames = malloc((size_t)size + 1);
-            if (!longnames || fread(longnames, 1, (size_t)size, f) != (size_t)size)
-                break;
-            longnames[size] = 0;
-            nlong = size;
-            size = 0; /* already consumed */
-        } else if (!special) {
-            if (h[0] == '/') {
-                long off = strtol(h + 1, NULL, 10);
-                if (!longnames || off < 0 || off >= nlong)
-                    break;
-                size_t k = strcspn(longnames + off, "/\n");
-                snprintf(name, sizeof name, "%.*s", (int)k, longnames + off);
-            } else {
-                size_t k = 0;
-                while (k < 16 && h[k] != '/' && h[k] != ' ')
-                    k++;
-                snprintf(name, sizeof name, "%.*s", (int)k, h);
-            }
-            fn(ctx, name);
-            if (thin)
-                size = 0; /* thin members are not stored */
-        }
-        if (fseek(f, size + (size & 1), SEEK_CUR) != 0)
-            break;
-    }
-out:
-    free(longnames);
-    fclose(f);
-}
-
-struct sites_out {
-    FILE *f;
-    const char *dir; /* archive directory while listing its members */
-    int nfiles;      /* site tables appended */
-};
-
-/* Append the rows (not the header) of "<obj>.htsites" to o->f. */
-static void append_sites(struct sites_out *o, const char *obj)
-{
-    char *p = NULL;
-    if (asprintf(&p, "%s.htsites", obj) < 0)
-        return;
-    FILE *in = fopen(p, "r");
-    free(p);
-    if (!in)
-        return;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int first = 1;
-    while ((n = getline(&line, &cap, in)) > 0) {
-        if (first && strncmp(line, "id\t", 3) == 0) {
-            first = 0;
-            continue;
-        }
-        first = 0;
-        fwrite(line, 1, (size_t)n, o->f);
-    }
-    free(line);
-    fclose(in);
-    o->nfiles++;
-}
-
-static void append_member(void *ctx, const char *name)
-{
-    struct sites_out *o = ctx;
-    char *p = NULL;
-    if (name[0] == '/')
-        p = strdup(name);
-    else if (asprintf(&p, "%s/%s", o->dir, name) < 0)
-        p = NULL;
-    if (p)
-        append_sites(o, p);
-    free(p);
-}
-
-/* Write "<out>.htsites" from the linked objects (objs[i] replaces input i
- * when non-NULL). Best effort (invariant 3). */
-static void write_link_sites(const struct ht_cc_cmd *c, char **objs)
-{
-    const char *out = c->out ? c->out : "a.out";
-    char *dst = NULL, *tmp = NULL;
-    if (asprintf(&dst, "%s.htsites", out) < 0)
-        return;
-    if (asprintf(&tmp, "%s.%d.tmp", dst, (int)getpid()) < 0) {
-        free(dst);
-        return;
-    }
-    struct sites_out o = {fopen(tmp, "w"), NULL, 0};
-    if (o.f) {
-        fputs("id\tkind\tfile\tline\tcol\tfunc\tmacro\ttype\tfield\trewritable\n",
-              o.f);
-        for (int i = 0; i < c->nin; i++) {
-            const char *p = objs[i] ? objs[i] : c->in[i].path;
-            if (objs[i] || has_suffix(p, ".o") || has_suffix(p, ".lo"))
-                append_sites(&o, p);
-            else if (has_suffix(p, ".a")) {
-                char *d = strdup(p), *s = d ? strrchr(d, '/') : NULL;
-                if (d) {
-                    if (s)
-                        *s = 0;
-                    o.dir = s ? d : ".";
-                    ar_members(p, append_member, &o);
-                }
-                free(d);
-            }
-        }
-        if (fclose(o.f) == 0 && o.nfiles > 0 && rename(tmp, dst) == 0)
-            tmp[0] = 0;
-        else if (o.nfiles == 0)
-            unlink(dst);
-    }
-    if (tmp[0])
-        unlink(tmp);
-    free(tmp);
-    free(dst);
-}
-
 /* ---- link ------------------------------------------------------------------ */
 
 /* The link argv: the original with C sources replaced by objs[] and `-x`
@@ -472,12 +321,7 @@ static void rm_tmpdir(const char *dir, char **objs, int nin)
     for (int i = 0; i < nin; i++) {
         if (!objs[i])
             continue;
-        char *p = NULL;
         unlink(objs[i]);
-        if (asprintf(&p, "%s.htsites", objs[i]) >= 0) {
-            unlink(p);
-            free(p);
-        }
         free(objs[i]);
     }
     rmdir(dir);
@@ -539,8 +383,6 @@ static int drive_link(int argc, char **argv, const struct ht_cc_cmd *c,
             goto oom;
         status = run_plain(n, lv, real_cc, rt_lib);
         free(lv);
-        if (status == 0)
-            write_link_sites(c, objs);
     }
     goto out;
 oom:

@@ -2,7 +2,8 @@
 # Install the Debian packages heaptrail needs, only those missing.
 set -eu
 PKGS="gcc make cmake pkg-config libclang-14-dev libsqlite3-dev sqlite3
-      libcmocka-dev libdw-dev libelf-dev libzstd-dev clang libclang-rt-14-dev"
+      libcmocka-dev libdw-dev libelf-dev libzstd-dev clang libclang-rt-14-dev
+      ccache binutils"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -229,7 +229,10 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
     }
     int rc = HT_CC_FAILED;
     char *real = realpath(argv[src], NULL);
-    char tmpd[] = "/tmp/heaptrail-cc-XXXXXX";
+    const char *tdir = getenv("TMPDIR");
+    char tmpd[4096];
+    snprintf(tmpd, sizeof tmpd, "%s/heaptrail-cc-XXXXXX",
+             tdir && *tdir && strlen(tdir) < 4000 ? tdir : "/tmp");
     char *objbuf = NULL, *tmpsrc = NULL, *srcdir = NULL, *errf = NULL;
     char **v = NULL, **v2 = NULL;
     int nv = 0, have_tmp = 0;

@@ -276,8 +276,9 @@ static int drive_compile(int argc, char **argv, const struct ht_cc_cmd *c,
 
 /* ---- link ------------------------------------------------------------------ */
 
-/* The link argv: the original with C sources replaced by objs[] and `-x`
- * options dropped (re-added around non-C inputs that had one). */
+/* The link argv: the original with C sources replaced by objs[], `-x`
+ * options dropped (re-added around non-C inputs that had one) and the
+ * depfile options dropped. */
 static char **link_argv(int argc, char **argv, const struct ht_cc_cmd *c,
                         char **objs, int *out_n)
 {
@@ -308,6 +309,14 @@ static char **link_argv(int argc, char **argv, const struct ht_cc_cmd *c,
         }
         if (strncmp(a, "-x", 2) == 0 && a[2])
             continue;
+        /* the per-source compiles wrote the depfile; a .S in the link
+         * command must not overwrite it */
+        if (!strcmp(a, "-MD") || !strcmp(a, "-MMD") || !strcmp(a, "-MP"))
+            continue;
+        if (!strcmp(a, "-MF") || !strcmp(a, "-MT") || !strcmp(a, "-MQ")) {
+            i++;
+            continue;
+        }
         v[n++] = argv[i];
         if (takes_value(a) && i + 1 < argc)
             v[n++] = argv[++i];

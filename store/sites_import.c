@@ -23,7 +23,10 @@
  * Invariants:
  *   1. sites rows are keyed by the analyzer's site id; re-importing the same
  *      table (several runs of one program) changes nothing (INSERT OR IGNORE);
- *   2. only pcs of this run whose site_id is NULL are updated;
+ *   2. only pcs of this run whose site_id is NULL are updated: first by the
+ *      exact (file, line, compiled column), then, for pcs still unjoined,
+ *      to the only alloc/free/icall site of their (file, line) if there is
+ *      exactly one (gcc gives some calls another column, docs/analyzer.md);
  *   3. a missing or unreadable table is not an error: the run simply has no
  *      sites (programs not built by heaptrail-cc, stripped installs).
  */
@@ -188,16 +191,23 @@ ht_err ht__sites_import(ht_store *st, int64_t run_id)
     if (e != HT_OK)
         goto out;
     /* join on the compiled column, then show the source column */
-    char sql[768];
+    char sql[1280];
     snprintf(sql, sizeof sql,
              "UPDATE pcs SET site_id = (SELECT min(c.site_id) FROM temp.ht_ccol c"
              " WHERE c.file = pcs.file AND c.line = pcs.line AND c.ccol = pcs.col)"
              " WHERE run_id = %lld AND site_id IS NULL AND file IS NOT NULL;"
+             /* gcc moved the column (e.g. a call in a folded `?:`): the
+              * only call site of that line */
+             "UPDATE pcs SET site_id = (SELECT min(c.site_id) FROM temp.ht_ccol c"
+             " WHERE c.file = pcs.file AND c.line = pcs.line)"
+             " WHERE run_id = %lld AND site_id IS NULL AND file IS NOT NULL"
+             " AND (SELECT count(*) FROM temp.ht_ccol c"
+             " WHERE c.file = pcs.file AND c.line = pcs.line) = 1;"
              "UPDATE pcs SET col = (SELECT s.col FROM sites s"
              " WHERE s.site_id = pcs.site_id)"
              " WHERE run_id = %lld AND site_id IS NOT NULL;"
              "DELETE FROM temp.ht_ccol;",
-             (long long)run_id, (long long)run_id);
+             (long long)run_id, (long long)run_id, (long long)run_id);
     e = ht_store_exec(st, sql);
 out:
     sqlite3_finalize(mods);

@@ -194,6 +194,36 @@ static void test_parallel(void **state)
     check_prog("p5");
 }
 
+/* The joined fraction of allocation events (pcs.site_id set) on
+ * samples/cc/join.c: 5 of 6, the one documented miss at line 24. */
+static void test_join_fraction(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("'%s' -O2 -Wall -Werror -o j '%s/join.c' && '%s' run "
+                        "-o j.db -- ./j", CC, S, HT_BIN_DIR "/heaptrail"), 0);
+    char db[512];
+    snprintf(db, sizeof db, "%s/j.db", dir);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    const char *frac =
+        "SELECT count(p.site_id) || '/' || count(*) FROM events e"
+        " JOIN pcs p ON p.run_id = e.run_id AND p.pc = e.pc WHERE e.kind = '%s'";
+    char q[512];
+    snprintf(q, sizeof q, frac, "alloc");
+    assert_string_equal(e2e_sql1(st, q), "5/6");
+    snprintf(q, sizeof q, frac, "free");
+    assert_string_equal(e2e_sql1(st, q), "6/6");
+    /* joined pcs show the call's source column (the strdup after a store,
+     * the NEW macro), and the kind of the joined site */
+    assert_string_equal(e2e_sql1(st,
+        "SELECT group_concat(x, ' ') FROM (SELECT p.line || ':' || p.col || '='"
+        " || coalesce(s.kind, '-') AS x FROM events e JOIN pcs p"
+        " ON p.run_id = e.run_id AND p.pc = e.pc LEFT JOIN sites s"
+        " ON s.site_id = p.site_id WHERE e.kind = 'alloc' ORDER BY p.line, p.col)"),
+        "24:40=- 29:21=alloc 30:15=alloc 30:38=alloc 31:15=icall 32:42=alloc");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +234,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ccache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_fraction, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,6 +202,10 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         }
         else if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0)
             md = 1;
+        else if (strncmp(a, "-Wp,-MD,", 8) == 0 || strncmp(a, "-Wp,-MMD,", 9) == 0) {
+            md = 1; /* kbuild style: -Wp,-MD,<depfile> */
+            mf = strchr(a + 5, ',') + 1;
+        }
         if (takes_value(a) && i + 1 < argc) {
             if (strcmp(a, "-o") == 0)
                 obj = argv[i + 1];

@@ -339,6 +339,11 @@ static void rm_tmpdir(const char *dir, char **objs, int nin)
 static int drive_link(int argc, char **argv, const struct ht_cc_cmd *c,
                       const char *real_cc, const char *rt_lib)
 {
+    int nc = 0;
+    for (int i = 0; i < c->nin; i++)
+        nc += c->in[i].is_c;
+    if (nc == 0) /* link only: nothing to instrument */
+        return run_plain(argc, argv, real_cc, rt_lib);
     const char *td = getenv("TMPDIR");
     char *dir = NULL;
     char **objs = calloc((size_t)c->nin + 1, sizeof *objs);

@@ -132,6 +132,12 @@ static void test_several_per_c(void **state)
     assert_non_null(strstr(d, "list.o: " S "/list.c"));
     assert_null(strstr(d, "heaptrail-cc-"));
     assert_non_null(strstr(slurp("main.d"), "main.o: " S "/main.c"));
+    /* kbuild-style -Wp,-MD,<depfile> */
+    assert_int_equal(sh("'%s' -c -Wp,-MD,.l.d '%s/list.c' -o l2.o", CC, S), 0);
+    d = slurp(".l.d");
+    assert_non_null(d);
+    assert_non_null(strstr(d, ".o: " S "/list.c"));
+    assert_null(strstr(d, "heaptrail-cc-"));
 }
 
 /* -x c on a file not named .c, the object put into an archive. */

@@ -200,6 +200,28 @@ static void test_parallel(void **state)
     check_prog("p5");
 }
 
+/* A module without the section: its "<path>.htsites" file is read instead;
+ * with neither, the run simply has no sites. */
+static void test_sidecar_table(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("'%s' -O2 -o p6 '%s/list.c' '%s/main.c' '%s/twice.S' && "
+                        "objcopy --dump-section .heaptrail.sites=p6.htsites p6 && "
+                        "objcopy -R .heaptrail.sites p6 && cp p6 p7 && "
+                        "! objdump -h p6 | grep -q heaptrail", CC, S, S, S), 0);
+    check_prog("p6");
+    char db[512], path[512], out[64];
+    snprintf(db, sizeof db, "%s/p7.db", dir);
+    snprintf(path, sizeof path, "%s/p7", dir);
+    char *run[] = {HT_BIN_DIR "/heaptrail", "run", "-o", db, "--", path, NULL};
+    assert_int_equal(e2e_run(run, NULL, out, sizeof out), 0);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    assert_string_equal(e2e_sql1(st, "SELECT count(*) FROM sites"), "0");
+    assert_string_equal(e2e_sql1(st, "SELECT count(site_id) FROM pcs"), "0");
+    ht_store_close(st);
+}
+
 /* The joined fraction of allocation events (pcs.site_id set) on
  * samples/cc/join.c: 5 of 6, the one documented miss at line 24. */
 static void test_join_fraction(void **state)
@@ -241,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ccache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_fraction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sidecar_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

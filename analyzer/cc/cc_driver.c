@@ -139,8 +139,8 @@ int ht__cc_parse(int argc, char **argv, struct ht_cc_cmd *c)
             v = argv[++i];
         parse_opt(c, a, v, &lang);
     }
-    if (c->nin == 0)
-        c->passthrough = 1;
+    if (c->nin == 0 || (c->compile_only && c->nin > 1 && c->out))
+        c->passthrough = 1; /* nothing to do, or gcc's own error message */
     return 0;
 }
 

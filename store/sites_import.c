@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_priv.h"
@@ -108,7 +109,12 @@ static ht_err import_text(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
 static char *module_sites(const char *path)
 {
     char *text = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd); /* a recorded module path may name anything */
+        fd = -1;
+    }
     if (fd >= 0) {
         elf_version(EV_CURRENT);
         Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
@@ -139,7 +145,7 @@ static char *module_sites(const char *path)
     size_t cap = 0;
     if (asprintf(&p, "%s.htsites", path) < 0)
         return NULL;
-    FILE *f = fopen(p, "r");
+    FILE *f = stat(p, &sb) == 0 && S_ISREG(sb.st_mode) ? fopen(p, "r") : NULL;
     free(p);
     if (f) {
         ssize_t n = getdelim(&text, &cap, 0, f); /* whole file */

@@ -200,6 +200,17 @@ static void test_parallel(void **state)
     check_prog("p5");
 }
 
+/* clang as the real compiler: same events, same joins. */
+static void test_clang(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/clang", X_OK) != 0)
+        skip();
+    assert_int_equal(sh("HEAPTRAIL_REAL_CC=clang '%s' -O2 -o p8 '%s/list.c' "
+                        "'%s/main.c' '%s/twice.S'", CC, S, S, S), 0);
+    check_prog("p8");
+}
+
 /* A module without the section: its "<path>.htsites" file is read instead;
  * with neither, the run simply has no sites. */
 static void test_sidecar_table(void **state)
@@ -264,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parallel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_fraction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sidecar_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clang, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

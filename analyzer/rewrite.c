@@ -474,12 +474,13 @@ ht_err ht_sites_write_tsv(const struct ht_site_list *l, const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return HT_EIO;
-    fputs("id\tkind\tfile\tline\tcol\tfunc\tmacro\ttype\tfield\trewritable\n", f);
+    fputs("id\tkind\tfile\tline\tcol\tfunc\tmacro\ttype\tfield\trewritable\tccol\n", f);
     for (size_t i = 0; i < l->n; i++) {
         const struct ht_site *s = &l->v[i];
-        fprintf(f, "%" PRIu64 "\t%s\t%s\t%u\t%u\t%s\t%s\t%s\t%s\t%d\n", s->id,
+        fprintf(f, "%" PRIu64 "\t%s\t%s\t%u\t%u\t%s\t%s\t%s\t%s\t%d\t%u\n", s->id,
                 ht_site_kind_name(s->kind), s->file, s->line, s->col, s->func,
-                s->macro, s->type, s->field, s->rewritable);
+                s->macro, s->type, s->field, s->rewritable,
+                s->ccol ? s->ccol : s->col);
     }
     return fclose(f) == 0 ? HT_OK : HT_EIO;
 }

@@ -90,6 +90,7 @@ struct ht_site {
     unsigned seq;    /* visitation order (ties of line:col keep it) */
     unsigned splice; /* store in a macro: 1 + index of the splice of its
                         outermost invocation in ht_site_list.sp, or 0 */
+    unsigned ccol; /* calls: column in the compiled (rewritten) copy, 0 = col */
 };
 
 /* A macro invocation holding stores (not otherwise rewritable) that the
@@ -182,7 +183,7 @@ ht_err ht__sites_find_text(const char *const *argv, int argc,
                            struct ht_site_list *out);
 
 /* Write the site table as TSV (id kind file line col func macro type field
- * rewritable) to path. */
+ * rewritable ccol) to path. */
 ht_err ht_sites_write_tsv(const struct ht_site_list *l, const char *path);
 
 #endif

@@ -3,7 +3,7 @@
 set -eu
 PKGS="gcc make cmake pkg-config libclang-14-dev libsqlite3-dev sqlite3 zlib1g-dev
       libcmocka-dev libdw-dev libelf-dev libzstd-dev clang libclang-rt-14-dev
-      libjansson-dev"
+      libjansson-dev ccache binutils"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

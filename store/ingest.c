@@ -567,7 +567,8 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
         goto out;
     if ((e = insert_run(st, m.h, spill_path, end, truncated, res)) == HT_OK &&
         (e = merge_store(st, res->run_id, s, ns, &pcs, res)) == HT_OK &&
-        (e = store_modules_pcs(st, res->run_id, m.h, &pcs, res)) == HT_OK) {
+        (e = store_modules_pcs(st, res->run_id, m.h, &pcs, res)) == HT_OK &&
+        (e = ht__sites_import(st, res->run_id)) == HT_OK) {
         char sql[128];
         snprintf(sql, sizeof sql, "UPDATE runs SET events=%llu WHERE run_id=%lld",
                  (unsigned long long)res->events, (long long)res->run_id);

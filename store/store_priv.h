@@ -18,5 +18,7 @@ void ht__store_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 ht_err ht__store_sqlerr(ht_store *st, const char *what);
 ht_err ht__vtab_register(ht_store *st);
+/* sites_import.c: import <module>.htsites, join pcs.site_id (in a txn). */
+ht_err ht__sites_import(ht_store *st, int64_t run_id);
 
 #endif

@@ -66,8 +66,13 @@ ht_err ht_cc_build_argv(int argc, char **argv, const char *real_cc,
     int n = 0;
     v[n++] = (char *)real_cc;
     if (add_compile) {
+        const char *base = strrchr(real_cc, '/');
         v[n++] = "-g";
         v[n++] = "-fno-optimize-sibling-calls";
+        /* clang omits .debug_aranges by default, and the store's libdw
+         * symbolizer finds a return address's CU through it */
+        if (strstr(base ? base + 1 : real_cc, "clang"))
+            v[n++] = "-gdwarf-aranges";
     }
     for (int i = 0; i < argc; i++)
         v[n++] = argv[i];

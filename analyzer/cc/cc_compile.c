@@ -4,9 +4,9 @@
  * The source is parsed with the analyzer, rewritten into a temporary copy
  * and the copy is compiled with the original flags plus -iquote <srcdir>
  * and -ffile-prefix-map=<tmpdir>=<srcdir>; -MD/-MMD depfiles get the
- * original path back. The site table goes to "<obj>.htsites" (TSV, see
- * ht_sites_write_tsv). On any failure the caller compiles the original
- * file unchanged after exactly one warning line.
+ * original path back. The site table goes into the object's
+ * .heaptrail.sites section (cc_section.c). On any failure the caller
+ * compiles the original file unchanged after exactly one warning line.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -16,8 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cc_colmap.h"
 #include "cc_compile.h"
 #include "cc_opts.h"
+#include "cc_section.h"
 #include "sites.h"
 
 static int takes_value(const char *a)
@@ -52,7 +54,9 @@ static int run(char **v, const char *errfile)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static char *slurp(const char *path, size_t *len)
+/* Whole file at path, NUL-terminated and malloc'd (length in *len); NULL
+ * if unreadable or out of memory. */
+char *ht__cc_slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -84,7 +88,7 @@ static char *slurp(const char *path, size_t *len)
 static int fix_depfile(const char *path, const char *from, const char *to)
 {
     size_t len;
-    char *b = slurp(path, &len);
+    char *b = ht__cc_slurp(path, &len);
     if (!b)
         return -1;
     FILE *f = fopen(path, "wb");
@@ -111,7 +115,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
                                const char *rt_lib, char *reason,
                                size_t reason_sz, const char **src_out)
 {
-    int src = -1, has_c = 0, md = 0;
+    int src = -1, has_c = 0, md = 0, xc = 0;
     const char *obj = NULL, *mf = NULL;
     *src_out = NULL;
     for (int i = 0; i < argc; i++) {
@@ -120,10 +124,20 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             has_c = 1;
         else if (strcmp(a, "-E") == 0 || strcmp(a, "-S") == 0 ||
                  strcmp(a, "-M") == 0 || strcmp(a, "-MM") == 0 ||
-                 strcmp(a, "-x") == 0 || strcmp(a, "-") == 0)
+                 strcmp(a, "-") == 0)
             return HT_CC_NOT_APPLICABLE;
+        else if (strcmp(a, "-x") == 0) {
+            /* `-x c` names the language of any file name; others pass */
+            if (i + 1 >= argc || strcmp(argv[i + 1], "c") != 0)
+                return HT_CC_NOT_APPLICABLE;
+            xc = 1;
+        }
         else if (strcmp(a, "-MD") == 0 || strcmp(a, "-MMD") == 0)
             md = 1;
+        else if (strncmp(a, "-Wp,-MD,", 8) == 0 || strncmp(a, "-Wp,-MMD,", 9) == 0) {
+            md = 1; /* kbuild style: -Wp,-MD,<depfile> */
+            mf = strchr(a + 5, ',') + 1;
+        }
         if (takes_value(a) && i + 1 < argc) {
             if (strcmp(a, "-o") == 0)
                 obj = argv[i + 1];
@@ -133,7 +147,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             continue;
         }
         size_t l = strlen(a);
-        if (a[0] != '-' && l > 2 && strcmp(a + l - 2, ".c") == 0) {
+        if (a[0] != '-' && (xc || (l > 2 && strcmp(a + l - 2, ".c") == 0))) {
             if (src >= 0)
                 return HT_CC_NOT_APPLICABLE; /* several sources */
             src = i;
@@ -151,7 +165,10 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
     }
     int rc = HT_CC_FAILED;
     char *real = realpath(argv[src], NULL);
-    char tmpd[] = "/tmp/heaptrail-cc-XXXXXX";
+    const char *tdir = getenv("TMPDIR");
+    char tmpd[4096];
+    snprintf(tmpd, sizeof tmpd, "%s/heaptrail-cc-XXXXXX",
+             tdir && *tdir && strlen(tdir) < 4000 ? tdir : "/tmp");
     char *objbuf = NULL, *tmpsrc = NULL, *srcdir = NULL, *errf = NULL;
     char **v = NULL, **v2 = NULL;
     int nv = 0, have_tmp = 0;
@@ -192,6 +209,13 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         snprintf(reason, reason_sz, "rewrite failed: %s", ht_strerror(e));
         goto out;
     }
+    ht__cc_map_cols(&l, tmpsrc);
+    e = ht__cc_embed_sites(&l, tmpd, tmpsrc);
+    if (e) {
+        snprintf(reason, reason_sz, "cannot embed the site table: %s",
+                 ht_strerror(e));
+        goto out;
+    }
     char *saved = argv[src];
     argv[src] = tmpsrc;
     e = ht_cc_build_argv(argc, argv, real_cc, rt_lib, &v, &nv);
@@ -215,7 +239,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         goto out;
     }
     size_t elen;
-    char *emsg = slurp(errf, &elen);
+    char *emsg = ht__cc_slurp(errf, &elen);
     if (emsg) {
         fwrite(emsg, 1, elen, stderr);
         free(emsg);
@@ -244,15 +268,6 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             snprintf(reason, reason_sz, "cannot fix up the depfile");
             goto out;
         }
-    }
-    char *tsv = NULL;
-    if (asprintf(&tsv, "%s.htsites", obj) < 0)
-        goto oom;
-    e = ht_sites_write_tsv(&l, tsv);
-    free(tsv);
-    if (e) {
-        snprintf(reason, reason_sz, "cannot write the site table");
-        goto out;
     }
     rc = HT_CC_DONE;
     goto out;

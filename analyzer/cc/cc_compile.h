@@ -23,4 +23,8 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
                                const char *rt_lib, char *reason,
                                size_t reason_sz, const char **src);
 
+/* Whole file at path, NUL-terminated, malloc'd (length in *len); NULL if
+ * unreadable or out of memory. */
+char *ht__cc_slurp(const char *path, size_t *len);
+
 #endif

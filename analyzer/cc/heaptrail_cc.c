@@ -9,22 +9,20 @@
  * command gets both. The real compiler is $HEAPTRAIL_REAL_CC or "cc"; it is
  * always run with execvp, never through a shell.
  *
- * Compile mode: a `-c` step with exactly one .c source is instrumented
- * (pointer stores, configured refcount operations; see cc_compile.c and
- * analyzer/sites.h), options from $HEAPTRAIL_OPTS; on any failure the
- * original file is compiled after one warning line. HEAPTRAIL_NO_REWRITE=1
- * turns compile mode off.
+ * Compile mode: every C source of the command is instrumented (pointer
+ * stores, configured refcount operations; see cc_driver.c for the command
+ * shapes, cc_compile.c and analyzer/sites.h), options from $HEAPTRAIL_OPTS;
+ * on any failure the original file is compiled after one warning line.
+ * HEAPTRAIL_NO_REWRITE=1 turns compile mode off (link mode only).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "heaptrail/err.h"
 #include "cc_argv.h"
-#include "cc_compile.h"
+#include "cc_driver.h"
 
 #ifndef HT_CC_RT_LIB
 #define HT_CC_RT_LIB "libheaptrail_rt.a"
@@ -57,36 +55,7 @@ int main(int argc, char **argv)
     const char *rt_lib = getenv("HEAPTRAIL_RT_LIB");
     if (!rt_lib || !*rt_lib)
         rt_lib = HT_CC_RT_LIB;
-    char **v;
-    int n;
     if (argc == 2 && strcmp(argv[1], "--print-link-flags") == 0)
         return print_link_flags(real_cc, rt_lib);
-    if (!getenv("HEAPTRAIL_NO_REWRITE")) {
-        char reason[600];
-        const char *src = NULL;
-        int r = ht_cc_compile_instrumented(argc - 1, argv + 1, real_cc,
-                                           rt_lib, reason, sizeof reason,
-                                           &src);
-        if (r == HT_CC_DONE)
-            return 0;
-        if (r == HT_CC_BAD_OPTS)
-            return 2;
-        if (r == HT_CC_FAILED)
-            fprintf(stderr, "heaptrail-cc: warning: %s not instrumented: %s\n",
-                    src, reason);
-    }
-    if (ht_cc_build_argv(argc - 1, argv + 1, real_cc, rt_lib, &v, &n) != HT_OK) {
-        fprintf(stderr, "heaptrail-cc: out of memory\n");
-        return 1;
-    }
-    if (getenv("HEAPTRAIL_CC_VERBOSE")) {
-        for (int i = 0; i < n; i++)
-            fprintf(stderr, "%s%s", i ? " " : "", v[i]);
-        fputc('\n', stderr);
-    }
-    execvp(real_cc, v);
-    fprintf(stderr, "heaptrail-cc: cannot run %s: %s\n", real_cc,
-            strerror(errno));
-    free(v);
-    return 127;
+    return ht_cc_drive(argc - 1, argv + 1, real_cc, rt_lib);
 }

@@ -6,6 +6,7 @@
  * line for site ids, and the whole sequence is compared exactly with what
  * the program did.
  */
+#include "../support/sites_section.h"
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,7 +66,17 @@ static void read_spill(const char *trace)
     qsort(evs, nev, sizeof *evs, by_seq);
 }
 
-/* id -> "kind:line" or "kind:line:MACRO" from a .htsites table. */
+/* dir/g.o's site table (its .heaptrail.sites section) dumped to the file
+ * dir/g.o.htsites, whose path is written to p. */
+static void dump_sites(const char *dir, char *p, size_t n)
+{
+    char obj[600];
+    snprintf(obj, sizeof obj, "%s/g.o", dir);
+    snprintf(p, n, "%s/g.o.htsites", dir);
+    assert_int_equal(ht_test_dump_sites(obj, p), 0);
+}
+
+/* id -> "kind:line" or "kind:line:MACRO" from a site table. */
 static void read_sites(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -154,7 +165,7 @@ static void render(const char *dir, const struct named *nm, size_t nn,
                    char *got)
 {
     char p[600];
-    snprintf(p, sizeof p, "%s/g.o.htsites", dir);
+    dump_sites(dir, p, sizeof p);
     read_sites(p);
     snprintf(p, sizeof p, "%s/g.db", dir);
     read_spill(p);
@@ -185,10 +196,10 @@ static void has_store_site(const char *dir, const char *sample,
                            const char *type, const char *field, int rw)
 {
     char p[600], path[600], real[4096], want[4400];
-    snprintf(p, sizeof p, "%s/g.o.htsites", dir);
+    dump_sites(dir, p, sizeof p);
     snprintf(path, sizeof path, "%s/%s", HT_SAMPLE_SRC, sample);
     assert_non_null(realpath(path, real));
-    snprintf(want, sizeof want, "\tstore\t%s\t%u\t%u\tmain\t%s\t%s\t%s\t%d\n",
+    snprintf(want, sizeof want, "\tstore\t%s\t%u\t%u\tmain\t%s\t%s\t%s\t%d\t",
              real, line, col, macro, type, field, rw);
     char *t = an_slurp(p);
     assert_non_null(t);

@@ -5,6 +5,7 @@
  * `heaptrail-cc --print-link-flags` (no recompile), run, and its recorded
  * STORE events are exactly the five pointer stores the program executes.
  */
+#include "../support/sites_section.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,10 +46,15 @@ static void test_cmake(void **state)
     /* the link flags are the last line, as --print-link-flags prints them */
     assert_non_null(strstr(out, "-Wl,--wrap=malloc "));
     assert_non_null(strstr(out, "libheaptrail_rt.a -lpthread -ldl\n"));
-    snprintf(p, sizeof p, "%s/b/CMakeFiles/htdemo.dir/list.c.o.htsites", dir);
-    assert_int_equal(access(p, R_OK), 0);
-    snprintf(p, sizeof p, "%s/b/CMakeFiles/htdemo.dir/main.c.o.htsites", dir);
-    assert_int_equal(access(p, R_OK), 0);
+    /* each object carries its site table in .heaptrail.sites */
+    char obj[700];
+    snprintf(obj, sizeof obj, "%s/b/CMakeFiles/htdemo.dir/list.c.o", dir);
+    snprintf(p, sizeof p, "%s/list.tsv", dir);
+    assert_int_equal(ht_test_dump_sites(obj, p), 0);
+    assert_non_null(strstr(an_slurp(p), "\tstore\t"));
+    snprintf(obj, sizeof obj, "%s/b/CMakeFiles/htdemo.dir/main.c.o", dir);
+    snprintf(p, sizeof p, "%s/main.tsv", dir);
+    assert_int_equal(ht_test_dump_sites(obj, p), 0);
     /* relink only: make must not recompile the instrumented objects */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && '%s' -DCMAKE_C_STANDARD_LIBRARIES=\"$('%s' "

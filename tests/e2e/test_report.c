@@ -79,42 +79,6 @@ static void check_golden(const char *name, char *text)
     assert_string_equal(text, want);
 }
 
-/* Load the analyzer's site table into the trace (INSERT OR IGNORE: also
- * right once ingest loads .htsites itself). */
-static void load_sites(const char *trace)
-{
-    FILE *f = fopen(HT_SAMPLE_DIR "/findings.o.htsites", "r");
-    assert_non_null(f);
-    ht_store *st = NULL;
-    assert_int_equal(ht_store_open(trace, 0, &st), HT_OK);
-    ht_insert *ins = NULL;
-    assert_int_equal(ht_store_insert_prepare(st, "INSERT OR IGNORE INTO sites"
-                     " VALUES(?,?,?,?,?,?,?,?,?)", &ins), HT_OK);
-    char line[8192];
-    assert_non_null(fgets(line, sizeof line, f)); /* header */
-    while (fgets(line, sizeof line, f)) {
-        char *c[10] = {0}, *p = line;
-        line[strcspn(line, "\n")] = 0;
-        for (int i = 0; i < 10 && p; i++) {
-            c[i] = p;
-            p = strchr(p, '\t');
-            if (p)
-                *p++ = 0;
-        }
-        assert_non_null(c[8]);
-        for (int i = 0; i < 9; i++)
-            if (!*c[i])
-                c[i] = NULL;
-        assert_int_equal(ht_store_insert_row(ins, "issiissss",
-                         (int64_t)strtoull(c[0], NULL, 10), c[1], c[2],
-                         (int64_t)atoll(c[3]), (int64_t)atoll(c[4]), c[5],
-                         c[6], c[7], c[8]), HT_OK);
-    }
-    ht_store_insert_free(ins);
-    ht_store_close(st);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -128,7 +92,6 @@ static int setup(void **state)
     char *run2[] = {HT, "run", "-o", demo_db, "--", HT_SAMPLE_DIR "/leaky", NULL};
     if (e2e_run(run2, "HEAPTRAIL_SNAPSHOT=1", out, sizeof out))
         return -1;
-    load_sites(db);
     return 0;
 }
 

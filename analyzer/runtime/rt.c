@@ -23,6 +23,20 @@
  *   R4. Events that cannot get a slot are counted in overflow_events.
  *   R5. In a forked child, t_cur and t_tid are reset and a new spill is
  *       created before the child runs user code (pthread_atfork child handler).
+ *   R6. Solo mode (the seq counter without a locked instruction). While
+ *       g_multi == 0 only the solo thread (t_solo == 1: the thread that
+ *       created the spill) takes seqs, with an unlocked `xadd` (one
+ *       instruction: atomic with respect to its own signal handlers). Any
+ *       other thread, before its first seq, makes g_multi non-zero and then
+ *       waits until the solo thread is outside its unlocked window: it sets
+ *       g_multi, issues membarrier(PRIVATE_EXPEDITED) (a full barrier on
+ *       every running thread, so the solo thread either sees g_multi at its
+ *       next check or has g_solo_in visibly set), and spins while
+ *       g_solo_in != 0. From then on every thread uses `lock xadd`. A thread
+ *       started by the wrapped pthread_create makes the switch in its
+ *       creator, before it exists. So seqs stay unique and S3 holds in both
+ *       modes; a fork child starts solo again (only one thread survives).
+ *       Without membarrier the runtime starts in multi mode.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +49,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,6 +82,15 @@ static uint64_t g_snapshots;
 /* R2: (chunk index + 1) << 32 | position; 0 = no chunk yet. */
 static __thread uint64_t t_cur;
 static __thread uint32_t t_tid;
+
+/* R6: solo mode. g_multi: 0 solo, 1 switching, 2 multi (fenced).
+ * g_solo_in: non-zero while the solo thread is inside its unlocked window.
+ * Separate cache lines: g_solo_in is written per event in solo mode only,
+ * g_multi is read by every thread. */
+static _Alignas(64) int g_multi = 2;
+static _Alignas(64) int g_solo_in;
+static __thread int t_solo;   /* 1 on the solo thread */
+static __thread int t_fenced; /* 1 once this thread saw g_multi == 2 */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -180,13 +204,73 @@ static int ht__rt_active(void)
     return 1;
 }
 
+/* Fetch-and-add without the lock prefix (R6: solo thread only). */
+static inline uint64_t ht__rt_xadd_local(uint64_t *p)
+{
+#if defined(__x86_64__)
+    uint64_t v = 1;
+    __asm__ __volatile__("xaddq %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+    return v;
+#else
+    return __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST);
+#endif
+}
+
+/* Leave solo mode (R6); called by a thread other than the solo thread
+ * before it takes its first seq. */
+static void ht__rt_go_multi(void)
+{
+    if (__atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 2) {
+        int z = 0;
+        __atomic_compare_exchange_n(&g_multi, &z, 1, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST);
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+        while (__atomic_load_n(&g_solo_in, __ATOMIC_ACQUIRE) != 0)
+            sched_yield();
+        __atomic_store_n(&g_multi, 2, __ATOMIC_RELEASE);
+    }
+    t_fenced = 1;
+}
+
 /* Reserve a seq now for an event recorded later with ht__rt_record_at
  * (UINT64_MAX if recording is off). */
 static uint64_t ht__rt_take_seq(void)
 {
     if (!ht__rt_active())
         return UINT64_MAX;
+    if (t_solo) {
+        if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
+            /* R6; prev restores the flag of an interrupted outer call */
+            int prev = __atomic_load_n(&g_solo_in, __ATOMIC_RELAXED);
+            __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
+                uint64_t s = ht__rt_xadd_local(&g_hdr->seq);
+                __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
+                return s;
+            }
+            __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
+        }
+    } else if (!t_fenced) {
+        ht__rt_go_multi();
+    }
     return __atomic_fetch_add(&g_hdr->seq, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Make the calling thread the solo thread if membarrier is usable (R6);
+ * called by the thread that created the spill, before READY. */
+static void ht__rt_solo_start(void)
+{
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                0, 0) == 0) {
+        t_solo = 1;
+        t_fenced = 1;
+        __atomic_store_n(&g_solo_in, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_multi, 0, __ATOMIC_RELEASE);
+    } else {
+        t_solo = 0;
+        __atomic_store_n(&g_multi, 2, __ATOMIC_RELEASE);
+    }
 }
 
 static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
@@ -477,6 +561,7 @@ static void ht__rt_init(void)
         on_exit(ht__rt_on_exit, NULL);
         pthread_atfork(NULL, NULL, ht__rt_atfork_child);
     }
+    ht__rt_solo_start();
     __atomic_store_n(&g_ready, HT__RT_READY, __ATOMIC_RELEASE);
     ht__rt_record_roots();
 }
@@ -486,6 +571,10 @@ static void ht__rt_atfork_child(void)
 {
     t_tid = 0;
     t_cur = 0;
+    t_solo = 0;
+    t_fenced = 0;
+    g_multi = 2;
+    g_solo_in = 0;
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
     int32_t parent = g_hdr->pid;
@@ -498,6 +587,7 @@ static void ht__rt_atfork_child(void)
         return;
     }
     munmap(old, old_size);
+    ht__rt_solo_start(); /* the only thread of the child (R5, R6) */
     __atomic_store_n(&g_ready, HT__RT_READY, __ATOMIC_RELEASE);
     ht__rt_record_roots();
 }
@@ -875,6 +965,25 @@ void *__wrap_pvalloc(size_t n)
         ht__rt_record(HT_EV_ALLOC, 0, (uintptr_t)p, n,
                       (uint64_t)sysconf(_SC_PAGESIZE), HT__PC);
     return p;
+}
+
+/* ---------------------------------------------------------- thread wrap */
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                          void *(*fn)(void *), void *arg);
+
+/* Linker wrap of pthread_create: leave solo mode (R6) before the new thread
+ * exists, so its first seq never races with an unlocked one. */
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                          void *(*fn)(void *), void *arg)
+{
+    if (__atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 2) {
+        if (t_solo)
+            __atomic_store_n(&g_multi, 2, __ATOMIC_SEQ_CST);
+        else
+            ht__rt_go_multi();
+    }
+    return __real_pthread_create(t, attr, fn, arg);
 }
 
 /* ----------------------------------------------------------- exec wraps */

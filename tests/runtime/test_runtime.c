@@ -222,6 +222,23 @@ static void check_roots(const struct spill *s)
     assert_string_equal(s->hdr->modules[0].path, "");
 }
 
+/* Distinct tids among records of `kind` (0: all kinds), up to 16. */
+static int count_tids(const struct spill *s, unsigned kind)
+{
+    uint32_t tids[16];
+    int nt = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (kind && s->recs[i].kind != kind)
+            continue;
+        int seen = 0;
+        for (int k = 0; k < nt; k++)
+            seen |= tids[k] == s->recs[i].tid;
+        if (!seen && nt < 16)
+            tids[nt++] = s->recs[i].tid;
+    }
+    return nt;
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -242,16 +259,7 @@ static void test_threads(void **state)
     assert_int_equal(s->hdr->overflow_events, 0);
     assert_int_equal(s->hdr->parent_pid, 0);
     /* 4 worker threads + main: at least 5 distinct tids */
-    uint32_t tids[16];
-    int nt = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        int seen = 0;
-        for (int k = 0; k < nt; k++)
-            seen |= tids[k] == s->recs[i].tid;
-        if (!seen && nt < 16)
-            tids[nt++] = s->recs[i].tid;
-    }
-    assert_int_equal(nt, 5);
+    assert_int_equal(count_tids(s, 0), 5);
     check_order(s);
     check_roots(s);
     assert_true(strstr(s->hdr->exe, "threads") != NULL);
@@ -373,6 +381,25 @@ static void test_signal_handler(void **state)
     assert_int_equal(count(s, HT_EV_FREE, 0), (size_t)m);
     assert_int_equal(count(s, HT_EV_ALLOC, 1), (size_t)h);
     assert_int_equal(s->hdr->overflow_events, 0);
+    check_order(s);
+    free_run(&r);
+}
+
+/* Threads the pthread_create wrap never saw leave solo mode themselves
+ * (runtime invariant R6): seqs stay unique and ordered per address. */
+static void test_foreign_threads(void **state)
+{
+    (void)state;
+    struct run r;
+    mk_tmp(&r);
+    run_sample(&r, "foreign_threads", NULL);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    assert_int_equal(r.nsp, 1);
+    struct spill *s = &r.sp[0];
+    assert_int_equal(count(s, HT_EV_ALLOC, 0), 90000);
+    assert_int_equal(count(s, HT_EV_FREE, 0), 90000);
+    assert_int_equal(s->hdr->overflow_events, 0);
+    assert_int_equal(count_tids(s, HT_EV_ALLOC), 3);
     check_order(s);
     free_run(&r);
 }
@@ -548,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_sigkill),
         cmocka_unit_test(test_fnptr_strdup),
         cmocka_unit_test(test_signal_handler),
+        cmocka_unit_test(test_foreign_threads),
         cmocka_unit_test(test_exec),
         cmocka_unit_test(test_rt_calls),
         cmocka_unit_test(test_vfork),

@@ -776,8 +776,6 @@ static void ht__rt_snapshot_run(void)
         const struct ht_rec *r = recs + c * h->chunk_records;
         for (uint64_t i = 0; i < h->chunk_records; i++, r++) {
             unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
-            if (k == 0) /* S2: a chunk fills front to back; rest unused */
-                break;
             if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
                 r->a == 0)
                 continue;

@@ -518,6 +518,88 @@ static void test_bad_env(void **state)
     free_run(&r);
 }
 
+/* Run fnptr_strdup in r->dir as its cwd with one HEAPTRAIL_* setting kv
+ * ("K=V"; HEAPTRAIL_TRACE=r->trace unless kv sets it), its stderr in err;
+ * returns the wait status. */
+static int run_env_case(struct run *r, const char *kv, char *err, size_t cap)
+{
+    char errpath[300];
+    snprintf(errpath, sizeof errpath, "%s/stderr", r->dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(r->dir) != 0 || !freopen("/dev/null", "w", stdout) ||
+            !freopen(errpath, "w", stderr))
+            _exit(126);
+        unsetenv("HEAPTRAIL_SPILL_MAX");
+        unsetenv("HEAPTRAIL_DISABLE");
+        unsetenv("HEAPTRAIL_SNAPSHOT");
+        setenv("HEAPTRAIL_TRACE", r->trace, 1);
+        putenv((char *)kv);
+        execl(HT_SAMPLE_DIR "/fnptr_strdup", "fnptr_strdup", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    FILE *f = fopen(errpath, "r");
+    assert_non_null(f);
+    size_t n = fread(err, 1, cap - 1, f);
+    err[n] = 0;
+    fclose(f);
+    return st;
+}
+
+/* Every HEAPTRAIL_* variable: a malformed value gives exactly one stderr
+ * line and the default, the program's exit status is unchanged; empty 0/1
+ * variables mean unset. fnptr_strdup: 6 ALLOC, exits 0. */
+static void test_env_validation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kv, *err;
+        int snapshots; /* SNAPSHOT events expected */
+    } cases[] = {
+        {"HEAPTRAIL_SNAPSHOT=yes",
+         "heaptrail: invalid HEAPTRAIL_SNAPSHOT=\"yes\" (want 0 or 1), "
+         "exit snapshot stays on\n", 1},
+        {"HEAPTRAIL_SNAPSHOT=0", "", 0},
+        {"HEAPTRAIL_SNAPSHOT=", "", 1},
+        {"HEAPTRAIL_DISABLE=true",
+         "heaptrail: invalid HEAPTRAIL_DISABLE=\"true\" (want 0 or 1), "
+         "recording stays on\n", 1},
+        {"HEAPTRAIL_DISABLE=", "", 1},
+        {"HEAPTRAIL_DISABLE=0", "", 1},
+        {"HEAPTRAIL_SPILL_MAX=-5",
+         "heaptrail: invalid HEAPTRAIL_SPILL_MAX \"-5\" (want bytes >= "
+         "1048576), using 64 GiB\n", 1},
+        {"HEAPTRAIL_SPILL_MAX=99999999999999999999999",
+         "heaptrail: invalid HEAPTRAIL_SPILL_MAX \"99999999999999999999999\" "
+         "(want bytes >= 1048576), using 64 GiB\n", 1},
+        {"HEAPTRAIL_TRACE=",
+         "heaptrail: invalid HEAPTRAIL_TRACE (empty or longer than 944 "
+         "bytes), using \"heaptrail.db\"\n", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct run r;
+        mk_tmp(&r);
+        char err[1024];
+        int st = run_env_case(&r, cases[i].kv, err, sizeof err);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_string_equal(err, cases[i].err);
+        if (!strcmp(cases[i].kv, "HEAPTRAIL_TRACE="))
+            snprintf(r.trace, sizeof r.trace, "%s/heaptrail.db", r.dir);
+        load_spills(&r);
+        assert_int_equal(r.nsp, 1);
+        assert_int_equal(count(&r.sp[0], HT_EV_ALLOC, 0), 6);
+        assert_int_equal(count(&r.sp[0], HT_EV_SNAPSHOT, -1),
+                         (size_t)cases[i].snapshots);
+        assert_int_equal(r.sp[0].hdr->max_chunks,
+                         ((64ull << 30) - HT_SPILL_HEADER_SIZE) /
+                             (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec)));
+        free_run(&r);
+    }
+}
+
 static void test_disable(void **state)
 {
     (void)state;
@@ -583,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_vfork),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_bad_env),
+        cmocka_unit_test(test_env_validation),
         cmocka_unit_test(test_disable),
         cmocka_unit_test(test_unwritable_dir),
     };

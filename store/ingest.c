@@ -305,6 +305,7 @@ static void *encoder_main(void *arg)
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
+    ht__codec_thread_done();
     return NULL;
 }
 

@@ -433,13 +433,20 @@ static void ht__rt_read_env(void)
                       NULL, NULL, NULL, NULL);
         trace = NULL;
     }
-    g_env.trace = trace ? trace : "heaptrail.db";
+    /* a copy: the program may change its environment before a fork */
+    static char trace_copy[HT_SPILL_PATH_MAX];
+    if (trace) {
+        memcpy(trace_copy, trace, ht__rt_strlen(trace) + 1);
+        g_env.trace = trace_copy;
+    } else {
+        g_env.trace = "heaptrail.db";
+    }
     g_env.spill_max = HT__RT_DEFAULT_MAX;
     const char *ms = getenv("HEAPTRAIL_SPILL_MAX");
     if (ms) {
         uint64_t v;
         if (ht__rt_parse_u64(ms, &v) != 0 || v < HT_SPILL_HEADER_SIZE)
-            ht__rt_puterr("heaptrail: invalid HEAPTRAIL_SPILL_MAX \"", ms,
+            ht__rt_puterr("heaptrail: invalid HEAPTRAIL_SPILL_MAX=\"", ms,
                           "\" (want bytes >= 1048576), using 64 GiB", NULL, NULL);
         else
             g_env.spill_max = v;

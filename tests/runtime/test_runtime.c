@@ -570,10 +570,10 @@ static void test_env_validation(void **state)
         {"HEAPTRAIL_DISABLE=", "", 0},
         {"HEAPTRAIL_DISABLE=0", "", 0},
         {"HEAPTRAIL_SPILL_MAX=-5",
-         "heaptrail: invalid HEAPTRAIL_SPILL_MAX \"-5\" (want bytes >= "
+         "heaptrail: invalid HEAPTRAIL_SPILL_MAX=\"-5\" (want bytes >= "
          "1048576), using 64 GiB\n", 0},
         {"HEAPTRAIL_SPILL_MAX=99999999999999999999999",
-         "heaptrail: invalid HEAPTRAIL_SPILL_MAX \"99999999999999999999999\" "
+         "heaptrail: invalid HEAPTRAIL_SPILL_MAX=\"99999999999999999999999\" "
          "(want bytes >= 1048576), using 64 GiB\n", 0},
         {"HEAPTRAIL_TRACE=",
          "heaptrail: invalid HEAPTRAIL_TRACE (empty or longer than 944 "

@@ -495,6 +495,18 @@ out:
     return e;
 }
 
+/* Integer result of a one-value PRAGMA, or 0. */
+static int64_t pragma_int(ht_store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
 static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
                                 const struct ht_spill_header *h,
                                 const struct pcset *pcs,
@@ -712,8 +724,14 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
     size_t ns = 0;
     int truncated = 0;
     struct pcset pcs = {0};
+    int64_t cache_kib = 0; /* the connection's cache_size, restored at out */
     if ((e = build_streams(&m, &s, &ns, &res->torn, &truncated)) != HT_OK)
         goto out;
+    /* Up to 256 MiB of page cache for the transaction, so dirty pages are
+     * not spilled to the WAL and read back before the commit (measured:
+     * 1/3 fewer page writes, 2/3 fewer reads); restored afterwards. */
+    cache_kib = pragma_int(st, "PRAGMA cache_size");
+    sqlite3_exec(st->db, "PRAGMA cache_size=-262144", NULL, NULL, NULL);
     if ((e = ht_store_begin(st)) != HT_OK)
         goto out;
     if ((e = insert_run(st, m.h, spill_path, end, truncated, res)) == HT_OK &&
@@ -732,6 +750,11 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
     }
     unlink(spill_path); /* only after the run is committed */
 out:
+    if (cache_kib) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)cache_kib);
+        sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    }
     for (size_t i = 0; i < ns; i++)
         free(s[i].owned);
     free(s);

@@ -335,6 +335,16 @@ static __thread struct {
     ZSTD_CCtx *cctx;
 } enc_ws;
 
+/* Free the calling thread's encoder workspace (for a thread about to exit;
+ * a later encode on the thread makes a new one). */
+void ht__codec_thread_done(void)
+{
+    free(enc_ws.e);
+    free(enc_ws.streams);
+    ZSTD_freeCCtx(enc_ws.cctx);
+    memset(&enc_ws, 0, sizeof(enc_ws));
+}
+
 /*
  * Encode recs[0..n) into a new malloc'd buffer (*out, *out_len), owned by the
  * caller. Errors: HT_EINVAL if n is 0 or above HT_CODEC_MAX_RECORDS or an

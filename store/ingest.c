@@ -10,12 +10,16 @@
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
  *      whose first seq has been reached, so memory ~ threads, not chunks),
  *      cutting the merged stream into HT_CODEC_MAX_RECORDS-record chunks;
+ *      one worker thread encodes chunk k while this thread merges chunk
+ *      k+1 (two buffers; chunks are inserted in order by this thread, the
+ *      only one that touches SQLite);
  *   4. symbolise every distinct return address and store modules and pcs;
  *   5. insert the run row, commit, delete the spill.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +128,13 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
         *truncated = 1; /* torn tail: file shorter than its chunks */
         used = tail ? avail + 1 : avail;
     }
+    /* Fault the used part in with one call instead of a fault per few
+     * pages (best effort: MADV_POPULATE_READ needs Linux 5.14). */
+#ifdef MADV_POPULATE_READ
+    size_t used_bytes = h->header_size + used * chunk_bytes;
+    madvise(m->base, used_bytes < m->size ? used_bytes : m->size,
+            MADV_POPULATE_READ);
+#endif
     struct stream *s = calloc(used ? used : 1, sizeof *s);
     if (!s)
         return HT_ENOMEM;
@@ -256,13 +267,55 @@ static ht_err pcset_add(struct pcset *p, uint64_t pc)
     return HT_OK;
 }
 
-static ht_err flush_chunk(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
-                          int64_t chunk_no, const struct ht_rec *buf, size_t n)
+/* One chunk handed to the encoder thread. Protected by mu: state and the
+ * result fields; buf is read by the encoder only while state == PENDING. */
+enum { ENC_IDLE, ENC_PENDING, ENC_DONE, ENC_QUIT };
+struct encoder {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int started, state;
+    const struct ht_rec *buf;
+    size_t n;
+    void *enc; /* owned by the encoder until taken by store_encoded */
+    size_t len;
+    ht_err e;
+};
+
+static void *encoder_main(void *arg)
 {
-    void *enc = NULL;
-    size_t len = 0;
-    ht_err e = ht__codec_encode(buf, n, &enc, &len);
+    struct encoder *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->state != ENC_PENDING && w->state != ENC_QUIT)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->state == ENC_QUIT)
+            break;
+        const struct ht_rec *buf = w->buf;
+        size_t n = w->n;
+        pthread_mutex_unlock(&w->mu);
+        void *enc = NULL;
+        size_t len = 0;
+        ht_err e = ht__codec_encode(buf, n, &enc, &len);
+        pthread_mutex_lock(&w->mu);
+        w->enc = enc;
+        w->len = len;
+        w->e = e;
+        w->state = ENC_DONE;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    ht__codec_thread_done();
+    return NULL;
+}
+
+/* Insert one encoded chunk (takes ownership of enc). */
+static ht_err store_encoded(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
+                            int64_t chunk_no, const struct ht_rec *buf,
+                            size_t n, ht_err e, void *enc, size_t len)
+{
     if (e != HT_OK) {
+        free(enc);
         ht__store_set_error("encoding chunk: %s", ht_strerror(e));
         return e;
     }
@@ -278,6 +331,88 @@ static ht_err flush_chunk(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
     return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(st, "storing chunk");
 }
 
+static ht_err flush_chunk(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
+                          int64_t chunk_no, const struct ht_rec *buf, size_t n)
+{
+    void *enc = NULL;
+    size_t len = 0;
+    ht_err e = ht__codec_encode(buf, n, &enc, &len);
+    return store_encoded(st, ins, run_id, chunk_no, buf, n, e, enc, len);
+}
+
+/* Wait for the chunk in flight (if any) and insert it. */
+static ht_err encoder_finish(struct encoder *w, ht_store *st,
+                             sqlite3_stmt *ins, int64_t run_id,
+                             int64_t *chunk_no, struct ht_ingest_result *res)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->state == ENC_IDLE) {
+        pthread_mutex_unlock(&w->mu);
+        return HT_OK;
+    }
+    while (w->state != ENC_DONE)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->state = ENC_IDLE;
+    void *enc = w->enc;
+    w->enc = NULL;
+    pthread_mutex_unlock(&w->mu);
+    ht_err e = store_encoded(st, ins, run_id, (*chunk_no)++, w->buf, w->n,
+                             w->e, enc, w->len);
+    if (e == HT_OK)
+        res->events += w->n;
+    return e;
+}
+
+/* Store buf[0..n): through the encoder thread when it runs (the caller
+ * must not touch buf until the next encoder_finish), else inline. */
+static ht_err submit_chunk(struct encoder *w, ht_store *st, sqlite3_stmt *ins,
+                           int64_t run_id, int64_t *chunk_no,
+                           const struct ht_rec *buf, size_t n,
+                           struct ht_ingest_result *res)
+{
+    ht_err e = encoder_finish(w, st, ins, run_id, chunk_no, res);
+    if (e != HT_OK)
+        return e;
+    if (!w->started) {
+        if ((e = flush_chunk(st, ins, run_id, (*chunk_no)++, buf, n)) == HT_OK)
+            res->events += n;
+        return e;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->buf = buf;
+    w->n = n;
+    w->state = ENC_PENDING;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return HT_OK;
+}
+
+static void encoder_start(struct encoder *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    /* without the thread, chunks are encoded inline */
+    w->started = pthread_create(&w->thread, NULL, encoder_main, w) == 0;
+}
+
+/* Stop the thread; a chunk still in flight is dropped (error paths). */
+static void encoder_stop(struct encoder *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->state == ENC_PENDING)
+        pthread_cond_wait(&w->cv, &w->mu);
+    free(w->enc);
+    w->enc = NULL;
+    w->state = ENC_QUIT;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}
+
 /* Merge the streams into stored chunks; collect pcs. */
 static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
                           size_t ns, struct pcset *pcs,
@@ -285,10 +420,13 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
 {
     qsort(s, ns, sizeof *s, stream_first_cmp);
     struct stream **hp = malloc((ns ? ns : 1) * sizeof *hp);
-    struct ht_rec *buf = malloc(HT_CODEC_MAX_RECORDS * sizeof *buf);
+    /* two buffers: one being merged into, one being encoded */
+    struct ht_rec *bufs = malloc(2 * HT_CODEC_MAX_RECORDS * sizeof *bufs);
     sqlite3_stmt *ins = NULL;
+    struct encoder w;
+    encoder_start(&w);
     ht_err e = HT_OK;
-    if (!hp || !buf) {
+    if (!hp || !bufs) {
         e = HT_ENOMEM;
         goto out;
     }
@@ -302,6 +440,8 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
     uint64_t total = 0;
     for (size_t i = 0; i < ns; i++)
         total += s[i].n;
+    struct ht_rec *buf = bufs;
+    uint64_t last_pc = 0; /* most pcs repeat: skip the set lookup */
     for (;;) {
         /* activate streams whose first seq is not after the heap minimum */
         while (next < ns && (nh == 0 || s[next].r[0].seq <= skey(hp[0]))) {
@@ -311,17 +451,32 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
         if (nh == 0)
             break;
         struct stream *t = hp[0];
-        const struct ht_rec *r = &t->r[t->pos++];
-        buf[nb] = *r;
-        buf[nb].reserved = 0;
-        if ((r->kind == HT_EV_ALLOC || r->kind == HT_EV_REALLOC ||
-             r->kind == HT_EV_FREE) && !(r->flags & HT_EVF_SITE))
-            if ((e = pcset_add(pcs, r->d)) != HT_OK)
+        /* Copy the run of t's records that precede every other stream's
+         * (all of them, with one thread: then there is no heap work). */
+        uint64_t lim = next < ns ? s[next].r[0].seq : UINT64_MAX;
+        if (nh > 1 && skey(hp[1]) < lim)
+            lim = skey(hp[1]);
+        if (nh > 2 && skey(hp[2]) < lim)
+            lim = skey(hp[2]);
+        do {
+            const struct ht_rec *r = &t->r[t->pos++];
+            buf[nb] = *r;
+            buf[nb].reserved = 0;
+            if ((r->kind == HT_EV_ALLOC || r->kind == HT_EV_REALLOC ||
+                 r->kind == HT_EV_FREE) && !(r->flags & HT_EVF_SITE) &&
+                r->d != last_pc) {
+                if ((e = pcset_add(pcs, r->d)) != HT_OK)
+                    goto out;
+                last_pc = r->d;
+            }
+            nb++;
+        } while (t->pos < t->n && nb < HT_CODEC_MAX_RECORDS &&
+                 t->r[t->pos].seq < lim);
+        if (nb == HT_CODEC_MAX_RECORDS) {
+            if ((e = submit_chunk(&w, st, ins, run_id, &chunk_no, buf, nb,
+                                  res)) != HT_OK)
                 goto out;
-        if (++nb == HT_CODEC_MAX_RECORDS) {
-            if ((e = flush_chunk(st, ins, run_id, chunk_no++, buf, nb)) != HT_OK)
-                goto out;
-            res->events += nb;
+            buf = buf == bufs ? bufs + HT_CODEC_MAX_RECORDS : bufs;
             nb = 0;
             if (st->progress)
                 st->progress(st->progress_ctx, res->events, total);
@@ -331,17 +486,30 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
         if (nh)
             heap_down(hp, nh, 0);
     }
-    if (nb) {
-        if ((e = flush_chunk(st, ins, run_id, chunk_no++, buf, nb)) != HT_OK)
-            goto out;
-        res->events += nb;
-    }
+    if (nb && (e = submit_chunk(&w, st, ins, run_id, &chunk_no, buf, nb,
+                                res)) != HT_OK)
+        goto out;
+    if ((e = encoder_finish(&w, st, ins, run_id, &chunk_no, res)) != HT_OK)
+        goto out;
     res->chunks = (uint64_t)chunk_no;
 out:
+    encoder_stop(&w);
     sqlite3_finalize(ins);
     free(hp);
-    free(buf);
+    free(bufs);
     return e;
+}
+
+/* Integer result of a one-value PRAGMA, or 0. */
+static int64_t pragma_int(ht_store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
 }
 
 static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
@@ -561,8 +729,14 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
     size_t ns = 0;
     int truncated = 0;
     struct pcset pcs = {0};
+    int64_t cache_kib = 0; /* the connection's cache_size, restored at out */
     if ((e = build_streams(&m, &s, &ns, &res->torn, &truncated)) != HT_OK)
         goto out;
+    /* Up to 256 MiB of page cache for the transaction, so dirty pages are
+     * not spilled to the WAL and read back before the commit (measured:
+     * 1/3 fewer page writes, 2/3 fewer reads); restored afterwards. */
+    cache_kib = pragma_int(st, "PRAGMA cache_size");
+    sqlite3_exec(st->db, "PRAGMA cache_size=-262144", NULL, NULL, NULL);
     if ((e = ht_store_begin(st)) != HT_OK)
         goto out;
     if ((e = insert_run(st, m.h, spill_path, end, truncated, res)) == HT_OK &&
@@ -582,6 +756,11 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
     }
     unlink(spill_path); /* only after the run is committed */
 out:
+    if (cache_kib) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)cache_kib);
+        sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    }
     for (size_t i = 0; i < ns; i++)
         free(s[i].owned);
     free(s);

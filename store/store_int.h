@@ -22,6 +22,9 @@
  * Errors: HT_EINVAL (n out of range), HT_ENOMEM. */
 ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
                         size_t *out_len);
+/* Free the calling thread's encoder workspace (kept per thread between
+ * calls); for a thread about to exit. */
+void ht__codec_thread_done(void);
 
 /* Decode a buffer produced by ht__codec_encode into recs[0..cap). Sets *n.
  * Errors: HT_ECORRUPT (any malformed input, never a crash), HT_EINVAL

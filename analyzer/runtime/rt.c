@@ -23,6 +23,20 @@
  *   R4. Events that cannot get a slot are counted in overflow_events.
  *   R5. In a forked child, t_cur and t_tid are reset and a new spill is
  *       created before the child runs user code (pthread_atfork child handler).
+ *   R6. Solo mode (the seq counter without a locked instruction). While
+ *       g_multi == 0 only the solo thread (t_solo == 1: the thread that
+ *       created the spill) takes seqs, with an unlocked `xadd` (one
+ *       instruction: atomic with respect to its own signal handlers). Any
+ *       other thread, before its first seq, makes g_multi non-zero and then
+ *       waits until the solo thread is outside its unlocked window: it sets
+ *       g_multi, issues membarrier(PRIVATE_EXPEDITED) (a full barrier on
+ *       every running thread, so the solo thread either sees g_multi at its
+ *       next check or has g_solo_in visibly set), and spins while
+ *       g_solo_in != 0. From then on every thread uses `lock xadd`. A thread
+ *       started by the wrapped pthread_create makes the switch in its
+ *       creator, before it exists. So seqs stay unique and S3 holds in both
+ *       modes; a fork child starts solo again (only one thread survives).
+ *       Without membarrier the runtime starts in multi mode.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +49,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,6 +82,15 @@ static uint64_t g_snapshots;
 /* R2: (chunk index + 1) << 32 | position; 0 = no chunk yet. */
 static __thread uint64_t t_cur;
 static __thread uint32_t t_tid;
+
+/* R6: solo mode. g_multi: 0 solo, 1 switching, 2 multi (fenced).
+ * g_solo_in: non-zero while the solo thread is inside its unlocked window.
+ * Separate cache lines: g_solo_in is written per event in solo mode only,
+ * g_multi is read by every thread. */
+static _Alignas(64) int g_multi = 2;
+static _Alignas(64) int g_solo_in;
+static __thread int t_solo;   /* 1 on the solo thread */
+static __thread int t_fenced; /* 1 once this thread saw g_multi == 2 */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -180,13 +204,73 @@ static int ht__rt_active(void)
     return 1;
 }
 
+/* Fetch-and-add without the lock prefix (R6: solo thread only). */
+static inline uint64_t ht__rt_xadd_local(uint64_t *p)
+{
+#if defined(__x86_64__)
+    uint64_t v = 1;
+    __asm__ __volatile__("xaddq %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+    return v;
+#else
+    return __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST);
+#endif
+}
+
+/* Leave solo mode (R6); called by a thread other than the solo thread
+ * before it takes its first seq. */
+static void ht__rt_go_multi(void)
+{
+    if (__atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 2) {
+        int z = 0;
+        __atomic_compare_exchange_n(&g_multi, &z, 1, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST);
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+        while (__atomic_load_n(&g_solo_in, __ATOMIC_ACQUIRE) != 0)
+            sched_yield();
+        __atomic_store_n(&g_multi, 2, __ATOMIC_RELEASE);
+    }
+    t_fenced = 1;
+}
+
 /* Reserve a seq now for an event recorded later with ht__rt_record_at
  * (UINT64_MAX if recording is off). */
 static uint64_t ht__rt_take_seq(void)
 {
     if (!ht__rt_active())
         return UINT64_MAX;
+    if (t_solo) {
+        if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
+            /* R6; prev restores the flag of an interrupted outer call */
+            int prev = __atomic_load_n(&g_solo_in, __ATOMIC_RELAXED);
+            __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
+                uint64_t s = ht__rt_xadd_local(&g_hdr->seq);
+                __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
+                return s;
+            }
+            __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
+        }
+    } else if (!t_fenced) {
+        ht__rt_go_multi();
+    }
     return __atomic_fetch_add(&g_hdr->seq, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Make the calling thread the solo thread if membarrier is usable (R6);
+ * called by the thread that created the spill, before READY. */
+static void ht__rt_solo_start(void)
+{
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                0, 0) == 0) {
+        t_solo = 1;
+        t_fenced = 1;
+        __atomic_store_n(&g_solo_in, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_multi, 0, __ATOMIC_RELEASE);
+    } else {
+        t_solo = 0;
+        __atomic_store_n(&g_multi, 2, __ATOMIC_RELEASE);
+    }
 }
 
 static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
@@ -310,30 +394,73 @@ static int ht__rt_parse_u64(const char *s, uint64_t *out)
 static void ht__rt_on_exit(int status, void *arg);
 static void ht__rt_atfork_child(void);
 
+/* The HEAPTRAIL_* settings, read and validated once by ht__rt_read_env at
+ * initialisation (a fork child reuses them; an exec'd image reads its own).
+ * A malformed value gets one "heaptrail: invalid ..." line on stderr and
+ * the default; it never stops the program or changes its exit status. */
+static struct {
+    const char *trace;  /* HEAPTRAIL_TRACE, default "heaptrail.db" */
+    uint64_t spill_max; /* HEAPTRAIL_SPILL_MAX bytes, default 64 GiB */
+    int disable;        /* HEAPTRAIL_DISABLE=1: record nothing */
+    int snapshot;       /* HEAPTRAIL_SNAPSHOT: 1 exit snapshot, 0 none at
+                         * all (not even ht_rt_snapshot), -1 unset: only
+                         * ht_rt_snapshot */
+} g_env;
+
+/* A 0/1 variable; unset, empty or malformed gives def; what ends the
+ * error line. */
+static int ht__rt_env_bool(const char *name, int def, const char *what)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    if ((v[0] == '0' || v[0] == '1') && !v[1])
+        return v[0] == '1';
+    ht__rt_puterr("heaptrail: invalid ", name, "=\"", v, what);
+    return def;
+}
+
+static void ht__rt_read_env(void)
+{
+    g_env.disable = ht__rt_env_bool("HEAPTRAIL_DISABLE", 0,
+                                    "\" (want 0 or 1), recording stays on");
+    g_env.snapshot = ht__rt_env_bool("HEAPTRAIL_SNAPSHOT", -1,
+                                     "\" (want 0 or 1), exit snapshot stays off");
+    const char *trace = getenv("HEAPTRAIL_TRACE");
+    if (trace && (!*trace || ht__rt_strlen(trace) > HT_SPILL_PATH_MAX - 80)) {
+        ht__rt_puterr("heaptrail: invalid HEAPTRAIL_TRACE (empty or longer "
+                      "than 944 bytes), using \"heaptrail.db\"",
+                      NULL, NULL, NULL, NULL);
+        trace = NULL;
+    }
+    /* a copy: the program may change its environment before a fork */
+    static char trace_copy[HT_SPILL_PATH_MAX];
+    if (trace) {
+        memcpy(trace_copy, trace, ht__rt_strlen(trace) + 1);
+        g_env.trace = trace_copy;
+    } else {
+        g_env.trace = "heaptrail.db";
+    }
+    g_env.spill_max = HT__RT_DEFAULT_MAX;
+    const char *ms = getenv("HEAPTRAIL_SPILL_MAX");
+    if (ms) {
+        uint64_t v;
+        if (ht__rt_parse_u64(ms, &v) != 0 || v < HT_SPILL_HEADER_SIZE)
+            ht__rt_puterr("heaptrail: invalid HEAPTRAIL_SPILL_MAX=\"", ms,
+                          "\" (want bytes >= 1048576), using 64 GiB", NULL, NULL);
+        else
+            g_env.spill_max = v;
+    }
+}
+
 /* Create and map a new spill file; on success sets g_hdr etc. and records
  * the ROOT events. parent_pid is 0 or the pid we forked from. Returns 0 on
  * success, -1 if recording must be disabled. */
 static int ht__rt_spill_create(int32_t parent_pid)
 {
-    const char *trace = getenv("HEAPTRAIL_TRACE");
-    if (trace && (!*trace || ht__rt_strlen(trace) > HT_SPILL_PATH_MAX - 80)) {
-        ht__rt_puterr("heaptrail: invalid HEAPTRAIL_TRACE, using "
-                      "\"heaptrail.db\"", NULL, NULL, NULL, NULL);
-        trace = NULL;
-    }
-    if (!trace)
-        trace = "heaptrail.db";
-    uint64_t maxb = HT__RT_DEFAULT_MAX;
-    const char *ms = getenv("HEAPTRAIL_SPILL_MAX");
-    if (ms) {
-        uint64_t v;
-        if (ht__rt_parse_u64(ms, &v) != 0 || v < HT_SPILL_HEADER_SIZE)
-            ht__rt_puterr("heaptrail: invalid HEAPTRAIL_SPILL_MAX \"", ms,
-                          "\" (want bytes >= 1048576), using 64 GiB", NULL, NULL);
-        else
-            maxb = v;
-    }
-    uint64_t max_chunks = (maxb - HT_SPILL_HEADER_SIZE) / HT__RT_CHUNK_BYTES;
+    const char *trace = g_env.trace;
+    uint64_t max_chunks =
+        (g_env.spill_max - HT_SPILL_HEADER_SIZE) / HT__RT_CHUNK_BYTES;
 
     char dir[HT_SPILL_PATH_MAX];
     size_t tl = ht__rt_strlen(trace);
@@ -459,12 +586,8 @@ static void ht__rt_init(void)
         return;
     }
     __atomic_store_n(&g_init_tid, (pid_t)ht__rt_tid(), __ATOMIC_RELAXED);
-    const char *dis = getenv("HEAPTRAIL_DISABLE");
-    if (dis && !(dis[0] == '0' && !dis[1]) && !(dis[0] == '1' && !dis[1]) &&
-        dis[0])
-        ht__rt_puterr("heaptrail: invalid HEAPTRAIL_DISABLE \"", dis,
-                      "\" (want 0 or 1), recording enabled", NULL, NULL);
-    if (dis && dis[0] == '1' && !dis[1]) {
+    ht__rt_read_env();
+    if (g_env.disable) {
         __atomic_store_n(&g_ready, HT__RT_DISABLED, __ATOMIC_RELEASE);
         return;
     }
@@ -477,6 +600,7 @@ static void ht__rt_init(void)
         on_exit(ht__rt_on_exit, NULL);
         pthread_atfork(NULL, NULL, ht__rt_atfork_child);
     }
+    ht__rt_solo_start();
     __atomic_store_n(&g_ready, HT__RT_READY, __ATOMIC_RELEASE);
     ht__rt_record_roots();
 }
@@ -486,6 +610,10 @@ static void ht__rt_atfork_child(void)
 {
     t_tid = 0;
     t_cur = 0;
+    t_solo = 0;
+    t_fenced = 0;
+    g_multi = 2;
+    g_solo_in = 0;
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
     int32_t parent = g_hdr->pid;
@@ -498,20 +626,33 @@ static void ht__rt_atfork_child(void)
         return;
     }
     munmap(old, old_size);
+    ht__rt_solo_start(); /* the only thread of the child (R5, R6) */
     __atomic_store_n(&g_ready, HT__RT_READY, __ATOMIC_RELEASE);
     ht__rt_record_roots();
 }
 
 /* ---- Exit snapshot (ARCHITECTURE.md decision 4) ----------------------
- * Replays the spill's ALLOC/REALLOC/FREE records in seq order into an
- * mmap'd addr->size hash, then scans every live block and every module
- * data range conservatively, recording one EDGE per word that points into
- * a live block. Scratch memory is mmap'd only (never malloc). */
+ * One pass over the spill's ALLOC/REALLOC/FREE records, in slot order, into
+ * an mmap'd open-addressing table keyed by block address that keeps, per
+ * address, the event with the highest seq (the latest one decides whether
+ * the block is live: a FREE of an address is ordered before any later
+ * allocation of it, S3). No sort of the events: time is linear in events,
+ * memory in distinct addresses. Then every live block (sorted by address)
+ * and every module data range is scanned conservatively, recording one EDGE
+ * per word that points into a live block. Scratch memory is mmap'd only
+ * (never malloc). */
 struct ht__snap_ent {
-    uint64_t key; /* seq while replaying, block address when scanning */
-    uint64_t a, c;
-    uint32_t kind, flags;
+    uint64_t key; /* block address */
+    uint64_t a;   /* size */
 };
+
+/* One table slot: address (0 = empty), seq of its latest event, size or
+ * HT__SNAP_DEAD. */
+struct ht__snap_slot {
+    uint64_t addr, seq, size;
+};
+
+#define HT__SNAP_DEAD UINT64_MAX
 
 static void *ht__snap_map(uint64_t bytes)
 {
@@ -550,15 +691,50 @@ static void ht__snap_sort(struct ht__snap_ent *v, uint64_t n)
     }
 }
 
-#define HT__SNAP_DEAD UINT64_MAX
+/* The address table (cap a power of two, n used slots). */
+struct ht__snap_tab {
+    struct ht__snap_slot *v;
+    uint64_t cap, n;
+};
 
-/* Slot of addr in the hash (keys never removed; dead = size DEAD). */
-static uint64_t *ht__snap_slot(uint64_t *tab, uint64_t mask, uint64_t addr)
+static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
+                                           uint64_t mask, uint64_t addr)
 {
     uint64_t i = (addr * 0x9E3779B97F4A7C15ull >> 17) & mask;
-    while (tab[2 * i] != 0 && tab[2 * i] != addr)
+    while (v[i].addr != 0 && v[i].addr != addr)
         i = (i + 1) & mask;
-    return &tab[2 * i];
+    return &v[i];
+}
+
+/* Note event (seq) on addr: live with size, or size DEAD. Returns -1 if
+ * the table cannot grow. */
+static int ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
+                         uint64_t size)
+{
+    if (2 * (t->n + 1) > t->cap) {
+        uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
+        struct ht__snap_slot *nv = ht__snap_map(ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        for (uint64_t i = 0; i < t->cap; i++)
+            if (t->v[i].addr)
+                *ht__snap_slot(nv, ncap - 1, t->v[i].addr) = t->v[i];
+        if (t->v)
+            munmap(t->v, t->cap * sizeof *t->v);
+        t->v = nv;
+        t->cap = ncap;
+    }
+    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap - 1, addr);
+    if (s->addr == 0) {
+        s->addr = addr;
+        s->seq = seq;
+        s->size = size;
+        t->n++;
+    } else if (seq > s->seq) {
+        s->seq = seq;
+        s->size = size;
+    }
+    return 0;
 }
 
 /* Find the live block containing v in sorted live[0..n), or NULL. */
@@ -594,8 +770,7 @@ static void ht__rt_snapshot_run(void)
 {
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
-    const char *env = getenv("HEAPTRAIL_SNAPSHOT");
-    if (env && strcmp(env, "0") == 0)
+    if (!g_env.snapshot)
         return;
     uint64_t num = __atomic_fetch_add(&g_snapshots, 1, __ATOMIC_RELAXED);
     ht__rt_record(HT_EV_SNAPSHOT, 0, num, 0, 0, 0);
@@ -604,68 +779,48 @@ static void ht__rt_snapshot_run(void)
     if (nch > h->max_chunks)
         nch = h->max_chunks;
     const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
-    uint64_t total = nch * h->chunk_records, nev = 0;
-    for (uint64_t i = 0; i < total; i++) {
-        unsigned k = __atomic_load_n(&recs[i].kind, __ATOMIC_ACQUIRE);
-        nev += k == HT_EV_ALLOC || k == HT_EV_REALLOC || k == HT_EV_FREE;
-    }
-    uint64_t cap = 16;
-    while (cap < 2 * nev + 2)
-        cap <<= 1;
-    uint64_t ev_bytes = (nev + 1) * sizeof(struct ht__snap_ent);
-    uint64_t tab_bytes = cap * 2 * sizeof(uint64_t);
-    struct ht__snap_ent *ev = ht__snap_map(ev_bytes);
-    uint64_t *tab = ht__snap_map(tab_bytes);
-    if (!ev || !tab)
-        goto out;
-    uint64_t m = 0;
-    for (uint64_t i = 0; i < total && m < nev; i++) {
-        const struct ht_rec *r = &recs[i];
-        unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
-        if (k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE)
-            continue;
-        ev[m].key = r->seq;
-        ev[m].a = r->a;
-        ev[m].c = k == HT_EV_FREE ? 0 : r->b;
-        ev[m].kind = k;
-        ev[m].flags = r->flags;
-        m++;
-    }
-    ht__snap_sort(ev, m);
-    uint64_t mask = cap - 1;
-    for (uint64_t i = 0; i < m; i++) {
-        if (ev[i].a == 0)
-            continue;
-        uint64_t *s = ht__snap_slot(tab, mask, ev[i].a);
-        if (ev[i].kind == HT_EV_FREE) {
-            if (s[0] == ev[i].a)
-                s[1] = HT__SNAP_DEAD;
-        } else {
-            s[0] = ev[i].a;
-            s[1] = ev[i].c;
+    struct ht__snap_tab t = {0};
+    struct ht__snap_ent *live = NULL;
+    uint64_t live_bytes = 0;
+    for (uint64_t c = 0; c < nch; c++) {
+        const struct ht_rec *r = recs + c * h->chunk_records;
+        for (uint64_t i = 0; i < h->chunk_records; i++, r++) {
+            unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
+            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
+                r->a == 0)
+                continue;
+            if (ht__snap_note(&t, r->a, r->seq,
+                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
+                goto out;
         }
     }
-    /* Reuse ev as the sorted array of live blocks (key=addr, a=size). */
+    /* the sorted array of live blocks (key = addr, a = size) */
     uint64_t nl = 0;
-    for (uint64_t i = 0; i < cap; i++)
-        if (tab[2 * i] && tab[2 * i + 1] != HT__SNAP_DEAD) {
-            ev[nl].key = tab[2 * i];
-            ev[nl].a = tab[2 * i + 1];
+    for (uint64_t i = 0; i < t.cap; i++)
+        nl += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
+    live_bytes = (nl + 1) * sizeof *live;
+    if (!(live = ht__snap_map(live_bytes)))
+        goto out;
+    nl = 0;
+    for (uint64_t i = 0; i < t.cap; i++)
+        if (t.v[i].addr && t.v[i].size != HT__SNAP_DEAD) {
+            live[nl].key = t.v[i].addr;
+            live[nl].a = t.v[i].size;
             nl++;
         }
-    ht__snap_sort(ev, nl);
+    ht__snap_sort(live, nl);
     uint32_t nmod = __atomic_load_n(&h->nmodules, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < nmod && i < HT_SPILL_MAX_MODULES; i++)
         if (h->modules[i].data_hi > h->modules[i].data_lo)
-            ht__snap_scan(ev, nl, h->modules[i].data_lo,
+            ht__snap_scan(live, nl, h->modules[i].data_lo,
                           h->modules[i].data_hi);
     for (uint64_t i = 0; i < nl; i++)
-        ht__snap_scan(ev, nl, ev[i].key, ev[i].key + ev[i].a);
+        ht__snap_scan(live, nl, live[i].key, live[i].key + live[i].a);
 out:
-    if (ev)
-        munmap(ev, ev_bytes);
-    if (tab)
-        munmap(tab, tab_bytes);
+    if (live)
+        munmap(live, live_bytes);
+    if (t.v)
+        munmap(t.v, t.cap * sizeof *t.v);
 }
 
 static void ht__rt_on_exit(int status, void *arg)
@@ -673,10 +828,9 @@ static void ht__rt_on_exit(int status, void *arg)
     (void)arg;
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
-    const char *snap = getenv("HEAPTRAIL_SNAPSHOT");
-    /* opt-in: the scan re-sorts every recorded event (3.3 s extra on a
-     * 20 M-event run); on by default once it merges chunk streams instead */
-    if (snap && strcmp(snap, "1") == 0)
+    /* opt-in (HEAPTRAIL_SNAPSHOT=1): its pass over the spill costs ~20 % of
+     * recording time on pure allocation churn (bench/RESULTS.md) */
+    if (g_env.snapshot == 1)
         ht__rt_snapshot_run();
     ht__rt_record(HT_EV_EXIT, 0, (uint64_t)(int64_t)status, 0, 0, 0);
     struct ht_spill_header *h = g_hdr;
@@ -875,6 +1029,25 @@ void *__wrap_pvalloc(size_t n)
         ht__rt_record(HT_EV_ALLOC, 0, (uintptr_t)p, n,
                       (uint64_t)sysconf(_SC_PAGESIZE), HT__PC);
     return p;
+}
+
+/* ---------------------------------------------------------- thread wrap */
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                          void *(*fn)(void *), void *arg);
+
+/* Linker wrap of pthread_create: leave solo mode (R6) before the new thread
+ * exists, so its first seq never races with an unlocked one. */
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                          void *(*fn)(void *), void *arg)
+{
+    if (__atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 2) {
+        if (t_solo)
+            __atomic_store_n(&g_multi, 2, __ATOMIC_SEQ_CST);
+        else
+            ht__rt_go_multi();
+    }
+    return __real_pthread_create(t, attr, fn, arg);
 }
 
 /* ----------------------------------------------------------- exec wraps */

@@ -17,6 +17,8 @@
  *                     conservatively and record the pointer edges found as
  *                     EDGE events (memcheck-style leak classes without
  *                     instrumented stores); =0 also disables ht_rt_snapshot.
+ *   A malformed value gets one "heaptrail: invalid ..." line on stderr and
+ *   the default (0/1 variables: unset or empty = default).
  */
 #ifndef HEAPTRAIL_RT_H
 #define HEAPTRAIL_RT_H

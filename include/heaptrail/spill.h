@@ -24,6 +24,9 @@
  *       unique within the file. A FREE takes its seq before the block is
  *       released; an ALLOC takes its seq after the block is obtained. So a
  *       free always orders before a later allocation of the same address.
+ *       (While one thread records, the recorder increments the counter
+ *       without a locked instruction; see runtime invariant R6 in
+ *       analyzer/runtime/rt.c for how other threads switch it back.)
  *   S4. Within one chunk, seq is increasing except where a signal handler
  *       interrupted the thread between taking a seq and its slot; readers must
  *       sort each chunk by seq (cheap: nearly sorted).

@@ -222,12 +222,30 @@ static void check_roots(const struct spill *s)
     assert_string_equal(s->hdr->modules[0].path, "");
 }
 
+/* Distinct tids among records of `kind` (0: all kinds), up to 16. */
+static int count_tids(const struct spill *s, unsigned kind)
+{
+    uint32_t tids[16];
+    int nt = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (kind && s->recs[i].kind != kind)
+            continue;
+        int seen = 0;
+        for (int k = 0; k < nt; k++)
+            seen |= tids[k] == s->recs[i].tid;
+        if (!seen && nt < 16)
+            tids[nt++] = s->recs[i].tid;
+    }
+    return nt;
+}
+
 static void test_threads(void **state)
 {
     (void)state;
     struct run r;
     mk_tmp(&r);
-    run_sample(&r, "threads", NULL);
+    /* chunk accounting below counts recorded events only: no exit snapshot */
+    run_sample(&r, "threads", "HEAPTRAIL_SNAPSHOT=0");
     assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
     assert_int_equal(r.nsp, 1);
     struct spill *s = &r.sp[0];
@@ -242,16 +260,7 @@ static void test_threads(void **state)
     assert_int_equal(s->hdr->overflow_events, 0);
     assert_int_equal(s->hdr->parent_pid, 0);
     /* 4 worker threads + main: at least 5 distinct tids */
-    uint32_t tids[16];
-    int nt = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        int seen = 0;
-        for (int k = 0; k < nt; k++)
-            seen |= tids[k] == s->recs[i].tid;
-        if (!seen && nt < 16)
-            tids[nt++] = s->recs[i].tid;
-    }
-    assert_int_equal(nt, 5);
+    assert_int_equal(count_tids(s, 0), 5);
     check_order(s);
     check_roots(s);
     assert_true(strstr(s->hdr->exe, "threads") != NULL);
@@ -377,6 +386,25 @@ static void test_signal_handler(void **state)
     free_run(&r);
 }
 
+/* Threads the pthread_create wrap never saw leave solo mode themselves
+ * (runtime invariant R6): seqs stay unique and ordered per address. */
+static void test_foreign_threads(void **state)
+{
+    (void)state;
+    struct run r;
+    mk_tmp(&r);
+    run_sample(&r, "foreign_threads", NULL);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    assert_int_equal(r.nsp, 1);
+    struct spill *s = &r.sp[0];
+    assert_int_equal(count(s, HT_EV_ALLOC, 0), 90000);
+    assert_int_equal(count(s, HT_EV_FREE, 0), 90000);
+    assert_int_equal(s->hdr->overflow_events, 0);
+    assert_int_equal(count_tids(s, HT_EV_ALLOC), 3);
+    check_order(s);
+    free_run(&r);
+}
+
 static void test_exec(void **state)
 {
     (void)state;
@@ -489,6 +517,89 @@ static void test_bad_env(void **state)
     free_run(&r);
 }
 
+/* Run fnptr_strdup in r->dir as its cwd with one HEAPTRAIL_* setting kv
+ * ("K=V"; HEAPTRAIL_TRACE=r->trace unless kv sets it), its stderr in err;
+ * returns the wait status. */
+static int run_env_case(struct run *r, const char *kv, char *err, size_t cap)
+{
+    char errpath[300];
+    snprintf(errpath, sizeof errpath, "%s/stderr", r->dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(r->dir) != 0 || !freopen("/dev/null", "w", stdout) ||
+            !freopen(errpath, "w", stderr))
+            _exit(126);
+        unsetenv("HEAPTRAIL_SPILL_MAX");
+        unsetenv("HEAPTRAIL_DISABLE");
+        unsetenv("HEAPTRAIL_SNAPSHOT");
+        setenv("HEAPTRAIL_TRACE", r->trace, 1);
+        putenv((char *)kv);
+        execl(HT_SAMPLE_DIR "/fnptr_strdup", "fnptr_strdup", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    FILE *f = fopen(errpath, "r");
+    assert_non_null(f);
+    size_t n = fread(err, 1, cap - 1, f);
+    err[n] = 0;
+    fclose(f);
+    return st;
+}
+
+/* Every HEAPTRAIL_* variable: a malformed value gives exactly one stderr
+ * line and the default, the program's exit status is unchanged; empty 0/1
+ * variables mean unset. fnptr_strdup: 6 ALLOC, exits 0. */
+static void test_env_validation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kv, *err;
+        int snapshots; /* SNAPSHOT events expected */
+    } cases[] = {
+        {"HEAPTRAIL_SNAPSHOT=yes",
+         "heaptrail: invalid HEAPTRAIL_SNAPSHOT=\"yes\" (want 0 or 1), "
+         "exit snapshot stays off\n", 0},
+        {"HEAPTRAIL_SNAPSHOT=0", "", 0},
+        {"HEAPTRAIL_SNAPSHOT=1", "", 1},
+        {"HEAPTRAIL_SNAPSHOT=", "", 0},
+        {"HEAPTRAIL_DISABLE=true",
+         "heaptrail: invalid HEAPTRAIL_DISABLE=\"true\" (want 0 or 1), "
+         "recording stays on\n", 0},
+        {"HEAPTRAIL_DISABLE=", "", 0},
+        {"HEAPTRAIL_DISABLE=0", "", 0},
+        {"HEAPTRAIL_SPILL_MAX=-5",
+         "heaptrail: invalid HEAPTRAIL_SPILL_MAX=\"-5\" (want bytes >= "
+         "1048576), using 64 GiB\n", 0},
+        {"HEAPTRAIL_SPILL_MAX=99999999999999999999999",
+         "heaptrail: invalid HEAPTRAIL_SPILL_MAX=\"99999999999999999999999\" "
+         "(want bytes >= 1048576), using 64 GiB\n", 0},
+        {"HEAPTRAIL_TRACE=",
+         "heaptrail: invalid HEAPTRAIL_TRACE (empty or longer than 944 "
+         "bytes), using \"heaptrail.db\"\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct run r;
+        mk_tmp(&r);
+        char err[1024];
+        int st = run_env_case(&r, cases[i].kv, err, sizeof err);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_string_equal(err, cases[i].err);
+        if (!strcmp(cases[i].kv, "HEAPTRAIL_TRACE="))
+            snprintf(r.trace, sizeof r.trace, "%s/heaptrail.db", r.dir);
+        load_spills(&r);
+        assert_int_equal(r.nsp, 1);
+        assert_int_equal(count(&r.sp[0], HT_EV_ALLOC, 0), 6);
+        assert_int_equal(count(&r.sp[0], HT_EV_SNAPSHOT, -1),
+                         (size_t)cases[i].snapshots);
+        assert_int_equal(r.sp[0].hdr->max_chunks,
+                         ((64ull << 30) - HT_SPILL_HEADER_SIZE) /
+                             (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec)));
+        free_run(&r);
+    }
+}
+
 static void test_disable(void **state)
 {
     (void)state;
@@ -548,11 +659,13 @@ int main(void)
         cmocka_unit_test(test_sigkill),
         cmocka_unit_test(test_fnptr_strdup),
         cmocka_unit_test(test_signal_handler),
+        cmocka_unit_test(test_foreign_threads),
         cmocka_unit_test(test_exec),
         cmocka_unit_test(test_rt_calls),
         cmocka_unit_test(test_vfork),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_bad_env),
+        cmocka_unit_test(test_env_validation),
         cmocka_unit_test(test_disable),
         cmocka_unit_test(test_unwritable_dir),
     };

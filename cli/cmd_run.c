@@ -21,9 +21,10 @@ static const char run_usage[] =
     "    Runs PROG (built with heaptrail-cc) with HEAPTRAIL_TRACE=TRACE so\n"
     "    that its instrumented code records into TRACE's spill, waits for it,\n"
     "    and ingests the spill even when PROG crashed, aborted or was killed\n"
-    "    (the run is then marked incomplete). HEAPTRAIL_SNAPSHOT=1 in the\n"
-    "    environment adds an exit snapshot of the heap's pointer edges\n"
-    "    (memcheck-style leak classes without instrumented stores).\n"
+    "    (the run is then marked incomplete). At exit the recorder scans the\n"
+    "    live heap and data segments for pointer edges (memcheck-style leak\n"
+    "    classes without instrumented stores); HEAPTRAIL_SNAPSHOT=0 in the\n"
+    "    environment turns that off.\n"
     "\n"
     "OPTIONS\n"
     "    -o TRACE   trace database (default heaptrail.db)\n"
@@ -36,7 +37,7 @@ static const char run_usage[] =
     "\n"
     "EXAMPLES\n"
     "    heaptrail run -o trace.db -- ./prog --input data.txt\n"
-    "    HEAPTRAIL_SNAPSHOT=1 heaptrail run -o trace.db -- ./prog\n";
+    "    HEAPTRAIL_SNAPSHOT=0 heaptrail run -o trace.db -- ./prog\n";
 
 /* Absolute form of a possibly relative path whose file may not exist. */
 static int absolute_path(const char *p, char *out, size_t n)

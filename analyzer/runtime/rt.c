@@ -402,9 +402,8 @@ static struct {
     const char *trace;  /* HEAPTRAIL_TRACE, default "heaptrail.db" */
     uint64_t spill_max; /* HEAPTRAIL_SPILL_MAX bytes, default 64 GiB */
     int disable;        /* HEAPTRAIL_DISABLE=1: record nothing */
-    int snapshot;       /* HEAPTRAIL_SNAPSHOT: 1 exit snapshot, 0 none at
-                         * all (not even ht_rt_snapshot), -1 unset: only
-                         * ht_rt_snapshot */
+    int snapshot;       /* HEAPTRAIL_SNAPSHOT: 1 (default) exit snapshot,
+                         * 0 none at all (not even ht_rt_snapshot) */
 } g_env;
 
 /* A 0/1 variable; unset, empty or malformed gives def; what ends the
@@ -424,8 +423,8 @@ static void ht__rt_read_env(void)
 {
     g_env.disable = ht__rt_env_bool("HEAPTRAIL_DISABLE", 0,
                                     "\" (want 0 or 1), recording stays on");
-    g_env.snapshot = ht__rt_env_bool("HEAPTRAIL_SNAPSHOT", -1,
-                                     "\" (want 0 or 1), exit snapshot stays off");
+    g_env.snapshot = ht__rt_env_bool("HEAPTRAIL_SNAPSHOT", 1,
+                                     "\" (want 0 or 1), exit snapshot stays on");
     const char *trace = getenv("HEAPTRAIL_TRACE");
     if (trace && (!*trace || ht__rt_strlen(trace) > HT_SPILL_PATH_MAX - 80)) {
         ht__rt_puterr("heaptrail: invalid HEAPTRAIL_TRACE (empty or longer "
@@ -828,8 +827,10 @@ static void ht__rt_on_exit(int status, void *arg)
     (void)arg;
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
-    /* opt-in (HEAPTRAIL_SNAPSHOT=1): its pass over the spill costs ~20 % of
-     * recording time on pure allocation churn (bench/RESULTS.md) */
+    /* on by default (HEAPTRAIL_SNAPSHOT=0 disables): without its edges the
+     * replay cannot tell definitely from indirectly lost or reachable
+     * blocks. Its pass over the spill costs 15-25 % of recording time on
+     * pure allocation churn, ~5 % of `heaptrail run` (bench/RESULTS.md). */
     if (g_env.snapshot == 1)
         ht__rt_snapshot_run();
     ht__rt_record(HT_EV_EXIT, 0, (uint64_t)(int64_t)status, 0, 0, 0);

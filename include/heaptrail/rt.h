@@ -13,10 +13,11 @@
  *                     spill goes to "<trace>.spill/".
  *   HEAPTRAIL_SPILL_MAX  spill capacity in bytes (default 64 GiB, sparse).
  *   HEAPTRAIL_DISABLE=1  record nothing.
- *   HEAPTRAIL_SNAPSHOT=1 at exit, scan live blocks and data segments
- *                     conservatively and record the pointer edges found as
- *                     EDGE events (memcheck-style leak classes without
- *                     instrumented stores); =0 also disables ht_rt_snapshot.
+ *   HEAPTRAIL_SNAPSHOT  1 (default): at exit, scan live blocks and data
+ *                     segments conservatively and record the pointer edges
+ *                     found as EDGE events (memcheck-style leak classes
+ *                     without instrumented stores); 0: no exit snapshot,
+ *                     and ht_rt_snapshot records nothing.
  *   A malformed value gets one "heaptrail: invalid ..." line on stderr and
  *   the default (0/1 variables: unset or empty = default).
  */

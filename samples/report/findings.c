@@ -1,6 +1,6 @@
 /*
  * The report sample: one of each finding the report renders, with known
- * answers (run with HEAPTRAIL_SNAPSHOT=1 so the exit snapshot classifies):
+ * answers (the exit snapshot, on by default, classifies them):
  *   - a 3-node list whose head pointer is overwritten: 1 block (24 bytes)
  *     definitely lost, 2 blocks (48 bytes) indirectly lost; the head's last
  *     reference is dropped by the store at make_list's `*out = NULL`;

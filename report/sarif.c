@@ -62,6 +62,26 @@ static json_t *driver(void)
                      "version", "0.1.0", "rules", rs);
 }
 
+/* RFC 3986 URI of a path: absolute paths become file:// URIs; every byte
+ * outside the unreserved set and '/' is percent-encoded (spaces, '#', '%',
+ * non-ASCII...). Truncated to fit n. */
+static void path_uri(const char *path, char *out, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = (size_t)snprintf(out, n, "%s", path[0] == '/' ? "file://" : "");
+    for (const unsigned char *c = (const unsigned char *)path; *c && k + 4 < n; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+            (*c >= '0' && *c <= '9') || strchr("-._~/", *c)) {
+            out[k++] = (char)*c;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[*c >> 4];
+            out[k++] = hex[*c & 15];
+        }
+    }
+    out[k] = 0;
+}
+
 /* A SARIF location for loc with an optional message and id (-1: none). */
 static json_t *location(const struct ht_report_loc *l, const char *msg, int id)
 {
@@ -69,9 +89,8 @@ static json_t *location(const struct ht_report_loc *l, const char *msg, int id)
     if (id >= 0)
         json_object_set_new(o, "id", json_integer(id));
     if (l->file) {
-        char uri[4200];
-        snprintf(uri, sizeof uri, "%s%s", l->file[0] == '/' ? "file://" : "",
-                 l->file);
+        char uri[12400];
+        path_uri(l->file, uri, sizeof uri);
         json_t *region = json_object();
         if (l->line > 0)
             json_object_set_new(region, "startLine", json_integer(l->line));

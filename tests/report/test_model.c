@@ -315,6 +315,27 @@ static void test_json_sarif(void **state)
     ht_report_free(&r);
 }
 
+/* SARIF URIs are RFC 3986: a path with a space, '#' and '%' is
+ * percent-encoded after file://. */
+static void test_sarif_uri(void **state)
+{
+    (void)state;
+    struct ht_report r;
+    load(&r, 1, NULL);
+    assert_true(r.nleaks > 0);
+    r.leaks[0].alloc.file = "/src/my dir/a#b%c.c"; /* a literal: not freed */
+    json_t *doc = render(1, &r);
+    json_t *res = json_object_get(json_array_get(json_object_get(doc, "runs"), 0),
+                                  "results");
+    json_t *loc = json_array_get(json_object_get(json_array_get(res, 0),
+                                                 "locations"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(
+        json_object_get(loc, "physicalLocation"), "artifactLocation"), "uri")),
+        "file:///src/my%20dir/a%23b%25c.c");
+    json_decref(doc);
+    ht_report_free(&r);
+}
+
 /* The text sections the e2e sample does not reach: refcount errors and
  * sites, churn, GC, peak attribution, pinning, a cycle with a known field. */
 static void test_text_sections(void **state)
@@ -366,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_suppressions),
         cmocka_unit_test(test_fail_on_parse),
         cmocka_unit_test(test_json_sarif),
+        cmocka_unit_test(test_sarif_uri),
         cmocka_unit_test(test_text_sections),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -13,6 +13,7 @@
  *   4. symbolise every distinct return address and store modules and pcs;
  *   5. insert the run row, commit, delete the spill.
  */
+#define _GNU_SOURCE /* SEEK_DATA */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +110,19 @@ static int rec_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Whether the chunk at off is a hole of the spill file: the recorder
+ * reserved it (next_chunk) but could not allocate it (disk full). Reading
+ * a hole through the map of a full tmpfs raises SIGBUS (found by
+ * tests/e2e/test_reliability.c, test_disk_full), and a hole holds no
+ * records, so it is skipped without being touched. */
+static int chunk_is_hole(const struct spill_map *m, size_t off, size_t len)
+{
+    off_t d = lseek(m->fd, (off_t)off, SEEK_DATA);
+    if (d < 0)
+        return errno == ENXIO; /* no data from off to the end */
+    return (size_t)d >= off + len;
+}
+
 /* Build sorted streams from the spill's chunks, skipping torn slots. */
 static ht_err build_streams(const struct spill_map *m, struct stream **out,
                             size_t *nout, uint64_t *torn, int *truncated)
@@ -132,6 +146,8 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
         const struct ht_rec *r = (const struct ht_rec *)
             ((const char *)m->base + h->header_size + c * chunk_bytes);
         size_t n = c < avail ? h->chunk_records : tail, valid = 0, sorted = 1;
+        if (chunk_is_hole(m, h->header_size + c * chunk_bytes, chunk_bytes))
+            continue; /* reserved but never allocated: no records */
         uint64_t last = 0;
         for (size_t i = 0; i < n; i++) {
             unsigned k = r[i].kind;
@@ -360,15 +376,15 @@ static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
         char path[HT_SPILL_PATH_MAX];
         memcpy(path, m->path, sizeof path);
         path[sizeof path - 1] = 0;
+        char exe[HT_SPILL_PATH_MAX];
+        memcpy(exe, h->exe, sizeof exe);
+        exe[sizeof exe - 1] = 0;
         sqlite3_bind_int64(mi, 1, run_id);
         sqlite3_bind_int64(mi, 2, i);
-        sqlite3_bind_text(mi, 3, path[0] ? path : NULL, -1, SQLITE_TRANSIENT);
-        if (!path[0]) {
-            char exe[HT_SPILL_PATH_MAX];
-            memcpy(exe, h->exe, sizeof exe);
-            exe[sizeof exe - 1] = 0;
-            sqlite3_bind_text(mi, 3, exe, -1, SQLITE_TRANSIENT);
-        }
+        /* SQLITE_STATIC here and below: the strings outlive the step, and a
+         * TRANSIENT copy that fails for lack of memory would silently store
+         * NULL (found by tests/reliability/test_faults.c) */
+        sqlite3_bind_text(mi, 3, path[0] ? path : exe, -1, SQLITE_STATIC);
         sqlite3_bind_int64(mi, 4, (sqlite3_int64)m->bias);
         sqlite3_bind_int64(mi, 5, (sqlite3_int64)m->lo);
         sqlite3_bind_int64(mi, 6, (sqlite3_int64)m->hi);
@@ -408,7 +424,7 @@ static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
             sqlite3_bind_int(pi, 3, mod);
         else
             sqlite3_bind_null(pi, 3);
-        sqlite3_bind_text(pi, 4, loc.file, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(pi, 4, loc.file, -1, SQLITE_STATIC);
         if (loc.line)
             sqlite3_bind_int(pi, 5, loc.line);
         else
@@ -417,7 +433,7 @@ static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
             sqlite3_bind_int(pi, 6, loc.col);
         else
             sqlite3_bind_null(pi, 6);
-        sqlite3_bind_text(pi, 7, loc.func, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(pi, 7, loc.func, -1, SQLITE_STATIC);
         if (sqlite3_step(pi) != SQLITE_DONE) {
             e = ht__store_sqlerr(st, "storing pcs");
             goto out;
@@ -495,9 +511,9 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     sqlite3_bind_int(s, 1, h->pid);
     sqlite3_bind_int(s, 2, h->ppid);
     sqlite3_bind_int(s, 3, h->parent_pid);
-    sqlite3_bind_text(s, 4, exe, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 5, argv, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 6, cwd, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, exe, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, argv, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, cwd, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)h->start_ns);
     if (h->end_ns)
         sqlite3_bind_int64(s, 8, (sqlite3_int64)h->end_ns);
@@ -510,7 +526,7 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     sqlite3_bind_int64(s, 13, 0);
     sqlite3_bind_int64(s, 14, (sqlite3_int64)res->torn);
     sqlite3_bind_int64(s, 15, (sqlite3_int64)h->overflow_events);
-    sqlite3_bind_text(s, 16, spill_path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 16, spill_path, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)

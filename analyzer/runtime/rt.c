@@ -150,19 +150,27 @@ static inline int ht__rt_cas_local(uint64_t *p, uint64_t *expected,
 
 /* ------------------------------------------------------------- recording */
 
+static int g_spill_full; /* fallocate said ENOSPC/EDQUOT: stop trying */
+
 /* Reserve a fresh chunk for the calling thread. Returns the new t_cur value
  * (position 0) or 0 when the spill is full (overflow). */
 static uint64_t ht__rt_new_chunk(void)
 {
     struct ht_spill_header *h = g_hdr;
+    /* once the disk is full, overflow without a failing syscall per event */
+    if (__atomic_load_n(&g_spill_full, __ATOMIC_RELAXED))
+        return 0;
     uint64_t c = __atomic_fetch_add(&h->next_chunk, 1, __ATOMIC_RELAXED);
     if (c >= h->max_chunks)
         return 0;
     long r = syscall(SYS_fallocate, g_fd, 0,
                      (off_t)(HT_SPILL_HEADER_SIZE + c * HT__RT_CHUNK_BYTES),
                      (off_t)HT__RT_CHUNK_BYTES);
-    if (r != 0 && errno != EOPNOTSUPP)
+    if (r != 0 && errno != EOPNOTSUPP) {
+        if (errno == ENOSPC || errno == EDQUOT)
+            __atomic_store_n(&g_spill_full, 1, __ATOMIC_RELAXED);
         return 0;
+    }
     return (c + 1) << 32;
 }
 
@@ -344,6 +352,16 @@ static int ht__rt_spill_create(int32_t parent_pid)
                       strerror(errno), "; recording disabled");
         return -1;
     }
+    /* Never follow a symlink planted at the spill directory: the spill is
+     * created relative to the directory opened without following it. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        ht__rt_puterr("heaptrail: cannot use spill directory ", dir, ": ",
+                      errno == ELOOP || errno == ENOTDIR
+                          ? "not a directory (a symbolic link?)" : strerror(errno),
+                      "; recording disabled");
+        return -1;
+    }
     uint64_t start_ns = ht__rt_now_ns();
     int32_t pid = (int32_t)syscall(SYS_getpid);
     char path[HT_SPILL_PATH_MAX + 64];
@@ -355,8 +373,9 @@ static int ht__rt_spill_create(int32_t parent_pid)
     *p++ = '-';
     p = ht__rt_utoa(p, start_ns);
     memcpy(p, ".hts", 5);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    int fd = openat(dfd, path + tl + 7, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+                    O_CLOEXEC, 0600);
+    close(dfd);
     if (fd < 0) {
         ht__rt_puterr("heaptrail: cannot create spill in ", dir, ": ",
                       strerror(errno), "; recording disabled");
@@ -486,6 +505,7 @@ static void ht__rt_atfork_child(void)
 {
     t_tid = 0;
     t_cur = 0;
+    g_spill_full = 0; /* a new spill file */
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
     int32_t parent = g_hdr->pid;

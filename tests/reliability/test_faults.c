@@ -384,7 +384,10 @@ static void replay_loop(int persistent, struct loop_stats *ls)
         }
         assert_true(empty_or_missing(db, "run_stats"));
         assert_true(empty_or_missing(db, "site_stats"));
-        /* a retry without faults gives the reference findings */
+        /* a retry without faults gives the reference findings (on every
+         * 8th N: a replay per N is most of this test's time) */
+        if (n % 8)
+            continue;
         assert_int_equal(replay(db, &rr, &s), HT_OK);
         assert_memory_equal(&rr, &rr0, sizeof rr);
         findings(db, got, sizeof got);

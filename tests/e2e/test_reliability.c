@@ -139,9 +139,10 @@ static const char *find_spill(const char *dir)
     return found;
 }
 
-static void test_disk_full(void **state)
+/* A disk that fills up: a 2 MiB tmpfs when use_tmpfs and we may mount
+ * one, else HEAPTRAIL_SPILL_MAX (room for the header and one chunk). */
+static void disk_full(int use_tmpfs)
 {
-    (void)state;
     const char *tmp = e2e_tmpdir("diskfull");
     char dir[256], mnt[300], trace_env[400], spill_dir[400], db[300];
     snprintf(dir, sizeof dir, "%s", tmp);
@@ -149,12 +150,13 @@ static void test_disk_full(void **state)
     assert_int_equal(mkdir(mnt, 0700), 0);
     const char *env = trace_env;
     int mounted = 0;
-    if (geteuid() == 0 && mount("tmpfs", mnt, "tmpfs", 0, "size=2m") == 0) {
+    if (use_tmpfs && geteuid() == 0 && mount("tmpfs", mnt, "tmpfs", 0, "size=2m") == 0) {
         mounted = 1; /* 1 MiB spill header + one 768 KiB chunk fit */
         snprintf(trace_env, sizeof trace_env, "HEAPTRAIL_TRACE=%s/t.db", mnt);
     } else {
-        print_message("disk full: cannot mount a tmpfs (%s); using "
-                      "HEAPTRAIL_SPILL_MAX instead\n", strerror(errno));
+        if (use_tmpfs)
+            print_message("disk full: cannot mount a tmpfs (%s); using "
+                          "HEAPTRAIL_SPILL_MAX instead\n", strerror(errno));
         snprintf(trace_env, sizeof trace_env, "HEAPTRAIL_TRACE=%s/t.db", mnt);
         setenv("HEAPTRAIL_SPILL_MAX", "1900000", 1);
     }
@@ -196,6 +198,18 @@ static void test_disk_full(void **state)
     if (mounted)
         assert_int_equal(umount(mnt), 0);
     e2e_rmtree(dir);
+}
+
+static void test_disk_full(void **state)
+{
+    (void)state;
+    disk_full(1);
+}
+
+static void test_spill_max_full(void **state)
+{
+    (void)state;
+    disk_full(0);
 }
 
 /* Run argv as user nobody (65534) in cwd; capture stdout and stderr. */
@@ -278,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_signal_handler_allocates),
         cmocka_unit_test(test_underscore_exit),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_spill_max_full),
         cmocka_unit_test(test_unwritable_cwd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

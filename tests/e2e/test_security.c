@@ -141,6 +141,21 @@ static void test_symlinked_trace(void **state)
     assert_int_not_equal(e2e_run2(run2, NULL, out, sizeof out, err, sizeof err), 0);
     assert_string_equal(out, "churn 100\n");
     assert_int_equal(access(target, F_OK), -1);
+    /* a symlink planted at the WAL of a new trace: SQLite replaces it and
+     * its target is untouched */
+    char wdb[512], wal[600];
+    snprintf(wdb, sizeof wdb, "%s/w.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", wdb);
+    assert_int_equal(symlink(victim, wal), 0);
+    char *run3[] = {HT, "run", "-o", wdb, "--", prog, "100", NULL};
+    assert_int_equal(e2e_run(run3, NULL, out, sizeof out), 0);
+    assert_string_equal(out, "churn 100\n");
+    f = fopen(victim, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "precious\n");
+    assert_int_equal(mode_of(wdb), 0600);
     e2e_rmtree(dir);
 }
 

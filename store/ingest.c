@@ -16,6 +16,7 @@
  *   4. symbolise every distinct return address and store modules and pcs;
  *   5. insert the run row, commit, delete the spill.
  */
+#define _GNU_SOURCE /* SEEK_DATA */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,24 @@ static int rec_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* How many bytes from off (of a len-byte chunk) are allocated data: 0 for
+ * a chunk the recorder reserved (next_chunk) but could not allocate (disk
+ * full), less than len for one whose fallocate was cut short. Reading a
+ * hole through the map of a full tmpfs raises SIGBUS (found by
+ * tests/e2e/test_reliability.c, test_disk_full), and a hole holds no
+ * records, so holes are never touched. */
+static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len)
+{
+    off_t d = lseek(m->fd, (off_t)off, SEEK_DATA);
+    if (d < 0)
+        return errno == ENXIO ? 0 : len; /* ENXIO: no data from off on */
+    if ((size_t)d != off)
+        return 0; /* starts with a hole: never allocated */
+    off_t h = lseek(m->fd, (off_t)off, SEEK_HOLE);
+    if (h < 0 || (size_t)h >= off + len)
+        return len;
+    return (size_t)h - off; /* allocated in part (a fallocate cut short) */
+}
 /* Build sorted streams from the spill's chunks, skipping torn slots. */
 static ht_err build_streams(const struct spill_map *m, struct stream **out,
                             size_t *nout, uint64_t *torn, int *truncated)
@@ -143,6 +162,15 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
         const struct ht_rec *r = (const struct ht_rec *)
             ((const char *)m->base + h->header_size + c * chunk_bytes);
         size_t n = c < avail ? h->chunk_records : tail, valid = 0, sorted = 1;
+        /* a chunk reserved but not (or not wholly) allocated when the disk
+         * filled up: reading its holes would fault pages in (SIGBUS on a
+         * full tmpfs); its records, if any, are in the allocated part */
+        size_t data = chunk_data_bytes(m, h->header_size + c * chunk_bytes,
+                                       chunk_bytes);
+        if (n > data / sizeof(struct ht_rec))
+            n = data / sizeof(struct ht_rec);
+        if (!n)
+            continue;
         uint64_t last = 0;
         for (size_t i = 0; i < n; i++) {
             unsigned k = r[i].kind;
@@ -533,15 +561,15 @@ static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
         char path[HT_SPILL_PATH_MAX];
         memcpy(path, m->path, sizeof path);
         path[sizeof path - 1] = 0;
+        char exe[HT_SPILL_PATH_MAX];
+        memcpy(exe, h->exe, sizeof exe);
+        exe[sizeof exe - 1] = 0;
         sqlite3_bind_int64(mi, 1, run_id);
         sqlite3_bind_int64(mi, 2, i);
-        sqlite3_bind_text(mi, 3, path[0] ? path : NULL, -1, SQLITE_TRANSIENT);
-        if (!path[0]) {
-            char exe[HT_SPILL_PATH_MAX];
-            memcpy(exe, h->exe, sizeof exe);
-            exe[sizeof exe - 1] = 0;
-            sqlite3_bind_text(mi, 3, exe, -1, SQLITE_TRANSIENT);
-        }
+        /* SQLITE_STATIC here and below: the strings outlive the step, and a
+         * TRANSIENT copy that fails for lack of memory would silently store
+         * NULL (found by tests/reliability/test_faults.c) */
+        sqlite3_bind_text(mi, 3, path[0] ? path : exe, -1, SQLITE_STATIC);
         sqlite3_bind_int64(mi, 4, (sqlite3_int64)m->bias);
         sqlite3_bind_int64(mi, 5, (sqlite3_int64)m->lo);
         sqlite3_bind_int64(mi, 6, (sqlite3_int64)m->hi);
@@ -581,7 +609,7 @@ static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
             sqlite3_bind_int(pi, 3, mod);
         else
             sqlite3_bind_null(pi, 3);
-        sqlite3_bind_text(pi, 4, loc.file, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(pi, 4, loc.file, -1, SQLITE_STATIC);
         if (loc.line)
             sqlite3_bind_int(pi, 5, loc.line);
         else
@@ -590,7 +618,7 @@ static ht_err store_modules_pcs(ht_store *st, int64_t run_id,
             sqlite3_bind_int(pi, 6, loc.col);
         else
             sqlite3_bind_null(pi, 6);
-        sqlite3_bind_text(pi, 7, loc.func, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(pi, 7, loc.func, -1, SQLITE_STATIC);
         if (sqlite3_step(pi) != SQLITE_DONE) {
             e = ht__store_sqlerr(st, "storing pcs");
             goto out;
@@ -668,9 +696,9 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     sqlite3_bind_int(s, 1, h->pid);
     sqlite3_bind_int(s, 2, h->ppid);
     sqlite3_bind_int(s, 3, h->parent_pid);
-    sqlite3_bind_text(s, 4, exe, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 5, argv, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 6, cwd, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, exe, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, argv, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, cwd, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)h->start_ns);
     if (h->end_ns)
         sqlite3_bind_int64(s, 8, (sqlite3_int64)h->end_ns);
@@ -683,7 +711,7 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     sqlite3_bind_int64(s, 13, 0);
     sqlite3_bind_int64(s, 14, (sqlite3_int64)res->torn);
     sqlite3_bind_int64(s, 15, (sqlite3_int64)h->overflow_events);
-    sqlite3_bind_text(s, 16, spill_path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 16, spill_path, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "heaptrail/alloc.h"
 #include "store_priv.h"
 
 static _Thread_local char last_error[512];
@@ -129,6 +130,12 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
 {
     *out = NULL;
     struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        /* SQLITE_OPEN_NOFOLLOW below refuses it too; say why */
+        ht__store_set_error("%s: is a symbolic link; heaptrail never follows "
+                            "one to a trace (give the real path)", path);
+        return HT_EINVAL;
+    }
     int exists = stat(path, &sb) == 0;
     if (!exists && !(flags & HT_STORE_CREATE)) {
         ht__store_set_error("%s: no such trace file", path);
@@ -194,6 +201,77 @@ void ht_store_close(ht_store *st)
         return;
     sqlite3_close_v2(st->db);
     free(st);
+}
+
+/* SQLite allocator over ht_alloc_*: SQLite needs xSize, so each block
+ * carries its size in a 16-byte prefix (16 keeps SQLite's 8-byte alignment
+ * and malloc's 16). */
+#define HT_SQLMEM_PREFIX 16
+
+static void *sqlmem_malloc(int n)
+{
+    if (n <= 0)
+        return NULL;
+    char *p = ht_alloc_malloc((size_t)n + HT_SQLMEM_PREFIX);
+    if (!p)
+        return NULL;
+    memcpy(p, &n, sizeof n);
+    return p + HT_SQLMEM_PREFIX;
+}
+
+static void sqlmem_free(void *p)
+{
+    if (p)
+        ht_alloc_free((char *)p - HT_SQLMEM_PREFIX);
+}
+
+static int sqlmem_size(void *p)
+{
+    int n = 0;
+    if (p)
+        memcpy(&n, (char *)p - HT_SQLMEM_PREFIX, sizeof n);
+    return n;
+}
+
+static void *sqlmem_realloc(void *p, int n)
+{
+    if (n <= 0)
+        return NULL;
+    char *q = ht_alloc_realloc((char *)p - HT_SQLMEM_PREFIX,
+                               (size_t)n + HT_SQLMEM_PREFIX);
+    if (!q)
+        return NULL;
+    memcpy(q, &n, sizeof n);
+    return q + HT_SQLMEM_PREFIX;
+}
+
+static int sqlmem_roundup(int n) { return (n + 7) & ~7; }
+static int sqlmem_init(void *ctx) { (void)ctx; return SQLITE_OK; }
+static void sqlmem_shutdown(void *ctx) { (void)ctx; }
+
+ht_err ht_store_use_allocator(int on)
+{
+    static sqlite3_mem_methods saved;
+    static int have_saved;
+    static const sqlite3_mem_methods ours = {
+        sqlmem_malloc, sqlmem_free, sqlmem_realloc, sqlmem_size,
+        sqlmem_roundup, sqlmem_init, sqlmem_shutdown, NULL,
+    };
+    sqlite3_shutdown();
+    int rc = SQLITE_OK;
+    if (!have_saved) {
+        rc = sqlite3_config(SQLITE_CONFIG_GETMALLOC, &saved);
+        have_saved = rc == SQLITE_OK;
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_config(SQLITE_CONFIG_MALLOC, on ? &ours : &saved);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_initialize();
+    if (rc != SQLITE_OK) {
+        ht__store_set_error("configuring SQLite's allocator: %s", sqlite3_errstr(rc));
+        return HT_ESQL;
+    }
+    return HT_OK;
 }
 
 ht_err ht_store_spill_dir(const char *trace_path, char *buf, size_t n)
@@ -301,23 +379,31 @@ ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    for (int i = 1; *fmt; fmt++, i++) {
+    int rc = SQLITE_OK;
+    /* Strings are bound SQLITE_STATIC (they outlive the step below): a
+     * TRANSIENT copy can fail for lack of memory, and an unchecked failed
+     * bind silently stores NULL (found by tests/reliability/test_faults.c). */
+    for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
         switch (*fmt) {
-        case 'i': sqlite3_bind_int64(ins->stmt, i, va_arg(ap, int64_t)); break;
-        case 'd': sqlite3_bind_double(ins->stmt, i, va_arg(ap, double)); break;
+        case 'i': rc = sqlite3_bind_int64(ins->stmt, i, va_arg(ap, int64_t)); break;
+        case 'd': rc = sqlite3_bind_double(ins->stmt, i, va_arg(ap, double)); break;
         case 's': {
             const char *s = va_arg(ap, const char *);
             if (s)
-                sqlite3_bind_text(ins->stmt, i, s, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_bind_text(ins->stmt, i, s, -1, SQLITE_STATIC);
             else
-                sqlite3_bind_null(ins->stmt, i);
+                rc = sqlite3_bind_null(ins->stmt, i);
             break;
         }
-        default: sqlite3_bind_null(ins->stmt, i); break;
+        default: rc = sqlite3_bind_null(ins->stmt, i); break;
         }
     }
     va_end(ap);
-    int rc = sqlite3_step(ins->stmt);
+    if (rc != SQLITE_OK) {
+        sqlite3_clear_bindings(ins->stmt);
+        return ht__store_sqlerr(ins->st, "insert");
+    }
+    rc = sqlite3_step(ins->stmt);
     sqlite3_reset(ins->stmt);
     sqlite3_clear_bindings(ins->stmt);
     return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");

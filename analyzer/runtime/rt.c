@@ -174,19 +174,27 @@ static inline int ht__rt_cas_local(uint64_t *p, uint64_t *expected,
 
 /* ------------------------------------------------------------- recording */
 
+static int g_spill_full; /* fallocate said ENOSPC/EDQUOT: stop trying */
+
 /* Reserve a fresh chunk for the calling thread. Returns the new t_cur value
  * (position 0) or 0 when the spill is full (overflow). */
 static uint64_t ht__rt_new_chunk(void)
 {
     struct ht_spill_header *h = g_hdr;
+    /* once the disk is full, overflow without a failing syscall per event */
+    if (__atomic_load_n(&g_spill_full, __ATOMIC_RELAXED))
+        return 0;
     uint64_t c = __atomic_fetch_add(&h->next_chunk, 1, __ATOMIC_RELAXED);
     if (c >= h->max_chunks)
         return 0;
     long r = syscall(SYS_fallocate, g_fd, 0,
                      (off_t)(HT_SPILL_HEADER_SIZE + c * HT__RT_CHUNK_BYTES),
                      (off_t)HT__RT_CHUNK_BYTES);
-    if (r != 0 && errno != EOPNOTSUPP)
+    if (r != 0 && errno != EOPNOTSUPP) {
+        if (errno == ENOSPC || errno == EDQUOT)
+            __atomic_store_n(&g_spill_full, 1, __ATOMIC_RELAXED);
         return 0;
+    }
     return (c + 1) << 32;
 }
 
@@ -470,6 +478,16 @@ static int ht__rt_spill_create(int32_t parent_pid)
                       strerror(errno), "; recording disabled");
         return -1;
     }
+    /* Never follow a symlink planted at the spill directory: the spill is
+     * created relative to the directory opened without following it. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        ht__rt_puterr("heaptrail: cannot use spill directory ", dir, ": ",
+                      errno == ELOOP || errno == ENOTDIR
+                          ? "not a directory (a symbolic link?)" : strerror(errno),
+                      "; recording disabled");
+        return -1;
+    }
     uint64_t start_ns = ht__rt_now_ns();
     int32_t pid = (int32_t)syscall(SYS_getpid);
     char path[HT_SPILL_PATH_MAX + 64];
@@ -481,8 +499,9 @@ static int ht__rt_spill_create(int32_t parent_pid)
     *p++ = '-';
     p = ht__rt_utoa(p, start_ns);
     memcpy(p, ".hts", 5);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    int fd = openat(dfd, path + tl + 7, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+                    O_CLOEXEC, 0600);
+    close(dfd);
     if (fd < 0) {
         ht__rt_puterr("heaptrail: cannot create spill in ", dir, ": ",
                       strerror(errno), "; recording disabled");
@@ -613,6 +632,7 @@ static void ht__rt_atfork_child(void)
     t_fenced = 0;
     g_multi = 2;
     g_solo_in = 0;
+    g_spill_full = 0; /* a new spill file */
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
     int32_t parent = g_hdr->pid;
@@ -764,6 +784,24 @@ static void ht__snap_scan(const struct ht__snap_ent *live, uint64_t n,
     }
 }
 
+/* How many records of spill chunk c are allocated (not a hole): 0 when its
+ * fallocate failed (disk full), fewer when it was cut short. Reading a hole
+ * of a full tmpfs through the map raises SIGBUS. A filesystem without hole
+ * support reports data everywhere, which is right there. */
+static uint64_t ht__rt_chunk_records(uint64_t c, uint64_t nrec)
+{
+    off_t off = (off_t)(HT_SPILL_HEADER_SIZE + c * HT__RT_CHUNK_BYTES);
+    off_t d = lseek(g_fd, off, SEEK_DATA);
+    if (d < 0)
+        return errno == ENXIO ? 0 : nrec; /* ENXIO: no data from off on */
+    if (d != off)
+        return 0;
+    off_t h = lseek(g_fd, off, SEEK_HOLE);
+    if (h < 0 || h >= off + (off_t)HT__RT_CHUNK_BYTES)
+        return nrec;
+    return (uint64_t)(h - off) / sizeof(struct ht_rec);
+}
+
 /* Record SNAPSHOT + EDGE events for the current heap (see above). */
 static void ht__rt_snapshot_run(void)
 {
@@ -783,7 +821,8 @@ static void ht__rt_snapshot_run(void)
     uint64_t live_bytes = 0;
     for (uint64_t c = 0; c < nch; c++) {
         const struct ht_rec *r = recs + c * h->chunk_records;
-        for (uint64_t i = 0; i < h->chunk_records; i++, r++) {
+        uint64_t n = ht__rt_chunk_records(c, h->chunk_records);
+        for (uint64_t i = 0; i < n; i++, r++) {
             unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
             if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
                 r->a == 0)
@@ -1218,5 +1257,7 @@ void ht_rt_free_note(uint64_t site, const void *ptr)
  * live heap (disabled by HEAPTRAIL_SNAPSHOT=0). */
 void ht_rt_snapshot(void)
 {
+    int saved = errno; /* the program's errno survives the scan's syscalls */
     ht__rt_snapshot_run();
+    errno = saved;
 }

@@ -37,6 +37,12 @@ void ht_store_close(ht_store *st); /* accepts NULL */
  * (static storage, valid until the next call). Never NULL. */
 const char *ht_store_last_error(void);
 
+/* Route SQLite's own allocations through heaptrail's allocator table
+ * (include/heaptrail/alloc.h) when on, back to SQLite's default when off;
+ * for fault-injection tests. Only call it while no trace is open (it
+ * reinitialises SQLite). Errors: HT_ESQL. */
+ht_err ht_store_use_allocator(int on);
+
 /* The spill directory belonging to a trace path: "<path>.spill". Writes into
  * buf (size n); HT_EINVAL if it does not fit. */
 ht_err ht_store_spill_dir(const char *trace_path, char *buf, size_t n);

@@ -36,8 +36,13 @@
  *    come from this same pass: per-site aggregates (replay/agg.c) indexed
  *    from each object (site_i, churn_i). A realloc'd block counts at the
  *    realloc's pc from then on, as an allocation there.
- *  - objects rows of freed blocks are buffered and written FREED_BATCH per
- *    statement; the table keeps no page index until an event needs one.
+ *  - objects rows of freed blocks (no finding on them: leak columns NULL)
+ *    are buffered and written HT_OBJCHUNK_MAX_ROWS at a time as one
+ *    compressed object_chunks row (store/objcodec.c); `objects` is the view
+ *    objects_freed (decoding them) UNION ALL objects_live (blocks live at
+ *    the end, one SQL row each). One SQLite row per allocation capped the
+ *    replay near 3 M events/s. The object table keeps no page index until
+ *    an event needs one.
  *  - bad traces are findings (errors rows), never failures: events out of
  *    seq order, lost events, an undecodable chunk, a run cut short.
  *
@@ -61,8 +66,6 @@
 #include "replay_int.h"
 
 #define SPARE_MAX 1024u
-#define FREED_BATCH 64u
-#define FREED_COLS 8u /* run_id .. refcnt; the leak columns are NULL */
 
 struct seg {
     uint64_t start, len;
@@ -80,12 +83,11 @@ struct eng {
     ht_pym *pym;
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
-    /* objects rows of freed blocks, written FREED_BATCH at a time by one
-     * multi-row INSERT (ins_freed): one statement run per batch, not per row */
-    ht_insert *ins_freed, *ins_freed1; /* FREED_BATCH rows; one row */
-    int64_t fv[FREED_BATCH * FREED_COLS];
-    uint8_t fnull[FREED_BATCH * FREED_COLS];
-    unsigned nfreed;
+    /* objects rows of freed blocks, written as object chunks (owned,
+     * HT_OBJCHUNK_MAX_ROWS rows) */
+    struct ht_objrow *freed_rows;
+    size_t nfreed;
+    int64_t chunk_no;
     uint64_t seq, live_bytes, ncoll;
     /* run_stats counters and per-site aggregates (rows described at the
      * *_V constants below) */
@@ -244,20 +246,13 @@ static struct ht__agg *site_touch(struct eng *g, uint32_t row)
     return s;
 }
 
-/* write the buffered rows of freed blocks: a full batch with ins_freed,
- * else (at the end, all) one by one */
-static ht_err flush_freed(struct eng *g, int tail)
+/* write the buffered rows of freed blocks as one object chunk */
+static ht_err flush_freed(struct eng *g)
 {
-    ht_err e = HT_OK;
-    if (!tail && g->nfreed == FREED_BATCH) {
-        e = ht_store_insert_i64(g->ins_freed, g->fv, g->fnull,
-                                (int)(FREED_BATCH * FREED_COLS));
-    } else {
-        for (unsigned i = 0; i < g->nfreed && !e; i++)
-            e = ht_store_insert_i64(g->ins_freed1, &g->fv[i * FREED_COLS],
-                                    &g->fnull[i * FREED_COLS],
-                                    (int)FREED_COLS);
-    }
+    if (!g->nfreed)
+        return HT_OK;
+    ht_err e = ht_store_objchunk_write(g->st, g->run, g->chunk_no++,
+                                       g->freed_rows, g->nfreed);
     g->nfreed = 0;
     return e;
 }
@@ -326,20 +321,12 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
     struct ht__agg *c = &g->churn.v[o->churn_i];
     c->v[C_LIVE]--;
     /* refcnt: the explicit count, else unknown once freed */
-    int64_t *v = &g->fv[g->nfreed * FREED_COLS];
-    uint8_t *nl = &g->fnull[g->nfreed * FREED_COLS];
-    v[0] = g->run;
-    v[1] = (int64_t)o->addr;
-    v[2] = (int64_t)o->size;
-    v[3] = (int64_t)o->alloc_seq;
-    v[4] = (int64_t)g->seq;
-    v[5] = (int64_t)o->pc;
-    v[6] = (int64_t)o->tid;
-    v[7] = o->refcnt;
-    memset(nl, 0, FREED_COLS);
-    nl[7] = !o->rc_explicit;
-    if (++g->nfreed == FREED_BATCH)
-        e = flush_freed(g, 0);
+    g->freed_rows[g->nfreed++] = (struct ht_objrow){
+        .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
+        .free_seq = g->seq, .pc = o->pc, .refcnt = o->refcnt, .tid = o->tid,
+        .has_refcnt = o->rc_explicit};
+    if (g->nfreed == HT_OBJCHUNK_MAX_ROWS)
+        e = flush_freed(g);
     if (!e)
         e = ht__map_put(&g->freed, o->addr, g->seq);
     recycle(g, o);
@@ -884,15 +871,22 @@ out:
     return e;
 }
 
+/* objects rows: blocks live at the end (objects_live) and the chunks of
+ * freed ones (object_chunks, read through the objects_freed virtual table of
+ * store/objcodec.c); a trace replayed before had a table `objects`, moved
+ * into objects_live by migrate_objects() first. */
 static const char *SCHEMA =
-    "CREATE TABLE IF NOT EXISTS objects(run_id INTEGER, addr INTEGER,"
+    "CREATE TABLE IF NOT EXISTS objects_live(run_id INTEGER, addr INTEGER,"
     " size INTEGER, alloc_seq INTEGER, free_seq INTEGER, pc INTEGER,"
     " tid INTEGER, refcnt INTEGER, leak_kind TEXT, lost_seq INTEGER,"
     " lost_by TEXT, lost_by_site INTEGER);"
-    /* partial: rows of freed blocks (nearly all) cost no index update */
-    "DROP INDEX IF EXISTS objects_run;"
-    "CREATE INDEX IF NOT EXISTS objects_leaks ON objects(run_id, leak_kind)"
-    " WHERE leak_kind IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS objects_live_run ON objects_live(run_id,"
+    " leak_kind);"
+    "CREATE TABLE IF NOT EXISTS object_chunks(run_id INTEGER,"
+    " chunk_no INTEGER, nrows INTEGER, data BLOB,"
+    " PRIMARY KEY(run_id, chunk_no));"
+    "CREATE VIEW IF NOT EXISTS objects AS SELECT * FROM objects_freed"
+    " UNION ALL SELECT * FROM objects_live;"
     "CREATE TABLE IF NOT EXISTS errors(run_id INTEGER, seq INTEGER,"
     " kind TEXT, addr INTEGER, pc INTEGER);"
     "CREATE TABLE IF NOT EXISTS frag_snapshots(run_id INTEGER, seq INTEGER,"
@@ -973,30 +967,45 @@ static const char *SCHEMA =
 
 /* tables holding rows of one run, cleared before a replay of it */
 static const char *const RUN_TABLES[] = {
-    "objects", "errors", "frag_snapshots", "gc_collections", "cycles",
+    "objects_live", "object_chunks", "errors", "frag_snapshots", "gc_collections", "cycles",
     "cycle_members", "cycle_edges", "pool_map", "run_stats", "site_stats",
     "refcount_sites", "churn", "peak", "peak_sites", "pinning", "gc_stats"};
 
-/* INSERT of rows objects rows of freed blocks (FREED_COLS values each) */
-static ht_err prepare_freed(struct eng *g, unsigned rows, ht_insert **out)
+static int type_row(void *ctx, int ncol, const char *const *v,
+                    const char *const *names)
 {
-    static const char row[] = "(?,?,?,?,?,?,?,?,NULL,NULL,NULL,NULL)";
-    char *sql = malloc(rows * sizeof row + 32);
-    if (!sql)
-        return HT_ENOMEM;
-    size_t len = (size_t)sprintf(sql, "INSERT INTO objects VALUES");
-    for (unsigned i = 0; i < rows; i++)
-        len += (size_t)sprintf(sql + len, "%s%s", i ? "," : "", row);
-    ht_err e = ht_store_insert_prepare(g->st, sql, out);
-    free(sql);
-    return e;
+    (void)names;
+    if (ncol >= 1 && v[0] && !strcmp(v[0], "table"))
+        *(int *)ctx = 1;
+    return 0;
+}
+
+/* a trace replayed by an older heaptrail has a table `objects` (one row per
+ * allocation): move its rows into objects_live so the view can take the
+ * name (freed rows stay ordinary rows there; nothing is lost) */
+static ht_err migrate_objects(struct eng *g)
+{
+    int old = 0;
+    ht_err e = ht_store_query(g->st, "SELECT type FROM sqlite_master"
+                              " WHERE name='objects'", 0, type_row, &old);
+    if (e || !old)
+        return e;
+    return ht_store_exec(g->st,
+        "CREATE TABLE IF NOT EXISTS objects_live(run_id INTEGER,"
+        " addr INTEGER, size INTEGER, alloc_seq INTEGER, free_seq INTEGER,"
+        " pc INTEGER, tid INTEGER, refcnt INTEGER, leak_kind TEXT,"
+        " lost_seq INTEGER, lost_by TEXT, lost_by_site INTEGER);"
+        "INSERT INTO objects_live SELECT run_id, addr, size, alloc_seq,"
+        " free_seq, pc, tid, refcnt, leak_kind, lost_seq, lost_by,"
+        " lost_by_site FROM objects;"
+        "DROP TABLE objects;");
 }
 
 static ht_err prepare(struct eng *g)
 {
     ht_err e;
     char sql[128];
-    if ((e = ht_store_exec(g->st, SCHEMA)))
+    if ((e = migrate_objects(g)) || (e = ht_store_exec(g->st, SCHEMA)))
         return e;
     /* a trace replayed by an older heaptrail has run_stats without stores */
     if (ht_store_exec(g->st, "SELECT stores FROM run_stats LIMIT 0") &&
@@ -1009,10 +1018,8 @@ static ht_err prepare(struct eng *g)
         if ((e = ht_store_exec(g->st, sql)))
             return e;
     }
-    if ((e = prepare_freed(g, FREED_BATCH, &g->ins_freed)) ||
-        (e = prepare_freed(g, 1, &g->ins_freed1)) ||
-        (e = ht_store_insert_prepare(g->st,
-             "INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+    if ((e = ht_store_insert_prepare(g->st,
+             "INSERT INTO objects_live VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
              &g->ins_obj)) ||
         (e = ht_store_insert_prepare(g->st,
              "INSERT INTO errors VALUES(?,?,?,?,?)", &g->ins_err)) ||
@@ -1317,7 +1324,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             return e;
     }
     g->pending.n = 0;
-    if ((e = flush_freed(g, 1)))
+    if ((e = flush_freed(g)))
         return e;
     maybe_peak(g);
     if (g->have_peak &&
@@ -1349,11 +1356,16 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     g->st = st;
     g->run = run_id;
     g->t.unpaged = 1; /* paged at the first event needing it */
+    g->freed_rows = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *g->freed_rows);
     const char *prof = opts && opts->allocator ? opts->allocator : "3.12";
     const char *gcv = opts && opts->gc_version ? opts->gc_version : prof;
     struct ht_pym_config pc = {prof, 0};
     struct ht_gc_config gcc;
     ht_err e;
+    if (!g->freed_rows) {
+        e = HT_ENOMEM;
+        goto done;
+    }
     if ((e = ht_pym_new(&pc, &g->pym)) ||
         (e = ht_gc_config_for_version(gcv, &gcc)))
         goto done;
@@ -1365,12 +1377,10 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         goto done;
     e = run_all(g, opts);
     ht_store_insert_free(g->ins_obj);
-    ht_store_insert_free(g->ins_freed);
-    ht_store_insert_free(g->ins_freed1);
     ht_store_insert_free(g->ins_err);
     ht_store_insert_free(g->ins_snap);
     ht_store_insert_free(g->ins_gc);
-    g->ins_obj = g->ins_freed = g->ins_freed1 = g->ins_err = g->ins_snap = g->ins_gc = NULL;
+    g->ins_obj = g->ins_err = g->ins_snap = g->ins_gc = NULL;
     if (!e)
         e = ht_store_commit(st);
     else
@@ -1392,6 +1402,7 @@ done:
     ht__agg_fini(&g->rcsites);
     ht__objtab_fini(&g->t);
     free(g->segs);
+    free(g->freed_rows);
     ht_pym_free(g->pym);
     ht_gc_free(g->gc);
     free(g);

@@ -18,5 +18,7 @@ void ht__store_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 ht_err ht__store_sqlerr(ht_store *st, const char *what);
 ht_err ht__vtab_register(ht_store *st);
+/* objects_freed virtual table (objcodec.c); a SQLite result code. */
+int ht__objvtab_register(sqlite3 *db, ht_store *st);
 
 #endif

@@ -22,7 +22,8 @@
  *    pointer to it (lost_by 'free'); an object never pointed to by a
  *    recorded pointer has lost_by 'never_stored'.
  *  - double frees are told from invalid frees by a set of freed addresses
- *    (cleared when the address is allocated again); store_into_freed is
+ *    (an entry stays when the address is allocated again: it is asked
+ *    only about addresses where no live block is); store_into_freed is
  *    detected for a slot at the start of a freed block.
  *  - fragmentation snapshots: every opts->snapshot_every events, one at the
  *    peak of live bytes (captured when the heap first shrinks after a peak at
@@ -369,7 +370,9 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
-    ht__map_del(&g->freed, addr);
+    /* freed keeps addr: it is only asked about addresses not live (no
+     * object starts or, for stores, lies there), so a stale entry of a
+     * live block is never seen; one probe less per allocation */
     if ((e = keep(ht_pym_malloc(g->pym, size, &o->model_addr))) ||
         (e = keep(ht_gc_alloc(g->gc, addr, 1))))
         return e;

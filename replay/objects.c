@@ -97,8 +97,30 @@ int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val)
     return 0;
 }
 
-/* Remove key (backward-shift deletion); 1 if it was present. */
-int ht__map_del(struct ht__map *m, uint64_t key)
+/* Insert key -> val if key is absent (one probe): HT_EINVAL if present
+ * (map unchanged but for a possible growth), HT_ENOMEM. */
+ht_err ht__map_put_new(struct ht__map *m, uint64_t key, uint64_t val)
+{
+    if ((m->n + 1) * 2 >= m->cap) {
+        ht_err e = map_grow(m);
+        if (e)
+            return e;
+    }
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key)
+            return HT_EINVAL;
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->n++;
+    m->keys[j] = key;
+    m->vals[j] = val;
+    return HT_OK;
+}
+
+/* Remove key (backward-shift deletion); 1 and *val (may be NULL) if it was
+ * present. One probe: the lookup and the removal of ht__objtab_remove. */
+int ht__map_take(struct ht__map *m, uint64_t key, uint64_t *val)
 {
     if (!m->cap)
         return 0;
@@ -107,6 +129,8 @@ int ht__map_del(struct ht__map *m, uint64_t key)
         j = (j + 1) & mask;
     if (!m->keys[j])
         return 0;
+    if (val)
+        *val = m->vals[j];
     size_t i = j;
     for (;;) {
         j = (j + 1) & mask;
@@ -123,6 +147,12 @@ int ht__map_del(struct ht__map *m, uint64_t key)
     m->keys[i] = 0;
     m->n--;
     return 1;
+}
+
+/* Remove key; 1 if it was present. */
+int ht__map_del(struct ht__map *m, uint64_t key)
+{
+    return ht__map_take(m, key, NULL);
 }
 
 /* Free the map's arrays. */
@@ -205,9 +235,9 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
 {
     if (o->size > OBJ_MAX_SIZE || o->addr + o->size < o->addr)
         return HT_EINVAL;
-    if (!o->addr || ht__map_get(&t->byaddr, o->addr, NULL))
+    if (!o->addr)
         return HT_EINVAL;
-    ht_err e = ht__map_put(&t->byaddr, o->addr, (uint64_t)(uintptr_t)o);
+    ht_err e = ht__map_put_new(&t->byaddr, o->addr, (uint64_t)(uintptr_t)o);
     if (e)
         return e;
     if (t->unpaged) {
@@ -254,13 +284,13 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
 /* Detach and return the object at addr, or NULL. */
 struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr)
 {
-    struct ht__obj *o = ht__objtab_get(t, addr);
-    if (!o)
+    uint64_t v;
+    if (!ht__map_take(&t->byaddr, addr, &v))
         return NULL;
+    struct ht__obj *o = (struct ht__obj *)(uintptr_t)v;
     uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
     for (uint64_t p = p0; p <= p1 && !t->unpaged; p++)
         page_del(t, p, o);
-    ht__map_del(&t->byaddr, addr);
     t->n--;
     return o;
 }

@@ -47,6 +47,8 @@ struct ht__map {
 ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
 int ht__map_del(struct ht__map *m, uint64_t key);
+ht_err ht__map_put_new(struct ht__map *m, uint64_t key, uint64_t val);
+int ht__map_take(struct ht__map *m, uint64_t key, uint64_t *val);
 void ht__map_fini(struct ht__map *m);
 
 /* Aggregate rows keyed by two uint64 (a site and a size, say): an array of

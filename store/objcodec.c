@@ -17,7 +17,7 @@
  *   C_SIZE   size
  *   C_PC     zigzag(pc - previous pc)
  *   C_TID    zigzag(tid - previous tid)
- *   C_RC     0 = NULL refcnt, else zigzag(refcnt) + 1
+ *   C_RC     0 = NULL refcnt, else 1 followed by zigzag(refcnt)
  * all as LEB128 varints. Invariants:
  *  1. the decoder bounds-checks every read, requires the row count given by
  *     the nrows column and every column to be consumed exactly; anything else
@@ -80,11 +80,11 @@ static ht_err oc_encode(const struct ht_objrow *r, size_t n, void **out,
     *len = 0;
     if (!n || n > HT_OBJCHUNK_MAX_ROWS)
         return HT_EINVAL;
-    uint8_t *col = malloc(n * 10 * NCOL), *c[NCOL];
+    uint8_t *col = malloc(n * 10 * (NCOL + 1)), *c[NCOL];
     if (!col)
         return HT_ENOMEM;
     for (int k = 0; k < NCOL; k++)
-        c[k] = col + (size_t)k * n * 10;
+        c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
     for (size_t i = 0; i < n; i++) {
         c[C_FREE] = put(c[C_FREE], zz((int64_t)(r[i].free_seq - pf)));
@@ -93,7 +93,9 @@ static ht_err oc_encode(const struct ht_objrow *r, size_t n, void **out,
         c[C_SIZE] = put(c[C_SIZE], r[i].size);
         c[C_PC] = put(c[C_PC], zz((int64_t)(r[i].pc - pp)));
         c[C_TID] = put(c[C_TID], zz((int64_t)((uint64_t)r[i].tid - pt)));
-        c[C_RC] = put(c[C_RC], r[i].has_refcnt ? zz(r[i].refcnt) + 1 : 0);
+        c[C_RC] = put(c[C_RC], r[i].has_refcnt != 0);
+        if (r[i].has_refcnt)
+            c[C_RC] = put(c[C_RC], zz(r[i].refcnt));
         pf = r[i].free_seq;
         pa = r[i].addr;
         pp = r[i].pc;
@@ -154,7 +156,7 @@ static ht_err oc_decode(const void *blob, size_t len, size_t n,
         return HT_ECORRUPT;
     unsigned long long fsz = ZSTD_getFrameContentSize(in + 2, len - 2);
     if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
-        fsz > (unsigned long long)n * 10 * NCOL + NCOL * 10)
+        fsz > (unsigned long long)n * 10 * (NCOL + 1) + NCOL * 10)
         return HT_ECORRUPT;
     uint8_t *body = malloc(fsz ? (size_t)fsz : 1);
     if (!body)
@@ -180,9 +182,12 @@ static ht_err oc_decode(const void *blob, size_t len, size_t n,
     }
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0, v[NCOL];
     for (size_t i = 0; i < n; i++) {
+        uint64_t rcv = 0;
         for (int k = 0; k < NCOL; k++)
             if (!get(&cs[k], ce[k], &v[k]))
                 goto out;
+        if (v[C_RC] > 1 || (v[C_RC] && !get(&cs[C_RC], ce[C_RC], &rcv)))
+            goto out;
         pf += (uint64_t)unzz(v[C_FREE]);
         pa += (uint64_t)unzz(v[C_ADDR]);
         pp += (uint64_t)unzz(v[C_PC]);
@@ -190,8 +195,8 @@ static ht_err oc_decode(const void *blob, size_t len, size_t n,
         r[i] = (struct ht_objrow){
             .addr = pa, .size = v[C_SIZE], .free_seq = pf,
             .alloc_seq = pf - (uint64_t)unzz(v[C_LIFE]), .pc = pp,
-            .tid = (uint32_t)pt, .has_refcnt = v[C_RC] != 0,
-            .refcnt = v[C_RC] ? unzz(v[C_RC] - 1) : 0};
+            .tid = (uint32_t)pt, .has_refcnt = (uint8_t)v[C_RC],
+            .refcnt = unzz(rcv)};
     }
     for (int k = 0; k < NCOL; k++)
         if (cs[k] != ce[k])

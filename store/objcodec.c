@@ -72,9 +72,9 @@ static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
-/* Encode n rows into a malloc'd blob (*out, *len). HT_EINVAL, HT_ENOMEM. */
-static ht_err oc_encode(const struct ht_objrow *r, size_t n, void **out,
-                        size_t *len)
+/* Encode n rows into a malloc'd blob; see store_int.h. */
+ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
+                           size_t *len)
 {
     *out = NULL;
     *len = 0;
@@ -146,9 +146,9 @@ static ht_err oc_encode(const struct ht_objrow *r, size_t n, void **out,
     return e;
 }
 
-/* Decode a blob of n rows into r[0..n). HT_ECORRUPT, HT_ENOMEM. */
-static ht_err oc_decode(const void *blob, size_t len, size_t n,
-                        struct ht_objrow *r)
+/* Decode a blob of n rows into r[0..n); see store_int.h. */
+ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
+                           struct ht_objrow *r)
 {
     const uint8_t *in = blob;
     if (!n || n > HT_OBJCHUNK_MAX_ROWS || len < 3 || in[0] != OC_MAGIC ||
@@ -213,7 +213,7 @@ ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
 {
     void *blob = NULL;
     size_t len = 0;
-    ht_err e = oc_encode(rows, n, &blob, &len);
+    ht_err e = ht__objcodec_encode(rows, n, &blob, &len);
     if (e)
         return e;
     sqlite3_stmt *s = NULL;
@@ -377,7 +377,7 @@ static int of_fill(of_cursor *c)
         size_t len = (size_t)sqlite3_column_bytes(c->stmt, 3);
         ht_err e = n < 1 || n > HT_OBJCHUNK_MAX_ROWS
                        ? HT_ECORRUPT
-                       : oc_decode(blob, len, (size_t)n, c->buf);
+                       : ht__objcodec_decode(blob, len, (size_t)n, c->buf);
         if (e == HT_ENOMEM)
             return of_fail(c, SQLITE_NOMEM, sqlite3_mprintf("out of memory"));
         if (e)

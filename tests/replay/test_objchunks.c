@@ -347,12 +347,56 @@ static void test_replay_view(void **state)
     free(expl);
 }
 
+/* an allocation at a live block's address: the missed free releases the
+ * old block at that event (a freed row, in a chunk), the new one is live */
+static void test_missed_free(void **state)
+{
+    (void)state;
+    const uint32_t cr = 64;
+    struct tr t = {calloc(cr, sizeof(struct ht_rec)), 0, cr};
+    assert_non_null(t.r);
+    put_ev(&t, HT_EV_ALLOC, 0x5000, 32, 0x400010, 1); /* 0 */
+    put_ev(&t, HT_EV_ALLOC, 0x6000, 48, 0x400020, 1); /* 1 */
+    put_ev(&t, HT_EV_ALLOC, 0x5000, 64, 0x400030, 2); /* 2: missed free */
+    put_ev(&t, HT_EV_FREE, 0x6000, 0, 0x400040, 1);   /* 3 */
+    put_ev(&t, HT_EV_FREE, 0x6000, 0, 0x400050, 1);   /* 4: double free */
+    char spill[300];
+    snprintf(spill, sizeof spill, "%s/spill-999999-2.hts", dir);
+    struct ht_spill_header *h = ht_test_spill_header(cr, 1, "/bin/true");
+    assert_non_null(h);
+    h->next_chunk = 1;
+    assert_int_equal(ht_test_spill_write(spill, h, t.r,
+                                         cr * sizeof(struct ht_rec)), 0);
+    free(h);
+    free(t.r);
+    ht_store *st = open_db("missed.db");
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 1, &res), HT_OK);
+    struct ht_replay_result rr;
+    assert_int_equal(ht_replay_run(st, res.run_id, NULL, &rr), HT_OK);
+    char out[4096];
+    q(st, "SELECT printf('%x', addr), size, alloc_seq, free_seq,"
+          " printf('%x', pc), tid, leak_kind FROM objects ORDER BY alloc_seq",
+      out);
+    assert_string_equal(out, "5000,32,0,2,400010,1,NULL;"
+                             "6000,48,1,3,400020,1,NULL;"
+                             "5000,64,2,NULL,400030,2,definite");
+    q(st, "SELECT seq, kind, printf('%x', addr) FROM errors ORDER BY seq",
+      out);
+    assert_string_equal(out, "2,missed_free,5000;4,double_free,6000");
+    q(st, "SELECT (SELECT SUM(nrows) FROM object_chunks),"
+          " (SELECT COUNT(*) FROM objects_live)", out);
+    assert_string_equal(out, "2,1");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_pushdown),
         cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_replay_view),
+        cmocka_unit_test(test_missed_free),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -338,12 +338,6 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
                        uint64_t size)
 {
     ht_err e;
-    struct ht__obj *old = ht__objtab_remove(&g->t, addr);
-    if (old) { /* a free we never saw */
-        if ((e = add_error(g, "missed_free", addr, ev->d)) ||
-            (e = finish(g, old, ev->d)))
-            return e;
-    }
     struct ht__obj *o = g->nspare ? g->spare[--g->nspare]
                                   : malloc(sizeof *o);
     if (!o)
@@ -354,7 +348,20 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     o->alloc_seq = ev->seq;
     o->pc = ev->d;
     o->tid = ev->tid;
-    if ((e = ht__objtab_insert(&g->t, o)) != HT_OK) {
+    /* one probe when addr is free (nearly always); o is in no model yet, so
+     * releasing a block still at addr first is as if done before */
+    e = ht__objtab_insert(&g->t, o);
+    struct ht__obj *old = e == HT_EINVAL ? ht__objtab_remove(&g->t, addr)
+                                         : NULL;
+    if (old) { /* a free we never saw */
+        if ((e = add_error(g, "missed_free", addr, ev->d)) ||
+            (e = finish(g, old, ev->d))) {
+            free(o);
+            return e;
+        }
+        e = ht__objtab_insert(&g->t, o);
+    }
+    if (e != HT_OK) {
         free(o);
         return keep(e);
     }
@@ -1284,6 +1291,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         return e;
     struct ht_rec ev;
     struct ht_pym_stats s;
+    uint64_t until_snap = every;
     while ((e = ht_reader_next(rd, &ev)) == HT_OK) {
         g->seq = ev.seq;
         g->r.events++;
@@ -1303,7 +1311,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             g->epoch++;
             g->epoch_dirty = 0;
         }
-        if (g->r.events % every == 0) {
+        if (--until_snap == 0) { /* every `every` events; no division */
+            until_snap = every;
             ht_pym_stats(g->pym, &s);
             if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
                 break;

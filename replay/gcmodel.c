@@ -480,10 +480,11 @@ ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
     uint32_t s;
     if (gc->collecting)
         return HT_EBUSY;
-    if (map_get(gc, id))
-        return HT_EINVAL;
     if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
         return HT_ENOMEM;
+    size_t b = map_find_bucket(gc, id); /* one probe: check and insert */
+    if (gc->map[b])
+        return HT_EINVAL;
     if (slot_take(gc, &s) != HT_OK)
         return HT_ENOMEM;
     struct node *x = &gc->nodes[s];
@@ -493,7 +494,7 @@ ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
     x->id = id;
     x->prev = x->next = NIL;
     x->gen = GEN_UNTRACKED;
-    gc->map[map_find_bucket(gc, id)] = s;
+    gc->map[b] = s;
     gc->live++;
     if (!container)
         return HT_OK;

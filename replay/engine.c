@@ -22,8 +22,8 @@
  *    pointer to it (lost_by 'free'); an object never pointed to by a
  *    recorded pointer has lost_by 'never_stored'.
  *  - double frees are told from invalid frees by a set of freed addresses
- *    (an entry stays when the address is allocated again: it is asked
- *    only about addresses where no live block is); store_into_freed is
+ *    (cleared when the address is allocated again), kept in the object
+ *    table's address map as marks so a free costs one probe; store_into_freed is
  *    detected for a slot at the start of a freed block.
  *  - fragmentation snapshots: every opts->snapshot_every events, one at the
  *    peak of live bytes (captured when the heap first shrinks after a peak at
@@ -77,7 +77,6 @@ struct eng {
     int64_t run;
     struct ht__objtab t;
     struct ht__map pending;   /* old addr of a moving realloc -> obj */
-    struct ht__map freed;     /* freed addr -> seq */
     struct ht__map rootslots; /* root slot -> pointer value */
     struct seg *segs;
     size_t nsegs, csegs;
@@ -302,8 +301,10 @@ static void recycle(struct eng *g, struct ht__obj *o)
     g->spare[g->nspare++] = o;
 }
 
-/* the object's memory is released at seq (free, or forced) */
-static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
+/* the object's memory is released at seq (free, or forced); marked: its
+ * address is already marked freed in the table (ht__objtab_release) */
+static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
+                     int marked)
 {
     ht_err e = HT_OK;
     maybe_peak(g);
@@ -329,7 +330,7 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
     if (g->nfreed == HT_OBJCHUNK_MAX_ROWS)
         e = flush_freed(g);
     if (!e)
-        e = ht__map_put(&g->freed, o->addr, g->seq);
+        e = marked ? HT_OK : ht__objtab_mark_freed(&g->t, o->addr);
     recycle(g, o);
     return e;
 }
@@ -355,7 +356,7 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
                                          : NULL;
     if (old) { /* a free we never saw */
         if ((e = add_error(g, "missed_free", addr, ev->d)) ||
-            (e = finish(g, old, ev->d))) {
+            (e = finish(g, old, ev->d, 0))) {
             free(o);
             return e;
         }
@@ -377,9 +378,6 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
-    /* freed keeps addr: it is only asked about addresses not live (no
-     * object starts or, for stores, lies there), so a stale entry of a
-     * live block is never seen; one probe less per allocation */
     if ((e = keep(ht_pym_malloc(g->pym, size, &o->model_addr))) ||
         (e = keep(ht_gc_alloc(g->gc, addr, 1))))
         return e;
@@ -395,11 +393,13 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
         return HT_OK;
     int user = !(ev->flags & HT_EVF_REALLOC);
     g->frees += (uint64_t)user;
-    struct ht__obj *o = ht__objtab_remove(&g->t, a);
+    /* a realloc's FREE half leaves no freed mark: the block lives on */
+    struct ht__obj *o = user ? ht__objtab_release(&g->t, a)
+                             : ht__objtab_remove(&g->t, a);
     if (!o) {
         g->invalid_frees++;
-        return add_error(g, ht__map_get(&g->freed, a, NULL) ? "double_free"
-                                                            : "invalid_free",
+        return add_error(g, ht__objtab_was_freed(&g->t, a) ? "double_free"
+                                                           : "invalid_free",
                          a, ev->d);
     }
     if (user) {
@@ -423,7 +423,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             ht__obj_free(o);
         return e;
     }
-    return finish(g, o, ev->d);
+    return finish(g, o, ev->d, 1);
 }
 
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
@@ -457,14 +457,14 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     }
     if (!o) {
         g->invalid_frees++;
-        if ((e = add_error(g, ht__map_get(&g->freed, c, NULL) ? "realloc_freed"
-                                                             : "invalid_free",
+        if ((e = add_error(g, ht__objtab_was_freed(&g->t, c) ? "realloc_freed"
+                                                            : "invalid_free",
                            c, ev->d)))
             return e;
         return a ? do_alloc(g, ev, a, size) : HT_OK;
     }
     if (!a) /* realloc(p, 0) freed p */
-        return finish(g, o, ev->d);
+        return finish(g, o, ev->d, 0);
     if (size < o->size)
         maybe_peak(g);
     site_drop(g, o);
@@ -477,15 +477,15 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     if (a != c) {
         struct ht__obj *old = ht__objtab_remove(&g->t, a);
         if (old && ((e = add_error(g, "missed_free", a, ev->d)) ||
-                    (e = finish(g, old, ev->d))))
+                    (e = finish(g, old, ev->d, 0))))
             goto fail;
         if ((e = keep(ht_gc_dealloc(g->gc, c))) ||
             (e = keep(ht_gc_alloc(g->gc, a, 1))))
             goto fail;
-        if ((e = ht__map_put(&g->freed, c, ev->seq)))
+        if ((e = ht__objtab_mark_freed(&g->t, c)))
             goto fail;
     }
-    ht__map_del(&g->freed, a);
+    ht__objtab_unmark(&g->t, a);
     o->addr = a;
     o->size = size;
     if ((e = ht__objtab_insert(&g->t, o)) != HT_OK)
@@ -544,7 +544,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
                 (e = keep(ht_gc_extref(g->gc, n->addr, 1))))
                 return e;
         }
-    } else if (drops && ht__map_get(&g->freed, slot, NULL)) {
+    } else if (drops && ht__objtab_was_freed(&g->t, slot)) {
         if ((e = add_error(g, "store_into_freed", slot, ev->d)))
             return e;
     }
@@ -568,7 +568,7 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
     g->rcsites.v[r].v[inc ? R_INC : R_DEC]++;
     struct ht__obj *o = ht__objtab_find(&g->t, ev->a);
     if (!o) /* static objects (Py_None...) are not in the table */
-        return ht__map_get(&g->freed, ev->a, NULL)
+        return ht__objtab_was_freed(&g->t, ev->a)
                    ? add_error(g, "refcount_on_freed", ev->a, ev->d)
                    : HT_OK;
     if (!o->rc_explicit) {
@@ -1332,7 +1332,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             continue;
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)g->pending.vals[i];
         g->pending.keys[i] = 0;
-        if ((e = finish(g, o, 0)))
+        if ((e = finish(g, o, 0, 0)))
             return e;
     }
     g->pending.n = 0;
@@ -1406,7 +1406,6 @@ done:
     ht__map_fini(&g->pending);
     while (g->nspare)
         free(g->spare[--g->nspare]);
-    ht__map_fini(&g->freed);
     ht__map_fini(&g->rootslots);
     ht__poolmap_fini(&g->peak_pools);
     ht__agg_fini(&g->sites);

@@ -22,7 +22,8 @@
  *    pointer to it (lost_by 'free'); an object never pointed to by a
  *    recorded pointer has lost_by 'never_stored'.
  *  - double frees are told from invalid frees by a set of freed addresses
- *    (cleared when the address is allocated again); store_into_freed is
+ *    (cleared when the address is allocated again), kept in the object
+ *    table's address map as marks so a free costs one probe; store_into_freed is
  *    detected for a slot at the start of a freed block.
  *  - fragmentation snapshots: every opts->snapshot_every events, one at the
  *    peak of live bytes (captured when the heap first shrinks after a peak at
@@ -36,8 +37,13 @@
  *    come from this same pass: per-site aggregates (replay/agg.c) indexed
  *    from each object (site_i, churn_i). A realloc'd block counts at the
  *    realloc's pc from then on, as an allocation there.
- *  - objects rows of freed blocks are buffered and written FREED_BATCH per
- *    statement; the table keeps no page index until an event needs one.
+ *  - objects rows of freed blocks (no finding on them: leak columns NULL)
+ *    are buffered and written HT_OBJCHUNK_MAX_ROWS at a time as one
+ *    compressed object_chunks row (store/objcodec.c); `objects` is the view
+ *    objects_freed (decoding them) UNION ALL objects_live (blocks live at
+ *    the end, one SQL row each). One SQLite row per allocation capped the
+ *    replay near 3 M events/s. The object table keeps no page index until
+ *    an event needs one.
  *  - bad traces are findings (errors rows), never failures: events out of
  *    seq order, lost events, an undecodable chunk, a run cut short.
  *
@@ -61,8 +67,6 @@
 #include "replay_int.h"
 
 #define SPARE_MAX 1024u
-#define FREED_BATCH 64u
-#define FREED_COLS 8u /* run_id .. refcnt; the leak columns are NULL */
 
 struct seg {
     uint64_t start, len;
@@ -73,19 +77,17 @@ struct eng {
     int64_t run;
     struct ht__objtab t;
     struct ht__map pending;   /* old addr of a moving realloc -> obj */
-    struct ht__map freed;     /* freed addr -> seq */
     struct ht__map rootslots; /* root slot -> pointer value */
     struct seg *segs;
     size_t nsegs, csegs;
     ht_pym *pym;
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
-    /* objects rows of freed blocks, written FREED_BATCH at a time by one
-     * multi-row INSERT (ins_freed): one statement run per batch, not per row */
-    ht_insert *ins_freed, *ins_freed1; /* FREED_BATCH rows; one row */
-    int64_t fv[FREED_BATCH * FREED_COLS];
-    uint8_t fnull[FREED_BATCH * FREED_COLS];
-    unsigned nfreed;
+    /* objects rows of freed blocks, written as object chunks (owned,
+     * HT_OBJCHUNK_MAX_ROWS rows) */
+    struct ht_objrow *freed_rows;
+    size_t nfreed;
+    int64_t chunk_no;
     uint64_t seq, live_bytes, ncoll;
     /* run_stats counters and per-site aggregates (rows described at the
      * *_V constants below) */
@@ -244,20 +246,13 @@ static struct ht__agg *site_touch(struct eng *g, uint32_t row)
     return s;
 }
 
-/* write the buffered rows of freed blocks: a full batch with ins_freed,
- * else (at the end, all) one by one */
-static ht_err flush_freed(struct eng *g, int tail)
+/* write the buffered rows of freed blocks as one object chunk */
+static ht_err flush_freed(struct eng *g)
 {
-    ht_err e = HT_OK;
-    if (!tail && g->nfreed == FREED_BATCH) {
-        e = ht_store_insert_i64(g->ins_freed, g->fv, g->fnull,
-                                (int)(FREED_BATCH * FREED_COLS));
-    } else {
-        for (unsigned i = 0; i < g->nfreed && !e; i++)
-            e = ht_store_insert_i64(g->ins_freed1, &g->fv[i * FREED_COLS],
-                                    &g->fnull[i * FREED_COLS],
-                                    (int)FREED_COLS);
-    }
+    if (!g->nfreed)
+        return HT_OK;
+    ht_err e = ht_store_objchunk_write(g->st, g->run, g->chunk_no++,
+                                       g->freed_rows, g->nfreed);
     g->nfreed = 0;
     return e;
 }
@@ -306,8 +301,10 @@ static void recycle(struct eng *g, struct ht__obj *o)
     g->spare[g->nspare++] = o;
 }
 
-/* the object's memory is released at seq (free, or forced) */
-static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
+/* the object's memory is released at seq (free, or forced); marked: its
+ * address is already marked freed in the table (ht__objtab_release) */
+static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
+                     int marked)
 {
     ht_err e = HT_OK;
     maybe_peak(g);
@@ -328,22 +325,14 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc)
     struct ht__agg *c = &g->churn.v[o->churn_i];
     c->v[C_LIVE]--;
     /* refcnt: the explicit count, else unknown once freed */
-    int64_t *v = &g->fv[g->nfreed * FREED_COLS];
-    uint8_t *nl = &g->fnull[g->nfreed * FREED_COLS];
-    v[0] = g->run;
-    v[1] = (int64_t)o->addr;
-    v[2] = (int64_t)o->size;
-    v[3] = (int64_t)o->alloc_seq;
-    v[4] = (int64_t)g->seq;
-    v[5] = (int64_t)o->pc;
-    v[6] = (int64_t)o->tid;
-    v[7] = o->refcnt;
-    memset(nl, 0, FREED_COLS);
-    nl[7] = !o->rc_explicit;
-    if (++g->nfreed == FREED_BATCH)
-        e = flush_freed(g, 0);
+    g->freed_rows[g->nfreed++] = (struct ht_objrow){
+        .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
+        .free_seq = g->seq, .pc = o->pc, .refcnt = o->refcnt, .tid = o->tid,
+        .has_refcnt = o->rc_explicit};
+    if (g->nfreed == HT_OBJCHUNK_MAX_ROWS)
+        e = flush_freed(g);
     if (!e)
-        e = ht__map_put(&g->freed, o->addr, g->seq);
+        e = marked ? HT_OK : ht__objtab_mark_freed(&g->t, o->addr);
     recycle(g, o);
     return e;
 }
@@ -352,12 +341,6 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
                        uint64_t size)
 {
     ht_err e;
-    struct ht__obj *old = ht__objtab_remove(&g->t, addr);
-    if (old) { /* a free we never saw */
-        if ((e = add_error(g, "missed_free", addr, ev->d)) ||
-            (e = finish(g, old, ev->d)))
-            return e;
-    }
     struct ht__obj *o = g->nspare ? g->spare[--g->nspare]
                                   : malloc(sizeof *o);
     if (!o)
@@ -368,7 +351,20 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     o->alloc_seq = ev->seq;
     o->pc = ev->d;
     o->tid = ev->tid;
-    if ((e = ht__objtab_insert(&g->t, o)) != HT_OK) {
+    /* one probe when addr is free (nearly always); o is in no model yet, so
+     * releasing a block still at addr first is as if done before */
+    e = ht__objtab_insert(&g->t, o);
+    struct ht__obj *old = e == HT_EINVAL ? ht__objtab_remove(&g->t, addr)
+                                         : NULL;
+    if (old) { /* a free we never saw */
+        if ((e = add_error(g, "missed_free", addr, ev->d)) ||
+            (e = finish(g, old, ev->d, 0))) {
+            free(o);
+            return e;
+        }
+        e = ht__objtab_insert(&g->t, o);
+    }
+    if (e != HT_OK) {
         free(o);
         return keep(e);
     }
@@ -384,7 +380,6 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
-    ht__map_del(&g->freed, addr);
     if ((e = keep(ht_pym_malloc(g->pym, size, &o->model_addr))) ||
         (e = keep(ht_gc_alloc(g->gc, addr, 1))))
         return e;
@@ -400,11 +395,13 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
         return HT_OK;
     int user = !(ev->flags & HT_EVF_REALLOC);
     g->frees += (uint64_t)user;
-    struct ht__obj *o = ht__objtab_remove(&g->t, a);
+    /* a realloc's FREE half leaves no freed mark: the block lives on */
+    struct ht__obj *o = user ? ht__objtab_release(&g->t, a)
+                             : ht__objtab_remove(&g->t, a);
     if (!o) {
         g->invalid_frees++;
-        return add_error(g, ht__map_get(&g->freed, a, NULL) ? "double_free"
-                                                            : "invalid_free",
+        return add_error(g, ht__objtab_was_freed(&g->t, a) ? "double_free"
+                                                           : "invalid_free",
                          a, ev->d);
     }
     if (user) {
@@ -429,7 +426,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
              * came: it was released then. Overwriting it in the map leaked
              * it (found by fuzz_summary; tests/reliability/test_regressions.c) */
             ht__map_del(&g->pending, a);
-            ht_err e = finish(g, (struct ht__obj *)(uintptr_t)v, ev->d);
+            ht_err e = finish(g, (struct ht__obj *)(uintptr_t)v, ev->d, 1);
             if (e) {
                 ht__obj_free(o);
                 return e;
@@ -440,7 +437,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             ht__obj_free(o);
         return e;
     }
-    return finish(g, o, ev->d);
+    return finish(g, o, ev->d, 1);
 }
 
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
@@ -474,14 +471,14 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     }
     if (!o) {
         g->invalid_frees++;
-        if ((e = add_error(g, ht__map_get(&g->freed, c, NULL) ? "realloc_freed"
-                                                             : "invalid_free",
+        if ((e = add_error(g, ht__objtab_was_freed(&g->t, c) ? "realloc_freed"
+                                                            : "invalid_free",
                            c, ev->d)))
             return e;
         return a ? do_alloc(g, ev, a, size) : HT_OK;
     }
     if (!a) /* realloc(p, 0) freed p */
-        return finish(g, o, ev->d);
+        return finish(g, o, ev->d, 0);
     if (size < o->size)
         maybe_peak(g);
     site_drop(g, o);
@@ -494,15 +491,15 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     if (a != c) {
         struct ht__obj *old = ht__objtab_remove(&g->t, a);
         if (old && ((e = add_error(g, "missed_free", a, ev->d)) ||
-                    (e = finish(g, old, ev->d))))
+                    (e = finish(g, old, ev->d, 0))))
             goto fail;
         if ((e = keep(ht_gc_dealloc(g->gc, c))) ||
             (e = keep(ht_gc_alloc(g->gc, a, 1))))
             goto fail;
-        if ((e = ht__map_put(&g->freed, c, ev->seq)))
+        if ((e = ht__objtab_mark_freed(&g->t, c)))
             goto fail;
     }
-    ht__map_del(&g->freed, a);
+    ht__objtab_unmark(&g->t, a);
     o->addr = a;
     o->size = size;
     if ((e = ht__objtab_insert(&g->t, o)) != HT_OK)
@@ -561,7 +558,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
                 (e = keep(ht_gc_extref(g->gc, n->addr, 1))))
                 return e;
         }
-    } else if (drops && ht__map_get(&g->freed, slot, NULL)) {
+    } else if (drops && ht__objtab_was_freed(&g->t, slot)) {
         if ((e = add_error(g, "store_into_freed", slot, ev->d)))
             return e;
     }
@@ -585,7 +582,7 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
     g->rcsites.v[r].v[inc ? R_INC : R_DEC]++;
     struct ht__obj *o = ht__objtab_find(&g->t, ev->a);
     if (!o) /* static objects (Py_None...) are not in the table */
-        return ht__map_get(&g->freed, ev->a, NULL)
+        return ht__objtab_was_freed(&g->t, ev->a)
                    ? add_error(g, "refcount_on_freed", ev->a, ev->d)
                    : HT_OK;
     if (!o->rc_explicit) {
@@ -898,15 +895,22 @@ out:
     return e;
 }
 
+/* objects rows: blocks live at the end (objects_live) and the chunks of
+ * freed ones (object_chunks, read through the objects_freed virtual table of
+ * store/objcodec.c); a trace replayed before had a table `objects`, moved
+ * into objects_live by migrate_objects() first. */
 static const char *SCHEMA =
-    "CREATE TABLE IF NOT EXISTS objects(run_id INTEGER, addr INTEGER,"
+    "CREATE TABLE IF NOT EXISTS objects_live(run_id INTEGER, addr INTEGER,"
     " size INTEGER, alloc_seq INTEGER, free_seq INTEGER, pc INTEGER,"
     " tid INTEGER, refcnt INTEGER, leak_kind TEXT, lost_seq INTEGER,"
     " lost_by TEXT, lost_by_site INTEGER);"
-    /* partial: rows of freed blocks (nearly all) cost no index update */
-    "DROP INDEX IF EXISTS objects_run;"
-    "CREATE INDEX IF NOT EXISTS objects_leaks ON objects(run_id, leak_kind)"
-    " WHERE leak_kind IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS objects_live_run ON objects_live(run_id,"
+    " leak_kind);"
+    "CREATE TABLE IF NOT EXISTS object_chunks(run_id INTEGER,"
+    " chunk_no INTEGER, nrows INTEGER, data BLOB,"
+    " PRIMARY KEY(run_id, chunk_no));"
+    "CREATE VIEW IF NOT EXISTS objects AS SELECT * FROM objects_freed"
+    " UNION ALL SELECT * FROM objects_live;"
     "CREATE TABLE IF NOT EXISTS errors(run_id INTEGER, seq INTEGER,"
     " kind TEXT, addr INTEGER, pc INTEGER);"
     "CREATE TABLE IF NOT EXISTS frag_snapshots(run_id INTEGER, seq INTEGER,"
@@ -987,30 +991,45 @@ static const char *SCHEMA =
 
 /* tables holding rows of one run, cleared before a replay of it */
 static const char *const RUN_TABLES[] = {
-    "objects", "errors", "frag_snapshots", "gc_collections", "cycles",
+    "objects_live", "object_chunks", "errors", "frag_snapshots", "gc_collections", "cycles",
     "cycle_members", "cycle_edges", "pool_map", "run_stats", "site_stats",
     "refcount_sites", "churn", "peak", "peak_sites", "pinning", "gc_stats"};
 
-/* INSERT of rows objects rows of freed blocks (FREED_COLS values each) */
-static ht_err prepare_freed(struct eng *g, unsigned rows, ht_insert **out)
+static int type_row(void *ctx, int ncol, const char *const *v,
+                    const char *const *names)
 {
-    static const char row[] = "(?,?,?,?,?,?,?,?,NULL,NULL,NULL,NULL)";
-    char *sql = malloc(rows * sizeof row + 32);
-    if (!sql)
-        return HT_ENOMEM;
-    size_t len = (size_t)sprintf(sql, "INSERT INTO objects VALUES");
-    for (unsigned i = 0; i < rows; i++)
-        len += (size_t)sprintf(sql + len, "%s%s", i ? "," : "", row);
-    ht_err e = ht_store_insert_prepare(g->st, sql, out);
-    free(sql);
-    return e;
+    (void)names;
+    if (ncol >= 1 && v[0] && !strcmp(v[0], "table"))
+        *(int *)ctx = 1;
+    return 0;
+}
+
+/* a trace replayed by an older heaptrail has a table `objects` (one row per
+ * allocation): move its rows into objects_live so the view can take the
+ * name (freed rows stay ordinary rows there; nothing is lost) */
+static ht_err migrate_objects(struct eng *g)
+{
+    int old = 0;
+    ht_err e = ht_store_query(g->st, "SELECT type FROM sqlite_master"
+                              " WHERE name='objects'", 0, type_row, &old);
+    if (e || !old)
+        return e;
+    return ht_store_exec(g->st,
+        "CREATE TABLE IF NOT EXISTS objects_live(run_id INTEGER,"
+        " addr INTEGER, size INTEGER, alloc_seq INTEGER, free_seq INTEGER,"
+        " pc INTEGER, tid INTEGER, refcnt INTEGER, leak_kind TEXT,"
+        " lost_seq INTEGER, lost_by TEXT, lost_by_site INTEGER);"
+        "INSERT INTO objects_live SELECT run_id, addr, size, alloc_seq,"
+        " free_seq, pc, tid, refcnt, leak_kind, lost_seq, lost_by,"
+        " lost_by_site FROM objects;"
+        "DROP TABLE objects;");
 }
 
 static ht_err prepare(struct eng *g)
 {
     ht_err e;
     char sql[128];
-    if ((e = ht_store_exec(g->st, SCHEMA)))
+    if ((e = migrate_objects(g)) || (e = ht_store_exec(g->st, SCHEMA)))
         return e;
     /* a trace replayed by an older heaptrail has run_stats without stores */
     if (ht_store_exec(g->st, "SELECT stores FROM run_stats LIMIT 0") &&
@@ -1023,10 +1042,8 @@ static ht_err prepare(struct eng *g)
         if ((e = ht_store_exec(g->st, sql)))
             return e;
     }
-    if ((e = prepare_freed(g, FREED_BATCH, &g->ins_freed)) ||
-        (e = prepare_freed(g, 1, &g->ins_freed1)) ||
-        (e = ht_store_insert_prepare(g->st,
-             "INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+    if ((e = ht_store_insert_prepare(g->st,
+             "INSERT INTO objects_live VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
              &g->ins_obj)) ||
         (e = ht_store_insert_prepare(g->st,
              "INSERT INTO errors VALUES(?,?,?,?,?)", &g->ins_err)) ||
@@ -1288,6 +1305,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         return e;
     struct ht_rec ev;
     struct ht_pym_stats s;
+    uint64_t until_snap = every;
     while ((e = ht_reader_next(rd, &ev)) == HT_OK) {
         g->seq = ev.seq;
         g->r.events++;
@@ -1307,7 +1325,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             g->epoch++;
             g->epoch_dirty = 0;
         }
-        if (g->r.events % every == 0) {
+        if (--until_snap == 0) { /* every `every` events; no division */
+            until_snap = every;
             ht_pym_stats(g->pym, &s);
             if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
                 break;
@@ -1327,11 +1346,11 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             continue;
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)g->pending.vals[i];
         g->pending.keys[i] = 0;
-        if ((e = finish(g, o, 0)))
+        if ((e = finish(g, o, 0, 0)))
             return e;
     }
     g->pending.n = 0;
-    if ((e = flush_freed(g, 1)))
+    if ((e = flush_freed(g)))
         return e;
     maybe_peak(g);
     if (g->have_peak &&
@@ -1363,11 +1382,16 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     g->st = st;
     g->run = run_id;
     g->t.unpaged = 1; /* paged at the first event needing it */
+    g->freed_rows = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *g->freed_rows);
     const char *prof = opts && opts->allocator ? opts->allocator : "3.12";
     const char *gcv = opts && opts->gc_version ? opts->gc_version : prof;
     struct ht_pym_config pc = {prof, 0};
     struct ht_gc_config gcc;
     ht_err e;
+    if (!g->freed_rows) {
+        e = HT_ENOMEM;
+        goto done;
+    }
     if ((e = ht_pym_new(&pc, &g->pym)) ||
         (e = ht_gc_config_for_version(gcv, &gcc)))
         goto done;
@@ -1379,12 +1403,10 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         goto done;
     e = run_all(g, opts);
     ht_store_insert_free(g->ins_obj);
-    ht_store_insert_free(g->ins_freed);
-    ht_store_insert_free(g->ins_freed1);
     ht_store_insert_free(g->ins_err);
     ht_store_insert_free(g->ins_snap);
     ht_store_insert_free(g->ins_gc);
-    g->ins_obj = g->ins_freed = g->ins_freed1 = g->ins_err = g->ins_snap = g->ins_gc = NULL;
+    g->ins_obj = g->ins_err = g->ins_snap = g->ins_gc = NULL;
     if (!e)
         e = ht_store_commit(st);
     else
@@ -1398,7 +1420,6 @@ done:
     ht__map_fini(&g->pending);
     while (g->nspare)
         free(g->spare[--g->nspare]);
-    ht__map_fini(&g->freed);
     ht__map_fini(&g->rootslots);
     ht__poolmap_fini(&g->peak_pools);
     ht__agg_fini(&g->sites);
@@ -1406,6 +1427,7 @@ done:
     ht__agg_fini(&g->rcsites);
     ht__objtab_fini(&g->t);
     free(g->segs);
+    free(g->freed_rows);
     ht_pym_free(g->pym);
     ht_gc_free(g->gc);
     free(g);

@@ -119,9 +119,10 @@ static ht_err map_grow(ht_gc *gc)
     return HT_OK;
 }
 
-static void map_del(ht_gc *gc, uint64_t id)
+/* Empty bucket i (backward-shift deletion). */
+static void map_del_at(ht_gc *gc, size_t i)
 {
-    size_t mask = gc->mapcap - 1, i = map_find_bucket(gc, id), j = i;
+    size_t mask = gc->mapcap - 1, j = i;
     gc->map[i] = 0;
     for (;;) {
         j = (j + 1) & mask;
@@ -204,7 +205,8 @@ static ht_err slot_take(ht_gc *gc, uint32_t *out)
 }
 
 /* Remove a live object completely: edges, list, map, slot. */
-static void obj_destroy(ht_gc *gc, uint32_t s)
+/* bucket: s's map bucket when the caller has it, else SIZE_MAX */
+static void obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
 {
     struct node *x = &gc->nodes[s];
     for (uint32_t i = 0; i < x->nedges; i++) {
@@ -222,7 +224,7 @@ static void obj_destroy(ht_gc *gc, uint32_t s)
         if (gc->count[0] > 0)
             gc->count[0]--; /* PyObject_GC_Del */
     }
-    map_del(gc, x->id);
+    map_del_at(gc, bucket != SIZE_MAX ? bucket : map_find_bucket(gc, x->id));
     x->gen = GEN_FREE;
     x->stamp++;
     x->next = gc->freelist;
@@ -341,7 +343,7 @@ static void delete_garbage(ht_gc *gc)
     while (gc->nodes[UNREACH_HEAD].next != UNREACH_HEAD) {
         uint32_t s = gc->nodes[UNREACH_HEAD].next;
         gc->nodes[s].gen = HT_GC_NGEN; /* counted in no gen_size */
-        obj_destroy(gc, s);
+        obj_destroy(gc, s, SIZE_MAX);
     }
 }
 
@@ -480,10 +482,11 @@ ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
     uint32_t s;
     if (gc->collecting)
         return HT_EBUSY;
-    if (map_get(gc, id))
-        return HT_EINVAL;
     if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
         return HT_ENOMEM;
+    size_t b = map_find_bucket(gc, id); /* one probe: check and insert */
+    if (gc->map[b])
+        return HT_EINVAL;
     if (slot_take(gc, &s) != HT_OK)
         return HT_ENOMEM;
     struct node *x = &gc->nodes[s];
@@ -493,7 +496,7 @@ ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
     x->id = id;
     x->prev = x->next = NIL;
     x->gen = GEN_UNTRACKED;
-    gc->map[map_find_bucket(gc, id)] = s;
+    gc->map[b] = s;
     gc->live++;
     if (!container)
         return HT_OK;
@@ -519,10 +522,11 @@ ht_err ht_gc_dealloc(ht_gc *gc, uint64_t id)
 {
     if (gc->collecting)
         return HT_EBUSY;
-    uint32_t s = map_get(gc, id);
+    size_t b = map_find_bucket(gc, id); /* one probe: find and delete */
+    uint32_t s = gc->map[b];
     if (!s)
         return HT_ENOTFOUND;
-    obj_destroy(gc, s);
+    obj_destroy(gc, s, b);
     return HT_OK;
 }
 

@@ -4,7 +4,10 @@
  * object containing a slot is found in O(log objects-per-page).
  *
  * Design invariants (ht__objtab_is_valid):
- *  1. byaddr holds exactly the held objects, keyed by their address;
+ *  1. byaddr holds exactly the held objects, keyed by their address, plus
+ *     FREED_MARK values at freed addresses where no object is held (the
+ *     engine's freed-address set: a free is one probe, a later allocation
+ *     there reuses the slot);
  *  2. unless t->unpaged (then pages is empty): every page overlapped by
  *     [addr, addr + max(size, 1)) lists the object, and each page vector is
  *     sorted by address with no duplicates;
@@ -17,6 +20,9 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
+/* byaddr value of a freed address where no block is live (a "tombstone");
+ * never an object pointer */
+#define FREED_MARK UINT64_C(1)
 /* Largest block the table holds (4 GiB = 2^20 pages of index); a bigger
  * size can only come from a corrupt trace and would exhaust memory. */
 #define OBJ_MAX_SIZE (UINT64_C(1) << 32)
@@ -97,17 +103,19 @@ int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val)
     return 0;
 }
 
-/* Remove key (backward-shift deletion); 1 if it was present. */
-int ht__map_del(struct ht__map *m, uint64_t key)
+/* Slot of key, or the empty slot ending its probe sequence (cap > 0). */
+static size_t map_slot(const struct ht__map *m, uint64_t key)
 {
-    if (!m->cap)
-        return 0;
     size_t mask = m->cap - 1, j = mix(key) & mask;
     while (m->keys[j] && m->keys[j] != key)
         j = (j + 1) & mask;
-    if (!m->keys[j])
-        return 0;
-    size_t i = j;
+    return j;
+}
+
+/* Empty slot j (backward-shift deletion). */
+static void map_del_at(struct ht__map *m, size_t j)
+{
+    size_t mask = m->cap - 1, i = j;
     for (;;) {
         j = (j + 1) & mask;
         if (!m->keys[j])
@@ -122,6 +130,17 @@ int ht__map_del(struct ht__map *m, uint64_t key)
     }
     m->keys[i] = 0;
     m->n--;
+}
+
+/* Remove key; 1 if it was present. */
+int ht__map_del(struct ht__map *m, uint64_t key)
+{
+    if (!m->cap)
+        return 0;
+    size_t j = map_slot(m, key);
+    if (!m->keys[j])
+        return 0;
+    map_del_at(m, j);
     return 1;
 }
 
@@ -205,11 +224,20 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
 {
     if (o->size > OBJ_MAX_SIZE || o->addr + o->size < o->addr)
         return HT_EINVAL;
-    if (!o->addr || ht__map_get(&t->byaddr, o->addr, NULL))
+    if (!o->addr)
         return HT_EINVAL;
-    ht_err e = ht__map_put(&t->byaddr, o->addr, (uint64_t)(uintptr_t)o);
-    if (e)
+    ht_err e;
+    if ((t->byaddr.n + 1) * 2 >= t->byaddr.cap &&
+        (e = map_grow(&t->byaddr)) != HT_OK)
         return e;
+    /* one probe: an empty slot or the freed mark of this address */
+    size_t j = map_slot(&t->byaddr, o->addr);
+    if (t->byaddr.keys[j] && t->byaddr.vals[j] != FREED_MARK)
+        return HT_EINVAL;
+    if (!t->byaddr.keys[j])
+        t->byaddr.n++;
+    t->byaddr.keys[j] = o->addr;
+    t->byaddr.vals[j] = (uint64_t)(uintptr_t)o;
     if (t->unpaged) {
         t->n++;
         return HT_OK;
@@ -219,7 +247,7 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
         if ((e = page_add(t, p, o)) != HT_OK) {
             for (uint64_t q = p0; q <= p; q++)
                 page_del(t, q, o);
-            ht__map_del(&t->byaddr, o->addr);
+            ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
             return e;
         }
     }
@@ -231,8 +259,9 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
 struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr)
 {
     uint64_t v;
-    return ht__map_get(&t->byaddr, addr, &v) ? (struct ht__obj *)(uintptr_t)v
-                                             : NULL;
+    return ht__map_get(&t->byaddr, addr, &v) && v != FREED_MARK
+               ? (struct ht__obj *)(uintptr_t)v
+               : NULL;
 }
 
 /* The object whose [addr, addr+max(size,1)) contains a, or NULL. */
@@ -251,18 +280,61 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     return a < obj_end(o) ? o : NULL;
 }
 
-/* Detach and return the object at addr, or NULL. */
-struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr)
+/* Detach the object at addr; mark: leave the freed mark in its slot
+ * (one probe for a free), else empty the slot. */
+static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
 {
-    struct ht__obj *o = ht__objtab_get(t, addr);
-    if (!o)
+    if (!t->byaddr.cap)
         return NULL;
+    size_t j = map_slot(&t->byaddr, addr);
+    if (!t->byaddr.keys[j] || t->byaddr.vals[j] == FREED_MARK)
+        return NULL;
+    struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[j];
+    if (mark)
+        t->byaddr.vals[j] = FREED_MARK;
+    else
+        map_del_at(&t->byaddr, j);
     uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
     for (uint64_t p = p0; p <= p1 && !t->unpaged; p++)
         page_del(t, p, o);
-    ht__map_del(&t->byaddr, addr);
     t->n--;
     return o;
+}
+
+/* Detach and return the object at addr, or NULL. */
+struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr)
+{
+    return detach(t, addr, 0);
+}
+
+/* Detach the object at addr and mark addr freed; see replay_int.h. */
+struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr)
+{
+    return detach(t, addr, 1);
+}
+
+/* Mark addr freed unless a block is live there; HT_ENOMEM. */
+ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr)
+{
+    uint64_t v;
+    if (!addr || (ht__map_get(&t->byaddr, addr, &v) && v != FREED_MARK))
+        return HT_OK;
+    return ht__map_put(&t->byaddr, addr, FREED_MARK);
+}
+
+/* Forget a freed mark at addr (a live block there is kept). */
+void ht__objtab_unmark(struct ht__objtab *t, uint64_t addr)
+{
+    uint64_t v;
+    if (ht__map_get(&t->byaddr, addr, &v) && v == FREED_MARK)
+        ht__map_del(&t->byaddr, addr);
+}
+
+/* Whether addr holds a freed mark (freed, no block live there). */
+int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr)
+{
+    uint64_t v;
+    return ht__map_get(&t->byaddr, addr, &v) && v == FREED_MARK;
 }
 
 /* Free the page index. */
@@ -284,7 +356,7 @@ ht_err ht__objtab_index(struct ht__objtab *t)
     if (!t->unpaged)
         return HT_OK;
     for (size_t i = 0; i < t->byaddr.cap; i++) {
-        if (!t->byaddr.keys[i])
+        if (!t->byaddr.keys[i] || t->byaddr.vals[i] == FREED_MARK)
             continue;
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
         uint64_t p0 = o->addr >> PAGE_SHIFT;
@@ -305,7 +377,7 @@ void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        if (t->byaddr.keys[i])
+        if (t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK)
             fn(ctx, (struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
 }
 
@@ -313,7 +385,7 @@ void ht__objtab_each(const struct ht__objtab *t,
 void ht__objtab_fini(struct ht__objtab *t)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        if (t->byaddr.keys[i])
+        if (t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK)
             ht__obj_free((struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
     pages_fini(t);
     ht__map_fini(&t->byaddr);
@@ -323,10 +395,13 @@ void ht__objtab_fini(struct ht__objtab *t)
 /* Check invariants 1-3 of the design comment; 1 if they hold. */
 int ht__objtab_is_valid(const struct ht__objtab *t)
 {
-    if (t->byaddr.n != t->n)
+    size_t held = 0;
+    for (size_t i = 0; i < t->byaddr.cap; i++)
+        held += t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK;
+    if (held != t->n)
         return 0;
     for (size_t i = 0; i < t->byaddr.cap; i++) {
-        if (!t->byaddr.keys[i])
+        if (!t->byaddr.keys[i] || t->byaddr.vals[i] == FREED_MARK)
             continue;
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
         if (o->addr != t->byaddr.keys[i])

@@ -68,7 +68,8 @@ int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2);
 void ht__agg_fini(struct ht__aggtab *t);
 
 /* The object table. Invariants (checked by ht__objtab_is_valid):
- *  1. byaddr maps every held object's addr to it, and nothing else;
+ *  1. byaddr maps every held object's addr to it, and else only freed
+ *     addresses to a mark (see ht__objtab_release);
  *  2. unless unpaged: every page (addr >> 12) overlapped by [addr, addr +
  *     max(size,1)) has the object in its page vector, which is sorted by
  *     addr; when unpaged, pages is empty;
@@ -93,6 +94,16 @@ struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr);
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t addr);
 /* Detach the object at addr (NULL if none). */
 struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
+/* The table also keeps the set of freed addresses where no block is live
+ * (the engine tells double from invalid frees with it): release detaches
+ * the object at addr and marks addr freed in one probe; mark_freed marks
+ * addr unless a block is live there (HT_ENOMEM); unmark forgets a mark;
+ * was_freed says whether addr is marked. Inserting at a marked address
+ * replaces the mark. Marks cost memory per distinct freed address. */
+struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr);
+ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr);
+void ht__objtab_unmark(struct ht__objtab *t, uint64_t addr);
+int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr);
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx);

@@ -331,6 +331,8 @@ ht_err ht__vtab_register(ht_store *st)
 {
     if (sqlite3_create_module(st->db, "events", &events_module, st) != SQLITE_OK)
         return ht__store_sqlerr(st, "registering events table");
+    if (ht__objvtab_register(st->db, st) != SQLITE_OK)
+        return ht__store_sqlerr(st, "registering objects_freed table");
     return HT_OK;
 }
 
@@ -347,6 +349,8 @@ int sqlite3_heaptrailsqlite_init(sqlite3 *db, char **errp, const void *api)
     st->db = db;
     st->readonly = 1;
     int rc = sqlite3_create_module_v2(db, "events", &events_module, st, sqlite3_free);
+    if (rc == SQLITE_OK)
+        rc = ht__objvtab_register(db, st);
     if (rc != SQLITE_OK && errp)
         *errp = sqlite3_mprintf("heaptrail: cannot register events table");
     return rc;

@@ -35,6 +35,18 @@ ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
 /* Name of the codec, stored with every chunk ("cv1" = column varint + zstd). */
 #define HT_CODEC_NAME "cv1"
 
+/* ---- object chunk codec "oc1" (objcodec.c) -------------------------------
+ * Encode n rows (1 <= n <= HT_OBJCHUNK_MAX_ROWS) into a malloc'd blob *out
+ * (caller frees), *len its size: HT_EINVAL, HT_ENOMEM (*out NULL then).
+ * Decode a blob of exactly n rows into r[0..n): HT_ECORRUPT for any
+ * malformed input or row count (never a crash), HT_ENOMEM. Lossless for
+ * every field (refcnt when has_refcnt; has_refcnt as 0/1). */
+struct ht_objrow;
+ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
+                           size_t *len);
+ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
+                           struct ht_objrow *r);
+
 /* ---- symbolizer (symbolize.c) --------------------------------------------- */
 typedef struct ht_symbolizer ht_symbolizer;
 

@@ -20,5 +20,7 @@ ht_err ht__store_sqlerr(ht_store *st, const char *what);
 ht_err ht__vtab_register(ht_store *st);
 /* sites_import.c: import <module>.htsites, join pcs.site_id (in a txn). */
 ht_err ht__sites_import(ht_store *st, int64_t run_id);
+/* objects_freed virtual table (objcodec.c); a SQLite result code. */
+int ht__objvtab_register(sqlite3 *db, ht_store *st);
 
 #endif

@@ -140,4 +140,23 @@ void ht_store_insert_free(ht_insert *ins); /* accepts NULL */
 ht_err ht_store_insert_i64(ht_insert *ins, const int64_t *v,
                            const uint8_t *null, int n);
 
+/* ---- compact objects rows of freed blocks (store/objcodec.c) ----------
+ * The replay writes the `objects` rows of blocks freed during the run (their
+ * leak columns are all NULL) as compressed column chunks in table
+ * object_chunks(run_id, chunk_no, nrows, data); the `objects_freed` virtual
+ * table decodes them and the `objects` view is objects_freed UNION ALL
+ * objects_live (docs/trace-format.md). */
+struct ht_objrow {
+    uint64_t addr, size, alloc_seq, free_seq, pc;
+    int64_t refcnt;     /* meaningful when has_refcnt */
+    uint32_t tid;
+    uint8_t has_refcnt; /* 0: refcnt is SQL NULL */
+};
+#define HT_OBJCHUNK_MAX_ROWS 65536u
+
+/* Append rows[0..n) (1 <= n <= HT_OBJCHUNK_MAX_ROWS) as chunk chunk_no of
+ * run_id. Errors: HT_EINVAL, HT_ENOMEM, HT_ESQL. */
+ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
+                               const struct ht_objrow *rows, size_t n);
+
 #endif

@@ -1,0 +1,485 @@
+/*
+ * Object chunks "oc1": the `objects` rows of blocks freed during a run,
+ * stored compactly (one SQLite row per HT_OBJCHUNK_MAX_ROWS objects instead
+ * of one per allocation), and the `objects_freed` virtual table decoding them.
+ *
+ * Why: a churn trace has one freed block per two events; inserting one SQLite
+ * row each capped the replay near 3 M events/s (bench/RESULTS.md). These rows
+ * carry no finding (leak columns NULL), so they are kept as columns.
+ *
+ * Layout of a blob (table object_chunks(run_id, chunk_no, nrows, data)):
+ *   byte 0 OC_MAGIC, byte 1 OC_VERSION, then one zstd frame (content size and
+ *   checksum) holding the body: NCOL varint column lengths, then the columns.
+ * Per row, in the row order written (free order):
+ *   C_FREE   zigzag(free_seq - previous free_seq)     (first previous: 0)
+ *   C_LIFE   zigzag(free_seq - alloc_seq)
+ *   C_ADDR   zigzag(addr - previous addr)
+ *   C_SIZE   size
+ *   C_PC     zigzag(pc - previous pc)
+ *   C_TID    zigzag(tid - previous tid)
+ *   C_RC     0 = NULL refcnt, else 1 followed by zigzag(refcnt)
+ * all as LEB128 varints. Invariants:
+ *  1. the decoder bounds-checks every read, requires the row count given by
+ *     the nrows column and every column to be consumed exactly; anything else
+ *     is HT_ECORRUPT (never a crash);
+ *  2. encode then decode gives back every field of struct ht_objrow (refcnt
+ *     only when has_refcnt).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "store_priv.h"
+
+#define OC_MAGIC 0x0Cu
+#define OC_VERSION 1u
+#define OC_LEVEL 1 /* fastest useful zstd level, as codec.c */
+
+enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_PC, C_TID, C_RC, NCOL };
+
+static inline uint64_t zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static inline uint8_t *put(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Read a varint from [*p, end); 0 on overrun or over-long input. */
+static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned s = 0; s < 70 && *p < end; s += 7) {
+        uint8_t b = *(*p)++;
+        r |= (uint64_t)(b & 0x7f) << s;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Encode n rows into a malloc'd blob; see store_int.h. */
+ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
+                           size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (!n || n > HT_OBJCHUNK_MAX_ROWS)
+        return HT_EINVAL;
+    uint8_t *col = malloc(n * 10 * (NCOL + 1)), *c[NCOL];
+    if (!col)
+        return HT_ENOMEM;
+    for (int k = 0; k < NCOL; k++)
+        c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
+    uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
+    for (size_t i = 0; i < n; i++) {
+        c[C_FREE] = put(c[C_FREE], zz((int64_t)(r[i].free_seq - pf)));
+        c[C_LIFE] = put(c[C_LIFE], zz((int64_t)(r[i].free_seq - r[i].alloc_seq)));
+        c[C_ADDR] = put(c[C_ADDR], zz((int64_t)(r[i].addr - pa)));
+        c[C_SIZE] = put(c[C_SIZE], r[i].size);
+        c[C_PC] = put(c[C_PC], zz((int64_t)(r[i].pc - pp)));
+        c[C_TID] = put(c[C_TID], zz((int64_t)((uint64_t)r[i].tid - pt)));
+        c[C_RC] = put(c[C_RC], r[i].has_refcnt != 0);
+        if (r[i].has_refcnt)
+            c[C_RC] = put(c[C_RC], zz(r[i].refcnt));
+        pf = r[i].free_seq;
+        pa = r[i].addr;
+        pp = r[i].pc;
+        pt = r[i].tid;
+    }
+    /* body: column lengths, then the columns moved together */
+    uint8_t hdr[NCOL * 10], *h = hdr;
+    size_t raw = 0;
+    for (int k = 0; k < NCOL; k++) {
+        size_t l = (size_t)(c[k] - (col + (size_t)k * n * 10));
+        h = put(h, l);
+        raw += l;
+    }
+    size_t hl = (size_t)(h - hdr);
+    uint8_t *body = malloc(hl + raw);
+    if (!body) {
+        free(col);
+        return HT_ENOMEM;
+    }
+    memcpy(body, hdr, hl);
+    size_t at = hl;
+    for (int k = 0; k < NCOL; k++) {
+        size_t l = (size_t)(c[k] - (col + (size_t)k * n * 10));
+        memcpy(body + at, col + (size_t)k * n * 10, l);
+        at += l;
+    }
+    free(col);
+    size_t cap = 2 + ZSTD_compressBound(at);
+    uint8_t *blob = malloc(cap);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ht_err e = HT_ENOMEM;
+    if (blob && cctx) {
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, OC_LEVEL);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+        size_t z = ZSTD_compress2(cctx, blob + 2, cap - 2, body, at);
+        if (!ZSTD_isError(z)) {
+            blob[0] = OC_MAGIC;
+            blob[1] = OC_VERSION;
+            *out = blob;
+            *len = z + 2;
+            blob = NULL;
+            e = HT_OK;
+        }
+    }
+    ZSTD_freeCCtx(cctx);
+    free(blob);
+    free(body);
+    return e;
+}
+
+/* Decode a blob of n rows into r[0..n); see store_int.h. */
+ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
+                           struct ht_objrow *r)
+{
+    const uint8_t *in = blob;
+    if (!n || n > HT_OBJCHUNK_MAX_ROWS || len < 3 || in[0] != OC_MAGIC ||
+        in[1] != OC_VERSION)
+        return HT_ECORRUPT;
+    unsigned long long fsz = ZSTD_getFrameContentSize(in + 2, len - 2);
+    if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
+        fsz > (unsigned long long)n * 10 * (NCOL + 1) + NCOL * 10)
+        return HT_ECORRUPT;
+    uint8_t *body = malloc(fsz ? (size_t)fsz : 1);
+    if (!body)
+        return HT_ENOMEM;
+    size_t got = ZSTD_decompress(body, (size_t)fsz, in + 2, len - 2);
+    ht_err e = HT_ECORRUPT;
+    const uint8_t *p = body, *end = body + (ZSTD_isError(got) ? 0 : got);
+    const uint8_t *cs[NCOL], *ce[NCOL];
+    if (ZSTD_isError(got) || got != fsz)
+        goto out;
+    uint64_t l[NCOL], total = 0;
+    for (int k = 0; k < NCOL; k++) {
+        if (!get(&p, end, &l[k]) || l[k] > (uint64_t)(end - p))
+            goto out;
+        total += l[k];
+    }
+    if (total != (uint64_t)(end - p))
+        goto out;
+    for (int k = 0; k < NCOL; k++) {
+        cs[k] = p;
+        p += l[k];
+        ce[k] = p;
+    }
+    uint64_t pf = 0, pa = 0, pp = 0, pt = 0, v[NCOL];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t rcv = 0;
+        for (int k = 0; k < NCOL; k++)
+            if (!get(&cs[k], ce[k], &v[k]))
+                goto out;
+        if (v[C_RC] > 1 || (v[C_RC] && !get(&cs[C_RC], ce[C_RC], &rcv)))
+            goto out;
+        pf += (uint64_t)unzz(v[C_FREE]);
+        pa += (uint64_t)unzz(v[C_ADDR]);
+        pp += (uint64_t)unzz(v[C_PC]);
+        pt += (uint64_t)unzz(v[C_TID]);
+        r[i] = (struct ht_objrow){
+            .addr = pa, .size = v[C_SIZE], .free_seq = pf,
+            .alloc_seq = pf - (uint64_t)unzz(v[C_LIFE]), .pc = pp,
+            .tid = (uint32_t)pt, .has_refcnt = (uint8_t)v[C_RC],
+            .refcnt = unzz(rcv)};
+    }
+    for (int k = 0; k < NCOL; k++)
+        if (cs[k] != ce[k])
+            goto out;
+    e = HT_OK;
+out:
+    free(body);
+    return e;
+}
+
+/* Store one chunk; see store.h. */
+ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
+                               const struct ht_objrow *rows, size_t n)
+{
+    void *blob = NULL;
+    size_t len = 0;
+    ht_err e = ht__objcodec_encode(rows, n, &blob, &len);
+    if (e)
+        return e;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+            "INSERT INTO object_chunks VALUES(?1,?2,?3,?4)", -1, &s,
+            NULL) != SQLITE_OK) {
+        free(blob);
+        return ht__store_sqlerr(st, "writing object chunk");
+    }
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, chunk_no);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)n);
+    sqlite3_bind_blob(s, 4, blob, (int)len, free);
+    e = sqlite3_step(s) == SQLITE_DONE
+            ? HT_OK
+            : ht__store_sqlerr(st, "writing object chunk");
+    sqlite3_finalize(s);
+    return e;
+}
+
+/* ---- objects_freed virtual table ---------------------------------------
+ * Columns as `objects`; leak_kind, lost_seq, lost_by, lost_by_site are always
+ * NULL. An equality on run_id is pushed down; a constraint on a leak column
+ * that NULL cannot satisfy (=, <, >, LIKE, IS NOT NULL...) makes the scan
+ * empty without reading a chunk, so `objects WHERE leak_kind=...` (the
+ * reports, run_summary) costs nothing here. */
+enum { O_RUN, O_ADDR, O_SIZE, O_ALLOC, O_FREE, O_PC, O_TID, O_RC, O_KIND,
+       O_LSEQ, O_LBY, O_LSITE };
+
+typedef struct {
+    sqlite3_vtab base;
+    ht_store *st;
+} of_vtab;
+
+typedef struct {
+    sqlite3_vtab_cursor base;
+    of_vtab *vt;
+    sqlite3_stmt *stmt;
+    struct ht_objrow *buf;
+    size_t n, pos;
+    int64_t run_id, chunk_no, rowid;
+    int eof;
+} of_cursor;
+
+static int of_connect(sqlite3 *db, void *aux, int argc,
+                      const char *const *argv, sqlite3_vtab **out, char **errp)
+{
+    (void)argc; (void)argv; (void)errp;
+    int rc = sqlite3_declare_vtab(db,
+        "CREATE TABLE x(run_id INTEGER, addr INTEGER, size INTEGER,"
+        " alloc_seq INTEGER, free_seq INTEGER, pc INTEGER, tid INTEGER,"
+        " refcnt INTEGER, leak_kind TEXT, lost_seq INTEGER, lost_by TEXT,"
+        " lost_by_site INTEGER)");
+    if (rc != SQLITE_OK)
+        return rc;
+    of_vtab *vt = sqlite3_malloc(sizeof *vt);
+    if (!vt)
+        return SQLITE_NOMEM;
+    memset(vt, 0, sizeof *vt);
+    vt->st = aux;
+    *out = &vt->base;
+    return SQLITE_OK;
+}
+
+static int of_disconnect(sqlite3_vtab *vt)
+{
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+/* idxNum: 0 all runs, 1 one run (argv[0]), 2 empty */
+static int of_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+    (void)vt;
+    info->idxNum = 0;
+    info->estimatedCost = 1e9;
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (!c->usable || c->iColumn < O_KIND)
+            continue;
+        switch (c->op) {
+        case SQLITE_INDEX_CONSTRAINT_EQ: case SQLITE_INDEX_CONSTRAINT_GT:
+        case SQLITE_INDEX_CONSTRAINT_LE: case SQLITE_INDEX_CONSTRAINT_LT:
+        case SQLITE_INDEX_CONSTRAINT_GE: case SQLITE_INDEX_CONSTRAINT_LIKE:
+        case SQLITE_INDEX_CONSTRAINT_GLOB: case SQLITE_INDEX_CONSTRAINT_NE:
+        case SQLITE_INDEX_CONSTRAINT_ISNOTNULL:
+            info->idxNum = 2; /* false for NULL: no row qualifies */
+            info->estimatedCost = 1;
+            return SQLITE_OK;
+        default:
+            break;
+        }
+    }
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (c->usable && c->iColumn == O_RUN &&
+            c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
+            info->idxNum = 1;
+            info->aConstraintUsage[i].argvIndex = 1;
+            info->aConstraintUsage[i].omit = 1;
+            info->estimatedCost = 1e6;
+            break;
+        }
+    }
+    return SQLITE_OK;
+}
+
+static int of_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    of_cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    c->vt = (of_vtab *)vt;
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static void of_reset(of_cursor *c)
+{
+    sqlite3_finalize(c->stmt);
+    c->stmt = NULL;
+    c->n = c->pos = 0;
+    c->eof = 1;
+}
+
+static int of_close(sqlite3_vtab_cursor *cur)
+{
+    of_cursor *c = (of_cursor *)cur;
+    of_reset(c);
+    free(c->buf);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+/* report msg (sqlite3_mprintf'd, owned here) as the error of the scan */
+static int of_fail(of_cursor *c, int rc, char *msg)
+{
+    sqlite3_free(c->vt->base.zErrMsg);
+    c->vt->base.zErrMsg = msg;
+    of_reset(c);
+    return rc;
+}
+
+/* Make buf[pos] valid or set eof. */
+static int of_fill(of_cursor *c)
+{
+    while (c->pos >= c->n && !c->eof) {
+        int rc = sqlite3_step(c->stmt);
+        if (rc == SQLITE_DONE) {
+            of_reset(c);
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_ROW)
+            return of_fail(c, rc, sqlite3_mprintf("reading object_chunks: %s",
+                sqlite3_errmsg(sqlite3_db_handle(c->stmt))));
+        c->run_id = sqlite3_column_int64(c->stmt, 0);
+        c->chunk_no = sqlite3_column_int64(c->stmt, 1);
+        int64_t n = sqlite3_column_int64(c->stmt, 2);
+        const void *blob = sqlite3_column_blob(c->stmt, 3);
+        size_t len = (size_t)sqlite3_column_bytes(c->stmt, 3);
+        ht_err e = n < 1 || n > HT_OBJCHUNK_MAX_ROWS
+                       ? HT_ECORRUPT
+                       : ht__objcodec_decode(blob, len, (size_t)n, c->buf);
+        if (e == HT_ENOMEM)
+            return of_fail(c, SQLITE_NOMEM, sqlite3_mprintf("out of memory"));
+        if (e)
+            return of_fail(c, SQLITE_CORRUPT, sqlite3_mprintf(
+                "object chunk %lld of run %lld does not decode",
+                (long long)c->chunk_no, (long long)c->run_id));
+        c->n = (size_t)n;
+        c->pos = 0;
+    }
+    return SQLITE_OK;
+}
+
+static int of_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
+                     int argc, sqlite3_value **argv)
+{
+    (void)idxstr; (void)argc;
+    of_cursor *c = (of_cursor *)cur;
+    of_reset(c);
+    c->rowid = 0;
+    if (idx == 2)
+        return SQLITE_OK;
+    if (!c->buf && !(c->buf = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *c->buf)))
+        return SQLITE_NOMEM;
+    const char *sql = idx == 1
+        ? "SELECT run_id, chunk_no, nrows, data FROM object_chunks"
+          " WHERE run_id=?1 ORDER BY chunk_no"
+        : "SELECT run_id, chunk_no, nrows, data FROM object_chunks"
+          " ORDER BY run_id, chunk_no";
+    if (sqlite3_prepare_v2(c->vt->st->db, sql, -1, &c->stmt, NULL) !=
+        SQLITE_OK) {
+        /* a trace never replayed by this version has no object_chunks */
+        if (!strstr(sqlite3_errmsg(c->vt->st->db), "no such table"))
+            return of_fail(c, SQLITE_ERROR, sqlite3_mprintf(
+                "reading object_chunks: %s", sqlite3_errmsg(c->vt->st->db)));
+        return SQLITE_OK;
+    }
+    if (idx == 1)
+        sqlite3_bind_int64(c->stmt, 1, sqlite3_value_int64(argv[0]));
+    c->eof = 0;
+    return of_fill(c);
+}
+
+static int of_next(sqlite3_vtab_cursor *cur)
+{
+    of_cursor *c = (of_cursor *)cur;
+    c->pos++;
+    c->rowid++;
+    return of_fill(c);
+}
+
+static int of_eof(sqlite3_vtab_cursor *cur)
+{
+    of_cursor *c = (of_cursor *)cur;
+    return c->eof && c->pos >= c->n;
+}
+
+static int of_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+    of_cursor *c = (of_cursor *)cur;
+    const struct ht_objrow *r = &c->buf[c->pos];
+    switch (col) {
+    case O_RUN: sqlite3_result_int64(ctx, c->run_id); break;
+    case O_ADDR: sqlite3_result_int64(ctx, (sqlite3_int64)r->addr); break;
+    case O_SIZE: sqlite3_result_int64(ctx, (sqlite3_int64)r->size); break;
+    case O_ALLOC: sqlite3_result_int64(ctx, (sqlite3_int64)r->alloc_seq); break;
+    case O_FREE: sqlite3_result_int64(ctx, (sqlite3_int64)r->free_seq); break;
+    case O_PC: sqlite3_result_int64(ctx, (sqlite3_int64)r->pc); break;
+    case O_TID: sqlite3_result_int64(ctx, r->tid); break;
+    case O_RC:
+        if (r->has_refcnt)
+            sqlite3_result_int64(ctx, r->refcnt);
+        break;
+    default: break; /* leak columns: NULL */
+    }
+    return SQLITE_OK;
+}
+
+static int of_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *out)
+{
+    *out = ((of_cursor *)cur)->rowid;
+    return SQLITE_OK;
+}
+
+static sqlite3_module objects_freed_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous-only */
+    .xConnect = of_connect,
+    .xBestIndex = of_best_index,
+    .xDisconnect = of_disconnect,
+    .xDestroy = of_disconnect,
+    .xOpen = of_open,
+    .xClose = of_close,
+    .xFilter = of_filter,
+    .xNext = of_next,
+    .xEof = of_eof,
+    .xColumn = of_column,
+    .xRowid = of_rowid,
+};
+
+/* Register objects_freed on db with st as its store (see store_priv.h). */
+int ht__objvtab_register(sqlite3 *db, ht_store *st)
+{
+    return sqlite3_create_module(db, "objects_freed", &objects_freed_module,
+                                 st);
+}

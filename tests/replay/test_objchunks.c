@@ -1,0 +1,402 @@
+#define _GNU_SOURCE
+/* Tests of the object chunks (store/objcodec.c): objects rows of freed blocks
+ * stored as compressed column chunks and read back through the
+ * objects_freed virtual table and the `objects` view. Expected rows are
+ * computed here from the same inputs (exact, row by row). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "heaptrail/replay.h"
+#include "heaptrail/spill.h"
+#include "heaptrail/store.h"
+#include "tests/support/spill_write.h"
+
+static char dir[256];
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb; (void)flag; (void)f;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/ht-test-objchunks-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static ht_store *open_db(const char *name)
+{
+    char db[300];
+    ht_store *st = NULL;
+    snprintf(db, sizeof db, "%s/%s", dir, name);
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    return st;
+}
+
+/* a query's rows compared one by one with expected objrows (in order) */
+struct cmp {
+    const struct ht_objrow *want;
+    size_t n, at;
+    int64_t run;
+};
+
+static int cmp_row(void *ctx, int ncol, const char *const *v,
+                   const char *const *names)
+{
+    (void)names;
+    struct cmp *c = ctx;
+    assert_int_equal(ncol, 12);
+    assert_true(c->at < c->n);
+    const struct ht_objrow *w = &c->want[c->at++];
+    char buf[12][32];
+    snprintf(buf[0], 32, "%" PRId64, c->run);
+    snprintf(buf[1], 32, "%" PRId64, (int64_t)w->addr);
+    snprintf(buf[2], 32, "%" PRId64, (int64_t)w->size);
+    snprintf(buf[3], 32, "%" PRId64, (int64_t)w->alloc_seq);
+    snprintf(buf[4], 32, "%" PRId64, (int64_t)w->free_seq);
+    snprintf(buf[5], 32, "%" PRId64, (int64_t)w->pc);
+    snprintf(buf[6], 32, "%" PRIu32, w->tid);
+    snprintf(buf[7], 32, "%" PRId64, w->refcnt);
+    for (int i = 0; i < 7; i++) {
+        assert_non_null(v[i]);
+        assert_string_equal(v[i], buf[i]);
+    }
+    if (w->has_refcnt) {
+        assert_non_null(v[7]);
+        assert_string_equal(v[7], buf[7]);
+    }
+    else
+        assert_null(v[7]);
+    for (int i = 8; i < 12; i++) /* leak columns */
+        assert_null(v[i]);
+    return 0;
+}
+
+static void expect_rows(ht_store *st, const char *sql, int64_t run,
+                        const struct ht_objrow *want, size_t n)
+{
+    struct cmp c = {want, n, 0, run};
+    assert_int_equal(ht_store_query(st, sql, 1, cmp_row, &c), HT_OK);
+    assert_int_equal(c.at, n);
+}
+
+static int cat_rows(void *ctx, int ncol, const char *const *v,
+                    const char *const *names)
+{
+    (void)names;
+    char *out = ctx;
+    size_t len = strlen(out);
+    for (int i = 0; i < ncol; i++)
+        len += (size_t)snprintf(out + len, 4096 - len, "%s%s",
+                                i ? "," : (len ? ";" : ""),
+                                v[i] ? v[i] : "NULL");
+    return 0;
+}
+
+static void q(ht_store *st, const char *sql, char *out)
+{
+    out[0] = 0;
+    assert_int_equal(ht_store_query(st, sql, 1, cat_rows, out), HT_OK);
+}
+
+static const char *CHUNKS_DDL =
+    "CREATE TABLE object_chunks(run_id INTEGER, chunk_no INTEGER,"
+    " nrows INTEGER, data BLOB, PRIMARY KEY(run_id, chunk_no));";
+
+/* edge values: extreme addresses, seq going backwards, negative refcounts */
+static const struct ht_objrow EDGE[] = {
+    {UINT64_C(0xffffffffffffff00), 1, 5, 9, 0x401000, -1, 1, 1},
+    {0x10, 0, 9, 7, UINT64_C(0x7fffffffffffffff), 0, 4294967295u, 0},
+    {0x7f0000001000, 4096, 0, 0, 0, INT64_MIN, 0, 1},
+    {0x7f0000001000, 4096, 1, UINT64_C(0x7fffffffffffffff), 1, INT64_MAX, 3, 1},
+};
+#define NEDGE (sizeof EDGE / sizeof *EDGE)
+
+/* pseudo-random rows shaped like a real run (addresses reused, free order) */
+static struct ht_objrow *random_rows(size_t n, uint64_t seed)
+{
+    struct ht_objrow *r = calloc(n, sizeof *r);
+    assert_non_null(r);
+    uint64_t x = seed, seq = 3;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        seq += 1 + (x >> 60);
+        r[i].addr = 0x55550000 + ((x >> 20) & 0xffff) * 16;
+        r[i].size = (x >> 40) & 0x3ff;
+        r[i].free_seq = seq;
+        r[i].alloc_seq = seq - 1 - ((x >> 8) & 0xfff);
+        r[i].pc = 0x401000 + ((x >> 33) & 7) * 0x40;
+        r[i].tid = 100 + (uint32_t)((x >> 5) & 1);
+        r[i].has_refcnt = (x >> 3) & 1;
+        r[i].refcnt = r[i].has_refcnt ? (int64_t)((x >> 50) & 7) - 3 : 0;
+    }
+    return r;
+}
+
+static void test_roundtrip_and_pushdown(void **state)
+{
+    (void)state;
+    ht_store *st = open_db("rt.db");
+    char out[4096];
+    assert_int_equal(ht_store_exec(st, CHUNKS_DDL), HT_OK);
+    size_t nbig = HT_OBJCHUNK_MAX_ROWS + 100;
+    struct ht_objrow *big = random_rows(nbig, 42);
+    assert_int_equal(ht_store_objchunk_write(st, 5, 0, EDGE, NEDGE), HT_OK);
+    assert_int_equal(ht_store_objchunk_write(st, 6, 0, big,
+                                             HT_OBJCHUNK_MAX_ROWS), HT_OK);
+    assert_int_equal(ht_store_objchunk_write(st, 6, 1,
+                                             big + HT_OBJCHUNK_MAX_ROWS, 100),
+                     HT_OK);
+    /* sizes out of range are refused */
+    assert_int_equal(ht_store_objchunk_write(st, 7, 0, EDGE, 0), HT_EINVAL);
+    assert_int_equal(ht_store_objchunk_write(st, 7, 0, big,
+                                             HT_OBJCHUNK_MAX_ROWS + 1),
+                     HT_EINVAL);
+    expect_rows(st, "SELECT * FROM objects_freed WHERE run_id=5", 5, EDGE,
+                NEDGE);
+    expect_rows(st, "SELECT * FROM objects_freed WHERE run_id=6", 6, big,
+                nbig);
+    q(st, "SELECT run_id, COUNT(*) FROM objects_freed GROUP BY run_id", out);
+    assert_string_equal(out, "5,4;6,65636");
+    q(st, "SELECT COUNT(*) FROM objects_freed WHERE run_id=7", out);
+    assert_string_equal(out, "0");
+    /* run_id is pushed down (idxNum 1); a leak-column test that NULL cannot
+     * pass empties the scan without decoding (idxNum 2) */
+    q(st, "EXPLAIN QUERY PLAN SELECT * FROM objects_freed WHERE run_id=6",
+      out);
+    assert_non_null(strstr(out, "VIRTUAL TABLE INDEX 1:"));
+    q(st, "EXPLAIN QUERY PLAN SELECT * FROM objects_freed WHERE"
+          " leak_kind='definite'", out);
+    assert_non_null(strstr(out, "VIRTUAL TABLE INDEX 2:"));
+    q(st, "SELECT COUNT(*) FROM objects_freed WHERE leak_kind IS NOT NULL",
+      out);
+    assert_string_equal(out, "0");
+    q(st, "SELECT COUNT(*) FROM objects_freed WHERE leak_kind IS NULL", out);
+    assert_string_equal(out, "65640");
+    free(big);
+    ht_store_close(st);
+}
+
+static void test_corrupt_chunk(void **state)
+{
+    (void)state;
+    ht_store *st = open_db("bad.db");
+    assert_int_equal(ht_store_exec(st, CHUNKS_DDL), HT_OK);
+    assert_int_equal(ht_store_objchunk_write(st, 5, 0, EDGE, NEDGE), HT_OK);
+    assert_int_equal(ht_store_objchunk_write(st, 5, 1, EDGE, NEDGE), HT_OK);
+    static const char *const damage[] = {
+        "UPDATE object_chunks SET nrows=3 WHERE chunk_no=1",
+        "UPDATE object_chunks SET nrows=0 WHERE chunk_no=1",
+        "UPDATE object_chunks SET data=substr(data,1,length(data)-3)"
+        " WHERE chunk_no=1",
+        "UPDATE object_chunks SET data=x'0c01deadbeef' WHERE chunk_no=1",
+        "UPDATE object_chunks SET data=x'' WHERE chunk_no=1",
+        "UPDATE object_chunks SET data=NULL WHERE chunk_no=1",
+        "UPDATE object_chunks SET data=x'ff' || substr(data,2)"
+        " WHERE chunk_no=1",
+    };
+    for (size_t i = 0; i < sizeof damage / sizeof *damage; i++) {
+        assert_int_equal(ht_store_exec(st, "DELETE FROM object_chunks"
+                                           " WHERE chunk_no=1"), HT_OK);
+        assert_int_equal(ht_store_objchunk_write(st, 5, 1, EDGE, NEDGE),
+                         HT_OK);
+        assert_int_equal(ht_store_exec(st, damage[i]), HT_OK);
+        char out[4096];
+        out[0] = 0;
+        assert_int_equal(ht_store_query(st, "SELECT * FROM objects_freed"
+                                            " WHERE run_id=5", 1, cat_rows,
+                                        out),
+                         HT_ESQL);
+        assert_non_null(strstr(ht_store_last_error(),
+                               "object chunk 1 of run 5 does not decode"));
+    }
+    ht_store_close(st);
+}
+
+/* ---- through the replay ------------------------------------------------ */
+
+#define NOBJ 150000u /* > 2 chunks of freed rows */
+#define RING 5u
+
+struct tr {
+    struct ht_rec *r;
+    size_t n, cap;
+};
+
+static void put_ev(struct tr *t, unsigned kind, uint64_t a, uint64_t b,
+                   uint64_t d, uint32_t tid)
+{
+    assert_true(t->n < t->cap);
+    struct ht_rec *r = &t->r[t->n];
+    memset(r, 0, sizeof *r);
+    r->seq = t->n++;
+    r->kind = (uint8_t)kind;
+    r->a = a;
+    r->b = b;
+    r->d = d;
+    r->tid = tid;
+}
+
+static uint64_t obj_addr(size_t i) { return 0x10000000 + (uint64_t)i * 2048; }
+
+/* The objects rows the replay wrote as one SQL row each before object
+ * chunks: per freed block (addr, size, alloc_seq, free_seq, pc, tid,
+ * explicit refcnt or NULL), in free order. */
+static void test_replay_view(void **state)
+{
+    (void)state;
+    const uint32_t cr = 65536;
+    size_t nch = (NOBJ * 3 + cr - 1) / cr;
+    struct tr t = {calloc(nch * cr, sizeof(struct ht_rec)), 0, nch * cr};
+    struct ht_objrow *want = calloc(NOBJ, sizeof *want);
+    uint64_t *aseq = calloc(NOBJ, sizeof *aseq);
+    int64_t *rc = calloc(NOBJ, sizeof *rc);
+    uint8_t *expl = calloc(NOBJ, 1);
+    assert_true(t.r && want && aseq && rc && expl);
+    size_t nw = 0, live = 0;
+    for (size_t i = 0; i < NOBJ + RING; i++) {
+        if (i < NOBJ) {
+            aseq[i] = t.n;
+            put_ev(&t, HT_EV_ALLOC, obj_addr(i), 16 + (i * 37) % 1000,
+                   0x400000 + (i % 13) * 8, 1 + (uint32_t)(i % 3));
+            if (i % 7 == 0) { /* counted: 1 + 1 */
+                put_ev(&t, HT_EV_INCREF, obj_addr(i), 0, 0x500000, 1);
+                expl[i] = 1;
+                rc[i] = 2;
+            }
+        }
+        if (i < RING)
+            continue;
+        size_t k = i - RING; /* free the block made RING earlier */
+        if (k % 1000 == 999) { /* stays live */
+            live++;
+            continue;
+        }
+        put_ev(&t, HT_EV_FREE, obj_addr(k), 0, 0x600000, 1);
+        want[nw++] = (struct ht_objrow){
+            obj_addr(k), 16 + (k * 37) % 1000, aseq[k], t.n - 1,
+            0x400000 + (k % 13) * 8, rc[k], 1 + (uint32_t)(k % 3), expl[k]};
+    }
+    assert_true(nw > 2 * HT_OBJCHUNK_MAX_ROWS);
+    char spill[300];
+    snprintf(spill, sizeof spill, "%s/spill-999999-1.hts", dir);
+    struct ht_spill_header *h = ht_test_spill_header(cr, nch, "/bin/true");
+    assert_non_null(h);
+    h->next_chunk = (t.n + cr - 1) / cr;
+    assert_int_equal(ht_test_spill_write(spill, h, t.r,
+                                         t.cap * sizeof(struct ht_rec)),
+                     0);
+    free(h);
+    ht_store *st = open_db("replay.db");
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 1, &res), HT_OK);
+    assert_int_equal(res.events, t.n);
+    struct ht_replay_result rr;
+    assert_int_equal(ht_replay_run(st, res.run_id, NULL, &rr), HT_OK);
+    assert_int_equal(rr.objects, NOBJ);
+    char sql[512], out[4096], want_s[256];
+    snprintf(sql, sizeof sql, "SELECT * FROM objects WHERE run_id=%lld"
+             " AND free_seq IS NOT NULL", (long long)res.run_id);
+    expect_rows(st, sql, res.run_id, want, nw);
+    /* the freed rows are all in chunks; the live ones are SQL rows */
+    snprintf(sql, sizeof sql, "SELECT (SELECT SUM(nrows) FROM object_chunks),"
+             " (SELECT COUNT(*) FROM objects_live WHERE free_seq IS NULL),"
+             " (SELECT COUNT(*) FROM objects_live),"
+             " (SELECT COUNT(*) FROM objects WHERE leak_kind='definite')");
+    q(st, sql, out);
+    snprintf(want_s, sizeof want_s, "%zu,%zu,%zu,%zu", nw, live, live, live);
+    assert_string_equal(out, want_s);
+    /* a trace replayed by an older heaptrail: table `objects` (with a row of
+     * another run) is moved into objects_live by the next replay */
+    assert_int_equal(ht_store_exec(st,
+        "DROP VIEW objects; CREATE TABLE objects AS SELECT * FROM"
+        " objects_live WHERE 0; INSERT INTO objects VALUES(99, 1, 2, 3, 4,"
+        " 5, 6, NULL, NULL, NULL, NULL, NULL); DROP TABLE objects_live;"
+        " DELETE FROM object_chunks"), HT_OK);
+    assert_int_equal(ht_replay_run(st, res.run_id, NULL, &rr), HT_OK);
+    snprintf(sql, sizeof sql, "SELECT * FROM objects WHERE run_id=%lld"
+             " AND free_seq IS NOT NULL", (long long)res.run_id);
+    expect_rows(st, sql, res.run_id, want, nw);
+    q(st, "SELECT * FROM objects WHERE run_id=99", out);
+    assert_string_equal(out, "99,1,2,3,4,5,6,NULL,NULL,NULL,NULL,NULL");
+    q(st, "SELECT type FROM sqlite_master WHERE name='objects'", out);
+    assert_string_equal(out, "view");
+    ht_store_close(st);
+    free(t.r);
+    free(want);
+    free(aseq);
+    free(rc);
+    free(expl);
+}
+
+/* an allocation at a live block's address: the missed free releases the
+ * old block at that event (a freed row, in a chunk), the new one is live */
+static void test_missed_free(void **state)
+{
+    (void)state;
+    const uint32_t cr = 64;
+    struct tr t = {calloc(cr, sizeof(struct ht_rec)), 0, cr};
+    assert_non_null(t.r);
+    put_ev(&t, HT_EV_ALLOC, 0x5000, 32, 0x400010, 1); /* 0 */
+    put_ev(&t, HT_EV_ALLOC, 0x6000, 48, 0x400020, 1); /* 1 */
+    put_ev(&t, HT_EV_ALLOC, 0x5000, 64, 0x400030, 2); /* 2: missed free */
+    put_ev(&t, HT_EV_FREE, 0x6000, 0, 0x400040, 1);   /* 3 */
+    put_ev(&t, HT_EV_FREE, 0x6000, 0, 0x400050, 1);   /* 4: double free */
+    char spill[300];
+    snprintf(spill, sizeof spill, "%s/spill-999999-2.hts", dir);
+    struct ht_spill_header *h = ht_test_spill_header(cr, 1, "/bin/true");
+    assert_non_null(h);
+    h->next_chunk = 1;
+    assert_int_equal(ht_test_spill_write(spill, h, t.r,
+                                         cr * sizeof(struct ht_rec)), 0);
+    free(h);
+    free(t.r);
+    ht_store *st = open_db("missed.db");
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 1, &res), HT_OK);
+    struct ht_replay_result rr;
+    assert_int_equal(ht_replay_run(st, res.run_id, NULL, &rr), HT_OK);
+    char out[4096];
+    q(st, "SELECT printf('%x', addr), size, alloc_seq, free_seq,"
+          " printf('%x', pc), tid, leak_kind FROM objects ORDER BY alloc_seq",
+      out);
+    assert_string_equal(out, "5000,32,0,2,400010,1,NULL;"
+                             "6000,48,1,3,400020,1,NULL;"
+                             "5000,64,2,NULL,400030,2,definite");
+    q(st, "SELECT seq, kind, printf('%x', addr) FROM errors ORDER BY seq",
+      out);
+    assert_string_equal(out, "2,missed_free,5000;4,double_free,6000");
+    q(st, "SELECT (SELECT SUM(nrows) FROM object_chunks),"
+          " (SELECT COUNT(*) FROM objects_live)", out);
+    assert_string_equal(out, "2,1");
+    ht_store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_and_pushdown),
+        cmocka_unit_test(test_corrupt_chunk),
+        cmocka_unit_test(test_replay_view),
+        cmocka_unit_test(test_missed_free),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,587 @@
+#!/usr/bin/env python3
+"""heaptrail benchmark suite against the peers (issue 6); run it as bench/run.
+
+For every workload (micro benchmarks from bench/bench_micro.c and real
+third-party programs built from Debian source packages) the suite measures,
+side by side in one run (the tools interleaved within each repetition so that
+load changes hit them alike):
+
+  native      the program built with gcc -O2 -g
+  ht-alloc    `heaptrail run -o T.db -- prog`, prog built by heaptrail-cc with
+              HEAPTRAIL_NO_REWRITE=1 (allocation wraps only); the wall time
+              is record + ingest, i.e. until T.db holds the run
+  ht-store    the same with prog built by heaptrail-cc instrumenting (pointer
+              stores; refcount calls where the workload has a refcount API)
+  heaptrack   `heaptrack -o F prog` on the native build (record only)
+  memcheck    `valgrind --tool=memcheck --leak-check=full prog` (native build)
+  asan        prog built with clang -O2 -g -fsanitize=address, LeakSanitizer on
+
+and reports median wall times and ratios to native; then, once per workload,
+trace bytes per event, ingest events/s (`heaptrail ingest` of a recorded
+spill), and a leak run: HEAPTRAIL_SNAPSHOT=1 heaptrail run of the ht-store
+build, `heaptrail replay` under /usr/bin/time -v (replay events/s, peak RSS)
+and the leak_summary view next to memcheck's and LeakSanitizer's totals
+(parsed from the last timed memcheck/asan runs).
+
+Output: bench/results-latest.md (and with --append-results a section
+appended to bench/RESULTS.md).  Only the standard library is used.
+"""
+import argparse
+import datetime
+import glob
+import hashlib
+import os
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODES = ["native", "ht-alloc", "ht-store", "heaptrack", "memcheck", "asan"]
+REFCOUNT_OPTS = "--refcount-inc=node_incref --refcount-dec=node_decref"
+
+# (name, argv after the binary for full / quick, what it is)
+MICRO = [
+    ("small", 2000000, 100000, "small-object churn: malloc/free pairs 8..128 B, random lifetimes"),
+    ("mixed", 1000000, 50000, "mixed sizes 16 B..256 KiB, first 64 B written, random lifetimes"),
+    ("realloc", 4000000, 100000, "256 string builders grown by realloc x1.5"),
+    ("graph", 3000000, 100000, "refcounted node graph: pointer stores + node_incref/decref"),
+    ("threads", 1000000, 50000, "4 threads of mixed churn, 1/16 of frees cross-thread"),
+    ("leaky", 200000, 10000, "small churn + leaks on purpose (1100 definite, 900 indirect)"),
+]
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def sh(cmd, cwd=None, env=None, quiet=True):
+    """Run a build/setup command; raise with its output on failure."""
+    r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True,
+                       shell=isinstance(cmd, str))
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout[-4000:])
+        raise SystemExit("bench: command failed (%d): %s" % (r.returncode, cmd))
+    if not quiet:
+        sys.stderr.write(r.stdout)
+    return r.stdout
+
+
+# ---------------------------------------------------------------- setup
+
+def build_heaptrail(cache):
+    key = hashlib.sha1(SRC.encode()).hexdigest()[:8]
+    b = os.path.join(cache, "ht-build-" + key)
+    if not os.path.exists(os.path.join(b, "CMakeCache.txt")):
+        sh(["cmake", "-S", SRC, "-B", b, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"])
+    log("building heaptrail in " + b)
+    sh(["cmake", "--build", b, "-j2", "--target", "heaptrail", "heaptrail-cc",
+        "heaptrail_rt"])
+    return b
+
+
+def ensure_deb_src():
+    """Add a deb-src entry mirroring the first deb entry if none exists."""
+    files = glob.glob("/etc/apt/sources.list") + \
+        glob.glob("/etc/apt/sources.list.d/*.list") + \
+        glob.glob("/etc/apt/sources.list.d/*.sources")
+    for f in files:
+        with open(f, errors="replace") as fh:
+            for line in fh:
+                if re.match(r"\s*(deb-src\b|Types:.*\bdeb-src\b)", line):
+                    return
+    deb822 = "/etc/apt/sources.list.d/debian.sources"
+    if os.path.exists(deb822):
+        stanza = open(deb822).read().split("\n\n")[0]
+        stanza = re.sub(r"(?m)^Types:.*$", "Types: deb-src", stanza)
+        out = "/etc/apt/sources.list.d/heaptrail-bench-src.sources"
+        text = "# added by heaptrail bench/run (apt-get source)\n" + stanza + "\n"
+    else:
+        lines = [l.replace("deb ", "deb-src ", 1) for l in
+                 open("/etc/apt/sources.list").read().splitlines()
+                 if l.startswith("deb ")]
+        out = "/etc/apt/sources.list.d/heaptrail-bench-src.list"
+        text = "# added by heaptrail bench/run (apt-get source)\n" + "\n".join(lines) + "\n"
+    log("adding deb-src entries: " + out)
+    with open(out, "w") as fh:
+        fh.write(text)
+    sh(["apt-get", "update", "-qq"])
+
+
+def debian_source(cache, pkg):
+    """Directory of the unpacked (patched) Debian source of pkg."""
+    d = os.path.join(cache, "src")
+    os.makedirs(d, exist_ok=True)
+    dsc = sorted(glob.glob(os.path.join(d, pkg + "_*.dsc")))
+    if not dsc:
+        ensure_deb_src()
+        log("apt-get source " + pkg)
+        sh(["apt-get", "source", "--download-only", "-qq", pkg], cwd=d)
+        dsc = sorted(glob.glob(os.path.join(d, pkg + "_*.dsc")))
+    out = os.path.join(d, "x-" + os.path.basename(dsc[-1])[:-4])
+    if not os.path.isdir(out):
+        sh(["dpkg-source", "-x", dsc[-1], out])
+    return out
+
+
+class Variant:
+    """How one of the four builds is compiled."""
+
+    def __init__(self, name, ht_build):
+        self.name = name
+        cc_wrap = os.path.join(ht_build, "bin", "heaptrail-cc")
+        self.env = dict(os.environ)
+        for k in ("HEAPTRAIL_NO_REWRITE", "HEAPTRAIL_OPTS"):
+            self.env.pop(k, None)
+        self.cflags = "-O2 -g"
+        self.ldflags = ""
+        if name == "native":
+            self.cc = "gcc"
+        elif name in ("ht-alloc", "ht-store"):
+            self.cc = cc_wrap
+            self.env["HEAPTRAIL_REAL_CC"] = "gcc"
+            if name == "ht-alloc":
+                self.env["HEAPTRAIL_NO_REWRITE"] = "1"
+        elif name == "asan":
+            self.cc = "clang"
+            self.cflags = "-O2 -g -fsanitize=address -fno-omit-frame-pointer"
+            self.ldflags = "-fsanitize=address"
+        self.env["CC"] = self.cc
+
+
+BUILD_VARIANTS = ["native", "ht-alloc", "ht-store", "asan"]
+
+
+def build_micro(cache, v):
+    d = os.path.join(cache, "build", "micro-" + v.name)
+    os.makedirs(d, exist_ok=True)
+    env = dict(v.env)
+    if v.name == "ht-store":
+        env["HEAPTRAIL_OPTS"] = REFCOUNT_OPTS
+    # separate compile and link steps (heaptrail-cc instruments -c steps)
+    sh([v.cc] + v.cflags.split() + ["-Wall", "-c", os.path.join(SRC, "bench", "bench_micro.c"),
+                                     "-o", os.path.join(d, "bench_micro.o")], env=env)
+    sh([v.cc] + v.ldflags.split() + ["-o", os.path.join(d, "bench_micro"),
+                                     os.path.join(d, "bench_micro.o"), "-lpthread"], env=env)
+    return os.path.join(d, "bench_micro")
+
+
+def build_bzip2(cache, v, src):
+    d = os.path.join(cache, "build", "bzip2-" + v.name)
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(src, d)
+    sh(["make", "-j2", "CC=" + v.cc,
+        "CFLAGS=" + v.cflags + " -D_FILE_OFFSET_BITS=64",
+        "LDFLAGS=" + v.ldflags, "bzip2"], cwd=d, env=v.env)
+    return os.path.join(d, "bzip2")
+
+
+def build_libyaml(cache, v, src):
+    d = os.path.join(cache, "build", "libyaml-" + v.name)
+    shutil.rmtree(d, ignore_errors=True)
+    sh(["cmake", "-S", src, "-B", d, "-DCMAKE_BUILD_TYPE=None",
+        "-DCMAKE_C_COMPILER=" + v.cc, "-DCMAKE_C_FLAGS=" + v.cflags,
+        "-DCMAKE_EXE_LINKER_FLAGS=" + v.ldflags, "-DBUILD_SHARED_LIBS=OFF"],
+       env=v.env)
+    sh(["cmake", "--build", d, "-j2", "--target", "run-loader"], env=v.env)
+    return os.path.join(d, "run-loader")
+
+
+def make_inputs(cache, quick, srcdirs):
+    d = os.path.join(cache, "inputs")
+    os.makedirs(d, exist_ok=True)
+    # YAML: a sequence of mappings with nested flow/block collections
+    items = 400 if quick else 12000
+    yml = os.path.join(d, "big-%d.yaml" % items)
+    if not os.path.exists(yml):
+        r = random.Random(1)
+        with open(yml, "w") as fh:
+            for i in range(items):
+                tags = ", ".join("t%d" % r.randrange(100) for _ in range(5))
+                fh.write('- id: %d\n  name: "item-%d-%d"\n  tags: [%s]\n'
+                         '  attrs:\n    a: %.6f\n    b: [1, 2, {x: %d, y: text}]\n'
+                         '    note: |\n      line one of %d\n      line two\n'
+                         % (i, i, r.randrange(10 ** 6), tags, r.random(), i, i))
+    # compressor input: the C sources of the fetched packages, repeated
+    size = (256 << 10) if quick else (5 << 20)
+    corpus = os.path.join(d, "corpus-%d.txt" % size)
+    if not os.path.exists(corpus):
+        parts = []
+        for s in srcdirs:
+            for f in sorted(glob.glob(os.path.join(s, "**", "*.[ch]"), recursive=True)):
+                parts.append(open(f, "rb").read())
+        blob = b"".join(parts)
+        with open(corpus, "wb") as fh:
+            n = 0
+            while n < size:
+                chunk = blob[: size - n]
+                fh.write(chunk)
+                n += len(chunk)
+    return yml, corpus
+
+
+# ---------------------------------------------------------------- running
+
+class Workload:
+    def __init__(self, name, desc, bins, args, stdin=None, kind="micro"):
+        self.name, self.desc, self.bins, self.args = name, desc, bins, args
+        self.stdin, self.kind = stdin, kind
+        self.times = {m: [] for m in MODES}
+        self.status = {m: "" for m in MODES}
+        self.stderr = {}
+        self.info = {}
+
+
+def clean_env():
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith("HEAPTRAIL_") or k in ("ASAN_OPTIONS", "LSAN_OPTIONS"):
+            del env[k]
+    return env
+
+
+def rm_trace(db):
+    for p in (db, db + "-wal", db + "-shm", db + "-journal"):
+        if os.path.exists(p):
+            os.remove(p)
+    shutil.rmtree(db + ".spill", ignore_errors=True)
+
+
+def timed(argv, env, stdin_path, errfile, cwd):
+    """Wall seconds and exit status of one run; stdout discarded."""
+    fin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    with open(errfile, "wb") as ferr:
+        t0 = time.perf_counter()
+        r = subprocess.run(argv, env=env, stdin=fin, stdout=subprocess.DEVNULL,
+                           stderr=ferr, cwd=cwd)
+        t1 = time.perf_counter()
+    if stdin_path:
+        fin.close()
+    return t1 - t0, r.returncode
+
+
+def mode_argv(mode, w, ht, scratch):
+    b = w.bins
+    if mode == "native":
+        return [b["native"]] + w.args
+    if mode in ("ht-alloc", "ht-store"):
+        db = os.path.join(scratch, mode + ".db")
+        rm_trace(db)
+        return [ht, "run", "-o", db, "--", b[mode]] + w.args
+    if mode == "heaptrack":
+        for f in glob.glob(os.path.join(scratch, "heaptrack.*")):
+            os.remove(f)
+        return ["heaptrack", "-o", os.path.join(scratch, "heaptrack.out"),
+                b["native"]] + w.args
+    if mode == "memcheck":
+        return ["valgrind", "--tool=memcheck", "--leak-check=full",
+                b["native"]] + w.args
+    if mode == "asan":
+        return [b["asan"]] + w.args
+    raise ValueError(mode)
+
+
+def run_timings(w, ht, scratch, reps, modes):
+    env = clean_env()
+    env_asan = dict(env, ASAN_OPTIONS="detect_leaks=1", LSAN_OPTIONS="exitcode=0")
+    for rep in range(reps):
+        for mode in modes:
+            argv = mode_argv(mode, w, ht, scratch)
+            errf = os.path.join(scratch, mode + ".stderr")
+            t, rc = timed(argv, env_asan if mode == "asan" else env, w.stdin,
+                          errf, scratch)
+            w.times[mode].append(t)
+            if rc != 0:
+                w.status[mode] = "exit %d" % rc
+                log("%s %s: exit status %d (see %s)" % (w.name, mode, rc, errf))
+            w.stderr[mode] = open(errf, errors="replace").read()
+        log("%s rep %d/%d: %s" % (w.name, rep + 1, reps, " ".join(
+            "%s=%.3f" % (m, w.times[m][-1]) for m in modes)))
+
+
+def trace_stats(db):
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    ev, chunkb = c.execute("SELECT sum(nevents), sum(length(data)) FROM chunks").fetchone()
+    c.close()
+    return (ev or 0), (chunkb or 0), os.path.getsize(db)
+
+
+def leak_totals_heaptrail(db):
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    rows = c.execute("SELECT category, sum(blocks), sum(bytes) FROM leak_summary"
+                     " GROUP BY category").fetchall()
+    c.close()
+    d = {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+    return d.get("definite", (0, 0)), d.get("indirect", (0, 0))
+
+
+def num(s):
+    return int(s.replace(",", ""))
+
+
+def leak_totals_memcheck(text):
+    if "LEAK SUMMARY" not in text:
+        if "All heap blocks were freed" in text:
+            return (0, 0), (0, 0)
+        return None
+    res = []
+    for what in ("definitely", "indirectly"):
+        m = re.search(what + r" lost: ([\d,]+) bytes in ([\d,]+) blocks", text)
+        res.append((num(m.group(2)), num(m.group(1))) if m else (0, 0))
+    return tuple(res)
+
+
+def leak_totals_lsan(text):
+    res = []
+    for what in ("Direct", "Indirect"):
+        blocks = nbytes = 0
+        for m in re.finditer(what + r" leak of (\d+) byte\(s\) in (\d+) object", text):
+            nbytes += int(m.group(1))
+            blocks += int(m.group(2))
+        res.append((blocks, nbytes))
+    return tuple(res)
+
+
+def aux_measurements(w, ht, scratch, aux_reps):
+    env = clean_env()
+    # trace size per event: the traces of the last timed runs
+    for mode in ("ht-alloc", "ht-store"):
+        db = os.path.join(scratch, mode + ".db")
+        if os.path.exists(db):
+            w.info[mode + ".trace"] = trace_stats(db)
+    # ingest speed: record alone into a spill, then time `heaptrail ingest`
+    ing = []
+    db = os.path.join(scratch, "ing.db")
+    for _ in range(aux_reps):
+        rm_trace(db)
+        timed([w.bins["ht-store"]] + w.args, dict(env, HEAPTRAIL_TRACE=db),
+              w.stdin, os.path.join(scratch, "rec.stderr"), scratch)
+        t, rc = timed([ht, "ingest", db], env, None,
+                      os.path.join(scratch, "ingest.stderr"), scratch)
+        ing.append(t)
+    ev = trace_stats(db)[0]
+    w.info["ingest"] = (ev, statistics.median(ing))
+    # leak run: exit snapshot, ingest, replay
+    db = os.path.join(scratch, "leak.db")
+    rm_trace(db)
+    t, rc = timed([ht, "run", "-o", db, "--", w.bins["ht-store"]] + w.args,
+                  dict(env, HEAPTRAIL_SNAPSHOT="1"), w.stdin,
+                  os.path.join(scratch, "leakrun.stderr"), scratch)
+    w.info["snap_run"] = t
+    ev = trace_stats(db)[0]
+    tv = os.path.join(scratch, "replay.time")
+    t0 = time.perf_counter()
+    r = subprocess.run(["/usr/bin/time", "-v", "-o", tv, ht, "replay", db], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t1 = time.perf_counter()
+    if r.returncode != 0:
+        log("%s: heaptrail replay failed: %s" % (w.name, r.stderr.strip()))
+        w.info["replay"] = None
+    else:
+        tt = open(tv).read()
+        rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", tt).group(1))
+        w.info["replay"] = (ev, t1 - t0, rss)
+        w.info["leak.heaptrail"] = leak_totals_heaptrail(db)
+    w.info["leak.memcheck"] = leak_totals_memcheck(w.stderr.get("memcheck", ""))
+    w.info["leak.lsan"] = leak_totals_lsan(w.stderr.get("asan", ""))
+
+
+# ---------------------------------------------------------------- report
+
+def fmt_s(v):
+    return "%.3f" % v if v < 10 else "%.1f" % v
+
+
+def fmt_rate(v):
+    return "%.2f M" % (v / 1e6)
+
+
+def fmt_leak(t):
+    if t is None:
+        return "n/a"
+    (db, dB), (ib, iB) = t
+    return "%d / %s B; %d / %s B" % (db, format(dB, ","), ib, format(iB, ","))
+
+
+def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build):
+    L = []
+    L.append("# heaptrail benchmark suite: latest results\n")
+    L.append("Generated by `%s` on %s UTC (%.0f s). Load (`uptime`) before: `%s`; after: `%s`. "
+             "%d CPUs. Median of %d runs per cell; the tools run interleaved within each "
+             "repetition. heaptrail build: %s.\n"
+             % (" ".join(["bench/run"] + sys.argv[1:]), started, elapsed, load_before,
+                load_after, os.cpu_count(), args.reps, ht_build))
+    L.append("## Wall time (median s) and ratio to native\n")
+    L.append("ht-alloc/ht-store = `heaptrail run` (record + ingest) of the heaptrail-cc "
+             "build without/with store and refcount instrumentation; heaptrack records "
+             "only; memcheck with --leak-check=full; asan = clang -fsanitize=address "
+             "with LeakSanitizer (its own build, so its ratio includes clang vs gcc).\n")
+    L.append("| workload | " + " | ".join(modes) + " |")
+    L.append("|---" * (len(modes) + 1) + "|")
+    for w in ws:
+        nat = statistics.median(w.times["native"]) if w.times.get("native") else None
+        cells = []
+        for m in modes:
+            if not w.times[m]:
+                cells.append("-")
+                continue
+            v = statistics.median(w.times[m])
+            c = fmt_s(v) if m == "native" or not nat else "%s (x%.2f)" % (fmt_s(v), v / nat)
+            if w.status[m]:
+                c += " [%s]" % w.status[m]
+            cells.append(c)
+        L.append("| %s | %s |" % (w.name, " | ".join(cells)))
+    L.append("")
+    L.append("## Trace, ingest and replay\n")
+    L.append("B/ev = trace.db file bytes per recorded event (chunk bytes per event in "
+             "brackets). Ingest = `heaptrail ingest` of the ht-store spill. Replay = "
+             "`heaptrail replay` of the leak run's trace (ht-store build, "
+             "HEAPTRAIL_SNAPSHOT=1), one run, peak RSS from `/usr/bin/time -v`.\n")
+    L.append("| workload | events ht-alloc | B/ev | events ht-store | B/ev | ingest ev/s | "
+             "replay events | replay s | replay ev/s | replay peak RSS |")
+    L.append("|---" * 10 + "|")
+    for w in ws:
+        row = [w.name]
+        for m in ("ht-alloc", "ht-store"):
+            t = w.info.get(m + ".trace")
+            if t and t[0]:
+                row += [format(t[0], ","), "%.2f [%.2f]" % (t[2] / t[0], t[1] / t[0])]
+            else:
+                row += ["-", "-"]
+        ig = w.info.get("ingest")
+        row.append(fmt_rate(ig[0] / ig[1]) if ig and ig[1] > 0 else "-")
+        rp = w.info.get("replay")
+        if rp:
+            row += [format(rp[0], ","), fmt_s(rp[1]), fmt_rate(rp[0] / rp[1]),
+                    "%.1f MiB" % (rp[2] / 1024)]
+        else:
+            row += ["-", "-", "-", "-"]
+        L.append("| " + " | ".join(row) + " |")
+    L.append("")
+    L.append("## Leak totals: definitely lost blocks / bytes; indirectly lost blocks / bytes\n")
+    L.append("heaptrail: `leak_summary` (definite, indirect) after `heaptrail replay` of the "
+             "leak run; memcheck: LEAK SUMMARY of the last timed memcheck run; LeakSanitizer: "
+             "sum of its Direct/Indirect leak records of the last timed asan run.\n")
+    L.append("| workload | heaptrail | memcheck | LeakSanitizer | agree | leak run wall s |")
+    L.append("|---|---|---|---|---|---|")
+    for w in ws:
+        h = w.info.get("leak.heaptrail")
+        mc = w.info.get("leak.memcheck")
+        ls = w.info.get("leak.lsan")
+        agree = "yes" if h is not None and h == mc == ls else "NO"
+        sr = w.info.get("snap_run")
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            w.name, fmt_leak(h), fmt_leak(mc), fmt_leak(ls), agree,
+            fmt_s(sr) if sr else "-"))
+    L.append("")
+    L.append("## Workloads\n")
+    for w in ws:
+        L.append("- **%s** (`%s %s`%s): %s" % (
+            w.name, os.path.basename(w.bins["native"]), " ".join(
+                os.path.basename(a) if os.path.isabs(a) else a for a in w.args),
+            " < " + os.path.basename(w.stdin) if w.stdin else "", w.desc))
+    L.append("")
+    L.append("## Raw samples (s)\n")
+    for w in ws:
+        L.append("- %s: " % w.name + "; ".join(
+            "%s %s" % (m, " ".join("%.3f" % x for x in w.times[m])) for m in modes))
+    L.append("")
+    return "\n".join(L)
+
+
+def uptime():
+    return subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: 1 repetition, small inputs")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5; 1 with --quick)")
+    ap.add_argument("--aux-reps", type=int, default=None,
+                    help="repetitions of the ingest measurement (default 3; 1 with --quick)")
+    ap.add_argument("--only", default="", help="comma-separated workload names")
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated tools to run")
+    ap.add_argument("--cache", default="/var/cache/heaptrail-bench",
+                    help="sources, builds, inputs and scratch traces")
+    ap.add_argument("--out", default=os.path.join(SRC, "bench", "results-latest.md"))
+    ap.add_argument("--append-results", action="store_true",
+                    help="also append the tables to bench/RESULTS.md")
+    args = ap.parse_args()
+    if args.reps is None:
+        args.reps = 1 if args.quick else 5
+    if args.aux_reps is None:
+        args.aux_reps = 1 if args.quick else 3
+    modes = [m for m in args.modes.split(",") if m]
+    for m in modes:
+        if m not in MODES:
+            ap.error("unknown mode %s (known: %s)" % (m, ",".join(MODES)))
+    if "native" not in modes:
+        modes.insert(0, "native")
+    only = set(x for x in args.only.split(",") if x)
+
+    started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
+    t_start = time.time()
+    load_before = uptime()
+    os.makedirs(args.cache, exist_ok=True)
+    ht_build = build_heaptrail(args.cache)
+    ht = os.path.join(ht_build, "bin", "heaptrail")
+    variants = [Variant(n, ht_build) for n in BUILD_VARIANTS]
+
+    ws = []
+    want = lambda n: not only or n in only
+    micro_bins = None
+    for name, nfull, nquick, desc in MICRO:
+        if not want(name):
+            continue
+        if micro_bins is None:
+            log("building bench_micro (4 builds)")
+            micro_bins = {v.name: build_micro(args.cache, v) for v in variants}
+        ws.append(Workload(name, desc, micro_bins,
+                           [name, str(nquick if args.quick else nfull)]))
+    srcs = {}
+    if want("libyaml") or want("bzip2"):
+        srcs["libyaml"] = debian_source(args.cache, "libyaml")
+        srcs["bzip2"] = debian_source(args.cache, "bzip2")
+        yml, corpus = make_inputs(args.cache, args.quick, list(srcs.values()))
+    if want("libyaml"):
+        log("building libyaml run-loader (4 builds)")
+        bins = {v.name: build_libyaml(args.cache, v, srcs["libyaml"]) for v in variants}
+        ws.append(Workload("libyaml", "Debian libyaml 0.2.5 tests/run-loader: loads a "
+                           "generated YAML file (%d KiB) into a document tree"
+                           % (os.path.getsize(yml) >> 10), bins, [yml], kind="real"))
+    if want("bzip2"):
+        log("building bzip2 (4 builds)")
+        bins = {v.name: build_bzip2(args.cache, v, srcs["bzip2"]) for v in variants}
+        ws.append(Workload("bzip2", "Debian bzip2 1.0.8: `bzip2 -9 -c` of %d KiB of C "
+                           "source text" % (os.path.getsize(corpus) >> 10), bins,
+                           ["-9", "-c", corpus], kind="real"))
+    if not ws:
+        ap.error("no workload selected")
+
+    scratch = os.path.join(args.cache, "scratch")
+    os.makedirs(scratch, exist_ok=True)
+    for w in ws:
+        log("workload %s" % w.name)
+        run_timings(w, ht, scratch, args.reps, modes)
+        aux_measurements(w, ht, scratch, args.aux_reps)
+    load_after = uptime()
+    text = report(ws, modes, args, load_before, load_after, started,
+                  time.time() - t_start, ht_build)
+    with open(args.out, "w") as fh:
+        fh.write(text)
+    log("wrote " + args.out)
+    if args.append_results:
+        with open(os.path.join(SRC, "bench", "RESULTS.md"), "a") as fh:
+            fh.write("\n## Benchmark suite run of %s UTC (bench/run)\n\n" % started)
+            fh.write(text.split("\n", 2)[2])
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -373,20 +373,21 @@ def aux_measurements(w, ht, scratch, aux_reps):
     # trace size per event: the traces of the last timed runs
     for mode in ("ht-alloc", "ht-store"):
         db = os.path.join(scratch, mode + ".db")
-        if os.path.exists(db):
+        if w.times[mode] and os.path.exists(db):
             w.info[mode + ".trace"] = trace_stats(db)
     # ingest speed: record alone into a spill, then time `heaptrail ingest`
-    ing = []
+    ing, rec = [], []
     db = os.path.join(scratch, "ing.db")
     for _ in range(aux_reps):
         rm_trace(db)
-        timed([w.bins["ht-store"]] + w.args, dict(env, HEAPTRAIL_TRACE=db),
-              w.stdin, os.path.join(scratch, "rec.stderr"), scratch)
+        t, rc = timed([w.bins["ht-store"]] + w.args, dict(env, HEAPTRAIL_TRACE=db),
+                      w.stdin, os.path.join(scratch, "rec.stderr"), scratch)
+        rec.append(t)
         t, rc = timed([ht, "ingest", db], env, None,
                       os.path.join(scratch, "ingest.stderr"), scratch)
         ing.append(t)
     ev = trace_stats(db)[0]
-    w.info["ingest"] = (ev, statistics.median(ing))
+    w.info["ingest"] = (ev, statistics.median(ing), statistics.median(rec))
     # leak run: exit snapshot, ingest, replay
     db = os.path.join(scratch, "leak.db")
     rm_trace(db)
@@ -409,7 +410,7 @@ def aux_measurements(w, ht, scratch, aux_reps):
         w.info["replay"] = (ev, t1 - t0, rss)
         w.info["leak.heaptrail"] = leak_totals_heaptrail(db)
     w.info["leak.memcheck"] = leak_totals_memcheck(w.stderr.get("memcheck", ""))
-    w.info["leak.lsan"] = leak_totals_lsan(w.stderr.get("asan", ""))
+    w.info["leak.lsan"] = leak_totals_lsan(w.stderr["asan"]) if "asan" in w.stderr else None
 
 
 # ---------------------------------------------------------------- report
@@ -466,12 +467,16 @@ def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build)
     L.append("")
     L.append("## Trace, ingest and replay\n")
     L.append("B/ev = trace.db file bytes per recorded event (chunk bytes per event in "
-             "brackets). Ingest = `heaptrail ingest` of the ht-store spill. Replay = "
+             "brackets). record s / ingest s = the ht-store build run alone with "
+             "HEAPTRAIL_TRACE (recording into the spill, no ingest), then `heaptrail ingest` "
+             "of that spill (median of the aux repetitions); ingest ev/s from the latter "
+             "(includes opening the trace and symbolising the sites). Replay = "
              "`heaptrail replay` of the leak run's trace (ht-store build, "
              "HEAPTRAIL_SNAPSHOT=1), one run, peak RSS from `/usr/bin/time -v`.\n")
-    L.append("| workload | events ht-alloc | B/ev | events ht-store | B/ev | ingest ev/s | "
-             "replay events | replay s | replay ev/s | replay peak RSS |")
-    L.append("|---" * 10 + "|")
+    L.append("| workload | events ht-alloc | B/ev | events ht-store | B/ev | record s | "
+             "ingest s | ingest ev/s | replay events | replay s | replay ev/s | "
+             "replay peak RSS |")
+    L.append("|---" * 12 + "|")
     for w in ws:
         row = [w.name]
         for m in ("ht-alloc", "ht-store"):
@@ -481,7 +486,10 @@ def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build)
             else:
                 row += ["-", "-"]
         ig = w.info.get("ingest")
-        row.append(fmt_rate(ig[0] / ig[1]) if ig and ig[1] > 0 else "-")
+        if ig and ig[1] > 0:
+            row += [fmt_s(ig[2]), fmt_s(ig[1]), fmt_rate(ig[0] / ig[1])]
+        else:
+            row += ["-", "-", "-"]
         rp = w.info.get("replay")
         if rp:
             row += [format(rp[0], ","), fmt_s(rp[1]), fmt_rate(rp[0] / rp[1]),
@@ -508,6 +516,8 @@ def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build)
         same = h is not None and h[:2] == mc == ls and h[2] == (0, 0)
         agree = ("yes" if same else "totals only") \
             if h is not None and tot[0] == tot[1] == tot[2] else "NO"
+        if mc is None or ls is None:
+            agree = "-"
         sr = w.info.get("snap_run")
         L.append("| %s | %s | %s | %s | %s | %s |" % (
             w.name, fmt_leak(h), fmt_leak(mc), fmt_leak(ls), agree,

@@ -212,6 +212,18 @@ def build_libyaml(cache, v, src):
     return os.path.join(d, "run-loader")
 
 
+def build_zlib(cache, v, src):
+    d = os.path.join(cache, "build", "zlib-" + v.name)
+    if up_to_date(os.path.join(d, "minigzip"), v, [__file__]):
+        return os.path.join(d, "minigzip")
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(src, d)
+    env = dict(v.env, CFLAGS=v.cflags, LDFLAGS=v.ldflags)
+    sh(["./configure", "--static"], cwd=d, env=env)
+    sh(["make", "-j2", "minigzip"], cwd=d, env=env)
+    return os.path.join(d, "minigzip")
+
+
 def make_inputs(cache, quick, srcdirs):
     d = os.path.join(cache, "inputs")
     os.makedirs(d, exist_ok=True)
@@ -242,7 +254,10 @@ def make_inputs(cache, quick, srcdirs):
                 chunk = blob[: size - n]
                 fh.write(chunk)
                 n += len(chunk)
-    return yml, corpus
+    # many files for minigzip: every C source/header of the fetched packages
+    files = sorted(f for s in srcdirs for f in glob.glob(
+        os.path.join(s, "**", "*.[ch]"), recursive=True))
+    return yml, corpus, files[:20] if quick else files
 
 
 # ---------------------------------------------------------------- running
@@ -251,6 +266,7 @@ class Workload:
     def __init__(self, name, desc, bins, args, stdin=None, kind="micro"):
         self.name, self.desc, self.bins, self.args = name, desc, bins, args
         self.stdin, self.kind = stdin, kind
+        self.prepare = lambda: None  # untimed setup before every run
         self.times = {m: [] for m in MODES}
         self.status = {m: "" for m in MODES}
         self.stderr = {}
@@ -272,8 +288,9 @@ def rm_trace(db):
     shutil.rmtree(db + ".spill", ignore_errors=True)
 
 
-def timed(argv, env, stdin_path, errfile, cwd):
+def timed(argv, env, stdin_path, errfile, cwd, prepare=lambda: None):
     """Wall seconds and exit status of one run; stdout discarded."""
+    prepare()
     fin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     with open(errfile, "wb") as ferr:
         t0 = time.perf_counter()
@@ -314,7 +331,7 @@ def run_timings(w, ht, scratch, reps, modes):
             argv = mode_argv(mode, w, ht, scratch)
             errf = os.path.join(scratch, mode + ".stderr")
             t, rc = timed(argv, env_asan if mode == "asan" else env, w.stdin,
-                          errf, scratch)
+                          errf, scratch, w.prepare)
             w.times[mode].append(t)
             if rc != 0:
                 w.status[mode] = "exit %d" % rc
@@ -381,7 +398,7 @@ def aux_measurements(w, ht, scratch, aux_reps):
     for _ in range(aux_reps):
         rm_trace(db)
         t, rc = timed([w.bins["ht-store"]] + w.args, dict(env, HEAPTRAIL_TRACE=db),
-                      w.stdin, os.path.join(scratch, "rec.stderr"), scratch)
+                      w.stdin, os.path.join(scratch, "rec.stderr"), scratch, w.prepare)
         rec.append(t)
         t, rc = timed([ht, "ingest", db], env, None,
                       os.path.join(scratch, "ingest.stderr"), scratch)
@@ -393,7 +410,7 @@ def aux_measurements(w, ht, scratch, aux_reps):
     rm_trace(db)
     t, rc = timed([ht, "run", "-o", db, "--", w.bins["ht-store"]] + w.args,
                   dict(env, HEAPTRAIL_SNAPSHOT="1"), w.stdin,
-                  os.path.join(scratch, "leakrun.stderr"), scratch)
+                  os.path.join(scratch, "leakrun.stderr"), scratch, w.prepare)
     w.info["snap_run"] = t
     ev = trace_stats(db)[0]
     tv = os.path.join(scratch, "replay.time")
@@ -525,9 +542,11 @@ def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build)
     L.append("")
     L.append("## Workloads\n")
     for w in ws:
+        shown = [os.path.basename(a) if os.path.isabs(a) else a for a in w.args]
+        if len(shown) > 6:
+            shown = shown[:4] + ["... (%d arguments)" % len(shown)]
         L.append("- **%s** (`%s %s`%s): %s" % (
-            w.name, os.path.basename(w.bins["native"]), " ".join(
-                os.path.basename(a) if os.path.isabs(a) else a for a in w.args),
+            w.name, os.path.basename(w.bins["native"]), " ".join(shown),
             " < " + os.path.basename(w.stdin) if w.stdin else "", w.desc))
     L.append("")
     L.append("## Raw samples (s)\n")
@@ -589,10 +608,10 @@ def main():
         ws.append(Workload(name, desc, micro_bins,
                            [name, str(nquick if args.quick else nfull)]))
     srcs = {}
-    if want("libyaml") or want("bzip2"):
-        srcs["libyaml"] = debian_source(args.cache, "libyaml")
-        srcs["bzip2"] = debian_source(args.cache, "bzip2")
-        yml, corpus = make_inputs(args.cache, args.quick, list(srcs.values()))
+    if want("libyaml") or want("bzip2") or want("zlib"):
+        for pkg in ("libyaml", "bzip2", "zlib"):
+            srcs[pkg] = debian_source(args.cache, pkg)
+        yml, corpus, files = make_inputs(args.cache, args.quick, list(srcs.values()))
     if want("libyaml"):
         log("building libyaml run-loader (4 builds, unless up to date)")
         bins = {v.name: build_libyaml(args.cache, v, srcs["libyaml"]) for v in variants}
@@ -605,6 +624,26 @@ def main():
         ws.append(Workload("bzip2", "Debian bzip2 1.0.8: `bzip2 -9 -c` of %d KiB of C "
                            "source text" % (os.path.getsize(corpus) >> 10), bins,
                            ["-9", "-c", corpus], kind="real"))
+    if want("zlib"):
+        log("building zlib minigzip (4 builds, unless up to date)")
+        bins = {v.name: build_zlib(args.cache, v, srcs["zlib"]) for v in variants}
+        # minigzip FILE... replaces each FILE by FILE.gz (its -c takes one
+        # file only), so every run gets a fresh copy of the files (untimed)
+        work = os.path.join(args.cache, "scratch", "zlib-work")
+        names = ["%04d.c" % i for i in range(len(files))]
+
+        def fresh_copy(files=files, work=work, names=names):
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work)
+            for f, n in zip(files, names):
+                shutil.copyfile(f, os.path.join(work, n))
+        w = Workload("zlib", "Debian zlib 1.2.13: `minigzip -9` of %d C source files "
+                     "(%d KiB, the packages' sources; per file a gzFile, deflate state "
+                     "and buffers; each file replaced by its .gz)"
+                     % (len(files), sum(os.path.getsize(f) for f in files) >> 10),
+                     bins, ["-9"] + [os.path.join(work, n) for n in names], kind="real")
+        w.prepare = fresh_copy
+        ws.append(w)
     if not ws:
         ap.error("no workload selected")
 

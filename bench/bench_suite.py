@@ -46,11 +46,11 @@ REFCOUNT_OPTS = "--refcount-inc=node_incref --refcount-dec=node_decref"
 
 # (name, argv after the binary for full / quick, what it is)
 MICRO = [
-    ("small", 2000000, 100000, "small-object churn: malloc/free pairs 8..128 B, random lifetimes"),
+    ("small", 1500000, 100000, "small-object churn: malloc/free pairs 8..128 B, random lifetimes"),
     ("mixed", 1000000, 50000, "mixed sizes 16 B..256 KiB, first 64 B written, random lifetimes"),
     ("realloc", 4000000, 100000, "256 string builders grown by realloc x1.5"),
     ("graph", 3000000, 100000, "refcounted node graph: pointer stores + node_incref/decref"),
-    ("threads", 1000000, 50000, "4 threads of mixed churn, 1/16 of frees cross-thread"),
+    ("threads", 800000, 50000, "4 threads of mixed churn, 1/16 of frees cross-thread"),
     ("leaky", 200000, 10000, "small churn + leaks on purpose (1100 definite, 900 indirect, 50 lost 2-block cycles)"),
 ]
 
@@ -187,40 +187,44 @@ def build_micro(cache, v):
     return os.path.join(d, "bench_micro")
 
 
-def build_bzip2(cache, v, src):
-    d = os.path.join(cache, "build", "bzip2-" + v.name)
-    if up_to_date(os.path.join(d, "bzip2"), v, [__file__]):
-        return os.path.join(d, "bzip2")
+def fresh_tree(cache, prog, v, binary, src):
+    """Build dir of prog's variant v, and whether its binary is up to date;
+    if not, the dir is made afresh as a copy of src (None: empty)."""
+    d = os.path.join(cache, "build", prog + "-" + v.name)
+    if up_to_date(os.path.join(d, binary), v, [__file__]):
+        return d, True
     shutil.rmtree(d, ignore_errors=True)
-    shutil.copytree(src, d)
-    sh(["make", "-j2", "CC=" + v.cc,
-        "CFLAGS=" + v.cflags + " -D_FILE_OFFSET_BITS=64",
-        "LDFLAGS=" + v.ldflags, "bzip2"], cwd=d, env=v.env)
+    if src:
+        shutil.copytree(src, d)
+    return d, False
+
+
+def build_bzip2(cache, v, src):
+    d, done = fresh_tree(cache, "bzip2", v, "bzip2", src)
+    if not done:
+        sh(["make", "-j2", "CC=" + v.cc,
+            "CFLAGS=" + v.cflags + " -D_FILE_OFFSET_BITS=64",
+            "LDFLAGS=" + v.ldflags, "bzip2"], cwd=d, env=v.env)
     return os.path.join(d, "bzip2")
 
 
 def build_libyaml(cache, v, src):
-    d = os.path.join(cache, "build", "libyaml-" + v.name)
-    if up_to_date(os.path.join(d, "run-loader"), v, [__file__]):
-        return os.path.join(d, "run-loader")
-    shutil.rmtree(d, ignore_errors=True)
-    sh(["cmake", "-S", src, "-B", d, "-DCMAKE_BUILD_TYPE=None",
-        "-DCMAKE_C_COMPILER=" + v.cc, "-DCMAKE_C_FLAGS=" + v.cflags,
-        "-DCMAKE_EXE_LINKER_FLAGS=" + v.ldflags, "-DBUILD_SHARED_LIBS=OFF"],
-       env=v.env)
-    sh(["cmake", "--build", d, "-j2", "--target", "run-loader"], env=v.env)
+    d, done = fresh_tree(cache, "libyaml", v, "run-loader", None)
+    if not done:
+        sh(["cmake", "-S", src, "-B", d, "-DCMAKE_BUILD_TYPE=None",
+            "-DCMAKE_C_COMPILER=" + v.cc, "-DCMAKE_C_FLAGS=" + v.cflags,
+            "-DCMAKE_EXE_LINKER_FLAGS=" + v.ldflags, "-DBUILD_SHARED_LIBS=OFF"],
+           env=v.env)
+        sh(["cmake", "--build", d, "-j2", "--target", "run-loader"], env=v.env)
     return os.path.join(d, "run-loader")
 
 
 def build_zlib(cache, v, src):
-    d = os.path.join(cache, "build", "zlib-" + v.name)
-    if up_to_date(os.path.join(d, "minigzip"), v, [__file__]):
-        return os.path.join(d, "minigzip")
-    shutil.rmtree(d, ignore_errors=True)
-    shutil.copytree(src, d)
-    env = dict(v.env, CFLAGS=v.cflags, LDFLAGS=v.ldflags)
-    sh(["./configure", "--static"], cwd=d, env=env)
-    sh(["make", "-j2", "minigzip"], cwd=d, env=env)
+    d, done = fresh_tree(cache, "zlib", v, "minigzip", src)
+    if not done:
+        env = dict(v.env, CFLAGS=v.cflags, LDFLAGS=v.ldflags)
+        sh(["./configure", "--static"], cwd=d, env=env)
+        sh(["make", "-j2", "minigzip"], cwd=d, env=env)
     return os.path.join(d, "minigzip")
 
 
@@ -228,7 +232,7 @@ def make_inputs(cache, quick, srcdirs):
     d = os.path.join(cache, "inputs")
     os.makedirs(d, exist_ok=True)
     # YAML: a sequence of mappings with nested flow/block collections
-    items = 400 if quick else 12000
+    items = 400 if quick else 8000
     yml = os.path.join(d, "big-%d.yaml" % items)
     if not os.path.exists(yml):
         r = random.Random(1)
@@ -240,7 +244,7 @@ def make_inputs(cache, quick, srcdirs):
                          '    note: |\n      line one of %d\n      line two\n'
                          % (i, i, r.randrange(10 ** 6), tags, r.random(), i, i))
     # compressor input: the C sources of the fetched packages, repeated
-    size = (256 << 10) if quick else (5 << 20)
+    size = (256 << 10) if quick else (3 << 20)
     corpus = os.path.join(d, "corpus-%d.txt" % size)
     if not os.path.exists(corpus):
         parts = []

@@ -457,6 +457,58 @@ def lost_total(t):
     return None if t is None else (sum(b for b, _ in t), sum(n for _, n in t))
 
 
+def med(w, m):
+    return statistics.median(w.times[m]) if w.times.get(m) else None
+
+
+def targets(ws):
+    """The issue's targets, checked against this run's figures."""
+    big = 1000000  # rate targets only on traces large enough to amortise startup
+    rows = []
+
+    def check(name, items, ok):
+        if not items:
+            rows.append("| %s | not measured | - |" % name)
+            return
+        good = all(ok(v) for _, v in items)
+        rows.append("| %s | %s | %s |" % (name, ", ".join(
+            "%s %s" % (n, v if isinstance(v, str) else "%.2f" % v) for n, v in items),
+            "met" if good else "**missed**"))
+
+    real = [w for w in ws if w.kind == "real"]
+    ratio = lambda w, m: med(w, m) / med(w, "native") if med(w, m) and med(w, "native") else None
+    check("real programs, ht-alloc <= 1.5x native",
+          [(w.name, ratio(w, "ht-alloc")) for w in real if ratio(w, "ht-alloc")], lambda v: v <= 1.5)
+    check("real programs, ht-alloc below heaptrack (ht-alloc / heaptrack)",
+          [(w.name, med(w, "ht-alloc") / med(w, "heaptrack")) for w in real
+           if med(w, "ht-alloc") and med(w, "heaptrack")], lambda v: v < 1)
+    check("real programs, ht-store at or below asan (ht-store / asan)",
+          [(w.name, med(w, "ht-store") / med(w, "asan")) for w in real
+           if med(w, "ht-store") and med(w, "asan")], lambda v: v <= 1)
+    check("pure churn (small), ht-alloc <= 3x native",
+          [(w.name, ratio(w, "ht-alloc")) for w in ws if w.name == "small" and ratio(w, "ht-alloc")],
+          lambda v: v <= 3)
+    bpe = []
+    for w in ws:
+        for m in ("ht-alloc", "ht-store"):
+            t = w.info.get(m + ".trace")
+            if t and t[0] >= 10000:
+                bpe.append(("%s/%s" % (w.name, m), t[2] / t[0]))
+    check("trace <= 6 B/event (file bytes; traces >= 10k events)", bpe, lambda v: v <= 6)
+    check("ingest >= 20 M events/s (M/s; traces >= 1 M events)",
+          [(w.name, w.info["ingest"][0] / w.info["ingest"][1] / 1e6) for w in ws
+           if w.info.get("ingest") and w.info["ingest"][0] >= big], lambda v: v >= 20)
+    check("replay >= 10 M events/s (M/s; traces >= 1 M events)",
+          [(w.name, w.info["replay"][0] / w.info["replay"][1] / 1e6) for w in ws
+           if w.info.get("replay") and w.info["replay"][0] >= big], lambda v: v >= 10)
+    check("replay peak RSS (MiB; the < 200 MiB target is for a 100 M-event trace "
+          "with a small live set, not run here)",
+          [(w.name, w.info["replay"][2] / 1024) for w in ws if w.info.get("replay")],
+          lambda v: v < 200)
+    return ["## Targets of issue 6 against this run\n", "| target | figures | verdict |",
+            "|---|---|---|"] + rows + [""]
+
+
 def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build):
     L = []
     L.append("# heaptrail benchmark suite: latest results\n")
@@ -544,6 +596,7 @@ def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build)
             w.name, fmt_leak(h), fmt_leak(mc), fmt_leak(ls), agree,
             fmt_s(sr) if sr else "-"))
     L.append("")
+    L += targets(ws)
     L.append("## Workloads\n")
     for w in ws:
         shown = [os.path.basename(a) if os.path.isabs(a) else a for a in w.args]

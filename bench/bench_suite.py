@@ -458,7 +458,8 @@ def lost_total(t):
 
 
 def med(w, m):
-    return statistics.median(w.times[m]) if w.times.get(m) else None
+    """Median wall time of tool m, None if not run or if it failed."""
+    return statistics.median(w.times[m]) if w.times.get(m) and not w.status[m] else None
 
 
 def targets(ws):
@@ -698,7 +699,10 @@ def main():
                      "(%d KiB, the packages' sources; per file a gzFile, deflate state "
                      "and buffers; each file replaced by its .gz)"
                      % (len(files), sum(os.path.getsize(f) for f in files) >> 10),
-                     bins, ["-9"] + [os.path.join(work, n) for n in names], kind="real")
+                     # relative to the scratch dir (the cwd of every run): heaptrack
+                     # 1.4 aborts on a command line longer than its 4 KiB line buffer
+                     bins, ["-9"] + [os.path.join("zlib-work", n) for n in names],
+                     kind="real")
         w.prepare = fresh_copy
         ws.append(w)
     if not ws:

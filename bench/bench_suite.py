@@ -723,7 +723,8 @@ def main():
     if args.append_results:
         with open(os.path.join(SRC, "bench", "RESULTS.md"), "a") as fh:
             fh.write("\n## Benchmark suite run of %s UTC (bench/run)\n\n" % started)
-            fh.write(text.split("\n", 2)[2])
+            # one level deeper: the run is a section of RESULTS.md
+            fh.write(text.split("\n", 2)[2].replace("\n## ", "\n### "))
     print(text)
 
 

@@ -195,7 +195,8 @@ static void test_parallel(void **state)
     assert_non_null(log);
     char want[8192] = "";
     for (int i = 0; i < 6; i++)
-        strcat(want, "instrumented\t" S "/list.c\n");
+        strcat(want, "instrumented\t" S "/list.c\tunrecorded=0\t"
+                     "splice_failed=0\n");
     assert_string_equal(log, want);
     check_prog("p5");
 }
@@ -263,6 +264,75 @@ static void test_join_fraction(void **state)
     ht_store_close(st);
 }
 
+/* ccache in front, keyed by `heaptrail-cc --print-opts-digest`
+ * (CCACHE_COMPILERCHECK): same options hit, changed options miss and the
+ * new object records the new refcount function; the instrumented compile
+ * itself carries -D__HEAPTRAIL_OPTS__=<the same digest>. */
+static void test_ccache_opts(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/ccache", X_OK) != 0)
+        skip();
+    const char *env = "CCACHE_DIR=$PWD/cc CCACHE_NOHASHDIR=1 CCACHE_LOGFILE= "
+                      "CCACHE_COMPILERCHECK='%compiler% --print-opts-digest'";
+    static const char *const opts[] = {"", "", "--refcount-dec=list_free",
+                                       "--refcount-dec=list_free", ""};
+    static const char *const stats[] = {"1:0", "1:1", "2:1", "2:2", "2:3"};
+    static const char *const decref[] = {"0", "0", "1", "1", "0"};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sh("rm -f m.o && %s HEAPTRAIL_OPTS='%s' ccache "
+                            "'%s' -c -I'%s' '%s/main.c' -o m.o && "
+                            "objcopy --dump-section .heaptrail.sites=s.tsv "
+                            "m.o m2.o && grep -c '	decref	' s.tsv > n.txt;"
+                            " %s ccache --print-stats | awk -F'	' "
+                            "'$1==\"cache_miss\"{m=$2} "
+                            "$1==\"direct_cache_hit\"{h=$2} "
+                            "END{print m \":\" h}' > st.txt",
+                            env, opts[i], CC, S, S, env), 0);
+        char want[16];
+        snprintf(want, sizeof want, "%s\n", decref[i]);
+        assert_string_equal(slurp("n.txt"), want);
+        snprintf(want, sizeof want, "%s\n", stats[i]);
+        assert_string_equal(slurp("st.txt"), want);
+    }
+    /* the digest on the instrumented compile's command line */
+    assert_int_equal(sh("printf '#!/bin/sh\\necho \"$*\" >> args.txt\\n"
+                        "exec cc \"$@\"\\n' > rec.sh && chmod +x rec.sh && "
+                        "for o in '' --refcount-dec=list_free; do "
+                        "HEAPTRAIL_OPTS=$o HEAPTRAIL_REAL_CC=./rec.sh '%s' -c "
+                        "-I'%s' '%s/main.c' -o m3.o && HEAPTRAIL_OPTS=$o "
+                        "'%s' --print-opts-digest | cut -d' ' -f1 >> d.txt; "
+                        "done", CC, S, S, CC), 0);
+    char args[8192], dg[256], want[600];
+    snprintf(args, sizeof args, "%s", slurp("args.txt"));
+    snprintf(dg, sizeof dg, "%s", slurp("d.txt"));
+    assert_int_equal(strlen(dg), 2 * 19);
+    assert_true(strncmp(dg, dg + 19, 18) != 0);
+    for (int i = 0; i < 2; i++) {
+        snprintf(want, sizeof want, "-D__HEAPTRAIL_OPTS__=%.18s", dg + 19 * i);
+        assert_non_null(strstr(args, want));
+    }
+}
+
+/* @file response files, nested, with gcc's quoting: compile and link. */
+static void test_response_file(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("mkdir -p 'a b' && printf '%%s\\n' "
+                        "\"-o 'a b/p9' \\\"%s/list.c\\\" @inner.rsp\" > outer.rsp "
+                        "&& printf '%%s\\n' '%s/main.c %s/twice.S -DX=a\\ b' "
+                        "> inner.rsp && HEAPTRAIL_CC_LOG=rsp.log '%s' "
+                        "@outer.rsp && cp 'a b/p9' p9", S, S, S, CC), 0);
+    assert_string_equal(slurp("rsp.log"),
+                        "instrumented\t" S "/list.c\tunrecorded=0\t"
+                        "splice_failed=0\ninstrumented\t" S "/main.c\t"
+                        "unrecorded=0\tsplice_failed=0\n");
+    check_prog("p9");
+    /* an unreadable @file is left for the compiler to report */
+    assert_int_not_equal(sh("'%s' -c @missing.rsp 2> err.txt", CC), 0);
+    assert_non_null(strstr(slurp("err.txt"), "missing.rsp"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +346,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_join_fraction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sidecar_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clang, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ccache_opts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_response_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

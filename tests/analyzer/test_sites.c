@@ -374,6 +374,43 @@ static void test_redef_guard(void **state)
     rmdir(dir);
 }
 
+/* Header sites (samples/cc/hbuf.h, included by hbuf_a.c and hbuf_b.c):
+ * the 4 allocator calls of its static inline helpers, with the header's
+ * real path and the same ids from both TUs; none from system headers, and
+ * the main list (what is rewritten and analyzed) holds no header site. */
+static void test_header_sites(void **state)
+{
+    (void)state;
+    static const char *const tu[] = {"hbuf_a.c", "hbuf_b.c"};
+    uint64_t ids[2][4];
+    char real[4096];
+    assert_non_null(realpath(HT_SAMPLE_SRC "/../cc/hbuf.h", real));
+    for (int t = 0; t < 2; t++) {
+        char src[600];
+        snprintf(src, sizeof src, "%s/../cc/%s", HT_SAMPLE_SRC, tu[t]);
+        const char *argv[] = {"gcc", "-c", src};
+        struct ht_site_list l;
+        assert_int_equal(ht_sites_find(argv, 3, NULL, NULL, &l), HT_OK);
+        assert_int_equal(l.nh, 4);
+        static const unsigned want[4][2] = {{15, 22}, {16, 15}, {23, 5},
+                                            {24, 5}};
+        for (size_t i = 0; i < 4; i++) {
+            assert_string_equal(l.hv[i].file, real);
+            assert_int_equal(l.hv[i].line, want[i][0]);
+            assert_int_equal(l.hv[i].col, want[i][1]);
+            assert_int_equal(l.hv[i].kind, i < 2 ? HT_SITE_ALLOC
+                                                 : HT_SITE_FREE);
+            assert_false(l.hv[i].rewritable);
+            ids[t][i] = l.hv[i].id;
+        }
+        assert_string_equal(l.hv[0].type, "struct hbuf");
+        for (size_t i = 0; i < l.n; i++)
+            assert_string_not_equal(l.v[i].file, real);
+        ht_sites_free(&l);
+    }
+    assert_memory_equal(ids[0], ids[1], sizeof ids[0]);
+}
+
 /* samples/analyzer/macroedge.c: the stores of expandable macro
  * invocations become rewritable when the copy is written; the copy
  * compiles cleanly and keeps the line numbers. */
@@ -434,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_cc_compile),
         cmocka_unit_test(test_redef_guard),
         cmocka_unit_test(test_macro_edges),
+        cmocka_unit_test(test_header_sites),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -333,6 +333,44 @@ static void test_response_file(void **state)
     assert_non_null(strstr(slurp("err.txt"), "missing.rsp"));
 }
 
+/* Allocations written in a header (samples/cc/hbuf.h: static inline
+ * helpers used by two TUs, -O2 so they are inlined): every allocation and
+ * free joins its header site, listed by both objects and kept once. */
+static void test_header_sites(void **state)
+{
+    (void)state;
+    assert_int_equal(sh("'%s' -O2 -c '%s/hbuf_a.c' -o ha.o && '%s' -O2 -c "
+                        "'%s/hbuf_b.c' -o hb.o && '%s' -o ph ha.o hb.o && "
+                        "'%s/heaptrail' run -o \"$PWD/ph.db\" -- ./ph > "
+                        "ph.txt", CC, S, CC, S, CC, HT_BIN_DIR), 0);
+    assert_string_equal(slurp("ph.txt"), "32\n");
+    char db[512];
+    snprintf(db, sizeof db, "%s/ph.db", dir);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    assert_string_equal(e2e_sql1(st,
+        "SELECT group_concat(x, ' ') FROM (SELECT e.kind || ':' ||"
+        " s.line || ':' || s.col || '=' || count(*) AS x FROM events e"
+        " JOIN pcs p ON p.run_id = e.run_id AND p.pc = e.pc"
+        " JOIN sites s ON s.site_id = p.site_id"
+        " WHERE e.kind IN ('alloc', 'free') AND s.file = '" S "/hbuf.h'"
+        " GROUP BY e.kind, s.line, s.col ORDER BY s.line)"),
+        "alloc:15:22=3 alloc:16:15=3 free:23:5=3 free:24:5=3");
+    assert_string_equal(e2e_sql1(st,
+        "SELECT count(*) || ':' || count(p.site_id) FROM events e"
+        " JOIN pcs p ON p.run_id = e.run_id AND p.pc = e.pc"
+        " WHERE e.kind IN ('alloc', 'free')"), "12:12");
+    /* both objects list the header's 4 sites; the trace keeps them once */
+    assert_string_equal(e2e_sql1(st,
+        "SELECT count(*) || ':' || sum(kind = 'alloc') FROM sites"
+        " WHERE file = '" S "/hbuf.h'"), "4:2");
+    ht_store_close(st);
+    assert_int_equal(sh("for o in ha hb; do objcopy --dump-section "
+                        ".heaptrail.sites=$o.tsv $o.o $o.x && grep -c "
+                        "'/hbuf.h\t' $o.tsv; done > n.txt"), 0);
+    assert_string_equal(slurp("n.txt"), "4\n4\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +386,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clang, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ccache_opts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_sites, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

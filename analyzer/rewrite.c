@@ -480,7 +480,7 @@ ht_err ht_sites_write_tsv(const struct ht_site_list *l, const char *path)
         fprintf(f, "%" PRIu64 "\t%s\t%s\t%u\t%u\t%s\t%s\t%s\t%s\t%d\t%u\n", s->id,
                 ht_site_kind_name(s->kind), s->file, s->line, s->col, s->func,
                 s->macro, s->type, s->field, s->rewritable,
-                s->ccol ? s->ccol : s->col);
+                s->dead ? 0 : s->ccol ? s->ccol : s->col);
     }
     return fclose(f) == 0 ? HT_OK : HT_EIO;
 }

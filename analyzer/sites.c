@@ -39,6 +39,7 @@ struct walk {
     size_t bufn;
     char *macro_names[16]; /* configured names that are also macros */
     size_t n_macro_names;
+    int dead; /* > 0 inside a never-selected `?:` branch (ht_site.dead) */
     ht_err err;
 };
 
@@ -135,6 +136,7 @@ static struct ht_site *add_site(struct walk *w, enum ht_site_kind k,
     struct ht_site *s = &l->v[l->n];
     memset(s, 0, sizeof *s);
     s->kind = k;
+    s->dead = w->dead > 0;
     s->seq = (unsigned)l->n;
     s->file = xdup(l->main_file);
     s->line = line;
@@ -681,6 +683,40 @@ static enum CXChildVisitResult hvisit(CXCursor c, CXCursor p, CXClientData d)
     return CXChildVisit_Recurse;
 }
 
+/* visit() on c and, unless it says otherwise, c's subtree. */
+static void visit_tree(CXCursor c, CXCursor p, struct fnctx *fc)
+{
+    if (visit(c, p, fc) == CXChildVisit_Recurse)
+        clang_visitChildren(c, visit, fc);
+}
+
+/* `cond ? a : b` with an integer constant condition (gcc folds it, and
+ * may then give the surviving call the column of the `:`): the other
+ * branch's sites are marked dead, so the line keeps one live call site
+ * for the store's same-line join. 0 if cond is not a constant. */
+static int visit_folded_cond(CXCursor c, struct fnctx *fc)
+{
+    struct kids k = kids_of(c);
+    if (k.n != 3)
+        return 0;
+    CXEvalResult r = clang_Cursor_Evaluate(k.c[0]);
+    if (!r)
+        return 0;
+    int is_int = clang_EvalResult_getKind(r) == CXEval_Int;
+    int val = is_int && clang_EvalResult_getAsLongLong(r) != 0;
+    clang_EvalResult_dispose(r);
+    if (!is_int)
+        return 0;
+    visit_tree(k.c[0], c, fc);
+    for (int i = 1; i <= 2; i++) {
+        int dead = (i == 1) != val;
+        fc->w->dead += dead;
+        visit_tree(k.c[i], c, fc);
+        fc->w->dead -= dead;
+    }
+    return 1;
+}
+
 static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
 {
     (void)p;
@@ -689,6 +725,8 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
     if (w->err)
         return CXChildVisit_Break;
     enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_ConditionalOperator && visit_folded_cond(c, fc))
+        return CXChildVisit_Continue;
     if (k == CXCursor_FunctionDecl && clang_isCursorDefinition(c)) {
         unsigned off, line, col;
         if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col)) {

@@ -93,6 +93,9 @@ struct ht_site {
     unsigned splice; /* store in a macro: 1 + index of the splice of its
                         outermost invocation in ht_site_list.sp, or 0 */
     unsigned ccol; /* calls: column in the compiled (rewritten) copy, 0 = col */
+    int dead;      /* in the branch of a `?:` whose condition is an integer
+                      constant that selects the other branch: never runs
+                      (its TSV ccol is 0, so no return address joins it) */
 };
 
 /* A macro invocation holding stores (not otherwise rewritable) that the

@@ -27,6 +27,7 @@
  *      exact (file, line, compiled column), then, for pcs still unjoined,
  *      to the only alloc/free/icall site of their (file, line) if there is
  *      exactly one (gcc gives some calls another column, docs/analyzer.md);
+ *      rows with ccol 0 (calls in a never-selected `?:` branch) join nothing;
  *   3. a missing or unreadable table is not an error: the run simply has no
  *      sites (programs not built by heaptrail-cc, stripped installs).
  */
@@ -89,8 +90,9 @@ static ht_err import_text(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
         if (sqlite3_step(ins) != SQLITE_DONE)
             return ht__store_sqlerr(st, "storing sites");
         sqlite3_reset(ins);
-        if (strcmp(fld[1], "alloc") && strcmp(fld[1], "free") &&
-            strcmp(fld[1], "icall"))
+        /* ccol 0: a call that never runs (dead `?:` branch) joins nothing */
+        if ((strcmp(fld[1], "alloc") && strcmp(fld[1], "free") &&
+             strcmp(fld[1], "icall")) || (nf > 10 && !strcmp(fld[10], "0")))
             continue;
         sqlite3_bind_int64(cc, 1, (sqlite3_int64)id);
         sqlite3_bind_text(cc, 2, fld[2], -1, SQLITE_TRANSIENT);

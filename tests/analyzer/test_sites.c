@@ -411,6 +411,34 @@ static void test_header_sites(void **state)
     assert_memory_equal(ids[0], ids[1], sizeof ids[0]);
 }
 
+/* `?:` with an integer constant condition: the calls of the branch it
+ * never selects are dead (TSV ccol 0, joined by no return address);
+ * a variable condition leaves both live. */
+static void test_dead_branches(void **state)
+{
+    (void)state;
+    static const char src[] =
+        "#include <stdlib.h>\n"
+        "void *f(int c, size_t n) {\n"
+        "  void *a = sizeof(int) > 2 ? malloc(n) : calloc(1, n);\n"
+        "  void *b = c ? malloc(n) : calloc(1, n);\n"
+        "  void *d = 0 ? malloc(n) : (1 ? calloc(1, n) : realloc(a, n));\n"
+        "  free(b); free(d); return a; }\n";
+    const char *argv[] = {"gcc", "-c", "/tmp/ht_dead_branches.c"};
+    struct ht_site_list l;
+    assert_int_equal(ht__sites_find_text(argv, 3, NULL, argv[2], src,
+                                         sizeof src - 1, &l), HT_OK);
+    char got[256] = "";
+    for (size_t i = 0; i < l.n; i++)
+        if (l.v[i].kind == HT_SITE_ALLOC)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%u:%u%s",
+                     *got ? " " : "", l.v[i].line, l.v[i].col,
+                     l.v[i].dead ? "=dead" : "");
+    assert_string_equal(got, "3:31 3:43=dead 4:17 4:29 5:17=dead 5:34 "
+                             "5:49=dead");
+    ht_sites_free(&l);
+}
+
 /* samples/analyzer/macroedge.c: the stores of expandable macro
  * invocations become rewritable when the copy is written; the copy
  * compiles cleanly and keeps the line numbers. */
@@ -472,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_redef_guard),
         cmocka_unit_test(test_macro_edges),
         cmocka_unit_test(test_header_sites),
+        cmocka_unit_test(test_dead_branches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

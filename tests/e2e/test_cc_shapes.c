@@ -379,6 +379,23 @@ static void test_header_sites(void **state)
                         ".heaptrail.sites=$o.tsv $o.o $o.x && grep -c "
                         "'/hbuf.h\t' $o.tsv; done > n.txt"), 0);
     assert_string_equal(slurp("n.txt"), "4\n4\n");
+    /* the header reached as "src/../inc/hbuf.h" (relative -I): DWARF keeps
+     * that spelling, the table has the real path; the join compares real
+     * paths */
+    assert_int_equal(sh("mkdir -p inc src && cp '%s/hbuf.h' inc && cp "
+                        "'%s/hbuf_a.c' '%s/hbuf_b.c' src && cd src && "
+                        "'%s' -O2 -I../inc -c hbuf_a.c && '%s' -O2 -I../inc "
+                        "-c hbuf_b.c && '%s' -o pr hbuf_a.o hbuf_b.o && "
+                        "'%s/heaptrail' run -o \"$PWD/pr.db\" -- ./pr",
+                        S, S, S, CC, CC, CC, HT_BIN_DIR), 0);
+    snprintf(db, sizeof db, "%s/src/pr.db", dir);
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    assert_string_equal(e2e_sql1(st,
+        "SELECT count(*) || ':' || count(p.site_id) || ':' ||"
+        " min(p.file LIKE '%/src/../inc/hbuf.h') FROM events e"
+        " JOIN pcs p ON p.run_id = e.run_id AND p.pc = e.pc"
+        " WHERE e.kind IN ('alloc', 'free')"), "12:12:1");
+    ht_store_close(st);
 }
 
 int main(void)

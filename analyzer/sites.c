@@ -638,6 +638,7 @@ static void do_header_call(struct walk *w, CXCursor c, const char *func)
     struct ht_site *s = &l->hv[l->nh];
     memset(s, 0, sizeof *s);
     s->kind = k;
+    s->dead = w->dead > 0;
     s->file = cxs(clang_File_tryGetRealPathName(f));
     if (s->file && !*s->file) {
         free(s->file);
@@ -672,29 +673,35 @@ static void do_header_call(struct walk *w, CXCursor c, const char *func)
     s->id = fnv(key);
 }
 
+static int visit_folded_cond(CXCursor c, struct fnctx *fc, CXCursorVisitor v);
+
 static enum CXChildVisitResult hvisit(CXCursor c, CXCursor p, CXClientData d)
 {
     (void)p;
     struct fnctx *fc = d;
     if (fc->w->err)
         return CXChildVisit_Break;
-    if (clang_getCursorKind(c) == CXCursor_CallExpr)
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_ConditionalOperator && visit_folded_cond(c, fc, hvisit))
+        return CXChildVisit_Continue;
+    if (k == CXCursor_CallExpr)
         do_header_call(fc->w, c, fc->func);
     return CXChildVisit_Recurse;
 }
 
-/* visit() on c and, unless it says otherwise, c's subtree. */
-static void visit_tree(CXCursor c, CXCursor p, struct fnctx *fc)
+/* v on c and, unless it says otherwise, c's subtree. */
+static void visit_tree(CXCursor c, CXCursor p, struct fnctx *fc,
+                       CXCursorVisitor v)
 {
-    if (visit(c, p, fc) == CXChildVisit_Recurse)
-        clang_visitChildren(c, visit, fc);
+    if (v(c, p, fc) == CXChildVisit_Recurse)
+        clang_visitChildren(c, v, fc);
 }
 
 /* `cond ? a : b` with an integer constant condition (gcc folds it, and
  * may then give the surviving call the column of the `:`): the other
  * branch's sites are marked dead, so the line keeps one live call site
  * for the store's same-line join. 0 if cond is not a constant. */
-static int visit_folded_cond(CXCursor c, struct fnctx *fc)
+static int visit_folded_cond(CXCursor c, struct fnctx *fc, CXCursorVisitor v)
 {
     struct kids k = kids_of(c);
     if (k.n != 3)
@@ -707,11 +714,11 @@ static int visit_folded_cond(CXCursor c, struct fnctx *fc)
     clang_EvalResult_dispose(r);
     if (!is_int)
         return 0;
-    visit_tree(k.c[0], c, fc);
+    visit_tree(k.c[0], c, fc, v);
     for (int i = 1; i <= 2; i++) {
         int dead = (i == 1) != val;
         fc->w->dead += dead;
-        visit_tree(k.c[i], c, fc);
+        visit_tree(k.c[i], c, fc, v);
         fc->w->dead -= dead;
     }
     return 1;
@@ -725,7 +732,7 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
     if (w->err)
         return CXChildVisit_Break;
     enum CXCursorKind k = clang_getCursorKind(c);
-    if (k == CXCursor_ConditionalOperator && visit_folded_cond(c, fc))
+    if (k == CXCursor_ConditionalOperator && visit_folded_cond(c, fc, visit))
         return CXChildVisit_Continue;
     if (k == CXCursor_FunctionDecl && clang_isCursorDefinition(c)) {
         unsigned off, line, col;

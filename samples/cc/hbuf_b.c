@@ -8,5 +8,8 @@ size_t hbuf_b(void)
         k += g_keep->n;
         hbuf_free(g_keep);
     }
+    g_keep = hbuf_raw(4); /* STORE to a global */
+    free(g_keep);
+    g_keep = NULL; /* STORE to a global */
     return k;
 }

@@ -375,14 +375,14 @@ static void test_redef_guard(void **state)
 }
 
 /* Header sites (samples/cc/hbuf.h, included by hbuf_a.c and hbuf_b.c):
- * the 4 allocator calls of its static inline helpers, with the header's
+ * the 6 allocator calls of its static inline helpers, with the header's
  * real path and the same ids from both TUs; none from system headers, and
  * the main list (what is rewritten and analyzed) holds no header site. */
 static void test_header_sites(void **state)
 {
     (void)state;
     static const char *const tu[] = {"hbuf_a.c", "hbuf_b.c"};
-    uint64_t ids[2][4];
+    uint64_t ids[2][6];
     char real[4096];
     assert_non_null(realpath(HT_SAMPLE_SRC "/../cc/hbuf.h", real));
     for (int t = 0; t < 2; t++) {
@@ -391,15 +391,18 @@ static void test_header_sites(void **state)
         const char *argv[] = {"gcc", "-c", src};
         struct ht_site_list l;
         assert_int_equal(ht_sites_find(argv, 3, NULL, NULL, &l), HT_OK);
-        assert_int_equal(l.nh, 4);
-        static const unsigned want[4][2] = {{15, 22}, {16, 15}, {23, 5},
-                                            {24, 5}};
-        for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(l.nh, 6);
+        /* line, col, free?, dead? (hbuf_raw's folded ?: keeps malloc) */
+        static const unsigned want[6][4] = {{15, 22, 0, 0}, {16, 15, 0, 0},
+                                            {23, 5, 1, 0},  {24, 5, 1, 0},
+                                            {30, 30, 0, 0}, {30, 42, 0, 1}};
+        for (size_t i = 0; i < 6; i++) {
             assert_string_equal(l.hv[i].file, real);
             assert_int_equal(l.hv[i].line, want[i][0]);
             assert_int_equal(l.hv[i].col, want[i][1]);
-            assert_int_equal(l.hv[i].kind, i < 2 ? HT_SITE_ALLOC
-                                                 : HT_SITE_FREE);
+            assert_int_equal(l.hv[i].kind, want[i][2] ? HT_SITE_FREE
+                                                      : HT_SITE_ALLOC);
+            assert_int_equal(l.hv[i].dead, (int)want[i][3]);
             assert_false(l.hv[i].rewritable);
             ids[t][i] = l.hv[i].id;
         }

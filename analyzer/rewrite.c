@@ -475,12 +475,12 @@ ht_err ht_sites_write_tsv(const struct ht_site_list *l, const char *path)
     if (!f)
         return HT_EIO;
     fputs("id\tkind\tfile\tline\tcol\tfunc\tmacro\ttype\tfield\trewritable\tccol\n", f);
-    for (size_t i = 0; i < l->n; i++) {
-        const struct ht_site *s = &l->v[i];
+    for (size_t i = 0; i < l->n + l->nh; i++) {
+        const struct ht_site *s = i < l->n ? &l->v[i] : &l->hv[i - l->n];
         fprintf(f, "%" PRIu64 "\t%s\t%s\t%u\t%u\t%s\t%s\t%s\t%s\t%d\t%u\n", s->id,
                 ht_site_kind_name(s->kind), s->file, s->line, s->col, s->func,
                 s->macro, s->type, s->field, s->rewritable,
-                s->ccol ? s->ccol : s->col);
+                s->dead ? 0 : s->ccol ? s->ccol : s->col);
     }
     return fclose(f) == 0 ? HT_OK : HT_EIO;
 }

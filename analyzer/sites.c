@@ -1,5 +1,6 @@
 /*
- * Site finder: one libclang parse per TU, sites of the main file only.
+ * Site finder: one libclang parse per TU, sites of the main file (and the
+ * allocator/free/indirect calls of non-system headers, listed apart).
  * See sites.h for the invariants; '=' is detected structurally
  * (prototype-findings §1.4 method B) and cross-checked with the token
  * between the operands when the operator is in the file text.
@@ -38,6 +39,7 @@ struct walk {
     size_t bufn;
     char *macro_names[16]; /* configured names that are also macros */
     size_t n_macro_names;
+    int dead; /* > 0 inside a never-selected `?:` branch (ht_site.dead) */
     ht_err err;
 };
 
@@ -134,6 +136,7 @@ static struct ht_site *add_site(struct walk *w, enum ht_site_kind k,
     struct ht_site *s = &l->v[l->n];
     memset(s, 0, sizeof *s);
     s->kind = k;
+    s->dead = w->dead > 0;
     s->seq = (unsigned)l->n;
     s->file = xdup(l->main_file);
     s->line = line;
@@ -597,6 +600,130 @@ struct fnctx {
 
 static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d);
 
+/* A call in the body of a function defined in a header: an alloc/free/
+ * icall site of ht_site_list.hv if the header is not a system header. */
+static void do_header_call(struct walk *w, CXCursor c, const char *func)
+{
+    CXSourceLocation loc = clang_getCursorLocation(c);
+    CXFile f;
+    unsigned line, col;
+    clang_getExpansionLocation(loc, &f, &line, &col, NULL);
+    if (!f || clang_File_isEqual(f, w->main) ||
+        clang_Location_isInSystemHeader(loc))
+        return;
+    CXCursor ref = direct_callee(c);
+    enum ht_site_kind k = HT_SITE_ICALL;
+    char *callee = cxs(clang_getCursorSpelling(
+        clang_getCursorKind(ref) == CXCursor_FunctionDecl ? ref : c));
+    int is_free;
+    if (clang_getCursorKind(ref) == CXCursor_FunctionDecl) {
+        if (!callee || !is_alloc_name(callee, &is_free)) {
+            free(callee);
+            return;
+        }
+        k = is_free ? HT_SITE_FREE : HT_SITE_ALLOC;
+    }
+    struct ht_site_list *l = w->l;
+    if (l->nh == l->hcap) {
+        size_t nc = l->hcap ? 2 * l->hcap : 16;
+        struct ht_site *nv = realloc(l->hv, nc * sizeof *nv);
+        if (!nv) {
+            free(callee);
+            w->err = HT_ENOMEM;
+            return;
+        }
+        l->hv = nv;
+        l->hcap = nc;
+    }
+    struct ht_site *s = &l->hv[l->nh];
+    memset(s, 0, sizeof *s);
+    s->kind = k;
+    s->dead = w->dead > 0;
+    s->file = cxs(clang_File_tryGetRealPathName(f));
+    if (s->file && !*s->file) {
+        free(s->file);
+        s->file = cxs(clang_getFileName(f));
+    }
+    s->line = line;
+    s->col = col;
+    s->func = xdup(func);
+    s->macro = xdup("");
+    s->field = xdup("");
+    s->callee = callee;
+    struct sz z = {w, NULL};
+    if (k == HT_SITE_ALLOC)
+        clang_visitChildren(c, sz_cb, &z);
+    s->type = z.type ? z.type : xdup("");
+    l->nh++;
+    if (!s->file || !s->func || !s->macro || !s->field || !s->callee ||
+        !s->type) {
+        w->err = HT_ENOMEM;
+        return;
+    }
+    /* the key of finish(): same line:col and kind -> ":n" suffix */
+    unsigned occ = 0;
+    for (size_t j = 0; j + 1 < l->nh; j++)
+        occ += l->hv[j].kind == k && l->hv[j].line == line &&
+               l->hv[j].col == col && strcmp(l->hv[j].file, s->file) == 0;
+    char key[4200];
+    snprintf(key, sizeof key, "%s:%s:%u:%u", ht_site_kind_name(k), s->file,
+             line, col);
+    if (occ)
+        snprintf(key + strlen(key), sizeof key - strlen(key), ":%u", occ);
+    s->id = fnv(key);
+}
+
+static int visit_folded_cond(CXCursor c, struct fnctx *fc, CXCursorVisitor v);
+
+static enum CXChildVisitResult hvisit(CXCursor c, CXCursor p, CXClientData d)
+{
+    (void)p;
+    struct fnctx *fc = d;
+    if (fc->w->err)
+        return CXChildVisit_Break;
+    enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_ConditionalOperator && visit_folded_cond(c, fc, hvisit))
+        return CXChildVisit_Continue;
+    if (k == CXCursor_CallExpr)
+        do_header_call(fc->w, c, fc->func);
+    return CXChildVisit_Recurse;
+}
+
+/* v on c and, unless it says otherwise, c's subtree. */
+static void visit_tree(CXCursor c, CXCursor p, struct fnctx *fc,
+                       CXCursorVisitor v)
+{
+    if (v(c, p, fc) == CXChildVisit_Recurse)
+        clang_visitChildren(c, v, fc);
+}
+
+/* `cond ? a : b` with an integer constant condition (gcc folds it, and
+ * may then give the surviving call the column of the `:`): the other
+ * branch's sites are marked dead, so the line keeps one live call site
+ * for the store's same-line join. 0 if cond is not a constant. */
+static int visit_folded_cond(CXCursor c, struct fnctx *fc, CXCursorVisitor v)
+{
+    struct kids k = kids_of(c);
+    if (k.n != 3)
+        return 0;
+    CXEvalResult r = clang_Cursor_Evaluate(k.c[0]);
+    if (!r)
+        return 0;
+    int is_int = clang_EvalResult_getKind(r) == CXEval_Int;
+    int val = is_int && clang_EvalResult_getAsLongLong(r) != 0;
+    clang_EvalResult_dispose(r);
+    if (!is_int)
+        return 0;
+    visit_tree(k.c[0], c, fc, v);
+    for (int i = 1; i <= 2; i++) {
+        int dead = (i == 1) != val;
+        fc->w->dead += dead;
+        visit_tree(k.c[i], c, fc, v);
+        fc->w->dead -= dead;
+    }
+    return 1;
+}
+
 static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
 {
     (void)p;
@@ -605,10 +732,19 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
     if (w->err)
         return CXChildVisit_Break;
     enum CXCursorKind k = clang_getCursorKind(c);
+    if (k == CXCursor_ConditionalOperator && visit_folded_cond(c, fc, visit))
+        return CXChildVisit_Continue;
     if (k == CXCursor_FunctionDecl && clang_isCursorDefinition(c)) {
         unsigned off, line, col;
-        if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col))
+        if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col)) {
+            if (!clang_Location_isInSystemHeader(clang_getCursorLocation(c))) {
+                struct fnctx sub = {w, cxs(clang_getCursorSpelling(c))};
+                if (sub.func)
+                    clang_visitChildren(c, hvisit, &sub);
+                free(sub.func);
+            }
             return CXChildVisit_Continue;
+        }
         char *name = cxs(clang_getCursorSpelling(c));
         int fm = !clang_Location_isFromMainFile(clang_getCursorLocation(c));
         add_site(w, HT_SITE_FUNC, c, line, col, name, fm ? macro_at(w, off) : NULL);
@@ -981,18 +1117,23 @@ done:
     return err;
 }
 
+static void free_strings(struct ht_site *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].file);
+        free(v[i].func);
+        free(v[i].macro);
+        free(v[i].type);
+        free(v[i].field);
+        free(v[i].callee);
+    }
+    free(v);
+}
+
 void ht_sites_free(struct ht_site_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        struct ht_site *s = &l->v[i];
-        free(s->file);
-        free(s->func);
-        free(s->macro);
-        free(s->type);
-        free(s->field);
-        free(s->callee);
-    }
-    free(l->v);
+    free_strings(l->v, l->n);
+    free_strings(l->hv, l->nh);
     free(l->main_file);
     for (size_t i = 0; i < l->nsp; i++)
         free(l->sp[i].text);

@@ -23,7 +23,9 @@
  * rewritable = 0: allocations produced by the body of a macro that is not
  * itself configured; refcount macros with several arguments;
  * configured macros invoked from the body of another macro. Sites inside headers (static inline functions
- * included from a header) are not listed: only the main file is.
+ * included from a header) are not in the main list; allocator, free and
+ * indirect calls in non-system headers are listed apart (ht_site_list.hv)
+ * for the join of return addresses.
  * Calls of the standard allocators are listed but never rewritten (the
  * linker wraps record them; the site table lets the store join their
  * call line:col). Calls of user-named allocators/deallocators
@@ -91,6 +93,9 @@ struct ht_site {
     unsigned splice; /* store in a macro: 1 + index of the splice of its
                         outermost invocation in ht_site_list.sp, or 0 */
     unsigned ccol; /* calls: column in the compiled (rewritten) copy, 0 = col */
+    int dead;      /* in the branch of a `?:` whose condition is an integer
+                      constant that selects the other branch: never runs
+                      (its TSV ccol is 0, so no return address joins it) */
 };
 
 /* A macro invocation holding stores (not otherwise rewritable) that the
@@ -116,6 +121,16 @@ struct ht_site_list {
     /* rewriter outcome: spliced invocations whose stores could not be
      * rewritten after all (the copy keeps the expansion, unrecorded) */
     size_t n_splice_failed;
+    /* header sites: alloc/free/icall calls in the bodies of functions
+     * defined in non-system headers the TU includes (a `static inline`
+     * allocation helper). Never rewritable (headers are not rewritten),
+     * file is the header's real path, ccol = col, ids from the same key as
+     * main-file sites, so every TU including the header gives the same
+     * rows (the store keeps one per id). Only for the join of return
+     * addresses: not in v, so the rewriter, `heaptrail analyze` and the
+     * invariants above see main-file sites only. */
+    struct ht_site *hv;
+    size_t nh, hcap;
 };
 
 /* A user-named allocator or deallocator (--alloc-fn / --free-fn): calls

@@ -54,16 +54,64 @@ static int is_compile(const struct ht_ccdb_entry *e)
     return 0;
 }
 
+/* What heaptrail-cc left unrecorded in the entries it instrumented: sums
+ * of the unrecorded= and splice_failed= fields of its HEAPTRAIL_CC_LOG
+ * lines. */
+struct counts {
+    size_t unrecorded, splice_failed;
+};
+
+/* Read heaptrail-cc's log of one entry (lf, rewound) into c; copy it to
+ * the user's own $HEAPTRAIL_CC_LOG if set. 1 if a source fell back. */
+static int read_log(FILE *lf, struct counts *c)
+{
+    const char *user = getenv("HEAPTRAIL_CC_LOG");
+    FILE *uf = user && *user ? fopen(user, "a") : NULL;
+    char line[8192];
+    int fell = 0;
+    rewind(lf);
+    while (fgets(line, sizeof line, lf)) {
+        if (uf)
+            fputs(line, uf);
+        fell |= strncmp(line, "fallback\t", 9) == 0;
+        const char *u = strstr(line, "\tunrecorded=");
+        const char *f = strstr(line, "\tsplice_failed=");
+        if (u)
+            c->unrecorded += strtoull(u + 12, NULL, 10);
+        if (f)
+            c->splice_failed += strtoull(f + 15, NULL, 10);
+    }
+    if (uf)
+        fclose(uf);
+    return fell;
+}
+
 /* Run one entry through heaptrail-cc; its stderr is copied to ours.
  * Returns the exit status (-1: could not run); *fell_back if heaptrail-cc
- * compiled the file as is. */
+ * compiled the file as is; its unrecorded counts are added to c. */
 static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
-                     int *fell_back)
+                     int *fell_back, struct counts *c)
 {
     *fell_back = 0;
-    FILE *errf = tmpfile();
-    if (!errf)
+    const char *td = getenv("TMPDIR");
+    char logp[PATH_MAX];
+    snprintf(logp, sizeof logp, "%s/heaptrail-instrument-log-XXXXXX",
+             td && *td && strlen(td) < PATH_MAX - 40 ? td : "/tmp");
+    int lfd = mkstemp(logp);
+    if (lfd < 0)
         return -1;
+    FILE *lf = fdopen(lfd, "r");
+    FILE *errf = tmpfile();
+    if (!errf || !lf) {
+        if (errf)
+            fclose(errf);
+        if (lf)
+            fclose(lf);
+        else
+            close(lfd);
+        unlink(logp);
+        return -1;
+    }
     const char *base = strrchr(e->argv[0], '/');
     base = base ? base + 1 : e->argv[0];
     int already = strcmp(base, "heaptrail-cc") == 0;
@@ -78,6 +126,7 @@ static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
             _exit(126);
         if (!already)
             setenv("HEAPTRAIL_REAL_CC", e->argv[0], 1);
+        setenv("HEAPTRAIL_CC_LOG", logp, 1);
         char **v = e->argv;
         char *first = v[0];
         v[0] = already ? first : (char *)cc;
@@ -96,6 +145,9 @@ static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
             *fell_back = 1;
     }
     fclose(errf);
+    *fell_back |= read_log(lf, c);
+    fclose(lf);
+    unlink(logp);
     if (!WIFEXITED(st))
         return -1;
     return WEXITSTATUS(st) == 126 || WEXITSTATUS(st) == 127
@@ -120,6 +172,7 @@ int cmd_instrument(int argc, char **argv)
     }
     const char *cc = cc_path();
     size_t ok = 0, fell = 0, failed = 0, skipped = 0;
+    struct counts cnt = {0, 0};
     for (size_t i = 0; i < db.n; i++) {
         const struct ht_ccdb_entry *en = &db.v[i];
         if (!is_compile(en)) {
@@ -127,7 +180,7 @@ int cmd_instrument(int argc, char **argv)
             continue;
         }
         int fb;
-        int rc = run_entry(en, cc, &fb);
+        int rc = run_entry(en, cc, &fb, &cnt);
         if (rc < 0)
             fprintf(stderr, "heaptrail: cannot run %s for %s\n", cc, en->file);
         if (rc != 0) {
@@ -144,6 +197,9 @@ int cmd_instrument(int argc, char **argv)
     ht_ccdb_free(&db);
     printf("heaptrail instrument: %zu instrumented, %zu compiled as is, "
            "%zu failed, %zu skipped (not -c)\n", ok, fell, failed, skipped);
+    printf("heaptrail instrument: %zu stores/refcount operations left "
+           "unrecorded, %zu macro expansions unmatched (splice failed)\n",
+           cnt.unrecorded, cnt.splice_failed);
     printf("relink the program with these flags at the end of its link "
            "command (`%s --print-link-flags`;\nfor CMake: cmake "
            "-DCMAKE_C_STANDARD_LIBRARIES=\"$(%s --print-link-flags)\" "

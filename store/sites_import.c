@@ -27,6 +27,8 @@
  *      exact (file, line, compiled column), then, for pcs still unjoined,
  *      to the only alloc/free/icall site of their (file, line) if there is
  *      exactly one (gcc gives some calls another column, docs/analyzer.md);
+ *      rows with ccol 0 (calls in a never-selected `?:` branch) join nothing;
+ *      a pc's file is compared by its real path (map_real_paths);
  *   3. a missing or unreadable table is not an error: the run simply has no
  *      sites (programs not built by heaptrail-cc, stripped installs).
  */
@@ -89,8 +91,9 @@ static ht_err import_text(ht_store *st, sqlite3_stmt *ins, sqlite3_stmt *cc,
         if (sqlite3_step(ins) != SQLITE_DONE)
             return ht__store_sqlerr(st, "storing sites");
         sqlite3_reset(ins);
-        if (strcmp(fld[1], "alloc") && strcmp(fld[1], "free") &&
-            strcmp(fld[1], "icall"))
+        /* ccol 0: a call that never runs (dead `?:` branch) joins nothing */
+        if ((strcmp(fld[1], "alloc") && strcmp(fld[1], "free") &&
+             strcmp(fld[1], "icall")) || (nf > 10 && !strcmp(fld[10], "0")))
             continue;
         sqlite3_bind_int64(cc, 1, (sqlite3_int64)id);
         sqlite3_bind_text(cc, 2, fld[2], -1, SQLITE_TRANSIENT);
@@ -158,6 +161,53 @@ static char *module_sites(const char *path)
     return text;
 }
 
+/* pcs.file as the real path when map_real_paths mapped it (a header reached
+ * as "src/../inc/x.h" through a relative -I: DWARF keeps that spelling,
+ * the site table has the real path) */
+#define RF "coalesce((SELECT m.real FROM temp.ht_fmap m" \
+           " WHERE m.file = pcs.file), pcs.file)"
+
+/* Fill temp.ht_fmap with (file, realpath) for the run's unjoined pcs files
+ * whose real path differs (files gone since the run keep their name). */
+static ht_err map_real_paths(ht_store *st, int64_t run_id)
+{
+    ht_err e = ht_store_exec(st,
+        "CREATE TEMP TABLE IF NOT EXISTS ht_fmap(file TEXT PRIMARY KEY,"
+        " real TEXT); DELETE FROM temp.ht_fmap;");
+    sqlite3_stmt *q = NULL, *ins = NULL;
+    if (e != HT_OK)
+        return e;
+    if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT file FROM pcs WHERE"
+                           " run_id = ? AND site_id IS NULL AND file IS NOT"
+                           " NULL", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO temp.ht_fmap"
+                           " VALUES(?, ?)", -1, &ins, NULL) != SQLITE_OK) {
+        e = ht__store_sqlerr(st, "mapping source paths");
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, run_id);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *f = (const char *)sqlite3_column_text(q, 0);
+        char *real = f ? realpath(f, NULL) : NULL;
+        if (real && strcmp(real, f) != 0) {
+            sqlite3_bind_text(ins, 1, f, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 2, real, -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(ins);
+            sqlite3_reset(ins);
+        }
+        free(real);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            break;
+    }
+    if (rc != SQLITE_DONE)
+        e = ht__store_sqlerr(st, "mapping source paths");
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(ins);
+    return e;
+}
+
 /*
  * Import the site tables of every module of run run_id and set the run's
  * pcs.site_id. Runs inside the caller's transaction. Errors: HT_ESQL (the
@@ -196,19 +246,22 @@ ht_err ht__sites_import(ht_store *st, int64_t run_id)
         e = ht__store_sqlerr(st, "reading modules");
     if (e != HT_OK)
         goto out;
+    e = map_real_paths(st, run_id);
+    if (e != HT_OK)
+        goto out;
     /* join on the compiled column, then show the source column */
-    char sql[1280];
+    char sql[2048];
     snprintf(sql, sizeof sql,
              "UPDATE pcs SET site_id = (SELECT min(c.site_id) FROM temp.ht_ccol c"
-             " WHERE c.file = pcs.file AND c.line = pcs.line AND c.ccol = pcs.col)"
+             " WHERE c.file = " RF " AND c.line = pcs.line AND c.ccol = pcs.col)"
              " WHERE run_id = %lld AND site_id IS NULL AND file IS NOT NULL;"
              /* gcc moved the column (e.g. a call in a folded `?:`): the
               * only call site of that line */
              "UPDATE pcs SET site_id = (SELECT min(c.site_id) FROM temp.ht_ccol c"
-             " WHERE c.file = pcs.file AND c.line = pcs.line)"
+             " WHERE c.file = " RF " AND c.line = pcs.line)"
              " WHERE run_id = %lld AND site_id IS NULL AND file IS NOT NULL"
              " AND (SELECT count(*) FROM temp.ht_ccol c"
-             " WHERE c.file = pcs.file AND c.line = pcs.line) = 1;"
+             " WHERE c.file = " RF " AND c.line = pcs.line) = 1;"
              "UPDATE pcs SET col = (SELECT s.col FROM sites s"
              " WHERE s.site_id = pcs.site_id)"
              " WHERE run_id = %lld AND site_id IS NOT NULL;"

@@ -113,8 +113,10 @@ static int fix_depfile(const char *path, const char *from, const char *to)
 
 int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
                                const char *rt_lib, char *reason,
-                               size_t reason_sz, const char **src_out)
+                               size_t reason_sz, const char **src_out,
+                               struct ht_cc_counts *counts)
 {
+    memset(counts, 0, sizeof *counts);
     int src = -1, has_c = 0, md = 0, xc = 0;
     const char *obj = NULL, *mf = NULL;
     *src_out = NULL;
@@ -223,17 +225,26 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
     if (e)
         goto oom;
     v2 = calloc((size_t)nv + 5, sizeof *v2);
-    char *iq = NULL, *pm = NULL;
+    char *iq = NULL, *pm = NULL, *dg = NULL;
+    /* the options' digest on the command line: a cache keyed by it
+     * (ccache behind heaptrail-cc) misses when the options change */
     if (!v2 || asprintf(&pm, "-ffile-prefix-map=%s=%s", tmpd, srcdir) < 0)
         goto oom;
+    if (asprintf(&dg, "-D__HEAPTRAIL_OPTS__=0x%016llx",
+                 (unsigned long long)ht_cc_opts_digest(&o)) < 0) {
+        free(pm);
+        goto oom;
+    }
     iq = srcdir;
     memcpy(v2, v, (size_t)nv * sizeof *v2);
     v2[nv] = "-iquote";
     v2[nv + 1] = iq;
     v2[nv + 2] = pm;
-    v2[nv + 3] = NULL;
+    v2[nv + 3] = dg;
+    v2[nv + 4] = NULL;
     int st = run(v2, errf);
     free(pm);
+    free(dg);
     if (st != 0) {
         snprintf(reason, reason_sz, "the rewritten file did not compile");
         goto out;
@@ -269,6 +280,13 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             goto out;
         }
     }
+    for (size_t i = 0; i < l.n; i++) {
+        enum ht_site_kind k = l.v[i].kind;
+        if ((k == HT_SITE_STORE || k == HT_SITE_INCREF ||
+             k == HT_SITE_DECREF) && !l.v[i].rewritable)
+            counts->unrecorded++;
+    }
+    counts->splice_failed = l.n_splice_failed;
     rc = HT_CC_DONE;
     goto out;
 oom:

@@ -15,13 +15,23 @@ enum {
     HT_CC_BAD_OPTS = 3        /* HEAPTRAIL_OPTS invalid (message printed) */
 };
 
+/* What an instrumented compile left unrecorded (HEAPTRAIL_CC_LOG line,
+ * `heaptrail instrument` totals). */
+struct ht_cc_counts {
+    size_t unrecorded;    /* store/refcount sites not rewritten */
+    size_t splice_failed; /* macro invocations expanded but whose stores
+                             could not be matched (ht_site_list) */
+};
+
 /* Try to compile the single .c source of a `-c` step instrumented (argv
  * excludes argv[0]; argv strings are not changed on return). On
  * HT_CC_FAILED, reason holds a one-line explanation and *src is the source
- * argument. */
+ * argument. On HT_CC_DONE, *counts (zeroed otherwise) says what was left
+ * unrecorded. */
 int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
                                const char *rt_lib, char *reason,
-                               size_t reason_sz, const char **src);
+                               size_t reason_sz, const char **src,
+                               struct ht_cc_counts *counts);
 
 /* Whole file at path, NUL-terminated, malloc'd (length in *len); NULL if
  * unreadable or out of memory. */

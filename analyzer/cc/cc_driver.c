@@ -26,7 +26,9 @@
  *
  * HEAPTRAIL_NO_REWRITE=1 makes every command a passthrough (link mode only).
  * $HEAPTRAIL_CC_LOG, if set, gets one line per C source:
- * "instrumented\t<src>" or "fallback\t<src>\t<reason>" (one write(2) with
+ * "instrumented\t<src>\tunrecorded=U\tsplice_failed=F" (U store/refcount
+ * sites left as written, F macro invocations whose expansion could
+ * not be matched) or "fallback\t<src>\t<reason>" (one write(2) with
  * O_APPEND, so parallel compiles do not interleave).
  */
 #define _GNU_SOURCE
@@ -210,10 +212,13 @@ static int compile_one(int argc, char **argv, const char *real_cc,
 {
     char reason[600];
     const char *src = NULL;
+    struct ht_cc_counts cnt;
     int r = ht_cc_compile_instrumented(argc, argv, real_cc, rt_lib, reason,
-                                       sizeof reason, &src);
+                                       sizeof reason, &src, &cnt);
     if (r == HT_CC_DONE) {
-        log_line("instrumented", src, NULL);
+        snprintf(reason, sizeof reason, "unrecorded=%zu\tsplice_failed=%zu",
+                 cnt.unrecorded, cnt.splice_failed);
+        log_line("instrumented", src, reason);
         return 0;
     }
     if (r == HT_CC_BAD_OPTS)

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,38 @@ struct ht_site_opts ht_cc_opts_site_opts(const struct ht_cc_opts *o)
     so.free_fns = o->free;
     so.n_free_fns = o->nf;
     return so;
+}
+
+/* FNV-1a over s and its terminating NUL (so "ab","c" and "a","bc" differ). */
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    do
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    while (*s++);
+    return h;
+}
+
+uint64_t ht_cc_opts_digest(const struct ht_cc_opts *o)
+{
+    char num[32];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv(h, "inc");
+    for (size_t i = 0; i < o->ni; i++)
+        h = fnv(h, o->inc[i]);
+    h = fnv(h, "dec");
+    for (size_t i = 0; i < o->nd; i++)
+        h = fnv(h, o->dec[i]);
+    h = fnv(h, "alloc");
+    for (size_t i = 0; i < o->na; i++) {
+        snprintf(num, sizeof num, "%u", o->alloc[i].arg);
+        h = fnv(fnv(h, o->alloc[i].name), num);
+    }
+    h = fnv(h, "free");
+    for (size_t i = 0; i < o->nf; i++) {
+        snprintf(num, sizeof num, "%u", o->free[i].arg);
+        h = fnv(fnv(h, o->free[i].name), num);
+    }
+    return fnv(h, o->no_stores ? "no-stores" : "stores");
 }
 
 void ht_cc_opts_free(struct ht_cc_opts *o)

@@ -26,6 +26,7 @@
 #define HEAPTRAIL_CC_OPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sites.h"
 
@@ -60,6 +61,13 @@ int ht_cc_opts_load(struct ht_cc_opts *o, char *err, size_t errsz);
 
 /* The analyzer's view of o (borrowed: valid while o is). */
 struct ht_site_opts ht_cc_opts_site_opts(const struct ht_cc_opts *o);
+
+/* Deterministic digest of the effective options (what they make the
+ * analyzer do, not where they came from): the same option set gives the
+ * same value in every process. heaptrail-cc passes it to the instrumented
+ * compile as -D__HEAPTRAIL_OPTS__=0x<digest> and prints it for ccache's
+ * compiler_check (`heaptrail-cc --print-opts-digest`). */
+uint64_t ht_cc_opts_digest(const struct ht_cc_opts *o);
 
 /* Release everything o owns and zero it; accepts NULL. */
 void ht_cc_opts_free(struct ht_cc_opts *o);

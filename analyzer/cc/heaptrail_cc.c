@@ -14,6 +14,11 @@
  * shapes, cc_compile.c and analyzer/sites.h), options from $HEAPTRAIL_OPTS;
  * on any failure the original file is compiled after one warning line.
  * HEAPTRAIL_NO_REWRITE=1 turns compile mode off (link mode only).
+ *
+ * `@file` arguments are expanded first (cc_rsp.c), as gcc would.
+ * `heaptrail-cc --print-opts-digest` prints the digest of the effective
+ * options and the real compiler (for CCACHE_COMPILERCHECK, so ccache in
+ * front of heaptrail-cc misses when HEAPTRAIL_OPTS or the config change).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -23,6 +28,8 @@
 #include "heaptrail/err.h"
 #include "cc_argv.h"
 #include "cc_driver.h"
+#include "cc_opts.h"
+#include "cc_rsp.h"
 
 #ifndef HT_CC_RT_LIB
 #define HT_CC_RT_LIB "libheaptrail_rt.a"
@@ -47,6 +54,23 @@ static int print_link_flags(const char *real_cc, const char *rt_lib)
     return 0;
 }
 
+/* --print-opts-digest: one line, "<digest> <real compiler>"; what ccache's
+ * compiler_check hashes instead of heaptrail-cc's mtime. */
+static int print_opts_digest(const char *real_cc)
+{
+    char err[512];
+    struct ht_cc_opts o;
+    if (ht_cc_opts_load(&o, err, sizeof err) != 0) {
+        fprintf(stderr, "heaptrail-cc: error: %s\n", err);
+        ht_cc_opts_free(&o);
+        return 2;
+    }
+    printf("0x%016llx %s\n", (unsigned long long)ht_cc_opts_digest(&o),
+           real_cc);
+    ht_cc_opts_free(&o);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *real_cc = getenv("HEAPTRAIL_REAL_CC");
@@ -57,5 +81,14 @@ int main(int argc, char **argv)
         rt_lib = HT_CC_RT_LIB;
     if (argc == 2 && strcmp(argv[1], "--print-link-flags") == 0)
         return print_link_flags(real_cc, rt_lib);
-    return ht_cc_drive(argc - 1, argv + 1, real_cc, rt_lib);
+    if (argc == 2 && strcmp(argv[1], "--print-opts-digest") == 0)
+        return print_opts_digest(real_cc);
+    struct ht_cc_args a;
+    if (ht__cc_expand_args(argc - 1, argv + 1, &a) != 0) {
+        fprintf(stderr, "heaptrail-cc: out of memory\n");
+        return 1;
+    }
+    int st = ht_cc_drive(a.n, a.v, real_cc, rt_lib);
+    ht__cc_args_free(&a);
+    return st;
 }

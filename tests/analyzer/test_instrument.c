@@ -42,7 +42,9 @@ static void test_cmake(void **state)
     assert_non_null(out);
     assert_non_null(strstr(out, "heaptrail instrument: 2 instrumented, 0 "
                                 "compiled as is, 0 failed, 0 skipped (not "
-                                "-c)\n"));
+                                "-c)\nheaptrail instrument: 0 stores/"
+                                "refcount operations left unrecorded, 0 macro "
+                                "expansions unmatched (splice failed)\n"));
     /* the link flags are the last line, as --print-link-flags prints them */
     assert_non_null(strstr(out, "-Wl,--wrap=malloc "));
     assert_non_null(strstr(out, "libheaptrail_rt.a -lpthread -ldl\n"));
@@ -97,10 +99,42 @@ static void test_cmake(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The unrecorded counts of samples/analyzer/macroedge.c (stores in L and
+ * NAME invocations; L's expansion does not match: test_sites) in heaptrail
+ * instrument's totals and in the user's HEAPTRAIL_CC_LOG. */
+static void test_unrecorded_counts(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ht_instr_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[4096], p[600];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && unset HEAPTRAIL_OPTS HEAPTRAIL_CONFIG; "
+             "printf '[{\"directory\":\"%%s\",\"command\":\"%s -c -I%s "
+             "%s/macroedge.c -o m.o\",\"file\":\"%s/macroedge.c\"}]' "
+             "\"$PWD\" > compile_commands.json && HEAPTRAIL_CC_LOG=$PWD/l.txt '%s' "
+             "instrument -p compile_commands.json > out.txt 2> err.txt",
+             dir, HT_CC, HT_SAMPLE_SRC, HT_SAMPLE_SRC, HT_SAMPLE_SRC,
+             HT_HEAPTRAIL);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/out.txt", dir);
+    assert_non_null(strstr(an_slurp(p),
+        "heaptrail instrument: 1 instrumented, 0 compiled as is, 0 failed, "
+        "0 skipped (not -c)\nheaptrail instrument: 2 stores/refcount "
+        "operations left unrecorded, 1 macro expansions unmatched (splice "
+        "failed)\n"));
+    snprintf(p, sizeof p, "%s/l.txt", dir);
+    assert_string_equal(an_slurp(p), "instrumented\t" HT_SAMPLE_SRC
+                        "/macroedge.c\tunrecorded=2\tsplice_failed=1\n");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cmake),
+        cmocka_unit_test(test_unrecorded_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

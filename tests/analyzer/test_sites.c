@@ -374,6 +374,74 @@ static void test_redef_guard(void **state)
     rmdir(dir);
 }
 
+/* Header sites (samples/cc/hbuf.h, included by hbuf_a.c and hbuf_b.c):
+ * the 6 allocator calls of its static inline helpers, with the header's
+ * real path and the same ids from both TUs; none from system headers, and
+ * the main list (what is rewritten and analyzed) holds no header site. */
+static void test_header_sites(void **state)
+{
+    (void)state;
+    static const char *const tu[] = {"hbuf_a.c", "hbuf_b.c"};
+    uint64_t ids[2][6];
+    char real[4096];
+    assert_non_null(realpath(HT_SAMPLE_SRC "/../cc/hbuf.h", real));
+    for (int t = 0; t < 2; t++) {
+        char src[600];
+        snprintf(src, sizeof src, "%s/../cc/%s", HT_SAMPLE_SRC, tu[t]);
+        const char *argv[] = {"gcc", "-c", src};
+        struct ht_site_list l;
+        assert_int_equal(ht_sites_find(argv, 3, NULL, NULL, &l), HT_OK);
+        assert_int_equal(l.nh, 6);
+        /* line, col, free?, dead? (hbuf_raw's folded ?: keeps malloc) */
+        static const unsigned want[6][4] = {{15, 22, 0, 0}, {16, 15, 0, 0},
+                                            {23, 5, 1, 0},  {24, 5, 1, 0},
+                                            {30, 30, 0, 0}, {30, 42, 0, 1}};
+        for (size_t i = 0; i < 6; i++) {
+            assert_string_equal(l.hv[i].file, real);
+            assert_int_equal(l.hv[i].line, want[i][0]);
+            assert_int_equal(l.hv[i].col, want[i][1]);
+            assert_int_equal(l.hv[i].kind, want[i][2] ? HT_SITE_FREE
+                                                      : HT_SITE_ALLOC);
+            assert_int_equal(l.hv[i].dead, (int)want[i][3]);
+            assert_false(l.hv[i].rewritable);
+            ids[t][i] = l.hv[i].id;
+        }
+        assert_string_equal(l.hv[0].type, "struct hbuf");
+        for (size_t i = 0; i < l.n; i++)
+            assert_string_not_equal(l.v[i].file, real);
+        ht_sites_free(&l);
+    }
+    assert_memory_equal(ids[0], ids[1], sizeof ids[0]);
+}
+
+/* `?:` with an integer constant condition: the calls of the branch it
+ * never selects are dead (TSV ccol 0, joined by no return address);
+ * a variable condition leaves both live. */
+static void test_dead_branches(void **state)
+{
+    (void)state;
+    static const char src[] =
+        "#include <stdlib.h>\n"
+        "void *f(int c, size_t n) {\n"
+        "  void *a = sizeof(int) > 2 ? malloc(n) : calloc(1, n);\n"
+        "  void *b = c ? malloc(n) : calloc(1, n);\n"
+        "  void *d = 0 ? malloc(n) : (1 ? calloc(1, n) : realloc(a, n));\n"
+        "  free(b); free(d); return a; }\n";
+    const char *argv[] = {"gcc", "-c", "/tmp/ht_dead_branches.c"};
+    struct ht_site_list l;
+    assert_int_equal(ht__sites_find_text(argv, 3, NULL, argv[2], src,
+                                         sizeof src - 1, &l), HT_OK);
+    char got[256] = "";
+    for (size_t i = 0; i < l.n; i++)
+        if (l.v[i].kind == HT_SITE_ALLOC)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%u:%u%s",
+                     *got ? " " : "", l.v[i].line, l.v[i].col,
+                     l.v[i].dead ? "=dead" : "");
+    assert_string_equal(got, "3:31 3:43=dead 4:17 4:29 5:17=dead 5:34 "
+                             "5:49=dead");
+    ht_sites_free(&l);
+}
+
 /* samples/analyzer/macroedge.c: the stores of expandable macro
  * invocations become rewritable when the copy is written; the copy
  * compiles cleanly and keeps the line numbers. */
@@ -434,6 +502,8 @@ int main(void)
         cmocka_unit_test(test_cc_compile),
         cmocka_unit_test(test_redef_guard),
         cmocka_unit_test(test_macro_edges),
+        cmocka_unit_test(test_header_sites),
+        cmocka_unit_test(test_dead_branches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

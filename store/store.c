@@ -197,6 +197,11 @@ void ht_store_set_progress(ht_store *st, ht_progress_cb cb, void *ctx)
     st->progress_ctx = ctx;
 }
 
+void ht_store_set_background_free(ht_store *st, int background)
+{
+    st->background_free = background != 0;
+}
+
 void ht_store_close(ht_store *st)
 {
     if (!st)

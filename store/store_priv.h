@@ -12,6 +12,7 @@ struct ht_store {
     int readonly;
     ht_progress_cb progress; /* optional, see ht_store_set_progress */
     void *progress_ctx;
+    int background_free; /* see ht_store_set_background_free */
 };
 
 void ht__store_set_error(const char *fmt, ...)

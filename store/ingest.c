@@ -705,7 +705,7 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
  * own (the pipe's EOF orders the two), so the caller's wait ends at the
  * commit. The unlink itself stays here: a spill still visible after
  * ingest returns could be ingested a second time. Leaves m unmapped. */
-static void release_spill(const ht_store *st, struct spill_map *m,
+static void release_spill(ht_store *st, struct spill_map *m,
                           const char *path)
 {
     /* the map is a reference too: drop it before the fork (cheap fork) */
@@ -714,6 +714,13 @@ static void release_spill(const ht_store *st, struct spill_map *m,
     m->base = NULL;
     int p[2] = {-1, -1};
     pid_t pid = -1;
+    /* ingest_dir's directory: removing it right after a large file's
+     * blocks start being freed waits for ext4's journal (0.25-0.6 s
+     * measured), so the background process does that too */
+    char dir[4096];
+    dir[0] = 0;
+    if (st->bg_rmdir && strlen(st->bg_rmdir) < sizeof dir)
+        strcpy(dir, st->bg_rmdir);
     if (st->background_free && pipe2(p, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
         /* child: only async-signal-safe calls from here on */
         if (fork() != 0)
@@ -728,12 +735,16 @@ static void release_spill(const ht_store *st, struct spill_map *m,
         while (read(p[0], &c, 1) < 0 && errno == EINTR)
             ;
         close(m->fd); /* the last reference: the kernel frees the file */
+        if (dir[0])
+            rmdir(dir); /* only succeeds when empty */
         _exit(0);
     }
     unlink(path);
-    if (pid > 0)
+    if (pid > 0) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        st->handoffs++;
+    }
     spill_unmap(m); /* closes our descriptor (the last one if inline) */
     if (p[0] >= 0) {
         close(p[0]);
@@ -850,6 +861,8 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
         n++;
     }
     closedir(d);
+    unsigned long handoffs = st->handoffs;
+    st->bg_rmdir = dir;
     for (size_t i = 0; e == HT_OK && i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -865,7 +878,10 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    if (e == HT_OK)
-        rmdir(dir); /* only succeeds when empty */
+    st->bg_rmdir = NULL;
+    /* only succeeds when empty; done in the background with the last
+     * spill's blocks when one was handed off (release_spill) */
+    if (e == HT_OK && st->handoffs == handoffs)
+        rmdir(dir);
     return e;
 }

@@ -828,6 +828,21 @@ out:
     return e;
 }
 
+/* "spill-<pid>-<start>.hts" names: by pid, then start time (numbers) */
+static int spill_name_cmp(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x + 6, *b = *(const char *const *)y + 6;
+    char *ea, *eb;
+    unsigned long long pa = strtoull(a, &ea, 10), pb = strtoull(b, &eb, 10);
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    unsigned long long sa = *ea == '-' ? strtoull(ea + 1, NULL, 10) : 0;
+    unsigned long long sb = *eb == '-' ? strtoull(eb + 1, NULL, 10) : 0;
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    return strcmp(a, b);
+}
+
 ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
                            const struct ht_run_end *end_for_pid, int pid,
                            ht_ingest_cb cb, void *ctx)
@@ -861,6 +876,8 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
         n++;
     }
     closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, spill_name_cmp);
     unsigned long handoffs = st->handoffs;
     st->bg_rmdir = dir;
     for (size_t i = 0; e == HT_OK && i < n; i++) {

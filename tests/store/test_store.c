@@ -180,6 +180,42 @@ static void test_torn_tail_and_incomplete(void **state)
     ht_store_close(st);
 }
 
+/* background_free: ingest_dir still removes every spill before it returns
+ * (never ingested twice); the background process removes the emptied
+ * directory. New traces get 64 KiB pages. */
+static void test_background_free(void **state)
+{
+    (void)state;
+    char db[300], sdir[300], spill[2][340];
+    snprintf(db, sizeof db, "%s/t4.db", dir);
+    snprintf(sdir, sizeof sdir, "%s/t4.db.spill", dir);
+    assert_int_equal(mkdir(sdir, 0700), 0);
+    for (int k = 0; k < 2; k++) {
+        snprintf(spill[k], sizeof spill[k], "%s/spill-99999%d-1.hts", sdir, 8 + k);
+        struct spill_builder b;
+        sb_init(&b, 1);
+        for (unsigned i = 0; i < 3 + (unsigned)k; i++)
+            sb_put(&b, 0, i, i, HT_EV_ALLOC, 0x1000 + 16 * i, 16, 1);
+        sb_write(&b, spill[k], 0);
+    }
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_store_set_background_free(st, 1);
+    assert_int_equal(ht_store_ingest_dir(st, sdir, NULL, 0, NULL, NULL), HT_OK);
+    assert_int_equal(access(spill[0], F_OK), -1);
+    assert_int_equal(access(spill[1], F_OK), -1);
+    char out[256];
+    query1(st, "SELECT group_concat(events) FROM (SELECT events FROM runs ORDER BY run_id)", out);
+    assert_string_equal(out, "3,4");
+    query1(st, "PRAGMA page_size", out);
+    assert_string_equal(out, "65536");
+    ht_store_close(st);
+    /* the detached process exits right after dropping the last spill */
+    for (int i = 0; i < 3000 && access(sdir, F_OK) == 0; i++)
+        usleep(10000);
+    assert_int_equal(access(sdir, F_OK), -1);
+}
+
 static void test_bad_spill(void **state)
 {
     (void)state;
@@ -241,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ingest_merge),
         cmocka_unit_test(test_torn_tail_and_incomplete),
+        cmocka_unit_test(test_background_free),
         cmocka_unit_test(test_bad_spill),
         cmocka_unit_test(test_bad_trace_files),
     };

@@ -183,6 +183,37 @@ static void test_torn_tail_and_incomplete(void **state)
 /* background_free: ingest_dir still removes every spill before it returns
  * (never ingested twice); the background process removes the emptied
  * directory. New traces get 64 KiB pages. */
+/* Torn slots counted by the merge (no chunk out of order, so no eager
+ * redo): the result and the runs row agree; an unsorted chunk whose smallest
+ * seq is still ahead of the output merges without a redo too. */
+static void test_torn_counted_in_merge(void **state)
+{
+    (void)state;
+    char db[300], spill[300];
+    snprintf(db, sizeof db, "%s/t5.db", dir);
+    snprintf(spill, sizeof spill, "%s/spill-999997-1.hts", dir);
+    struct spill_builder b;
+    sb_init(&b, 2);
+    sb_put(&b, 0, 0, 0, HT_EV_ALLOC, 0x100, 16, 1);
+    sb_put(&b, 0, 2, 1, HT_EV_ALLOC, 0x200, 16, 1); /* slot 1 torn */
+    sb_put(&b, 1, 0, 3, HT_EV_ALLOC, 0x300, 16, 2); /* unsorted: 3, 2, 4 */
+    sb_put(&b, 1, 1, 2, HT_EV_ALLOC, 0x400, 16, 2);
+    sb_put(&b, 1, 2, 4, HT_EV_FREE, 0x400, 0, 2);
+    sb_write(&b, spill, 0);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 0, &res), HT_OK);
+    assert_int_equal(res.events, 5);
+    assert_int_equal(res.torn, 1);
+    char out[256];
+    query1(st, "SELECT torn || '|' || events FROM runs", out);
+    assert_string_equal(out, "1|5");
+    query1(st, "SELECT group_concat(seq) FROM events", out); /* stored order */
+    assert_string_equal(out, "0,1,2,3,4");
+    ht_store_close(st);
+}
+
 static void test_background_free(void **state)
 {
     (void)state;
@@ -277,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ingest_merge),
         cmocka_unit_test(test_torn_tail_and_incomplete),
+        cmocka_unit_test(test_torn_counted_in_merge),
         cmocka_unit_test(test_background_free),
         cmocka_unit_test(test_bad_spill),
         cmocka_unit_test(test_bad_trace_files),

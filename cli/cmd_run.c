@@ -129,6 +129,9 @@ int cmd_run(int argc, char **argv)
         cli_error(abs, e);
         return rc ? rc : 1;
     }
+    /* the user's wait ends when the run is committed: the kernel frees the
+     * spill's blocks in a detached process afterwards */
+    ht_store_set_background_free(st, 1);
     if (cli_ingest(st, abs, pid, &end) != HT_OK && rc == 0)
         rc = 1;
     ht_store_close(st);

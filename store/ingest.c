@@ -14,9 +14,10 @@
  *      k+1 (two buffers; chunks are inserted in order by this thread, the
  *      only one that touches SQLite);
  *   4. symbolise every distinct return address and store modules and pcs;
- *   5. insert the run row, commit, delete the spill.
+ *   5. insert the run row, commit, delete the spill (its blocks freed by
+ *      a detached grandchild when the caller asked for background_free).
  */
-#define _GNU_SOURCE /* SEEK_DATA */
+#define _GNU_SOURCE /* close_range, SEEK_DATA */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "heaptrail/spill.h"
@@ -37,6 +39,8 @@ struct stream {
     const struct ht_rec *r; /* records (in the map or in owned) */
     size_t n, pos;
     struct ht_rec *owned;   /* sorted copy, or NULL */
+    uint64_t key;           /* merge order: seq of the first valid record */
+    size_t end;             /* != 0: chunk r[0..end) not validated yet */
 };
 
 struct spill_map {
@@ -132,9 +136,59 @@ static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len
         return len;
     return (size_t)h - off; /* allocated in part (a fallocate cut short) */
 }
-/* Build sorted streams from the spill's chunks, skipping torn slots. */
-static ht_err build_streams(const struct spill_map *m, struct stream **out,
-                            size_t *nout, uint64_t *torn, int *truncated)
+
+/* Make s a sorted stream of the valid records of r[0..end) (end: the chunk
+ * without its trailing unused slots), copying when there are holes (torn
+ * slots, counted in *torn) or the chunk is unsorted. s->n == 0: none. */
+static ht_err validate_chunk(struct stream *s, const struct ht_rec *r,
+                             size_t end, uint64_t *torn)
+{
+    size_t valid = 0, sorted = 1;
+    uint64_t last = 0;
+    for (size_t i = 0; i < end; i++) {
+        unsigned k = r[i].kind;
+        if (k == 0 || k >= HT_EV_KIND_COUNT)
+            continue;
+        if (valid && r[i].seq < last)
+            sorted = 0;
+        last = r[i].seq;
+        valid++;
+    }
+    s->r = r;
+    s->n = 0;
+    s->end = 0;
+    if (!valid)
+        return HT_OK;
+    int holes = valid != end;
+    if (holes)
+        *torn += end - valid;
+    if (!sorted || holes) {
+        struct ht_rec *cp = malloc(valid * sizeof *cp);
+        if (!cp)
+            return HT_ENOMEM;
+        size_t j = 0;
+        for (size_t i = 0; i < end; i++)
+            if (r[i].kind != 0 && r[i].kind < HT_EV_KIND_COUNT)
+                cp[j++] = r[i];
+        if (!sorted)
+            qsort(cp, valid, sizeof *cp, rec_cmp);
+        s->r = s->owned = cp;
+    }
+    s->n = valid;
+    s->key = s->r[0].seq;
+    return HT_OK;
+}
+
+/* Build streams from the spill's chunks, skipping torn slots. Eager (lazy
+ * == 0): every chunk validated and sorted here, key = its smallest seq.
+ * Lazy: only the first valid record is read (key = its seq) and the chunk
+ * is validated by the merge when it activates the stream, while the chunk
+ * is still in L2 for the copy that follows (one pass over the spill from
+ * memory instead of two); the merge detects a key that was not the
+ * chunk's smallest seq too late and then asks for an eager redo. */
+static ht_err build_streams(const struct spill_map *m, int lazy,
+                            struct stream **out, size_t *nout, uint64_t *torn,
+                            int *truncated)
 {
     const struct ht_spill_header *h = m->h;
     size_t chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
@@ -161,60 +215,37 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
     for (size_t c = 0; c < used; c++) {
         const struct ht_rec *r = (const struct ht_rec *)
             ((const char *)m->base + h->header_size + c * chunk_bytes);
-        size_t n = c < avail ? h->chunk_records : tail, valid = 0, sorted = 1;
+        size_t end = c < avail ? h->chunk_records : tail;
         /* a chunk reserved but not (or not wholly) allocated when the disk
          * filled up: reading its holes would fault pages in (SIGBUS on a
          * full tmpfs); its records, if any, are in the allocated part */
         size_t data = chunk_data_bytes(m, h->header_size + c * chunk_bytes,
                                        chunk_bytes);
-        if (n > data / sizeof(struct ht_rec))
-            n = data / sizeof(struct ht_rec);
-        if (!n)
-            continue;
-        uint64_t last = 0;
-        for (size_t i = 0; i < n; i++) {
-            unsigned k = r[i].kind;
-            if (k == 0 || k >= HT_EV_KIND_COUNT)
-                continue;
-            if (valid && r[i].seq < last)
-                sorted = 0;
-            last = r[i].seq;
-            valid++;
-        }
-        if (!valid)
-            continue;
-        /* trim trailing unused slots; copy if holes or unsorted */
-        size_t end = n;
-        while (end && r[end - 1].kind == 0)
+        if (end > data / sizeof(struct ht_rec))
+            end = data / sizeof(struct ht_rec);
+        while (end && r[end - 1].kind == 0) /* trailing unused slots */
             end--;
-        int holes = valid != end;
-        if (holes) {
-            for (size_t i = 0; i < end; i++)
-                if (r[i].kind == 0 || r[i].kind >= HT_EV_KIND_COUNT)
-                    (*torn)++;
-        }
-        if (sorted && !holes) {
+        if (lazy) {
+            size_t f = 0;
+            while (f < end && (r[f].kind == 0 || r[f].kind >= HT_EV_KIND_COUNT))
+                f++;
+            if (f == end)
+                continue; /* no valid record */
             s[ns].r = r;
-            s[ns].n = valid;
-        } else {
-            struct ht_rec *cp = malloc(valid * sizeof *cp);
-            if (!cp) {
-                for (size_t i = 0; i < ns; i++)
-                    free(s[i].owned);
-                free(s);
-                return HT_ENOMEM;
-            }
-            size_t j = 0;
-            for (size_t i = 0; i < end; i++)
-                if (r[i].kind != 0 && r[i].kind < HT_EV_KIND_COUNT)
-                    cp[j++] = r[i];
-            if (!sorted)
-                qsort(cp, valid, sizeof *cp, rec_cmp);
-            s[ns].r = cp;
-            s[ns].owned = cp;
-            s[ns].n = valid;
+            s[ns].end = end;
+            s[ns].key = r[f].seq;
+            ns++;
+            continue;
         }
-        ns++;
+        ht_err e = validate_chunk(&s[ns], r, end, torn);
+        if (e != HT_OK) {
+            for (size_t i = 0; i < ns; i++)
+                free(s[i].owned);
+            free(s);
+            return e;
+        }
+        if (s[ns].n)
+            ns++;
     }
     *out = s;
     *nout = ns;
@@ -224,7 +255,7 @@ static ht_err build_streams(const struct spill_map *m, struct stream **out,
 static int stream_first_cmp(const void *x, const void *y)
 {
     const struct stream *a = x, *b = y;
-    return a->r[0].seq < b->r[0].seq ? -1 : a->r[0].seq > b->r[0].seq;
+    return a->key < b->key ? -1 : a->key > b->key;
 }
 
 /* Min-heap of stream pointers keyed by the current record's seq. */
@@ -442,10 +473,14 @@ static void encoder_stop(struct encoder *w)
 }
 
 /* Merge the streams into stored chunks; collect pcs. */
+/* *redo set (and HT_OK returned early): a lazily validated stream's
+ * smallest seq was already passed; the caller rolls back what was stored
+ * and merges again from eager streams (never happens with those). */
 static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
                           size_t ns, struct pcset *pcs,
-                          struct ht_ingest_result *res)
+                          struct ht_ingest_result *res, int *redo)
 {
+    *redo = 0;
     qsort(s, ns, sizeof *s, stream_first_cmp);
     struct stream **hp = malloc((ns ? ns : 1) * sizeof *hp);
     /* two buffers: one being merged into, one being encoded */
@@ -467,13 +502,26 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
     int64_t chunk_no = 0;
     uint64_t total = 0;
     for (size_t i = 0; i < ns; i++)
-        total += s[i].n;
+        total += s[i].end ? s[i].end : s[i].n;
     struct ht_rec *buf = bufs;
     uint64_t last_pc = 0; /* most pcs repeat: skip the set lookup */
+    uint64_t last_out = 0; /* seq of the last record merged, if any */
+    int any_out = 0;
     for (;;) {
         /* activate streams whose first seq is not after the heap minimum */
-        while (next < ns && (nh == 0 || s[next].r[0].seq <= skey(hp[0]))) {
-            hp[nh] = &s[next++];
+        while (next < ns && (nh == 0 || s[next].key <= skey(hp[0]))) {
+            struct stream *a = &s[next++];
+            if (a->end) {
+                if ((e = validate_chunk(a, a->r, a->end, &res->torn)) != HT_OK)
+                    goto out;
+                if (!a->n)
+                    continue;
+                if (any_out && a->key <= last_out) {
+                    *redo = 1; /* its smallest seq is behind the output */
+                    goto out;
+                }
+            }
+            hp[nh] = a;
             heap_up(hp, nh++);
         }
         if (nh == 0)
@@ -481,7 +529,7 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
         struct stream *t = hp[0];
         /* Copy the run of t's records that precede every other stream's
          * (all of them, with one thread: then there is no heap work). */
-        uint64_t lim = next < ns ? s[next].r[0].seq : UINT64_MAX;
+        uint64_t lim = next < ns ? s[next].key : UINT64_MAX;
         if (nh > 1 && skey(hp[1]) < lim)
             lim = skey(hp[1]);
         if (nh > 2 && skey(hp[2]) < lim)
@@ -500,6 +548,8 @@ static ht_err merge_store(ht_store *st, int64_t run_id, struct stream *s,
             nb++;
         } while (t->pos < t->n && nb < HT_CODEC_MAX_RECORDS &&
                  t->r[t->pos].seq < lim);
+        last_out = buf[nb - 1].seq;
+        any_out = 1;
         if (nb == HT_CODEC_MAX_RECORDS) {
             if ((e = submit_chunk(&w, st, ins, run_id, &chunk_no, buf, nb,
                                   res)) != HT_OK)
@@ -723,6 +773,89 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     return HT_OK;
 }
 
+/* Delete the committed spill m (path). The kernel frees an unlinked file's
+ * blocks and page cache when its last reference goes (~1 s for a 1 GB spill
+ * on ext4); with background_free that last reference is a descriptor held
+ * by a detached grandchild, released once this process has dropped its
+ * own (the pipe's EOF orders the two), so the caller's wait ends at the
+ * commit. The unlink itself stays here: a spill still visible after
+ * ingest returns could be ingested a second time. Leaves m unmapped. */
+static void release_spill(ht_store *st, struct spill_map *m,
+                          const char *path)
+{
+    /* the map is a reference too: drop it before the fork (cheap fork) */
+    if (m->base)
+        munmap(m->base, m->size);
+    m->base = NULL;
+    int p[2] = {-1, -1};
+    pid_t pid = -1;
+    /* ingest_dir's directory: removing it right after a large file's
+     * blocks start being freed waits for ext4's journal (0.25-0.6 s
+     * measured), so the background process does that too */
+    char dir[4096];
+    dir[0] = 0;
+    if (st->bg_rmdir && strlen(st->bg_rmdir) < sizeof dir)
+        strcpy(dir, st->bg_rmdir);
+    if (st->background_free && pipe2(p, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
+        /* child: only async-signal-safe calls from here on */
+        if (fork() != 0)
+            _exit(0); /* the grandchild is re-parented: nobody reaps it here */
+        int a = m->fd < p[0] ? m->fd : p[0], b = m->fd < p[0] ? p[0] : m->fd;
+        if (a > 0)
+            close_range(0, (unsigned)a - 1, 0);
+        if (b > a + 1)
+            close_range((unsigned)a + 1, (unsigned)b - 1, 0);
+        close_range((unsigned)b + 1, ~0u, 0);
+        char c;
+        while (read(p[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        close(m->fd); /* the last reference: the kernel frees the file */
+        if (dir[0])
+            rmdir(dir); /* only succeeds when empty */
+        _exit(0);
+    }
+    unlink(path);
+    if (pid > 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        st->handoffs++;
+    }
+    spill_unmap(m); /* closes our descriptor (the last one if inline) */
+    if (p[0] >= 0) {
+        close(p[0]);
+        close(p[1]); /* EOF: the grandchild may drop the file now */
+    }
+}
+
+/* Merge the lazy streams *s; if the merge asks for it, undo the chunks it
+ * stored and merge again from eager streams (replacing *s). The torn count
+ * is the lazy merge's or, after a redo, the eager build's. */
+static ht_err merge_lazy_or_eager(ht_store *st, const struct spill_map *m,
+                                  struct stream **s, size_t *ns,
+                                  struct pcset *pcs, struct ht_ingest_result *res)
+{
+    ht_err e = ht_store_exec(st, "SAVEPOINT merge");
+    int redo = 0;
+    if (e == HT_OK)
+        e = merge_store(st, res->run_id, *s, *ns, pcs, res, &redo);
+    if (e == HT_OK && redo) {
+        if ((e = ht_store_exec(st, "ROLLBACK TO merge")) != HT_OK)
+            return e;
+        for (size_t i = 0; i < *ns; i++)
+            free((*s)[i].owned);
+        free(*s);
+        *s = NULL;
+        *ns = 0;
+        res->events = res->chunks = res->torn = 0;
+        int truncated;
+        if ((e = build_streams(m, 0, s, ns, &res->torn, &truncated)) == HT_OK)
+            e = merge_store(st, res->run_id, *s, *ns, pcs, res, &redo);
+    }
+    if (e == HT_OK)
+        e = ht_store_exec(st, "RELEASE merge");
+    return e;
+}
+
 static int process_alive(int pid)
 {
     return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
@@ -758,7 +891,7 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
     int truncated = 0;
     struct pcset pcs = {0};
     int64_t cache_kib = 0; /* the connection's cache_size, restored at out */
-    if ((e = build_streams(&m, &s, &ns, &res->torn, &truncated)) != HT_OK)
+    if ((e = build_streams(&m, 1, &s, &ns, &res->torn, &truncated)) != HT_OK)
         goto out;
     /* Up to 256 MiB of page cache for the transaction, so dirty pages are
      * not spilled to the WAL and read back before the commit (measured:
@@ -768,12 +901,14 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
     if ((e = ht_store_begin(st)) != HT_OK)
         goto out;
     if ((e = insert_run(st, m.h, spill_path, end, truncated, res)) == HT_OK &&
-        (e = merge_store(st, res->run_id, s, ns, &pcs, res)) == HT_OK &&
+        (e = merge_lazy_or_eager(st, &m, &s, &ns, &pcs, res)) == HT_OK &&
         (e = store_modules_pcs(st, res->run_id, m.h, &pcs, res)) == HT_OK &&
         (e = ht__sites_import(st, res->run_id)) == HT_OK) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "UPDATE runs SET events=%llu WHERE run_id=%lld",
-                 (unsigned long long)res->events, (long long)res->run_id);
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "UPDATE runs SET events=%llu, torn=%llu WHERE run_id=%lld",
+                 (unsigned long long)res->events, (unsigned long long)res->torn,
+                 (long long)res->run_id);
         e = ht_store_exec(st, sql);
     }
     if (e == HT_OK)
@@ -782,7 +917,7 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
         ht_store_rollback(st);
         goto out;
     }
-    unlink(spill_path); /* only after the run is committed */
+    release_spill(st, &m, spill_path); /* only after the run is committed */
 out:
     if (cache_kib) {
         char sql[64];
@@ -797,6 +932,21 @@ out:
     if (e != HT_OK)
         memset(res, 0, sizeof *res);
     return e;
+}
+
+/* "spill-<pid>-<start>.hts" names: by pid, then start time (numbers) */
+static int spill_name_cmp(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x + 6, *b = *(const char *const *)y + 6;
+    char *ea, *eb;
+    unsigned long long pa = strtoull(a, &ea, 10), pb = strtoull(b, &eb, 10);
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    unsigned long long sa = *ea == '-' ? strtoull(ea + 1, NULL, 10) : 0;
+    unsigned long long sb = *eb == '-' ? strtoull(eb + 1, NULL, 10) : 0;
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    return strcmp(a, b);
 }
 
 ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
@@ -832,6 +982,10 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
         n++;
     }
     closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, spill_name_cmp);
+    unsigned long handoffs = st->handoffs;
+    st->bg_rmdir = dir;
     for (size_t i = 0; e == HT_OK && i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -847,7 +1001,10 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    if (e == HT_OK)
-        rmdir(dir); /* only succeeds when empty */
+    st->bg_rmdir = NULL;
+    /* only succeeds when empty; done in the background with the last
+     * spill's blocks when one was handed off (release_spill) */
+    if (e == HT_OK && st->handoffs == handoffs)
+        rmdir(dir);
     return e;
 }

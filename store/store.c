@@ -167,8 +167,17 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     sqlite3_extended_result_codes(st->db, 0);
     sqlite3_busy_timeout(st->db, 10000);
     ht_err err = check_schema(st, (flags & HT_STORE_CREATE) && !st->readonly);
-    if (err == HT_ENOTFOUND)
+    if (err == HT_ENOTFOUND) {
+        /* 64 KiB pages (takes effect on an empty file only): a chunk
+         * blob of ~100-200 KB is 2-4 pages instead of 25-50, so an ingest
+         * writes and checkpoints ~15x fewer pages (30 M churn events: WAL
+         * pwrite+pread 88k calls / 3.0 s -> 5.8k / 0.3 s under strace).
+         * Cost: the unused tail of a chunk's last page, <= 1 B/event
+         * (+5 % file size on bench_churn; the trace bound is 6 B/event).
+         * DECISIONS 15. */
+        sqlite3_exec(st->db, "PRAGMA page_size=65536", NULL, NULL, NULL);
         err = create_schema(st);
+    }
     if (err != HT_OK)
         goto fail;
     if (!st->readonly)
@@ -193,6 +202,11 @@ void ht_store_set_progress(ht_store *st, ht_progress_cb cb, void *ctx)
 {
     st->progress = cb;
     st->progress_ctx = ctx;
+}
+
+void ht_store_set_background_free(ht_store *st, int background)
+{
+    st->background_free = background != 0;
 }
 
 void ht_store_close(ht_store *st)

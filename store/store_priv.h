@@ -12,6 +12,12 @@ struct ht_store {
     int readonly;
     ht_progress_cb progress; /* optional, see ht_store_set_progress */
     void *progress_ctx;
+    int background_free; /* see ht_store_set_background_free */
+    /* ingest_dir while it runs: the spill directory that the background
+     * process removes (if empty) after freeing a spill; handoffs counts
+     * the spills handed to background processes */
+    const char *bg_rmdir;
+    unsigned long handoffs;
 };
 
 void ht__store_set_error(const char *fmt, ...)

@@ -89,6 +89,16 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
 typedef void (*ht_progress_cb)(void *ctx, uint64_t done, uint64_t total);
 void ht_store_set_progress(ht_store *st, ht_progress_cb cb, void *ctx);
 
+/* How ingest frees a spill whose run it committed. Either way the spill is
+ * unlinked before ingest returns, so it is never ingested twice. Freeing
+ * the blocks and page cache of a large unlinked file is slow (~1 s for a
+ * 1 GB spill on ext4). background != 0: the last open reference to the
+ * file is handed to a detached grandchild process that drops it, so the
+ * caller does not wait for the kernel (meant for a CLI that exits right
+ * after; the grandchild holds no other descriptor). 0 (default): freed
+ * inline. If fork fails, inline. */
+void ht_store_set_background_free(ht_store *st, int background);
+
 /* Run a SQL text (possibly several statements), with the `events` virtual
  * table registered. For every result row cb(ctx, ncol, values, names) is
  * called; values may be NULL for SQL NULL. If cb returns non-zero the query

@@ -85,11 +85,31 @@ static void test_corrupt_trace(void **state)
     char db[512];
     record_leaky(dir, db, sizeof db);
     off_t sz = file_size(db);
-    char junk[8192];
-    for (size_t i = 0; i < sizeof junk; i++)
+    /* page size from the header (offset 16, big-endian, 1 = 65536) */
+    unsigned char hdr[100];
+    int fd = open(db, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
+    close(fd);
+    size_t pg = (size_t)hdr[16] << 8 | hdr[17];
+    if (pg == 1)
+        pg = 65536;
+    assert_true(pg >= 512 && (pg & (pg - 1)) == 0 && sz >= (off_t)(3 * pg));
+    /* the root page of the chunks table: every report reads it */
+    char *root[] = {HT, "sql", db,
+                    "SELECT rootpage FROM sqlite_schema WHERE name='chunks'", NULL};
+    assert_int_equal(e2e_run2(root, NULL, out, sizeof out, err, sizeof err), 0);
+    long rp = strtol(out, NULL, 10);
+    assert_true(rp >= 2 && (off_t)(rp * (long)pg) <= sz);
+    /* Keep page 1 (header + schema root) intact: overwrite that whole
+     * data page with garbage, whatever the page size (a partial overwrite
+     * could land in a page's unused space and go unnoticed). */
+    char *junk = malloc(pg);
+    assert_non_null(junk);
+    for (size_t i = 0; i < pg; i++)
         junk[i] = (char)(i * 7 + 13);
-    /* keep page 1 (header + schema root) intact: garbage in the data pages */
-    write_at(db, sz / 2 > 4096 ? sz / 2 : 4096, junk, sizeof junk);
+    write_at(db, (off_t)(rp - 1) * (off_t)pg, junk, pg);
+    free(junk);
     char *rep[] = {HT, "report", db, NULL};
     int rc = e2e_run2(rep, NULL, out, sizeof out, err, sizeof err);
     if (rc == 0 || rc >= 128 || nlines(err) < 1 || strncmp(err, "heaptrail", 9) != 0)

@@ -153,24 +153,40 @@ static void test_ingest_merge(void **state)
     ht_store_close(st);
 }
 
+/* A fresh trace dir/dbname and spill path dir/spillname, a builder of
+ * nchunks chunks. */
+static void fresh(char *db, char *spill, size_t n, const char *dbname,
+                  const char *spillname, struct spill_builder *b, size_t nchunks)
+{
+    snprintf(db, n, "%s/%s", dir, dbname);
+    snprintf(spill, n, "%s/%s", dir, spillname);
+    sb_init(b, nchunks);
+}
+
+/* Open db (created) and ingest spill, which must succeed. */
+static ht_store *open_ingest(const char *db, const char *spill,
+                             struct ht_ingest_result *res)
+{
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 0, res), HT_OK);
+    return st;
+}
+
 static void test_torn_tail_and_incomplete(void **state)
 {
     (void)state;
     char db[300], spill[300];
-    snprintf(db, sizeof db, "%s/t2.db", dir);
-    snprintf(spill, sizeof spill, "%s/spill-999999-2.hts", dir);
     struct spill_builder b;
-    sb_init(&b, 2);
+    fresh(db, spill, sizeof db, "t2.db", "spill-999999-2.hts", &b, 2);
     b.h->state = HT_SPILL_RUNNING; /* died without exit() */
     for (unsigned i = 0; i < 2 * CR; i++)
         sb_put(&b, i / CR, i % CR, i, HT_EV_ALLOC, 0x1000 + 16 * i, 16, 7);
     /* the file loses half of its last chunk and 20 bytes of the record
      * before: that record is torn, the ones before it survive */
     sb_write(&b, spill, CR / 2 * sizeof(struct ht_rec) + 20);
-    ht_store *st = NULL;
-    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
     struct ht_ingest_result res;
-    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 0, &res), HT_OK);
+    ht_store *st = open_ingest(db, spill, &res);
     /* the whole first chunk and the complete records of the second */
     assert_int_equal(res.events, CR + CR / 2 - 1);
     assert_int_equal(res.complete, 0);
@@ -178,6 +194,69 @@ static void test_torn_tail_and_incomplete(void **state)
     query1(st, "SELECT status || complete FROM runs", out);
     assert_string_equal(out, "incomplete0");
     ht_store_close(st);
+}
+
+/* Torn slots counted by the merge (no chunk out of order, so no eager
+ * redo): the result and the runs row agree; an unsorted chunk whose smallest
+ * seq is still ahead of the output merges without a redo too. */
+static void test_torn_counted_in_merge(void **state)
+{
+    (void)state;
+    char db[300], spill[300];
+    struct spill_builder b;
+    fresh(db, spill, sizeof db, "t5.db", "spill-999997-1.hts", &b, 2);
+    sb_put(&b, 0, 0, 0, HT_EV_ALLOC, 0x100, 16, 1);
+    sb_put(&b, 0, 2, 1, HT_EV_ALLOC, 0x200, 16, 1); /* slot 1 torn */
+    sb_put(&b, 1, 0, 3, HT_EV_ALLOC, 0x300, 16, 2); /* unsorted: 3, 2, 4 */
+    sb_put(&b, 1, 1, 2, HT_EV_ALLOC, 0x400, 16, 2);
+    sb_put(&b, 1, 2, 4, HT_EV_FREE, 0x400, 0, 2);
+    sb_write(&b, spill, 0);
+    struct ht_ingest_result res;
+    ht_store *st = open_ingest(db, spill, &res);
+    assert_int_equal(res.events, 5);
+    assert_int_equal(res.torn, 1);
+    char out[256];
+    query1(st, "SELECT torn || '|' || events FROM runs", out);
+    assert_string_equal(out, "1|5");
+    query1(st, "SELECT group_concat(seq) FROM events", out); /* stored order */
+    assert_string_equal(out, "0,1,2,3,4");
+    ht_store_close(st);
+}
+
+/* background_free: ingest_dir still removes every spill before it returns
+ * (never ingested twice); the background process removes the emptied
+ * directory. New traces get 64 KiB pages. */
+static void test_background_free(void **state)
+{
+    (void)state;
+    char db[300], sdir[300], spill[2][340];
+    snprintf(db, sizeof db, "%s/t4.db", dir);
+    snprintf(sdir, sizeof sdir, "%s/t4.db.spill", dir);
+    assert_int_equal(mkdir(sdir, 0700), 0);
+    for (int k = 0; k < 2; k++) {
+        snprintf(spill[k], sizeof spill[k], "%s/spill-99999%d-1.hts", sdir, 8 + k);
+        struct spill_builder b;
+        sb_init(&b, 1);
+        for (unsigned i = 0; i < 3 + (unsigned)k; i++)
+            sb_put(&b, 0, i, i, HT_EV_ALLOC, 0x1000 + 16 * i, 16, 1);
+        sb_write(&b, spill[k], 0);
+    }
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_store_set_background_free(st, 1);
+    assert_int_equal(ht_store_ingest_dir(st, sdir, NULL, 0, NULL, NULL), HT_OK);
+    assert_int_equal(access(spill[0], F_OK), -1);
+    assert_int_equal(access(spill[1], F_OK), -1);
+    char out[256];
+    query1(st, "SELECT group_concat(events) FROM (SELECT events FROM runs ORDER BY run_id)", out);
+    assert_string_equal(out, "3,4");
+    query1(st, "PRAGMA page_size", out);
+    assert_string_equal(out, "65536");
+    ht_store_close(st);
+    /* the detached process exits right after dropping the last spill */
+    for (int i = 0; i < 3000 && access(sdir, F_OK) == 0; i++)
+        usleep(10000);
+    assert_int_equal(access(sdir, F_OK), -1);
 }
 
 static void test_bad_spill(void **state)
@@ -241,6 +320,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ingest_merge),
         cmocka_unit_test(test_torn_tail_and_incomplete),
+        cmocka_unit_test(test_torn_counted_in_merge),
+        cmocka_unit_test(test_background_free),
         cmocka_unit_test(test_bad_spill),
         cmocka_unit_test(test_bad_trace_files),
     };

@@ -184,6 +184,8 @@ int cmd_ingest(int argc, char **argv)
         cli_error(argv[1], e);
         return 1;
     }
+    ht_store_set_background_free(st, 1); /* as heaptrail run: no wait for
+                                          * the filesystem to free the spill */
     int rc = cli_ingest(st, argv[1], 0, NULL);
     ht_store_close(st);
     return rc == HT_OK ? 0 : 1;

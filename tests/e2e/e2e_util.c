@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -124,4 +125,21 @@ int e2e_run2(char *const argv[], const char *env, char *out, size_t n,
         read_all(efd, err, en);
     }
     return rc;
+}
+
+const char *e2e_find_spill(const char *dir)
+{
+    static char path[1024];
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    struct dirent *de;
+    const char *found = NULL;
+    while ((de = readdir(d)))
+        if (!strncmp(de->d_name, "spill-", 6)) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            found = path;
+        }
+    closedir(d);
+    return found;
 }

@@ -17,6 +17,8 @@ int e2e_run(char *const argv[], const char *env, char *out, size_t n);
 /* Run SQL on an open store and return the first column of the first row
  * as text ("" if no row, "NULL" for NULL), static storage. */
 const char *e2e_sql1(ht_store *st, const char *sql);
+/* The path of the (last) spill-* file in dir, in static storage, or NULL. */
+const char *e2e_find_spill(const char *dir);
 /* Start argv with env; its stdout goes to a pipe whose read end is returned
  * in *out_fd (the caller closes it), its stderr to err_fd (-1: inherited). */
 pid_t e2e_spawn(char *const argv[], const char *env, int err_fd, int *out_fd);

@@ -121,24 +121,6 @@ static void test_underscore_exit(void **state)
     e2e_rmtree(dir);
 }
 
-/* The one spill file in dir (static storage), or NULL. */
-static const char *find_spill(const char *dir)
-{
-    static char path[1024];
-    DIR *d = opendir(dir);
-    if (!d)
-        return NULL;
-    struct dirent *de;
-    const char *found = NULL;
-    while ((de = readdir(d)))
-        if (!strncmp(de->d_name, "spill-", 6)) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            found = path;
-        }
-    closedir(d);
-    return found;
-}
-
 /* A disk that fills up: a 2 MiB tmpfs when use_tmpfs and we may mount
  * one, else HEAPTRAIL_SPILL_MAX (room for the header and one chunk). */
 static void disk_full(int use_tmpfs)
@@ -174,7 +156,7 @@ static void disk_full(int use_tmpfs)
     assert_string_equal(out1, out0);
     /* the spill is on the full disk: ingest it into a trace elsewhere */
     snprintf(spill_dir, sizeof spill_dir, "%s/t.db.spill", mnt);
-    const char *spill = find_spill(spill_dir);
+    const char *spill = e2e_find_spill(spill_dir);
     assert_non_null(spill);
     snprintf(db, sizeof db, "%s/trace.db", dir);
     ht_store *st = NULL;

@@ -31,24 +31,6 @@ static unsigned mode_of(const char *path)
     return (unsigned)(sb.st_mode & 07777);
 }
 
-/* The one spill-* entry of dir (static storage), or NULL. */
-static const char *spill_in(const char *dir)
-{
-    static char path[1024];
-    DIR *d = opendir(dir);
-    if (!d)
-        return NULL;
-    struct dirent *de;
-    const char *found = NULL;
-    while ((de = readdir(d)))
-        if (!strncmp(de->d_name, "spill-", 6)) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            found = path;
-        }
-    closedir(d);
-    return found;
-}
-
 static int entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -74,7 +56,7 @@ static void test_file_modes(void **state)
     char *run[] = {prog, "100", NULL};
     assert_int_equal(e2e_run(run, env, out, sizeof out), 0);
     assert_int_equal(mode_of(sdir), 0700);
-    const char *spill = spill_in(sdir);
+    const char *spill = e2e_find_spill(sdir);
     assert_non_null(spill);
     assert_int_equal(mode_of(spill), 0600);
     char *ing[] = {HT, "ingest", db, NULL};

@@ -12,7 +12,8 @@ ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)"
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
 cmake -S . -B "$ASAN_BUILD_DIR" -DHT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$ASAN_BUILD_DIR" -j "$(nproc)"
-ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 \
+# the fault-injection loop tries every 5th N here (every N in the pass above)
+HT_FAULT_STRIDE=5 ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$(nproc)"
 

@@ -234,6 +234,16 @@ static void ingest_cb(void *ctx, const char *path, ht_err err,
     *(ht_err *)ctx = err;
 }
 
+/* Step between the N of successive runs: 1 (every allocation) unless
+ * HT_FAULT_STRIDE says otherwise; run-tests.sh's ASan pass uses a stride,
+ * its plain pass covers every N. */
+static long fault_stride(void)
+{
+    const char *s = getenv("HT_FAULT_STRIDE");
+    long v = s ? atol(s) : 1;
+    return v > 0 ? v : 1;
+}
+
 struct loop_stats {
     long iterations, failed, benign, max_allocs;
 };
@@ -241,7 +251,7 @@ struct loop_stats {
 static void ingest_loop(int persistent, struct loop_stats *ls)
 {
     memset(ls, 0, sizeof *ls);
-    for (long n = 1;; n++) {
+    for (long n = 1;; n += fault_stride()) {
         fresh_trace(db);
         write_spill();
         struct ht_ingest_result res;
@@ -356,7 +366,7 @@ static void replay_loop(int persistent, struct loop_stats *ls)
     assert_true(rr0.objects > 0);
 
     memset(ls, 0, sizeof *ls);
-    for (long n = 1;; n++) {
+    for (long n = 1;; n += fault_stride()) {
         copy_file(tmpl, db);
         ht_alloc_fault_arm(n, persistent);
         ht_err e = replay(db, &rr);

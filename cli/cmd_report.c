@@ -141,6 +141,13 @@ static int cli_replay_runs(ht_store *st, int64_t only, int quiet)
         e = replay_one(st, ids[i], &rr);
         if (e != HT_OK) {
             char what[64];
+            if (e == HT_EINVAL) { /* the only bad input here: a profile */
+                fprintf(stderr, "heaptrail: unknown --allocator or --gc "
+                        "profile (allocators: 3.8 3.9 3.10 3.11 3.12 3.13, "
+                        "optionally pymalloc-, or system; gc: 3.8..3.13)\n");
+                rc = 1;
+                break;
+            }
             snprintf(what, sizeof what, "replaying run %lld", (long long)ids[i]);
             cli_error(what, e);
             rc = 1;
@@ -186,8 +193,13 @@ static const char replay_usage[] =
     "OPTIONS\n"
     "    --run N             only run N\n"
     "    --allocator P       pymalloc profile 3.8 3.9 3.10 3.11 3.12 3.13\n"
-    "                        (default 3.12; 'pymalloc-' prefix optional)\n"
-    "    --gc V              GC profile (default: the allocator's)\n"
+    "                        (default 3.12; 'pymalloc-' prefix optional),\n"
+    "                        or 'system': every request goes to the raw\n"
+    "                        allocator (no pools or arenas; fragmentation\n"
+    "                        snapshots then show arenas 0, no pool_map or\n"
+    "                        pinning rows)\n"
+    "    --gc V              GC profile (default: the allocator's; 3.12\n"
+    "                        with --allocator system)\n"
     "    --snapshot-every N  events between fragmentation snapshots\n"
     "                        (default 100000)\n"
     "    -v                  timings on stderr\n"

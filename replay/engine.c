@@ -80,7 +80,7 @@ struct eng {
     struct ht__map rootslots; /* root slot -> pointer value */
     struct seg *segs;
     size_t nsegs, csegs;
-    ht_pym *pym;
+    struct ht__amodel am; /* allocator model (--allocator) */
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
     /* objects rows of freed blocks, written as object chunks (owned,
@@ -208,8 +208,8 @@ static void maybe_peak(struct eng *g)
     g->peak_dirty = 0;
     if (g->have_peak && g->r.peak_live_bytes * 100 < g->peak_snap_bytes * 101)
         return;
-    ht_pym_stats(g->pym, &g->peak_stats);
-    if (ht__poolmap_capture(g->pym, &g->peak_pools) && !g->err)
+    g->am.ops->stats(g->am.m, &g->peak_stats);
+    if (ht__poolmap_capture(&g->am, &g->peak_pools) && !g->err)
         g->err = HT_ENOMEM;
     g->have_peak = 1;
     g->peak_snap_bytes = g->r.peak_live_bytes;
@@ -314,7 +314,7 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
             note_drop(x, 2, g->seq, pc);
     }
     /* o is freed on every path: the caller has already unlinked it */
-    if ((e = keep(ht_pym_release(g->pym, o->model_addr))) != HT_OK ||
+    if ((e = keep(g->am.ops->release(g->am.m, o->model_addr, o->size))) != HT_OK ||
         (e = keep(ht_gc_dealloc(g->gc, o->addr))) != HT_OK) {
         ht__obj_free(o);
         return e;
@@ -380,7 +380,7 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
-    if ((e = keep(ht_pym_malloc(g->pym, size, &o->model_addr))) ||
+    if ((e = keep(g->am.ops->malloc(g->am.m, size, &o->model_addr))) ||
         (e = keep(ht_gc_alloc(g->gc, addr, 1))))
         return e;
     g->live_bytes += size;
@@ -484,7 +484,8 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     site_drop(g, o);
     g->live_bytes = g->live_bytes - o->size + size;
     uint64_t nm = 0;
-    if ((e = keep(ht_pym_realloc(g->pym, o->model_addr, size, &nm))))
+    if ((e = keep(g->am.ops->realloc(g->am.m, o->model_addr, o->size, size,
+                                       &nm))))
         goto fail;
     o->model_addr = nm;
     ht__obj_truncate(o, size);
@@ -1143,7 +1144,7 @@ static ht_err pin_charge(struct ht__aggtab *t, const struct pin *p, size_t n,
 static ht_err write_pinning(struct eng *g)
 {
     struct ht_pym_stats s;
-    ht_pym_stats(g->pym, &s);
+    g->am.ops->stats(g->am.m, &s);
     struct pinctx c = {calloc(g->t.n + 1, sizeof(struct pin)), 0,
                        s.pool_size ? s.pool_size : 1};
     struct ht__aggtab t = {0};
@@ -1287,7 +1288,7 @@ static ht_err write_pool_map(struct eng *g)
         e = ht__poolmap_write(ins, g->run, g->peak_snap_seq, "peak",
                               &g->peak_pools);
     if (!e)
-        e = ht__poolmap_capture(g->pym, &now);
+        e = ht__poolmap_capture(&g->am, &now);
     if (!e)
         e = ht__poolmap_write(ins, g->run, g->seq, "exit", &now);
     ht__poolmap_fini(&now);
@@ -1327,7 +1328,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         }
         if (--until_snap == 0) { /* every `every` events; no division */
             until_snap = every;
-            ht_pym_stats(g->pym, &s);
+            g->am.ops->stats(g->am.m, &s);
             if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
                 break;
         }
@@ -1357,7 +1358,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         (e = write_snap(g, "peak", g->peak_snap_seq, &g->peak_stats,
                         g->peak_snap_live)))
         return e;
-    ht_pym_stats(g->pym, &s);
+    g->am.ops->stats(g->am.m, &s);
     if ((e = write_snap(g, "exit", g->seq, &s, g->live_bytes)) ||
         (e = write_pool_map(g)))
         return e;
@@ -1384,15 +1385,17 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     g->t.unpaged = 1; /* paged at the first event needing it */
     g->freed_rows = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *g->freed_rows);
     const char *prof = opts && opts->allocator ? opts->allocator : "3.12";
-    const char *gcv = opts && opts->gc_version ? opts->gc_version : prof;
-    struct ht_pym_config pc = {prof, 0};
+    if (!strncmp(prof, "pymalloc-", 9)) /* "pymalloc-3.11" is "3.11" */
+        prof += 9;
+    const char *gcv = opts && opts->gc_version ? opts->gc_version
+                      : ht__amodel_is_system(prof) ? "3.12" : prof;
     struct ht_gc_config gcc;
     ht_err e;
     if (!g->freed_rows) {
         e = HT_ENOMEM;
         goto done;
     }
-    if ((e = ht_pym_new(&pc, &g->pym)) ||
+    if ((e = ht__amodel_new(prof, &g->am)) ||
         (e = ht_gc_config_for_version(gcv, &gcc)))
         goto done;
     gcc.hook = gc_hook;
@@ -1428,7 +1431,7 @@ done:
     ht__objtab_fini(&g->t);
     free(g->segs);
     free(g->freed_rows);
-    ht_pym_free(g->pym);
+    ht__amodel_fini(&g->am);
     ht_gc_free(g->gc);
     free(g);
     return e;

@@ -24,10 +24,10 @@ static int add_pool(void *ctx, const struct ht_pym_pool_info *p)
     return 0;
 }
 
-ht_err ht__poolmap_capture(const struct ht_pym *m, struct ht__poolmap *pm)
+ht_err ht__poolmap_capture(const struct ht__amodel *a, struct ht__poolmap *pm)
 {
     pm->n = 0;
-    return ht_pym_each_pool(m, add_pool, pm) ? HT_ENOMEM : HT_OK;
+    return a->ops->each_pool(a->m, add_pool, pm) ? HT_ENOMEM : HT_OK;
 }
 
 ht_err ht__poolmap_write(struct ht_insert *ins, int64_t run, uint64_t seq,

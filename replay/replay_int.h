@@ -124,17 +124,57 @@ void ht__obj_free(struct ht__obj *o);
  * at exit and written as pool_map(run_id, seq, kind, arena, pool,
  * size_class, used_blocks, total_blocks) rows. Owns its array. */
 struct ht_pym;
+struct ht__amodel;
 struct ht_pym_pool_info;
 struct ht__poolmap {
     struct ht_pym_pool_info *p;
     size_t n, cap;
 };
 /* Replace pm's contents with the model's pools. HT_ENOMEM. */
-ht_err ht__poolmap_capture(const struct ht_pym *m, struct ht__poolmap *pm);
+ht_err ht__poolmap_capture(const struct ht__amodel *a, struct ht__poolmap *pm);
 /* Insert pm's rows (ins: "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)"). */
 struct ht_insert;
 ht_err ht__poolmap_write(struct ht_insert *ins, int64_t run, uint64_t seq,
                          const char *kind, const struct ht__poolmap *pm);
 void ht__poolmap_fini(struct ht__poolmap *pm);
+
+/* ---- allocator models (replay/amodel.c) -----------------------------
+ * The one interface the engine calls for the allocator model chosen by
+ * --allocator: "pymalloc" (a profile "3.8".."3.13", replay/pymalloc.c) or
+ * "system" (every request goes to the raw allocator: no pools, no arenas).
+ * Addresses handed out are simulated block identities; the engine keeps
+ * each block's in its object record (model_addr) and passes it back, with
+ * the block's requested size, so no model needs a size map of its own.
+ * Statistics use struct ht_pym_stats for both; the system model fills
+ * only raw_blocks (live blocks), bytes_allocated_blocks and bytes_total
+ * (both the live requested bytes: the model has no overhead of its own,
+ * so utilisation is 1 when anything is live), everything else 0; it has
+ * no pools, so each_pool calls nothing (no pool_map rows) and no address
+ * is below HT_PYM_RAW_BASE (no pinning rows). */
+struct ht_pym_stats;
+struct ht__amodel_ops {
+    const char *name;
+    ht_err (*malloc)(void *m, uint64_t size, uint64_t *addr);
+    /* addr: a live block of old_size requested bytes (0: malloc) */
+    ht_err (*realloc)(void *m, uint64_t addr, uint64_t old_size,
+                      uint64_t size, uint64_t *new_addr);
+    ht_err (*release)(void *m, uint64_t addr, uint64_t size);
+    void (*stats)(const void *m, struct ht_pym_stats *st);
+    int (*each_pool)(const void *m,
+                     int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                     void *ctx);
+    void (*destroy)(void *m);
+};
+struct ht__amodel {
+    const struct ht__amodel_ops *ops;
+    void *m; /* owned; freed by ht__amodel_fini */
+};
+/* name: "system", a pymalloc profile ("3.8".."3.13", optionally prefixed
+ * "pymalloc-"), or NULL ("3.12"). HT_EINVAL for another name, HT_ENOMEM;
+ * *a is zeroed on failure. */
+ht_err ht__amodel_new(const char *name, struct ht__amodel *a);
+/* 1 iff name selects the system model. */
+int ht__amodel_is_system(const char *name);
+void ht__amodel_fini(struct ht__amodel *a);
 
 #endif

@@ -34,8 +34,14 @@
  *   views leak_summary(run_id, category, blocks, bytes), run_summary
  */
 struct ht_replay_opts {
-    const char *allocator;    /* pymalloc profile "3.8".."3.13"; NULL: "3.12" */
-    const char *gc_version;   /* GC profile; NULL: same as allocator */
+    const char *allocator;    /* pymalloc profile "3.8".."3.13" ("pymalloc-"
+                                 prefix optional), or "system": every request
+                                 to the raw allocator (no pools or arenas:
+                                 frag_snapshots have arenas 0 and utilisation
+                                 1, pool_map and pinning get no rows);
+                                 NULL: "3.12" */
+    const char *gc_version;   /* GC profile; NULL: same as allocator ("3.12"
+                                 for "system") */
     uint64_t snapshot_every;  /* events between snapshots; 0: 100000 */
     /* Optional: called every 65536 events with the number replayed so far
      * (the CLI draws a progress bar with it); NULL: not called. */

@@ -85,6 +85,25 @@ static void test_refcounts(void **state)
         "SELECT allocs || ',' || frees || ',' || definite_blocks || ','"
         " || errors FROM run_summary"), "3,2,1,2");
     ht_store_close(st);
+
+    /* --allocator system replaces the results: the same findings, and the
+     * exit snapshot holds the one leaked 16-byte block as a raw block */
+    char *sys[] = {HT_BIN_DIR "/heaptrail", "replay", db, "--allocator",
+                   "system", NULL};
+    assert_int_equal(e2e_run(sys, NULL, out, sizeof out), 0);
+    char *bad[] = {HT_BIN_DIR "/heaptrail", "replay", db, "--allocator",
+                   "jemalloc", NULL};
+    assert_int_not_equal(e2e_run(bad, NULL, out, sizeof out), 0);
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    assert_string_equal(e2e_sql1(st,
+        "SELECT category || ',' || blocks || ',' || bytes FROM leak_summary"),
+        "definite,1,16");
+    assert_string_equal(e2e_sql1(st,
+        "SELECT arenas || ',' || raw_blocks || ',' || bytes_in_use || ','"
+        " || utilisation FROM frag_snapshots WHERE kind='exit'"),
+        "0,1,16,1.0");
+    assert_string_equal(e2e_sql1(st, "SELECT count(*) FROM pool_map"), "0");
+    ht_store_close(st);
     e2e_rmtree(dir);
 }
 

@@ -519,6 +519,70 @@ static void test_pinning(void **state)
     ht_store_close(st);
 }
 
+/* --allocator system: every request goes to the raw allocator. The same
+ * findings as with pymalloc; fragmentation rows describe no pools or
+ * arenas: blocks are raw, bytes_in_use = bytes_total = the live requested
+ * bytes (utilisation 1), and pool_map and pinning get no rows. */
+static void sys_trace(struct sb *b)
+{
+    sb_init(b);
+    ev(b, HT_EV_ALLOC, 0x1000, 32, 0, 0);           /* 0 */
+    ev(b, HT_EV_ALLOC, 0x1100, 600, 0, 0);          /* 1 raw in pymalloc */
+    ev(b, HT_EV_ALLOC, 0x1400, 40, 0, 0);           /* 2 */
+    ev(b, HT_EV_FREE, 0x1000, 0, 0, 0);             /* 3 */
+    ev(b, HT_EV_REALLOC, 0x2000, 100, 0x1400, 0);   /* 4 moves, grows */
+    ev(b, HT_EV_REALLOC, 0x2000, 20, 0x2000, 0);    /* 5 shrinks */
+    ev(b, HT_EV_ALLOC, 0x3000, 8, 0, 0);            /* 6 */
+    ev(b, HT_EV_FREE, 0x3000, 0, 0, 0);             /* 7 */
+}
+
+static void test_system_allocator(void **state)
+{
+    (void)state;
+    struct sb b;
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    char out[1024];
+    sys_trace(&b);
+    struct ht_replay_opts o = {.allocator = "system"};
+    sb_replay(&b, &st, &o, &r);
+    assert_int_equal(r.events, 8);
+    assert_int_equal(r.live_at_end, 2);
+    assert_int_equal(r.definite, 2);
+    assert_int_equal(r.definite_bytes, 620);
+    assert_int_equal(r.peak_live_bytes, 700); /* after event 4 */
+    q(st, "SELECT kind, seq, arenas, pools_used, blocks_in_use, bytes_in_use,"
+          " utilisation, unused_pools, bytes_total, raw_blocks, live_bytes,"
+          " bytes_quantization FROM frag_snapshots"
+          " WHERE kind IN ('peak', 'exit') ORDER BY kind", out);
+    assert_string_equal(out, "exit,7,0,0,0,620,1.0,0,620.0,2,620,0;"
+                             "peak,4,0,0,0,700,1.0,0,700.0,2,700,0");
+    q(st, "SELECT count(*) FROM pool_map", out);
+    assert_string_equal(out, "0");
+    q(st, "SELECT count(*) FROM pinning", out);
+    assert_string_equal(out, "0");
+    q(st, "SELECT allocs, frees, reallocs FROM run_stats", out);
+    assert_string_equal(out, "4,2,2");
+    ht_store_close(st);
+
+    /* the same trace through pymalloc 3.12 ("pymalloc-" prefix accepted):
+     * same findings, one arena, pools in the map */
+    sys_trace(&b);
+    st = NULL;
+    o.allocator = "pymalloc-3.12";
+    assert_int_equal(teardown(NULL), 0);
+    assert_int_equal(setup(NULL), 0);
+    sb_replay(&b, &st, &o, &r);
+    assert_int_equal(r.definite, 2);
+    assert_int_equal(r.definite_bytes, 620);
+    q(st, "SELECT arenas, raw_blocks, live_bytes FROM frag_snapshots"
+          " WHERE kind='exit'", out);
+    assert_string_equal(out, "1,1,620");
+    q(st, "SELECT count(*) > 0 FROM pool_map", out);
+    assert_string_equal(out, "1");
+    ht_store_close(st);
+}
+
 /* Bad traces: two events with the same seq, a lost-events marker, a free
  * and a realloc of addresses never allocated, and a run whose process
  * never finished (spill state RUNNING): rows of errors, totals unchanged. */
@@ -597,6 +661,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_churn_peak, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pinning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_system_allocator, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_traces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
     };

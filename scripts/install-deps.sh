@@ -26,3 +26,14 @@ if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok ins
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null; } ||
         echo "heaptrail: note: chromium could not be installed; the headless-browser test will be skipped" >&2
 fi
+# node + npm: only the SARIF schema test uses them (its validator comes from
+# the npm registry, scripts/install-sarif-validator.sh); best effort like
+# chromium: without them that test is skipped.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "heaptrail: installing: nodejs npm (for the SARIF schema test)" >&2
+    { $SUDO apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null; } ||
+        echo "heaptrail: note: node/npm could not be installed; the SARIF schema test will be skipped" >&2
+fi

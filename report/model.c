@@ -616,8 +616,8 @@ static ht_err load_errors(ht_store *st, struct ht_report *r,
         snprintf(sql, sizeof sql,
                  "SELECT printf('%%llu', pc), printf('%%llu', site_id),"
                  " increfs, decrefs FROM refcount_sites WHERE run_id=%lld"
-                 " AND increfs <> decrefs"
-                 " ORDER BY abs(increfs - decrefs) DESC, increfs DESC",
+                 " AND unbalanced > 0" /* its objects ended unbalanced */
+                 " ORDER BY unbalanced DESC, increfs DESC",
                  (long long)r->run_id);
         e = query(st, sql, &q);
     }

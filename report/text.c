@@ -284,11 +284,14 @@ static void heap(const struct tx *t, const struct ht_report *r)
                 (unsigned long long)r->frag_peak.arenas,
                 r->frag_peak.arenas == 1 ? "" : "s");
     for (size_t i = 0; i < r->npeak_sites && i < 3; i++)
-        fprintf(t->f, "  %s %s bytes in %llu blocks from %s\n",
+    {
+        char nb[32];
+        fprintf(t->f, "  %s %s bytes in %s blocks from %s\n",
                 i ? "                 " : "live at the peak:",
                 num(r->peak_sites[i].bytes, a),
-                (unsigned long long)r->peak_sites[i].blocks,
+                num(r->peak_sites[i].blocks, nb),
                 loc(&r->peak_sites[i].at, buf, sizeof buf));
+    }
     for (size_t i = 0; i < r->npinning && i < 3; i++)
         fprintf(t->f, "  pinned: %llu pool%s, %llu arena%s kept alive by %llu"
                 " blocks from %s\n", (unsigned long long)r->pinning[i].pools,

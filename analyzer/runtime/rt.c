@@ -670,7 +670,8 @@ static void ht__rt_atfork_child(void)
     munmap(old, old_size);
     ht__rt_solo_start(); /* the only thread of the child (R5, R6) */
     for (int i = 0; i < HT__RT_MAX_THREADS; i++) /* T1: only we survive */
-        if (!pthread_equal(g_threads[i].self, pthread_self()))
+        if (g_threads[i].state != 2 ||
+            !pthread_equal(g_threads[i].self, pthread_self()))
             __atomic_store_n(&g_threads[i].state, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&g_ready, HT__RT_READY, __ATOMIC_RELEASE);
     ht__rt_record_roots();
@@ -828,9 +829,32 @@ static uint64_t ht__rt_chunk_records(uint64_t c, uint64_t nrec)
     return (uint64_t)(h - off) / sizeof(struct ht_rec);
 }
 
+/* Parse one /proc/self/maps line [q, end): "lo-hi perms ...". Returns 1
+ * with *ml, *mh set for a well-formed readable mapping, else 0. */
+static int ht__snap_maps_line(const char *q, const char *end, uint64_t *ml,
+                              uint64_t *mh)
+{
+    uint64_t v[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        int nd = 0;
+        for (; q < end && *q != (k ? ' ' : '-'); q++, nd++) {
+            unsigned d = (unsigned)(*q >= 'a' ? *q - 'a' + 10 : *q - '0');
+            if (d > 15 || nd >= 16)
+                return 0;
+            v[k] = v[k] << 4 | d;
+        }
+        if (q == end || nd == 0)
+            return 0;
+        q++;
+    }
+    *ml = v[0];
+    *mh = v[1];
+    return q < end && *q == 'r' && v[0] < v[1];
+}
+
 /* Scan [lo, hi) where it is mapped readable: another thread's stack may
  * have been unmapped since its slot was read. /proc/self/maps is read with
- * a fixed buffer (no malloc); a line longer than it is skipped. */
+ * a fixed buffer (no malloc); a line longer than it is skipped whole. */
 static void ht__snap_scan_mapped(const struct ht__snap_ent *live, uint64_t n,
                                  uint64_t lo, uint64_t hi)
 {
@@ -839,6 +863,7 @@ static void ht__snap_scan_mapped(const struct ht__snap_ent *live, uint64_t n,
         return;
     char buf[4096];
     size_t len = 0;
+    int skip = 0; /* inside an overlong line */
     for (;;) {
         ssize_t r = read(fd, buf + len, sizeof buf - len);
         if (r < 0 && errno == EINTR)
@@ -849,24 +874,21 @@ static void ht__snap_scan_mapped(const struct ht__snap_ent *live, uint64_t n,
         size_t s = 0;
         char *nl;
         while ((nl = memchr(buf + s, '\n', len - s))) {
-            /* "lo-hi perms ..." in hex */
-            uint64_t ml = 0, mh = 0;
-            const char *q = buf + s;
-            for (; *q != '-' && q < nl; q++)
-                ml = ml << 4 | (uint64_t)(*q <= '9' ? *q - '0' : *q - 'a' + 10);
-            for (q++; *q != ' ' && q < nl; q++)
-                mh = mh << 4 | (uint64_t)(*q <= '9' ? *q - '0' : *q - 'a' + 10);
-            if (q + 1 < nl && q[1] == 'r') {
+            uint64_t ml, mh;
+            if (!skip && ht__snap_maps_line(buf + s, nl, &ml, &mh)) {
                 uint64_t a = ml > lo ? ml : lo, b = mh < hi ? mh : hi;
                 if (a < b)
                     ht__snap_scan(live, n, a, b);
             }
+            skip = 0;
             s = (size_t)(nl - buf) + 1;
         }
         memmove(buf, buf + s, len - s);
         len -= s;
-        if (len == sizeof buf)
+        if (len == sizeof buf) {
             len = 0;
+            skip = 1;
+        }
     }
     close(fd);
 }

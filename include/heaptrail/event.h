@@ -20,6 +20,9 @@
  *   FN_ENTER  a=function site id       b=first pointer argument
  *   FN_EXIT   a=function site id
  *   ROOT      a=start    b=length     c=module index          (data/bss segment)
+ *             or c=HT_ROOT_STACK         d=thread id  (a thread stack range
+ *             scanned at a snapshot: the EDGEs after it from slots in the
+ *             range are stack roots; replay treats it as a segment)
  *   EDGE      a=slot     b=value      (exit-snapshot conservative edge)
  *   SNAPSHOT  a=snapshot number        (start of an exit/on-demand snapshot)
  *   OVERFLOW  a=number of events lost (spill full)
@@ -56,6 +59,9 @@ enum ht_event_kind {
 #undef HT__EV_ENUM
     HT_EV_KIND_COUNT
 };
+
+/* ROOT c of a thread stack range (module indexes are small). */
+#define HT_ROOT_STACK UINT64_MAX
 
 #define HT_EVF_SITE 0x1u    /* d is an exact site id, not a pc */
 #define HT_EVF_REALLOC 0x2u /* FREE: the old block of a moving realloc */

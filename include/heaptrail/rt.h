@@ -13,11 +13,18 @@
  *                     spill goes to "<trace>.spill/".
  *   HEAPTRAIL_SPILL_MAX  spill capacity in bytes (default 64 GiB, sparse).
  *   HEAPTRAIL_DISABLE=1  record nothing.
- *   HEAPTRAIL_SNAPSHOT  1 (default): at exit, scan live blocks and data
- *                     segments conservatively and record the pointer edges
- *                     found as EDGE events (memcheck-style leak classes
- *                     without instrumented stores); 0: no exit snapshot,
- *                     and ht_rt_snapshot records nothing.
+ *   HEAPTRAIL_SNAPSHOT  1 (default): at exit, scan live blocks, data
+ *                     segments and thread stacks conservatively and record
+ *                     the pointer edges found as EDGE events (memcheck-style
+ *                     leak classes without instrumented stores); 0: no exit
+ *                     snapshot, and ht_rt_snapshot records nothing.
+ *                     Stack roots (ROOT events, c = HT_ROOT_STACK): the
+ *                     exiting thread's callee-saved registers and stack from
+ *                     where the program called exit() (not scanned after a
+ *                     return from main: no user frame is live then), and
+ *                     the whole stack of every other still-running thread
+ *                     started through the wrapped pthread_create (up to 256
+ *                     at once; racy reads, clipped to mapped memory).
  *   A malformed value gets one "heaptrail: invalid ..." line on stderr and
  *   the default (0/1 variables: unset or empty = default).
  */
@@ -45,7 +52,8 @@ void ht_rt_fn_exit(uint64_t site);
 void *ht_rt_alloc_note(uint64_t site, void *ptr, uint64_t size);
 void ht_rt_free_note(uint64_t site, const void *ptr);
 /* Record a snapshot of the live heap's pointer edges now (also done at
- * exit). */
+ * exit); the caller's registers and stack from this call up, and the other
+ * recorded threads' stacks, are roots. */
 void ht_rt_snapshot(void);
 
 #ifdef __cplusplus

@@ -400,7 +400,10 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
                                   : malloc(sizeof *o);
     if (!o)
         return HT_ENOMEM;
-    memset(o, 0, sizeof *o);
+    /* a copy of a zero record, not memset: gcc makes the memset (and an
+     * initializer) a rep stos, slow to start, on every allocation */
+    static const struct ht__obj zero_obj;
+    *o = zero_obj;
     o->addr = addr;
     o->size = size;
     o->alloc_seq = ev->seq;

@@ -495,7 +495,9 @@ static void dec_rec(struct dec *d, struct ht_rec *r)
     uint64_t t, fl;
     unsigned k;
 
-    memset(r, 0, sizeof(*r));
+    /* every field is written below (on error recs are unspecified): no
+     * memset, the output buffer is larger than the cache */
+    r->reserved = 0;
     if (d->p[S_KIND] == d->end[S_KIND]) {
         d->bad = 1;
         return;

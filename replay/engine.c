@@ -103,6 +103,12 @@ struct eng {
     uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
     int64_t site_row;
     struct ht__aggtab sites, churn, rcsites;
+    /* churn row + 1 by size (< CHURN_DIRECT) for each of the first
+     * CHURN_DIR_SITES site rows (NULL until the site allocates a small
+     * block): an allocation finds its churn row without hashing (pc, size).
+     * Owns the tables; ncdir entries. */
+    uint32_t **cdir;
+    size_t ncdir;
     int peak_dirty, have_peak;
     uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
     struct ht_pym_stats peak_stats;
@@ -126,6 +132,10 @@ enum { R_INC, R_DEC, R_UNBAL };
 #define CHURN_SHORT 1000u
 #define CHURN_MIN_ALLOCS 100u
 #define CHURN_RATIO 10u
+/* the churn directory: sizes below CHURN_DIRECT (4 KB a site), for the
+ * first CHURN_DIR_SITES sites (at most 16 MB) */
+#define CHURN_DIRECT 1025u
+#define CHURN_DIR_SITES 4096u
 /* rows of seq_out_of_order written per run (all are counted) */
 #define DISORDER_ROWS 100u
 
@@ -257,15 +267,21 @@ static ht_err flush_freed(struct eng *g)
     return e;
 }
 
-/* o now counts at site pc with its current size */
-static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
+/* row of site pc (one-entry cache in front of the hash); -1 on HT_ENOMEM */
+static int64_t site_lookup(struct eng *g, uint64_t pc)
 {
     int64_t r = g->sites.n && pc == g->site_pc ? g->site_row
                                                : ht__agg_row(&g->sites, pc, 0);
-    if (r < 0)
-        return HT_ENOMEM;
-    g->site_pc = pc;
-    g->site_row = r;
+    if (r >= 0) {
+        g->site_pc = pc;
+        g->site_row = r;
+    }
+    return r;
+}
+
+/* o now counts at site row r with its current size */
+static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
+{
     struct ht__agg *s = site_touch(g, (uint32_t)r);
     o->site_i = (uint32_t)r;
     s->v[S_ALLOCS]++;
@@ -273,7 +289,46 @@ static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
     s->v[S_LIVE]++;
     s->v[S_LIVE_BYTES] += o->size;
     g->bytes_allocated += o->size;
+}
+
+/* o now counts at site pc with its current size */
+static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
+{
+    int64_t r = site_lookup(g, pc);
+    if (r < 0)
+        return HT_ENOMEM;
+    site_add_row(g, o, r);
     return HT_OK;
+}
+
+/* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
+ * sizes of the first sites go through the directory (same rows as the
+ * hash: the directory only remembers them). */
+static int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
+                            uint64_t size)
+{
+    if (size >= CHURN_DIRECT || (uint64_t)sr >= CHURN_DIR_SITES)
+        return ht__agg_row(&g->churn, pc, size);
+    if ((size_t)sr >= g->ncdir) {
+        size_t nc = g->ncdir ? g->ncdir * 2 : 16;
+        while (nc <= (size_t)sr)
+            nc *= 2;
+        uint32_t **nd = realloc(g->cdir, nc * sizeof *nd);
+        if (!nd)
+            return -1;
+        memset(nd + g->ncdir, 0, (nc - g->ncdir) * sizeof *nd);
+        g->cdir = nd;
+        g->ncdir = nc;
+    }
+    uint32_t *d = g->cdir[sr];
+    if (!d && !(d = g->cdir[sr] = calloc(CHURN_DIRECT, sizeof *d)))
+        return -1;
+    if (d[size])
+        return (int64_t)d[size] - 1;
+    int64_t cr = ht__agg_row(&g->churn, pc, size);
+    if (cr >= 0)
+        d[size] = (uint32_t)cr + 1;
+    return cr;
 }
 
 static void site_drop(struct eng *g, const struct ht__obj *o)
@@ -345,7 +400,10 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
                                   : malloc(sizeof *o);
     if (!o)
         return HT_ENOMEM;
-    memset(o, 0, sizeof *o);
+    /* a copy of a zero record, not memset: gcc makes the memset (and an
+     * initializer) a rep stos, slow to start, on every allocation */
+    static const struct ht__obj zero_obj;
+    *o = zero_obj;
     o->addr = addr;
     o->size = size;
     o->alloc_seq = ev->seq;
@@ -368,11 +426,13 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         free(o);
         return keep(e);
     }
-    int64_t cr = ht__agg_row(&g->churn, o->pc, size);
-    if (cr < 0 || site_add(g, o, o->pc)) {
+    int64_t sr = site_lookup(g, o->pc);
+    int64_t cr = sr < 0 ? -1 : churn_lookup(g, sr, o->pc, size);
+    if (cr < 0) {
         ht__obj_free(ht__objtab_remove(&g->t, addr));
         return HT_ENOMEM;
     }
+    site_add_row(g, o, sr);
     o->churn_i = (uint32_t)cr;
     struct ht__agg *c = &g->churn.v[cr];
     c->v[C_ALLOCS]++;
@@ -1427,6 +1487,9 @@ done:
     ht__poolmap_fini(&g->peak_pools);
     ht__agg_fini(&g->sites);
     ht__agg_fini(&g->churn);
+    for (size_t i = 0; i < g->ncdir; i++)
+        free(g->cdir[i]);
+    free(g->cdir);
     ht__agg_fini(&g->rcsites);
     ht__objtab_fini(&g->t);
     free(g->segs);

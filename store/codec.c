@@ -423,6 +423,11 @@ static inline uint64_t get(struct dec *d, int s)
 {
     const uint8_t *p = d->p[s], *end = d->end[s];
     uint64_t v = 0;
+    /* most fields are one-byte varints: the loop below gives the same */
+    if (__builtin_expect(p != end && *p < 0x80, 1)) {
+        d->p[s] = p + 1;
+        return *p;
+    }
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (p == end)
             break;
@@ -490,7 +495,9 @@ static void dec_rec(struct dec *d, struct ht_rec *r)
     uint64_t t, fl;
     unsigned k;
 
-    memset(r, 0, sizeof(*r));
+    /* every field is written below (on error recs are unspecified): no
+     * memset, the output buffer is larger than the cache */
+    r->reserved = 0;
     if (d->p[S_KIND] == d->end[S_KIND]) {
         d->bad = 1;
         return;

@@ -70,6 +70,7 @@
 
 struct seg {
     uint64_t start, len;
+    int stack; /* a thread stack range of one snapshot (HT_ROOT_STACK) */
 };
 
 struct eng {
@@ -661,6 +662,39 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
     return add_error(g, "refcount_below_zero", ev->a, ev->d);
 }
 
+/* A new snapshot: the thread stacks of the previous one are stale (their
+ * frames are gone), so their ranges and the root slots in them are
+ * dropped; the snapshot's own ROOT and EDGE events follow. Segment roots
+ * (data/BSS) stay. */
+static ht_err drop_stack_roots(struct eng *g)
+{
+    size_t nkeep = 0;
+    for (size_t i = 0; i < g->nsegs; i++) {
+        const struct seg sg = g->segs[i];
+        if (!sg.stack) {
+            g->segs[nkeep++] = sg;
+            continue;
+        }
+        /* deleting may move entries: rescan until none is in the range */
+        for (int again = 1; again;) {
+            again = 0;
+            for (size_t k = 0; k < g->rootslots.cap; k++) {
+                uint64_t slot = g->rootslots.keys[k];
+                if (!slot || slot < sg.start || slot - sg.start >= sg.len)
+                    continue;
+                struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[k]);
+                ht_err e;
+                if (x && (e = keep(ht_gc_extref(g->gc, x->addr, -1))))
+                    return e;
+                ht__map_del(&g->rootslots, slot);
+                again = 1;
+            }
+        }
+    }
+    g->nsegs = nkeep;
+    return HT_OK;
+}
+
 static ht_err step(struct eng *g, const struct ht_rec *ev)
 {
     ht_err e;
@@ -702,8 +736,10 @@ static ht_err step(struct eng *g, const struct ht_rec *ev)
             g->segs = ns;
             g->csegs = nc;
         }
-        g->segs[g->nsegs++] = (struct seg){ev->a, ev->b};
+        g->segs[g->nsegs++] = (struct seg){ev->a, ev->b, ev->c == HT_ROOT_STACK};
         return HT_OK;
+    case HT_EV_SNAPSHOT:
+        return drop_stack_roots(g);
     case HT_EV_INCREF:
     case HT_EV_DECREF:
         return do_refcount(g, ev);

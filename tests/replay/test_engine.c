@@ -381,6 +381,36 @@ static int64_t sb_replay(struct sb *b, ht_store **st,
     return run;
 }
 
+/* Stack roots belong to one snapshot: P held by a stack slot at a mid-run
+ * snapshot and not at the exit snapshot is lost; Q, held by a stack slot
+ * at the exit snapshot, is reachable; R, held by a data-segment root slot
+ * stored before both snapshots, stays reachable. */
+static void test_stack_roots_per_snapshot(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ROOT, 0x600000, 0x100, 0, 0);            /* data segment */
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);                 /* P */
+    ev(&b, HT_EV_ALLOC, 0x2000, 48, 0, 0);                 /* Q */
+    ev(&b, HT_EV_ALLOC, 0x3000, 64, 0, 0);                 /* R */
+    ev(&b, HT_EV_STORE, 0x600008, 0x3000, 0, 0);           /* global -> R */
+    ev(&b, HT_EV_SNAPSHOT, 0, 0, 0, 0);                    /* mid-run */
+    ev(&b, HT_EV_ROOT, 0x7ff000, 0x1000, HT_ROOT_STACK, 0);
+    ev(&b, HT_EV_EDGE, 0x7ff010, 0x1000, 0, 0);            /* stack -> P */
+    ev(&b, HT_EV_SNAPSHOT, 1, 0, 0, 0);                    /* at exit */
+    ev(&b, HT_EV_ROOT, 0x7fe000, 0x2000, HT_ROOT_STACK, 0);
+    ev(&b, HT_EV_EDGE, 0x7fe020, 0x2000, 0, 0);            /* stack -> Q */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[256];
+    q(st, "SELECT printf('%x', addr), leak_kind FROM objects ORDER BY addr",
+      out);
+    assert_string_equal(out, "1000,definite;2000,reachable;3000,reachable");
+    ht_store_close(st);
+}
+
 /* give event i the pc / site id d (ev() sets d = 0x1000 + seq) */
 static void setd(struct sb *b, uint64_t i, uint64_t d)
 {
@@ -652,6 +682,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leaks_cycles_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_scc_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stack_roots_per_snapshot, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_realloc_moves_edges, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,

@@ -10,14 +10,14 @@
 #include "cc_argv.h"
 #include "ht_cc_wrap_flags.h"
 
-/* Options whose value is the next argument. */
-static int ht__cc_takes_value(const char *a)
+/* Options whose value is the next argument (see cc_argv.h). */
+int ht__cc_takes_value(const char *a)
 {
     static const char *const opts[] = {
         "-o", "-I", "-D", "-U", "-L", "-l", "-include", "-imacros",
         "-isystem", "-idirafter", "-iquote", "-iprefix", "-x", "-MF", "-MT",
         "-MQ", "-Xlinker", "-Xassembler", "-Xpreprocessor", "-aux-info",
-        "--param", "-T", "-u", "-z", NULL};
+        "--param", "-T", "-u", "-z", "-isysroot", "--sysroot", NULL};
     for (int i = 0; opts[i]; i++)
         if (strcmp(a, opts[i]) == 0)
             return 1;

@@ -6,6 +6,10 @@
 
 #include "heaptrail/err.h"
 
+/* Whether compiler option a takes the next argument as its value (-o,
+ * -I, -MF, -isysroot, ...): the one list every part of heaptrail-cc uses. */
+int ht__cc_takes_value(const char *a);
+
 /*
  * Build the real compiler's argument vector from the wrapper's arguments
  * (argv[0] excluded, argc of them). real_cc becomes element 0; rt_lib is the

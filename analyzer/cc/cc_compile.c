@@ -16,23 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cc_argv.h"
 #include "cc_colmap.h"
 #include "cc_compile.h"
 #include "cc_opts.h"
 #include "cc_section.h"
 #include "sites.h"
-
-static int takes_value(const char *a)
-{
-    static const char *const v[] = {
-        "-o", "-MF", "-MT", "-MQ", "-include", "-imacros", "-isystem",
-        "-iquote", "-idirafter", "-I", "-D", "-U", "-x", "-L", "-l",
-        "-Xlinker", "-Xpreprocessor", "-Xassembler", "-aux-info"};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (strcmp(a, v[i]) == 0)
-            return 1;
-    return 0;
-}
 
 static int run(char **v, const char *errfile)
 {
@@ -41,9 +30,12 @@ static int run(char **v, const char *errfile)
         return -1;
     if (p == 0) {
         if (errfile) {
-            int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0)
-                dup2(fd, 2);
+            int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                          0600);
+            if (fd == 2)
+                fcntl(2, F_SETFD, 0); /* stderr was closed: keep it open */
+            else if (fd >= 0)
+                dup2(fd, 2); /* fd itself closes at exec */
         }
         execvp(v[0], v);
         _exit(127);
@@ -140,7 +132,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
             md = 1; /* kbuild style: -Wp,-MD,<depfile> */
             mf = strchr(a + 5, ',') + 1;
         }
-        if (takes_value(a) && i + 1 < argc) {
+        if (ht__cc_takes_value(a) && i + 1 < argc) {
             if (strcmp(a, "-o") == 0)
                 obj = argv[i + 1];
             if (strcmp(a, "-MF") == 0)

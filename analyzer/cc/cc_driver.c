@@ -50,20 +50,6 @@ static int has_suffix(const char *s, const char *suf)
     return l > k && strcmp(s + l - k, suf) == 0;
 }
 
-/* Options whose value is the next argument. */
-static int takes_value(const char *a)
-{
-    static const char *const v[] = {
-        "-o", "-MF", "-MT", "-MQ", "-include", "-imacros", "-isystem",
-        "-iquote", "-idirafter", "-iprefix", "-I", "-D", "-U", "-x", "-L",
-        "-l", "-Xlinker", "-Xpreprocessor", "-Xassembler", "-aux-info",
-        "--param", "-T", "-u", "-z", "-isysroot", "--sysroot"};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (strcmp(a, v[i]) == 0)
-            return 1;
-    return 0;
-}
-
 /* Options only the link step needs (dropped from per-source compiles). */
 static int link_only(const char *a)
 {
@@ -137,7 +123,7 @@ int ht__cc_parse(int argc, char **argv, struct ht_cc_cmd *c)
             continue;
         }
         const char *v = NULL;
-        if (takes_value(a) && i + 1 < argc)
+        if (ht__cc_takes_value(a) && i + 1 < argc)
             v = argv[++i];
         parse_opt(c, a, v, &lang);
     }
@@ -323,7 +309,7 @@ static char **link_argv(int argc, char **argv, const struct ht_cc_cmd *c,
             continue;
         }
         v[n++] = argv[i];
-        if (takes_value(a) && i + 1 < argc)
+        if (ht__cc_takes_value(a) && i + 1 < argc)
             v[n++] = argv[++i];
     }
     *out_n = n;

@@ -154,6 +154,10 @@ int cmd_analyze(int argc, char **argv)
 {
     const char *db_path = NULL, *format = "text";
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(analyze_usage, stdout);
+            return 0;
+        }
         if (!strcmp(argv[i], "-p") && i + 1 < argc)
             db_path = argv[++i];
         else if (!strcmp(argv[i], "--format") && i + 1 < argc)

@@ -156,6 +156,10 @@ static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
 
 int cmd_instrument(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(instrument_usage, stdout);
+        return 0;
+    }
     if (argc != 3 || strcmp(argv[1], "-p") != 0) {
         fprintf(stderr, "%s", instrument_usage);
         return 2;

@@ -283,6 +283,13 @@ static void test_help(void **state)
             if (!strstr(out, secs[k]))
                 fail_msg("%s --help lacks %s", cmds[i % 6], secs[k]);
     }
+    /* the analyzer commands and demo answer help too (usage on stdout) */
+    static const char *const more[] = {"analyze", "instrument", "demo"};
+    for (size_t i = 0; i < 3; i++) {
+        char *h[] = {HT, "help", (char *)more[i], NULL};
+        assert_int_equal(e2e_run(h, NULL, out, sizeof out), 0);
+        assert_non_null(strstr(out, more[i]));
+    }
 }
 
 /* Colour only on a TTY (script(1) gives the report one), never with

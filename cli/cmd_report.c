@@ -375,8 +375,13 @@ static int render(ht_store *st, const struct rep_opts *o,
     } else if (!strcmp(o->format, "sarif")) {
         e = ht_report_sarif(reps, n, f);
     } else if (!strcmp(o->format, "html")) {
-        for (size_t i = 0; e == HT_OK && i < n; i++)
-            e = ht_report_html(st, reps[i].run_id, f);
+        /* one page holds one run: the first, unless --run chose another */
+        if (n > 1)
+            fprintf(stderr, "heaptrail report: the trace has %zu runs; the"
+                    " HTML page shows run %lld (choose with --run N)\n", n,
+                    (long long)reps[0].run_id);
+        if (n)
+            e = ht_report_html(st, reps[0].run_id, f);
     } else {
         struct ht_report_text_opts to = {0, 0};
         to.color = !o->no_color && !o->out && !getenv("NO_COLOR") &&

@@ -267,6 +267,33 @@ static void test_diff(void **state)
     assert_int_equal(e2e_run2(back, NULL, out, sizeof out, err, sizeof err), 0);
 }
 
+/* A trace with two runs (samples/fork: parent and child): the HTML page
+ * shows one run and says which; --run picks the other. */
+static void test_html_one_run(void **state)
+{
+    (void)state;
+    char fdb[700], page[700];
+    snprintf(fdb, sizeof fdb, "%s/fork.db", dir);
+    snprintf(page, sizeof page, "%s/fork.html", dir);
+    char *run[] = {HT, "run", "-o", fdb, "--", HT_SAMPLE_DIR "/fork", NULL};
+    assert_int_equal(e2e_run(run, NULL, out, sizeof out), 0);
+    char *rep[] = {HT, "report", fdb, "--format", "html", "-o", page, NULL};
+    assert_int_equal(e2e_run2(rep, NULL, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(err, "the trace has 2 runs; the HTML page shows run 1"));
+    FILE *f = fopen(page, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    fclose(f);
+    out[n] = 0;
+    const char *d = strstr(out, "<!DOCTYPE html>");
+    assert_non_null(d);
+    assert_null(strstr(d + 1, "<!DOCTYPE html>"));
+    char *rep2[] = {HT, "report", fdb, "--run", "2", "--format", "html",
+                    "-o", page, NULL};
+    assert_int_equal(e2e_run2(rep2, NULL, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(err, "runs;"));
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -318,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_text_golden),
         cmocka_unit_test(test_json_golden),
         cmocka_unit_test(test_sarif),
+        cmocka_unit_test(test_html_one_run),
         cmocka_unit_test(test_fail_on),
         cmocka_unit_test(test_suppressions),
         cmocka_unit_test(test_diff),

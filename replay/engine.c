@@ -582,11 +582,20 @@ fail:
     return e == HT_EINVAL ? HT_OK : e;
 }
 
+/* Stores, edges and refcount events look up the block containing an
+ * address: the object table's page index is built on the first of them. */
+static ht_err need_index(struct eng *g)
+{
+    return g->t.unpaged ? ht__objtab_index(&g->t) : HT_OK;
+}
+
 /* STORE (drops != 0) or exit-snapshot EDGE */
 static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
 {
     uint64_t slot = ev->a, val = ev->b, oldv = drops ? ev->c : 0;
-    ht_err e = HT_OK;
+    ht_err e = need_index(g);
+    if (e)
+        return e;
     struct ht__obj *n = ht__objtab_find(&g->t, val);
     struct ht__obj *o = ht__objtab_find(&g->t, slot);
     if (n)
@@ -637,6 +646,9 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
  * explicitly from then on. */
 static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
 {
+    ht_err e0 = need_index(g);
+    if (e0)
+        return e0;
     int inc = ev->kind == HT_EV_INCREF;
     int64_t r = ht__agg_row(&g->rcsites, ev->d, ev->flags & HT_EVF_SITE);
     if (r < 0)
@@ -697,18 +709,6 @@ static ht_err drop_stack_roots(struct eng *g)
 
 static ht_err step(struct eng *g, const struct ht_rec *ev)
 {
-    ht_err e;
-    switch (ev->kind) {
-    case HT_EV_STORE:
-    case HT_EV_EDGE:
-    case HT_EV_INCREF:
-    case HT_EV_DECREF: /* these look up the block containing an address */
-        if (g->t.unpaged && (e = ht__objtab_index(&g->t)))
-            return e;
-        break;
-    default:
-        break;
-    }
     switch (ev->kind) {
     case HT_EV_ALLOC:
         g->allocs++;

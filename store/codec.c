@@ -16,7 +16,7 @@
  *   S_FLAGS  flags varint                  and one encoding per field a..d,
  * chosen by a per-kind mode table (field_mode()):
  *   M_RAW    varint of the value (S_RAW, or S_SIZE for sizes)
- *   M_DELTA  zigzag(value - previous value of the same kind and field), S_DELTA
+ *   M_DELTA  ht__zigzag(value - previous value of the same kind and field), S_DELTA
  *   M_HIST_A / M_HIST_F  a token in S_HTOK: k >= 1 means "the address pushed
  *            k pushes ago on the alloc (resp. free) history"; 0 means not found
  *            and is followed by an M_DELTA encoding. A FREE's address is almost
@@ -133,16 +133,6 @@ struct model {
     uint32_t ntid, nd;     /* dictionary sizes */
 };
 
-static inline uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static inline int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 /* ---- encoder ---------------------------------------------------------------- */
 
 struct enc {
@@ -204,7 +194,7 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
     }
         /* fall through */
     case M_DELTA:
-        put(e, S_DELTA, zigzag((int64_t)(v - e->m.prev[kind][f])));
+        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->m.prev[kind][f])));
         break;
     }
     e->m.prev[kind][f] = v;
@@ -270,17 +260,6 @@ static size_t raw_bound(size_t n)
     return n * per + NSTREAM * 5;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t i = 0;
-    while (v >= 0x80) {
-        p[i++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[i++] = (uint8_t)v;
-    return i;
-}
-
 /* Compress the stream lengths then the streams, as one zstd frame, into
  * dst[0..cap). Returns the compressed size or a zstd error code. */
 static size_t body_compress(ZSTD_CCtx *cctx, struct enc *e, uint8_t *dst,
@@ -292,7 +271,7 @@ static size_t body_compress(ZSTD_CCtx *cctx, struct enc *e, uint8_t *dst,
 
     for (int s = 0; s < NSTREAM; s++) {
         size_t len = (size_t)(e->s[s] - e->base[s]);
-        nlens += put_varint(lens + nlens, len);
+        nlens += ht__put_varint(lens + nlens, len);
         raw += len;
     }
     ZSTD_CCtx_setPledgedSrcSize(cctx, nlens + raw);
@@ -320,7 +299,7 @@ static size_t body_len(struct enc *e)
     size_t total = 0;
     for (int s = 0; s < NSTREAM; s++) {
         size_t len = (size_t)(e->s[s] - e->base[s]);
-        total += len + put_varint(tmp, len);
+        total += len + ht__put_varint(tmp, len);
     }
     return total;
 }
@@ -480,7 +459,7 @@ static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, u
     }
         /* fall through */
     case M_DELTA:
-        v = d->m.prev[kind][f] + (uint64_t)unzigzag(get(d, S_DELTA));
+        v = d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, S_DELTA));
         break;
     default:
         d->bad = 1;

@@ -37,24 +37,10 @@
 
 enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_PC, C_TID, C_RC, NCOL };
 
-static inline uint64_t zz(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static inline int64_t unzz(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
+/* Append varint v at p; returns the byte after it. */
 static inline uint8_t *put(uint8_t *p, uint64_t v)
 {
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
+    return p + ht__put_varint(p, v);
 }
 
 /* Read a varint from [*p, end); 0 on overrun or over-long input. */
@@ -87,15 +73,15 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
         c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
     for (size_t i = 0; i < n; i++) {
-        c[C_FREE] = put(c[C_FREE], zz((int64_t)(r[i].free_seq - pf)));
-        c[C_LIFE] = put(c[C_LIFE], zz((int64_t)(r[i].free_seq - r[i].alloc_seq)));
-        c[C_ADDR] = put(c[C_ADDR], zz((int64_t)(r[i].addr - pa)));
+        c[C_FREE] = put(c[C_FREE], ht__zigzag((int64_t)(r[i].free_seq - pf)));
+        c[C_LIFE] = put(c[C_LIFE], ht__zigzag((int64_t)(r[i].free_seq - r[i].alloc_seq)));
+        c[C_ADDR] = put(c[C_ADDR], ht__zigzag((int64_t)(r[i].addr - pa)));
         c[C_SIZE] = put(c[C_SIZE], r[i].size);
-        c[C_PC] = put(c[C_PC], zz((int64_t)(r[i].pc - pp)));
-        c[C_TID] = put(c[C_TID], zz((int64_t)((uint64_t)r[i].tid - pt)));
+        c[C_PC] = put(c[C_PC], ht__zigzag((int64_t)(r[i].pc - pp)));
+        c[C_TID] = put(c[C_TID], ht__zigzag((int64_t)((uint64_t)r[i].tid - pt)));
         c[C_RC] = put(c[C_RC], r[i].has_refcnt != 0);
         if (r[i].has_refcnt)
-            c[C_RC] = put(c[C_RC], zz(r[i].refcnt));
+            c[C_RC] = put(c[C_RC], ht__zigzag(r[i].refcnt));
         pf = r[i].free_seq;
         pa = r[i].addr;
         pp = r[i].pc;
@@ -188,15 +174,15 @@ ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
                 goto out;
         if (v[C_RC] > 1 || (v[C_RC] && !get(&cs[C_RC], ce[C_RC], &rcv)))
             goto out;
-        pf += (uint64_t)unzz(v[C_FREE]);
-        pa += (uint64_t)unzz(v[C_ADDR]);
-        pp += (uint64_t)unzz(v[C_PC]);
-        pt += (uint64_t)unzz(v[C_TID]);
+        pf += (uint64_t)ht__unzigzag(v[C_FREE]);
+        pa += (uint64_t)ht__unzigzag(v[C_ADDR]);
+        pp += (uint64_t)ht__unzigzag(v[C_PC]);
+        pt += (uint64_t)ht__unzigzag(v[C_TID]);
         r[i] = (struct ht_objrow){
             .addr = pa, .size = v[C_SIZE], .free_seq = pf,
-            .alloc_seq = pf - (uint64_t)unzz(v[C_LIFE]), .pc = pp,
+            .alloc_seq = pf - (uint64_t)ht__unzigzag(v[C_LIFE]), .pc = pp,
             .tid = (uint32_t)pt, .has_refcnt = (uint8_t)v[C_RC],
-            .refcnt = unzz(rcv)};
+            .refcnt = ht__unzigzag(rcv)};
     }
     for (int k = 0; k < NCOL; k++)
         if (cs[k] != ce[k])

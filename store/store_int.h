@@ -67,4 +67,29 @@ void ht__sym_free(ht_symbolizer *sym); /* accepts NULL */
 ht_err ht__sym_lookup(ht_symbolizer *sym, const char *module_path,
                       uint64_t bias, uint64_t pc, struct ht_symloc *out);
 
+/* Zigzag mapping of signed deltas to unsigned (small magnitudes stay
+ * small) and LEB128 varints: the column encoding of both codecs (codec.c
+ * events, objcodec.c object rows). ht__put_varint writes at most 10 bytes
+ * at p and returns how many. */
+static inline uint64_t ht__zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t ht__unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static inline size_t ht__put_varint(uint8_t *p, uint64_t v)
+{
+    size_t i = 0;
+    while (v >= 0x80) {
+        p[i++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[i++] = (uint8_t)v;
+    return i;
+}
+
 #endif

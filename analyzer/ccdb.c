@@ -10,14 +10,7 @@
 #include <unistd.h>
 
 #include "ccdb.h"
-
-static char *cxs(CXString s)
-{
-    const char *c = clang_getCString(s);
-    char *r = strdup(c ? c : "");
-    clang_disposeString(s);
-    return r;
-}
+#include "cxutil.h"
 
 /* The folder of path if it names a compile_commands.json, path if it is a
  * folder holding one (owned), or NULL. */
@@ -56,7 +49,7 @@ static ht_err add_entry(struct ht_ccdb *db, CXCompileCommand cmd,
     struct ht_ccdb_entry *e = &db->v[db->n];
     memset(e, 0, sizeof *e);
     db->n++;
-    char *d = cxs(clang_CompileCommand_getDirectory(cmd));
+    char *d = ht__cx_take(clang_CompileCommand_getDirectory(cmd));
     if (!d)
         return HT_ENOMEM;
     if (d[0] == '/') {
@@ -66,13 +59,13 @@ static ht_err add_entry(struct ht_ccdb *db, CXCompileCommand cmd,
             e->dir = NULL;
         free(d);
     }
-    e->file = cxs(clang_CompileCommand_getFilename(cmd));
+    e->file = ht__cx_take(clang_CompileCommand_getFilename(cmd));
     unsigned na = clang_CompileCommand_getNumArgs(cmd);
     e->argv = calloc((size_t)na + 1, sizeof *e->argv);
     if (!e->dir || !e->file || !e->argv)
         return HT_ENOMEM;
     for (unsigned i = 0; i < na; i++) {
-        e->argv[i] = cxs(clang_CompileCommand_getArg(cmd, i));
+        e->argv[i] = ht__cx_take(clang_CompileCommand_getArg(cmd, i));
         if (!e->argv[i])
             return HT_ENOMEM;
         e->argc++;

@@ -12,6 +12,7 @@
 
 #include "macroexp.h"
 #include "sites.h"
+#include "cxutil.h"
 #include "typegraph_int.h"
 
 static const char *const kind_names[] = {"alloc", "free",  "icall", "store",
@@ -48,7 +49,8 @@ static char *xdup(const char *s)
     return strdup(s ? s : "");
 }
 
-static char *cxs(CXString s)
+/* See cxutil.h. */
+char *ht__cx_take(CXString s)
 {
     char *r = xdup(clang_getCString(s));
     clang_disposeString(s);
@@ -289,14 +291,14 @@ static void do_store(struct walk *w, CXCursor c, const char *func)
     } else if (bk == CXCursor_MemberRefExpr) {
         CXCursor fd = clang_getCursorReferenced(bl);
         CXCursor rec = clang_getCursorSemanticParent(fd);
-        type = cxs(clang_getTypeSpelling(clang_getCursorType(rec)));
-        field = cxs(clang_getCursorSpelling(fd));
+        type = ht__cx_take(clang_getTypeSpelling(clang_getCursorType(rec)));
+        field = ht__cx_take(clang_getCursorSpelling(fd));
     } else if (bk == CXCursor_CompoundLiteralExpr ||
                bk == CXCursor_GenericSelectionExpr) {
         return;
     }
     if (!type)
-        type = cxs(clang_getTypeSpelling(lt));
+        type = ht__cx_take(clang_getTypeSpelling(lt));
     unsigned off, line, col;
     CXSourceLocation loc = clang_getCursorLocation(c);
     if (!main_loc(w, loc, &off, &line, &col)) {
@@ -503,11 +505,11 @@ static void do_call(struct walk *w, CXCursor c, const char *func)
         struct ht_site *s = add_site(w, HT_SITE_ICALL, c, line, col, func, mac);
         if (s) {
             free(s->callee);
-            s->callee = cxs(clang_getCursorSpelling(c));
+            s->callee = ht__cx_take(clang_getCursorSpelling(c));
         }
         return;
     }
-    char *name = cxs(clang_getCursorSpelling(ref));
+    char *name = ht__cx_take(clang_getCursorSpelling(ref));
     if (!name)
         return;
     int is_free;
@@ -582,10 +584,10 @@ static enum CXChildVisitResult sz_cb(CXCursor c, CXCursor p, CXClientData d)
         if (is_sizeof) {
             struct kids k = kids_of(c);
             if (k.n == 1 && clang_getCursorKind(k.c[0]) == CXCursor_TypeRef)
-                z->type = cxs(clang_getTypeSpelling(
+                z->type = ht__cx_take(clang_getTypeSpelling(
                     clang_getCursorType(k.c[0])));
             else if (k.n == 1)
-                z->type = cxs(clang_getTypeSpelling(
+                z->type = ht__cx_take(clang_getTypeSpelling(
                     clang_getCursorType(k.c[0])));
             return CXChildVisit_Break;
         }
@@ -613,7 +615,7 @@ static void do_header_call(struct walk *w, CXCursor c, const char *func)
         return;
     CXCursor ref = direct_callee(c);
     enum ht_site_kind k = HT_SITE_ICALL;
-    char *callee = cxs(clang_getCursorSpelling(
+    char *callee = ht__cx_take(clang_getCursorSpelling(
         clang_getCursorKind(ref) == CXCursor_FunctionDecl ? ref : c));
     int is_free;
     if (clang_getCursorKind(ref) == CXCursor_FunctionDecl) {
@@ -639,10 +641,10 @@ static void do_header_call(struct walk *w, CXCursor c, const char *func)
     memset(s, 0, sizeof *s);
     s->kind = k;
     s->dead = w->dead > 0;
-    s->file = cxs(clang_File_tryGetRealPathName(f));
+    s->file = ht__cx_take(clang_File_tryGetRealPathName(f));
     if (s->file && !*s->file) {
         free(s->file);
-        s->file = cxs(clang_getFileName(f));
+        s->file = ht__cx_take(clang_getFileName(f));
     }
     s->line = line;
     s->col = col;
@@ -738,14 +740,14 @@ static enum CXChildVisitResult visit(CXCursor c, CXCursor p, CXClientData d)
         unsigned off, line, col;
         if (!main_loc(w, clang_getCursorLocation(c), &off, &line, &col)) {
             if (!clang_Location_isInSystemHeader(clang_getCursorLocation(c))) {
-                struct fnctx sub = {w, cxs(clang_getCursorSpelling(c))};
+                struct fnctx sub = {w, ht__cx_take(clang_getCursorSpelling(c))};
                 if (sub.func)
                     clang_visitChildren(c, hvisit, &sub);
                 free(sub.func);
             }
             return CXChildVisit_Continue;
         }
-        char *name = cxs(clang_getCursorSpelling(c));
+        char *name = ht__cx_take(clang_getCursorSpelling(c));
         int fm = !clang_Location_isFromMainFile(clang_getCursorLocation(c));
         add_site(w, HT_SITE_FUNC, c, line, col, name, fm ? macro_at(w, off) : NULL);
         struct fnctx sub = {w, name};
@@ -804,7 +806,7 @@ static enum CXChildVisitResult macro_cb(CXCursor c, CXCursor p, CXClientData d)
         w->mx = nv;
         w->capmx = nc;
     }
-    char *name = cxs(clang_getCursorSpelling(c));
+    char *name = ht__cx_take(clang_getCursorSpelling(c));
     w->mx[w->nmx++] = (struct macro_exp){b, e, name, c};
     /* configured refcount macro: one site */
     int inc = in_list(name, w->o->inc_names, w->o->n_inc);
@@ -976,7 +978,7 @@ static ht_err keep_argv(struct ht_site_list *out, const char *const *av,
     for (int i = 0; i < n; i++)
         if (!(out->argv[out->argc++] = strdup(av[i])))
             return HT_ENOMEM;
-    out->tu_name = cxs(clang_getTranslationUnitSpelling(tu));
+    out->tu_name = ht__cx_take(clang_getTranslationUnitSpelling(tu));
     return out->tu_name ? HT_OK : HT_ENOMEM;
 }
 
@@ -1090,10 +1092,10 @@ static ht_err find(const char *const *argv, int argc, const char *workdir,
         err = HT_EPARSE;
         goto done;
     }
-    out->main_file = cxs(clang_File_tryGetRealPathName(w.main));
+    out->main_file = ht__cx_take(clang_File_tryGetRealPathName(w.main));
     if (!out->main_file || !*out->main_file) {
         free(out->main_file);
-        out->main_file = cxs(clang_getFileName(w.main));
+        out->main_file = ht__cx_take(clang_getFileName(w.main));
     }
     clang_visitChildren(root, macro_cb, &w);
     if (opts->types)

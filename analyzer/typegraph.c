@@ -7,19 +7,12 @@
 #include <string.h>
 
 #include "typegraph_int.h"
-
-static char *cxs(CXString s)
-{
-    const char *c = clang_getCString(s);
-    char *r = strdup(c ? c : "");
-    clang_disposeString(s);
-    return r;
-}
+#include "cxutil.h"
 
 /* "node" for struct node, the typedef name of an anonymous record. */
 static char *record_name(CXType t)
 {
-    char *s = cxs(clang_getTypeSpelling(t));
+    char *s = ht__cx_take(clang_getTypeSpelling(t));
     if (!s)
         return NULL;
     const char *p = s;
@@ -82,7 +75,7 @@ static enum CXChildVisitResult field_cb(CXCursor c, CXCursor p, CXClientData d)
     target(clang_getCursorType(c), &to, &ptr, &untyped);
     if (!to && !untyped)
         return CXChildVisit_Continue;
-    char *field = cxs(clang_getCursorSpelling(c));
+    char *field = ht__cx_take(clang_getCursorSpelling(c));
     if (!field || !*field || has_field(f->g, f->from, field)) {
         free(field);
         free(to);
@@ -105,10 +98,10 @@ static enum CXChildVisitResult field_cb(CXCursor c, CXCursor p, CXClientData d)
     unsigned line;
     clang_getExpansionLocation(clang_getCursorLocation(c), &file, &line, NULL,
                                NULL);
-    char *fn = cxs(clang_File_tryGetRealPathName(file));
+    char *fn = ht__cx_take(clang_File_tryGetRealPathName(file));
     if (fn && !*fn) {
         free(fn);
-        fn = cxs(clang_getFileName(file));
+        fn = ht__cx_take(clang_getFileName(file));
     }
     g->v[g->n++] = (struct ht_tg_field){strdup(f->from), field, to, fn,
                                         line ? line : 1, to && !ptr};

@@ -14,6 +14,9 @@ void cli_error(const char *what, ht_err err);
 ht_store *cli_open_trace(const char *path, int create, int readonly);
 /* Ingest the spills of path's spill dir; child_pid/end describe a run that
  * heaptrail itself waited for (0/NULL otherwise). Returns 0 or an error. */
+/* One redraw of a 30-column progress bar "heaptrail: WHAT [###  ] NN%" on
+ * stderr (callers draw only when stderr is a TTY). */
+void cli_progress(const char *what, uint64_t done, uint64_t total);
 int cli_ingest(ht_store *st, const char *path, int child_pid,
                const struct ht_run_end *end);
 

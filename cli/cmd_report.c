@@ -76,13 +76,9 @@ static void progress_cb(void *ctx, uint64_t done)
     struct progress *p = ctx;
     if (!p->total)
         return;
-    int pct = (int)(100 * (done > p->total ? p->total : done) / p->total);
-    char bar[31];
-    memset(bar, ' ', 30);
-    memset(bar, '#', (size_t)(pct * 30 / 100));
-    bar[30] = 0;
-    fprintf(stderr, "\rheaptrail: replaying run %lld [%s] %3d%%",
-            (long long)p->run, bar, pct);
+    char what[48];
+    snprintf(what, sizeof what, "replaying run %lld", (long long)p->run);
+    cli_progress(what, done, p->total);
     p->drawn = 1;
 }
 

@@ -83,16 +83,21 @@ static void ingest_cb(void *ctx, const char *spill, ht_err err,
             spill, ht_store_last_error(), ht_strerror(err));
 }
 
-/* Progress bar on stderr (a TTY) while a spill is ingested. */
-static void ingest_progress(void *ctx, uint64_t done, uint64_t total)
+void cli_progress(const char *what, uint64_t done, uint64_t total)
 {
-    int *drawn = ctx;
     int pct = total ? (int)(100 * (done > total ? total : done) / total) : 0;
     char bar[31];
     memset(bar, ' ', 30);
     memset(bar, '#', (size_t)(pct * 30 / 100));
     bar[30] = 0;
-    fprintf(stderr, "\rheaptrail: ingesting [%s] %3d%%", bar, pct);
+    fprintf(stderr, "\rheaptrail: %s [%s] %3d%%", what, bar, pct);
+}
+
+/* Progress bar on stderr (a TTY) while a spill is ingested. */
+static void ingest_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    int *drawn = ctx;
+    cli_progress("ingesting", done, total);
     *drawn = 1;
 }
 

@@ -377,7 +377,7 @@ static int render(ht_store *st, const struct rep_opts *o,
                     " HTML page shows run %lld (choose with --run N)\n", n,
                     (long long)reps[0].run_id);
         if (n)
-            e = ht_report_html(st, reps[0].run_id, f);
+            e = ht_report_html(st, &reps[0], f);
     } else {
         struct ht_report_text_opts to = {0, 0};
         to.color = !o->no_color && !o->out && !getenv("NO_COLOR") &&

@@ -1,8 +1,11 @@
 /*
  * The HTML report: one self-contained page per run.
  *
- * The C side only queries the replay tables and writes them as one JSON
- * document inside <script type="application/json">; the inline script
+ * The C side writes one JSON document inside <script
+ * type="application/json">: the findings (run, stats, leaks, errors, cycles)
+ * from the report model, so suppressions and grouping are those of the
+ * other formats, and the time series and site tables straight from the
+ * replay tables; the inline script
  * (report/html.js, compiled in) draws every plot and table from it with DOM
  * calls (textContent / setAttribute), so no string from the trace is ever
  * parsed as markup. Invariants:
@@ -161,42 +164,10 @@ static const struct {
     const char *key, *table, *types, *sql;
     int optional;
 } sections[] = {
-    {"stats", "run_stats", "nnnnnnnnnnn",
-     "SELECT events, allocs, reallocs, frees, bytes_allocated,"
-     " peak_live_bytes, peak_live_blocks, peak_seq, live_blocks, live_bytes,"
-     " invalid_frees FROM run_stats WHERE run_id=%lld", 0},
     {"snaps", "frag_snapshots", "nsnnnnnnnn",
      "SELECT seq, kind, live_bytes, bytes_in_use, bytes_total, utilisation,"
      " arenas, pools_used, unused_pools, blocks_in_use FROM frag_snapshots"
      " WHERE run_id=%lld ORDER BY seq, kind='exit'", 0},
-    {"leak_summary", "objects", "snn",
-     "SELECT leak_kind, count(*), sum(size) FROM objects WHERE run_id=%lld"
-     " AND leak_kind IS NOT NULL GROUP BY leak_kind", 0},
-    {"leaks", "objects", "snnsssn",
-     "SELECT o.leak_kind, count(*), sum(o.size), " LOC("o.run_id", "o.pc")
-     ", o.lost_by, " LOC("o.run_id", "o.lost_by_site") ", min(o.alloc_seq)"
-     " FROM objects o WHERE o.run_id=%lld AND o.leak_kind IS NOT NULL"
-     " GROUP BY o.leak_kind, o.pc, o.lost_by, o.lost_by_site"
-     " ORDER BY 3 DESC LIMIT 1000", 0},
-    {"errors", "errors", "snsns",
-     "SELECT e.kind, count(*), " LOC("e.run_id", "e.pc") ", min(e.seq),"
-     " printf('0x%%x', min(e.addr)) FROM errors e WHERE e.run_id=%lld"
-     " GROUP BY e.kind, e.pc ORDER BY 2 DESC LIMIT 1000", 0},
-    {"cycles", "cycles", "nnn",
-     "SELECT cycle_id, members, bytes FROM cycles WHERE run_id=%lld"
-     " ORDER BY bytes DESC, cycle_id LIMIT 500", 0},
-    {"cycle_members", "cycle_members", "nsns",
-     "SELECT m.cycle_id, printf('0x%%x', m.addr), m.size, "
-     LOC("m.run_id", "m.pc") " FROM cycle_members m WHERE m.run_id=%lld"
-     " AND m.cycle_id IN (SELECT cycle_id FROM cycles WHERE run_id=%lld"
-     " ORDER BY bytes DESC, cycle_id LIMIT 20) ORDER BY m.cycle_id,"
-     " m.alloc_seq", 0},
-    {"cycle_edges", "cycle_edges", "nsnssn",
-     "SELECT e.cycle_id, printf('0x%%x', e.from_addr), e.offset,"
-     " printf('0x%%x', e.to_addr), " LOC("e.run_id", "e.store_site")
-     ", e.store_seq FROM cycle_edges e WHERE e.run_id=%lld AND e.cycle_id IN"
-     " (SELECT cycle_id FROM cycles WHERE run_id=%lld ORDER BY bytes DESC,"
-     " cycle_id LIMIT 20) ORDER BY e.cycle_id, e.store_seq LIMIT 20000", 0},
     {"sites", "site_stats", "ssnnnn",
      "SELECT COALESCE(p.file,'?'), COALESCE(p.func, printf('0x%%x', s.pc)),"
      " COALESCE(p.line,0), s.bytes_allocated, s.allocs, s.live_bytes"
@@ -228,33 +199,140 @@ static const struct {
      " ORDER BY t.increfs + t.decrefs DESC LIMIT 500", 1},
 };
 
-ht_err ht_report_html(ht_store *st, int64_t run_id, FILE *out)
+/* One JSON array row of the model: types are one letter per value,
+ * i int64_t, n int64_t with negative as null, u uint64_t, x uint64_t as
+ * "0x..", s string (NULL: null), b int as true/false. */
+static void mrow(FILE *out, int *nrows, const char *types, ...)
 {
-    if (!st || !out)
+    va_list ap;
+    va_start(ap, types);
+    fputs((*nrows)++ ? ",\n[" : "\n[", out);
+    for (const char *t = types; *t; t++) {
+        if (t != types)
+            fputc(',', out);
+        if (*t == 'i' || *t == 'n') {
+            int64_t v = va_arg(ap, int64_t);
+            if (*t == 'n' && v < 0)
+                fputs("null", out);
+            else
+                fprintf(out, "%lld", (long long)v);
+        } else if (*t == 'u') {
+            fprintf(out, "%llu", (unsigned long long)va_arg(ap, uint64_t));
+        } else if (*t == 'x') {
+            fprintf(out, "\"0x%llx\"", (unsigned long long)va_arg(ap, uint64_t));
+        } else if (*t == 'b') {
+            fputs(va_arg(ap, int) ? "true" : "false", out);
+        } else {
+            const char *v = va_arg(ap, const char *);
+            if (v)
+                json_str(out, v);
+            else
+                fputs("null", out);
+        }
+    }
+    fputc(']', out);
+    va_end(ap);
+}
+
+/* "file:line func" of a location, its key in hex when unresolved, NULL
+ * when there is none (key 0): the form the SQL sections' LOC() gives. */
+static const char *loc(const struct ht_report_loc *l, char *buf, size_t n)
+{
+    if (l->file)
+        snprintf(buf, n, "%s:%lld %s", l->file, (long long)l->line,
+                 l->func ? l->func : "?");
+    else if (l->key)
+        snprintf(buf, n, "0x%llx", (unsigned long long)l->key);
+    else
+        return NULL;
+    return buf;
+}
+
+/* Cycles drawn with their members and edges (the largest first). */
+#define HTML_DRAWN_CYCLES 20
+
+/* The findings sections, from the report model (so suppressions and the
+ * grouping are those of the text, JSON and SARIF reports): run, stats,
+ * leak_summary, leaks, errors, cycles, cycle_members, cycle_edges. */
+static void model_sections(const struct ht_report *r, FILE *out)
+{
+    char b1[1024], b2[1024];
+    int n = 0;
+    fputs("\"run\":[", out);
+    mrow(out, &n, "issnsnnb", r->run_id, r->program, r->argv, r->pid,
+         r->status, r->exit_status, r->signal, r->complete);
+    fputs("],\n\"stats\":[", out);
+    n = 0;
+    if (r->has_stats)
+        mrow(out, &n, "uuuuuuuuuuu", r->events, r->allocs, r->reallocs,
+             r->frees, r->bytes_allocated, r->peak_bytes, r->peak_blocks,
+             r->peak_seq, r->live_blocks, r->live_bytes, r->invalid_frees);
+    fputs("],\n\"leak_summary\":[", out);
+    n = 0;
+    for (int k = 0; k < HT_LEAK_KINDS; k++)
+        if (r->leak_blocks[k])
+            mrow(out, &n, "suu", ht_report_kind_name((enum ht_report_leak_kind)k),
+                 r->leak_blocks[k], r->leak_bytes[k]);
+    if (r->suppressed_blocks)
+        mrow(out, &n, "suu", "suppressed", r->suppressed_blocks,
+             r->suppressed_bytes);
+    fputs("],\n\"leaks\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->nleaks && i < 1000; i++) {
+        const struct ht_report_leak *l = &r->leaks[i];
+        mrow(out, &n, "suusssub", ht_report_kind_name(l->kind), l->blocks,
+             l->bytes, loc(&l->alloc, b1, sizeof b1), l->lost_by,
+             l->has_lost_at ? loc(&l->lost_at, b2, sizeof b2) : NULL,
+             l->first_alloc_seq, l->suppressed);
+    }
+    fputs("],\n\"errors\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->nerrors && i < 1000; i++) {
+        const struct ht_report_error *x = &r->errors[i];
+        mrow(out, &n, "susuxb", x->kind, x->count, loc(&x->at, b1, sizeof b1),
+             x->first_seq, x->first_addr, x->suppressed);
+    }
+    fputs("],\n\"cycles\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->ncycles && i < 500; i++)
+        mrow(out, &n, "iuub", r->cycles[i].id, (uint64_t)r->cycles[i].nmembers,
+             r->cycles[i].bytes, r->cycles[i].suppressed);
+    fputs("],\n\"cycle_members\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->ncycles && i < HTML_DRAWN_CYCLES; i++)
+        for (size_t k = 0; k < r->cycles[i].nmembers; k++) {
+            const struct ht_report_member *m = &r->cycles[i].members[k];
+            mrow(out, &n, "ixus", r->cycles[i].id, m->addr, m->size,
+                 loc(&m->alloc, b1, sizeof b1));
+        }
+    fputs("],\n\"cycle_edges\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->ncycles && i < HTML_DRAWN_CYCLES; i++) {
+        const struct ht_report_cycle *c = &r->cycles[i];
+        for (size_t k = 0; k < c->nedges; k++) {
+            const struct ht_report_edge *e = &c->edges[k];
+            mrow(out, &n, "ixuxsu", c->id, e->from_addr, e->offset, e->to_addr,
+                 loc(&e->store, b1, sizeof b1),
+                 e->store_seq ? e->store_seq : e->inferred_seq);
+        }
+    }
+    fputc(']', out);
+}
+
+ht_err ht_report_html(ht_store *st, const struct ht_report *rep, FILE *out)
+{
+    if (!st || !rep || !out)
         return HT_EINVAL;
-    int found = 0;
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT 1 FROM runs WHERE run_id=%lld",
-             (long long)run_id);
-    ht_err e = ht_store_query(st, sql, 1, set_flag, &found);
-    if (e != HT_OK)
-        return e;
-    if (!found)
-        return HT_ENOTFOUND;
+    int64_t run_id = rep->run_id;
     fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                  "<meta name=\"viewport\" content=\"width=device-width\">\n"
                  "<title>heaptrail report, run %lld</title>\n<style>\n%s</style>\n"
                  "</head>\n<body>\n<div id=\"app\"><noscript>This report draws its "
                  "plots with JavaScript.</noscript></div>\n<div id=\"tip\"></div>\n"
-                 "<script type=\"application/json\" id=\"ht-data\">{\"run\":",
+                 "<script type=\"application/json\" id=\"ht-data\">{",
             (long long)run_id, ht__html_css);
-    struct jw w = {out, "nssnsnnn", 0};
-    fputc('[', out);
-    snprintf(sql, sizeof sql,
-             "SELECT run_id, program, argv, pid, status, exit_status, signal,"
-             " complete FROM runs WHERE run_id=%lld", (long long)run_id);
-    e = ht_store_query(st, sql, 1, json_row, &w);
-    fputc(']', out);
+    model_sections(rep, out);
+    ht_err e = HT_OK;
     for (size_t i = 0; !e && i < sizeof sections / sizeof sections[0]; i++)
         e = section(st, out, sections[i].key, sections[i].table,
                     sections[i].types, run_id, sections[i].sql,

@@ -73,14 +73,15 @@
   }
   var LS = {};
   (D.leak_summary || []).forEach(function (r) { LS[r[0]] = r; });
-  ['definite', 'indirect', 'cycle', 'reachable'].forEach(function (k) {
-    if (LS[k]) card(k === 'reachable' ? 'still reachable' : k === 'cycle' ? 'lost in cycles' : k + 'ly lost',
-      bytes(LS[k][2]) + ' in ' + num(LS[k][1]) + ' blocks', k !== 'reachable');
+  ['definite', 'indirect', 'cycle', 'reachable', 'suppressed'].forEach(function (k) {
+    if (LS[k]) card(k === 'reachable' ? 'still reachable' : k === 'cycle' ? 'lost in cycles' :
+      k === 'suppressed' ? 'suppressed leaks' : k + 'ly lost',
+      bytes(LS[k][2]) + ' in ' + num(LS[k][1]) + ' blocks', k !== 'reachable' && k !== 'suppressed');
   });
   if (D.errors && D.errors.length) {
     var ne = 0;
-    D.errors.forEach(function (r) { ne += r[1]; });
-    card('errors', num(ne), true);
+    D.errors.forEach(function (r) { if (!r[5]) ne += r[1]; });
+    if (ne) card('errors', num(ne), true);
   }
 
   /* ---- line charts ---- */
@@ -309,7 +310,8 @@
       {name: 'allocated at', i: 3},
       {name: 'last reference dropped by', i: 4},
       {name: 'at', i: 5},
-      {name: 'first alloc seq', i: 6, num: true, fmt: num}
+      {name: 'first alloc seq', i: 6, num: true, fmt: num},
+      {name: 'suppressed', i: 7, fmt: function (v) { return v ? 'suppressed' : ''; }}
     ], D.leaks.slice());
     h('div', D.leaks.length + ' groups (kind, site, cause); click a header to sort.', sec5, 'note');
   }
@@ -321,7 +323,8 @@
       {name: 'count', i: 1, num: true, fmt: num},
       {name: 'site', i: 2},
       {name: 'first seq', i: 3, num: true, fmt: num},
-      {name: 'first address', i: 4}
+      {name: 'first address', i: 4},
+      {name: 'suppressed', i: 5, fmt: function (v) { return v ? 'suppressed' : ''; }}
     ], D.errors.slice());
   }
 
@@ -385,7 +388,8 @@
     table(sec7, [
       {name: 'cycle', i: 0, num: true},
       {name: 'objects', i: 1, num: true, fmt: num},
-      {name: 'bytes', i: 2, num: true, fmt: num}
+      {name: 'bytes', i: 2, num: true, fmt: num},
+      {name: 'suppressed', i: 3, fmt: function (v) { return v ? 'suppressed' : ''; }}
     ], D.cycles.slice(), function (r) { drawCycle(r[0]); });
     h('div', 'Click a cycle to draw it. Node label: size in bytes; arrow: a pointer stored in a field.', sec7, 'note');
     sec7.appendChild(gdiv);

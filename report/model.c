@@ -746,6 +746,18 @@ static int row_uncoll(struct qctx *q, const char *const *v)
     return 0;
 }
 
+/* A table of a newer or older replay whose columns differ from these
+ * queries is treated as absent (its part of the model stays empty), as
+ * the HTML page does: a report never fails on an optional table. */
+static ht_err optional(ht_err e, size_t *n)
+{
+    if (e == HT_ESQL) {
+        *n = 0;
+        return HT_OK;
+    }
+    return e;
+}
+
 static ht_err load_sites_tables(ht_store *st, struct ht_report *r,
                                 const struct locs *L)
 {
@@ -758,7 +770,7 @@ static ht_err load_sites_tables(ht_store *st, struct ht_report *r,
         snprintf(sql, sizeof sql, "SELECT printf('%%llu', pc), blocks, bytes,"
                  " 0, 0 FROM peak_sites WHERE run_id=%lld ORDER BY bytes DESC,"
                  " blocks DESC LIMIT 50", run);
-        e = query(st, sql, &q);
+        e = optional(query(st, sql, &q), &r->npeak_sites);
     }
     struct sc_arg b = {L, &r->pinning, &r->npinning, 0};
     q.arg = &b;
@@ -768,13 +780,14 @@ static ht_err load_sites_tables(ht_store *st, struct ht_report *r,
                  " (SELECT max(seq) FROM pinning WHERE run_id=%lld)"
                  " ORDER BY pools DESC, arenas DESC, blocks DESC LIMIT 50",
                  run, run);
-        e = query(st, sql, &q);
+        e = optional(query(st, sql, &q), &r->npinning);
     }
     if (e == HT_OK && ht__rep_has_table(st, "gc_stats")) {
         q.row = row_uncoll;
         snprintf(sql, sizeof sql, "SELECT sum(uncollectable) FROM gc_stats"
                  " WHERE run_id=%lld", run);
-        e = query(st, sql, &q);
+        size_t none = 0;
+        e = optional(query(st, sql, &q), &none);
     }
     return e;
 }

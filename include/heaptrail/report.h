@@ -186,14 +186,15 @@ ht_err ht_report_json(const struct ht_report *runs, size_t n, FILE *out);
 ht_err ht_report_sarif(const struct ht_report *runs, size_t n, FILE *out);
 
 /* Write one self-contained HTML page (inline SVG plots, inline script, no
- * external resource) describing run_id of a replayed trace to out: live heap
+ * external resource) describing the run of rep (loaded from st with
+ * ht_report_load; its suppression flags are shown) to out: live heap
  * over time with the peak, pymalloc utilisation and arenas, the arena/pool
  * occupancy map at the peak and at exit, an icicle graph of allocated bytes
  * by file/function/line, sortable leak, error and cycle tables and each
  * cycle drawn as a graph. Sections whose tables are absent or empty are left
- * out. Every string from the trace is escaped. Errors: HT_ENOTFOUND (no such
- * run), HT_ESQL, HT_EIO (writing failed). */
-ht_err ht_report_html(ht_store *st, int64_t run_id, FILE *out);
+ * out. Every string from the trace is escaped. Errors: HT_EINVAL, HT_ESQL,
+ * HT_EIO (writing failed). */
+ht_err ht_report_html(ht_store *st, const struct ht_report *rep, FILE *out);
 
 /* The kind's name in memcheck's words ("definitely lost"...) and in the
  * tables ("definite"...). */

@@ -233,6 +233,21 @@ static void test_suppressions(void **state)
     assert_non_null(strstr(out, "lost in cycles: 0 bytes in 0 blocks"));
     assert_null(strstr(out, "CYCLES"));
     assert_null(strstr(out, "double_free"));
+    /* the HTML page shows the same suppressions: the summary row, no
+     * definite or cycle bytes left, each suppressed group flagged */
+    const char *h[] = {"--suppressions", supp, "--format", "html", NULL};
+    assert_int_equal(report(h, NULL), 0);
+    const char *ls = strstr(out, "\"leak_summary\":[");
+    assert_non_null(ls);
+    const char *le = strstr(ls, "]],");
+    assert_non_null(le);
+    char sum[512];
+    snprintf(sum, sizeof sum, "%.*s", (int)(le - ls), ls);
+    assert_non_null(strstr(sum, "[\"suppressed\",6,184"));
+    assert_null(strstr(sum, "\"definite\""));
+    assert_null(strstr(sum, "\"cycle\""));
+    assert_non_null(strstr(out, "make_list\",null,null,"));
+    assert_non_null(strstr(out, ",true]"));
     /* only the cycle suppressed: cycles no longer fail, leaks still do */
     write_file(supp, "cycle:findings.c:*\n");
     const char *b[] = {"--suppressions", supp, "--fail-on", "cycles", NULL};

@@ -38,7 +38,11 @@ static char *render(ht_store *st, int64_t run, ht_err *err)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    *err = ht_report_html(st, run, f);
+    struct ht_report rep;
+    *err = ht_report_load(st, run, NULL, &rep);
+    if (*err == HT_OK)
+        *err = ht_report_html(st, &rep, f);
+    ht_report_free(&rep);
     fclose(f);
     return buf;
 }
@@ -129,7 +133,9 @@ static void test_unknown_run(void **state)
     assert_int_equal(e, HT_ENOTFOUND);
     assert_string_equal(out, ""); /* nothing written */
     free(out);
-    assert_int_equal(ht_report_html(NULL, 1, stdout), HT_EINVAL);
+    struct ht_report rep = {0};
+    assert_int_equal(ht_report_html(NULL, &rep, stdout), HT_EINVAL);
+    assert_int_equal(ht_report_html(st, NULL, stdout), HT_EINVAL);
     ht_store_close(st);
     unlink(db);
 }

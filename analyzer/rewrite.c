@@ -3,11 +3,13 @@
  * sorted edit list. Inserted text never contains a newline, and a
  * `#line 1` directive follows the prelude, so line numbers are kept.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "heaptrail/slurp.h"
 #include "sites.h"
 
 struct edit {
@@ -79,31 +81,8 @@ static char *redef_text(const char *main_file, const struct ht_site *s,
 /* The whole file at path into *src (malloc'd, *len bytes). */
 static ht_err read_all(const char *path, char **src, size_t *len)
 {
-    FILE *in = fopen(path, "rb");
-    *src = NULL;
-    *len = 0;
-    if (!in)
-        return HT_ENOENT;
-    size_t cap = 0;
-    for (;;) {
-        if (*len + 4096 > cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *n = realloc(*src, cap);
-            if (!n) {
-                free(*src);
-                *src = NULL;
-                fclose(in);
-                return HT_ENOMEM;
-            }
-            *src = n;
-        }
-        size_t k = fread(*src + *len, 1, cap - *len, in);
-        *len += k;
-        if (k == 0)
-            break;
-    }
-    fclose(in);
-    return HT_OK;
+    *src = ht__slurp(path, len);
+    return *src ? HT_OK : errno == ENOMEM ? HT_ENOMEM : HT_ENOENT;
 }
 
 ht_err ht_rewrite_file(struct ht_site_list *l, const char *out_path)

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heaptrail/slurp.h"
 #include "cc_colmap.h"
-#include "cc_compile.h"
 
 static int is_id(int c) { return isalnum(c) || c == '_'; }
 
@@ -91,8 +91,8 @@ static unsigned map_col(const char *orig, const char *rw, unsigned col)
 void ht__cc_map_cols(struct ht_site_list *l, const char *rewritten_path)
 {
     size_t len;
-    char *orig = ht__cc_slurp(l->main_file, &len);
-    char *rw = ht__cc_slurp(rewritten_path, &len);
+    char *orig = ht__slurp(l->main_file, &len);
+    char *rw = ht__slurp(rewritten_path, &len);
     size_t no = 0, nr = 0;
     const char **lo = orig ? line_index(orig, &no) : NULL;
     const char **lr = rw ? line_index(rw, &nr) : NULL;

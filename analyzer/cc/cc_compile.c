@@ -9,6 +9,7 @@
  * compiles the original file unchanged after exactly one warning line.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +18,21 @@
 #include <unistd.h>
 
 #include "cc_argv.h"
+#include "heaptrail/slurp.h"
+
 #include "cc_colmap.h"
 #include "cc_compile.h"
 #include "cc_opts.h"
 #include "cc_section.h"
 #include "sites.h"
 
-static int run(char **v, const char *errfile)
+/* Run v (NULL-terminated) with its stderr into errfile (when not NULL)
+ * and wait: its exit status, 127 if it cannot run, 128 + signal if killed. */
+int ht__cc_spawn(char **v, const char *errfile)
 {
     pid_t p = fork();
     if (p < 0)
-        return -1;
+        return 127;
     if (p == 0) {
         if (errfile) {
             int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -38,49 +43,23 @@ static int run(char **v, const char *errfile)
                 dup2(fd, 2); /* fd itself closes at exec */
         }
         execvp(v[0], v);
+        fprintf(stderr, "heaptrail-cc: cannot run %s: %s\n", v[0],
+                strerror(errno));
         _exit(127);
     }
     int st;
-    if (waitpid(p, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    while (waitpid(p, &st, 0) < 0)
+        if (errno != EINTR)
+            return 127;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Whole file at path, NUL-terminated and malloc'd (length in *len); NULL
- * if unreadable or out of memory. */
-char *ht__cc_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap + 1);
-    size_t k;
-    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) {
-            char *nb = realloc(b, 2 * cap + 1);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = 0;
-    *len = n;
-    return b;
-}
 
 /* Replace every occurrence of from by to in the file at path. */
 static int fix_depfile(const char *path, const char *from, const char *to)
 {
     size_t len;
-    char *b = ht__cc_slurp(path, &len);
+    char *b = ht__slurp(path, &len);
     if (!b)
         return -1;
     FILE *f = fopen(path, "wb");
@@ -234,7 +213,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
     v2[nv + 2] = pm;
     v2[nv + 3] = dg;
     v2[nv + 4] = NULL;
-    int st = run(v2, errf);
+    int st = ht__cc_spawn(v2, errf);
     free(pm);
     free(dg);
     if (st != 0) {
@@ -242,7 +221,7 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
         goto out;
     }
     size_t elen;
-    char *emsg = ht__cc_slurp(errf, &elen);
+    char *emsg = ht__slurp(errf, &elen);
     if (emsg) {
         fwrite(emsg, 1, elen, stderr);
         free(emsg);

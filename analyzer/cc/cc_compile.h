@@ -33,8 +33,8 @@ int ht_cc_compile_instrumented(int argc, char **argv, const char *real_cc,
                                size_t reason_sz, const char **src,
                                struct ht_cc_counts *counts);
 
-/* Whole file at path, NUL-terminated, malloc'd (length in *len); NULL if
- * unreadable or out of memory. */
-char *ht__cc_slurp(const char *path, size_t *len);
+/* Run v (NULL-terminated) with its stderr into errfile (when not NULL)
+ * and wait: its exit status, 127 if it cannot run, 128 + signal if killed. */
+int ht__cc_spawn(char **v, const char *errfile);
 
 #endif

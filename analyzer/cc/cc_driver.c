@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cc_argv.h"
@@ -152,25 +151,6 @@ static void log_line(const char *what, const char *src, const char *reason)
     free(line);
 }
 
-/* Run v (NULL-terminated) and wait: its exit status, 127 if it cannot run. */
-static int run_wait(char **v)
-{
-    pid_t p = fork();
-    if (p < 0)
-        return 127;
-    if (p == 0) {
-        execvp(v[0], v);
-        fprintf(stderr, "heaptrail-cc: cannot run %s: %s\n", v[0],
-                strerror(errno));
-        _exit(127);
-    }
-    int st;
-    while (waitpid(p, &st, 0) < 0)
-        if (errno != EINTR)
-            return 127;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* The real compiler on argv as is (cc_argv.c rules), waited for. */
 static int run_plain(int argc, char **argv, const char *real_cc,
                      const char *rt_lib)
@@ -186,7 +166,7 @@ static int run_plain(int argc, char **argv, const char *real_cc,
             fprintf(stderr, "%s%s", i ? " " : "", v[i]);
         fputc('\n', stderr);
     }
-    int st = run_wait(v);
+    int st = ht__cc_spawn(v, NULL);
     free(v);
     return st;
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cc_compile.h"
+#include "heaptrail/slurp.h"
 #include "cc_rsp.h"
 
 #define HT_CC_RSP_MAX_FILES 2000
@@ -118,7 +118,7 @@ int ht__cc_expand_args(int argc, char **argv, struct ht_cc_args *a)
             continue;
         }
         size_t len;
-        char *text = ht__cc_slurp(arg + 1, &len);
+        char *text = ht__slurp(arg + 1, &len);
         if (!text) {
             i++;
             continue;

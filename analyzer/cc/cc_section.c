@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cc_compile.h"
+#include "heaptrail/slurp.h"
 #include "cc_section.h"
 
 /* One row as the body of a C string holding a gas .ascii operand. */
@@ -47,7 +47,7 @@ ht_err ht__cc_embed_sites(const struct ht_site_list *l, const char *tmpdir,
         return HT_ENOMEM;
     ht_err e = ht_sites_write_tsv(l, tsv);
     size_t len = 0;
-    char *text = e ? NULL : ht__cc_slurp(tsv, &len);
+    char *text = e ? NULL : ht__slurp(tsv, &len);
     unlink(tsv);
     free(tsv);
     if (e)

@@ -11,16 +11,23 @@ static const char diff_usage[] =
     "    heaptrail diff - what changed between two recorded runs\n"
     "\n"
     "SYNOPSIS\n"
-    "    heaptrail diff A.db B.db [--fail-on-new]\n"
+    "    heaptrail diff A.db B.db [--run N[:M]] [--suppressions FILE]\n"
+    "                   [--fail-on-new]\n"
     "\n"
     "DESCRIPTION\n"
-    "    Compares the first run of A (the baseline) with the first run of B:\n"
+    "    Compares a run of A (the baseline; the first unless --run) with a\n"
+    "    run of B:\n"
     "    peak live bytes, the leak summary, and the leak sites (allocation\n"
     "    file:line function and leak kind) that are new in B, gone from A,\n"
     "    or whose leaked bytes changed. Both traces must have been replayed\n"
     "    (heaptrail replay or heaptrail report).\n"
     "\n"
     "OPTIONS\n"
+    "    --run N[:M]     compare run N of A with run M of B (M defaults to\n"
+    "                    N): traces of forking programs hold several runs.\n"
+    "    --suppressions FILE\n"
+    "                    leave suppressed leak sites out of the comparison\n"
+    "                    (the syntax of heaptrail report --suppressions).\n"
     "    --fail-on-new   exit 1 when B has a new leak site or a site leaks\n"
     "                    more bytes than in A.\n"
     "\n"
@@ -29,7 +36,8 @@ static const char diff_usage[] =
     "    worse with --fail-on-new; 2 bad usage or unreadable trace.\n"
     "\n"
     "EXAMPLES\n"
-    "    heaptrail diff before.db after.db\n";
+    "    heaptrail diff before.db after.db\n"
+    "    heaptrail diff before.db after.db --run 2 --suppressions ht.supp\n";
 
 /* A site's identity across builds: kind, file, line, function. */
 static void site_key(const struct ht_report_leak *l, char *buf, size_t n)
@@ -48,6 +56,8 @@ static const struct ht_report_leak *find_site(const struct ht_report *r,
 {
     char k[4400];
     for (size_t i = 0; i < r->nleaks; i++) {
+        if (r->leaks[i].suppressed)
+            continue;
         site_key(&r->leaks[i], k, sizeof k);
         if (!strcmp(k, key))
             return &r->leaks[i];
@@ -55,8 +65,11 @@ static const struct ht_report_leak *find_site(const struct ht_report *r,
     return NULL;
 }
 
-static int load_first(const char *path, struct ht_report *r)
+/* Load run (0: the first) of the trace at path into r; 2 on error. */
+static int load_run(const char *path, int64_t run, const ht_report_supp *supp,
+                    struct ht_report *r)
 {
+    memset(r, 0, sizeof *r);
     ht_store *st = cli_open_trace(path, 0, 1);
     if (!st)
         return 2;
@@ -66,15 +79,18 @@ static int load_first(const char *path, struct ht_report *r)
     if (e == HT_OK && n == 0)
         e = HT_ENOTFOUND;
     if (e == HT_OK)
-        e = ht_report_load(st, ids[0], NULL, r);
+        e = ht_report_load(st, run ? run : ids[0], supp, r);
     if (e == HT_OK && !r->has_stats)
         e = HT_EINVAL;
     free(ids);
     ht_store_close(st);
     if (e != HT_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "no run %lld", (long long)run);
         fprintf(stderr, "heaptrail diff: %s: %s\n", path, e == HT_EINVAL
                 ? "not replayed (run heaptrail replay first)"
-                : e == HT_ENOTFOUND ? "no runs" : ht_strerror(e));
+                : e == HT_ENOTFOUND ? (run ? what : "no runs")
+                : ht_strerror(e));
         return 2;
     }
     return 0;
@@ -93,6 +109,8 @@ static int only_in(const struct ht_report *x, const struct ht_report *y,
     char k[4400];
     int cnt = 0;
     for (size_t i = 0; i < x->nleaks; i++) {
+        if (x->leaks[i].suppressed)
+            continue;
         site_key(&x->leaks[i], k, sizeof k);
         if (find_site(y, k))
             continue;
@@ -105,16 +123,36 @@ static int only_in(const struct ht_report *x, const struct ht_report *y,
     return cnt;
 }
 
+/* "N" or "N:M" into *a, *b (positive run ids); 0 if malformed. */
+static int parse_runs(const char *v, int64_t *a, int64_t *b)
+{
+    char *end;
+    *a = strtoll(v, &end, 10);
+    *b = *a;
+    if (*end == ':')
+        *b = strtoll(end + 1, &end, 10);
+    return !*end && *a > 0 && *b > 0;
+}
+
 int cmd_diff(int argc, char **argv)
 {
-    const char *p[2] = {NULL, NULL};
+    const char *p[2] = {NULL, NULL}, *supp_path = NULL;
     int np = 0, fail_new = 0;
+    int64_t run_a = 0, run_b = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(diff_usage, stdout);
             return 0;
         } else if (!strcmp(argv[i], "--fail-on-new")) {
             fail_new = 1;
+        } else if (!strcmp(argv[i], "--run") && i + 1 < argc) {
+            if (!parse_runs(argv[++i], &run_a, &run_b)) {
+                fprintf(stderr, "heaptrail diff: --run takes N or N:M (run"
+                        " ids), not '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--suppressions") && i + 1 < argc) {
+            supp_path = argv[++i];
         } else if (argv[i][0] == '-' || np == 2) {
             fprintf(stderr, "heaptrail diff: unexpected '%s'\n%s", argv[i],
                     diff_usage);
@@ -127,9 +165,28 @@ int cmd_diff(int argc, char **argv)
         fputs(diff_usage, stderr);
         return 2;
     }
+    ht_report_supp *supp = NULL;
+    if (supp_path) {
+        int bad = 0;
+        ht_err e = ht_report_supp_load(supp_path, &supp, &bad);
+        if (e != HT_OK) {
+            if (e == HT_EPARSE)
+                fprintf(stderr, "heaptrail diff: %s:%d: expected KIND:GLOB or"
+                        " KIND:FILE_GLOB:LINE\n", supp_path, bad);
+            else
+                fprintf(stderr, "heaptrail diff: %s: %s\n", supp_path,
+                        ht_strerror(e));
+            return 2;
+        }
+    }
     struct ht_report a, b;
-    memset(&b, 0, sizeof b);
-    if (load_first(p[0], &a) || load_first(p[1], &b)) {
+    int bad = load_run(p[0], run_a, supp, &a);
+    if (!bad)
+        bad = load_run(p[1], run_b, supp, &b);
+    else
+        memset(&b, 0, sizeof b);
+    ht_report_supp_free(supp);
+    if (bad) {
         ht_report_free(&a);
         ht_report_free(&b);
         return 2;
@@ -148,6 +205,8 @@ int cmd_diff(int argc, char **argv)
     char k[4400];
     int changed = 0;
     for (size_t i = 0; i < b.nleaks; i++) {
+        if (b.leaks[i].suppressed)
+            continue;
         site_key(&b.leaks[i], k, sizeof k);
         const struct ht_report_leak *o = find_site(&a, k);
         if (!o || o->bytes == b.leaks[i].bytes)

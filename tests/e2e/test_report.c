@@ -280,6 +280,23 @@ static void test_diff(void **state)
     assert_non_null(strstr(out, "leaky.c:21 push"));
     char *back[] = {HT, "diff", db, demo_db, NULL};
     assert_int_equal(e2e_run2(back, NULL, out, sizeof out, err, sizeof err), 0);
+    /* suppressed sites are left out: nothing new remains */
+    char supp[700];
+    snprintf(supp, sizeof supp, "%s/diff.supp", dir);
+    write_file(supp, "leak:make_list\nleak:refcounting\ncycle:make_cycle\n");
+    char *sd[] = {HT, "diff", demo_db, db, "--suppressions", supp, "--run",
+                  "1:1", "--fail-on-new", NULL};
+    assert_int_equal(e2e_run2(sd, NULL, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(out, "new leak sites"));
+    assert_non_null(strstr(out, "gone leak sites:\n  - "));
+    assert_non_null(strstr(out, "(run 1) -> "));
+    /* a run that does not exist, a malformed --run */
+    char *nr[] = {HT, "diff", demo_db, db, "--run", "1:3", NULL};
+    assert_int_equal(e2e_run2(nr, NULL, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "findings.db: no run 3\n"));
+    char *br[] = {HT, "diff", demo_db, db, "--run", "x", NULL};
+    assert_int_equal(e2e_run2(br, NULL, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "--run takes N or N:M"));
 }
 
 /* A trace with two runs (samples/fork: parent and child): the HTML page

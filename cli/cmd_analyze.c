@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "analyze.h"
 #include "cc_opts.h"
 #include "cli.h"
@@ -81,73 +83,61 @@ static void text(const struct ht_analysis *a)
                    a->types.v[i].line);
 }
 
-static void jstr(const char *s)
+/* {"type","field"[,"to","embedded"],"file","line"} of a type-graph field */
+static json_t *jfield(const struct ht_tg_field *f)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
+    json_t *o = json_pack("{s:s,s:s}", "type", f->from, "field", f->field);
+    if (o && f->to) {
+        json_object_set_new(o, "to", json_string(f->to));
+        json_object_set_new(o, "embedded", json_boolean(f->embedded));
     }
-    putchar('"');
+    if (o) {
+        json_object_set_new(o, "file", json_string(rel(f->file)));
+        json_object_set_new(o, "line", json_integer(f->line));
+    }
+    return o;
 }
 
-static void jfield(const struct ht_tg_field *f)
+/* The analysis as one JSON line (jansson escapes every string); 1 if it
+ * cannot be built or written. */
+static int json(const struct ht_analysis *a)
 {
-    printf("{\"type\":");
-    jstr(f->from);
-    printf(",\"field\":");
-    jstr(f->field);
-    if (f->to) {
-        printf(",\"to\":");
-        jstr(f->to);
-        printf(",\"embedded\":%s", f->embedded ? "true" : "false");
-    }
-    printf(",\"file\":");
-    jstr(rel(f->file));
-    printf(",\"line\":%u}", f->line);
-}
-
-static void json(const struct ht_analysis *a)
-{
-    printf("{\"files_parsed\":%zu,\"files_failed\":%zu,\"by_kind\":{",
-           a->units, a->failed);
+    json_t *doc = json_object(), *kinds = json_object(), *files = json_array(),
+           *cycles = json_array(), *untyped = json_array();
+    json_object_set_new(doc, "files_parsed", json_integer((json_int_t)a->units));
+    json_object_set_new(doc, "files_failed", json_integer((json_int_t)a->failed));
     for (int c = 0; c < HT_AN_COLS; c++)
-        printf("%s\"%s\":%u", c ? "," : "", ht_an_col_name(c), a->total[c]);
-    printf("},\"by_file\":[");
+        json_object_set_new(kinds, ht_an_col_name(c), json_integer(a->total[c]));
+    json_object_set_new(doc, "by_kind", kinds);
     for (size_t i = 0; i < a->nfiles; i++) {
-        printf("%s{\"file\":", i ? "," : "");
-        jstr(rel(a->files[i].file));
-        for (int c = 0; c < HT_AN_COLS; c++)
-            printf(",\"%s\":%u", ht_an_col_name(c), a->files[i].n[c]);
-        putchar('}');
+        json_t *f = json_pack("{s:s}", "file", rel(a->files[i].file));
+        for (int c = 0; f && c < HT_AN_COLS; c++)
+            json_object_set_new(f, ht_an_col_name(c),
+                                json_integer(a->files[i].n[c]));
+        json_array_append_new(files, f);
     }
-    printf("],\"cycles\":[");
+    json_object_set_new(doc, "by_file", files);
     for (size_t i = 0; i < a->cycles.n; i++) {
-        printf("%s{\"cycle\":", i ? "," : "");
-        jstr(a->cycles.v[i].text);
-        printf(",\"edges\":[");
-        for (size_t k = 0; k < a->cycles.v[i].nedges; k++) {
-            if (k)
-                putchar(',');
-            jfield(a->cycles.v[i].edges[k]);
-        }
-        printf("]}");
+        json_t *edges = json_array();
+        for (size_t k = 0; k < a->cycles.v[i].nedges; k++)
+            json_array_append_new(edges, jfield(a->cycles.v[i].edges[k]));
+        json_array_append_new(cycles, json_pack("{s:s,s:o}", "cycle",
+                              a->cycles.v[i].text, "edges", edges));
     }
-    printf("],\"untyped\":[");
-    int first = 1;
+    json_object_set_new(doc, "cycles", cycles);
     for (size_t i = 0; i < a->types.n; i++)
-        if (!a->types.v[i].to) {
-            if (!first)
-                putchar(',');
-            first = 0;
-            jfield(&a->types.v[i]);
-        }
-    printf("]}\n");
+        if (!a->types.v[i].to)
+            json_array_append_new(untyped, jfield(&a->types.v[i]));
+    json_object_set_new(doc, "untyped", untyped);
+    int rc = json_dumpf(doc, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    putchar('\n');
+    if (rc) {
+        fprintf(stderr, "heaptrail analyze: cannot write the JSON (a name"
+                " that is not UTF-8?)\n");
+        return 1;
+    }
+    return 0;
 }
 
 int cmd_analyze(int argc, char **argv)
@@ -197,16 +187,17 @@ int cmd_analyze(int argc, char **argv)
     struct ht_site_opts so = ht_cc_opts_site_opts(&o);
     struct ht_analysis a;
     e = ht_analyze_project(&db, &so, &a, progress, NULL);
+    int rc = 0;
     if (e) {
         cli_error("analyze", e);
+        rc = 1;
+    } else if (!strcmp(format, "json")) {
+        rc = json(&a);
     } else {
-        if (!strcmp(format, "json"))
-            json(&a);
-        else
-            text(&a);
+        text(&a);
     }
     ht_analysis_free(&a);
     ht_ccdb_free(&db);
     ht_cc_opts_free(&o);
-    return e ? 1 : 0;
+    return rc;
 }

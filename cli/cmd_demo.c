@@ -15,12 +15,25 @@
 extern char **environ;
 
 static const char demo_usage[] =
-    "usage: heaptrail demo [-o DIR]\n"
-    "  Builds the bundled sample samples/demo/tour.c with heaptrail-cc (a\n"
-    "  leak, a leak by overwriting a pointer, a reference cycle, a missing\n"
-    "  refcount decrement, a fragmentation pattern), runs it under\n"
-    "  'heaptrail run' with the exit snapshot, replays it, prints the text\n"
-    "  report and writes DIR/report.html (DIR defaults to heaptrail-demo).\n";
+    "NAME\n"
+    "    heaptrail demo - the whole pipeline on the bundled sample\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail demo [-o DIR]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Builds the bundled sample samples/demo/tour.c with heaptrail-cc (a\n"
+    "    leak, a leak by overwriting a pointer, a reference cycle, a missing\n"
+    "    refcount decrement, a fragmentation pattern), runs it under\n"
+    "    'heaptrail run' with the exit snapshot, replays it, prints the text\n"
+    "    report and writes DIR/report.html.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -o DIR          where the build, trace.db and report.html go\n"
+    "                    (default heaptrail-demo).\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done; 1 a step failed (its output says which); 2 bad usage.\n";
 
 /* Run argv, wait; returns its exit code (128+signal, 127 if not started). */
 static int run_cmd(char *const argv[])
@@ -105,7 +118,8 @@ int cmd_demo(int argc, char **argv)
             fputs(demo_usage, stdout);
             return 0;
         } else {
-            fprintf(stderr, "heaptrail demo: unexpected '%s'\n%s", argv[i], demo_usage);
+            fprintf(stderr, "heaptrail demo: unexpected '%s'\nusage: heaptrail"
+                    " demo [-o DIR]\n", argv[i]);
             return 2;
         }
     }

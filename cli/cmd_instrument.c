@@ -26,6 +26,33 @@
 static const char instrument_usage[] =
     "usage: heaptrail instrument -p compile_commands.json\n";
 
+static const char instrument_help[] =
+    "NAME\n"
+    "    heaptrail instrument - re-run a build's compiles through heaptrail-cc\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    heaptrail instrument -p compile_commands.json\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Re-runs every compile of an existing build (its compilation\n"
+    "    database: CMake's CMAKE_EXPORT_COMPILE_COMMANDS, bear) through\n"
+    "    heaptrail-cc, in each entry's directory with the entry's compiler as\n"
+    "    the real compiler: the objects are replaced in place by\n"
+    "    instrumented ones, each with its <obj>.htsites site table. A file\n"
+    "    heaptrail-cc cannot instrument is compiled as is (counted as \"fell\n"
+    "    back\", with heaptrail-cc's warning). Then prints how to link.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -p PATH         compile_commands.json, or the folder holding it.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    HEAPTRAIL_CC    the heaptrail-cc to use (default: the one next to\n"
+    "                    this program, else PATH).\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 every compile succeeded; 1 a compile failed or the database is\n"
+    "    unreadable; 2 bad usage.\n";
+
 /* heaptrail-cc's path (static storage). */
 static const char *cc_path(void)
 {
@@ -157,7 +184,7 @@ static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
 int cmd_instrument(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(instrument_usage, stdout);
+        fputs(instrument_help, stdout);
         return 0;
     }
     if (argc != 3 || strcmp(argv[1], "-p") != 0) {

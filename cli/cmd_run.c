@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +64,13 @@ static int absolute_path(const char *p, char *out, size_t n)
     return snprintf(out, n, "%s/%s", cwd, p) < (int)n ? 0 : -1;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* State of the live ingest while the child runs. */
 struct live {
     pid_t pid;
@@ -70,6 +79,7 @@ struct live {
     ht_ingest *ig;     /* the child's spill being ingested, or NULL */
     int off;           /* live ingest given up: offline after the exit */
     int ig_done;       /* ig was finished (committed or failed) */
+    uint64_t merged;   /* slots merged while the child ran */
     char spill[PATH_MAX];
 };
 
@@ -153,29 +163,44 @@ static void live_start(struct live *lv)
  * failed: message printed). */
 static int live_wait(struct live *lv, int *status)
 {
+    /* a descriptor that polls readable when the child ends: the sleeps
+     * below end at its exit, not up to 20 ms later (Linux >= 5.3; without
+     * it, plain sleeps) */
+    int pfd = (int)syscall(SYS_pidfd_open, lv->pid, 0);
     for (;;) {
-        pid_t r = waitpid(lv->pid, status, WNOHANG);
-        if (r == lv->pid)
+        pid_t r = waitpid(lv->pid, status, lv->off && !lv->ig ? 0 : WNOHANG);
+        if (r == lv->pid) {
+            if (pfd >= 0)
+                close(pfd);
             return 0;
+        }
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             perror("heaptrail run: waitpid");
+            if (pfd >= 0)
+                close(pfd);
             return -1;
         }
         uint64_t merged = 0;
         if (!lv->ig && !lv->off)
             live_start(lv);
         if (lv->ig && ht_store_ingest_step(lv->ig, &merged) != HT_OK) {
+            merged = 0;
             ht_store_ingest_abort(lv->ig); /* rolled back; offline later */
             lv->ig = NULL;
             lv->off = 1;
         }
+        lv->merged += merged;
         if (!merged) {
             /* 20 ms with a spill (the step's lag), 5 ms while waiting for
              * it to appear (most programs allocate at once) */
-            struct timespec ts = {0, lv->ig ? 20000000L : 5000000L};
-            nanosleep(&ts, NULL);
+            int ms = lv->ig ? 20 : 5;
+            struct pollfd pf = {.fd = pfd, .events = POLLIN};
+            if (pfd < 0 || poll(&pf, 1, ms) < 0) {
+                struct timespec ts = {0, ms * 1000000L};
+                nanosleep(&ts, NULL);
+            }
         }
     }
 }
@@ -234,6 +259,7 @@ int cmd_run(int argc, char **argv)
     struct live lv = {.pid = pid, .trace = abs};
     if (live_wait(&lv, &status) != 0)
         return 2;
+    double t_exit = now_s();
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
     struct ht_run_end end = {.known = 1};
@@ -273,6 +299,10 @@ int cmd_run(int argc, char **argv)
         failed |= cli_ingest(st, abs, pid, &end) != HT_OK;
     if (failed && rc == 0)
         rc = 1;
+    if (ht_cli_verbose)
+        fprintf(stderr, "heaptrail: %llu records merged while the program ran "
+                "(live ingest); %.3f s of ingest after it ended\n",
+                (unsigned long long)lv.merged, now_s() - t_exit);
     ht_store_close(st);
     return rc;
 }

@@ -19,6 +19,10 @@ ht_store *cli_open_trace(const char *path, int create, int readonly);
 void cli_progress(const char *what, uint64_t done, uint64_t total);
 int cli_ingest(ht_store *st, const char *path, int child_pid,
                const struct ht_run_end *end);
+/* Finish the live ingest ig of spill (heaptrail run) with cli_ingest's
+ * progress bar and messages. Returns 0 or an error. */
+int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
+                      const struct ht_run_end *end);
 
 int cmd_run(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);

@@ -1,11 +1,25 @@
-/* heaptrail run: run a program, then ingest its spill however it ended. */
+/* heaptrail run: run a program, ingesting its spill while it runs (live
+ * ingest, docs/DECISIONS.md 18), then the rest however it ended.
+ *
+ * While the child runs, the parent polls for the child's own spill
+ * (<trace>.spill/spill-<pid>-*.hts, the first image's: an exec'd image and
+ * forked children are ingested after the exit, as before) and merges it in
+ * steps (ht_store_ingest_step), sleeping only when a step found nothing;
+ * waitpid(WNOHANG) ends the loop whether the child exited or was killed.
+ * Any problem of the live ingest (no spill yet, a spill not yet complete,
+ * an error) only drops back to the offline ingest after the exit: the
+ * spill is never modified before the final commit. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,9 +33,10 @@ static const char run_usage[] =
     "\n"
     "DESCRIPTION\n"
     "    Runs PROG (built with heaptrail-cc) with HEAPTRAIL_TRACE=TRACE so\n"
-    "    that its instrumented code records into TRACE's spill, waits for it,\n"
-    "    and ingests the spill even when PROG crashed, aborted or was killed\n"
-    "    (the run is then marked incomplete). At exit the recorder scans the\n"
+    "    that its instrumented code records into TRACE's spill, ingests the\n"
+    "    spill while PROG runs and the rest once it ended, even when PROG\n"
+    "    crashed, aborted or was killed (the run is then marked incomplete);\n"
+    "    nothing is committed before PROG ended. At exit the recorder scans the\n"
     "    live heap and data segments for pointer edges (memcheck-style leak\n"
     "    classes without instrumented stores); HEAPTRAIL_SNAPSHOT=0 in the\n"
     "    environment turns that off.\n"
@@ -48,6 +63,147 @@ static int absolute_path(const char *p, char *out, size_t n)
     if (!getcwd(cwd, sizeof cwd))
         return -1;
     return snprintf(out, n, "%s/%s", cwd, p) < (int)n ? 0 : -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* State of the live ingest while the child runs. */
+struct live {
+    pid_t pid;
+    const char *trace; /* absolute trace path */
+    ht_store *st;      /* opened once the child's spill exists */
+    ht_ingest *ig;     /* the child's spill being ingested, or NULL */
+    int off;           /* live ingest given up: offline after the exit */
+    int ig_done;       /* ig was finished (committed or failed) */
+    uint64_t merged;   /* slots merged while the child ran */
+    char spill[PATH_MAX];
+};
+
+/* The spill directory of trace (in buf), 0 or -1. */
+static int spill_dir(const char *trace, char *buf, size_t n)
+{
+    return ht_store_spill_dir(trace, buf, n) == HT_OK ? 0 : -1;
+}
+
+/* Path of pid's first spill (smallest start time) into out: 1 found, 0
+ * not (yet). */
+static int find_spill(const char *trace, pid_t pid, char *out, size_t n)
+{
+    char dir[PATH_MAX], pre[64];
+    if (spill_dir(trace, dir, sizeof dir) != 0)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int pl = snprintf(pre, sizeof pre, "spill-%d-", (int)pid);
+    unsigned long long best = 0;
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t L = strlen(de->d_name);
+        if (strncmp(de->d_name, pre, (size_t)pl) != 0 || L < 5 ||
+            strcmp(de->d_name + L - 4, ".hts") != 0)
+            continue;
+        unsigned long long start = strtoull(de->d_name + pl, NULL, 10);
+        if (!found || start < best) {
+            if (snprintf(out, n, "%s/%s", dir, de->d_name) >= (int)n)
+                continue;
+            best = start;
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* Whether trace's spill directory still holds a spill (the live one was
+ * committed and unlinked): skipping ingest_dir then also skips its rmdir,
+ * which would wait for the filesystem to free the spill (DECISIONS 17; the
+ * background process removes the directory). */
+static int spills_left(const char *trace)
+{
+    char dir[PATH_MAX];
+    if (spill_dir(trace, dir, sizeof dir) != 0)
+        return 1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int any = 0;
+    struct dirent *de;
+    while (!any && (de = readdir(d)))
+        any = strncmp(de->d_name, "spill-", 6) == 0;
+    closedir(d);
+    return any;
+}
+
+/* Try to start the live ingest of the child's spill (quietly: a spill
+ * being created is not complete yet; any other failure is reported by the
+ * offline ingest after the exit). */
+static void live_start(struct live *lv)
+{
+    if (!find_spill(lv->trace, lv->pid, lv->spill, sizeof lv->spill))
+        return;
+    if (!lv->st && ht_store_open(lv->trace, HT_STORE_CREATE, &lv->st) != HT_OK) {
+        lv->st = NULL;
+        lv->off = 1;
+        return;
+    }
+    ht_err e = ht_store_ingest_begin(lv->st, lv->spill, &lv->ig);
+    if (e == HT_ECORRUPT || e == HT_ETRUNC)
+        return; /* magic not written yet: the recorder is creating it */
+    if (e != HT_OK)
+        lv->off = 1;
+}
+
+/* Wait for the child, ingesting its spill meanwhile. 0, or -1 (waitpid
+ * failed: message printed). */
+static int live_wait(struct live *lv, int *status)
+{
+    /* a descriptor that polls readable when the child ends: the sleeps
+     * below end at its exit, not up to 20 ms later (Linux >= 5.3; without
+     * it, plain sleeps) */
+    int pfd = (int)syscall(SYS_pidfd_open, lv->pid, 0);
+    for (;;) {
+        pid_t r = waitpid(lv->pid, status, lv->off && !lv->ig ? 0 : WNOHANG);
+        if (r == lv->pid) {
+            if (pfd >= 0)
+                close(pfd);
+            return 0;
+        }
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("heaptrail run: waitpid");
+            if (pfd >= 0)
+                close(pfd);
+            return -1;
+        }
+        uint64_t merged = 0;
+        if (!lv->ig && !lv->off)
+            live_start(lv);
+        if (lv->ig && ht_store_ingest_step(lv->ig, &merged) != HT_OK) {
+            merged = 0;
+            ht_store_ingest_abort(lv->ig); /* rolled back; offline later */
+            lv->ig = NULL;
+            lv->off = 1;
+        }
+        lv->merged += merged;
+        if (!merged) {
+            /* 20 ms with a spill (the step's lag), 5 ms while waiting for
+             * it to appear (most programs allocate at once) */
+            int ms = lv->ig ? 20 : 5;
+            struct pollfd pf = {.fd = pfd, .events = POLLIN};
+            if (pfd < 0 || poll(&pf, 1, ms) < 0) {
+                struct timespec ts = {0, ms * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
 }
 
 int cmd_run(int argc, char **argv)
@@ -101,12 +257,10 @@ int cmd_run(int argc, char **argv)
         _exit(127);
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            perror("heaptrail run: waitpid");
-            return 2;
-        }
-    }
+    struct live lv = {.pid = pid, .trace = abs};
+    if (live_wait(&lv, &status) != 0)
+        return 2;
+    double t_exit = now_s();
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
     struct ht_run_end end = {.known = 1};
@@ -123,17 +277,33 @@ int cmd_run(int argc, char **argv)
                 "the run is marked incomplete\n", argv[i], end.status,
                 strsignal(end.status));
     }
-    ht_store *st = NULL;
-    ht_err e = ht_store_open(abs, HT_STORE_CREATE, &st);
-    if (e != HT_OK) {
-        cli_error(abs, e);
-        return rc ? rc : 1;
+    ht_store *st = lv.st;
+    if (!st) {
+        ht_err e = ht_store_open(abs, HT_STORE_CREATE, &st);
+        if (e != HT_OK) {
+            cli_error(abs, e);
+            return rc ? rc : 1;
+        }
     }
     /* the user's wait ends when the run is committed: the kernel frees the
      * spill's blocks in a detached process afterwards */
     ht_store_set_background_free(st, 1);
-    if (cli_ingest(st, abs, pid, &end) != HT_OK && rc == 0)
+    int failed = 0;
+    if (lv.ig) {
+        failed = cli_ingest_finish(st, lv.ig, lv.spill, &end) != HT_OK;
+        lv.ig = NULL;
+        lv.ig_done = 1;
+    }
+    /* the other spills (forked children, exec'd images, or the child's own
+     * when the live ingest did not start), as before */
+    if (!lv.ig_done || spills_left(abs))
+        failed |= cli_ingest(st, abs, pid, &end) != HT_OK;
+    if (failed && rc == 0)
         rc = 1;
+    if (ht_cli_verbose)
+        fprintf(stderr, "heaptrail: %llu records merged while the program ran "
+                "(live ingest); %.3f s of ingest after it ended\n",
+                (unsigned long long)lv.merged, now_s() - t_exit);
     ht_store_close(st);
     return rc;
 }

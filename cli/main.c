@@ -60,10 +60,11 @@ static void ingest_cb(void *ctx, const char *spill, ht_err err,
     int *failures = ctx;
     if (err == HT_OK) {
         if (ht_cli_verbose)
-            fprintf(stderr, "heaptrail: ingested run %lld (pid %d): %llu events%s\n",
+            fprintf(stderr, "heaptrail: ingested run %lld (pid %d): %llu events%s%s\n",
                     (long long)res->run_id, res->pid,
                     (unsigned long long)res->events,
-                    res->complete ? "" : ", incomplete");
+                    res->complete ? "" : ", incomplete",
+                    res->redone ? " (merge redone: records out of order)" : "");
         if (res->overflow_events)
             fprintf(stderr, "heaptrail: warning: run %lld lost %llu events "
                     "(spill full; raise HEAPTRAIL_SPILL_MAX)\n",
@@ -119,6 +120,21 @@ int cli_ingest(ht_store *st, const char *path, int child_pid,
         return e;
     }
     return failures ? HT_ECORRUPT : HT_OK;
+}
+
+int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
+                      const struct ht_run_end *end)
+{
+    int failures = 0, drawn = 0;
+    if (isatty(2))
+        ht_store_set_progress(st, ingest_progress, &drawn);
+    struct ht_ingest_result res;
+    ht_err e = ht_store_ingest_finish(ig, end, &res);
+    ht_store_set_progress(st, NULL, NULL);
+    if (drawn)
+        fprintf(stderr, "\r%50s\r", "");
+    ingest_cb(&failures, spill, e, &res);
+    return failures ? e : HT_OK;
 }
 
 ht_store *cli_open_trace(const char *path, int create, int readonly)

@@ -57,6 +57,9 @@ struct ht_ingest_result {
     uint64_t pcs, pcs_symbolised;
     int complete;             /* run ended through exit() or exec */
     int pid;
+    int redone;               /* the merge was redone from the whole spill
+                               * (a straggler of a live ingest, or a chunk a
+                               * signal handler disordered): same result */
 };
 
 /* How a run ended when the caller knows (heaptrail run after waitpid). */
@@ -73,6 +76,28 @@ struct ht_run_end {
 ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
                              const struct ht_run_end *end, int force,
                              struct ht_ingest_result *res);
+
+/* Live ingest: the same result as ht_store_ingest_spill, but merged while
+ * the program still records, so that after it exits only the tail is left
+ * (docs/DECISIONS.md 18). begin maps and locks the spill (its process may
+ * run), opens the write transaction and inserts the run row; *out is owned
+ * by the caller until finish or abort. step merges the records that are
+ * safely in seq order (taken >= 20 ms before: see L3 in store/ingest.c)
+ * and sets *merged to the number of slots consumed (0: nothing new; the
+ * caller may sleep). finish, once the process has ended (end as for
+ * ht_store_ingest_spill), merges the rest - or, if a record arrived out of
+ * order, rolls back and ingests the whole spill again - then commits and
+ * deletes the spill; it frees ig whatever it returns. Nothing is committed
+ * before finish: abort (accepts NULL) or a crash leaves the trace as it was
+ * and the spill for a later ingest. Errors as ht_store_ingest_spill; step
+ * fails only with HT_ENOMEM / HT_ESQL (then abort). */
+typedef struct ht_ingest ht_ingest;
+ht_err ht_store_ingest_begin(ht_store *st, const char *spill_path,
+                             ht_ingest **out);
+ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged);
+ht_err ht_store_ingest_finish(ht_ingest *ig, const struct ht_run_end *end,
+                              struct ht_ingest_result *res);
+void ht_store_ingest_abort(ht_ingest *ig);
 
 /* Ingest every finished spill in dir (none is fine). Calls cb (may be NULL)
  * for each spill with its result or error. Returns the first hard error

@@ -266,10 +266,11 @@ static void test_join_fraction(void **state)
         "24:30=alloc 29:21=alloc 30:15=alloc 30:38=alloc 31:15=icall 32:42=alloc");
     /* the dead calls (24:42, 32:62) are sites that no pc joins */
     assert_string_equal(e2e_sql1(st,
-        "SELECT group_concat(s.line || ':' || s.col || '=' ||"
-        " (SELECT count(*) FROM pcs p WHERE p.site_id = s.site_id), ' ')"
+        "SELECT group_concat(x, ' ') FROM (SELECT s.line || ':' || s.col || '=' ||"
+        " (SELECT count(*) FROM pcs p WHERE p.site_id = s.site_id) AS x"
         " FROM sites s WHERE s.kind = 'alloc' AND s.file LIKE '%/join.c'"
-        " AND ((s.line = 24 AND s.col = 42) OR (s.line = 32 AND s.col = 62))"),
+        " AND ((s.line = 24 AND s.col = 42) OR (s.line = 32 AND s.col = 62))"
+        " ORDER BY s.line)"),
         "24:42=0 32:62=0");
     ht_store_close(st);
 }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
-/* Unit tests of the store: schema checks, spill ingestion, reader, events. */
+/* Unit tests of the store: schema checks, spill ingestion (offline and
+ * live), reader, events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/live_util.h"
 #include "tests/support/spill_write.h"
 
 static char dir[256];
@@ -315,6 +319,208 @@ static void test_bad_trace_files(void **state)
     }
 }
 
+/* ---- live ingest (ht_store_ingest_begin/step/finish, DECISIONS 18) ------
+ * A synthetic spill that the test writes while it is being ingested, as
+ * four recording threads would: the chunks stored must be byte-identical to
+ * an offline ingest of a copy of the final spill, with or without a
+ * straggler (a record whose seq is behind what a step already merged), and
+ * an abort must leave the trace and the spill as they were. */
+
+/* 4 "threads", one chunk each, 32768 records per chunk: 131072 events,
+ * two stored chunks of 65536 (so the cut falls inside a live step). Event
+ * i of thread c has seq 4 * i + c + 1: the threads interleave. */
+#define LIVE_NT 4u
+#define LIVE_CR 32768u
+
+struct live_spill {
+    struct ht_spill_header *h; /* the shared map */
+    struct ht_rec *rec;        /* chunk c slot i: rec[c * LIVE_CR + i] */
+    size_t size;
+};
+
+static void ls_create(struct live_spill *ls, const char *path)
+{
+    struct ht_spill_header *h0 = ht_test_spill_header(LIVE_CR, LIVE_NT, "/bin/true");
+    assert_non_null(h0);
+    h0->state = HT_SPILL_RUNNING;
+    h0->pid = getpid(); /* "still running" */
+    h0->next_chunk = LIVE_NT;
+    ls->size = HT_SPILL_HEADER_SIZE + (size_t)LIVE_NT * LIVE_CR * sizeof(struct ht_rec);
+    char *zero = calloc(1, ls->size - HT_SPILL_HEADER_SIZE);
+    assert_non_null(zero);
+    assert_int_equal(ht_test_spill_write(path, h0, zero, ls->size - HT_SPILL_HEADER_SIZE), 0);
+    free(zero);
+    free(h0);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    void *m = mmap(NULL, ls->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(m != MAP_FAILED);
+    ls->h = m;
+    ls->rec = (struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
+}
+
+/* Write event i of thread c as the recorder does (kind last, release). */
+static void ls_put(struct live_spill *ls, unsigned c, unsigned i)
+{
+    struct ht_rec *r = &ls->rec[(size_t)c * LIVE_CR + i];
+    r->seq = 4ull * i + c + 1;
+    r->a = 0x10000 + 64ull * (i % 1000) + c; /* alloc/free pairs per slot */
+    r->b = 64;
+    r->d = 0x400000 + (i % 7);
+    r->tid = 100 + c;
+    __atomic_store_n(&r->kind, (uint8_t)(i % 2 ? HT_EV_FREE : HT_EV_ALLOC),
+                     __ATOMIC_RELEASE);
+}
+
+/* Step until something was merged (the watermark lags 20 ms behind the
+ * seq counter); returns the slots merged. */
+static uint64_t step_some(ht_ingest *ig)
+{
+    for (int k = 0; k < 2000; k++) {
+        uint64_t merged = 0;
+        assert_int_equal(ht_store_ingest_step(ig, &merged), HT_OK);
+        if (merged)
+            return merged;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("no live step merged anything");
+    return 0;
+}
+
+/* Offline ingest of a copy of spill (into a new trace) must store exactly
+ * the chunks the live ingest stored in live_db, and the same run figures. */
+static void check_same(const char *live_db, const char *copy, int tag)
+{
+    char off_db[300];
+    snprintf(off_db, sizeof off_db, "%s/off%d.db", dir, tag);
+    ht_store *a = NULL, *b = NULL;
+    assert_int_equal(ht_store_open(live_db, 0, &a), HT_OK);
+    assert_int_equal(ht_store_open(off_db, HT_STORE_CREATE, &b), HT_OK);
+    struct ht_ingest_result r;
+    assert_int_equal(ht_store_ingest_spill(b, copy, NULL, 1, &r), HT_OK);
+    char *ca = ht_test_chunks_dump(a, 1), *cb = ht_test_chunks_dump(b, 1);
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_true(strlen(ca) > 1000);
+    assert_string_equal(ca, cb);
+    free(ca);
+    free(cb);
+    const char *q = "SELECT events, torn, status, complete FROM runs";
+    char *ra = NULL, *rb = NULL;
+    struct ht_test_dump da = {0}, db = {0};
+    assert_int_equal(ht_store_query(a, q, 1, ht_test_dump_row, &da), HT_OK);
+    assert_int_equal(ht_store_query(b, q, 1, ht_test_dump_row, &db), HT_OK);
+    ra = da.s;
+    rb = db.s;
+    assert_string_equal(ra, "131072|0|exited|1\n");
+    assert_string_equal(ra, rb);
+    free(ra);
+    free(rb);
+    ht_store_close(a);
+    ht_store_close(b);
+}
+
+/* straggler: slot 10000 of thread 2 stays empty while the steps run and is
+ * written only afterwards, behind records already merged. */
+static void live_case(int straggler, int tag)
+{
+    char spill[300], copy[300], db[300];
+    snprintf(spill, sizeof spill, "%s/spill-%d.hts", dir, tag);
+    snprintf(copy, sizeof copy, "%s/copy-%d.hts", dir, tag);
+    snprintf(db, sizeof db, "%s/live%d.db", dir, tag);
+    struct live_spill ls;
+    ls_create(&ls, spill);
+    for (unsigned c = 0; c < LIVE_NT; c++)
+        for (unsigned i = 0; i < 20000; i++)
+            if (!(straggler && c == 2 && i == 10000))
+                ls_put(&ls, c, i);
+    ls.h->seq = 4ull * 20000 + 1;
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_ingest *ig = NULL;
+    assert_int_equal(ht_store_ingest_begin(st, spill, &ig), HT_OK);
+    uint64_t merged = step_some(ig);
+    /* everything below the watermark, up to thread 2's empty slot */
+    assert_int_equal(merged, straggler ? 4 * 20000 - 10000 : 4 * 20000);
+    if (straggler)
+        ls_put(&ls, 2, 10000); /* seq 40003: the output is at 80000 */
+    for (unsigned c = 0; c < LIVE_NT; c++)
+        for (unsigned i = 20000; i < LIVE_CR; i++)
+            ls_put(&ls, c, i);
+    ls.h->seq = 4ull * LIVE_CR + 1;
+    if (!straggler)
+        assert_int_equal(step_some(ig), 4 * (LIVE_CR - 20000));
+    __atomic_store_n(&ls.h->state, HT_SPILL_EXITED, __ATOMIC_RELEASE);
+    assert_int_equal(ht_test_copy_sparse(spill, copy), 0);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_finish(ig, NULL, &res), HT_OK);
+    assert_int_equal(res.events, 4 * LIVE_CR);
+    assert_int_equal(res.chunks, 2);
+    assert_int_equal(res.redone, straggler); /* the fallback was taken */
+    assert_int_equal(access(spill, F_OK), -1); /* deleted after the commit */
+    ht_store_close(st);
+    munmap(ls.h, ls.size);
+    check_same(db, copy, tag);
+}
+
+static void test_live_in_order(void **state)
+{
+    (void)state;
+    live_case(0, 1);
+}
+
+static void test_live_straggler(void **state)
+{
+    (void)state;
+    live_case(1, 2);
+}
+
+static int live_count_row(void *ctx, int ncol, const char *const *v,
+                     const char *const *names)
+{
+    (void)ncol; (void)names;
+    *(long *)ctx = atol(v[0]);
+    return 0;
+}
+
+/* Abort (or a crash) after live steps: nothing committed, spill intact and
+ * ingested in full later. */
+static void test_live_abort(void **state)
+{
+    (void)state;
+    char spill[300], db[300];
+    snprintf(spill, sizeof spill, "%s/spill-abort.hts", dir);
+    snprintf(db, sizeof db, "%s/abort.db", dir);
+    struct live_spill ls;
+    ls_create(&ls, spill);
+    for (unsigned c = 0; c < LIVE_NT; c++)
+        for (unsigned i = 0; i < LIVE_CR; i++)
+            ls_put(&ls, c, i);
+    ls.h->seq = 4ull * LIVE_CR + 1;
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_ingest *ig = NULL;
+    assert_int_equal(ht_store_ingest_begin(st, spill, &ig), HT_OK);
+    assert_int_equal(step_some(ig), 4 * LIVE_CR);
+    ht_store_ingest_abort(ig);
+    long n = -1;
+    assert_int_equal(ht_store_query(st, "SELECT count(*) FROM chunks", 1,
+                                     live_count_row, &n), HT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ht_store_query(st, "SELECT count(*) FROM runs", 1,
+                                     live_count_row, &n), HT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(access(spill, F_OK), 0);
+    __atomic_store_n(&ls.h->state, HT_SPILL_EXITED, __ATOMIC_RELEASE);
+    munmap(ls.h, ls.size);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 1, &res), HT_OK);
+    assert_int_equal(res.events, 4 * LIVE_CR);
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +530,9 @@ int main(void)
         cmocka_unit_test(test_background_free),
         cmocka_unit_test(test_bad_spill),
         cmocka_unit_test(test_bad_trace_files),
+        cmocka_unit_test(test_live_in_order),
+        cmocka_unit_test(test_live_straggler),
+        cmocka_unit_test(test_live_abort),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,8 +27,8 @@
  *            value, whose varint follows in S_DNEW (call sites: few distinct).
  *   M_HIST_R (version 2: INCREF/DECREF a, STORE b and c) a token in S_RTOK:
  *            1 = NULL; k >= 2 = the pointer pushed k - 1 pushes ago on the
- *            reference history (every non-NULL INCREF/DECREF a, STORE b then
- *            c, and ALLOC a, in record order); 0 = not found, an M_DELTA
+ *            reference history (every non-NULL INCREF/DECREF a and STORE b
+ *            then c, every ALLOC a, in record order); 0 = not found, an M_DELTA
  *            encoding follows. The pointer a STORE writes was usually just
  *            INCREF'd or allocated and the one it replaces just DECREF'd (or
  *            is DECREF'd right after): bench_micro graph 5.93 -> 3.32
@@ -571,7 +571,8 @@ static void dec_rec(struct dec *d, struct ht_rec *r)
     }
     if (k == HT_EV_ALLOC) {
         d->hist[0][d->m.nhist[0]++] = r->a;
-        if (d->m.ver >= 2) d->hist[2][d->m.nhist[2]++] = r->a;
+        if (d->m.ver >= 2)
+            d->hist[2][d->m.nhist[2]++] = r->a;
     } else if (k == HT_EV_FREE) {
         d->hist[1][d->m.nhist[1]++] = r->a;
     } else if (k == HT_EV_REALLOC) {

@@ -736,10 +736,12 @@ static void ht__rt_atfork_child(void)
  * address, the event with the highest seq (the latest one decides whether
  * the block is live: a FREE of an address is ordered before any later
  * allocation of it, S3). No sort of the events: time is linear in events,
- * memory in distinct addresses. Then every live block (sorted by address)
- * and every module data range is scanned conservatively, recording one EDGE
- * per word that points into a live block. Scratch memory is mmap'd only
- * (never malloc). */
+ * memory in distinct addresses. Only chunks whose disk blocks were
+ * allocated are read (g_chunk_ok; a hole of a full tmpfs would SIGBUS): a
+ * bitmap instead of asking the file per chunk. Then every live block
+ * (sorted by address) and every module data range is scanned
+ * conservatively, recording one EDGE per word that points into a live
+ * block. Scratch memory is mmap'd only (never malloc). */
 struct ht__snap_ent {
     uint64_t key; /* block address */
     uint64_t a;   /* size */
@@ -1124,8 +1126,9 @@ static void ht__rt_on_exit(int status, void *arg)
         return;
     /* on by default (HEAPTRAIL_SNAPSHOT=0 disables): without its edges the
      * replay cannot tell definitely from indirectly lost or reachable
-     * blocks. Its pass over the spill costs 15-25 % of recording time on
-     * pure allocation churn, ~5 % of `heaptrail run` (bench/RESULTS.md). */
+     * blocks. Its pass over the spill costs ~10 % of recording CPU on
+     * pure allocation churn (was 15-25 % with a SEEK_DATA/SEEK_HOLE pair
+     * per chunk), a few % of `heaptrail run` (bench/RESULTS.md). */
     if (g_env.snapshot == 1) {
         /* exit() called by the program: its stack from the call up; else
          * (return from main, exit from an unwrapped library) no user frame

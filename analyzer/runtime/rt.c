@@ -14,7 +14,8 @@
  *       file whose magic is set and whose state is RUNNING/EXECED/EXITED.
  *   R2. t_cur == 0, or its chunk index c (= t_cur >> 32, minus 1) is below
  *       g_hdr->max_chunks, was handed out to this thread by next_chunk and
- *       has had its disk blocks allocated (fallocate); position <= chunk_records.
+ *       has had its disk blocks allocated (fallocate) and its bit set in
+ *       g_chunk_ok (when that map exists); position <= chunk_records.
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
  *       free honour spill invariant S3. A moving realloc takes one seq
@@ -46,6 +47,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,13 @@ static char *g_chunks;                  /* first chunk */
 static uint64_t g_map_size;
 static int g_fd = -1;
 static int g_hooks_done;                /* on_exit/atfork registered */
+/* Bit c set: spill chunk c has its disk blocks (R2), so the snapshot may
+ * read it. Anonymous map of max_chunks bits made with the spill; NULL if
+ * that mmap failed (the snapshot then asks the file: SEEK_DATA/SEEK_HOLE,
+ * which on ext4's unwritten extents walks the page cache: ~10 % of a
+ * churn recording with the exit snapshot). */
+static uint64_t *g_chunk_ok;
+static uint64_t g_chunk_ok_bytes;
 static uint64_t g_snapshots;
 
 /* R2: (chunk index + 1) << 32 | position; 0 = no chunk yet. */
@@ -200,7 +209,11 @@ static inline int ht__rt_cas_local(uint64_t *p, uint64_t *expected,
 static int g_spill_full; /* fallocate said ENOSPC/EDQUOT: stop trying */
 
 /* Reserve a fresh chunk for the calling thread. Returns the new t_cur value
- * (position 0) or 0 when the spill is full (overflow). */
+ * (position 0) or 0 when the spill is full (overflow). Faulting the chunk in
+ * at once (MADV_POPULATE_WRITE) or with 2 MB folios (MADV_HUGEPAGE on the
+ * spill map) was measured: no gain (the kernel's cost is zeroing the fresh
+ * pages either way, and zeroing ahead leaves them cold for the stores;
+ * bench/RESULTS.md), so pages fault in as the records reach them. */
 static uint64_t ht__rt_new_chunk(void)
 {
     struct ht_spill_header *h = g_hdr;
@@ -218,21 +231,31 @@ static uint64_t ht__rt_new_chunk(void)
             __atomic_store_n(&g_spill_full, 1, __ATOMIC_RELAXED);
         return 0;
     }
+    if (g_chunk_ok)
+        __atomic_fetch_or(&g_chunk_ok[c / 64], 1ull << (c % 64),
+                          __ATOMIC_RELEASE);
     return (c + 1) << 32;
 }
 
-/* Whether recording is active, initialising on first use. */
-static int ht__rt_active(void)
+/* ht__rt_active when not READY: initialise on first use. */
+__attribute__((noinline, cold)) static int ht__rt_active_slow(int st)
+{
+    if (st == HT__RT_DISABLED)
+        return 0;
+    ht__rt_init();
+    return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) == HT__RT_READY;
+}
+
+/* Whether recording is active, initialising on first use. The recording
+ * fast path (this, ht__rt_take_seq, ht__rt_record_at) is inlined into every
+ * wrapper: a call with seven arguments and six saved registers per event
+ * was ~15 % of ht__rt_record_at's samples. */
+static inline __attribute__((always_inline)) int ht__rt_active(void)
 {
     int st = __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE);
-    if (st != HT__RT_READY) {
-        if (st == HT__RT_DISABLED)
-            return 0;
-        ht__rt_init();
-        if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
-            return 0;
-    }
-    return 1;
+    if (__builtin_expect(st == HT__RT_READY, 1))
+        return 1;
+    return ht__rt_active_slow(st);
 }
 
 /* Fetch-and-add without the lock prefix (R6: solo thread only). */
@@ -265,7 +288,7 @@ static void ht__rt_go_multi(void)
 
 /* Reserve a seq now for an event recorded later with ht__rt_record_at
  * (UINT64_MAX if recording is off). */
-static uint64_t ht__rt_take_seq(void)
+static inline __attribute__((always_inline)) uint64_t ht__rt_take_seq(void)
 {
     if (!ht__rt_active())
         return UINT64_MAX;
@@ -304,40 +327,46 @@ static void ht__rt_solo_start(void)
     }
 }
 
-static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
-                             uint64_t a, uint64_t b, uint64_t c, uint64_t d);
-
-/* Record one event; async-signal-safe and reentrant (see design comment). */
-static void ht__rt_record(unsigned kind, unsigned flags, uint64_t a,
-                          uint64_t b, uint64_t c, uint64_t d)
+/* The calling thread needs a chunk (t_cur was cur: none yet, or full).
+ * Returns 1 to retry the reservation, 0 if the event overflows (R4). */
+__attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur)
 {
-    ht__rt_record_at(ht__rt_take_seq(), kind, flags, a, b, c, d);
+    uint64_t fresh = ht__rt_new_chunk();
+    if (fresh == 0) {
+        __atomic_fetch_add(&g_hdr->overflow_events, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    /* If a signal handler replaced t_cur meanwhile, the fresh chunk stays
+     * unused (all kind == 0) and we retry with the handler's. */
+    ht__rt_cas_local(&t_cur, &cur, fresh);
+    return 1;
 }
+
+/* The last 8 bytes of a record (tid, flags, reserved, kind) as one word,
+ * so kind and the fields beside it become visible in one store. */
+typedef uint64_t __attribute__((may_alias)) ht__rt_word;
+_Static_assert(offsetof(struct ht_rec, tid) == 40 &&
+                   offsetof(struct ht_rec, kind) == 47,
+               "record tail layout");
 
 /* Write one record with a seq taken earlier by ht__rt_take_seq, which
  * already checked that recording is active (spill.h S3, S4). */
-static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
-                             uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+static inline __attribute__((always_inline)) void
+ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
+                 uint64_t b, uint64_t c, uint64_t d)
 {
     if (seq == UINT64_MAX)
         return;
-    struct ht_spill_header *h = g_hdr;
-    uint64_t cur, next, slot;
+    uint64_t cur, slot;
     for (;;) {
         cur = __atomic_load_n(&t_cur, __ATOMIC_RELAXED);
-        if (cur == 0 || (cur & 0xffffffffu) >= HT_SPILL_CHUNK_RECORDS) {
-            uint64_t fresh = ht__rt_new_chunk();
-            if (fresh == 0) {
-                __atomic_fetch_add(&h->overflow_events, 1, __ATOMIC_RELAXED);
+        if (__builtin_expect(cur == 0 || (cur & 0xffffffffu) >=
+                                             HT_SPILL_CHUNK_RECORDS, 0)) {
+            if (!ht__rt_refill(cur))
                 return;
-            }
-            /* If a signal handler replaced t_cur meanwhile, the fresh chunk
-             * stays unused (all kind == 0) and we retry with the handler's. */
-            ht__rt_cas_local(&t_cur, &cur, fresh);
             continue;
         }
-        next = cur + 1;
-        if (ht__rt_cas_local(&t_cur, &cur, next))
+        if (ht__rt_cas_local(&t_cur, &cur, cur + 1))
             break;
     }
     slot = ((cur >> 32) - 1) * HT_SPILL_CHUNK_RECORDS + (cur & 0xffffffffu);
@@ -347,10 +376,27 @@ static void ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags,
     r->b = b;
     r->c = c;
     r->d = d;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* tid | flags << 32 | reserved (0) << 48 | kind << 56: one aligned
+     * store (records are 48 B from a page boundary), release as before */
+    __atomic_store_n((ht__rt_word *)&r->tid,
+                     (uint64_t)ht__rt_tid() | (uint64_t)(uint16_t)flags << 32 |
+                         (uint64_t)(uint8_t)kind << 56,
+                     __ATOMIC_RELEASE);
+#else
     r->tid = ht__rt_tid();
     r->flags = (uint16_t)flags;
     r->reserved = 0;
     __atomic_store_n(&r->kind, (uint8_t)kind, __ATOMIC_RELEASE);
+#endif
+}
+
+/* Record one event; async-signal-safe and reentrant (see design comment). */
+static inline __attribute__((always_inline)) void
+ht__rt_record(unsigned kind, unsigned flags, uint64_t a, uint64_t b,
+              uint64_t c, uint64_t d)
+{
+    ht__rt_record_at(ht__rt_take_seq(), kind, flags, a, b, c, d);
 }
 
 /* ------------------------------------------------------------ spill setup */
@@ -590,6 +636,13 @@ static int ht__rt_spill_create(int32_t parent_pid)
     memcpy(h->magic, HT_SPILL_MAGIC, 8);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
+    uint64_t okb = (max_chunks + 63) / 64 * 8;
+    void *ok = mmap(NULL, okb ? okb : 8, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g_chunk_ok) /* a fork child's copy of the parent's */
+        munmap(g_chunk_ok, g_chunk_ok_bytes);
+    g_chunk_ok = ok == MAP_FAILED ? NULL : ok;
+    g_chunk_ok_bytes = okb ? okb : 8;
     if (g_fd >= 0)
         close(g_fd);
     g_fd = fd;
@@ -683,10 +736,12 @@ static void ht__rt_atfork_child(void)
  * address, the event with the highest seq (the latest one decides whether
  * the block is live: a FREE of an address is ordered before any later
  * allocation of it, S3). No sort of the events: time is linear in events,
- * memory in distinct addresses. Then every live block (sorted by address)
- * and every module data range is scanned conservatively, recording one EDGE
- * per word that points into a live block. Scratch memory is mmap'd only
- * (never malloc). */
+ * memory in distinct addresses. Only chunks whose disk blocks were
+ * allocated are read (g_chunk_ok; a hole of a full tmpfs would SIGBUS): a
+ * bitmap instead of asking the file per chunk. Then every live block
+ * (sorted by address) and every module data range is scanned
+ * conservatively, recording one EDGE per word that points into a live
+ * block. Scratch memory is mmap'd only (never malloc). */
 struct ht__snap_ent {
     uint64_t key; /* block address */
     uint64_t a;   /* size */
@@ -817,6 +872,11 @@ static void ht__snap_scan(const struct ht__snap_ent *live, uint64_t n,
  * support reports data everywhere, which is right there. */
 static uint64_t ht__rt_chunk_records(uint64_t c, uint64_t nrec)
 {
+    if (g_chunk_ok) /* R2: set before the chunk's first record */
+        return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
+                       (c % 64) & 1
+                   ? nrec
+                   : 0;
     off_t off = (off_t)(HT_SPILL_HEADER_SIZE + c * HT__RT_CHUNK_BYTES);
     off_t d = lseek(g_fd, off, SEEK_DATA);
     if (d < 0)
@@ -990,6 +1050,9 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
         const struct ht_rec *r = recs + c * h->chunk_records;
         uint64_t n = ht__rt_chunk_records(c, h->chunk_records);
         for (uint64_t i = 0; i < n; i++, r++) {
+            /* 6 KB ahead: the next page is in the TLB before the
+             * hardware prefetcher reaches it (-20 % pass time) */
+            __builtin_prefetch(r + 128);
             unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
             if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
                 r->a == 0)
@@ -1063,8 +1126,9 @@ static void ht__rt_on_exit(int status, void *arg)
         return;
     /* on by default (HEAPTRAIL_SNAPSHOT=0 disables): without its edges the
      * replay cannot tell definitely from indirectly lost or reachable
-     * blocks. Its pass over the spill costs 15-25 % of recording time on
-     * pure allocation churn, ~5 % of `heaptrail run` (bench/RESULTS.md). */
+     * blocks. Its pass over the spill costs ~10 % of recording CPU on
+     * pure allocation churn (was 15-25 % with a SEEK_DATA/SEEK_HOLE pair
+     * per chunk), a few % of `heaptrail run` (bench/RESULTS.md). */
     if (g_env.snapshot == 1) {
         /* exit() called by the program: its stack from the call up; else
          * (return from main, exit from an unwrapped library) no user frame
@@ -1106,6 +1170,9 @@ int ht__rt_is_valid(void)
     uint64_t c = (cur >> 32) - 1;
     return c < h->max_chunks &&
            c < __atomic_load_n(&h->next_chunk, __ATOMIC_RELAXED) &&
+           (!g_chunk_ok ||
+            (__atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
+                 (c % 64) & 1)) &&
            (cur & 0xffffffffu) <= HT_SPILL_CHUNK_RECORDS;
 }
 

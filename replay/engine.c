@@ -1400,35 +1400,40 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
                                                   : 100000;
     if ((e = prepare(g)) || (e = ht_reader_open(g->st, g->run, &rd)))
         return e;
-    struct ht_rec ev;
+    const struct ht_rec *recs;
+    size_t nrec;
     struct ht_pym_stats s;
     uint64_t until_snap = every;
-    while ((e = ht_reader_next(rd, &ev)) == HT_OK) {
-        g->seq = ev.seq;
-        g->r.events++;
-        if (opts && opts->progress && (g->r.events & 0xffff) == 0)
-            opts->progress(opts->progress_ctx, g->r.events);
-        if (g->r.events > 1 && ev.seq <= g->last_seq) {
-            /* replayed in stored order anyway: the result may be off */
-            if (g->disorder++ < DISORDER_ROWS &&
-                (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
-                break;
-        } else {
-            g->last_seq = ev.seq;
-        }
-        if ((e = step(g, &ev)) || (e = g->err))
-            break;
-        if (g->epoch_dirty) { /* this event made a new peak: commit it */
-            g->epoch++;
-            g->epoch_dirty = 0;
-        }
-        if (--until_snap == 0) { /* every `every` events; no division */
-            until_snap = every;
-            g->am.ops->stats(g->am.m, &s);
-            if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
-                break;
+    while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
+        for (size_t i = 0; i < nrec; i++) {
+            const struct ht_rec *ev = &recs[i];
+            g->seq = ev->seq;
+            g->r.events++;
+            if (opts && opts->progress && (g->r.events & 0xffff) == 0)
+                opts->progress(opts->progress_ctx, g->r.events);
+            if (g->r.events > 1 && ev->seq <= g->last_seq) {
+                /* replayed in stored order anyway: the result may be off */
+                if (g->disorder++ < DISORDER_ROWS &&
+                    (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
+                    goto stop;
+            } else {
+                g->last_seq = ev->seq;
+            }
+            if ((e = step(g, ev)) || (e = g->err))
+                goto stop;
+            if (g->epoch_dirty) { /* this event made a new peak: commit it */
+                g->epoch++;
+                g->epoch_dirty = 0;
+            }
+            if (--until_snap == 0) { /* every `every` events; no division */
+                until_snap = every;
+                g->am.ops->stats(g->am.m, &s);
+                if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
+                    goto stop;
+            }
         }
     }
+stop:
     ht_reader_close(rd);
     g->seq = g->last_seq;
     if (e == HT_ECORRUPT) /* keep what was read; say the rest is missing */

@@ -469,7 +469,8 @@ static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, u
     return v;
 }
 
-static void dec_rec(struct dec *d, struct ht_rec *r)
+static inline __attribute__((always_inline)) void
+dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
 {
     uint64_t t, fl;
     unsigned k;
@@ -542,6 +543,149 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
     return 1;
 }
 
+/* ---- streaming decoder ------------------------------------------------------
+ * One chunk at a time, its records handed out a batch at a time: the caller's
+ * batch buffer (a few thousand records) stays in cache, where a whole chunk
+ * (up to HT_CODEC_MAX_RECORDS x 48 bytes = 3 MB) would not. The workspace
+ * (zstd context, body, histories, dictionaries) is kept between chunks, so a
+ * chunk costs no allocation.
+ * Invariants: 1. left == records of the open chunk not yet handed out, and
+ * the streams hold exactly their encodings; 2. the body, histories and
+ * dictionaries have room for cap_recs records (hist/tids/ds) and cap_body
+ * bytes. */
+struct ht__codec_dec {
+    struct dec d;
+    ZSTD_DCtx *zd;
+    uint8_t *body;
+    size_t cap_body, cap_recs;
+    uint32_t left;
+};
+
+ht_err ht__codec_dec_new(ht__codec_dec **out)
+{
+    *out = NULL;
+    ht__codec_dec *c = calloc(1, sizeof(*c));
+    if (!c || !(c->zd = ZSTD_createDCtx())) {
+        free(c);
+        return HT_ENOMEM;
+    }
+    *out = c;
+    return HT_OK;
+}
+
+void ht__codec_dec_free(ht__codec_dec *c)
+{
+    if (!c)
+        return;
+    ZSTD_freeDCtx(c->zd);
+    free(c->body);
+    free(c->d.hist[0]);
+    free(c->d.hist[1]);
+    free(c->d.tids);
+    free(c->d.ds);
+    free(c);
+}
+
+/* room for cnt records and raw_len body bytes (contents not kept) */
+static ht_err dec_reserve(ht__codec_dec *c, uint32_t cnt, size_t raw_len)
+{
+    if (raw_len > c->cap_body) {
+        uint8_t *b = malloc(raw_len);
+        if (!b)
+            return HT_ENOMEM;
+        free(c->body);
+        c->body = b;
+        c->cap_body = raw_len;
+    }
+    if (cnt > c->cap_recs) {
+        uint64_t **arr[4] = {&c->d.hist[0], &c->d.hist[1], &c->d.tids,
+                             &c->d.ds};
+        c->cap_recs = 0; /* until every array has the room */
+        for (int i = 0; i < 4; i++) {
+            free(*arr[i]);
+            if (!(*arr[i] = malloc(sizeof(uint64_t) * cnt)))
+                return HT_ENOMEM;
+        }
+        c->cap_recs = cnt;
+    }
+    return HT_OK;
+}
+
+/*
+ * Start decoding the chunk buf[0..len) (not referenced after the call);
+ * *count = its record count. Errors: HT_ECORRUPT (malformed; nothing is
+ * open), HT_ENOMEM. A chunk still open is dropped.
+ */
+ht_err ht__codec_dec_open(ht__codec_dec *c, const void *buf, size_t len,
+                          size_t *count)
+{
+    const uint8_t *in = buf;
+    uint32_t cnt, raw_len;
+    unsigned long long fsz;
+    size_t got;
+    ht_err rc;
+
+    *count = 0;
+    c->left = 0;
+    if (!buf || len < HT_CV1_HDR || in[0] != HT_CV1_MAGIC ||
+        in[1] != HT_CV1_VERSION)
+        return HT_ECORRUPT;
+    cnt = get_u32le(in + 2);
+    raw_len = get_u32le(in + 6);
+    if (cnt == 0 || cnt > HT_CODEC_MAX_RECORDS || raw_len > raw_bound(cnt))
+        return HT_ECORRUPT;
+    fsz = ZSTD_getFrameContentSize(in + HT_CV1_HDR, len - HT_CV1_HDR);
+    if (fsz != raw_len)
+        return HT_ECORRUPT;
+    if ((rc = dec_reserve(c, cnt, raw_len ? raw_len : 1)) != HT_OK)
+        return rc;
+    uint64_t *keep[4] = {c->d.hist[0], c->d.hist[1], c->d.tids, c->d.ds};
+    memset(&c->d, 0, sizeof(c->d));
+    c->d.hist[0] = keep[0];
+    c->d.hist[1] = keep[1];
+    c->d.tids = keep[2];
+    c->d.ds = keep[3];
+    got = ZSTD_decompressDCtx(c->zd, c->body, raw_len, in + HT_CV1_HDR,
+                              len - HT_CV1_HDR);
+    if (ZSTD_isError(got) || got != raw_len ||
+        !body_split(&c->d, c->body, raw_len) ||
+        (size_t)(c->d.end[S_KIND] - c->d.p[S_KIND]) != cnt)
+        return HT_ECORRUPT;
+    c->left = cnt;
+    *count = cnt;
+    return HT_OK;
+}
+
+/*
+ * The next up to cap records of the open chunk into recs[0..*n); *n == 0 at
+ * its end. With the last record, checks that every stream was consumed
+ * exactly. HT_ECORRUPT: the chunk is malformed at or before this batch (the
+ * records of earlier batches were valid encodings; this batch's are
+ * unspecified); *n = 0 on error, and every later call fails the same way
+ * until the next open.
+ */
+ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
+                          size_t cap, size_t *n)
+{
+    struct dec *restrict d = &c->d;
+    uint32_t k = c->left < cap ? c->left : (uint32_t)cap;
+
+    *n = 0;
+    for (uint32_t i = 0; i < k && !d->bad; i++)
+        dec_rec(d, &recs[i]);
+    c->left -= k;
+    if (!d->bad && !c->left)
+        for (int s = 0; s < NSTREAM; s++)
+            if (d->p[s] != d->end[s])
+                d->bad = 1;
+    if (d->bad) {
+        c->left = 0;
+        return HT_ECORRUPT;
+    }
+    *n = k;
+    return HT_OK;
+}
+
 /*
  * Decode the chunk buf[0..len) into recs[0..cap); *n = record count.
  * Errors: HT_ECORRUPT for any malformed input, HT_EINVAL if cap is smaller
@@ -551,64 +695,24 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
 ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
                         size_t cap, size_t *n)
 {
-    const uint8_t *in = buf;
-    struct dec *d = NULL;
-    uint8_t *body = NULL;
-    uint32_t cnt, raw_len;
-    unsigned long long fsz;
-    size_t got;
-    ht_err rc = HT_ENOMEM;
+    ht__codec_dec *c = NULL;
+    size_t cnt = 0, got = 0;
+    ht_err rc;
 
     if (n)
         *n = 0;
     if (!n || (!buf && len) || (!recs && cap))
         return HT_EINVAL;
-    if (len < HT_CV1_HDR || in[0] != HT_CV1_MAGIC || in[1] != HT_CV1_VERSION)
-        return HT_ECORRUPT;
-    cnt = get_u32le(in + 2);
-    raw_len = get_u32le(in + 6);
-    if (cnt == 0 || cnt > HT_CODEC_MAX_RECORDS || raw_len > raw_bound(cnt))
-        return HT_ECORRUPT;
-    fsz = ZSTD_getFrameContentSize(in + HT_CV1_HDR, len - HT_CV1_HDR);
-    if (fsz != raw_len)
-        return HT_ECORRUPT;
-    d = calloc(1, sizeof(*d));
-    body = malloc(raw_len ? raw_len : 1);
-    if (!d || !body)
-        goto done;
-    d->hist[0] = malloc(sizeof(uint64_t) * cnt);
-    d->hist[1] = malloc(sizeof(uint64_t) * cnt);
-    d->tids = malloc(sizeof(uint64_t) * cnt);
-    d->ds = malloc(sizeof(uint64_t) * cnt);
-    if (!d->hist[0] || !d->hist[1] || !d->tids || !d->ds)
-        goto done;
-    rc = HT_ECORRUPT;
-    got = ZSTD_decompress(body, raw_len, in + HT_CV1_HDR, len - HT_CV1_HDR);
-    if (ZSTD_isError(got) || got != raw_len || !body_split(d, body, raw_len))
-        goto done;
-    if ((size_t)(d->end[S_KIND] - d->p[S_KIND]) != cnt)
-        goto done;
-    rc = HT_EINVAL;
-    if (cnt > cap)
-        goto done;
-    rc = HT_ECORRUPT;
-    for (uint32_t i = 0; i < cnt && !d->bad; i++)
-        dec_rec(d, &recs[i]);
-    if (d->bad)
-        goto done;
-    for (int s = 0; s < NSTREAM; s++)
-        if (d->p[s] != d->end[s])
-            goto done;
-    *n = cnt;
-    rc = HT_OK;
-done:
-    if (d) {
-        free(d->hist[0]);
-        free(d->hist[1]);
-        free(d->tids);
-        free(d->ds);
+    if ((rc = ht__codec_dec_new(&c)) != HT_OK)
+        return rc;
+    if ((rc = ht__codec_dec_open(c, buf, len, &cnt)) == HT_OK) {
+        if (cnt > cap)
+            rc = HT_EINVAL;
+        else
+            rc = ht__codec_dec_next(c, recs, cnt, &got);
     }
-    free(d);
-    free(body);
+    ht__codec_dec_free(c);
+    if (rc == HT_OK)
+        *n = got;
     return rc;
 }

@@ -58,6 +58,32 @@ static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
+/* Per-thread encoder workspace, made on first use and reused by every later
+ * chunk of the thread (as codec.c's): the column buffer (up to 5 MB) and
+ * the body would otherwise be mapped and faulted in again, and a zstd
+ * context made and torn down, for every chunk. Never freed: it lives as long
+ * as the thread (reachable through TLS). */
+static __thread struct {
+    uint8_t *col, *body;
+    size_t ccol, cbody;
+    ZSTD_CCtx *cctx;
+} oc_ws;
+
+/* buffer *b of capacity *cap grown to at least need bytes (contents not
+ * kept); 0 on ENOMEM */
+static int ws_room(uint8_t **b, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 1;
+    uint8_t *nb = malloc(need);
+    if (!nb)
+        return 0;
+    free(*b);
+    *b = nb;
+    *cap = need;
+    return 1;
+}
+
 /* Encode n rows into a malloc'd blob; see store_int.h. */
 ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
                            size_t *len)
@@ -66,9 +92,15 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     *len = 0;
     if (!n || n > HT_OBJCHUNK_MAX_ROWS)
         return HT_EINVAL;
-    uint8_t *col = malloc(n * 10 * (NCOL + 1)), *c[NCOL];
-    if (!col)
+    if (!ws_room(&oc_ws.col, &oc_ws.ccol, n * 10 * (NCOL + 1)))
         return HT_ENOMEM;
+    if (!oc_ws.cctx) {
+        if (!(oc_ws.cctx = ZSTD_createCCtx()))
+            return HT_ENOMEM;
+        ZSTD_CCtx_setParameter(oc_ws.cctx, ZSTD_c_compressionLevel, OC_LEVEL);
+        ZSTD_CCtx_setParameter(oc_ws.cctx, ZSTD_c_checksumFlag, 1);
+    }
+    uint8_t *col = oc_ws.col, *c[NCOL];
     for (int k = 0; k < NCOL; k++)
         c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
@@ -96,11 +128,9 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
         raw += l;
     }
     size_t hl = (size_t)(h - hdr);
-    uint8_t *body = malloc(hl + raw);
-    if (!body) {
-        free(col);
+    if (!ws_room(&oc_ws.body, &oc_ws.cbody, hl + raw))
         return HT_ENOMEM;
-    }
+    uint8_t *body = oc_ws.body;
     memcpy(body, hdr, hl);
     size_t at = hl;
     for (int k = 0; k < NCOL; k++) {
@@ -108,28 +138,22 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
         memcpy(body + at, col + (size_t)k * n * 10, l);
         at += l;
     }
-    free(col);
     size_t cap = 2 + ZSTD_compressBound(at);
     uint8_t *blob = malloc(cap);
-    ZSTD_CCtx *cctx = ZSTD_createCCtx();
-    ht_err e = HT_ENOMEM;
-    if (blob && cctx) {
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, OC_LEVEL);
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-        size_t z = ZSTD_compress2(cctx, blob + 2, cap - 2, body, at);
-        if (!ZSTD_isError(z)) {
-            blob[0] = OC_MAGIC;
-            blob[1] = OC_VERSION;
-            *out = blob;
-            *len = z + 2;
-            blob = NULL;
-            e = HT_OK;
-        }
+    if (!blob)
+        return HT_ENOMEM;
+    /* a failed earlier call may have left a frame half made */
+    ZSTD_CCtx_reset(oc_ws.cctx, ZSTD_reset_session_only);
+    size_t z = ZSTD_compress2(oc_ws.cctx, blob + 2, cap - 2, body, at);
+    if (ZSTD_isError(z)) {
+        free(blob);
+        return HT_ENOMEM;
     }
-    ZSTD_freeCCtx(cctx);
-    free(blob);
-    free(body);
-    return e;
+    blob[0] = OC_MAGIC;
+    blob[1] = OC_VERSION;
+    *out = blob;
+    *len = z + 2;
+    return HT_OK;
 }
 
 /* Decode a blob of n rows into r[0..n); see store_int.h. */

@@ -36,7 +36,8 @@
  *  - the allocation summary (run_stats, site_stats), churn and peak_sites
  *    come from this same pass: per-site aggregates (replay/agg.c) indexed
  *    from each object (site_i, churn_i). A realloc'd block counts at the
- *    realloc's pc from then on, as an allocation there.
+ *    realloc's pc from then on, as an allocation there (site_stats and its
+ *    churn row (pc, new size); see churn_move).
  *  - objects rows of freed blocks (no finding on them: leak columns NULL)
  *    are buffered and written HT_OBJCHUNK_MAX_ROWS at a time as one
  *    compressed object_chunks row (store/objcodec.c); `objects` is the view
@@ -292,16 +293,6 @@ static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
     g->bytes_allocated += o->size;
 }
 
-/* o now counts at site pc with its current size */
-static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
-{
-    int64_t r = site_lookup(g, pc);
-    if (r < 0)
-        return HT_ENOMEM;
-    site_add_row(g, o, r);
-    return HT_OK;
-}
-
 /* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
  * sizes of the first sites go through the directory (same rows as the
  * hash: the directory only remembers them). */
@@ -407,7 +398,7 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     *o = zero_obj;
     o->addr = addr;
     o->size = size;
-    o->alloc_seq = ev->seq;
+    o->alloc_seq = o->churn_seq = ev->seq;
     o->pc = ev->d;
     o->tid = ev->tid;
     /* one probe when addr is free (nearly always); o is in no model yet, so
@@ -469,7 +460,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
         g->sites.v[o->site_i].v[S_FREES]++;
         struct ht__agg *c = &g->churn.v[o->churn_i];
         c->v[C_FREES]++;
-        if (ev->seq - o->alloc_seq < CHURN_SHORT)
+        if (ev->seq - o->churn_seq < CHURN_SHORT)
             c->v[C_SHORT]++;
         if (o->rc_explicit && o->refcnt > 0) {
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
@@ -514,6 +505,43 @@ static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
     return HT_OK;
 }
 
+/* Churn at a realloc that resizes a block (a demanding user reads a churn
+ * row as "blocks of this size made at this site"): the block leaves its
+ * (site, size) row as if freed there (a free, short-lived if it entered the
+ * row fewer than CHURN_SHORT events before) and enters the row (realloc pc,
+ * new size) as an allocation there - as site_stats counts it at the
+ * realloc's pc. A loop growing a buffer with realloc therefore shows as
+ * churn of each size it passed through, not as one long-lived block of its
+ * first size. -1 on HT_ENOMEM (nothing changed). */
+static int churn_move(struct eng *g, struct ht__obj *o, int64_t sr,
+                      uint64_t pc, uint64_t size, uint64_t seq)
+{
+    int64_t cr = churn_lookup(g, sr, pc, size);
+    if (cr < 0)
+        return -1;
+    struct ht__agg *c = &g->churn.v[o->churn_i];
+    c->v[C_LIVE]--;
+    c->v[C_FREES]++;
+    if (seq - o->churn_seq < CHURN_SHORT)
+        c->v[C_SHORT]++;
+    o->churn_i = (uint32_t)cr;
+    o->churn_seq = seq;
+    c = &g->churn.v[cr];
+    c->v[C_ALLOCS]++;
+    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
+        c->v[C_MAX_LIVE] = c->v[C_LIVE];
+    return 0;
+}
+
+/* REALLOC a = realloc(c, size). Neither the allocator model nor the object
+ * table can refuse the new block: pymalloc serves any size (above its small
+ * request limit from its raw allocator), the system model too, and the
+ * object table holds any size (replay/objects.c keeps blocks above 1 MiB out
+ * of its page index) at any address but 0, which was handled above. The
+ * models' complaints about a bad trace (EINVAL: a block they do not know)
+ * are kept going, as everywhere in the replay; what is left to fail is
+ * HT_ENOMEM / HT_ESQL, which fails the whole replay (its transaction is
+ * rolled back), so nothing is half-accounted in a written result. */
 static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
 {
     uint64_t a = ev->a, size = ev->b, c = ev->c;
@@ -542,6 +570,17 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         return finish(g, o, ev->d, 0);
     if (size < o->size)
         maybe_peak(g);
+    /* o is in no table now (a pending o's address c may hold another block:
+     * a free we never saw, as one still live at a new address a) */
+    struct ht__obj *old = ht__objtab_remove(&g->t, a);
+    if (old && ((e = add_error(g, "missed_free", a, ev->d)) ||
+                (e = finish(g, old, ev->d, 0))))
+        goto fail;
+    int64_t sr = site_lookup(g, ev->d);
+    if (sr < 0 || churn_move(g, o, sr, ev->d, size, ev->seq) < 0) {
+        e = HT_ENOMEM;
+        goto fail;
+    }
     site_drop(g, o);
     g->live_bytes = g->live_bytes - o->size + size;
     uint64_t nm = 0;
@@ -550,36 +589,28 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         goto fail;
     o->model_addr = nm;
     ht__obj_truncate(o, size);
-    if (a != c) {
-        struct ht__obj *old = ht__objtab_remove(&g->t, a);
-        if (old && ((e = add_error(g, "missed_free", a, ev->d)) ||
-                    (e = finish(g, old, ev->d, 0))))
-            goto fail;
-        if ((e = keep(ht_gc_dealloc(g->gc, c))) ||
-            (e = keep(ht_gc_alloc(g->gc, a, 1))))
-            goto fail;
-        if ((e = ht__objtab_mark_freed(&g->t, c)))
-            goto fail;
-    }
+    /* finish(old) at a == c took o's GC node too (same id): make it again */
+    int moved = a != c || old;
+    if (moved && ((e = keep(ht_gc_dealloc(g->gc, c))) ||
+                  (e = keep(ht_gc_alloc(g->gc, a, 1)))))
+        goto fail;
+    if (a != c && (e = ht__objtab_mark_freed(&g->t, c)))
+        goto fail;
     ht__objtab_unmark(&g->t, a);
     o->addr = a;
     o->size = size;
     if ((e = ht__objtab_insert(&g->t, o)) != HT_OK)
         goto fail;
     /* the block now belongs to the realloc's site, as a new allocation */
-    if ((e = site_add(g, o, ev->d)))
-        return e;
-    if (a != c && (e = gc_add_edges(g, o)))
+    site_add_row(g, o, sr);
+    if (moved && (e = gc_add_edges(g, o)))
         return e;
     grew(g);
     return HT_OK;
 fail:
-    /* the object leaves the table: account for it as released */
-    g->live_bytes -= size;
-    g->live_blocks--;
-    g->churn.v[o->churn_i].v[C_LIVE]--;
+    /* HT_ENOMEM or HT_ESQL: the replay fails; o is in no table */
     ht__obj_free(o);
-    return e == HT_EINVAL ? HT_OK : e;
+    return e;
 }
 
 /* Stores, edges and refcount events look up the block containing an

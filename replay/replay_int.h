@@ -33,6 +33,7 @@ struct ht__obj {
     uint8_t rc_explicit;          /* an INCREF/DECREF named it */
     int64_t refcnt;               /* explicit count: 1 + increfs - decrefs */
     uint32_t site_i, churn_i;     /* rows of the engine's site aggregates */
+    uint64_t churn_seq;           /* seq it entered churn row churn_i */
     uint32_t inc_site;            /* refcount site row + 1 of its last INCREF */
     struct ht__edge *edges;
     uint32_t nedges, cedges;
@@ -73,7 +74,8 @@ void ht__agg_fini(struct ht__aggtab *t);
  *  2. unless unpaged: every page (addr >> 12) overlapped by [addr, addr +
  *     max(size,1)) has the object in its page vector, which is sorted by
  *     addr; when unpaged, pages is empty;
- *  3. n == number of held objects.
+ *  3. n == number of held objects;
+ *  4. big: the held objects above 1 MiB, sorted by addr, never paged.
  * A table set unpaged by its owner (before the first insert) keeps no page
  * index - allocs and frees then cost one hash operation - until
  * ht__objtab_index builds it for containing-block lookups. */
@@ -82,6 +84,8 @@ struct ht__objtab {
     struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
     size_t n;
     int unpaged;
+    struct ht__obj **big; /* blocks > 1 MiB by address (objects.c) */
+    size_t nbig, cbig;
 };
 /* Build the page index of an unpaged table (no-op otherwise); HT_ENOMEM
  * leaves the table unpaged. */

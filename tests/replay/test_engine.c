@@ -676,6 +676,70 @@ static void test_corrupt_chunk(void **state)
     ht_store_close(st);
 }
 
+/* Blocks above 4 GiB are tracked like any other (the object table used to
+ * refuse them: a realloc to 5 GiB then dropped the block from the table
+ * while the allocator and GC models kept it, with no error row): a realloc
+ * to 5 GiB, a 6 GiB block pointing into it by an interior pointer, freed. */
+static void test_huge_realloc(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    const uint64_t G = UINT64_C(1) << 30;
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);                        /* 0 */
+    ev(&b, HT_EV_REALLOC, 0x100000000, 5 * G, 0x1000, 0);         /* 1 */
+    ev(&b, HT_EV_ALLOC, 0x300000000, 6 * G, 0, 0);                /* 2 */
+    ev(&b, HT_EV_STORE, 0x300000010, 0x100000020, 0, 0);          /* 3 */
+    ev(&b, HT_EV_FREE, 0x300000000, 0, 0, 0);                     /* 4 */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT allocs, reallocs, frees, bytes_allocated, peak_live_bytes,"
+          " peak_seq, live_blocks, live_bytes, invalid_frees FROM run_stats",
+      out);
+    assert_string_equal(out, "2,1,1,11811160096,11811160064,2,1,5368709120,0");
+    q(st, "SELECT COUNT(*) FROM errors", out);
+    assert_string_equal(out, "0");
+    q(st, "SELECT printf('%x', addr), size, free_seq, leak_kind, lost_by,"
+          " lost_seq FROM objects ORDER BY alloc_seq", out);
+    assert_string_equal(out, "100000000,5368709120,NULL,definite,free,4;"
+                             "300000000,6442450944,4,NULL,NULL,NULL");
+    /* pymalloc's raw allocator holds the live 5 GiB block at exit */
+    q(st, "SELECT kind, raw_blocks, live_bytes FROM frag_snapshots"
+          " WHERE kind != 'periodic' ORDER BY seq, kind", out);
+    assert_string_equal(out, "peak,2,11811160064;exit,1,5368709120");
+    ht_store_close(st);
+}
+
+/* A realloc moves its block to the churn row (realloc pc, new size), as an
+ * allocation there, and the block leaves its old row as a free: 150 blocks
+ * of 24 bytes from P1 each grown to 48 at P2 and freed at P3. */
+static void test_realloc_churn(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    const uint64_t P1 = 0x401000, P2 = 0x402000, P3 = 0x403000;
+    for (int i = 0; i < 150; i++) {
+        setd(&b, ev(&b, HT_EV_ALLOC, 0x5000, 24, 0, 0), P1);
+        setd(&b, ev(&b, HT_EV_REALLOC, 0x5000, 48, 0x5000, 0), P2);
+        setd(&b, ev(&b, HT_EV_FREE, 0x5000, 0, 0, 0), P3);
+    }
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT printf('%x', pc), size, allocs, frees, max_live,"
+          " short_lived FROM churn ORDER BY pc", out);
+    assert_string_equal(out, "401000,24,150,150,1,150;"
+                             "402000,48,150,150,1,150");
+    q(st, "SELECT printf('%x', pc), allocs, bytes_allocated, frees,"
+          " live_blocks FROM site_stats ORDER BY pc", out);
+    assert_string_equal(out, "401000,150,3600,0,0;402000,150,7200,150,0");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +750,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_realloc_moves_edges, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_huge_realloc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),

@@ -26,9 +26,12 @@
  *    table's address map as marks so a free costs one probe; store_into_freed is
  *    detected for a slot at the start of a freed block.
  *  - fragmentation snapshots: every opts->snapshot_every events, one at the
- *    peak of live bytes (captured when the heap first shrinks after a peak at
- *    least 1 % above the last captured one, so within 1 % of the true peak
- *    state) and one at the end.
+ *    peak of live bytes and one at the end. The peak one (and the peak
+ *    pool_map) is the allocator model's state exactly after the event that
+ *    made the peak (peak_seq, as in `peak`): the model is marked at every
+ *    peak commit in O(1) and keeps its marked state copy-on-write (pools and
+ *    arenas changed afterwards save it first), so the peak costs no walk
+ *    over the pools while the replay runs.
  *  - refcounts: an object named by an INCREF/DECREF starts at 1 (its
  *    creator's reference) and is counted explicitly from then on; errors
  *    below zero / freed with references / lost with references, charged to
@@ -111,10 +114,7 @@ struct eng {
      * Owns the tables; ncdir entries. */
     uint32_t **cdir;
     size_t ncdir;
-    int peak_dirty, have_peak;
-    uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
-    struct ht_pym_stats peak_stats;
-    struct ht__poolmap peak_pools; /* pool occupancy at peak_stats' time */
+    int have_peak; /* a peak was committed (the allocator model marked) */
     ht_err err; /* sticky, from the GC hook */
     struct ht_replay_result r;
 };
@@ -212,23 +212,6 @@ static void note_drop(struct ht__obj *x, uint8_t kind, uint64_t seq,
     x->drop_site = site;
 }
 
-/* before the heap shrinks: keep the state at a new peak */
-static void maybe_peak(struct eng *g)
-{
-    if (!g->peak_dirty)
-        return;
-    g->peak_dirty = 0;
-    if (g->have_peak && g->r.peak_live_bytes * 100 < g->peak_snap_bytes * 101)
-        return;
-    g->am.ops->stats(g->am.m, &g->peak_stats);
-    if (ht__poolmap_capture(&g->am, &g->peak_pools) && !g->err)
-        g->err = HT_ENOMEM;
-    g->have_peak = 1;
-    g->peak_snap_bytes = g->r.peak_live_bytes;
-    g->peak_snap_seq = g->r.peak_seq;
-    g->peak_snap_live = g->live_bytes;
-}
-
 static void grew(struct eng *g)
 {
     if (g->live_bytes > g->r.peak_live_bytes) {
@@ -236,7 +219,6 @@ static void grew(struct eng *g)
         g->peak_blocks = g->live_blocks;
         g->epoch_dirty = 1;
         g->r.peak_seq = g->seq;
-        g->peak_dirty = 1;
     }
 }
 
@@ -354,7 +336,6 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
                      int marked)
 {
     ht_err e = HT_OK;
-    maybe_peak(g);
     for (uint32_t i = 0; i < o->nedges; i++) {
         struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
         if (x && x != o)
@@ -568,8 +549,6 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     }
     if (!a) /* realloc(p, 0) freed p */
         return finish(g, o, ev->d, 0);
-    if (size < o->size)
-        maybe_peak(g);
     /* o is in no table now (a pending o's address c may hold another block:
      * a free we never saw, as one still live at a new address a) */
     struct ht__obj *old = ht__objtab_remove(&g->t, a);
@@ -1411,11 +1390,10 @@ static ht_err write_pool_map(struct eng *g)
     struct ht__poolmap now = {0};
     ht_err e = ht_store_insert_prepare(g->st,
         "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)", &ins);
-    if (!e && g->have_peak)
-        e = ht__poolmap_write(ins, g->run, g->peak_snap_seq, "peak",
-                              &g->peak_pools);
+    if (!e && g->have_peak && !(e = ht__poolmap_capture(&g->am, 1, &now)))
+        e = ht__poolmap_write(ins, g->run, g->r.peak_seq, "peak", &now);
     if (!e)
-        e = ht__poolmap_capture(&g->am, &now);
+        e = ht__poolmap_capture(&g->am, 0, &now);
     if (!e)
         e = ht__poolmap_write(ins, g->run, g->seq, "exit", &now);
     ht__poolmap_fini(&now);
@@ -1455,6 +1433,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             if (g->epoch_dirty) { /* this event made a new peak: commit it */
                 g->epoch++;
                 g->epoch_dirty = 0;
+                g->am.ops->mark_peak(g->am.m);
+                g->have_peak = 1;
             }
             if (--until_snap == 0) { /* every `every` events; no division */
                 until_snap = every;
@@ -1485,11 +1465,12 @@ stop:
     g->pending.n = 0;
     if ((e = flush_freed(g)))
         return e;
-    maybe_peak(g);
-    if (g->have_peak &&
-        (e = write_snap(g, "peak", g->peak_snap_seq, &g->peak_stats,
-                        g->peak_snap_live)))
-        return e;
+    if (g->have_peak) {
+        g->am.ops->peak_stats(g->am.m, &s);
+        if ((e = write_snap(g, "peak", g->r.peak_seq, &s,
+                            g->r.peak_live_bytes)))
+            return e;
+    }
     g->am.ops->stats(g->am.m, &s);
     if ((e = write_snap(g, "exit", g->seq, &s, g->live_bytes)) ||
         (e = write_pool_map(g)))
@@ -1556,7 +1537,6 @@ done:
     while (g->nspare)
         free(g->spare[--g->nspare]);
     ht__map_fini(&g->rootslots);
-    ht__poolmap_fini(&g->peak_pools);
     ht__agg_fini(&g->sites);
     ht__agg_fini(&g->churn);
     for (size_t i = 0; i < g->ncdir; i++)

@@ -124,7 +124,7 @@ void ht__obj_truncate(struct ht__obj *o, uint64_t size);
 void ht__obj_free(struct ht__obj *o);
 
 /* ---- pool map (replay/poolmap.c) ------------------------------------
- * A copy of the pymalloc model's per-pool occupancy, taken at the peak and
+ * A copy of the pymalloc model's per-pool occupancy, at the peak and
  * at exit and written as pool_map(run_id, seq, kind, arena, pool,
  * size_class, used_blocks, total_blocks) rows. Owns its array. */
 struct ht_pym;
@@ -134,8 +134,10 @@ struct ht__poolmap {
     struct ht_pym_pool_info *p;
     size_t n, cap;
 };
-/* Replace pm's contents with the model's pools. HT_ENOMEM. */
-ht_err ht__poolmap_capture(const struct ht__amodel *a, struct ht__poolmap *pm);
+/* Replace pm's contents with the model's pools now (peak 0) or at its last
+ * peak mark (peak 1). HT_ENOMEM. */
+ht_err ht__poolmap_capture(const struct ht__amodel *a, int peak,
+                           struct ht__poolmap *pm);
 /* Insert pm's rows (ins: "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)"). */
 struct ht_insert;
 ht_err ht__poolmap_write(struct ht_insert *ins, int64_t run, uint64_t seq,
@@ -168,6 +170,13 @@ struct ht__amodel_ops {
                      int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
                      void *ctx);
     void (*destroy)(void *m);
+    /* the peak view: mark_peak remembers the state now in O(1); peak_stats
+     * and peak_each_pool report it exactly (see ht_pym_mark_peak) */
+    void (*mark_peak)(void *m);
+    void (*peak_stats)(const void *m, struct ht_pym_stats *st);
+    int (*peak_each_pool)(const void *m,
+                          int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                          void *ctx);
 };
 struct ht__amodel {
     const struct ht__amodel_ops *ops;

@@ -740,6 +740,36 @@ static void test_realloc_churn(void **state)
     ht_store_close(st);
 }
 
+/* The peak frag_snapshot and pool_map are the model's state at the exact
+ * peak (the `peak` table's seq), not at an earlier one within 1 %: 100
+ * blocks of 100 bytes (peak 10,000 at seq 99), one freed, then 150 bytes
+ * more in two blocks (peak 10,050 at seq 102: +0.5 %) and one freed. */
+static void test_exact_peak_snapshot(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    for (uint64_t i = 0; i < 100; i++)
+        ev(&b, HT_EV_ALLOC, 0x10000 + 0x100 * i, 100, 0, 0);   /* 0-99 */
+    ev(&b, HT_EV_FREE, 0x10000, 0, 0, 0);                       /* 100 */
+    ev(&b, HT_EV_ALLOC, 0x90000, 100, 0, 0);                    /* 101 */
+    ev(&b, HT_EV_ALLOC, 0x91000, 50, 0, 0);                     /* 102 */
+    ev(&b, HT_EV_FREE, 0x90000, 0, 0, 0);                       /* 103 */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT seq, live_blocks, live_bytes FROM peak", out);
+    assert_string_equal(out, "102,101,10050");
+    q(st, "SELECT seq, blocks_in_use, bytes_in_use, live_bytes"
+          " FROM frag_snapshots WHERE kind = 'peak'", out);
+    assert_string_equal(out, "102,101,11264,10050");
+    q(st, "SELECT seq, SUM(used_blocks) FROM pool_map WHERE kind = 'peak'"
+          " GROUP BY seq", out);
+    assert_string_equal(out, "102,101");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +782,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_huge_realloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_realloc_churn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_peak_snapshot, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),

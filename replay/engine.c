@@ -326,7 +326,8 @@ static void recycle(struct eng *g, struct ht__obj *o)
         ht__obj_free(o);
         return;
     }
-    free(o->edges);
+    if (o->edges) /* most blocks never held a pointer: no call then */
+        free(o->edges);
     g->spare[g->nspare++] = o;
 }
 

@@ -104,21 +104,34 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     for (int k = 0; k < NCOL; k++)
         c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
+    /* the cursors in locals, each row read once: byte stores may alias
+     * anything, so cursors in an array or fields read through r would be
+     * reloaded after every byte */
+    uint8_t *cf = c[C_FREE], *cl = c[C_LIFE], *ca = c[C_ADDR], *cs = c[C_SIZE],
+            *cp = c[C_PC], *ct = c[C_TID], *cr = c[C_RC];
     for (size_t i = 0; i < n; i++) {
-        c[C_FREE] = put(c[C_FREE], ht__zigzag((int64_t)(r[i].free_seq - pf)));
-        c[C_LIFE] = put(c[C_LIFE], ht__zigzag((int64_t)(r[i].free_seq - r[i].alloc_seq)));
-        c[C_ADDR] = put(c[C_ADDR], ht__zigzag((int64_t)(r[i].addr - pa)));
-        c[C_SIZE] = put(c[C_SIZE], r[i].size);
-        c[C_PC] = put(c[C_PC], ht__zigzag((int64_t)(r[i].pc - pp)));
-        c[C_TID] = put(c[C_TID], ht__zigzag((int64_t)((uint64_t)r[i].tid - pt)));
-        c[C_RC] = put(c[C_RC], r[i].has_refcnt != 0);
-        if (r[i].has_refcnt)
-            c[C_RC] = put(c[C_RC], ht__zigzag(r[i].refcnt));
-        pf = r[i].free_seq;
-        pa = r[i].addr;
-        pp = r[i].pc;
-        pt = r[i].tid;
+        const struct ht_objrow row = r[i];
+        cf = put(cf, ht__zigzag((int64_t)(row.free_seq - pf)));
+        cl = put(cl, ht__zigzag((int64_t)(row.free_seq - row.alloc_seq)));
+        ca = put(ca, ht__zigzag((int64_t)(row.addr - pa)));
+        cs = put(cs, row.size);
+        cp = put(cp, ht__zigzag((int64_t)(row.pc - pp)));
+        ct = put(ct, ht__zigzag((int64_t)((uint64_t)row.tid - pt)));
+        cr = put(cr, row.has_refcnt != 0);
+        if (row.has_refcnt)
+            cr = put(cr, ht__zigzag(row.refcnt));
+        pf = row.free_seq;
+        pa = row.addr;
+        pp = row.pc;
+        pt = row.tid;
     }
+    c[C_FREE] = cf;
+    c[C_LIFE] = cl;
+    c[C_ADDR] = ca;
+    c[C_SIZE] = cs;
+    c[C_PC] = cp;
+    c[C_TID] = ct;
+    c[C_RC] = cr;
     /* body: column lengths, then the columns moved together */
     uint8_t hdr[NCOL * 10], *h = hdr;
     size_t raw = 0;

@@ -37,9 +37,19 @@
 
 enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_PC, C_TID, C_RC, NCOL };
 
-/* Append varint v at p; returns the byte after it. */
+/* Append varint v at p; returns the byte after it. One- and two-byte values
+ * (nearly every field of a row) without the loop. */
 static inline uint8_t *put(uint8_t *p, uint64_t v)
 {
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v < 0x4000) {
+        p[0] = (uint8_t)(v | 0x80);
+        p[1] = (uint8_t)(v >> 7);
+        return p + 2;
+    }
     return p + ht__put_varint(p, v);
 }
 

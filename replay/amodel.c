@@ -50,6 +50,23 @@ static int pym_each_pool(const void *m,
     return ht_pym_each_pool(m, cb, ctx);
 }
 
+static void pym_mark_peak(void *m)
+{
+    ht_pym_mark_peak(m);
+}
+
+static void pym_peak_stats(const void *m, struct ht_pym_stats *st)
+{
+    ht_pym_peak_stats(m, st);
+}
+
+static int pym_peak_each_pool(const void *m,
+                              int (*cb)(void *, const struct ht_pym_pool_info *),
+                              void *ctx)
+{
+    return ht_pym_peak_each_pool(m, cb, ctx);
+}
+
 static void pym_destroy(void *m)
 {
     ht_pym_free(m);
@@ -57,13 +74,15 @@ static void pym_destroy(void *m)
 
 static const struct ht__amodel_ops pym_ops = {
     "pymalloc", pym_malloc, pym_realloc, pym_release, pym_stats,
-    pym_each_pool, pym_destroy};
+    pym_each_pool, pym_destroy, pym_mark_peak, pym_peak_stats,
+    pym_peak_each_pool};
 
 /* ---- system ------------------------------------------------------------ */
 
 struct sysm {
     uint64_t next;                    /* offset of the next address */
     uint64_t live_blocks, live_bytes; /* invariant 2 */
+    uint64_t pk_blocks, pk_bytes;     /* the two at the last peak mark */
 };
 
 static ht_err sys_malloc(void *m, uint64_t size, uint64_t *addr)
@@ -97,13 +116,31 @@ static ht_err sys_release(void *m, uint64_t addr, uint64_t size)
     return HT_OK;
 }
 
+static void sys_fill(struct ht_pym_stats *st, uint64_t blocks, uint64_t bytes)
+{
+    memset(st, 0, sizeof *st);
+    st->raw_blocks = blocks;
+    st->bytes_allocated_blocks = bytes;
+    st->bytes_total = bytes;
+}
+
 static void sys_stats(const void *m, struct ht_pym_stats *st)
 {
     const struct sysm *s = m;
-    memset(st, 0, sizeof *st);
-    st->raw_blocks = s->live_blocks;
-    st->bytes_allocated_blocks = s->live_bytes;
-    st->bytes_total = s->live_bytes;
+    sys_fill(st, s->live_blocks, s->live_bytes);
+}
+
+static void sys_mark_peak(void *m)
+{
+    struct sysm *s = m;
+    s->pk_blocks = s->live_blocks;
+    s->pk_bytes = s->live_bytes;
+}
+
+static void sys_peak_stats(const void *m, struct ht_pym_stats *st)
+{
+    const struct sysm *s = m;
+    sys_fill(st, s->pk_blocks, s->pk_bytes);
 }
 
 static int sys_each_pool(const void *m,
@@ -118,7 +155,7 @@ static int sys_each_pool(const void *m,
 
 static const struct ht__amodel_ops sys_ops = {
     "system", sys_malloc, sys_realloc, sys_release, sys_stats,
-    sys_each_pool, free};
+    sys_each_pool, free, sys_mark_peak, sys_peak_stats, sys_each_pool};
 
 /* ---- selection --------------------------------------------------------- */
 

@@ -26,9 +26,12 @@
  *    table's address map as marks so a free costs one probe; store_into_freed is
  *    detected for a slot at the start of a freed block.
  *  - fragmentation snapshots: every opts->snapshot_every events, one at the
- *    peak of live bytes (captured when the heap first shrinks after a peak at
- *    least 1 % above the last captured one, so within 1 % of the true peak
- *    state) and one at the end.
+ *    peak of live bytes and one at the end. The peak one (and the peak
+ *    pool_map) is the allocator model's state exactly after the event that
+ *    made the peak (peak_seq, as in `peak`): the model is marked at every
+ *    peak commit in O(1) and keeps its marked state copy-on-write (pools and
+ *    arenas changed afterwards save it first), so the peak costs no walk
+ *    over the pools while the replay runs.
  *  - refcounts: an object named by an INCREF/DECREF starts at 1 (its
  *    creator's reference) and is counted explicitly from then on; errors
  *    below zero / freed with references / lost with references, charged to
@@ -36,7 +39,8 @@
  *  - the allocation summary (run_stats, site_stats), churn and peak_sites
  *    come from this same pass: per-site aggregates (replay/agg.c) indexed
  *    from each object (site_i, churn_i). A realloc'd block counts at the
- *    realloc's pc from then on, as an allocation there.
+ *    realloc's pc from then on, as an allocation there (site_stats and its
+ *    churn row (pc, new size); see churn_move).
  *  - objects rows of freed blocks (no finding on them: leak columns NULL)
  *    are buffered and written HT_OBJCHUNK_MAX_ROWS at a time as one
  *    compressed object_chunks row (store/objcodec.c); `objects` is the view
@@ -110,10 +114,7 @@ struct eng {
      * Owns the tables; ncdir entries. */
     uint32_t **cdir;
     size_t ncdir;
-    int peak_dirty, have_peak;
-    uint64_t peak_snap_bytes, peak_snap_seq, peak_snap_live;
-    struct ht_pym_stats peak_stats;
-    struct ht__poolmap peak_pools; /* pool occupancy at peak_stats' time */
+    int have_peak; /* a peak was committed (the allocator model marked) */
     ht_err err; /* sticky, from the GC hook */
     struct ht_replay_result r;
 };
@@ -211,23 +212,6 @@ static void note_drop(struct ht__obj *x, uint8_t kind, uint64_t seq,
     x->drop_site = site;
 }
 
-/* before the heap shrinks: keep the state at a new peak */
-static void maybe_peak(struct eng *g)
-{
-    if (!g->peak_dirty)
-        return;
-    g->peak_dirty = 0;
-    if (g->have_peak && g->r.peak_live_bytes * 100 < g->peak_snap_bytes * 101)
-        return;
-    g->am.ops->stats(g->am.m, &g->peak_stats);
-    if (ht__poolmap_capture(&g->am, &g->peak_pools) && !g->err)
-        g->err = HT_ENOMEM;
-    g->have_peak = 1;
-    g->peak_snap_bytes = g->r.peak_live_bytes;
-    g->peak_snap_seq = g->r.peak_seq;
-    g->peak_snap_live = g->live_bytes;
-}
-
 static void grew(struct eng *g)
 {
     if (g->live_bytes > g->r.peak_live_bytes) {
@@ -235,7 +219,6 @@ static void grew(struct eng *g)
         g->peak_blocks = g->live_blocks;
         g->epoch_dirty = 1;
         g->r.peak_seq = g->seq;
-        g->peak_dirty = 1;
     }
 }
 
@@ -292,16 +275,6 @@ static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
     g->bytes_allocated += o->size;
 }
 
-/* o now counts at site pc with its current size */
-static ht_err site_add(struct eng *g, struct ht__obj *o, uint64_t pc)
-{
-    int64_t r = site_lookup(g, pc);
-    if (r < 0)
-        return HT_ENOMEM;
-    site_add_row(g, o, r);
-    return HT_OK;
-}
-
 /* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
  * sizes of the first sites go through the directory (same rows as the
  * hash: the directory only remembers them). */
@@ -353,7 +326,8 @@ static void recycle(struct eng *g, struct ht__obj *o)
         ht__obj_free(o);
         return;
     }
-    free(o->edges);
+    if (o->edges) /* most blocks never held a pointer: no call then */
+        free(o->edges);
     g->spare[g->nspare++] = o;
 }
 
@@ -363,7 +337,6 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
                      int marked)
 {
     ht_err e = HT_OK;
-    maybe_peak(g);
     for (uint32_t i = 0; i < o->nedges; i++) {
         struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
         if (x && x != o)
@@ -407,7 +380,7 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     *o = zero_obj;
     o->addr = addr;
     o->size = size;
-    o->alloc_seq = ev->seq;
+    o->alloc_seq = o->churn_seq = ev->seq;
     o->pc = ev->d;
     o->tid = ev->tid;
     /* one probe when addr is free (nearly always); o is in no model yet, so
@@ -469,7 +442,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
         g->sites.v[o->site_i].v[S_FREES]++;
         struct ht__agg *c = &g->churn.v[o->churn_i];
         c->v[C_FREES]++;
-        if (ev->seq - o->alloc_seq < CHURN_SHORT)
+        if (ev->seq - o->churn_seq < CHURN_SHORT)
             c->v[C_SHORT]++;
         if (o->rc_explicit && o->refcnt > 0) {
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
@@ -514,6 +487,43 @@ static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
     return HT_OK;
 }
 
+/* Churn at a realloc that resizes a block (a demanding user reads a churn
+ * row as "blocks of this size made at this site"): the block leaves its
+ * (site, size) row as if freed there (a free, short-lived if it entered the
+ * row fewer than CHURN_SHORT events before) and enters the row (realloc pc,
+ * new size) as an allocation there - as site_stats counts it at the
+ * realloc's pc. A loop growing a buffer with realloc therefore shows as
+ * churn of each size it passed through, not as one long-lived block of its
+ * first size. -1 on HT_ENOMEM (nothing changed). */
+static int churn_move(struct eng *g, struct ht__obj *o, int64_t sr,
+                      uint64_t pc, uint64_t size, uint64_t seq)
+{
+    int64_t cr = churn_lookup(g, sr, pc, size);
+    if (cr < 0)
+        return -1;
+    struct ht__agg *c = &g->churn.v[o->churn_i];
+    c->v[C_LIVE]--;
+    c->v[C_FREES]++;
+    if (seq - o->churn_seq < CHURN_SHORT)
+        c->v[C_SHORT]++;
+    o->churn_i = (uint32_t)cr;
+    o->churn_seq = seq;
+    c = &g->churn.v[cr];
+    c->v[C_ALLOCS]++;
+    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
+        c->v[C_MAX_LIVE] = c->v[C_LIVE];
+    return 0;
+}
+
+/* REALLOC a = realloc(c, size). Neither the allocator model nor the object
+ * table can refuse the new block: pymalloc serves any size (above its small
+ * request limit from its raw allocator), the system model too, and the
+ * object table holds any size (replay/objects.c keeps blocks above 1 MiB out
+ * of its page index) at any address but 0, which was handled above. The
+ * models' complaints about a bad trace (EINVAL: a block they do not know)
+ * are kept going, as everywhere in the replay; what is left to fail is
+ * HT_ENOMEM / HT_ESQL, which fails the whole replay (its transaction is
+ * rolled back), so nothing is half-accounted in a written result. */
 static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
 {
     uint64_t a = ev->a, size = ev->b, c = ev->c;
@@ -540,8 +550,17 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     }
     if (!a) /* realloc(p, 0) freed p */
         return finish(g, o, ev->d, 0);
-    if (size < o->size)
-        maybe_peak(g);
+    /* o is in no table now (a pending o's address c may hold another block:
+     * a free we never saw, as one still live at a new address a) */
+    struct ht__obj *old = ht__objtab_remove(&g->t, a);
+    if (old && ((e = add_error(g, "missed_free", a, ev->d)) ||
+                (e = finish(g, old, ev->d, 0))))
+        goto fail;
+    int64_t sr = site_lookup(g, ev->d);
+    if (sr < 0 || churn_move(g, o, sr, ev->d, size, ev->seq) < 0) {
+        e = HT_ENOMEM;
+        goto fail;
+    }
     site_drop(g, o);
     g->live_bytes = g->live_bytes - o->size + size;
     uint64_t nm = 0;
@@ -550,36 +569,28 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         goto fail;
     o->model_addr = nm;
     ht__obj_truncate(o, size);
-    if (a != c) {
-        struct ht__obj *old = ht__objtab_remove(&g->t, a);
-        if (old && ((e = add_error(g, "missed_free", a, ev->d)) ||
-                    (e = finish(g, old, ev->d, 0))))
-            goto fail;
-        if ((e = keep(ht_gc_dealloc(g->gc, c))) ||
-            (e = keep(ht_gc_alloc(g->gc, a, 1))))
-            goto fail;
-        if ((e = ht__objtab_mark_freed(&g->t, c)))
-            goto fail;
-    }
+    /* finish(old) at a == c took o's GC node too (same id): make it again */
+    int moved = a != c || old;
+    if (moved && ((e = keep(ht_gc_dealloc(g->gc, c))) ||
+                  (e = keep(ht_gc_alloc(g->gc, a, 1)))))
+        goto fail;
+    if (a != c && (e = ht__objtab_mark_freed(&g->t, c)))
+        goto fail;
     ht__objtab_unmark(&g->t, a);
     o->addr = a;
     o->size = size;
     if ((e = ht__objtab_insert(&g->t, o)) != HT_OK)
         goto fail;
     /* the block now belongs to the realloc's site, as a new allocation */
-    if ((e = site_add(g, o, ev->d)))
-        return e;
-    if (a != c && (e = gc_add_edges(g, o)))
+    site_add_row(g, o, sr);
+    if (moved && (e = gc_add_edges(g, o)))
         return e;
     grew(g);
     return HT_OK;
 fail:
-    /* the object leaves the table: account for it as released */
-    g->live_bytes -= size;
-    g->live_blocks--;
-    g->churn.v[o->churn_i].v[C_LIVE]--;
+    /* HT_ENOMEM or HT_ESQL: the replay fails; o is in no table */
     ht__obj_free(o);
-    return e == HT_EINVAL ? HT_OK : e;
+    return e;
 }
 
 /* Stores, edges and refcount events look up the block containing an
@@ -1380,11 +1391,10 @@ static ht_err write_pool_map(struct eng *g)
     struct ht__poolmap now = {0};
     ht_err e = ht_store_insert_prepare(g->st,
         "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)", &ins);
-    if (!e && g->have_peak)
-        e = ht__poolmap_write(ins, g->run, g->peak_snap_seq, "peak",
-                              &g->peak_pools);
+    if (!e && g->have_peak && !(e = ht__poolmap_capture(&g->am, 1, &now)))
+        e = ht__poolmap_write(ins, g->run, g->r.peak_seq, "peak", &now);
     if (!e)
-        e = ht__poolmap_capture(&g->am, &now);
+        e = ht__poolmap_capture(&g->am, 0, &now);
     if (!e)
         e = ht__poolmap_write(ins, g->run, g->seq, "exit", &now);
     ht__poolmap_fini(&now);
@@ -1400,35 +1410,42 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
                                                   : 100000;
     if ((e = prepare(g)) || (e = ht_reader_open(g->st, g->run, &rd)))
         return e;
-    struct ht_rec ev;
+    const struct ht_rec *recs;
+    size_t nrec;
     struct ht_pym_stats s;
     uint64_t until_snap = every;
-    while ((e = ht_reader_next(rd, &ev)) == HT_OK) {
-        g->seq = ev.seq;
-        g->r.events++;
-        if (opts && opts->progress && (g->r.events & 0xffff) == 0)
-            opts->progress(opts->progress_ctx, g->r.events);
-        if (g->r.events > 1 && ev.seq <= g->last_seq) {
-            /* replayed in stored order anyway: the result may be off */
-            if (g->disorder++ < DISORDER_ROWS &&
-                (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
-                break;
-        } else {
-            g->last_seq = ev.seq;
-        }
-        if ((e = step(g, &ev)) || (e = g->err))
-            break;
-        if (g->epoch_dirty) { /* this event made a new peak: commit it */
-            g->epoch++;
-            g->epoch_dirty = 0;
-        }
-        if (--until_snap == 0) { /* every `every` events; no division */
-            until_snap = every;
-            g->am.ops->stats(g->am.m, &s);
-            if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
-                break;
+    while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
+        for (size_t i = 0; i < nrec; i++) {
+            const struct ht_rec *ev = &recs[i];
+            g->seq = ev->seq;
+            g->r.events++;
+            if (opts && opts->progress && (g->r.events & 0xffff) == 0)
+                opts->progress(opts->progress_ctx, g->r.events);
+            if (g->r.events > 1 && ev->seq <= g->last_seq) {
+                /* replayed in stored order anyway: the result may be off */
+                if (g->disorder++ < DISORDER_ROWS &&
+                    (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
+                    goto stop;
+            } else {
+                g->last_seq = ev->seq;
+            }
+            if ((e = step(g, ev)) || (e = g->err))
+                goto stop;
+            if (g->epoch_dirty) { /* this event made a new peak: commit it */
+                g->epoch++;
+                g->epoch_dirty = 0;
+                g->am.ops->mark_peak(g->am.m);
+                g->have_peak = 1;
+            }
+            if (--until_snap == 0) { /* every `every` events; no division */
+                until_snap = every;
+                g->am.ops->stats(g->am.m, &s);
+                if ((e = write_snap(g, "periodic", g->seq, &s, g->live_bytes)))
+                    goto stop;
+            }
         }
     }
+stop:
     ht_reader_close(rd);
     g->seq = g->last_seq;
     if (e == HT_ECORRUPT) /* keep what was read; say the rest is missing */
@@ -1449,11 +1466,12 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     g->pending.n = 0;
     if ((e = flush_freed(g)))
         return e;
-    maybe_peak(g);
-    if (g->have_peak &&
-        (e = write_snap(g, "peak", g->peak_snap_seq, &g->peak_stats,
-                        g->peak_snap_live)))
-        return e;
+    if (g->have_peak) {
+        g->am.ops->peak_stats(g->am.m, &s);
+        if ((e = write_snap(g, "peak", g->r.peak_seq, &s,
+                            g->r.peak_live_bytes)))
+            return e;
+    }
     g->am.ops->stats(g->am.m, &s);
     if ((e = write_snap(g, "exit", g->seq, &s, g->live_bytes)) ||
         (e = write_pool_map(g)))
@@ -1520,7 +1538,6 @@ done:
     while (g->nspare)
         free(g->spare[--g->nspare]);
     ht__map_fini(&g->rootslots);
-    ht__poolmap_fini(&g->peak_pools);
     ht__agg_fini(&g->sites);
     ht__agg_fini(&g->churn);
     for (size_t i = 0; i < g->ncdir; i++)

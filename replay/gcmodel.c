@@ -214,9 +214,11 @@ static void obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
         if (t)
             t->inref--;
     }
-    free(x->edges);
-    x->edges = NULL;
-    x->nedges = x->cap = 0;
+    if (x->edges) { /* most objects never had an edge: no call then */
+        free(x->edges);
+        x->edges = NULL;
+        x->nedges = x->cap = 0;
+    }
     if (x->gen != GEN_UNTRACKED) {
         if (x->gen < HT_GC_NGEN)
             gc->gen_size[x->gen]--;

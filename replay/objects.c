@@ -9,10 +9,15 @@
  *     engine's freed-address set: a free is one probe, a later allocation
  *     there reuses the slot);
  *  2. unless t->unpaged (then pages is empty): every page overlapped by
- *     [addr, addr + max(size, 1)) lists the object, and each page vector is
- *     sorted by address with no duplicates;
- *  3. n equals the number of held objects.
- * Memory is proportional to live objects (plus one pointer per page spanned).
+ *     [addr, obj_end) of an object of at most BIG_SIZE bytes lists it, and
+ *     each page vector is sorted by address with no duplicates;
+ *  3. n equals the number of held objects;
+ *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
+ *     address (paged or not); they are in no page vector.
+ * Memory is proportional to live objects (plus one pointer per page spanned,
+ * at most BIG_SIZE / 4 KiB per object). Any size is held: a block that
+ * wraps the address space ends at 2^64 (obj_end), and a block of 2^60 bytes
+ * costs one entry of big, not 2^48 page entries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +28,10 @@
 /* byaddr value of a freed address where no block is live (a "tombstone");
  * never an object pointer */
 #define FREED_MARK UINT64_C(1)
-/* Largest block the table holds (4 GiB = 2^20 pages of index); a bigger
- * size can only come from a corrupt trace and would exhaust memory. */
-#define OBJ_MAX_SIZE (UINT64_C(1) << 32)
+/* Largest block indexed by page (256 pages); a larger one (a real program's
+ * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
+ * searched when the page index has no block containing an address. */
+#define BIG_SIZE (UINT64_C(1) << 20)
 
 struct ht__pagevec {
     uint32_t n, cap;
@@ -218,12 +224,50 @@ static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
     return HT_OK;
 }
 
-/* Add o (its addr must not be held). HT_EINVAL if it is, or if o is larger
- * than OBJ_MAX_SIZE or wraps the address space; HT_ENOMEM. */
+/* first index in big with addr >= a */
+static size_t big_lower(const struct ht__objtab *t, uint64_t a)
+{
+    size_t lo = 0, hi = t->nbig;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->big[mid]->addr < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static ht_err big_add(struct ht__objtab *t, struct ht__obj *o)
+{
+    if (t->nbig == t->cbig) {
+        size_t nc = t->cbig ? t->cbig * 2 : 8;
+        struct ht__obj **nb = realloc(t->big, nc * sizeof *nb);
+        if (!nb)
+            return HT_ENOMEM;
+        t->big = nb;
+        t->cbig = nc;
+    }
+    size_t i = big_lower(t, o->addr);
+    memmove(&t->big[i + 1], &t->big[i], (t->nbig - i) * sizeof *t->big);
+    t->big[i] = o;
+    t->nbig++;
+    return HT_OK;
+}
+
+static void big_del(struct ht__objtab *t, const struct ht__obj *o)
+{
+    size_t i = big_lower(t, o->addr);
+    if (i < t->nbig && t->big[i] == o) {
+        memmove(&t->big[i], &t->big[i + 1], (t->nbig - i - 1) * sizeof *t->big);
+        t->nbig--;
+    }
+}
+
+/* Add o (its addr must not be held). HT_EINVAL if it is or addr is 0;
+ * HT_ENOMEM. Any size. */
 ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
 {
-    if (o->size > OBJ_MAX_SIZE || o->addr + o->size < o->addr)
-        return HT_EINVAL;
     if (!o->addr)
         return HT_EINVAL;
     ht_err e;
@@ -238,6 +282,14 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
         t->byaddr.n++;
     t->byaddr.keys[j] = o->addr;
     t->byaddr.vals[j] = (uint64_t)(uintptr_t)o;
+    if (o->size > BIG_SIZE) {
+        if ((e = big_add(t, o)) != HT_OK) {
+            ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
+            return e;
+        }
+        t->n++;
+        return HT_OK;
+    }
     if (t->unpaged) {
         t->n++;
         return HT_OK;
@@ -270,14 +322,18 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     uint64_t v64;
     if (t->unpaged)
         return ht__objtab_get(t, a);
-    if (!a || !ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64))
+    if (!a)
         return NULL;
-    const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
-    uint32_t i = pv_lower(v, a + 1); /* first with addr > a */
-    if (!i)
+    if (ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64)) {
+        const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
+        uint32_t i = pv_lower(v, a + 1); /* first with addr > a */
+        if (i && a < obj_end(v->o[i - 1]))
+            return v->o[i - 1];
+    }
+    if (!t->nbig)
         return NULL;
-    struct ht__obj *o = v->o[i - 1];
-    return a < obj_end(o) ? o : NULL;
+    size_t k = a == UINT64_MAX ? t->nbig : big_lower(t, a + 1);
+    return k && a < obj_end(t->big[k - 1]) ? t->big[k - 1] : NULL;
 }
 
 /* Detach the object at addr; mark: leave the freed mark in its slot
@@ -294,9 +350,13 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
         t->byaddr.vals[j] = FREED_MARK;
     else
         map_del_at(&t->byaddr, j);
-    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
-    for (uint64_t p = p0; p <= p1 && !t->unpaged; p++)
-        page_del(t, p, o);
+    if (o->size > BIG_SIZE) {
+        big_del(t, o);
+    } else if (!t->unpaged) {
+        uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+        for (uint64_t p = p0; p <= p1; p++)
+            page_del(t, p, o);
+    }
     t->n--;
     return o;
 }
@@ -361,7 +421,7 @@ ht_err ht__objtab_index(struct ht__objtab *t)
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
         uint64_t p0 = o->addr >> PAGE_SHIFT;
         uint64_t p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
-        for (uint64_t p = p0; p <= p1; p++) {
+        for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++) {
             if (page_add(t, p, o) != HT_OK) {
                 pages_fini(t); /* drop the partial index */
                 return HT_ENOMEM;
@@ -389,6 +449,9 @@ void ht__objtab_fini(struct ht__objtab *t)
             ht__obj_free((struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
     pages_fini(t);
     ht__map_fini(&t->byaddr);
+    free(t->big);
+    t->big = NULL;
+    t->nbig = t->cbig = 0;
     t->n = 0;
 }
 
@@ -400,12 +463,23 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         held += t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK;
     if (held != t->n)
         return 0;
+    size_t nbig = 0;
+    for (size_t k = 0; k < t->nbig; k++) {
+        if (t->big[k]->size <= BIG_SIZE ||
+            ht__objtab_get(t, t->big[k]->addr) != t->big[k] ||
+            (k && t->big[k - 1]->addr >= t->big[k]->addr))
+            return 0;
+    }
     for (size_t i = 0; i < t->byaddr.cap; i++) {
         if (!t->byaddr.keys[i] || t->byaddr.vals[i] == FREED_MARK)
             continue;
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
         if (o->addr != t->byaddr.keys[i])
             return 0;
+        if (o->size > BIG_SIZE) {
+            nbig++;
+            continue;
+        }
         if (t->unpaged) {
             if (t->pages.n)
                 return 0;
@@ -432,7 +506,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
             if (v->o[k]->addr >= v->o[k + 1]->addr)
                 return 0;
     }
-    return 1;
+    return nbig == t->nbig;
 }
 
 /* Set or replace the edge at off. */

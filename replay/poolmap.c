@@ -1,7 +1,8 @@
 /*
  * Pool map: the pymalloc model's per-pool occupancy at the peak and at exit,
- * for the HTML report's arena/pool map. The peak copy is taken whenever the
- * engine takes its peak statistics, so both describe the same moment.
+ * for the HTML report's arena/pool map. The peak copy is read from the
+ * model's peak view (ht_pym_mark_peak), as are the peak statistics, so both
+ * describe the exact peak.
  */
 #include <stdlib.h>
 
@@ -24,10 +25,13 @@ static int add_pool(void *ctx, const struct ht_pym_pool_info *p)
     return 0;
 }
 
-ht_err ht__poolmap_capture(const struct ht__amodel *a, struct ht__poolmap *pm)
+ht_err ht__poolmap_capture(const struct ht__amodel *a, int peak,
+                           struct ht__poolmap *pm)
 {
     pm->n = 0;
-    return a->ops->each_pool(a->m, add_pool, pm) ? HT_ENOMEM : HT_OK;
+    int r = peak ? a->ops->peak_each_pool(a->m, add_pool, pm)
+                 : a->ops->each_pool(a->m, add_pool, pm);
+    return r ? HT_ENOMEM : HT_OK;
 }
 
 ht_err ht__poolmap_write(struct ht_insert *ins, int64_t run, uint64_t seq,

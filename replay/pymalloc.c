@@ -49,6 +49,9 @@ struct pym_pool {
     uint32_t szidx;          /* class, DUMMY_SIZE_IDX when freshly carved */
     uint32_t nextoffset;     /* byte offset of the next virgin block */
     uint32_t maxnextoffset;  /* POOL_SIZE - size */
+    /* count and szidx at the last peak mark when pk_epoch == epoch (see
+     * ht_pym_mark_peak; touch_pool) */
+    uint32_t pk_epoch, pk_count, pk_szidx;
 };
 
 struct pym_arena {
@@ -58,6 +61,10 @@ struct pym_arena {
     uint32_t ntotal;         /* pools in this arena */
     int32_t freepools;       /* pool id of LIFO head, or NONE */
     int32_t next, prev;      /* usable_arenas / unused links */
+    /* live, carved, nfree, ntotal at the last peak mark when pk_epoch ==
+     * epoch (touch_arena) */
+    uint32_t pk_epoch, pk_carved, pk_nfree, pk_ntotal;
+    int pk_live;
 };
 
 struct ht_pym {
@@ -80,7 +87,38 @@ struct ht_pym {
 
     uint64_t total_arenas, current_arenas, highwater;
     uint64_t raw_blocks, raw_next;
+    /* Peak view, copy-on-write (ht_pym_mark_peak): epoch counts the marks
+     * (from 1, so zeroed pk_epoch never matches); a pool or arena changed
+     * after the last mark saved its marked state first (touch_*); the
+     * counters are copied at each mark. A mark costs O(1), a change one
+     * compare, and the view at the end is exact. */
+    uint32_t epoch;
+    uint64_t pk_total_arenas, pk_current_arenas, pk_highwater, pk_raw_blocks;
 };
+
+/* before pool id changes count or szidx: keep its state at the last mark */
+static inline void touch_pool(ht_pym *m, int32_t id)
+{
+    struct pym_pool *p = &m->pools[id];
+    if (p->pk_epoch != m->epoch) {
+        p->pk_epoch = m->epoch;
+        p->pk_count = p->count;
+        p->pk_szidx = p->szidx;
+    }
+}
+
+/* before arena ai changes live, carved, nfree or ntotal */
+static inline void touch_arena(ht_pym *m, int32_t ai)
+{
+    struct pym_arena *a = &m->arenas[ai];
+    if (a->pk_epoch != m->epoch) {
+        a->pk_epoch = m->epoch;
+        a->pk_live = a->live;
+        a->pk_carved = a->carved;
+        a->pk_nfree = a->nfree;
+        a->pk_ntotal = a->ntotal;
+    }
+}
 
 static uint32_t class_size(unsigned c) { return (c + 1u) << 4; }
 
@@ -149,6 +187,7 @@ ht_err ht_pym_new(const struct ht_pym_config *cfg, ht_pym **out)
     for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
         m->usedpools[c] = NONE;
     m->raw_next = HT_PYM_RAW_BASE;
+    m->epoch = 1;
     *out = m;
     return HT_OK;
 }
@@ -191,6 +230,9 @@ static ht_err grow_arenas(ht_pym *m)
         memset(&a[i], 0, sizeof a[i]);
         a[i].next = i + 1 < n ? (int32_t)(i + 1) : NONE;
     }
+    /* new pools: never carved, so no pk_epoch may match by chance */
+    memset(&p[(size_t)m->maxarenas * MAX_POOLS], 0,
+           (size_t)(n - m->maxarenas) * MAX_POOLS * sizeof *p);
     m->unused = (int32_t)m->maxarenas;
     m->maxarenas = n;
     return HT_OK;
@@ -203,6 +245,7 @@ static int32_t new_arena(ht_pym *m)
         return NONE;
     int32_t ai = m->unused;
     struct pym_arena *a = &m->arenas[ai];
+    touch_arena(m, ai);
     m->unused = a->next;
     a->live = 1;
     a->carved = 0;
@@ -286,13 +329,16 @@ static ht_err alloc_new_pool(ht_pym *m, unsigned c, uint64_t *addr)
         m->nfp2lasta[a->nfree] = NONE;
     if (a->nfree > 1)
         m->nfp2lasta[a->nfree - 1] = ai;
+    touch_arena(m, ai);
     if (a->freepools != NONE) {
         id = a->freepools;
         a->freepools = m->pools[id].next;
     } else {
         id = ai * (int32_t)MAX_POOLS + (int32_t)a->carved++;
+        touch_pool(m, id);
         m->pools[id].szidx = DUMMY_SIZE_IDX;
     }
+    touch_pool(m, id);
     if (--a->nfree == 0) {
         m->usable = a->next;
         if (a->next != NONE)
@@ -331,6 +377,7 @@ static ht_err small_alloc(ht_pym *m, unsigned c, uint64_t *addr)
     struct pym_pool *p = &m->pools[id];
     int16_t *blk = &m->blk[(size_t)id * m->nb0];
     uint32_t b = (uint32_t)p->freehead;
+    touch_pool(m, id);
     p->count++;
     p->freehead = blk[b];
     blk[b] = BLK_ALLOC;
@@ -343,6 +390,7 @@ static ht_err small_alloc(ht_pym *m, unsigned c, uint64_t *addr)
 static void release_arena(ht_pym *m, int32_t ai)
 {
     struct pym_arena *a = &m->arenas[ai];
+    touch_arena(m, ai);
     usable_unlink(m, a);
     a->live = 0;
     a->next = m->unused;
@@ -366,6 +414,7 @@ static void insert_to_freepool(ht_pym *m, int32_t id)
         m->nfp2lasta[nf] =
             (pv != NONE && m->arenas[pv].nfree == nf) ? pv : NONE;
     }
+    touch_arena(m, ai);
     a->nfree = ++nf;
     if (nf == a->ntotal && (!m->keep_last || a->next != NONE)) {
         release_arena(m, ai);
@@ -420,6 +469,7 @@ static void small_free(ht_pym *m, int32_t id, uint32_t b)
 {
     struct pym_pool *p = &m->pools[id];
     int32_t last = p->freehead;
+    touch_pool(m, id);
     m->blk[(size_t)id * m->nb0 + b] = (int16_t)last;
     p->freehead = (int32_t)b;
     p->count--;
@@ -524,27 +574,52 @@ int ht__pym_arena_nfreepools(const ht_pym *m, uint64_t addr)
 
 /* ---- statistics ------------------------------------------------------ */
 
-void ht_pym_stats(const ht_pym *m, struct ht_pym_stats *st)
+/* The state read by stats and each_pool: now, or at the last peak mark
+ * (pk: a pool or arena touched since the mark reads its saved fields). */
+struct view {
+    int live;
+    uint32_t carved, nfree, ntotal;
+};
+
+static struct view arena_view(const ht_pym *m, const struct pym_arena *a,
+                              int pk)
+{
+    if (pk && a->pk_epoch == m->epoch)
+        return (struct view){a->pk_live, a->pk_carved, a->pk_nfree,
+                             a->pk_ntotal};
+    return (struct view){a->live, a->carved, a->nfree, a->ntotal};
+}
+
+static void pool_view(const ht_pym *m, const struct pym_pool *p, int pk,
+                      uint32_t *count, uint32_t *szidx)
+{
+    int saved = pk && p->pk_epoch == m->epoch;
+    *count = saved ? p->pk_count : p->count;
+    *szidx = saved ? p->pk_szidx : p->szidx;
+}
+
+static void stats_of(const ht_pym *m, int pk, struct ht_pym_stats *st)
 {
     memset(st, 0, sizeof *st);
     st->pool_size = m->pool_size;
     st->arena_size = m->arena_size;
     uint64_t npools = 0;
     for (uint32_t ai = 0; ai < m->maxarenas; ai++) {
-        const struct pym_arena *a = &m->arenas[ai];
-        if (!a->live)
+        struct view a = arena_view(m, &m->arenas[ai], pk);
+        if (!a.live)
             continue;
-        st->unused_pools += a->nfree;
+        st->unused_pools += a.nfree;
         if (m->misalign)
             st->bytes_arena_alignment += m->pool_size;
-        for (uint32_t k = 0; k < a->carved; k++) {
-            const struct pym_pool *p = &m->pools[ai * MAX_POOLS + k];
-            if (p->count == 0)
+        for (uint32_t k = 0; k < a.carved; k++) {
+            uint32_t count, szidx;
+            pool_view(m, &m->pools[ai * MAX_POOLS + k], pk, &count, &szidx);
+            if (count == 0)
                 continue;
-            struct ht_pym_class_stats *c = &st->cls[p->szidx];
+            struct ht_pym_class_stats *c = &st->cls[szidx];
             c->pools++;
-            c->in_use += p->count;
-            c->avail += m->nblocks[p->szidx] - p->count;
+            c->in_use += count;
+            c->avail += m->nblocks[szidx] - count;
             npools++;
         }
     }
@@ -555,33 +630,36 @@ void ht_pym_stats(const ht_pym *m, struct ht_pym_stats *st)
         st->bytes_quantization += st->cls[c].pools *
             ((m->pool_size - HT_PYM_POOL_OVERHEAD) % size);
     }
-    st->arenas_allocated_total = m->total_arenas;
-    st->arenas_current = m->current_arenas;
-    st->arenas_reclaimed = m->total_arenas - m->current_arenas;
-    st->arenas_highwater = m->highwater;
+    uint64_t total = pk ? m->pk_total_arenas : m->total_arenas;
+    uint64_t current = pk ? m->pk_current_arenas : m->current_arenas;
+    st->arenas_allocated_total = total;
+    st->arenas_current = current;
+    st->arenas_reclaimed = total - current;
+    st->arenas_highwater = pk ? m->pk_highwater : m->highwater;
     st->bytes_unused_pools = st->unused_pools * m->pool_size;
     st->bytes_pool_headers = npools * HT_PYM_POOL_OVERHEAD;
     st->bytes_total = st->bytes_allocated_blocks + st->bytes_available_blocks +
         st->bytes_unused_pools + st->bytes_pool_headers +
         st->bytes_quantization + st->bytes_arena_alignment;
-    st->raw_blocks = m->count_raw ? m->raw_blocks : 0;
+    st->raw_blocks = !m->count_raw ? 0 : pk ? m->pk_raw_blocks : m->raw_blocks;
 }
 
-int ht_pym_each_pool(const ht_pym *m,
-                     int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
-                     void *ctx)
+static int each_pool_of(const ht_pym *m, int pk,
+                        int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                        void *ctx)
 {
     for (uint32_t ai = 0; ai < m->maxarenas; ai++) {
-        const struct pym_arena *a = &m->arenas[ai];
-        if (!a->live)
+        struct view a = arena_view(m, &m->arenas[ai], pk);
+        if (!a.live)
             continue;
-        for (uint32_t k = 0; k < a->ntotal; k++) {
-            const struct pym_pool *p = &m->pools[ai * MAX_POOLS + k];
+        for (uint32_t k = 0; k < a.ntotal; k++) {
             struct ht_pym_pool_info pi = {ai, k, -1, 0, 0};
-            if (k < a->carved && p->count) {
-                pi.size_class = (int32_t)p->szidx;
-                pi.used = p->count;
-                pi.total = m->nblocks[p->szidx];
+            uint32_t count, szidx;
+            pool_view(m, &m->pools[ai * MAX_POOLS + k], pk, &count, &szidx);
+            if (k < a.carved && count) {
+                pi.size_class = (int32_t)szidx;
+                pi.used = count;
+                pi.total = m->nblocks[szidx];
             }
             int r = cb(ctx, &pi);
             if (r)
@@ -589,6 +667,39 @@ int ht_pym_each_pool(const ht_pym *m,
         }
     }
     return 0;
+}
+
+void ht_pym_stats(const ht_pym *m, struct ht_pym_stats *st)
+{
+    stats_of(m, 0, st);
+}
+
+int ht_pym_each_pool(const ht_pym *m,
+                     int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                     void *ctx)
+{
+    return each_pool_of(m, 0, cb, ctx);
+}
+
+void ht_pym_mark_peak(ht_pym *m)
+{
+    m->epoch++;
+    m->pk_total_arenas = m->total_arenas;
+    m->pk_current_arenas = m->current_arenas;
+    m->pk_highwater = m->highwater;
+    m->pk_raw_blocks = m->raw_blocks;
+}
+
+void ht_pym_peak_stats(const ht_pym *m, struct ht_pym_stats *st)
+{
+    stats_of(m, 1, st);
+}
+
+int ht_pym_peak_each_pool(const ht_pym *m,
+                          int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                          void *ctx)
+{
+    return each_pool_of(m, 1, cb, ctx);
 }
 
 /* CPython's printone(): label padded to 35, '=', value right-aligned in 21

@@ -33,6 +33,7 @@ struct ht__obj {
     uint8_t rc_explicit;          /* an INCREF/DECREF named it */
     int64_t refcnt;               /* explicit count: 1 + increfs - decrefs */
     uint32_t site_i, churn_i;     /* rows of the engine's site aggregates */
+    uint64_t churn_seq;           /* seq it entered churn row churn_i */
     uint32_t inc_site;            /* refcount site row + 1 of its last INCREF */
     struct ht__edge *edges;
     uint32_t nedges, cedges;
@@ -73,7 +74,8 @@ void ht__agg_fini(struct ht__aggtab *t);
  *  2. unless unpaged: every page (addr >> 12) overlapped by [addr, addr +
  *     max(size,1)) has the object in its page vector, which is sorted by
  *     addr; when unpaged, pages is empty;
- *  3. n == number of held objects.
+ *  3. n == number of held objects;
+ *  4. big: the held objects above 1 MiB, sorted by addr, never paged.
  * A table set unpaged by its owner (before the first insert) keeps no page
  * index - allocs and frees then cost one hash operation - until
  * ht__objtab_index builds it for containing-block lookups. */
@@ -82,6 +84,8 @@ struct ht__objtab {
     struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
     size_t n;
     int unpaged;
+    struct ht__obj **big; /* blocks > 1 MiB by address (objects.c) */
+    size_t nbig, cbig;
 };
 /* Build the page index of an unpaged table (no-op otherwise); HT_ENOMEM
  * leaves the table unpaged. */
@@ -120,7 +124,7 @@ void ht__obj_truncate(struct ht__obj *o, uint64_t size);
 void ht__obj_free(struct ht__obj *o);
 
 /* ---- pool map (replay/poolmap.c) ------------------------------------
- * A copy of the pymalloc model's per-pool occupancy, taken at the peak and
+ * A copy of the pymalloc model's per-pool occupancy, at the peak and
  * at exit and written as pool_map(run_id, seq, kind, arena, pool,
  * size_class, used_blocks, total_blocks) rows. Owns its array. */
 struct ht_pym;
@@ -130,8 +134,10 @@ struct ht__poolmap {
     struct ht_pym_pool_info *p;
     size_t n, cap;
 };
-/* Replace pm's contents with the model's pools. HT_ENOMEM. */
-ht_err ht__poolmap_capture(const struct ht__amodel *a, struct ht__poolmap *pm);
+/* Replace pm's contents with the model's pools now (peak 0) or at its last
+ * peak mark (peak 1). HT_ENOMEM. */
+ht_err ht__poolmap_capture(const struct ht__amodel *a, int peak,
+                           struct ht__poolmap *pm);
 /* Insert pm's rows (ins: "INSERT INTO pool_map VALUES(?,?,?,?,?,?,?,?)"). */
 struct ht_insert;
 ht_err ht__poolmap_write(struct ht_insert *ins, int64_t run, uint64_t seq,
@@ -164,6 +170,13 @@ struct ht__amodel_ops {
                      int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
                      void *ctx);
     void (*destroy)(void *m);
+    /* the peak view: mark_peak remembers the state now in O(1); peak_stats
+     * and peak_each_pool report it exactly (see ht_pym_mark_peak) */
+    void (*mark_peak)(void *m);
+    void (*peak_stats)(const void *m, struct ht_pym_stats *st);
+    int (*peak_each_pool)(const void *m,
+                          int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                          void *ctx);
 };
 struct ht__amodel {
     const struct ht__amodel_ops *ops;

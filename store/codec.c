@@ -440,18 +440,22 @@ struct dec {
     int bad;
 };
 
-/* Read a varint from stream s; sets d->bad and returns 0 on any error. */
-static inline uint64_t get(struct dec *d, int s)
+/* Read a varint from stream s; sets d->bad and returns 0 on any error.
+ * chk 0 (a constant at every call): the caller guarantees readable bytes
+ * past the stream's end (the body's padding) and checks for an overrun
+ * afterwards, so no end test per read (see ht__codec_dec_next). */
+static inline __attribute__((always_inline)) uint64_t get(struct dec *d,
+                                                          int chk, int s)
 {
     const uint8_t *p = d->p[s], *end = d->end[s];
     uint64_t v = 0;
     /* most fields are one-byte varints: the loop below gives the same */
-    if (__builtin_expect(p != end && *p < 0x80, 1)) {
+    if (__builtin_expect((!chk || p != end) && *p < 0x80, 1)) {
         d->p[s] = p + 1;
         return *p;
     }
     for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (p == end)
+        if (chk && p == end)
             break;
         uint8_t b = *p++;
         if (shift == 63 && b > 1)
@@ -466,29 +470,29 @@ static inline uint64_t get(struct dec *d, int s)
     return 0;
 }
 
-static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, unsigned kind, unsigned f)
+static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, int chk, unsigned kind, unsigned f)
 {
     enum mode md = field_mode(kind, f, d->m.ver);
     uint64_t v, i;
 
     switch (md) {
     case M_RAW:
-        return get(d, S_RAW);
+        return get(d, chk, S_RAW);
     case M_SIZE:
-        return get(d, S_SIZE);
+        return get(d, chk, S_SIZE);
     case M_DICT:
-        i = get(d, S_DIDX);
+        i = get(d, chk, S_DIDX);
         if (i < d->m.nd)
             return d->ds[i];
         if (i == d->m.nd) {
-            v = get(d, S_DNEW);
+            v = get(d, chk, S_DNEW);
             d->ds[d->m.nd++] = v;
             return v;
         }
         d->bad = 1;
         return 0;
     case M_HIST_R:
-        i = get(d, S_RTOK);
+        i = get(d, chk, S_RTOK);
         if (i == 1)
             return 0;
         if (i > (uint64_t)d->m.nhist[2] + 1) {
@@ -496,12 +500,12 @@ static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, u
             return 0;
         }
         v = i ? d->hist[2][d->m.nhist[2] - (i - 1)]
-              : d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, S_DELTA));
+              : d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, chk, S_DELTA));
         break;
     case M_HIST_A:
     case M_HIST_F: {
         int h = md == M_HIST_A ? 0 : 1;
-        i = get(d, S_HTOK);
+        i = get(d, chk, S_HTOK);
         if (i > d->m.nhist[h]) {
             d->bad = 1;
             return 0;
@@ -513,7 +517,7 @@ static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, u
     }
         /* fall through */
     case M_DELTA:
-        v = d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, S_DELTA));
+        v = d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, chk, S_DELTA));
         break;
     default:
         d->bad = 1;
@@ -523,7 +527,8 @@ static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, u
     return v;
 }
 
-static void dec_rec(struct dec *d, struct ht_rec *r)
+static inline __attribute__((always_inline)) void
+dec_rec(struct dec *restrict d, struct ht_rec *restrict r, const int chk)
 {
     uint64_t t, fl;
     unsigned k;
@@ -531,17 +536,17 @@ static void dec_rec(struct dec *d, struct ht_rec *r)
     /* every field is written below (on error recs are unspecified): no
      * memset, the output buffer is larger than the cache */
     r->reserved = 0;
-    if (d->p[S_KIND] == d->end[S_KIND]) {
+    if (chk && d->p[S_KIND] == d->end[S_KIND]) {
         d->bad = 1;
         return;
     }
     k = *d->p[S_KIND]++;
     r->kind = (uint8_t)k;
-    r->seq = d->m.prev_seq + get(d, S_SEQ);
+    r->seq = d->m.prev_seq + get(d, chk, S_SEQ);
     d->m.prev_seq = r->seq;
-    t = get(d, S_TID);
+    t = get(d, chk, S_TID);
     if (t == d->m.ntid) {
-        uint64_t v = get(d, S_TIDNEW);
+        uint64_t v = get(d, chk, S_TIDNEW);
         if (v > UINT32_MAX)
             d->bad = 1;
         d->tids[d->m.ntid++] = v;
@@ -550,14 +555,29 @@ static void dec_rec(struct dec *d, struct ht_rec *r)
         return;
     }
     r->tid = (uint32_t)d->tids[t];
-    fl = get(d, S_FLAGS);
+    fl = get(d, chk, S_FLAGS);
     if (fl > UINT16_MAX)
         d->bad = 1;
     r->flags = (uint16_t)fl;
-    r->a = dec_field(d, k, 0);
-    r->b = dec_field(d, k, 1);
-    r->c = dec_field(d, k, 2);
-    r->d = dec_field(d, k, 3);
+    /* the two kinds of nearly every record with their kind a constant, so
+     * field_mode() folds away: the same decoding, without a mode switch per
+     * field */
+    if (k == HT_EV_ALLOC) {
+        r->a = dec_field(d, chk, HT_EV_ALLOC, 0);
+        r->b = dec_field(d, chk, HT_EV_ALLOC, 1);
+        r->c = dec_field(d, chk, HT_EV_ALLOC, 2);
+        r->d = dec_field(d, chk, HT_EV_ALLOC, 3);
+    } else if (k == HT_EV_FREE) {
+        r->a = dec_field(d, chk, HT_EV_FREE, 0);
+        r->b = dec_field(d, chk, HT_EV_FREE, 1);
+        r->c = dec_field(d, chk, HT_EV_FREE, 2);
+        r->d = dec_field(d, chk, HT_EV_FREE, 3);
+    } else {
+        r->a = dec_field(d, chk, k, 0);
+        r->b = dec_field(d, chk, k, 1);
+        r->c = dec_field(d, chk, k, 2);
+        r->d = dec_field(d, chk, k, 3);
+    }
     if (d->m.ver < 2) {
         /* version 1 chunks have no reference history */
     } else if (k == HT_EV_STORE) {
@@ -595,7 +615,7 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
     hdr.p[0] = body;
     hdr.end[0] = body + len;
     for (int s = 0; s < ns; s++) {
-        lens[s] = get(&hdr, 0);
+        lens[s] = get(&hdr, 1, 0);
         total += lens[s];
         if (hdr.bad || lens[s] > len || total > len)
             return 0;
@@ -611,28 +631,104 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
     return 1;
 }
 
+/* ---- streaming decoder ------------------------------------------------------
+ * One chunk at a time, its records handed out a batch at a time: the caller's
+ * batch buffer (a few thousand records) stays in cache, where a whole chunk
+ * (up to HT_CODEC_MAX_RECORDS x 48 bytes = 3 MB) would not. The workspace
+ * (zstd context, body, histories, dictionaries) is kept between chunks, so a
+ * chunk costs no allocation.
+ * Invariants: 1. left == records of the open chunk not yet handed out, and
+ * the streams hold exactly their encodings; 2. the body, histories and
+ * dictionaries have room for cap_recs records (hist/tids/ds) and cap_body
+ * bytes. */
+/* Records decoded between two overrun checks, and the body's padding that
+ * makes it safe: a record reads at most 40 bytes of one stream (four
+ * 10-byte varints), so streams that were within their ends at a check stay
+ * within the body plus DEC_PAD until the next. */
+#define DEC_FAST 256u
+#define DEC_PAD (DEC_FAST * 40u + 16u)
+
+struct ht__codec_dec {
+    struct dec d;
+    ZSTD_DCtx *zd;
+    uint8_t *body;
+    size_t cap_body, cap_recs;
+    uint32_t left;
+};
+
+ht_err ht__codec_dec_new(ht__codec_dec **out)
+{
+    *out = NULL;
+    ht__codec_dec *c = calloc(1, sizeof(*c));
+    if (!c || !(c->zd = ZSTD_createDCtx())) {
+        free(c);
+        return HT_ENOMEM;
+    }
+    *out = c;
+    return HT_OK;
+}
+
+void ht__codec_dec_free(ht__codec_dec *c)
+{
+    if (!c)
+        return;
+    ZSTD_freeDCtx(c->zd);
+    free(c->body);
+    free(c->d.hist[0]);
+    free(c->d.hist[1]);
+    free(c->d.hist[2]);
+    free(c->d.tids);
+    free(c->d.ds);
+    free(c);
+}
+
+/* room for cnt records and raw_len body bytes (contents not kept) */
+static ht_err dec_reserve(ht__codec_dec *c, uint32_t cnt, size_t raw_len)
+{
+    if (raw_len > c->cap_body) {
+        uint8_t *b = malloc(raw_len + DEC_PAD);
+        if (!b)
+            return HT_ENOMEM;
+        /* read past the end of a malformed chunk's last stream: defined
+         * bytes (the overrun is then rejected) */
+        memset(b + raw_len, 0, DEC_PAD);
+        free(c->body);
+        c->body = b;
+        c->cap_body = raw_len;
+    }
+    if (cnt > c->cap_recs) {
+        uint64_t **arr[5] = {&c->d.hist[0], &c->d.hist[1], &c->d.tids,
+                             &c->d.ds, &c->d.hist[2]};
+        c->cap_recs = 0; /* until every array has the room */
+        for (int i = 0; i < 5; i++) {
+            free(*arr[i]);
+            /* the reference history takes up to 2 pushes a record (a
+             * STORE's new and old value) */
+            if (!(*arr[i] = malloc(sizeof(uint64_t) * cnt * (i == 4 ? 3 : 1))))
+                return HT_ENOMEM;
+        }
+        c->cap_recs = cnt;
+    }
+    return HT_OK;
+}
+
 /*
- * Decode the chunk buf[0..len) into recs[0..cap); *n = record count.
- * Errors: HT_ECORRUPT for any malformed input, HT_EINVAL if cap is smaller
- * than the chunk's record count (or a pointer is NULL), HT_ENOMEM. On error
- * *n = 0 and recs' contents are unspecified.
+ * Start decoding the chunk buf[0..len) (not referenced after the call);
+ * *count = its record count. Errors: HT_ECORRUPT (malformed; nothing is
+ * open), HT_ENOMEM. A chunk still open is dropped.
  */
-ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
-                        size_t cap, size_t *n)
+ht_err ht__codec_dec_open(ht__codec_dec *c, const void *buf, size_t len,
+                          size_t *count)
 {
     const uint8_t *in = buf;
-    struct dec *d = NULL;
-    uint8_t *body = NULL;
     uint32_t cnt, raw_len;
     unsigned long long fsz;
     size_t got;
-    ht_err rc = HT_ENOMEM;
+    ht_err rc;
 
-    if (n)
-        *n = 0;
-    if (!n || (!buf && len) || (!recs && cap))
-        return HT_EINVAL;
-    if (len < HT_CV1_HDR || in[0] != HT_CV1_MAGIC || in[1] < 1 ||
+    *count = 0;
+    c->left = 0;
+    if (!buf || len < HT_CV1_HDR || in[0] != HT_CV1_MAGIC || in[1] < 1 ||
         in[1] > HT_CV1_VERSION)
         return HT_ECORRUPT;
     cnt = get_u32le(in + 2);
@@ -642,46 +738,94 @@ ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
     fsz = ZSTD_getFrameContentSize(in + HT_CV1_HDR, len - HT_CV1_HDR);
     if (fsz != raw_len)
         return HT_ECORRUPT;
-    d = calloc(1, sizeof(*d));
-    body = malloc(raw_len ? raw_len : 1);
-    if (!d || !body)
-        goto done;
-    d->hist[0] = malloc(sizeof(uint64_t) * cnt);
-    d->hist[1] = malloc(sizeof(uint64_t) * cnt);
-    d->hist[2] = malloc(sizeof(uint64_t) * 3 * cnt); /* STORE: b and c */
-    d->m.ver = in[1];
-    d->tids = malloc(sizeof(uint64_t) * cnt);
-    d->ds = malloc(sizeof(uint64_t) * cnt);
-    if (!d->hist[0] || !d->hist[1] || !d->hist[2] || !d->tids || !d->ds)
-        goto done;
-    rc = HT_ECORRUPT;
-    got = ZSTD_decompress(body, raw_len, in + HT_CV1_HDR, len - HT_CV1_HDR);
-    if (ZSTD_isError(got) || got != raw_len || !body_split(d, body, raw_len))
-        goto done;
-    if ((size_t)(d->end[S_KIND] - d->p[S_KIND]) != cnt)
-        goto done;
-    rc = HT_EINVAL;
-    if (cnt > cap)
-        goto done;
-    rc = HT_ECORRUPT;
-    for (uint32_t i = 0; i < cnt && !d->bad; i++)
-        dec_rec(d, &recs[i]);
-    if (d->bad)
-        goto done;
-    for (int s = 0; s < NSTREAM; s++)
-        if (d->p[s] != d->end[s])
-            goto done;
-    *n = cnt;
-    rc = HT_OK;
-done:
-    if (d) {
-        free(d->hist[0]);
-        free(d->hist[1]);
-        free(d->hist[2]);
-        free(d->tids);
-        free(d->ds);
+    if ((rc = dec_reserve(c, cnt, raw_len ? raw_len : 1)) != HT_OK)
+        return rc;
+    uint64_t *keep[5] = {c->d.hist[0], c->d.hist[1], c->d.hist[2], c->d.tids,
+                         c->d.ds};
+    memset(&c->d, 0, sizeof(c->d));
+    c->d.hist[0] = keep[0];
+    c->d.hist[1] = keep[1];
+    c->d.hist[2] = keep[2];
+    c->d.tids = keep[3];
+    c->d.ds = keep[4];
+    c->d.m.ver = in[1];
+    got = ZSTD_decompressDCtx(c->zd, c->body, raw_len, in + HT_CV1_HDR,
+                              len - HT_CV1_HDR);
+    if (ZSTD_isError(got) || got != raw_len ||
+        !body_split(&c->d, c->body, raw_len) ||
+        (size_t)(c->d.end[S_KIND] - c->d.p[S_KIND]) != cnt)
+        return HT_ECORRUPT;
+    c->left = cnt;
+    *count = cnt;
+    return HT_OK;
+}
+
+/*
+ * The next up to cap records of the open chunk into recs[0..*n); *n == 0 at
+ * its end. With the last record, checks that every stream was consumed
+ * exactly. HT_ECORRUPT: the chunk is malformed at or before this batch (the
+ * records of earlier batches were valid encodings; this batch's are
+ * unspecified); *n = 0 on error, and every later call fails the same way
+ * until the next open.
+ */
+ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
+                          size_t cap, size_t *n)
+{
+    struct dec *restrict d = &c->d;
+    uint32_t k = c->left < cap ? c->left : (uint32_t)cap;
+
+    *n = 0;
+    /* DEC_FAST records at a time without a test of the streams' ends per
+     * read (a third of the decoder's work), then one test that no stream
+     * was overrun: a malformed chunk is rejected at the same batch */
+    for (uint32_t i = 0; i < k && !d->bad;) {
+        uint32_t e = k - i < DEC_FAST ? k : i + DEC_FAST;
+        for (; i < e; i++)
+            dec_rec(d, &recs[i], 0);
+        for (int s = 0; s < NSTREAM; s++)
+            if (d->p[s] > d->end[s])
+                d->bad = 1;
     }
-    free(d);
-    free(body);
+    c->left -= k;
+    if (!d->bad && !c->left)
+        for (int s = 0; s < NSTREAM; s++)
+            if (d->p[s] != d->end[s])
+                d->bad = 1;
+    if (d->bad) {
+        c->left = 0;
+        return HT_ECORRUPT;
+    }
+    *n = k;
+    return HT_OK;
+}
+
+/*
+ * Decode the chunk buf[0..len) into recs[0..cap); *n = record count.
+ * Errors: HT_ECORRUPT for any malformed input, HT_EINVAL if cap is smaller
+ * than the chunk's record count (or a pointer is NULL), HT_ENOMEM. On error
+ * *n = 0 and recs' contents are unspecified.
+ */
+ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
+                        size_t cap, size_t *n)
+{
+    ht__codec_dec *c = NULL;
+    size_t cnt = 0, got = 0;
+    ht_err rc;
+
+    if (n)
+        *n = 0;
+    if (!n || (!buf && len) || (!recs && cap))
+        return HT_EINVAL;
+    if ((rc = ht__codec_dec_new(&c)) != HT_OK)
+        return rc;
+    if ((rc = ht__codec_dec_open(c, buf, len, &cnt)) == HT_OK) {
+        if (cnt > cap)
+            rc = HT_EINVAL;
+        else
+            rc = ht__codec_dec_next(c, recs, cnt, &got);
+    }
+    ht__codec_dec_free(c);
+    if (rc == HT_OK)
+        *n = got;
     return rc;
 }

@@ -37,9 +37,19 @@
 
 enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_PC, C_TID, C_RC, NCOL };
 
-/* Append varint v at p; returns the byte after it. */
+/* Append varint v at p; returns the byte after it. One- and two-byte values
+ * (nearly every field of a row) without the loop. */
 static inline uint8_t *put(uint8_t *p, uint64_t v)
 {
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    if (v < 0x4000) {
+        p[0] = (uint8_t)(v | 0x80);
+        p[1] = (uint8_t)(v >> 7);
+        return p + 2;
+    }
     return p + ht__put_varint(p, v);
 }
 
@@ -58,6 +68,32 @@ static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
+/* Per-thread encoder workspace, made on first use and reused by every later
+ * chunk of the thread (as codec.c's): the column buffer (up to 5 MB) and
+ * the body would otherwise be mapped and faulted in again, and a zstd
+ * context made and torn down, for every chunk. Never freed: it lives as long
+ * as the thread (reachable through TLS). */
+static __thread struct {
+    uint8_t *col, *body;
+    size_t ccol, cbody;
+    ZSTD_CCtx *cctx;
+} oc_ws;
+
+/* buffer *b of capacity *cap grown to at least need bytes (contents not
+ * kept); 0 on ENOMEM */
+static int ws_room(uint8_t **b, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 1;
+    uint8_t *nb = malloc(need);
+    if (!nb)
+        return 0;
+    free(*b);
+    *b = nb;
+    *cap = need;
+    return 1;
+}
+
 /* Encode n rows into a malloc'd blob; see store_int.h. */
 ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
                            size_t *len)
@@ -66,27 +102,46 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     *len = 0;
     if (!n || n > HT_OBJCHUNK_MAX_ROWS)
         return HT_EINVAL;
-    uint8_t *col = malloc(n * 10 * (NCOL + 1)), *c[NCOL];
-    if (!col)
+    if (!ws_room(&oc_ws.col, &oc_ws.ccol, n * 10 * (NCOL + 1)))
         return HT_ENOMEM;
+    if (!oc_ws.cctx) {
+        if (!(oc_ws.cctx = ZSTD_createCCtx()))
+            return HT_ENOMEM;
+        ZSTD_CCtx_setParameter(oc_ws.cctx, ZSTD_c_compressionLevel, OC_LEVEL);
+        ZSTD_CCtx_setParameter(oc_ws.cctx, ZSTD_c_checksumFlag, 1);
+    }
+    uint8_t *col = oc_ws.col, *c[NCOL];
     for (int k = 0; k < NCOL; k++)
         c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
+    /* the cursors in locals, each row read once: byte stores may alias
+     * anything, so cursors in an array or fields read through r would be
+     * reloaded after every byte */
+    uint8_t *cf = c[C_FREE], *cl = c[C_LIFE], *ca = c[C_ADDR], *cs = c[C_SIZE],
+            *cp = c[C_PC], *ct = c[C_TID], *cr = c[C_RC];
     for (size_t i = 0; i < n; i++) {
-        c[C_FREE] = put(c[C_FREE], ht__zigzag((int64_t)(r[i].free_seq - pf)));
-        c[C_LIFE] = put(c[C_LIFE], ht__zigzag((int64_t)(r[i].free_seq - r[i].alloc_seq)));
-        c[C_ADDR] = put(c[C_ADDR], ht__zigzag((int64_t)(r[i].addr - pa)));
-        c[C_SIZE] = put(c[C_SIZE], r[i].size);
-        c[C_PC] = put(c[C_PC], ht__zigzag((int64_t)(r[i].pc - pp)));
-        c[C_TID] = put(c[C_TID], ht__zigzag((int64_t)((uint64_t)r[i].tid - pt)));
-        c[C_RC] = put(c[C_RC], r[i].has_refcnt != 0);
-        if (r[i].has_refcnt)
-            c[C_RC] = put(c[C_RC], ht__zigzag(r[i].refcnt));
-        pf = r[i].free_seq;
-        pa = r[i].addr;
-        pp = r[i].pc;
-        pt = r[i].tid;
+        const struct ht_objrow row = r[i];
+        cf = put(cf, ht__zigzag((int64_t)(row.free_seq - pf)));
+        cl = put(cl, ht__zigzag((int64_t)(row.free_seq - row.alloc_seq)));
+        ca = put(ca, ht__zigzag((int64_t)(row.addr - pa)));
+        cs = put(cs, row.size);
+        cp = put(cp, ht__zigzag((int64_t)(row.pc - pp)));
+        ct = put(ct, ht__zigzag((int64_t)((uint64_t)row.tid - pt)));
+        cr = put(cr, row.has_refcnt != 0);
+        if (row.has_refcnt)
+            cr = put(cr, ht__zigzag(row.refcnt));
+        pf = row.free_seq;
+        pa = row.addr;
+        pp = row.pc;
+        pt = row.tid;
     }
+    c[C_FREE] = cf;
+    c[C_LIFE] = cl;
+    c[C_ADDR] = ca;
+    c[C_SIZE] = cs;
+    c[C_PC] = cp;
+    c[C_TID] = ct;
+    c[C_RC] = cr;
     /* body: column lengths, then the columns moved together */
     uint8_t hdr[NCOL * 10], *h = hdr;
     size_t raw = 0;
@@ -96,11 +151,9 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
         raw += l;
     }
     size_t hl = (size_t)(h - hdr);
-    uint8_t *body = malloc(hl + raw);
-    if (!body) {
-        free(col);
+    if (!ws_room(&oc_ws.body, &oc_ws.cbody, hl + raw))
         return HT_ENOMEM;
-    }
+    uint8_t *body = oc_ws.body;
     memcpy(body, hdr, hl);
     size_t at = hl;
     for (int k = 0; k < NCOL; k++) {
@@ -108,28 +161,22 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
         memcpy(body + at, col + (size_t)k * n * 10, l);
         at += l;
     }
-    free(col);
     size_t cap = 2 + ZSTD_compressBound(at);
     uint8_t *blob = malloc(cap);
-    ZSTD_CCtx *cctx = ZSTD_createCCtx();
-    ht_err e = HT_ENOMEM;
-    if (blob && cctx) {
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, OC_LEVEL);
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-        size_t z = ZSTD_compress2(cctx, blob + 2, cap - 2, body, at);
-        if (!ZSTD_isError(z)) {
-            blob[0] = OC_MAGIC;
-            blob[1] = OC_VERSION;
-            *out = blob;
-            *len = z + 2;
-            blob = NULL;
-            e = HT_OK;
-        }
+    if (!blob)
+        return HT_ENOMEM;
+    /* a failed earlier call may have left a frame half made */
+    ZSTD_CCtx_reset(oc_ws.cctx, ZSTD_reset_session_only);
+    size_t z = ZSTD_compress2(oc_ws.cctx, blob + 2, cap - 2, body, at);
+    if (ZSTD_isError(z)) {
+        free(blob);
+        return HT_ENOMEM;
     }
-    ZSTD_freeCCtx(cctx);
-    free(blob);
-    free(body);
-    return e;
+    blob[0] = OC_MAGIC;
+    blob[1] = OC_VERSION;
+    *out = blob;
+    *len = z + 2;
+    return HT_OK;
 }
 
 /* Decode a blob of n rows into r[0..n); see store_int.h. */

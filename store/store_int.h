@@ -32,6 +32,22 @@ void ht__codec_thread_done(void);
 ht_err ht__codec_decode(const void *buf, size_t len, struct ht_rec *recs,
                         size_t cap, size_t *n);
 
+/* Streaming decoder (the reader's): one chunk at a time, handed out in
+ * batches of the caller's size so its buffer stays in cache; the workspace
+ * is reused across chunks. new: HT_ENOMEM; free accepts NULL. open: start
+ * the chunk buf[0..len) (not referenced afterwards), *count its records;
+ * HT_ECORRUPT, HT_ENOMEM. next: up to cap records into recs, *n of them (0
+ * at the chunk's end); HT_ECORRUPT if the chunk turns out malformed (the
+ * last record checks that every stream was consumed): batches handed out
+ * before were decoded from a chunk whose zstd checksum held. */
+typedef struct ht__codec_dec ht__codec_dec;
+ht_err ht__codec_dec_new(ht__codec_dec **out);
+void ht__codec_dec_free(ht__codec_dec *d);
+ht_err ht__codec_dec_open(ht__codec_dec *d, const void *buf, size_t len,
+                          size_t *count);
+ht_err ht__codec_dec_next(ht__codec_dec *d, struct ht_rec *recs, size_t cap,
+                          size_t *n);
+
 /* Name of the codec, stored with every chunk ("cv1" = column varint + zstd). */
 #define HT_CODEC_NAME "cv1"
 

@@ -138,6 +138,18 @@ int ht_pym_each_pool(const ht_pym *m,
                      int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
                      void *ctx);
 
+/* Peak view: ht_pym_mark_peak remembers the current state as the peak
+ * (O(1): pools and arenas changed afterwards save their marked state first,
+ * one compare per change); ht_pym_peak_stats and ht_pym_peak_each_pool
+ * report exactly the state at the last mark, as ht_pym_stats and
+ * ht_pym_each_pool do for the current one (before any mark: the state at
+ * creation). */
+void ht_pym_mark_peak(ht_pym *m);
+void ht_pym_peak_stats(const ht_pym *m, struct ht_pym_stats *st);
+int ht_pym_peak_each_pool(const ht_pym *m,
+                          int (*cb)(void *ctx, const struct ht_pym_pool_info *p),
+                          void *ctx);
+
 /* Blocks per pool of size class cls (0 for cls >= 32). */
 uint32_t ht_pym_class_blocks(const ht_pym *m, unsigned cls);
 

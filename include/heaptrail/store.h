@@ -145,6 +145,11 @@ ht_err ht_reader_open(ht_store *st, int64_t run_id, ht_reader **out);
 /* Next event into *ev. Returns HT_OK, HT_ENOTFOUND at the end, or
  * HT_ECORRUPT if a chunk fails to decode (the rest of the run is unread). */
 ht_err ht_reader_next(ht_reader *r, struct ht_rec *ev);
+/* The next events as a batch: *recs[0..*n) (n >= 1), valid until the next
+ * call on r; the same returns and order as ht_reader_next, which it does
+ * not mix with in one batch (it hands out the rest of the current one).
+ * A consumer of millions of events saves a call and a copy per event. */
+ht_err ht_reader_batch(ht_reader *r, const struct ht_rec **recs, size_t *n);
 void ht_reader_close(ht_reader *r); /* accepts NULL */
 
 /* Run ids of the trace in ascending order; *ids malloc'd, caller frees. */

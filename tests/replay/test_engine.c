@@ -676,6 +676,128 @@ static void test_corrupt_chunk(void **state)
     ht_store_close(st);
 }
 
+/* Blocks above 4 GiB are tracked like any other (the object table used to
+ * refuse them: a realloc to 5 GiB then dropped the block from the table
+ * while the allocator and GC models kept it, with no error row): a realloc
+ * to 5 GiB, a 6 GiB block pointing into it by an interior pointer, freed. */
+static void test_huge_realloc(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    const uint64_t G = UINT64_C(1) << 30;
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);                        /* 0 */
+    ev(&b, HT_EV_REALLOC, 0x100000000, 5 * G, 0x1000, 0);         /* 1 */
+    ev(&b, HT_EV_ALLOC, 0x300000000, 6 * G, 0, 0);                /* 2 */
+    ev(&b, HT_EV_STORE, 0x300000010, 0x100000020, 0, 0);          /* 3 */
+    ev(&b, HT_EV_FREE, 0x300000000, 0, 0, 0);                     /* 4 */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT allocs, reallocs, frees, bytes_allocated, peak_live_bytes,"
+          " peak_seq, live_blocks, live_bytes, invalid_frees FROM run_stats",
+      out);
+    assert_string_equal(out, "2,1,1,11811160096,11811160064,2,1,5368709120,0");
+    q(st, "SELECT COUNT(*) FROM errors", out);
+    assert_string_equal(out, "0");
+    q(st, "SELECT printf('%x', addr), size, free_seq, leak_kind, lost_by,"
+          " lost_seq FROM objects ORDER BY alloc_seq", out);
+    assert_string_equal(out, "100000000,5368709120,NULL,definite,free,4;"
+                             "300000000,6442450944,4,NULL,NULL,NULL");
+    /* pymalloc's raw allocator holds the live 5 GiB block at exit */
+    q(st, "SELECT kind, raw_blocks, live_bytes FROM frag_snapshots"
+          " WHERE kind != 'periodic' ORDER BY seq, kind", out);
+    assert_string_equal(out, "peak,2,11811160064;exit,1,5368709120");
+    ht_store_close(st);
+}
+
+/* A realloc moves its block to the churn row (realloc pc, new size), as an
+ * allocation there, and the block leaves its old row as a free: 150 blocks
+ * of 24 bytes from P1 each grown to 48 at P2 and freed at P3. */
+static void test_realloc_churn(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    const uint64_t P1 = 0x401000, P2 = 0x402000, P3 = 0x403000;
+    for (int i = 0; i < 150; i++) {
+        setd(&b, ev(&b, HT_EV_ALLOC, 0x5000, 24, 0, 0), P1);
+        setd(&b, ev(&b, HT_EV_REALLOC, 0x5000, 48, 0x5000, 0), P2);
+        setd(&b, ev(&b, HT_EV_FREE, 0x5000, 0, 0, 0), P3);
+    }
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT printf('%x', pc), size, allocs, frees, max_live,"
+          " short_lived FROM churn ORDER BY pc", out);
+    assert_string_equal(out, "401000,24,150,150,1,150;"
+                             "402000,48,150,150,1,150");
+    q(st, "SELECT printf('%x', pc), allocs, bytes_allocated, frees,"
+          " live_blocks FROM site_stats ORDER BY pc", out);
+    assert_string_equal(out, "401000,150,3600,0,0;402000,150,7200,150,0");
+    ht_store_close(st);
+}
+
+/* The peak frag_snapshot and pool_map are the model's state at the exact
+ * peak (the `peak` table's seq), not at an earlier one within 1 %: 100
+ * blocks of 100 bytes (peak 10,000 at seq 99), one freed, then 150 bytes
+ * more in two blocks (peak 10,050 at seq 102: +0.5 %) and one freed. */
+static void test_exact_peak_snapshot(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    for (uint64_t i = 0; i < 100; i++)
+        ev(&b, HT_EV_ALLOC, 0x10000 + 0x100 * i, 100, 0, 0);   /* 0-99 */
+    ev(&b, HT_EV_FREE, 0x10000, 0, 0, 0);                       /* 100 */
+    ev(&b, HT_EV_ALLOC, 0x90000, 100, 0, 0);                    /* 101 */
+    ev(&b, HT_EV_ALLOC, 0x91000, 50, 0, 0);                     /* 102 */
+    ev(&b, HT_EV_FREE, 0x90000, 0, 0, 0);                       /* 103 */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT seq, live_blocks, live_bytes FROM peak", out);
+    assert_string_equal(out, "102,101,10050");
+    q(st, "SELECT seq, blocks_in_use, bytes_in_use, live_bytes"
+          " FROM frag_snapshots WHERE kind = 'peak'", out);
+    assert_string_equal(out, "102,101,11264,10050");
+    q(st, "SELECT seq, SUM(used_blocks) FROM pool_map WHERE kind = 'peak'"
+          " GROUP BY seq", out);
+    assert_string_equal(out, "102,101");
+    ht_store_close(st);
+}
+
+/* A moving realloc's old block is pending (its FREE half came) when a block
+ * is allocated at that same address, and the REALLOC then keeps the
+ * address: the block found there is a free we never saw (missed_free), and
+ * the realloc'd block is held (it used to be dropped from the table with
+ * no error row, the insert failing on the address held). */
+static void test_realloc_onto_pending_address(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);                     /* 0 */
+    ev(&b, HT_EV_FREE, 0x1000, 0, 0, HT_EVF_REALLOC);          /* 1 */
+    ev(&b, HT_EV_ALLOC, 0x1000, 16, 0, 0);                     /* 2 X */
+    ev(&b, HT_EV_REALLOC, 0x1000, 64, 0x1000, 0);              /* 3 */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024];
+    q(st, "SELECT seq, kind, printf('%x', addr) FROM errors", out);
+    assert_string_equal(out, "3,missed_free,1000");
+    q(st, "SELECT live_blocks, live_bytes FROM run_stats", out);
+    assert_string_equal(out, "1,64");
+    q(st, "SELECT size, alloc_seq, free_seq FROM objects ORDER BY alloc_seq",
+      out);
+    assert_string_equal(out, "64,0,NULL;16,2,3");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +808,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_realloc_moves_edges, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_huge_realloc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_churn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_peak_snapshot, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_onto_pending_address,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),

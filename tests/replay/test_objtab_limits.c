@@ -1,9 +1,11 @@
 /*
  * Regression tests for the object table (replay/objects.c) found by
  * fuzz/fuzz_summary: an ALLOC record with a size near 2^64 (corrupt trace)
- * made ht__objtab_insert index 2^52 pages and exhaust memory. Blocks larger
- * than 4 GiB or wrapping the address space are now refused with HT_EINVAL
- * and leave the table unchanged.
+ * made ht__objtab_insert index 2^52 pages and exhaust memory. Blocks above
+ * 1 MiB are now held outside the page index (a sorted array searched when no
+ * page holds a containing block), so any size is held at the cost of one
+ * entry: a real program's 5 GiB buffer is tracked, and a block wrapping the
+ * address space ends at 2^64.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,21 +17,57 @@
 
 #include "replay_int.h"
 
-static void test_huge_block_refused(void **state)
+static struct ht__obj *mk(uint64_t addr, uint64_t size)
+{
+    struct ht__obj *o = calloc(1, sizeof *o);
+    assert_non_null(o);
+    o->addr = addr;
+    o->size = size;
+    return o;
+}
+
+static void test_huge_blocks_held(void **state)
 {
     (void)state;
     struct ht__objtab t = {0};
-    struct ht__obj *o = calloc(1, sizeof *o);
-    assert_non_null(o);
-    o->addr = 0x10000;
-    o->size = UINT64_MAX - 0x10; /* wraps the address space */
-    assert_int_equal(ht__objtab_insert(&t, o), HT_EINVAL);
-    o->size = (UINT64_C(1) << 32) + 1; /* just over the 4 GiB limit */
-    assert_int_equal(ht__objtab_insert(&t, o), HT_EINVAL);
-    assert_int_equal(t.n, 0);
-    assert_null(ht__objtab_get(&t, 0x10000));
+    t.unpaged = 1;
+    struct ht__obj *w = mk(UINT64_MAX - 0xfff, UINT64_MAX - 0x10); /* wraps */
+    struct ht__obj *g = mk(0x100000000, (UINT64_C(5) << 30)); /* 5 GiB */
+    struct ht__obj *h = mk(0x10000, UINT64_C(1) << 60);
+    struct ht__obj *s = mk(0x20000, 64); /* inside h */
+    assert_int_equal(ht__objtab_insert(&t, w), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, g), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, s), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, h), HT_OK);
+    assert_int_equal(t.n, 4);
     assert_true(ht__objtab_is_valid(&t));
-    free(o);
+    /* unpaged: exact addresses only */
+    assert_ptr_equal(ht__objtab_find(&t, 0x100000000), g);
+    assert_null(ht__objtab_find(&t, 0x100000008));
+    assert_int_equal(ht__objtab_index(&t), HT_OK);
+    assert_int_equal(t.pages.n, 1); /* s's page only */
+    assert_true(ht__objtab_is_valid(&t));
+    assert_ptr_equal(ht__objtab_find(&t, 0x20010), s);
+    /* inside h, on s's page past s and on a page of its own: the big array
+     * answers */
+    assert_ptr_equal(ht__objtab_find(&t, 0x20100), h);
+    assert_ptr_equal(ht__objtab_find(&t, 0x10008), h);
+    /* g starts inside h's range: the later start wins, as in a page */
+    assert_ptr_equal(ht__objtab_find(&t, 0x100000000 + (UINT64_C(5) << 30) - 1), g);
+    assert_ptr_equal(ht__objtab_find(&t, UINT64_MAX - 1), w);
+    assert_ptr_equal(ht__objtab_find(&t, UINT64_MAX - 0xfff), w);
+    assert_null(ht__objtab_find(&t, 0x8000));
+    assert_ptr_equal(ht__objtab_remove(&t, 0x10000), h);
+    assert_null(ht__objtab_find(&t, 0x20100));
+    assert_ptr_equal(ht__objtab_find(&t, 0x20000), s);
+    assert_ptr_equal(ht__objtab_release(&t, 0x100000000), g);
+    assert_true(ht__objtab_was_freed(&t, 0x100000000));
+    assert_null(ht__objtab_find(&t, 0x100000010));
+    assert_int_equal(t.n, 2);
+    assert_int_equal(t.nbig, 1);
+    assert_true(ht__objtab_is_valid(&t));
+    ht__obj_free(h);
+    ht__obj_free(g);
     ht__objtab_fini(&t);
 }
 
@@ -52,7 +90,7 @@ static void test_large_block_indexed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_huge_block_refused),
+        cmocka_unit_test(test_huge_blocks_held),
         cmocka_unit_test(test_large_block_indexed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

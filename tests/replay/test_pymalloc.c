@@ -769,6 +769,77 @@ static void test_golden_3_13_tie(void **s)
     replay_tie("3.13");
 }
 
+/* ---- peak view ---------------------------------------------------------- */
+
+struct pools {
+    struct ht_pym_pool_info p[4096];
+    size_t n;
+};
+
+static int add_info(void *ctx, const struct ht_pym_pool_info *pi)
+{
+    struct pools *ps = ctx;
+    assert_true(ps->n < 4096);
+    ps->p[ps->n++] = *pi;
+    return 0;
+}
+
+/* Random allocations and frees (arenas made and released, pools reused
+ * for other classes, raw blocks) with a peak mark now and then: the peak
+ * view always equals the stats and pool list taken at the last mark. */
+static void test_peak_view(void **state)
+{
+    (void)state;
+    static const char *const prof[] = {"3.8", "3.12", "3.13"};
+    static const unsigned ppa[] = {0, 63, 0};
+    static uint64_t live[3000];
+    static struct pools at_mark, now;
+    for (int pi = 0; pi < 3; pi++) {
+        ht_pym *m = mk(prof[pi], ppa[pi]);
+        struct ht_pym_stats want, got;
+        ht_pym_peak_stats(m, &want); /* before any mark: the empty model */
+        at_mark.n = 0;
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        size_t n = 0;
+        for (int i = 0; i < 60000; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* grow, then shrink, then grow again */
+            int phase = (i / 10000) % 3;
+            int alloc = n == 0 || (n < 3000 && (x % 100) < (phase == 1 ? 30u : 65u));
+            if (alloc) {
+                uint64_t sz = (x >> 8) % 50 == 0 ? 1000 + (x >> 20) % 4000
+                                                   : 1 + (x >> 20) % 512;
+                live[n++] = xmalloc(m, sz);
+            } else {
+                size_t k = (size_t)((x >> 8) % n);
+                xfree(m, live[k]);
+                live[k] = live[--n];
+            }
+            if ((x >> 40) % 97 == 0) {
+                ht_pym_mark_peak(m);
+                ht_pym_stats(m, &want);
+                at_mark.n = 0;
+                ht_pym_each_pool(m, add_info, &at_mark);
+            }
+            if (i % 997 == 0) {
+                ht_pym_peak_stats(m, &got);
+                assert_memory_equal(&got, &want, sizeof got);
+                now.n = 0;
+                ht_pym_peak_each_pool(m, add_info, &now);
+                assert_int_equal(now.n, at_mark.n);
+                assert_memory_equal(now.p, at_mark.p, now.n * sizeof *now.p);
+            }
+        }
+        struct ht_pym_stats end;
+        ht_pym_stats(m, &end);
+        /* the run did make and release arenas */
+        assert_true(end.arenas_allocated_total > end.arenas_current);
+        ht_pym_free(m);
+    }
+}
+
 #define HT_PYM_GOLDEN_TESTS \
     cmocka_unit_test(test_golden_3_8), \
     cmocka_unit_test(test_golden_3_8_big), \
@@ -794,6 +865,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_peak_view),
         cmocka_unit_test(test_v1),
         cmocka_unit_test(test_v2),
         cmocka_unit_test(test_v3),

@@ -489,6 +489,98 @@ static void test_store_refs_are_compact(void **state)
     free(r);
 }
 
+/* The streaming decoder: one decoder over several chunks, batches of any
+ * size give back exactly the records (workspace reused, state reset per
+ * chunk); a chunk whose streams are not consumed exactly fails at its last
+ * batch (and at every later call), and the decoder then decodes the next
+ * chunk. */
+static void test_stream_batches(void **state)
+{
+    enum { N1 = 5000, N2 = 3001 };
+    static struct ht_rec r1[N1], r2[N2], back[N1];
+    void *b1, *b2;
+    size_t l1, l2, cnt, got;
+    ht__codec_dec *d = NULL;
+    (void)state;
+    fill_random(r1, N1);
+    fill_random(r2, N2);
+    assert_int_equal(ht__codec_encode(r1, N1, &b1, &l1), HT_OK);
+    assert_int_equal(ht__codec_encode(r2, N2, &b2, &l2), HT_OK);
+    assert_int_equal(ht__codec_dec_new(&d), HT_OK);
+    static const size_t batch[] = {1, 7, 1024, N1};
+    for (size_t t = 0; t < sizeof batch / sizeof *batch; t++) {
+        const struct ht_rec *want[2] = {r1, r2};
+        const void *buf[2] = {b1, b2};
+        size_t len[2] = {l1, l2}, n[2] = {N1, N2};
+        for (int c = 0; c < 2; c++) {
+            assert_int_equal(ht__codec_dec_open(d, buf[c], len[c], &cnt),
+                             HT_OK);
+            assert_int_equal(cnt, n[c]);
+            size_t at = 0;
+            do {
+                assert_int_equal(ht__codec_dec_next(d, back + at, batch[t],
+                                                    &got), HT_OK);
+                assert_true(got <= batch[t]);
+                at += got;
+            } while (got);
+            assert_int_equal(at, n[c]);
+            for (size_t i = 0; i < n[c]; i++) {
+                struct ht_rec w = want[c][i];
+                w.reserved = 0;
+                assert_memory_equal(&back[i], &w, sizeof w);
+            }
+        }
+    }
+    /* one extra byte in the last stream: every record decodes, the check
+     * at the end does not hold */
+    uint8_t raw[N2 * 140], chunk[N2 * 150];
+    size_t raw_len = ZSTD_decompress(raw, sizeof raw, (uint8_t *)b2 + 10,
+                                     l2 - 10);
+    assert_false(ZSTD_isError(raw_len));
+    /* the last stream's length is the 12th varint of the body (codec
+     * version 2 has 12 streams): rebuild the body with it one larger and a
+     * trailing byte */
+    enum { NS = 12 };
+    const uint8_t *p = raw;
+    uint8_t nb[N2 * 140 + 20];
+    size_t nl = 0, lens[NS];
+    for (int s = 0; s < NS; s++) {
+        uint64_t v = 0;
+        for (unsigned sh = 0;; sh += 7) {
+            v |= (uint64_t)(*p & 0x7f) << sh;
+            if (!(*p++ & 0x80))
+                break;
+        }
+        lens[s] = v + (s == NS - 1);
+    }
+    for (int s = 0; s < NS; s++)
+        nl += ht__put_varint(nb + nl, lens[s]);
+    size_t rest = raw_len - (size_t)(p - raw);
+    memcpy(nb + nl, p, rest);
+    nl += rest;
+    nb[nl++] = 0;
+    size_t cl = rewrap(b2, nb, nl, chunk, sizeof chunk);
+    assert_int_equal(ht__codec_dec_open(d, chunk, cl, &cnt), HT_OK);
+    assert_int_equal(ht__codec_dec_next(d, back, 1000, &got), HT_OK);
+    assert_int_equal(got, 1000);
+    assert_int_equal(ht__codec_dec_next(d, back, N2, &got), HT_ECORRUPT);
+    assert_int_equal(got, 0);
+    /* the error stays until the next open */
+    assert_int_equal(ht__codec_dec_next(d, back, N2, &got), HT_ECORRUPT);
+    assert_int_equal(got, 0);
+    assert_int_equal(ht__codec_decode(chunk, cl, back, N2, &got), HT_ECORRUPT);
+    /* the decoder is usable for the next chunk */
+    assert_int_equal(ht__codec_dec_open(d, b1, l1, &cnt), HT_OK);
+    assert_int_equal(ht__codec_dec_next(d, back, N1, &got), HT_OK);
+    assert_int_equal(got, N1);
+    assert_int_equal(ht__codec_dec_open(d, "xx", 2, &cnt), HT_ECORRUPT);
+    assert_int_equal(cnt, 0);
+    ht__codec_dec_free(d);
+    ht__codec_dec_free(NULL);
+    free(b1);
+    free(b2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_old_version_decodes),
         cmocka_unit_test(test_future_version_rejected),
         cmocka_unit_test(test_store_refs_are_compact),
+        cmocka_unit_test(test_stream_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

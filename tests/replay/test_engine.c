@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 #include "heaptrail/replay.h"
 #include "heaptrail/spill.h"
@@ -520,6 +521,24 @@ static void test_stats_churn_peak(void **state)
     assert_string_equal(out, "/bin/true,306,155,151,0,0,300,301,3,150,"
                              "3,150.0,0,0,0,0,0,0");
     ht_store_close(st);
+    /* the documented views work on a plain SQLite connection, without
+     * heaptrail's virtual tables (a user's sqlite3 shell) */
+    char db[300];
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &raw, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT (SELECT group_concat("
+                     "category || ':' || blocks || ':' || bytes) FROM"
+                     " leak_summary), definite_blocks FROM run_summary",
+                     -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0),
+                        "definite:3:150");
+    assert_int_equal(sqlite3_column_int(stmt, 1), 3);
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
 }
 
 /* pinning at exit (3.12: 16 KiB pools, 1 MiB arenas): site A's three

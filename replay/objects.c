@@ -9,12 +9,14 @@
  *     engine's freed-address set: a free is one probe, a later allocation
  *     there reuses the slot);
  *  2. unless t->unpaged (then pages is empty): every page overlapped by
- *     [addr, obj_end) of an object of at most BIG_SIZE bytes lists it, and
- *     each page vector is sorted by address with no duplicates;
+ *     [addr, obj_end) of an object of at most BIG_SIZE bytes lists it, as
+ *     its addr, obj_end and pointer (bounds copied, so a lookup reads no
+ *     object but the one found); each page vector is non-empty, sorted by
+ *     address with no duplicates, and lists only held objects;
  *  3. n equals the number of held objects;
  *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
  *     address (paged or not); they are in no page vector.
- * Memory is proportional to live objects (plus one pointer per page spanned,
+ * Memory is proportional to live objects (plus one entry per page spanned,
  * at most BIG_SIZE / 4 KiB per object). Any size is held: a block that
  * wraps the address space ends at 2^64 (obj_end), and a block of 2^60 bytes
  * costs one entry of big, not 2^48 page entries.
@@ -33,10 +35,24 @@
  * searched when the page index has no block containing an address. */
 #define BIG_SIZE (UINT64_C(1) << 20)
 
+/* A page vector: the addresses of the objects overlapping one page, sorted,
+ * in one array the binary search reads (8 bytes an entry, no object touched:
+ * each object is a cache miss of its own), and beside it each one's end and
+ * object, read only for the entry found. Header and both arrays are one
+ * allocation: a[cap] then r[cap] (pv_ref). */
+struct ht__pref {
+    uint64_t end; /* obj_end(o) */
+    struct ht__obj *o;
+};
 struct ht__pagevec {
     uint32_t n, cap;
-    struct ht__obj **o;
+    uint64_t a[];
 };
+
+static struct ht__pref *pv_ref(const struct ht__pagevec *v)
+{
+    return (struct ht__pref *)(uintptr_t)(v->a + v->cap);
+}
 
 static uint64_t mix(uint64_t k)
 {
@@ -164,62 +180,80 @@ static uint64_t obj_end(const struct ht__obj *o)
     return o->addr + sz < o->addr ? UINT64_MAX : o->addr + sz;
 }
 
-/* first index in v with o[i]->addr >= addr */
+/* first index in v with e[i].addr >= addr. Branch-free (a conditional
+ * move per step): the comparisons of a lookup are unpredictable, and a
+ * mispredicted branch per step cost more than the search's loads. */
 static uint32_t pv_lower(const struct ht__pagevec *v, uint64_t addr)
 {
-    uint32_t lo = 0, hi = v->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (v->o[mid]->addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (!v->n)
+        return 0;
+    const uint64_t *b = v->a;
+    uint32_t n = v->n;
+    while (n > 1) { /* the answer lies in [b, b + n] */
+        uint32_t half = n / 2;
+        b = b[half] < addr ? b + half : b;
+        n -= half;
     }
-    return lo;
+    return (uint32_t)(b - v->a) + (*b < addr);
 }
 
 static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
 {
-    uint64_t v64;
-    if (!ht__map_get(&t->pages, page + 1, &v64))
+    if (!t->pages.cap)
         return;
-    struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)v64;
+    size_t j = map_slot(&t->pages, page + 1);
+    if (!t->pages.keys[j])
+        return;
+    struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)t->pages.vals[j];
     uint32_t i = pv_lower(v, o->addr);
-    if (i < v->n && v->o[i] == o) {
-        memmove(&v->o[i], &v->o[i + 1], (v->n - i - 1) * sizeof *v->o);
+    struct ht__pref *r = pv_ref(v);
+    if (i < v->n && r[i].o == o) {
+        memmove(&v->a[i], &v->a[i + 1], (v->n - i - 1) * sizeof *v->a);
+        memmove(&r[i], &r[i + 1], (v->n - i - 1) * sizeof *r);
         v->n--;
     }
     if (!v->n) {
-        ht__map_del(&t->pages, page + 1);
-        free(v->o);
+        map_del_at(&t->pages, j);
         free(v);
     }
 }
 
-static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
+/* List o (ending at end) on page; HT_ENOMEM leaves the page as it was. */
+static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o,
+                       uint64_t end)
 {
-    uint64_t v64;
-    struct ht__pagevec *v;
-    if (ht__map_get(&t->pages, page + 1, &v64)) {
-        v = (struct ht__pagevec *)(uintptr_t)v64;
-    } else {
-        v = calloc(1, sizeof *v);
-        if (!v || ht__map_put(&t->pages, page + 1, (uint64_t)(uintptr_t)v)) {
+    struct ht__map *m = &t->pages;
+    ht_err e;
+    if ((m->n + 1) * 2 >= m->cap && (e = map_grow(m)) != HT_OK)
+        return e;
+    size_t j = map_slot(m, page + 1); /* one probe finds or places it */
+    struct ht__pagevec *v =
+        m->keys[j] ? (struct ht__pagevec *)(uintptr_t)m->vals[j] : NULL;
+    if (!v || v->n == v->cap) {
+        uint32_t nc = v ? v->cap * 2 : 4;
+        struct ht__pagevec *nv =
+            malloc(sizeof *v + nc * (sizeof *v->a + sizeof(struct ht__pref)));
+        if (!nv)
+            return HT_ENOMEM;
+        nv->n = v ? v->n : 0;
+        nv->cap = nc;
+        if (v) {
+            memcpy(nv->a, v->a, v->n * sizeof *v->a);
+            memcpy(pv_ref(nv), pv_ref(v), v->n * sizeof(struct ht__pref));
             free(v);
-            return HT_ENOMEM;
+        } else {
+            m->keys[j] = page + 1;
+            m->n++;
         }
-    }
-    if (v->n == v->cap) {
-        uint32_t nc = v->cap ? v->cap * 2 : 4;
-        struct ht__obj **no = realloc(v->o, nc * sizeof *no);
-        if (!no)
-            return HT_ENOMEM;
-        v->o = no;
-        v->cap = nc;
+        m->vals[j] = (uint64_t)(uintptr_t)nv;
+        v = nv;
     }
     uint32_t i = pv_lower(v, o->addr);
-    memmove(&v->o[i + 1], &v->o[i], (v->n - i) * sizeof *v->o);
-    v->o[i] = o;
+    struct ht__pref *r = pv_ref(v);
+    memmove(&v->a[i + 1], &v->a[i], (v->n - i) * sizeof *v->a);
+    memmove(&r[i + 1], &r[i], (v->n - i) * sizeof *r);
+    v->a[i] = o->addr;
+    r[i] = (struct ht__pref){end, o};
     v->n++;
     return HT_OK;
 }
@@ -294,9 +328,10 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
         t->n++;
         return HT_OK;
     }
-    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+    uint64_t end = obj_end(o);
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
     for (uint64_t p = p0; p <= p1; p++) {
-        if ((e = page_add(t, p, o)) != HT_OK) {
+        if ((e = page_add(t, p, o, end)) != HT_OK) {
             for (uint64_t q = p0; q <= p; q++)
                 page_del(t, q, o);
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
@@ -327,8 +362,8 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     if (ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64)) {
         const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
         uint32_t i = pv_lower(v, a + 1); /* first with addr > a */
-        if (i && a < obj_end(v->o[i - 1]))
-            return v->o[i - 1];
+        if (i && a < pv_ref(v)[i - 1].end)
+            return pv_ref(v)[i - 1].o;
     }
     if (!t->nbig)
         return NULL;
@@ -404,7 +439,6 @@ static void pages_fini(struct ht__objtab *t)
         if (t->pages.keys[i]) {
             struct ht__pagevec *v =
                 (struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
-            free(v->o);
             free(v);
         }
     ht__map_fini(&t->pages);
@@ -419,10 +453,10 @@ ht_err ht__objtab_index(struct ht__objtab *t)
         if (!t->byaddr.keys[i] || t->byaddr.vals[i] == FREED_MARK)
             continue;
         struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
-        uint64_t p0 = o->addr >> PAGE_SHIFT;
-        uint64_t p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
+        uint64_t end = obj_end(o);
+        uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
         for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++) {
-            if (page_add(t, p, o) != HT_OK) {
+            if (page_add(t, p, o, end) != HT_OK) {
                 pages_fini(t); /* drop the partial index */
                 return HT_ENOMEM;
             }
@@ -455,7 +489,7 @@ void ht__objtab_fini(struct ht__objtab *t)
     t->n = 0;
 }
 
-/* Check invariants 1-3 of the design comment; 1 if they hold. */
+/* Check invariants 1-4 of the design comment; 1 if they hold. */
 int ht__objtab_is_valid(const struct ht__objtab *t)
 {
     size_t held = 0;
@@ -493,7 +527,8 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
             const struct ht__pagevec *v =
                 (const struct ht__pagevec *)(uintptr_t)v64;
             uint32_t k = pv_lower(v, o->addr);
-            if (k >= v->n || v->o[k] != o)
+            if (k >= v->n || pv_ref(v)[k].o != o ||
+                pv_ref(v)[k].end != obj_end(o))
                 return 0;
         }
     }
@@ -502,9 +537,14 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
             continue;
         const struct ht__pagevec *v =
             (const struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
-        for (uint32_t k = 0; k + 1 < v->n; k++)
-            if (v->o[k]->addr >= v->o[k + 1]->addr)
+        if (!v->n || v->n > v->cap)
+            return 0;
+        for (uint32_t k = 0; k < v->n; k++) {
+            const struct ht__pref *r = &pv_ref(v)[k];
+            if (ht__objtab_get(t, v->a[k]) != r->o || r->o->size > BIG_SIZE ||
+                (k + 1 < v->n && v->a[k] >= v->a[k + 1]))
                 return 0;
+        }
     }
     return nbig == t->nbig;
 }

@@ -157,6 +157,72 @@ static void test_random_against_reference(void **state)
     ht__objtab_fini(&t);
 }
 
+/* The page index against a brute-force search of every address: blocks of
+ * 0..48 bytes at random offsets in 48-byte cells (some straddle a page, a
+ * size-0 block spans one byte), inserted and removed in random order so
+ * page vectors grow past their first capacity, shrink, empty and come back,
+ * and entries move at the front, middle and end. */
+static void test_find_brute_force(void **state)
+{
+    (void)state;
+    enum { CELLS = 256, CELL = 48 };
+    const uint64_t base = 0x4000 - 7 * CELL; /* starts on page 3 */
+    static struct ht__obj *cell[CELLS];
+    memset(cell, 0, sizeof cell);
+    struct ht__objtab t = {0};
+    unsigned seed = 777;
+    for (int step = 0; step < 6000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned k = (seed >> 8) % CELLS;
+        uint64_t start = base + (uint64_t)k * CELL;
+        if (cell[k]) {
+            assert_ptr_equal(ht__objtab_remove(&t, cell[k]->addr), cell[k]);
+            ht__obj_free(cell[k]);
+            cell[k] = NULL;
+        } else {
+            uint64_t size = (seed >> 20) % (CELL + 1);
+            uint64_t off = (seed >> 4) % (CELL - (size ? size : 1) + 1);
+            cell[k] = mk(start + off, size);
+            assert_int_equal(ht__objtab_insert(&t, cell[k]), HT_OK);
+        }
+        if (step % 600 != 599)
+            continue;
+        assert_true(ht__objtab_is_valid(&t));
+        for (uint64_t a = base - 64; a < base + CELLS * CELL + 64; a++) {
+            struct ht__obj *want = NULL;
+            for (unsigned j = 0; j < CELLS; j++) {
+                struct ht__obj *o = cell[j];
+                if (o && a >= o->addr && a < o->addr + (o->size ? o->size : 1))
+                    want = o;
+            }
+            assert_ptr_equal(ht__objtab_find(&t, a), want);
+        }
+    }
+    ht__objtab_fini(&t);
+}
+
+/* The page index copies each block's end: a size changed while the block is
+ * held (the caller must remove it first) leaves a stale entry, which
+ * ht__objtab_is_valid reports. */
+static void test_stale_end_detected(void **state)
+{
+    (void)state;
+    struct ht__objtab t = {0};
+    struct ht__obj *o = mk(0x5000, 64);
+    assert_int_equal(ht__objtab_insert(&t, mk(0x5100, 8)), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, o), HT_OK);
+    assert_true(ht__objtab_is_valid(&t));
+    o->size = 32;
+    assert_false(ht__objtab_is_valid(&t));
+    assert_ptr_equal(ht__objtab_remove(&t, 0x5000), o);
+    assert_true(ht__objtab_is_valid(&t));
+    assert_int_equal(ht__objtab_insert(&t, o), HT_OK);
+    assert_ptr_equal(ht__objtab_find(&t, 0x501f), o);
+    assert_null(ht__objtab_find(&t, 0x5020));
+    assert_true(ht__objtab_is_valid(&t));
+    ht__objtab_fini(&t);
+}
+
 static void test_map(void **state)
 {
     (void)state;
@@ -184,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_lazy_index),
         cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_find_brute_force),
+        cmocka_unit_test(test_stale_end_detected),
         cmocka_unit_test(test_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

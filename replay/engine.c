@@ -344,7 +344,7 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
     }
     /* o is freed on every path: the caller has already unlinked it */
     if ((e = keep(g->am.ops->release(g->am.m, o->model_addr, o->size))) != HT_OK ||
-        (e = keep(ht_gc_dealloc(g->gc, o->addr))) != HT_OK) {
+        (e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) != HT_OK) {
         ht__obj_free(o);
         return e;
     }
@@ -415,7 +415,7 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     g->live_blocks++;
     g->r.objects++;
     if ((e = keep(g->am.ops->malloc(g->am.m, size, &o->model_addr))) ||
-        (e = keep(ht_gc_alloc(g->gc, addr, 1))))
+        (e = keep(ht_gc_alloc_ref(g->gc, addr, 1, &o->gcref))))
         return e;
     g->live_bytes += size;
     grew(g);
@@ -479,7 +479,7 @@ static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
     for (uint32_t i = 0; i < o->nedges; i++) {
         struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
         if (x) {
-            ht_err e = keep(ht_gc_edge_add(g->gc, o->addr, x->addr));
+            ht_err e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, x->gcref));
             if (e)
                 return e;
         }
@@ -571,8 +571,8 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     ht__obj_truncate(o, size);
     /* finish(old) at a == c took o's GC node too (same id): make it again */
     int moved = a != c || old;
-    if (moved && ((e = keep(ht_gc_dealloc(g->gc, c))) ||
-                  (e = keep(ht_gc_alloc(g->gc, a, 1)))))
+    if (moved && ((e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) ||
+                  (e = keep(ht_gc_alloc_ref(g->gc, a, 1, &o->gcref)))))
         goto fail;
     if (a != c && (e = ht__objtab_mark_freed(&g->t, c)))
         goto fail;
@@ -618,18 +618,18 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
             return e;
         if (prev) {
             struct ht__obj *x = ht__objtab_find(&g->t, prev);
-            if (x && (e = keep(ht_gc_edge_del(g->gc, o->addr, x->addr))))
+            if (x && (e = keep(ht_gc_edge_del_ref(g->gc, o->gcref, x->gcref))))
                 return e;
             if (drops)
                 oldv = prev;
         }
-        if (n && (e = keep(ht_gc_edge_add(g->gc, o->addr, n->addr))))
+        if (n && (e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, n->gcref))))
             return e;
     } else if (in_root(g, slot)) {
         uint64_t prev;
         if (ht__map_get(&g->rootslots, slot, &prev)) {
             struct ht__obj *x = ht__objtab_find(&g->t, prev);
-            if (x && (e = keep(ht_gc_extref(g->gc, x->addr, -1))))
+            if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                 return e;
             ht__map_del(&g->rootslots, slot);
             if (drops)
@@ -637,7 +637,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         }
         if (n) {
             if ((e = ht__map_put(&g->rootslots, slot, val)) ||
-                (e = keep(ht_gc_extref(g->gc, n->addr, 1))))
+                (e = keep(ht_gc_extref_ref(g->gc, n->gcref, 1))))
                 return e;
         }
     } else if (drops && ht__objtab_was_freed(&g->t, slot)) {
@@ -707,7 +707,7 @@ static ht_err drop_stack_roots(struct eng *g)
                     continue;
                 struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[k]);
                 ht_err e;
-                if (x && (e = keep(ht_gc_extref(g->gc, x->addr, -1))))
+                if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                     return e;
                 ht__map_del(&g->rootslots, slot);
                 again = 1;
@@ -1521,6 +1521,7 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         goto done;
     gcc.hook = gc_hook;
     gcc.hook_arg = g;
+    gcc.no_ids = 1; /* each block keeps its node's ref (gcref) */
     if ((e = ht_gc_new(&gcc, &g->gc)))
         goto done;
     if ((e = ht_store_begin(st)))

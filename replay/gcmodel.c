@@ -9,7 +9,9 @@
  *             collection), objects start at HEAD_COUNT. Lists are circular,
  *             doubly linked by slot index, like PyGC_Head lists.
  *   map[]     open-addressing hash (linear probing, backward-shift delete)
- *             from id to slot index; 0 marks an empty bucket.
+ *             from id to slot index; 0 marks an empty bucket. NULL with
+ *             cfg.no_ids: the caller names objects by ref (slot | stamp
+ *             << 32) and an alloc/dealloc costs no hash operation.
  *   edges     each object owns an array of {slot, stamp}. An edge is live
  *             while nodes[slot].stamp == stamp; freeing a slot bumps its
  *             stamp, so edges to dead objects go stale instead of dangling.
@@ -21,7 +23,8 @@
  *   2. gen_size[g] == length of list g.
  *   3. inref of an object == number of live edges, from any object, that
  *      resolve to it.
- *   4. map holds exactly the live objects, each at its own slot.
+ *   4. map (unless no_ids) holds exactly the live objects, each at its own
+ *      slot.
  *   5. count[g] >= 0; live == number of live objects.
  *   6. long_lived_pending and long_lived_total only change in collections.
  *
@@ -226,7 +229,8 @@ static void obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
         if (gc->count[0] > 0)
             gc->count[0]--; /* PyObject_GC_Del */
     }
-    map_del_at(gc, bucket != SIZE_MAX ? bucket : map_find_bucket(gc, x->id));
+    if (gc->map)
+        map_del_at(gc, bucket != SIZE_MAX ? bucket : map_find_bucket(gc, x->id));
     x->gen = GEN_FREE;
     x->stamp++;
     x->next = gc->freelist;
@@ -451,7 +455,7 @@ ht_err ht_gc_new(const struct ht_gc_config *cfg, ht_gc **out)
     gc->cfg = *cfg;
     gc->capnodes = 1024;
     gc->nodes = calloc(gc->capnodes, sizeof *gc->nodes);
-    if (!gc->nodes || map_grow(gc) != HT_OK) {
+    if (!gc->nodes || (!cfg->no_ids && map_grow(gc) != HT_OK)) {
         ht_gc_free(gc);
         return HT_ENOMEM;
     }
@@ -478,17 +482,36 @@ void ht_gc_free(ht_gc *gc)
     free(gc);
 }
 
+/* The live slot a ref names, 0 if stale or not a ref. */
+static uint32_t ref_slot(const ht_gc *gc, ht_gc_ref r)
+{
+    uint32_t s = (uint32_t)r;
+    if (s < HEAD_COUNT || s >= gc->nnodes)
+        return 0;
+    const struct node *x = &gc->nodes[s];
+    return x->stamp == (uint32_t)(r >> 32) && x->gen != GEN_FREE ? s : 0;
+}
+
+static ht_gc_ref slot_ref(const ht_gc *gc, uint32_t s)
+{
+    return (uint64_t)gc->nodes[s].stamp << 32 | s;
+}
+
 /* _PyObject_GC_Link + the allocation-time trigger; see header. */
-ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
+ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 {
     uint32_t s;
+    size_t b = 0;
+    *out = 0;
     if (gc->collecting)
         return HT_EBUSY;
-    if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
-        return HT_ENOMEM;
-    size_t b = map_find_bucket(gc, id); /* one probe: check and insert */
-    if (gc->map[b])
-        return HT_EINVAL;
+    if (gc->map) {
+        if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
+            return HT_ENOMEM;
+        b = map_find_bucket(gc, id); /* one probe: check and insert */
+        if (gc->map[b])
+            return HT_EINVAL;
+    }
     if (slot_take(gc, &s) != HT_OK)
         return HT_ENOMEM;
     struct node *x = &gc->nodes[s];
@@ -498,8 +521,10 @@ ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
     x->id = id;
     x->prev = x->next = NIL;
     x->gen = GEN_UNTRACKED;
-    gc->map[b] = s;
+    if (gc->map)
+        gc->map[b] = s;
     gc->live++;
+    *out = slot_ref(gc, s);
     if (!container)
         return HT_OK;
     /* _PyObject_GC_Alloc: count, maybe collect, and only then does the new
@@ -519,9 +544,30 @@ ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
     return rc;
 }
 
+/* Id-named alloc; see header. */
+ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
+{
+    ht_gc_ref r;
+    return gc->map ? ht_gc_alloc_ref(gc, id, container, &r) : HT_EINVAL;
+}
+
 /* PyObject_GC_Del (or a plain free); see header. */
+ht_err ht_gc_dealloc_ref(ht_gc *gc, ht_gc_ref r)
+{
+    if (gc->collecting)
+        return HT_EBUSY;
+    uint32_t s = ref_slot(gc, r);
+    if (!s)
+        return HT_ENOTFOUND;
+    obj_destroy(gc, s, SIZE_MAX);
+    return HT_OK;
+}
+
+/* Id-named dealloc; see header. */
 ht_err ht_gc_dealloc(ht_gc *gc, uint64_t id)
 {
+    if (!gc->map)
+        return HT_EINVAL;
     if (gc->collecting)
         return HT_EBUSY;
     size_t b = map_find_bucket(gc, id); /* one probe: find and delete */
@@ -532,12 +578,11 @@ ht_err ht_gc_dealloc(ht_gc *gc, uint64_t id)
     return HT_OK;
 }
 
-/* Add one edge; see header. */
-ht_err ht_gc_edge_add(ht_gc *gc, uint64_t from, uint64_t to)
+/* Add one edge between live slots (0: not live). */
+static ht_err edge_add(ht_gc *gc, uint32_t fs, uint32_t ts)
 {
     if (gc->collecting)
         return HT_EBUSY;
-    uint32_t fs = map_get(gc, from), ts = map_get(gc, to);
     if (!fs || !ts)
         return HT_ENOTFOUND;
     struct node *f = &gc->nodes[fs];
@@ -556,12 +601,11 @@ ht_err ht_gc_edge_add(ht_gc *gc, uint64_t from, uint64_t to)
     return HT_OK;
 }
 
-/* Remove one edge; see header. */
-ht_err ht_gc_edge_del(ht_gc *gc, uint64_t from, uint64_t to)
+/* Remove one edge between live slots (0: not live). */
+static ht_err edge_del(ht_gc *gc, uint32_t fs, uint32_t ts)
 {
     if (gc->collecting)
         return HT_EBUSY;
-    uint32_t fs = map_get(gc, from), ts = map_get(gc, to);
     if (!fs || !ts)
         return HT_ENOTFOUND;
     struct node *f = &gc->nodes[fs];
@@ -575,18 +619,55 @@ ht_err ht_gc_edge_del(ht_gc *gc, uint64_t from, uint64_t to)
     return HT_ENOTFOUND;
 }
 
-/* Adjust the external refcount; see header. */
-ht_err ht_gc_extref(ht_gc *gc, uint64_t id, int64_t delta)
+/* Adjust the external refcount of a live slot (0: not live). */
+static ht_err extref(ht_gc *gc, uint32_t s, int64_t delta)
 {
     if (gc->collecting)
         return HT_EBUSY;
-    uint32_t s = map_get(gc, id);
     if (!s)
         return HT_ENOTFOUND;
     if (gc->nodes[s].extref + delta < 0)
         return HT_EINVAL;
     gc->nodes[s].extref += delta;
     return HT_OK;
+}
+
+/* Edge and refcount calls by id or by ref; see header. */
+ht_err ht_gc_edge_add(ht_gc *gc, uint64_t from, uint64_t to)
+{
+    return gc->map ? edge_add(gc, map_get(gc, from), map_get(gc, to)) : HT_EINVAL;
+}
+
+ht_err ht_gc_edge_del(ht_gc *gc, uint64_t from, uint64_t to)
+{
+    return gc->map ? edge_del(gc, map_get(gc, from), map_get(gc, to)) : HT_EINVAL;
+}
+
+ht_err ht_gc_extref(ht_gc *gc, uint64_t id, int64_t delta)
+{
+    return gc->map ? extref(gc, map_get(gc, id), delta) : HT_EINVAL;
+}
+
+ht_err ht_gc_edge_add_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to)
+{
+    return edge_add(gc, ref_slot(gc, from), ref_slot(gc, to));
+}
+
+ht_err ht_gc_edge_del_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to)
+{
+    return edge_del(gc, ref_slot(gc, from), ref_slot(gc, to));
+}
+
+ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta)
+{
+    return extref(gc, ref_slot(gc, r), delta);
+}
+
+/* Id -> ref; see header. */
+ht_gc_ref ht_gc_ref_of(const ht_gc *gc, uint64_t id)
+{
+    uint32_t s = gc->map ? map_get(gc, id) : 0;
+    return s ? slot_ref(gc, s) : 0;
 }
 
 /* _Py_RunGC at an eval-breaker check; see header. */
@@ -650,7 +731,13 @@ void ht_gc_get_long_lived(const ht_gc *gc, uint64_t *pending, uint64_t *total)
 /* Generation lookup; see header. */
 int ht_gc_generation_of(const ht_gc *gc, uint64_t id)
 {
-    uint32_t s = map_get(gc, id);
+    return ht_gc_generation_of_ref(gc, ht_gc_ref_of(gc, id));
+}
+
+/* Generation lookup by ref; see header. */
+int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r)
+{
+    uint32_t s = ref_slot(gc, r);
     if (!s)
         return -2;
     return gc->nodes[s].gen == GEN_UNTRACKED ? -1 : gc->nodes[s].gen;
@@ -704,7 +791,7 @@ int ht__gc_is_valid(const ht_gc *gc)
             continue;
         live++;
         tracked2 += x->gen != GEN_UNTRACKED;
-        if (x->extref < 0 || map_get(gc, x->id) != s)
+        if (x->extref < 0 || (gc->map && map_get(gc, x->id) != s))
             ok = 0;
         for (uint32_t i = 0; i < x->nedges; i++)
             if (resolve(gc, &x->edges[i]))

@@ -69,6 +69,11 @@ struct pym_arena {
 
 struct ht_pym {
     uint32_t pool_size, arena_size;
+    /* log2 of pool_size and arena_size (both powers of two): a free maps
+     * its address to pool and block with shifts, not 64-bit divisions */
+    unsigned pool_shift, arena_shift;
+    /* recip[c]: ceil(2^32 / (class_size(c) / 16)); see block_index */
+    uint64_t recip[HT_PYM_NCLASSES];
     uint32_t ppa;            /* pools per arena (63 or 64) */
     uint64_t misalign;       /* base offset inside the arena slot */
     int keep_last;           /* 3.9+: keep the last empty arena */
@@ -128,23 +133,23 @@ static uint64_t pool_addr(const ht_pym *m, int32_t id)
 {
     uint64_t ai = (uint64_t)id / MAX_POOLS, k = (uint64_t)id % MAX_POOLS;
     uint64_t first = m->misalign ? m->pool_size : 0;
-    return (ai + 1) * m->arena_size + first + k * m->pool_size;
+    return ((ai + 1) << m->arena_shift) + first + (k << m->pool_shift);
 }
 
 /* Map addr to a pool id of a live arena, or NONE. */
 static int32_t addr_pool(const ht_pym *m, uint64_t addr)
 {
-    uint64_t slot = addr / m->arena_size, off, first;
+    uint64_t slot = addr >> m->arena_shift, off, first;
     if (slot == 0 || slot - 1 >= m->maxarenas)
         return NONE;
     const struct pym_arena *a = &m->arenas[slot - 1];
     if (!a->live)
         return NONE;
-    off = addr - slot * m->arena_size;
+    off = addr - (slot << m->arena_shift);
     first = m->misalign ? m->pool_size : 0;
-    if (off < first || (off - first) / m->pool_size >= a->ntotal)
+    if (off < first || (off - first) >> m->pool_shift >= a->ntotal)
         return NONE;
-    return (int32_t)((slot - 1) * MAX_POOLS + (off - first) / m->pool_size);
+    return (int32_t)((slot - 1) * MAX_POOLS + ((off - first) >> m->pool_shift));
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -181,6 +186,12 @@ ht_err ht_pym_new(const struct ht_pym_config *cfg, ht_pym **out)
     for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
         m->nblocks[c] = (m->pool_size - HT_PYM_POOL_OVERHEAD) / class_size(c);
     m->nb0 = m->nblocks[0];
+    while ((1u << m->pool_shift) < m->pool_size)
+        m->pool_shift++;
+    while ((1u << m->arena_shift) < m->arena_size)
+        m->arena_shift++;
+    for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
+        m->recip[c] = (((uint64_t)1 << 32) + c) / (c + 1);
     m->unused = m->usable = NONE;
     for (unsigned i = 0; i <= MAX_POOLS; i++)
         m->nfp2lasta[i] = NONE;
@@ -297,13 +308,22 @@ static uint64_t block_addr(const ht_pym *m, int32_t id, uint32_t b, unsigned c)
     return pool_addr(m, id) + HT_PYM_POOL_OVERHEAD + (uint64_t)b * class_size(c);
 }
 
+/* off / class_size(c) for a multiple of 16 below the pool size, by
+ * multiplying with the rounded-up inverse of size / 16: the quotient has
+ * fewer than 11 bits and the divisor is <= 32, so the error (< units / 2^32)
+ * stays below 1 / divisor and the result is exact. */
+static inline uint32_t block_index(const ht_pym *m, unsigned c, uint64_t off)
+{
+    return (uint32_t)(((off >> 4) * m->recip[c]) >> 32);
+}
+
 /* pymalloc_pool_extend(): the free list just became empty. */
 static void pool_extend(ht_pym *m, int32_t id)
 {
     struct pym_pool *p = &m->pools[id];
     uint32_t size = class_size(p->szidx);
     if (p->nextoffset <= p->maxnextoffset) {
-        uint32_t b = (p->nextoffset - HT_PYM_POOL_OVERHEAD) / size;
+        uint32_t b = block_index(m, p->szidx, p->nextoffset - HT_PYM_POOL_OVERHEAD);
         m->blk[(size_t)id * m->nb0 + b] = BLK_END;
         p->freehead = (int32_t)b;
         p->nextoffset += size;
@@ -443,21 +463,22 @@ static void insert_to_freepool(ht_pym *m, int32_t id)
     l->next = ai;
 }
 
-/* Locate a live block: pool id and block index, or NONE. */
-static int32_t find_block(const ht_pym *m, uint64_t addr, uint32_t *bout)
+/* Locate a live block in pool id (addr_pool(addr), not NONE): pool id and
+ * block index, or NONE. */
+static int32_t find_block(const ht_pym *m, int32_t id, uint64_t addr,
+                          uint32_t *bout)
 {
-    int32_t id = addr_pool(m, addr);
-    if (id == NONE)
-        return NONE;
     const struct pym_pool *p = &m->pools[id];
     if ((uint32_t)(id % MAX_POOLS) >= m->arenas[id / MAX_POOLS].carved ||
         p->count == 0)
         return NONE;
     uint64_t off = addr - pool_addr(m, id);
     uint32_t size = class_size(p->szidx);
-    if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) % size)
+    if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) & 15)
         return NONE;
-    uint32_t b = (uint32_t)((off - HT_PYM_POOL_OVERHEAD) / size);
+    uint32_t b = block_index(m, p->szidx, off - HT_PYM_POOL_OVERHEAD);
+    if ((uint64_t)b * size != off - HT_PYM_POOL_OVERHEAD)
+        return NONE;
     if (HT_PYM_POOL_OVERHEAD + (uint64_t)b * size >= p->nextoffset ||
         m->blk[(size_t)id * m->nb0 + b] != BLK_ALLOC)
         return NONE;
@@ -516,12 +537,13 @@ ht_err ht_pym_release(ht_pym *m, uint64_t addr)
     uint32_t b;
     if (addr == 0)
         return HT_OK;
-    if (addr_pool(m, addr) == NONE) {
+    int32_t id = addr_pool(m, addr);
+    if (id == NONE) {
         if (m->raw_blocks)
             m->raw_blocks--;
         return HT_OK;
     }
-    int32_t id = find_block(m, addr, &b);
+    id = find_block(m, id, addr, &b);
     if (id == NONE)
         return HT_EINVAL;
     small_free(m, id, b);
@@ -535,14 +557,15 @@ ht_err ht_pym_realloc(ht_pym *m, uint64_t addr, uint64_t size,
     *new_addr = 0;
     if (addr == 0)
         return ht_pym_malloc(m, size, new_addr);
-    if (addr_pool(m, addr) == NONE) {
+    int32_t id = addr_pool(m, addr);
+    if (id == NONE) {
         /* raw stays raw: PyMem_RawRealloc */
         if (m->raw_blocks)
             m->raw_blocks--;
         *new_addr = raw_alloc(m, size);
         return HT_OK;
     }
-    int32_t id = find_block(m, addr, &b);
+    id = find_block(m, id, addr, &b);
     if (id == NONE)
         return HT_EINVAL;
     uint64_t s = class_size(m->pools[id].szidx);

@@ -38,6 +38,7 @@ struct ht__obj {
     struct ht__edge *edges;
     uint32_t nedges, cedges;
     int64_t idx;                  /* scratch for the leak detector */
+    uint64_t gcref;               /* its node in the GC model (ht_gc_ref) */
 };
 
 /* Generic open-addressing map uint64 key (never 0) -> uint64 value. */

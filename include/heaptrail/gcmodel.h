@@ -68,6 +68,7 @@ struct ht_gc_config {
     int deferred;                  /* 1: 3.12+ eval-breaker scheduling */
     ht_gc_hook *hook;              /* may be NULL */
     void *hook_arg;                /* passed to hook, borrowed */
+    int no_ids;                    /* 1: keep no id index; see ht_gc_ref */
 };
 
 /* Per generation statistics, like gc.get_stats(). */
@@ -122,6 +123,29 @@ ht_err ht_gc_collect(ht_gc *gc, int generation, struct ht_gc_result *out);
 
 /* gc.set_threshold(). HT_EINVAL for negative values. */
 ht_err ht_gc_set_threshold(ht_gc *gc, int64_t t0, int64_t t1, int64_t t2);
+
+/* Handles. ht_gc_alloc_ref() hands out a ref naming the new object; the
+ * _ref calls below take it instead of an id and so need no id lookup (the
+ * replay keeps each block's ref in its own record). A ref goes stale when
+ * its object is deallocated or collected: the _ref calls then return
+ * HT_ENOTFOUND, never act on a later object in the same slot. 0 is never a
+ * ref. With cfg.no_ids the model keeps no id -> object index at all: ids
+ * are only reported (collections' ids), several live objects may share an
+ * id, and the id-named calls (ht_gc_alloc, _dealloc, _edge_add, _edge_del,
+ * _extref) return HT_EINVAL, ht_gc_ref_of 0, ht_gc_generation_of -2.
+ * Without no_ids the two kinds of call mix freely (ht_gc_alloc_ref then
+ * refuses a live id with HT_EINVAL, like ht_gc_alloc). Errors as for the
+ * id-named calls; *out is 0 when no object was made. */
+typedef uint64_t ht_gc_ref;
+ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out);
+ht_err ht_gc_dealloc_ref(ht_gc *gc, ht_gc_ref r);
+ht_err ht_gc_edge_add_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to);
+ht_err ht_gc_edge_del_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to);
+ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta);
+/* The ref of live id (0 if none, or no_ids); generation of a ref's object
+ * (as ht_gc_generation_of; -2 if stale). */
+ht_gc_ref ht_gc_ref_of(const ht_gc *gc, uint64_t id);
+int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r);
 
 /* gc.get_count() into count[3]. */
 void ht_gc_get_count(const ht_gc *gc, int64_t count[HT_GC_NGEN]);

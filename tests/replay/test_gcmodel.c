@@ -393,6 +393,72 @@ static void test_two_cycle_and_reachability(void **state)
     ht_gc_free(gc);
 }
 
+/* Refs (cfg.no_ids): the replay's way to name objects. Same outcomes as by
+ * id; a stale ref (deallocated or collected) never reaches the object that
+ * reuses its slot; ids may repeat and only come back in results. */
+static void test_refs_without_ids(void **state)
+{
+    (void)state;
+    struct ht_gc_config cfg;
+    struct ht_gc_result r;
+    ht_gc *gc = NULL;
+    ht_gc_ref a, b, c, d;
+    assert_int_equal(ht_gc_config_for_version("3.8", &cfg), HT_OK);
+    cfg.no_ids = 1;
+    assert_int_equal(ht_gc_new(&cfg, &gc), HT_OK);
+    assert_int_equal(ht_gc_alloc(gc, 1, 1), HT_EINVAL);
+    assert_int_equal(ht_gc_alloc_ref(gc, 1, 1, &a), HT_OK);
+    assert_int_equal(ht_gc_alloc_ref(gc, 1, 1, &b), HT_OK); /* same id */
+    assert_int_equal(ht_gc_alloc_ref(gc, 3, 1, &c), HT_OK);
+    assert_true(a && b && c && a != b);
+    assert_int_equal(ht_gc_dealloc(gc, 1), HT_EINVAL);
+    assert_int_equal(ht_gc_extref(gc, 1, 1), HT_EINVAL);
+    assert_int_equal(ht_gc_edge_add(gc, 1, 3), HT_EINVAL);
+    assert_int_equal(ht_gc_ref_of(gc, 1), 0);
+    assert_int_equal(ht_gc_generation_of(gc, 1), -2);
+    assert_int_equal(ht_gc_edge_add_ref(gc, a, b), HT_OK);
+    assert_int_equal(ht_gc_edge_add_ref(gc, b, a), HT_OK);
+    assert_int_equal(ht_gc_edge_add_ref(gc, c, a), HT_OK);
+    assert_int_equal(ht_gc_extref_ref(gc, c, 1), HT_OK);
+    assert_int_equal(ht_gc_extref_ref(gc, c, -2), HT_EINVAL);
+    assert_int_equal(ht_gc_collect(gc, 0, &r), HT_OK);
+    assert_int_equal(r.collected, 0);
+    assert_int_equal(ht_gc_generation_of_ref(gc, a), 1);
+    assert_int_equal(ht_gc_extref_ref(gc, c, -1), HT_OK);
+    assert_int_equal(ht_gc_collect(gc, 1, &r), HT_OK);
+    assert_int_equal(r.collected, 3);
+    assert_int_equal(ht_gc_live(gc), 0);
+    assert_true(ht__gc_is_valid(gc));
+    /* collected: stale; the next object takes a freed slot, not the ref */
+    assert_int_equal(ht_gc_dealloc_ref(gc, a), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_alloc_ref(gc, 9, 1, &d), HT_OK);
+    assert_true(d != a && d != b && d != c);
+    assert_int_equal(ht_gc_extref_ref(gc, a, 1), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_extref_ref(gc, b, 1), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_extref_ref(gc, c, 1), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_edge_add_ref(gc, d, a), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_generation_of_ref(gc, a), -2);
+    assert_int_equal(ht_gc_dealloc_ref(gc, 0), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_dealloc_ref(gc, d), HT_OK);
+    assert_int_equal(ht_gc_dealloc_ref(gc, d), HT_ENOTFOUND);
+    assert_true(ht__gc_is_valid(gc));
+    ht_gc_free(gc);
+    /* with ids kept, refs and ids name the same objects */
+    gc = make("3.8", NULL);
+    assert_int_equal(ht_gc_alloc_ref(gc, 5, 1, &a), HT_OK);
+    assert_int_equal(ht_gc_alloc_ref(gc, 5, 1, &b), HT_EINVAL);
+    assert_int_equal(b, 0);
+    assert_int_equal(ht_gc_ref_of(gc, 5), a);
+    assert_int_equal(ht_gc_alloc(gc, 6, 1), HT_OK);
+    assert_int_equal(ht_gc_edge_add_ref(gc, a, ht_gc_ref_of(gc, 6)), HT_OK);
+    assert_int_equal(ht_gc_edge_del(gc, 5, 6), HT_OK);
+    assert_int_equal(ht_gc_dealloc_ref(gc, a), HT_OK);
+    assert_int_equal(ht_gc_dealloc(gc, 5), HT_ENOTFOUND);
+    assert_int_equal(ht_gc_live(gc), 1);
+    assert_true(ht__gc_is_valid(gc));
+    ht_gc_free(gc);
+}
+
 static void test_count_semantics(void **state)
 {
     (void)state;
@@ -524,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_schedule_matches_cpython),
         cmocka_unit_test(test_default_thresholds),
         cmocka_unit_test(test_two_cycle_and_reachability),
+        cmocka_unit_test(test_refs_without_ids),
         cmocka_unit_test(test_count_semantics),
         cmocka_unit_test(test_long_lived_rule),
         cmocka_unit_test(test_deferred_trigger),

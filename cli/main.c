@@ -1,4 +1,5 @@
 /* heaptrail: command dispatch and shared CLI helpers. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,34 @@ int cmd_ingest(int argc, char **argv)
     return rc == HT_OK ? 0 : 1;
 }
 
+/* analyze and instrument run in heaptrail-analyze, next to this program
+ * (cli/analyze_main.c): only they need libclang. argv[0] is the command. */
+static int cmd_libclang(int argc, char **argv)
+{
+    char self[4096], path[4096 + 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        perror("heaptrail: /proc/self/exe");
+        return 2;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    *slash = 0;
+    snprintf(path, sizeof path, "%s/heaptrail-analyze", self);
+    char **v = calloc((size_t)argc + 2, sizeof *v);
+    if (!v) {
+        cli_error(argv[0], HT_ENOMEM);
+        return 2;
+    }
+    v[0] = path;
+    memcpy(v + 1, argv, (size_t)argc * sizeof *v);
+    fflush(NULL);
+    execv(path, v);
+    fprintf(stderr, "heaptrail: cannot run %s: %s\n", path, strerror(errno));
+    free(v);
+    return 2;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -219,7 +248,7 @@ static const struct {
     {"run", cmd_run},       {"ingest", cmd_ingest}, {"sql", cmd_sql},
     {"replay", cmd_replay}, {"report", cmd_report},
     {"demo", cmd_demo},
-    {"analyze", cmd_analyze}, {"instrument", cmd_instrument},
+    {"analyze", cmd_libclang}, {"instrument", cmd_libclang},
     {"diff", cmd_diff},
 };
 

@@ -586,14 +586,17 @@ def report(ws, modes, args, load_before, load_after, started, elapsed, ht_build)
         else:
             row += ["-", "-", "-"]
         ra = w.info.get("replay_alloc")
-        if ra and ra[2] > 0:
-            row += ["%s / %s, %s" % (fmt_s(ra[1]), fmt_s(ra[2]), fmt_rate(ra[0] / ra[2]))]
+        # (CPU under /usr/bin/time's 10 ms resolution: no rate)
+        if ra:
+            row += ["%s / %s, %s" % (fmt_s(ra[1]), fmt_s(ra[2]),
+                                     fmt_rate(ra[0] / ra[2]) if ra[2] > 0 else "-")]
         else:
             row += ["-"]
         rp = w.info.get("replay")
-        if rp and rp[2] > 0:
+        if rp:
             row += [format(rp[0], ","), "%s / %s" % (fmt_s(rp[1]), fmt_s(rp[2])),
-                    fmt_rate(rp[0] / rp[2]), "%.1f MiB" % (rp[3] / 1024)]
+                    fmt_rate(rp[0] / rp[2]) if rp[2] > 0 else "-",
+                    "%.1f MiB" % (rp[3] / 1024)]
         else:
             row += ["-", "-", "-", "-"]
         L.append("| " + " | ".join(row) + " |")

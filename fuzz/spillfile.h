@@ -16,9 +16,9 @@
 #include "heaptrail/store.h"
 #include "tests/support/spill_write.h"
 
-static char fz_dir[64];
-static char fz_spill[128];
-static char fz_trace[128];
+static char fz_dir[512];
+static char fz_spill[600];
+static char fz_trace[600];
 static ht_store *fz_st;
 static unsigned fz_uses;
 
@@ -26,7 +26,10 @@ static unsigned fz_uses;
 static ht_store *fz_store(void)
 {
     if (!fz_dir[0]) {
-        snprintf(fz_dir, sizeof fz_dir, "/tmp/htfuzz.XXXXXX");
+        /* fuzz/run points HT_FUZZ_TMP into its build dir and removes it */
+        const char *tmp = getenv("HT_FUZZ_TMP");
+        snprintf(fz_dir, sizeof fz_dir, "%s/htfuzz.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(fz_dir))
             abort();
         snprintf(fz_spill, sizeof fz_spill, "%s/spill.hts", fz_dir);

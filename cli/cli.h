@@ -24,6 +24,12 @@ int cli_ingest(ht_store *st, const char *path, int child_pid,
 int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
                       const struct ht_run_end *end);
 
+struct ht_report_supp;
+/* Load a suppression file for heaptrail CMD (cli/cmd_report.c): 0, or 2
+ * after one error line. */
+int cli_supp_load(const char *cmd, const char *path,
+                  struct ht_report_supp **out);
+
 int cmd_run(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_sql(int argc, char **argv);

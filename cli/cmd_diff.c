@@ -166,19 +166,8 @@ int cmd_diff(int argc, char **argv)
         return 2;
     }
     ht_report_supp *supp = NULL;
-    if (supp_path) {
-        int bad = 0;
-        ht_err e = ht_report_supp_load(supp_path, &supp, &bad);
-        if (e != HT_OK) {
-            if (e == HT_EPARSE)
-                fprintf(stderr, "heaptrail diff: %s:%d: expected KIND:GLOB or"
-                        " KIND:FILE_GLOB:LINE\n", supp_path, bad);
-            else
-                fprintf(stderr, "heaptrail diff: %s: %s\n", supp_path,
-                        ht_strerror(e));
-            return 2;
-        }
-    }
+    if (supp_path && cli_supp_load("diff", supp_path, &supp))
+        return 2;
     struct ht_report a, b;
     int bad = load_run(p[0], run_a, supp, &a);
     if (!bad)

@@ -343,6 +343,21 @@ static int report_args(int argc, char **argv, struct rep_opts *o)
     return rc;
 }
 
+/* Load the suppression file path for command cmd ("report", "diff"):
+ * 0, or 2 after one error line naming the file (and the bad line). */
+int cli_supp_load(const char *cmd, const char *path, ht_report_supp **out)
+{
+    int bad = 0;
+    ht_err e = ht_report_supp_load(path, out, &bad);
+    if (e == HT_EPARSE)
+        fprintf(stderr, "heaptrail %s: %s:%d: expected KIND:GLOB or"
+                " KIND:FILE_GLOB:LINE (KIND leak, cycle, error, refcount"
+                " or *)\n", cmd, path, bad);
+    else if (e != HT_OK)
+        fprintf(stderr, "heaptrail %s: %s: %s\n", cmd, path, ht_strerror(e));
+    return e == HT_OK ? 0 : 2;
+}
+
 static int row_flag(void *ctx, int ncol, const char *const *v,
                     const char *const *names)
 {
@@ -441,20 +456,8 @@ int cmd_report(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     ht_report_supp *supp = NULL;
-    if (o.supp) {
-        int bad = 0;
-        ht_err e = ht_report_supp_load(o.supp, &supp, &bad);
-        if (e == HT_EPARSE) {
-            fprintf(stderr, "heaptrail report: %s:%d: expected KIND:GLOB or"
-                    " KIND:FILE_GLOB:LINE (KIND leak, cycle, error, refcount"
-                    " or *)\n", o.supp, bad);
-            return 2;
-        }
-        if (e != HT_OK) {
-            fprintf(stderr, "heaptrail report: %s: %s\n", o.supp, ht_strerror(e));
-            return 2;
-        }
-    }
+    if (o.supp && cli_supp_load("report", o.supp, &supp))
+        return 2;
     double t0 = now_s();
     ht_store *st = cli_open_trace(o.trace, 0, 0);
     timing("open and ingest", t0);

@@ -2,6 +2,8 @@
 #ifndef HEAPTRAIL_CLI_H
 #define HEAPTRAIL_CLI_H
 
+#include <stddef.h>
+
 #include "heaptrail/err.h"
 #include "heaptrail/store.h"
 
@@ -23,6 +25,10 @@ int cli_ingest(ht_store *st, const char *path, int child_pid,
  * progress bar and messages. Returns 0 or an error. */
 int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
                       const struct ht_run_end *end);
+
+/* The directory of this executable (from /proc/self/exe) into buf: where
+ * heaptrail-cc, heaptrail-analyze and the runtime library sit. 0 or -1. */
+int cli_self_dir(char *buf, size_t n);
 
 struct ht_report_supp;
 /* Load a suppression file for heaptrail CMD (cli/cmd_report.c): 0, or 2

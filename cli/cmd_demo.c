@@ -52,20 +52,6 @@ static int run_cmd(char *const argv[])
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* dir of /proc/self/exe into buf */
-static int self_dir(char *buf, size_t n)
-{
-    ssize_t k = readlink("/proc/self/exe", buf, n - 1);
-    if (k <= 0)
-        return -1;
-    buf[k] = 0;
-    char *slash = strrchr(buf, '/');
-    if (!slash)
-        return -1;
-    *slash = 0;
-    return 0;
-}
-
 /* tour.c of an install (BINDIR/../share/heaptrail/samples) or of the source
  * tree this binary was built from. */
 static int find_tour(const char *bindir, char *out, size_t n)
@@ -126,7 +112,7 @@ int cmd_demo(int argc, char **argv)
     char bindir[PATH_MAX], self[PATH_MAX + 16], cc[PATH_MAX + 16];
     char tour[PATH_MAX + 16], prog[PATH_MAX + 16], db[PATH_MAX + 16];
     char html[PATH_MAX + 16];
-    if (self_dir(bindir, sizeof bindir)) {
+    if (cli_self_dir(bindir, sizeof bindir)) {
         fprintf(stderr, "heaptrail demo: cannot find the heaptrail binary\n");
         return 1;
     }

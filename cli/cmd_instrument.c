@@ -60,15 +60,10 @@ static const char *cc_path(void)
     const char *env = getenv("HEAPTRAIL_CC");
     if (env && *env)
         return env;
-    ssize_t n = readlink("/proc/self/exe", p, PATH_MAX);
-    if (n > 0) {
-        p[n] = 0;
-        char *slash = strrchr(p, '/');
-        if (slash) {
-            strcpy(slash + 1, "heaptrail-cc");
-            if (access(p, X_OK) == 0)
-                return p;
-        }
+    if (cli_self_dir(p, PATH_MAX) == 0) {
+        strcat(p, "/heaptrail-cc");
+        if (access(p, X_OK) == 0)
+            return p;
     }
     return "heaptrail-cc";
 }

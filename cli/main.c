@@ -218,14 +218,10 @@ int cmd_ingest(int argc, char **argv)
 static int cmd_libclang(int argc, char **argv)
 {
     char self[4096], path[4096 + 32];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
+    if (cli_self_dir(self, sizeof self)) {
         perror("heaptrail: /proc/self/exe");
         return 2;
     }
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    *slash = 0;
     snprintf(path, sizeof path, "%s/heaptrail-analyze", self);
     char **v = calloc((size_t)argc + 2, sizeof *v);
     if (!v) {

@@ -29,6 +29,8 @@ int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
 /* The directory of this executable (from /proc/self/exe) into buf: where
  * heaptrail-cc, heaptrail-analyze and the runtime library sit. 0 or -1. */
 int cli_self_dir(char *buf, size_t n);
+/* Monotonic clock in seconds (phase timings of -v). */
+double cli_now_s(void);
 
 struct ht_report_supp;
 /* Load a suppression file for heaptrail CMD (cli/cmd_report.c): 0, or 2

@@ -13,12 +13,6 @@
 static struct ht_replay_opts replay_opts;
 static int auto_snapshots; /* html: snapshot_every = events / 500 unless given */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int cli_parse_run_opt(int argc, char **argv, const char **trace,
                          int64_t *run, const char *usage)
@@ -108,13 +102,13 @@ static ht_err replay_one(ht_store *st, int64_t run,
     }
     if (auto_snapshots && !o.snapshot_every) /* ~500 points per plot */
         o.snapshot_every = p.total / 500 > 1 ? p.total / 500 : 1;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     ht_err e = ht_replay_run(st, run, &o, rr);
     if (p.drawn)
         fprintf(stderr, "\r%60s\r", "");
     if (ht_cli_verbose && e == HT_OK)
         fprintf(stderr, "heaptrail: replay of run %lld: %llu events in %.3f s\n",
-                (long long)run, (unsigned long long)rr->events, now_s() - t0);
+                (long long)run, (unsigned long long)rr->events, cli_now_s() - t0);
     return e;
 }
 
@@ -288,7 +282,7 @@ struct rep_opts {
 static void timing(const char *phase, double t0)
 {
     if (ht_cli_verbose)
-        fprintf(stderr, "heaptrail: %s: %.3f s\n", phase, now_s() - t0);
+        fprintf(stderr, "heaptrail: %s: %.3f s\n", phase, cli_now_s() - t0);
 }
 
 /* Parse report options; returns -1 (help printed), 0 or 2. */
@@ -458,7 +452,7 @@ int cmd_report(int argc, char **argv)
     ht_report_supp *supp = NULL;
     if (o.supp && cli_supp_load("report", o.supp, &supp))
         return 2;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     ht_store *st = cli_open_trace(o.trace, 0, 0);
     timing("open and ingest", t0);
     if (!st) {
@@ -467,7 +461,7 @@ int cmd_report(int argc, char **argv)
     }
     struct ht_report *reps = NULL;
     size_t n = 0;
-    t0 = now_s();
+    t0 = cli_now_s();
     rc = load_all(st, &o, supp, &reps, &n);
     timing("replay and load findings", t0);
     FILE *f = stdout;
@@ -476,7 +470,7 @@ int cmd_report(int argc, char **argv)
                 strerror(errno));
         rc = 2;
     }
-    t0 = now_s();
+    t0 = cli_now_s();
     if (!rc)
         rc = render(st, &o, reps, n, f);
     if (f && f != stdout && fclose(f) && !rc) {

@@ -65,12 +65,6 @@ static int absolute_path(const char *p, char *out, size_t n)
     return snprintf(out, n, "%s/%s", cwd, p) < (int)n ? 0 : -1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* State of the live ingest while the child runs. */
 struct live {
@@ -260,7 +254,7 @@ int cmd_run(int argc, char **argv)
     struct live lv = {.pid = pid, .trace = abs};
     if (live_wait(&lv, &status) != 0)
         return 2;
-    double t_exit = now_s();
+    double t_exit = cli_now_s();
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
     struct ht_run_end end = {.known = 1};
@@ -303,7 +297,7 @@ int cmd_run(int argc, char **argv)
     if (ht_cli_verbose)
         fprintf(stderr, "heaptrail: %llu records merged while the program ran "
                 "(live ingest); %.3f s of ingest after it ended\n",
-                (unsigned long long)lv.merged, now_s() - t_exit);
+                (unsigned long long)lv.merged, cli_now_s() - t_exit);
     ht_store_close(st);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -103,6 +104,28 @@ static void ingest_progress(void *ctx, uint64_t done, uint64_t total)
     *drawn = 1;
 }
 
+/* The ingest progress bar on a terminal (*drawn set once it drew), and
+ * its line cleared afterwards. */
+static void progress_on(ht_store *st, int *drawn)
+{
+    if (isatty(2))
+        ht_store_set_progress(st, ingest_progress, drawn);
+}
+
+static void progress_off(ht_store *st, int drawn)
+{
+    ht_store_set_progress(st, NULL, NULL);
+    if (drawn)
+        fprintf(stderr, "\r%50s\r", "");
+}
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int cli_ingest(ht_store *st, const char *path, int child_pid,
                const struct ht_run_end *end)
 {
@@ -110,12 +133,9 @@ int cli_ingest(ht_store *st, const char *path, int child_pid,
     if (ht_store_spill_dir(path, dir, sizeof dir) != HT_OK)
         return HT_EINVAL;
     int failures = 0, drawn = 0;
-    if (isatty(2))
-        ht_store_set_progress(st, ingest_progress, &drawn);
+    progress_on(st, &drawn);
     ht_err e = ht_store_ingest_dir(st, dir, end, child_pid, ingest_cb, &failures);
-    ht_store_set_progress(st, NULL, NULL);
-    if (drawn)
-        fprintf(stderr, "\r%50s\r", "");
+    progress_off(st, drawn);
     if (e != HT_OK) {
         cli_error("ingest", e);
         return e;
@@ -127,13 +147,10 @@ int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
                       const struct ht_run_end *end)
 {
     int failures = 0, drawn = 0;
-    if (isatty(2))
-        ht_store_set_progress(st, ingest_progress, &drawn);
+    progress_on(st, &drawn);
     struct ht_ingest_result res;
     ht_err e = ht_store_ingest_finish(ig, end, &res);
-    ht_store_set_progress(st, NULL, NULL);
-    if (drawn)
-        fprintf(stderr, "\r%50s\r", "");
+    progress_off(st, drawn);
     ingest_cb(&failures, spill, e, &res);
     return failures ? e : HT_OK;
 }

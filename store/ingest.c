@@ -507,11 +507,10 @@ struct merger {
     size_t nb;
     int64_t chunk_no;
     uint64_t last_pc;  /* most pcs repeat: skip the set lookup */
-    uint64_t last_out; /* seq of the last record merged, if any_out */
-    int any_out;
+    uint64_t last_out; /* seq of the last record merged, if merged */
     uint64_t merged;   /* records copied into the buffers so far */
-    uint64_t total;    /* expected records, for the progress callback */
-    int progress;      /* call st->progress (not while the program runs) */
+    uint64_t total;    /* expected records, for the progress callback: 0
+                        * while the program runs (no bar over its output) */
     struct pcset *pcs;
     struct ht_ingest_result *res;
 };
@@ -524,7 +523,6 @@ static ht_err merger_open(struct merger *m, ht_store *st, int64_t run_id,
     m->run_id = run_id;
     m->pcs = pcs;
     m->res = res;
-    m->progress = 1;
     m->bufs = m->buf = malloc(2 * HT_CODEC_MAX_RECORDS * sizeof *m->bufs);
     if (!m->bufs)
         return HT_ENOMEM;
@@ -573,7 +571,6 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
     size_t nh = 0, next = 0, nb = m->nb;
     struct ht_rec *buf = m->buf;
     uint64_t last_pc = m->last_pc, last_out = m->last_out;
-    int any_out = m->any_out;
     for (;;) {
         /* activate streams whose first seq is not after the heap minimum */
         while (next < ns && (nh == 0 || s[next].key <= skey(hp[0]))) {
@@ -583,7 +580,7 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
                     goto out;
                 if (!a->n)
                     continue;
-                if (any_out && a->key <= last_out) {
+                if (m->merged && a->key <= last_out) {
                     *redo = 1; /* its smallest seq is behind the output */
                     goto out;
                 }
@@ -618,14 +615,13 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
                  t->r[t->pos].seq < lim);
         m->merged += nb - nb0;
         last_out = buf[nb - 1].seq;
-        any_out = 1;
         if (nb == HT_CODEC_MAX_RECORDS) {
             if ((e = submit_chunk(&m->w, m->st, m->ins, m->run_id,
                                   &m->chunk_no, buf, nb, res)) != HT_OK)
                 goto out;
             buf = buf == m->bufs ? m->bufs + HT_CODEC_MAX_RECORDS : m->bufs;
             nb = 0;
-            if (m->st->progress && m->progress)
+            if (m->st->progress && m->total)
                 m->st->progress(m->st->progress_ctx, res->events, m->total);
         }
         if (t->pos == t->n)
@@ -638,7 +634,6 @@ out:
     m->buf = buf;
     m->last_pc = last_pc;
     m->last_out = last_out;
-    m->any_out = any_out;
     free(hp);
     return e;
 }
@@ -1166,7 +1161,6 @@ ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged)
     ht_err e = HT_OK;
     if (nseg) {
         int redo = 0;
-        ig->mg.progress = 0; /* no bar over the program's own output */
         e = merger_run(&ig->mg, ig->segs, nseg, &redo);
         for (size_t i = 0; i < nseg; i++)
             free(ig->segs[i].owned);
@@ -1222,7 +1216,6 @@ static ht_err merge_rest(ht_ingest *ig, int *truncated)
         ig->mg.total = ig->mg.merged;
         for (size_t i = 0; i < ns; i++)
             ig->mg.total += s[i].end ? s[i].end : s[i].n;
-        ig->mg.progress = 1;
         e = merger_run(&ig->mg, s, ns, &redo);
         if (eager)
             redo = 0;

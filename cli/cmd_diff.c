@@ -56,8 +56,6 @@ static const struct ht_report_leak *find_site(const struct ht_report *r,
 {
     char k[4400];
     for (size_t i = 0; i < r->nleaks; i++) {
-        if (r->leaks[i].suppressed)
-            continue;
         site_key(&r->leaks[i], k, sizeof k);
         if (!strcmp(k, key))
             return &r->leaks[i];
@@ -75,13 +73,21 @@ static int load_run(const char *path, int64_t run, const ht_report_supp *supp,
         return 2;
     int64_t *ids = NULL;
     size_t n = 0;
-    ht_err e = ht_store_runs(st, &ids, &n);
-    if (e == HT_OK && n == 0)
+    ht_err e = run ? HT_OK : ht_store_runs(st, &ids, &n);
+    if (e == HT_OK && !run && n == 0)
         e = HT_ENOTFOUND;
     if (e == HT_OK)
         e = ht_report_load(st, run ? run : ids[0], supp, r);
     if (e == HT_OK && !r->has_stats)
         e = HT_EINVAL;
+    /* suppressed sites take no part in the comparison (the leak rows'
+     * strings live in the model's pool: dropping rows frees nothing) */
+    size_t kept = 0;
+    for (size_t i = 0; e == HT_OK && i < r->nleaks; i++)
+        if (!r->leaks[i].suppressed)
+            r->leaks[kept++] = r->leaks[i];
+    if (e == HT_OK)
+        r->nleaks = kept;
     free(ids);
     ht_store_close(st);
     if (e != HT_OK) {
@@ -109,8 +115,6 @@ static int only_in(const struct ht_report *x, const struct ht_report *y,
     char k[4400];
     int cnt = 0;
     for (size_t i = 0; i < x->nleaks; i++) {
-        if (x->leaks[i].suppressed)
-            continue;
         site_key(&x->leaks[i], k, sizeof k);
         if (find_site(y, k))
             continue;
@@ -194,8 +198,6 @@ int cmd_diff(int argc, char **argv)
     char k[4400];
     int changed = 0;
     for (size_t i = 0; i < b.nleaks; i++) {
-        if (b.leaks[i].suppressed)
-            continue;
         site_key(&b.leaks[i], k, sizeof k);
         const struct ht_report_leak *o = find_site(&a, k);
         if (!o || o->bytes == b.leaks[i].bytes)

@@ -576,7 +576,7 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         goto fail;
     if (a != c && (e = ht__objtab_mark_freed(&g->t, c)))
         goto fail;
-    ht__objtab_unmark(&g->t, a);
+    /* (a freed mark at a is replaced by the insert: objects.c invariant 1) */
     o->addr = a;
     o->size = size;
     if ((e = ht__objtab_insert(&g->t, o)) != HT_OK)

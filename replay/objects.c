@@ -417,14 +417,6 @@ ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr)
     return ht__map_put(&t->byaddr, addr, FREED_MARK);
 }
 
-/* Forget a freed mark at addr (a live block there is kept). */
-void ht__objtab_unmark(struct ht__objtab *t, uint64_t addr)
-{
-    uint64_t v;
-    if (ht__map_get(&t->byaddr, addr, &v) && v == FREED_MARK)
-        ht__map_del(&t->byaddr, addr);
-}
-
 /* Whether addr holds a freed mark (freed, no block live there). */
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr)
 {

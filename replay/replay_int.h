@@ -102,12 +102,11 @@ struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
 /* The table also keeps the set of freed addresses where no block is live
  * (the engine tells double from invalid frees with it): release detaches
  * the object at addr and marks addr freed in one probe; mark_freed marks
- * addr unless a block is live there (HT_ENOMEM); unmark forgets a mark;
+ * addr unless a block is live there (HT_ENOMEM);
  * was_freed says whether addr is marked. Inserting at a marked address
  * replaces the mark. Marks cost memory per distinct freed address. */
 struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr);
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr);
-void ht__objtab_unmark(struct ht__objtab *t, uint64_t addr);
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr);
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,

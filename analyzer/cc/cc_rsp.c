@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "heaptrail/slurp.h"
 #include "cc_rsp.h"
@@ -110,13 +109,13 @@ int ht__cc_expand_args(int argc, char **argv, struct ht_cc_args *a)
     a->v = v;
     int files = 0;
     for (int i = 0; i < n;) {
-        struct stat sb;
         const char *arg = v[i];
-        if (arg[0] != '@' || files >= HT_CC_RSP_MAX_FILES ||
-            stat(arg + 1, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        if (arg[0] != '@' || files >= HT_CC_RSP_MAX_FILES) {
             i++;
             continue;
         }
+        /* a missing file or a directory (fread fails) is an ordinary
+         * argument, as gcc treats it */
         size_t len;
         char *text = ht__slurp(arg + 1, &len);
         if (!text) {

@@ -16,6 +16,9 @@
 #define MAXROWS 512u
 
 static struct ht_objrow rows[MAXROWS], back[HT_OBJCHUNK_MAX_ROWS];
+/* one decoder for every input, as a cursor keeps one across chunks: a
+ * malformed blob must leave it fit for the next */
+static ht__objcodec_dec *dec;
 
 static uint64_t rd64(const uint8_t *p, size_t avail)
 {
@@ -28,10 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
+    if (!dec && ht__objcodec_dec_new(&dec) != HT_OK)
+        abort();
     /* 1. the input as a blob of nrows rows */
     size_t n = (size_t)(data[0] | data[1] << 8) % (MAXROWS + 1);
     if (n) {
-        ht_err e = ht__objcodec_decode(data + 2, size - 2, n, back);
+        ht_err e = ht__objcodec_decode(dec, data + 2, size - 2, n, back);
         if (e != HT_OK && e != HT_ECORRUPT)
             abort();
     }
@@ -57,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     if (ht__objcodec_encode(rows, nr, &blob, &len) != HT_OK)
         abort();
-    if (ht__objcodec_decode(blob, len, nr, back) != HT_OK)
+    if (ht__objcodec_decode(dec, blob, len, nr, back) != HT_OK)
         abort();
     for (size_t i = 0; i < nr; i++) {
         const struct ht_objrow *a = &rows[i], *b = &back[i];
@@ -69,11 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* 3. one byte of the blob changed, or the row count off by one */
     ((uint8_t *)blob)[data[1] % len] ^= (uint8_t)(data[0] | 1);
-    ht_err e = ht__objcodec_decode(blob, len, nr, back);
+    ht_err e = ht__objcodec_decode(dec, blob, len, nr, back);
     if (e != HT_OK && e != HT_ECORRUPT)
         abort();
     ((uint8_t *)blob)[data[1] % len] ^= (uint8_t)(data[0] | 1);
-    if (ht__objcodec_decode(blob, len, nr + 1, back) != HT_ECORRUPT)
+    if (ht__objcodec_decode(dec, blob, len, nr + 1, back) != HT_ECORRUPT)
         abort();
     free(blob);
     return 0;

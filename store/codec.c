@@ -302,34 +302,37 @@ static size_t raw_bound(size_t n)
     return n * per + NSTREAM * 5;
 }
 
-/* Compress the stream lengths then the streams, as one zstd frame, into
- * dst[0..cap). Returns the compressed size or a zstd error code. */
-static size_t body_compress(ZSTD_CCtx *cctx, struct enc *e, uint8_t *dst,
-                            size_t cap)
+/* Compress the part lengths then the parts, as one zstd frame; see
+ * store_int.h (shared with objcodec.c, whose columns are parts too). */
+size_t ht__body_compress(ZSTD_CCtx *cctx, uint8_t *const *base,
+                         uint8_t *const *end, int nparts, uint8_t *dst,
+                         size_t cap)
 {
-    uint8_t lens[NSTREAM * 10];
+    uint8_t lens[HT_BODY_MAX_PARTS * 10];
     size_t nlens = 0, raw = 0, r;
     ZSTD_outBuffer out = {dst, cap, 0};
 
-    for (int s = 0; s < NSTREAM; s++) {
-        size_t len = (size_t)(e->s[s] - e->base[s]);
+    if (nparts < 1 || nparts > HT_BODY_MAX_PARTS)
+        return (size_t)-1; /* an error code for ZSTD_isError */
+    for (int s = 0; s < nparts; s++) {
+        size_t len = (size_t)(end[s] - base[s]);
         nlens += ht__put_varint(lens + nlens, len);
         raw += len;
     }
     ZSTD_CCtx_setPledgedSrcSize(cctx, nlens + raw);
-    for (int s = -1; s < NSTREAM; s++) {
-        ZSTD_inBuffer in = {s < 0 ? lens : e->base[s],
-                            s < 0 ? nlens : (size_t)(e->s[s] - e->base[s]),
+    for (int s = -1; s < nparts; s++) {
+        ZSTD_inBuffer in = {s < 0 ? lens : base[s],
+                            s < 0 ? nlens : (size_t)(end[s] - base[s]),
                             0};
-        ZSTD_EndDirective end = s == NSTREAM - 1 ? ZSTD_e_end
+        ZSTD_EndDirective last = s == nparts - 1 ? ZSTD_e_end
                                                  : ZSTD_e_continue;
         do {
-            r = ZSTD_compressStream2(cctx, &out, &in, end);
+            r = ZSTD_compressStream2(cctx, &out, &in, last);
             if (ZSTD_isError(r))
                 return r;
             if (out.pos == out.size && (r || in.pos < in.size))
                 return (size_t)-1; /* an error code for ZSTD_isError */
-        } while (end == ZSTD_e_end ? r != 0 : in.pos < in.size);
+        } while (last == ZSTD_e_end ? r != 0 : in.pos < in.size);
     }
     return out.pos;
 }
@@ -415,7 +418,8 @@ ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
     ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_compressionLevel, HT_CV1_LEVEL);
     ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_contentSizeFlag, 1);
-    zlen = body_compress(enc_ws.cctx, e, buf + HT_CV1_HDR, cap - HT_CV1_HDR);
+    zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
+                             buf + HT_CV1_HDR, cap - HT_CV1_HDR);
     if (ZSTD_isError(zlen)) {
         free(buf);
         return HT_ENOMEM;

@@ -37,8 +37,9 @@
 
 enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_PC, C_TID, C_RC, NCOL };
 
-/* Append varint v at p; returns the byte after it. One- and two-byte values
- * (nearly every field of a row) without the loop. */
+/* Append varint v at p; returns the byte after it. One- to three-byte
+ * values (nearly every field of a row: address deltas and lifetimes take
+ * two or three) without the loop. */
 static inline uint8_t *put(uint8_t *p, uint64_t v)
 {
     if (v < 0x80) {
@@ -49,6 +50,12 @@ static inline uint8_t *put(uint8_t *p, uint64_t v)
         p[0] = (uint8_t)(v | 0x80);
         p[1] = (uint8_t)(v >> 7);
         return p + 2;
+    }
+    if (v < 0x200000) {
+        p[0] = (uint8_t)(v | 0x80);
+        p[1] = (uint8_t)(v >> 7 | 0x80);
+        p[2] = (uint8_t)(v >> 14);
+        return p + 3;
     }
     return p + ht__put_varint(p, v);
 }
@@ -69,13 +76,13 @@ static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 /* Per-thread encoder workspace, made on first use and reused by every later
- * chunk of the thread (as codec.c's): the column buffer (up to 5 MB) and
- * the body would otherwise be mapped and faulted in again, and a zstd
- * context made and torn down, for every chunk. Never freed: it lives as long
- * as the thread (reachable through TLS). */
+ * chunk of the thread (as codec.c's): the column buffer (up to 5 MB) would
+ * otherwise be mapped and faulted in again, and a zstd context made and torn
+ * down, for every chunk. Never freed: it lives as long as the thread
+ * (reachable through TLS). */
 static __thread struct {
-    uint8_t *col, *body;
-    size_t ccol, cbody;
+    uint8_t *col;
+    size_t ccol;
     ZSTD_CCtx *cctx;
 } oc_ws;
 
@@ -114,26 +121,31 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     for (int k = 0; k < NCOL; k++)
         c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
-    /* the cursors in locals, each row read once: byte stores may alias
-     * anything, so cursors in an array or fields read through r would be
-     * reloaded after every byte */
+    /* the cursors in locals, and each row's fields loaded before its first
+     * byte store: byte stores may alias anything, so cursors in an array or
+     * fields read through r would be reloaded after every byte (a copy of
+     * the whole row costs more than the six loads) */
     uint8_t *cf = c[C_FREE], *cl = c[C_LIFE], *ca = c[C_ADDR], *cs = c[C_SIZE],
             *cp = c[C_PC], *ct = c[C_TID], *cr = c[C_RC];
     for (size_t i = 0; i < n; i++) {
-        const struct ht_objrow row = r[i];
-        cf = put(cf, ht__zigzag((int64_t)(row.free_seq - pf)));
-        cl = put(cl, ht__zigzag((int64_t)(row.free_seq - row.alloc_seq)));
-        ca = put(ca, ht__zigzag((int64_t)(row.addr - pa)));
-        cs = put(cs, row.size);
-        cp = put(cp, ht__zigzag((int64_t)(row.pc - pp)));
-        ct = put(ct, ht__zigzag((int64_t)((uint64_t)row.tid - pt)));
-        cr = put(cr, row.has_refcnt != 0);
-        if (row.has_refcnt)
-            cr = put(cr, ht__zigzag(row.refcnt));
-        pf = row.free_seq;
-        pa = row.addr;
-        pp = row.pc;
-        pt = row.tid;
+        const uint64_t fs = r[i].free_seq, as = r[i].alloc_seq,
+                       ad = r[i].addr, sz = r[i].size, pc = r[i].pc,
+                       tid = r[i].tid;
+        const int has_rc = r[i].has_refcnt != 0;
+        const int64_t rc = r[i].refcnt;
+        cf = put(cf, ht__zigzag((int64_t)(fs - pf)));
+        cl = put(cl, ht__zigzag((int64_t)(fs - as)));
+        ca = put(ca, ht__zigzag((int64_t)(ad - pa)));
+        cs = put(cs, sz);
+        cp = put(cp, ht__zigzag((int64_t)(pc - pp)));
+        ct = put(ct, ht__zigzag((int64_t)(tid - pt)));
+        *cr++ = (uint8_t)has_rc;
+        if (has_rc)
+            cr = put(cr, ht__zigzag(rc));
+        pf = fs;
+        pa = ad;
+        pp = pc;
+        pt = tid;
     }
     c[C_FREE] = cf;
     c[C_LIFE] = cl;
@@ -142,32 +154,21 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     c[C_PC] = cp;
     c[C_TID] = ct;
     c[C_RC] = cr;
-    /* body: column lengths, then the columns moved together */
-    uint8_t hdr[NCOL * 10], *h = hdr;
+    /* body: column lengths, then the columns, streamed from where they
+     * were written */
+    uint8_t *cb[NCOL];
     size_t raw = 0;
     for (int k = 0; k < NCOL; k++) {
-        size_t l = (size_t)(c[k] - (col + (size_t)k * n * 10));
-        h = put(h, l);
-        raw += l;
+        cb[k] = col + (size_t)k * n * 10;
+        raw += (size_t)(c[k] - cb[k]) + 10; /* + its length's varint, at most */
     }
-    size_t hl = (size_t)(h - hdr);
-    if (!ws_room(&oc_ws.body, &oc_ws.cbody, hl + raw))
-        return HT_ENOMEM;
-    uint8_t *body = oc_ws.body;
-    memcpy(body, hdr, hl);
-    size_t at = hl;
-    for (int k = 0; k < NCOL; k++) {
-        size_t l = (size_t)(c[k] - (col + (size_t)k * n * 10));
-        memcpy(body + at, col + (size_t)k * n * 10, l);
-        at += l;
-    }
-    size_t cap = 2 + ZSTD_compressBound(at);
+    size_t cap = 2 + ZSTD_compressBound(raw);
     uint8_t *blob = malloc(cap);
     if (!blob)
         return HT_ENOMEM;
     /* a failed earlier call may have left a frame half made */
     ZSTD_CCtx_reset(oc_ws.cctx, ZSTD_reset_session_only);
-    size_t z = ZSTD_compress2(oc_ws.cctx, blob + 2, cap - 2, body, at);
+    size_t z = ht__body_compress(oc_ws.cctx, cb, c, NCOL, blob + 2, cap - 2);
     if (ZSTD_isError(z)) {
         free(blob);
         return HT_ENOMEM;
@@ -179,9 +180,39 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     return HT_OK;
 }
 
+/* Decoder workspace: the zstd context and the body buffer, kept between
+ * chunks (the objects_freed cursor decodes one chunk after another) so a
+ * chunk costs no allocation. Invariant: body has room for cap bytes. */
+struct ht__objcodec_dec {
+    ZSTD_DCtx *zd;
+    uint8_t *body;
+    size_t cap;
+};
+
+ht_err ht__objcodec_dec_new(ht__objcodec_dec **out)
+{
+    *out = NULL;
+    ht__objcodec_dec *d = calloc(1, sizeof *d);
+    if (!d || !(d->zd = ZSTD_createDCtx())) {
+        free(d);
+        return HT_ENOMEM;
+    }
+    *out = d;
+    return HT_OK;
+}
+
+void ht__objcodec_dec_free(ht__objcodec_dec *d)
+{
+    if (!d)
+        return;
+    ZSTD_freeDCtx(d->zd);
+    free(d->body);
+    free(d);
+}
+
 /* Decode a blob of n rows into r[0..n); see store_int.h. */
-ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
-                           struct ht_objrow *r)
+ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
+                           size_t n, struct ht_objrow *r)
 {
     const uint8_t *in = blob;
     if (!n || n > HT_OBJCHUNK_MAX_ROWS || len < 3 || in[0] != OC_MAGIC ||
@@ -191,23 +222,30 @@ ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
     if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
         fsz > (unsigned long long)n * 10 * (NCOL + 1) + NCOL * 10)
         return HT_ECORRUPT;
-    uint8_t *body = malloc(fsz ? (size_t)fsz : 1);
-    if (!body)
-        return HT_ENOMEM;
-    size_t got = ZSTD_decompress(body, (size_t)fsz, in + 2, len - 2);
-    ht_err e = HT_ECORRUPT;
+    size_t need = fsz ? (size_t)fsz : 1;
+    if (need > d->cap) {
+        uint8_t *nb = malloc(need);
+        if (!nb)
+            return HT_ENOMEM;
+        free(d->body);
+        d->body = nb;
+        d->cap = need;
+    }
+    uint8_t *body = d->body;
+    size_t got = ZSTD_decompressDCtx(d->zd, body, (size_t)fsz, in + 2,
+                                     len - 2);
     const uint8_t *p = body, *end = body + (ZSTD_isError(got) ? 0 : got);
     const uint8_t *cs[NCOL], *ce[NCOL];
     if (ZSTD_isError(got) || got != fsz)
-        goto out;
+        return HT_ECORRUPT;
     uint64_t l[NCOL], total = 0;
     for (int k = 0; k < NCOL; k++) {
         if (!get(&p, end, &l[k]) || l[k] > (uint64_t)(end - p))
-            goto out;
+            return HT_ECORRUPT;
         total += l[k];
     }
     if (total != (uint64_t)(end - p))
-        goto out;
+        return HT_ECORRUPT;
     for (int k = 0; k < NCOL; k++) {
         cs[k] = p;
         p += l[k];
@@ -218,9 +256,9 @@ ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
         uint64_t rcv = 0;
         for (int k = 0; k < NCOL; k++)
             if (!get(&cs[k], ce[k], &v[k]))
-                goto out;
+                return HT_ECORRUPT;
         if (v[C_RC] > 1 || (v[C_RC] && !get(&cs[C_RC], ce[C_RC], &rcv)))
-            goto out;
+            return HT_ECORRUPT;
         pf += (uint64_t)ht__unzigzag(v[C_FREE]);
         pa += (uint64_t)ht__unzigzag(v[C_ADDR]);
         pp += (uint64_t)ht__unzigzag(v[C_PC]);
@@ -233,11 +271,8 @@ ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
     }
     for (int k = 0; k < NCOL; k++)
         if (cs[k] != ce[k])
-            goto out;
-    e = HT_OK;
-out:
-    free(body);
-    return e;
+            return HT_ECORRUPT;
+    return HT_OK;
 }
 
 /* Store one chunk; see store.h. */
@@ -286,6 +321,7 @@ typedef struct {
     of_vtab *vt;
     sqlite3_stmt *stmt;
     struct ht_objrow *buf;
+    ht__objcodec_dec *dec; /* made with buf, kept across chunks and scans */
     size_t n, pos;
     int64_t run_id, chunk_no, rowid;
     int eof;
@@ -378,6 +414,7 @@ static int of_close(sqlite3_vtab_cursor *cur)
     of_cursor *c = (of_cursor *)cur;
     of_reset(c);
     free(c->buf);
+    ht__objcodec_dec_free(c->dec);
     sqlite3_free(c);
     return SQLITE_OK;
 }
@@ -410,7 +447,8 @@ static int of_fill(of_cursor *c)
         size_t len = (size_t)sqlite3_column_bytes(c->stmt, 3);
         ht_err e = n < 1 || n > HT_OBJCHUNK_MAX_ROWS
                        ? HT_ECORRUPT
-                       : ht__objcodec_decode(blob, len, (size_t)n, c->buf);
+                       : ht__objcodec_decode(c->dec, blob, len, (size_t)n,
+                                             c->buf);
         if (e == HT_ENOMEM)
             return of_fail(c, SQLITE_NOMEM, sqlite3_mprintf("out of memory"));
         if (e)
@@ -433,6 +471,8 @@ static int of_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
     if (idx == 2)
         return SQLITE_OK;
     if (!c->buf && !(c->buf = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *c->buf)))
+        return SQLITE_NOMEM;
+    if (!c->dec && ht__objcodec_dec_new(&c->dec) != HT_OK)
         return SQLITE_NOMEM;
     const char *sql = idx == 1
         ? "SELECT run_id, chunk_no, nrows, data FROM object_chunks"

@@ -48,20 +48,38 @@ ht_err ht__codec_dec_open(ht__codec_dec *d, const void *buf, size_t len,
 ht_err ht__codec_dec_next(ht__codec_dec *d, struct ht_rec *recs, size_t cap,
                           size_t *n);
 
+/* Compress a body: the varint lengths of the nparts (1..HT_BODY_MAX_PARTS)
+ * parts base[k]..end[k), then the parts' bytes in order, as one zstd frame
+ * into dst[0..cap), with cctx's parameters (the caller sets them and resets
+ * the session) and the body size pledged, so the frame carries it. Streams
+ * the parts without copying them together. Returns the frame's size, or a
+ * zstd error code (ZSTD_isError) also when cap is too small. The body of
+ * both codecs (cv1 events, oc1 object rows). */
+#define HT_BODY_MAX_PARTS 16
+struct ZSTD_CCtx_s;
+size_t ht__body_compress(struct ZSTD_CCtx_s *cctx, uint8_t *const *base,
+                         uint8_t *const *end, int nparts, uint8_t *dst,
+                         size_t cap);
+
 /* Name of the codec, stored with every chunk ("cv1" = column varint + zstd). */
 #define HT_CODEC_NAME "cv1"
 
 /* ---- object chunk codec "oc1" (objcodec.c) -------------------------------
  * Encode n rows (1 <= n <= HT_OBJCHUNK_MAX_ROWS) into a malloc'd blob *out
  * (caller frees), *len its size: HT_EINVAL, HT_ENOMEM (*out NULL then).
- * Decode a blob of exactly n rows into r[0..n): HT_ECORRUPT for any
- * malformed input or row count (never a crash), HT_ENOMEM. Lossless for
- * every field (refcnt when has_refcnt; has_refcnt as 0/1). */
+ * Decode a blob of exactly n rows into r[0..n) with the workspace d (zstd
+ * context and body buffer, reused by every chunk decoded with it; dec_new:
+ * HT_ENOMEM; dec_free accepts NULL): HT_ECORRUPT for any malformed input or
+ * row count (never a crash), HT_ENOMEM. Lossless for every field (refcnt
+ * when has_refcnt; has_refcnt as 0/1). */
 struct ht_objrow;
+typedef struct ht__objcodec_dec ht__objcodec_dec;
 ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
                            size_t *len);
-ht_err ht__objcodec_decode(const void *blob, size_t len, size_t n,
-                           struct ht_objrow *r);
+ht_err ht__objcodec_dec_new(ht__objcodec_dec **out);
+void ht__objcodec_dec_free(ht__objcodec_dec *d);
+ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
+                           size_t n, struct ht_objrow *r);
 
 /* ---- symbolizer (symbolize.c) --------------------------------------------- */
 typedef struct ht_symbolizer ht_symbolizer;

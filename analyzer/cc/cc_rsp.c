@@ -25,15 +25,27 @@
 
 #define HT_CC_RSP_MAX_FILES 2000
 
-static int keep(struct ht_cc_args *a, char *s)
+/* Take ownership of s[0..k) (the arguments of one file), growing owned
+ * geometrically: a response file of a million arguments must not cost a
+ * realloc each. On -1 (out of memory) the k strings are freed. */
+static int keep_all(struct ht_cc_args *a, char **s, int k)
 {
-    char **o = realloc(a->owned, (a->nowned + 1) * sizeof *o);
-    if (!o) {
-        free(s);
-        return -1;
+    size_t need = a->nowned + (size_t)k;
+    if (need > a->cowned) {
+        size_t cap = a->cowned ? a->cowned * 2 : 16;
+        if (cap < need)
+            cap = need;
+        char **o = realloc(a->owned, cap * sizeof *o);
+        if (!o) {
+            for (int j = 0; j < k; j++)
+                free(s[j]);
+            return -1;
+        }
+        a->owned = o;
+        a->cowned = cap;
     }
-    a->owned = o;
-    a->owned[a->nowned++] = s;
+    memcpy(a->owned + a->nowned, s, (size_t)k * sizeof *s);
+    a->nowned = need;
     return 0;
 }
 
@@ -129,15 +141,13 @@ int ht__cc_expand_args(int argc, char **argv, struct ht_cc_args *a)
         free(text);
         if (bad)
             goto oom;
-        for (int j = 0; j < k; j++)
-            if (keep(a, nv[j])) {
-                for (int r = j + 1; r < k; r++)
-                    free(nv[r]);
-                free(nv);
-                goto oom;
-            }
+        if (keep_all(a, nv, k)) {
+            free(nv);
+            goto oom;
+        }
         if (n - 1 + k + 1 > cap) {
-            cap = n + k + 1;
+            /* geometric too: a command of many small files */
+            cap = n + k + 1 > 2 * cap ? n + k + 1 : 2 * cap;
             char **g = realloc(v, (size_t)cap * sizeof *v);
             if (!g) {
                 free(nv);

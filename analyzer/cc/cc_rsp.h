@@ -11,7 +11,7 @@ struct ht_cc_args {
     char **v;      /* NULL-terminated; strings borrowed from argv or owned */
     int n;
     char **owned;  /* the strings that came from files (owned) */
-    size_t nowned;
+    size_t nowned, cowned; /* cowned: capacity of owned */
 };
 
 /* argv[0..argc) with every readable `@file` replaced by its arguments

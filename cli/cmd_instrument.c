@@ -6,7 +6,8 @@
  * directory with HEAPTRAIL_REAL_CC set to the entry's compiler: the objects
  * are replaced in place by instrumented ones, each with its "<obj>.htsites"
  * site table. heaptrail-cc's warnings pass through; a file it compiles as
- * is counts as "fell back". Then tells the user how to link.
+ * is (a "fallback" line in its HEAPTRAIL_CC_LOG) counts as "fell back".
+ * Then tells the user how to link.
  *
  * heaptrail-cc is $HEAPTRAIL_CC, else the one next to this program, else
  * found in PATH.
@@ -108,9 +109,11 @@ static int read_log(FILE *lf, struct counts *c)
     return fell;
 }
 
-/* Run one entry through heaptrail-cc; its stderr is copied to ours.
- * Returns the exit status (-1: could not run); *fell_back if heaptrail-cc
- * compiled the file as is; its unrecorded counts are added to c. */
+/* Run one entry through heaptrail-cc; its stderr is ours. Returns the exit
+ * status (-1: could not run); *fell_back if heaptrail-cc compiled the file
+ * as is, from its log alone (it logs every fallback it warns about: one
+ * source, not the log and the warning both); its unrecorded counts are
+ * added to c. */
 static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
                      int *fell_back, struct counts *c)
 {
@@ -123,27 +126,22 @@ static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
     if (lfd < 0)
         return -1;
     FILE *lf = fdopen(lfd, "r");
-    FILE *errf = tmpfile();
-    if (!errf || !lf) {
-        if (errf)
-            fclose(errf);
-        if (lf)
-            fclose(lf);
-        else
-            close(lfd);
+    if (!lf) {
+        close(lfd);
         unlink(logp);
         return -1;
     }
     const char *base = strrchr(e->argv[0], '/');
     base = base ? base + 1 : e->argv[0];
     int already = strcmp(base, "heaptrail-cc") == 0;
+    fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        fclose(errf);
+        fclose(lf);
+        unlink(logp);
         return -1;
     }
     if (pid == 0) {
-        dup2(fileno(errf), 2);
         if (chdir(e->dir) != 0)
             _exit(126);
         if (!already)
@@ -158,16 +156,7 @@ static int run_entry(const struct ht_ccdb_entry *e, const char *cc,
     int st;
     while (waitpid(pid, &st, 0) < 0)
         ;
-    rewind(errf);
-    char line[8192];
-    while (fgets(line, sizeof line, errf)) {
-        fputs(line, stderr);
-        if (strncmp(line, "heaptrail-cc: warning: ", 23) == 0 &&
-            strstr(line, " not instrumented: "))
-            *fell_back = 1;
-    }
-    fclose(errf);
-    *fell_back |= read_log(lf, c);
+    *fell_back = read_log(lf, c);
     fclose(lf);
     unlink(logp);
     if (!WIFEXITED(st))

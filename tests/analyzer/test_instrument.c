@@ -101,7 +101,8 @@ static void test_cmake(void **state)
 
 /* The unrecorded counts of samples/analyzer/macroedge.c (stores in L and
  * NAME invocations; L's expansion does not match: test_sites) in heaptrail
- * instrument's totals and in the user's HEAPTRAIL_CC_LOG. */
+ * instrument's totals and in the user's HEAPTRAIL_CC_LOG; broken.c falls
+ * back: counted once, its one warning passed through. */
 static void test_unrecorded_counts(void **state)
 {
     (void)state;
@@ -111,21 +112,50 @@ static void test_unrecorded_counts(void **state)
     snprintf(cmd, sizeof cmd,
              "cd '%s' && unset HEAPTRAIL_OPTS HEAPTRAIL_CONFIG; "
              "printf '[{\"directory\":\"%%s\",\"command\":\"%s -c -I%s "
-             "%s/macroedge.c -o m.o\",\"file\":\"%s/macroedge.c\"}]' "
-             "\"$PWD\" > compile_commands.json && HEAPTRAIL_CC_LOG=$PWD/l.txt '%s' "
+             "%s/macroedge.c -o m.o\",\"file\":\"%s/macroedge.c\"},"
+             "{\"directory\":\"%%s\",\"command\":\"%s -c "
+             "%s/broken.c -o b.o\",\"file\":\"%s/broken.c\"}]' "
+             "\"$PWD\" \"$PWD\" > compile_commands.json && "
+             "HEAPTRAIL_CC_LOG=$PWD/l.txt '%s' "
              "instrument -p compile_commands.json > out.txt 2> err.txt",
-             dir, HT_CC, HT_SAMPLE_SRC, HT_SAMPLE_SRC, HT_SAMPLE_SRC,
-             HT_HEAPTRAIL);
+             dir, HT_CC, HT_SAMPLE_SRC, HT_SAMPLE_SRC, HT_SAMPLE_SRC, HT_CC,
+             HT_SAMPLE_SRC, HT_SAMPLE_SRC, HT_HEAPTRAIL);
     assert_int_equal(system(cmd), 0);
     snprintf(p, sizeof p, "%s/out.txt", dir);
     assert_non_null(strstr(an_slurp(p),
-        "heaptrail instrument: 1 instrumented, 0 compiled as is, 0 failed, "
+        "heaptrail instrument: 1 instrumented, 1 compiled as is, 0 failed, "
         "0 skipped (not -c)\nheaptrail instrument: 2 stores/refcount "
         "operations left unrecorded, 1 macro expansions unmatched (splice "
         "failed)\n"));
+    snprintf(p, sizeof p, "%s/err.txt", dir);
+    assert_string_equal(an_slurp(p), "heaptrail-cc: warning: " HT_SAMPLE_SRC
+                        "/broken.c not instrumented: parse error\n");
     snprintf(p, sizeof p, "%s/l.txt", dir);
     assert_string_equal(an_slurp(p), "instrumented\t" HT_SAMPLE_SRC
-                        "/macroedge.c\tunrecorded=2\tsplice_failed=1\n");
+                        "/macroedge.c\tunrecorded=2\tsplice_failed=1\n"
+                        "fallback\t" HT_SAMPLE_SRC "/broken.c\tparse error\n");
+    /* the count comes from the log alone: a wrapper (HEAPTRAIL_CC) that
+     * warns on stderr but logs "instrumented" is not counted as a
+     * fallback, one that logs "fallback" without a word on stderr is */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf '%%s\\n' '#!/bin/sh' "
+             "'[ \"$1\" = --print-link-flags ] && exit 0' "
+             "'case \"$*\" in *macroedge*) w=instrumented;"
+             " echo \"heaptrail-cc: warning: m.c not instrumented: x\" >&2;;"
+             " *) w=fallback;; esac' "
+             "'printf \"%%s\\tf.c\\n\" $w >> \"$HEAPTRAIL_CC_LOG\"' "
+             "> fake.sh && chmod +x fake.sh && HEAPTRAIL_CC=$PWD/fake.sh "
+             "HEAPTRAIL_CC_LOG= '%s' instrument -p compile_commands.json "
+             "> out2.txt 2> err2.txt",
+             dir, HT_HEAPTRAIL);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/out2.txt", dir);
+    assert_non_null(strstr(an_slurp(p),
+        "heaptrail instrument: 1 instrumented, 1 compiled as is, 0 failed, "
+        "0 skipped (not -c)\n"));
+    snprintf(p, sizeof p, "%s/err2.txt", dir);
+    assert_string_equal(an_slurp(p),
+        "heaptrail-cc: warning: m.c not instrumented: x\n");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }

@@ -23,15 +23,23 @@
 
 #include "heaptrail/report.h"
 #include "html_assets.h"
+#include "report_int.h"
 
-/* "file:line func" of a pc or site id held in column x of a row with
- * run_id column r (pcs first: site ids are small, pcs are addresses). */
+/* "file:line:col func" of a pc or site id held in column x of a row with
+ * run_id column r (pcs first: site ids are small, pcs are addresses), its
+ * value in hex when unresolved: the form of ht__rep_loc_str (the report
+ * model's locations, loc() below), so every location on the page reads
+ * the same. LOC_OF(t) formats the row t of pcs or sites as the model does
+ * (a NULL line or col is 0, a NULL or empty func "?"). */
+#define LOC_OF(t)                                                          \
+    t ".file||':'||COALESCE(" t ".line,0)||':'||COALESCE(" t ".col,0)||' '||" \
+    "COALESCE(NULLIF(" t ".func,''),'?')"
 #define LOC(r, x)                                                          \
     "CASE WHEN " x " IS NULL OR " x "=0 THEN NULL ELSE COALESCE("          \
-    "(SELECT p.file||':'||p.line||' '||COALESCE(p.func,'?') FROM pcs p"    \
+    "(SELECT " LOC_OF("p") " FROM pcs p"                                   \
     " WHERE p.run_id=" r " AND p.pc=" x "),"                               \
-    "(SELECT s.file||':'||s.line||' '||COALESCE(s.func,'?') FROM sites s"  \
-    " WHERE s.site_id=" x "), printf('0x%%x', " x ")) END"
+    "(SELECT " LOC_OF("s") " FROM sites s"                                 \
+    " WHERE s.site_id=" x "), printf('0x%%x (no debug info)', " x ")) END"
 
 static void json_str(FILE *out, const char *s)
 {
@@ -234,18 +242,11 @@ static void mrow(FILE *out, int *nrows, const char *types, ...)
     va_end(ap);
 }
 
-/* "file:line func" of a location, its key in hex when unresolved, NULL
- * when there is none (key 0): the form the SQL sections' LOC() gives. */
+/* A location as the text report writes it (ht__rep_loc_str), NULL when
+ * there is none (key 0): the form the SQL sections' LOC() gives too. */
 static const char *loc(const struct ht_report_loc *l, char *buf, size_t n)
 {
-    if (l->file)
-        snprintf(buf, n, "%s:%lld %s", l->file, (long long)l->line,
-                 l->func ? l->func : "?");
-    else if (l->key)
-        snprintf(buf, n, "0x%llx", (unsigned long long)l->key);
-    else
-        return NULL;
-    return buf;
+    return l->file || l->key ? ht__rep_loc_str(l, buf, n) : NULL;
 }
 
 /* Cycles drawn with their members and edges (the largest first). */

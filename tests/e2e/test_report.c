@@ -248,6 +248,21 @@ static void test_suppressions(void **state)
     assert_null(strstr(sum, "\"cycle\""));
     assert_non_null(strstr(out, "make_list\",null,null,"));
     assert_non_null(strstr(out, ",true]"));
+    /* every location on the page has one form, file:line:col func, whether
+     * it comes from the report model (leaks, errors, cycles) or from SQL
+     * (peak_sites, pinning, refcount_sites) */
+    size_t nloc = 0;
+    for (const char *p = strstr(out, "findings.c:"); p;
+         p = strstr(p + 1, "findings.c:"), nloc++) {
+        const char *q = p + strlen("findings.c:");
+        size_t l = strspn(q, "0123456789");
+        assert_true(l > 0 && q[l] == ':');
+        size_t c = strspn(q + l + 1, "0123456789");
+        assert_true(c > 0 && q[l + 1 + c] == ' ');
+    }
+    assert_true(nloc >= 20);
+    assert_non_null(strstr(out, "\"refcount_sites\":[\n[\"" HT_SRC_DIR
+                                "/samples/report/findings.c:72:5 refcounting\""));
     /* only the cycle suppressed: cycles no longer fail, leaks still do */
     write_file(supp, "cycle:findings.c:*\n");
     const char *b[] = {"--suppressions", supp, "--fail-on", "cycles", NULL};

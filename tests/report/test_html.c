@@ -109,18 +109,31 @@ static void test_optional_tables(void **state)
     assert_int_equal(ht_store_exec(st,
         "INSERT INTO runs(run_id, pid, argv, status, complete)"
         " VALUES(3, 1, 'p', 'exited', 1);"
-        "INSERT INTO pcs(run_id, pc, file, line, func) VALUES(3, 4096, 'a.c', 9, 'g');"
+        "INSERT INTO pcs(run_id, pc, file, line, col, func)"
+        " VALUES(3, 4096, 'a.c', 9, 3, 'g');"
+        "INSERT INTO sites(site_id, kind, file, line, col, func)"
+        " VALUES(5, 'incref', 'r.c', 4, NULL, '');"
         "CREATE TABLE churn(run_id, pc, size, allocs, frees, max_live, short_lived);"
         "INSERT INTO churn VALUES(3, 4096, 64, 1000, 999, 2, 990);"
+        "INSERT INTO churn VALUES(3, 12288, 32, 7, 7, 1, 7);"
         "INSERT INTO churn VALUES(4, 4096, 64, 5, 5, 1, 5);"
+        "CREATE TABLE refcount_sites(run_id, pc, site_id, increfs, decrefs,"
+        " unbalanced);"
+        "INSERT INTO refcount_sites VALUES(3, 0, 5, 2, 1, 1);"
+        "INSERT INTO refcount_sites VALUES(3, 4096, NULL, 1, 1, 0);"
         "CREATE TABLE pinning(run_id, something_else);"
         "INSERT INTO pinning VALUES(3, 1);"), HT_OK);
     ht_err e;
     char *out = render(st, 3, &e);
     assert_int_equal(e, HT_OK);
-    assert_non_null(strstr(out, "\"churn\":[\n[\"a.c:9 g\",64,1000,999,2,990]]"));
+    /* locations read as the report model's (ht__rep_loc_str): file:line:col
+     * func, a NULL col 0, an empty func "?", an unresolved pc in hex; a pc
+     * first, a site id when there is no pc */
+    assert_non_null(strstr(out, "\"churn\":[\n[\"a.c:9:3 g\",64,1000,999,2,990],"
+                                "\n[\"0x3000 (no debug info)\",32,7,7,1,7]]"));
     assert_non_null(strstr(out, "\"pinning\":null"));
-    assert_non_null(strstr(out, "\"refcount_sites\":null"));
+    assert_non_null(strstr(out, "\"refcount_sites\":[\n[\"r.c:4:0 ?\",2,1],"
+                                "\n[\"a.c:9:3 g\",1,1]]"));
     done(st, out);
 }
 

@@ -4,8 +4,8 @@
  * Compile steps (-c or -S) get "-g -fno-optimize-sibling-calls" (exact call
  * sites and return addresses); -E and dependency-only (-M/-MM) runs pass
  * through untouched. Link steps get the --wrap flags of
- * analyzer/runtime/wrap-flags.txt, the runtime archive ($HEAPTRAIL_RT_LIB or
- * the build tree's libheaptrail_rt.a) and -lpthread -ldl. A compile-and-link
+ * analyzer/runtime/wrap-flags.txt, the runtime archive (rt_lib_path()) and
+ * -lpthread -ldl. A compile-and-link
  * command gets both. The real compiler is $HEAPTRAIL_REAL_CC or "cc"; it is
  * always run with execvp, never through a shell.
  *
@@ -21,9 +21,11 @@
  * front of heaptrail-cc misses when HEAPTRAIL_OPTS or the config change).
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "heaptrail/err.h"
 #include "cc_argv.h"
@@ -34,6 +36,35 @@
 #ifndef HT_CC_RT_LIB
 #define HT_CC_RT_LIB "libheaptrail_rt.a"
 #endif
+#ifndef HT_CC_RT_REL
+#define HT_CC_RT_REL "../lib/libheaptrail_rt.a"
+#endif
+
+/* The runtime archive: $HEAPTRAIL_RT_LIB; else HT_CC_RT_REL relative to
+ * this program's directory, where `cmake --install` puts it (BINDIR to
+ * LIBDIR; in a build tree bin/ and lib/ are laid out the same), so an
+ * installed heaptrail-cc never links the build tree's; else the build
+ * tree's archive (HT_CC_RT_LIB). The path is absolute (realpath): it is
+ * what --print-link-flags shows. */
+static const char *rt_lib_path(void)
+{
+    static char self[PATH_MAX], cand[2 * PATH_MAX], real[PATH_MAX];
+    const char *env = getenv("HEAPTRAIL_RT_LIB");
+    if (env && *env)
+        return env;
+    ssize_t k = HT_CC_RT_REL[0] == '/'
+                    ? 0 /* an absolute LIBDIR: no need to know where we are */
+                    : readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = k > 0 ? memrchr(self, '/', (size_t)k) : NULL;
+    if (slash)
+        *slash = 0;
+    snprintf(cand, sizeof cand, "%s%s%s", slash ? self : "", slash ? "/" : "",
+             HT_CC_RT_REL);
+    if ((slash || HT_CC_RT_REL[0] == '/') && realpath(cand, real) &&
+        access(real, R_OK) == 0)
+        return real;
+    return HT_CC_RT_LIB;
+}
 
 /* --print-link-flags: what a link step gets, for builds whose objects
  * were instrumented by `heaptrail instrument` but link without us. */
@@ -76,9 +107,7 @@ int main(int argc, char **argv)
     const char *real_cc = getenv("HEAPTRAIL_REAL_CC");
     if (!real_cc || !*real_cc)
         real_cc = "cc";
-    const char *rt_lib = getenv("HEAPTRAIL_RT_LIB");
-    if (!rt_lib || !*rt_lib)
-        rt_lib = HT_CC_RT_LIB;
+    const char *rt_lib = rt_lib_path();
     if (argc == 2 && strcmp(argv[1], "--print-link-flags") == 0)
         return print_link_flags(real_cc, rt_lib);
     if (argc == 2 && strcmp(argv[1], "--print-opts-digest") == 0)

@@ -350,15 +350,14 @@ static ht_err alloc_new_pool(ht_pym *m, unsigned c, uint64_t *addr)
     if (a->nfree > 1)
         m->nfp2lasta[a->nfree - 1] = ai;
     touch_arena(m, ai);
-    if (a->freepools != NONE) {
-        id = a->freepools;
-        a->freepools = m->pools[id].next;
-    } else {
-        id = ai * (int32_t)MAX_POOLS + (int32_t)a->carved++;
-        touch_pool(m, id);
+    int carve = a->freepools == NONE;
+    id = carve ? ai * (int32_t)MAX_POOLS + (int32_t)a->carved++
+               : a->freepools;
+    touch_pool(m, id); /* before count and szidx change below */
+    if (carve)
         m->pools[id].szidx = DUMMY_SIZE_IDX;
-    }
-    touch_pool(m, id);
+    else
+        a->freepools = m->pools[id].next;
     if (--a->nfree == 0) {
         m->usable = a->next;
         if (a->next != NONE)

@@ -1434,14 +1434,15 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     size_t nrec;
     struct ht_pym_stats s;
     uint64_t until_snap = every;
+    void (*progress)(void *, uint64_t) = opts ? opts->progress : NULL;
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
+            uint64_t nev = ++g->r.events;
             g->seq = ev->seq;
-            g->r.events++;
-            if (opts && opts->progress && (g->r.events & 0xffff) == 0)
-                opts->progress(opts->progress_ctx, g->r.events);
-            if (g->r.events > 1 && ev->seq <= g->last_seq) {
+            if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
+                progress(opts->progress_ctx, nev);
+            if (nev > 1 && ev->seq <= g->last_seq) {
                 /* replayed in stored order anyway: the result may be off */
                 if (g->disorder++ < DISORDER_ROWS &&
                     (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))

@@ -471,7 +471,9 @@ static int32_t find_block(const ht_pym *m, int32_t id, uint64_t addr,
     if ((uint32_t)(id % MAX_POOLS) >= m->arenas[id / MAX_POOLS].carved ||
         p->count == 0)
         return NONE;
-    uint64_t off = addr - pool_addr(m, id);
+    /* pools are pool_size-aligned (pool_addr) and addr is inside pool id:
+     * its offset in the pool without recomputing the pool's address */
+    uint64_t off = addr & (m->pool_size - 1);
     uint32_t size = class_size(p->szidx);
     if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) & 15)
         return NONE;

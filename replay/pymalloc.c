@@ -137,7 +137,8 @@ static uint64_t pool_addr(const ht_pym *m, int32_t id)
 }
 
 /* Map addr to a pool id of a live arena, or NONE. */
-static int32_t addr_pool(const ht_pym *m, uint64_t addr)
+static inline __attribute__((always_inline)) int32_t
+addr_pool(const ht_pym *m, uint64_t addr)
 {
     uint64_t slot = addr >> m->arena_shift, off, first;
     if (slot == 0 || slot - 1 >= m->maxarenas)
@@ -333,7 +334,9 @@ static void pool_extend(ht_pym *m, int32_t id)
 }
 
 /* allocate_from_new_pool(). */
-static ht_err alloc_new_pool(ht_pym *m, unsigned c, uint64_t *addr)
+/* out of line: small_alloc's fast path then saves few registers */
+static __attribute__((noinline)) ht_err alloc_new_pool(ht_pym *m, unsigned c,
+                                                      uint64_t *addr)
 {
     if (m->usable == NONE) {
         int32_t ai = new_arena(m);
@@ -419,7 +422,8 @@ static void release_arena(ht_pym *m, int32_t ai)
 }
 
 /* insert_to_freepool(): pool id just became empty. */
-static void insert_to_freepool(ht_pym *m, int32_t id)
+static __attribute__((noinline)) void insert_to_freepool(ht_pym *m,
+                                                        int32_t id)
 {
     int32_t ai = id / (int32_t)MAX_POOLS;
     struct pym_arena *a = &m->arenas[ai];
@@ -464,7 +468,8 @@ static void insert_to_freepool(ht_pym *m, int32_t id)
 
 /* Locate a live block in pool id (addr_pool(addr), not NONE): pool id and
  * block index, or NONE. */
-static int32_t find_block(const ht_pym *m, int32_t id, uint64_t addr,
+static inline __attribute__((always_inline)) int32_t
+find_block(const ht_pym *m, int32_t id, uint64_t addr,
                           uint32_t *bout)
 {
     const struct pym_pool *p = &m->pools[id];
@@ -487,7 +492,8 @@ static int32_t find_block(const ht_pym *m, int32_t id, uint64_t addr,
     return id;
 }
 
-static void small_free(ht_pym *m, int32_t id, uint32_t b)
+static inline __attribute__((always_inline)) void
+small_free(ht_pym *m, int32_t id, uint32_t b)
 {
     struct pym_pool *p = &m->pools[id];
     int32_t last = p->freehead;

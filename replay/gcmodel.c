@@ -208,8 +208,10 @@ static ht_err slot_take(ht_gc *gc, uint32_t *out)
 }
 
 /* Remove a live object completely: edges, list, map, slot. */
-/* bucket: s's map bucket when the caller has it, else SIZE_MAX */
-static void obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
+/* bucket: s's map bucket when the caller has it, else SIZE_MAX. Inlined:
+ * every free of a block (ht_gc_dealloc_ref) is one. */
+static inline __attribute__((always_inline)) void
+obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
 {
     struct node *x = &gc->nodes[s];
     for (uint32_t i = 0; i < x->nedges; i++) {

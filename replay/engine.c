@@ -271,7 +271,7 @@ static int64_t site_lookup(struct eng *g, uint64_t pc)
 }
 
 /* o now counts at site row r with its current size */
-static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
+static inline void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
 {
     struct ht__agg *s = site_touch(g, (uint32_t)r);
     o->site_i = (uint32_t)r;
@@ -285,8 +285,8 @@ static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
 /* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
  * sizes of the first sites go through the directory (same rows as the
  * hash: the directory only remembers them). */
-static int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
-                            uint64_t size)
+static __attribute__((noinline)) int64_t
+churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
 {
     if (size >= CHURN_DIRECT || (uint64_t)sr >= CHURN_DIR_SITES)
         return ht__agg_row(&g->churn, pc, size);
@@ -310,6 +310,17 @@ static int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
     if (cr >= 0)
         d[size] = (uint32_t)cr + 1;
     return cr;
+}
+
+/* churn_lookup_slow's directory hit, inline (nearly every allocation): sr <
+ * ncdir <= CHURN_DIR_SITES */
+static inline int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
+                                   uint64_t size)
+{
+    if (size < CHURN_DIRECT && (size_t)sr < g->ncdir && g->cdir[sr] &&
+        g->cdir[sr][size])
+        return (int64_t)g->cdir[sr][size] - 1;
+    return churn_lookup_slow(g, sr, pc, size);
 }
 
 static void site_drop(struct eng *g, const struct ht__obj *o)

@@ -164,6 +164,13 @@ int ht__amodel_is_system(const char *name)
     return name && !strcmp(name, "system");
 }
 
+const char *ht__amodel_profile(const char *name)
+{
+    if (name && !strncmp(name, "pymalloc-", 9)) /* "pymalloc-3.11" is "3.11" */
+        return name + 9;
+    return name;
+}
+
 ht_err ht__amodel_new(const char *name, struct ht__amodel *a)
 {
     memset(a, 0, sizeof *a);
@@ -174,9 +181,7 @@ ht_err ht__amodel_new(const char *name, struct ht__amodel *a)
         *a = (struct ht__amodel){&sys_ops, s};
         return HT_OK;
     }
-    if (name && !strncmp(name, "pymalloc-", 9))
-        name += 9;
-    struct ht_pym_config pc = {name, 0};
+    struct ht_pym_config pc = {ht__amodel_profile(name), 0};
     ht_pym *p = NULL;
     ht_err e = ht_pym_new(&pc, &p);
     if (e)

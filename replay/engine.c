@@ -141,9 +141,13 @@ enum { R_INC, R_DEC, R_UNBAL };
 /* rows of seq_out_of_order written per run (all are counted) */
 #define DISORDER_ROWS 100u
 
-static ht_err keep(ht_err e)
+static inline ht_err keep(ht_err e)
 {
-    /* model complaints about a bad trace are not failures of the replay */
+    /* model complaints about a bad trace are not failures of the replay;
+     * HT_OK (nearly always) first: `if ((e = keep(call())))` is then one
+     * test of the call's result */
+    if (__builtin_expect(e == HT_OK, 1))
+        return HT_OK;
     return e == HT_ENOMEM || e == HT_ESQL ? e : HT_OK;
 }
 
@@ -196,10 +200,13 @@ static void gc_hook(void *arg, const struct ht_gc_result *info)
                                  info->count_before[2]);
 }
 
-static int in_root(const struct eng *g, uint64_t a)
+/* 1 if a lies in a root range (stack_only: a thread stack range) of the
+ * current snapshot */
+static int in_segs(const struct eng *g, uint64_t a, int stack_only)
 {
     for (size_t i = 0; i < g->nsegs; i++)
-        if (a >= g->segs[i].start && a - g->segs[i].start < g->segs[i].len)
+        if ((!stack_only || g->segs[i].stack) && a >= g->segs[i].start &&
+            a - g->segs[i].start < g->segs[i].len)
             return 1;
     return 0;
 }
@@ -264,7 +271,7 @@ static int64_t site_lookup(struct eng *g, uint64_t pc)
 }
 
 /* o now counts at site row r with its current size */
-static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
+static inline void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
 {
     struct ht__agg *s = site_touch(g, (uint32_t)r);
     o->site_i = (uint32_t)r;
@@ -278,8 +285,8 @@ static void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
 /* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
  * sizes of the first sites go through the directory (same rows as the
  * hash: the directory only remembers them). */
-static int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
-                            uint64_t size)
+static __attribute__((noinline)) int64_t
+churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
 {
     if (size >= CHURN_DIRECT || (uint64_t)sr >= CHURN_DIR_SITES)
         return ht__agg_row(&g->churn, pc, size);
@@ -303,6 +310,17 @@ static int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
     if (cr >= 0)
         d[size] = (uint32_t)cr + 1;
     return cr;
+}
+
+/* churn_lookup_slow's directory hit, inline (nearly every allocation): sr <
+ * ncdir <= CHURN_DIR_SITES */
+static inline int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
+                                   uint64_t size)
+{
+    if (size < CHURN_DIRECT && (size_t)sr < g->ncdir && g->cdir[sr] &&
+        g->cdir[sr][size])
+        return (int64_t)g->cdir[sr][size] - 1;
+    return churn_lookup_slow(g, sr, pc, size);
 }
 
 static void site_drop(struct eng *g, const struct ht__obj *o)
@@ -569,8 +587,11 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
         goto fail;
     o->model_addr = nm;
     ht__obj_truncate(o, size);
-    /* finish(old) at a == c took o's GC node too (same id): make it again */
-    int moved = a != c || old;
+    /* a moved block gets a new GC node (a new object at a; its edges are
+     * added again below). A block found at a == c (a missed free while o was
+     * pending) had its own node (refs, not ids): o's node, its generation
+     * and external references stay (test_realloc_keeps_gc_node). */
+    int moved = a != c;
     if (moved && ((e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) ||
                   (e = keep(ht_gc_alloc_ref(g->gc, a, 1, &o->gcref)))))
         goto fail;
@@ -625,7 +646,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         }
         if (n && (e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, n->gcref))))
             return e;
-    } else if (in_root(g, slot)) {
+    } else if (in_segs(g, slot, 0)) {
         uint64_t prev;
         if (ht__map_get(&g->rootslots, slot, &prev)) {
             struct ht__obj *x = ht__objtab_find(&g->t, prev);
@@ -691,29 +712,36 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
  * (data/BSS) stay. */
 static ht_err drop_stack_roots(struct eng *g)
 {
-    size_t nkeep = 0;
-    for (size_t i = 0; i < g->nsegs; i++) {
-        const struct seg sg = g->segs[i];
-        if (!sg.stack) {
-            g->segs[nkeep++] = sg;
-            continue;
-        }
-        /* deleting may move entries: rescan until none is in the range */
-        for (int again = 1; again;) {
-            again = 0;
-            for (size_t k = 0; k < g->rootslots.cap; k++) {
-                uint64_t slot = g->rootslots.keys[k];
-                if (!slot || slot < sg.start || slot - sg.start >= sg.len)
-                    continue;
-                struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[k]);
-                ht_err e;
-                if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
-                    return e;
-                ht__map_del(&g->rootslots, slot);
-                again = 1;
-            }
-        }
+    size_t nkeep = 0, ndrop = 0, nstack = 0;
+    for (size_t i = 0; i < g->nsegs; i++)
+        nstack += g->segs[i].stack;
+    /* the root slots in any stack range, found in one scan of the map, then
+     * deleted (deleting moves entries, so not while scanning) */
+    uint64_t *drop = nstack && g->rootslots.n
+                         ? malloc(g->rootslots.n * sizeof *drop)
+                         : NULL;
+    if (nstack && g->rootslots.n && !drop)
+        return HT_ENOMEM;
+    for (size_t k = 0; drop && k < g->rootslots.cap; k++) {
+        uint64_t slot = g->rootslots.keys[k];
+        if (slot && in_segs(g, slot, 1))
+            drop[ndrop++] = slot;
     }
+    for (size_t i = 0; i < ndrop; i++) {
+        uint64_t val = 0;
+        ht__map_get(&g->rootslots, drop[i], &val);
+        struct ht__obj *x = ht__objtab_find(&g->t, val);
+        ht_err e;
+        if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1)))) {
+            free(drop);
+            return e;
+        }
+        ht__map_del(&g->rootslots, drop[i]);
+    }
+    free(drop);
+    for (size_t i = 0; i < g->nsegs; i++)
+        if (!g->segs[i].stack)
+            g->segs[nkeep++] = g->segs[i];
     g->nsegs = nkeep;
     return HT_OK;
 }
@@ -1421,14 +1449,15 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     size_t nrec;
     struct ht_pym_stats s;
     uint64_t until_snap = every;
+    void (*progress)(void *, uint64_t) = opts ? opts->progress : NULL;
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
+            uint64_t nev = ++g->r.events;
             g->seq = ev->seq;
-            g->r.events++;
-            if (opts && opts->progress && (g->r.events & 0xffff) == 0)
-                opts->progress(opts->progress_ctx, g->r.events);
-            if (g->r.events > 1 && ev->seq <= g->last_seq) {
+            if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
+                progress(opts->progress_ctx, nev);
+            if (nev > 1 && ev->seq <= g->last_seq) {
                 /* replayed in stored order anyway: the result may be off */
                 if (g->disorder++ < DISORDER_ROWS &&
                     (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
@@ -1505,9 +1534,8 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     g->run = run_id;
     g->t.unpaged = 1; /* paged at the first event needing it */
     g->freed_rows = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *g->freed_rows);
-    const char *prof = opts && opts->allocator ? opts->allocator : "3.12";
-    if (!strncmp(prof, "pymalloc-", 9)) /* "pymalloc-3.11" is "3.11" */
-        prof += 9;
+    const char *prof =
+        ht__amodel_profile(opts && opts->allocator ? opts->allocator : "3.12");
     const char *gcv = opts && opts->gc_version ? opts->gc_version
                       : ht__amodel_is_system(prof) ? "3.12" : prof;
     struct ht_gc_config gcc;

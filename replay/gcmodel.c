@@ -208,8 +208,10 @@ static ht_err slot_take(ht_gc *gc, uint32_t *out)
 }
 
 /* Remove a live object completely: edges, list, map, slot. */
-/* bucket: s's map bucket when the caller has it, else SIZE_MAX */
-static void obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
+/* bucket: s's map bucket when the caller has it, else SIZE_MAX. Inlined:
+ * every free of a block (ht_gc_dealloc_ref) is one. */
+static inline __attribute__((always_inline)) void
+obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
 {
     struct node *x = &gc->nodes[s];
     for (uint32_t i = 0; i < x->nedges; i++) {
@@ -248,11 +250,15 @@ static int in_young(const struct node *t)
 /* Steps 2-3: gc_refs = refcount - references from inside young. */
 static void update_and_subtract(ht_gc *gc, uint32_t young)
 {
+    int edges = 0;
     for (uint32_t s = gc->nodes[young].next; s != young; s = gc->nodes[s].next) {
         struct node *x = &gc->nodes[s];
         x->refs = x->extref + x->inref;
         x->flags = F_COLLECTING;
+        edges |= x->nedges != 0;
     }
+    if (!edges) /* nothing to subtract (and no stale edge to drop) */
+        return;
     for (uint32_t s = gc->nodes[young].next; s != young; s = gc->nodes[s].next) {
         struct node *x = &gc->nodes[s];
         for (uint32_t i = 0; i < x->nedges;) {
@@ -287,15 +293,21 @@ static void visit_reachable(ht_gc *gc, struct node *x, uint32_t young)
     }
 }
 
-/* Step 4: leave reachable objects in young, move the rest to UNREACH_HEAD. */
-static void move_unreachable(ht_gc *gc, uint32_t young)
+/* Step 4: leave reachable objects in young, move the rest to UNREACH_HEAD.
+ * A node passed as reachable stays so (moves only go back to young's tail,
+ * not yet scanned), so it gets its survivor generation `old` (step 6) here.
+ * Returns the number of survivors. */
+static size_t move_unreachable(ht_gc *gc, uint32_t young, uint8_t old)
 {
     uint32_t prev = young, s = gc->nodes[young].next;
+    size_t survivors = 0;
     while (s != young) {
         struct node *x = &gc->nodes[s];
         if (x->refs > 0) {
             visit_reachable(gc, x, young);
             x->flags = 0;
+            x->gen = old;
+            survivors++;
             prev = s;
         } else {
             list_remove(gc, s);
@@ -304,6 +316,7 @@ static void move_unreachable(ht_gc *gc, uint32_t young)
         }
         s = gc->nodes[prev].next;
     }
+    return survivors;
 }
 
 static ht_err ensure_ids(ht_gc *gc, size_t n)
@@ -321,15 +334,19 @@ static ht_err ensure_ids(ht_gc *gc, size_t n)
     return HT_OK;
 }
 
-/* Step 6: merge the survivors of young (list g) into old and keep the
- * long-lived bookkeeping. */
+/* generation the survivors of a collection of g move to */
+static uint8_t older(int g)
+{
+    return (uint8_t)(g + 1 < HT_GC_NGEN ? g + 1 : g);
+}
+
+/* Step 6: merge the survivors of young (list g; their gen already set by
+ * move_unreachable) into old and keep the long-lived bookkeeping. */
 static void promote_survivors(ht_gc *gc, int g)
 {
     uint32_t young = (uint32_t)g;
-    uint8_t old = (uint8_t)(g + 1 < HT_GC_NGEN ? g + 1 : g);
+    uint8_t old = older(g);
     size_t survivors = gc->gen_size[g];
-    for (uint32_t s = gc->nodes[young].next; s != young; s = gc->nodes[s].next)
-        gc->nodes[s].gen = old;
     if (old != g) {
         if (g == HT_GC_NGEN - 2)
             gc->ll_pending += survivors;
@@ -343,14 +360,19 @@ static void promote_survivors(ht_gc *gc, int g)
 }
 
 /* Step 11: tp_clear breaks the cycles and refcounting frees the objects;
- * each free decrements count0 (clamped) like PyObject_GC_Del. */
-static void delete_garbage(ht_gc *gc)
+ * each free decrements count0 (clamped) like PyObject_GC_Del. The ids of
+ * the collected objects go to gc->ids, in list order; returns their count. */
+static size_t delete_garbage(ht_gc *gc)
 {
+    size_t n = 0;
     while (gc->nodes[UNREACH_HEAD].next != UNREACH_HEAD) {
         uint32_t s = gc->nodes[UNREACH_HEAD].next;
+        gc->ids[n++] = gc->nodes[s].id;
+        gc->nodes[s].flags = 0;
         gc->nodes[s].gen = HT_GC_NGEN; /* counted in no gen_size */
         obj_destroy(gc, s, SIZE_MAX);
     }
+    return n;
 }
 
 /* gc_collect_main for generation g, steps 1-6, 11 and 14 of section 2.4. */
@@ -375,16 +397,9 @@ static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result 
         gc->gen_size[i] = 0;
     }
     update_and_subtract(gc, young);
-    move_unreachable(gc, young);
-    size_t n = 0;
-    for (uint32_t s = gc->nodes[UNREACH_HEAD].next; s != UNREACH_HEAD;
-         s = gc->nodes[s].next) {
-        gc->nodes[s].flags = 0;
-        gc->ids[n++] = gc->nodes[s].id;
-    }
-    gc->gen_size[g] -= n;
+    gc->gen_size[g] = move_unreachable(gc, young, older(g));
     promote_survivors(gc, g);
-    delete_garbage(gc);
+    size_t n = delete_garbage(gc);
     gc->stats[g].collections++;
     gc->stats[g].collected += n;
     res->collected = n;

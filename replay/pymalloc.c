@@ -137,7 +137,8 @@ static uint64_t pool_addr(const ht_pym *m, int32_t id)
 }
 
 /* Map addr to a pool id of a live arena, or NONE. */
-static int32_t addr_pool(const ht_pym *m, uint64_t addr)
+static inline __attribute__((always_inline)) int32_t
+addr_pool(const ht_pym *m, uint64_t addr)
 {
     uint64_t slot = addr >> m->arena_shift, off, first;
     if (slot == 0 || slot - 1 >= m->maxarenas)
@@ -333,7 +334,9 @@ static void pool_extend(ht_pym *m, int32_t id)
 }
 
 /* allocate_from_new_pool(). */
-static ht_err alloc_new_pool(ht_pym *m, unsigned c, uint64_t *addr)
+/* out of line: small_alloc's fast path then saves few registers */
+static __attribute__((noinline)) ht_err alloc_new_pool(ht_pym *m, unsigned c,
+                                                      uint64_t *addr)
 {
     if (m->usable == NONE) {
         int32_t ai = new_arena(m);
@@ -350,15 +353,14 @@ static ht_err alloc_new_pool(ht_pym *m, unsigned c, uint64_t *addr)
     if (a->nfree > 1)
         m->nfp2lasta[a->nfree - 1] = ai;
     touch_arena(m, ai);
-    if (a->freepools != NONE) {
-        id = a->freepools;
-        a->freepools = m->pools[id].next;
-    } else {
-        id = ai * (int32_t)MAX_POOLS + (int32_t)a->carved++;
-        touch_pool(m, id);
+    int carve = a->freepools == NONE;
+    id = carve ? ai * (int32_t)MAX_POOLS + (int32_t)a->carved++
+               : a->freepools;
+    touch_pool(m, id); /* before count and szidx change below */
+    if (carve)
         m->pools[id].szidx = DUMMY_SIZE_IDX;
-    }
-    touch_pool(m, id);
+    else
+        a->freepools = m->pools[id].next;
     if (--a->nfree == 0) {
         m->usable = a->next;
         if (a->next != NONE)
@@ -420,7 +422,8 @@ static void release_arena(ht_pym *m, int32_t ai)
 }
 
 /* insert_to_freepool(): pool id just became empty. */
-static void insert_to_freepool(ht_pym *m, int32_t id)
+static __attribute__((noinline)) void insert_to_freepool(ht_pym *m,
+                                                        int32_t id)
 {
     int32_t ai = id / (int32_t)MAX_POOLS;
     struct pym_arena *a = &m->arenas[ai];
@@ -465,14 +468,17 @@ static void insert_to_freepool(ht_pym *m, int32_t id)
 
 /* Locate a live block in pool id (addr_pool(addr), not NONE): pool id and
  * block index, or NONE. */
-static int32_t find_block(const ht_pym *m, int32_t id, uint64_t addr,
+static inline __attribute__((always_inline)) int32_t
+find_block(const ht_pym *m, int32_t id, uint64_t addr,
                           uint32_t *bout)
 {
     const struct pym_pool *p = &m->pools[id];
     if ((uint32_t)(id % MAX_POOLS) >= m->arenas[id / MAX_POOLS].carved ||
         p->count == 0)
         return NONE;
-    uint64_t off = addr - pool_addr(m, id);
+    /* pools are pool_size-aligned (pool_addr) and addr is inside pool id:
+     * its offset in the pool without recomputing the pool's address */
+    uint64_t off = addr & (m->pool_size - 1);
     uint32_t size = class_size(p->szidx);
     if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) & 15)
         return NONE;
@@ -486,7 +492,8 @@ static int32_t find_block(const ht_pym *m, int32_t id, uint64_t addr,
     return id;
 }
 
-static void small_free(ht_pym *m, int32_t id, uint32_t b)
+static inline __attribute__((always_inline)) void
+small_free(ht_pym *m, int32_t id, uint32_t b)
 {
     struct pym_pool *p = &m->pools[id];
     int32_t last = p->freehead;

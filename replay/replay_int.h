@@ -188,6 +188,9 @@ struct ht__amodel {
 ht_err ht__amodel_new(const char *name, struct ht__amodel *a);
 /* 1 iff name selects the system model. */
 int ht__amodel_is_system(const char *name);
+/* name without its optional "pymalloc-" prefix (a pointer into name; NULL
+ * for NULL): the one place that prefix is read. */
+const char *ht__amodel_profile(const char *name);
 void ht__amodel_fini(struct ht__amodel *a);
 
 #endif

@@ -146,14 +146,61 @@ static inline void cache_put(struct cache_ent *c, uint64_t key, uint32_t val,
 
 /* Per-chunk model state shared by encoder and decoder (invariant 1). The
  * histories themselves are full arrays in the decoder and caches (value ->
- * 1-based push index) in the encoder. */
+ * 1-based push index) in the encoder; the previous values per (kind, field)
+ * are each side's own table (prev). */
 struct model {
-    uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
     uint64_t prev_seq;
     uint32_t nhist[3];     /* pushes so far: [0] alloc, [1] free, [2] ref */
     unsigned ver;          /* codec version of the chunk (1 or 2) */
     uint32_t ntid, nd;     /* dictionary sizes */
 };
+
+/* The history pushes of one record, in push order within each history (the
+ * one place that says which values are pushed: encoder and decoder both
+ * apply exactly these, invariant 1). refs: the chunk keeps the reference
+ * history (version 2; the decoder also drops it when the chunk has no
+ * M_HIST_R token, since it is then never read). Returns the count (<= 2). */
+struct push {
+    int h;      /* history: 0 alloc, 1 free, 2 ref */
+    uint64_t v;
+};
+
+static inline __attribute__((always_inline)) unsigned
+rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
+           struct push out[2])
+{
+    unsigned n = 0;
+    switch (kind) {
+    case HT_EV_ALLOC:
+        out[n++] = (struct push){0, a};
+        if (refs)
+            out[n++] = (struct push){2, a};
+        break;
+    case HT_EV_FREE:
+        out[n++] = (struct push){1, a};
+        break;
+    case HT_EV_REALLOC:
+        if (c)
+            out[n++] = (struct push){1, c};
+        if (a)
+            out[n++] = (struct push){0, a};
+        break;
+    case HT_EV_STORE:
+        if (refs && b)
+            out[n++] = (struct push){2, b};
+        if (refs && c)
+            out[n++] = (struct push){2, c};
+        break;
+    case HT_EV_INCREF:
+    case HT_EV_DECREF:
+        if (refs && a)
+            out[n++] = (struct push){2, a};
+        break;
+    default:
+        break;
+    }
+    return n;
+}
 
 /* ---- encoder ---------------------------------------------------------------- */
 
@@ -163,6 +210,7 @@ struct enc {
     struct cache_ent hist[3][1u << HIST_BITS], tid[1u << DICT_BITS],
         d[1u << DICT_BITS];
     uint32_t last_tid, last_tid_idx; /* fast path: tid of the previous record */
+    uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
     struct model m;
 };
 
@@ -213,7 +261,7 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
         idx = cache_get(e->hist[2], v, HIST_BITS);
         put(e, S_RTOK, idx ? e->m.nhist[2] - idx + 2 : 0);
         if (!idx)
-            put(e, S_DELTA, ht__zigzag((int64_t)(v - e->m.prev[kind][f])));
+            put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
         break;
     case M_HIST_A:
     case M_HIST_F: {
@@ -227,10 +275,10 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
     }
         /* fall through */
     case M_DELTA:
-        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->m.prev[kind][f])));
+        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
         break;
     }
-    e->m.prev[kind][f] = v;
+    e->prev[kind][f] = v;
 }
 
 static void enc_rec(struct enc *e, const struct ht_rec *r)
@@ -259,25 +307,10 @@ static void enc_rec(struct enc *e, const struct ht_rec *r)
     enc_field(e, k, 1, r->b);
     enc_field(e, k, 2, r->c);
     enc_field(e, k, 3, r->d);
-    if (k == HT_EV_STORE) {
-        if (r->b)
-            hist_push_enc(e, 2, r->b);
-        if (r->c)
-            hist_push_enc(e, 2, r->c);
-    } else if (k == HT_EV_INCREF || k == HT_EV_DECREF) {
-        if (r->a)
-            hist_push_enc(e, 2, r->a);
-    } else if (k == HT_EV_ALLOC) {
-        hist_push_enc(e, 0, r->a);
-        hist_push_enc(e, 2, r->a);
-    } else if (k == HT_EV_FREE) {
-        hist_push_enc(e, 1, r->a);
-    } else if (k == HT_EV_REALLOC) {
-        if (r->c)
-            hist_push_enc(e, 1, r->c);
-        if (r->a)
-            hist_push_enc(e, 0, r->a);
-    }
+    struct push ps[2];
+    unsigned np = rec_pushes(k, e->m.ver >= 2, r->a, r->b, r->c, ps);
+    for (unsigned i = 0; i < np; i++)
+        hist_push_enc(e, ps[i].h, ps[i].v);
 }
 
 static void put_u32le(uint8_t *p, uint32_t v)
@@ -436,67 +469,116 @@ ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
 
 /* ---- decoder ---------------------------------------------------------------- */
 
+/* Decoder state of the open chunk. ht__codec_dec_next works on a local copy
+ * of it (written back after the batch), so that the stream cursors, counts
+ * and array bases live in registers rather than being reloaded after every
+ * store into the history arrays and records (which might alias them). */
 struct dec {
     const uint8_t *p[NSTREAM], *end[NSTREAM];
-    uint64_t *hist[3]; /* pushed values, nhist[h] of them */
+    uint64_t *hist[3]; /* pushed values, m.nhist[h] of them */
     uint64_t *tids, *ds;
+    uint64_t (*prev)[3]; /* previous value per (kind, field a..c): 256 rows */
     struct model m;
+    int refs; /* the reference history is kept (see rec_pushes) */
     int bad;
 };
 
-/* Read a varint from stream s; sets d->bad and returns 0 on any error.
- * chk 0 (a constant at every call): the caller guarantees readable bytes
- * past the stream's end (the body's padding) and checks for an overrun
- * afterwards, so no end test per read (see ht__codec_dec_next). */
-static inline __attribute__((always_inline)) uint64_t get(struct dec *d,
-                                                          int chk, int s)
+/* get()'s loop for a varint of 4 or more bytes at p: its value and length
+ * (0: malformed). Takes no pointer to the decoder, whose local copy then
+ * stays in registers. */
+struct varint {
+    uint64_t v;
+    unsigned len;
+};
+
+static __attribute__((noinline)) struct varint get_long(const uint8_t *p)
 {
-    const uint8_t *p = d->p[s], *end = d->end[s];
     uint64_t v = 0;
-    /* most fields are one-byte varints: the loop below gives the same */
-    if (__builtin_expect((!chk || p != end) && *p < 0x80, 1)) {
-        d->p[s] = p + 1;
-        return *p;
-    }
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (chk && p == end)
-            break;
-        uint8_t b = *p++;
+    for (unsigned shift = 0, i = 0; shift < 64; shift += 7) {
+        uint8_t b = p[i++];
         if (shift == 63 && b > 1)
             break;
         v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return (struct varint){v, i};
+    }
+    return (struct varint){0, 0};
+}
+
+/* Read a varint from stream s; sets d->bad and returns 0 on a malformed one.
+ * No end test: the caller guarantees readable bytes past the stream's end
+ * (the body's padding) and checks for an overrun afterwards (see
+ * ht__codec_dec_next). */
+static inline __attribute__((always_inline)) uint64_t get(struct dec *d, int s)
+{
+    const uint8_t *p = d->p[s];
+    uint64_t v;
+    /* one- to three-byte varints (nearly all: history tokens and deltas)
+     * unrolled; the loop below gives the same */
+    if (__builtin_expect(p[0] < 0x80, 1)) {
+        d->p[s] = p + 1;
+        return p[0];
+    }
+    v = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7;
+    if (p[1] < 0x80) {
+        d->p[s] = p + 2;
+        return v;
+    }
+    v |= (uint64_t)(p[2] & 0x7f) << 14;
+    if (p[2] < 0x80) {
+        d->p[s] = p + 3;
+        return v;
+    }
+    struct varint r = get_long(p);
+    if (!r.len)
+        d->bad = 1;
+    d->p[s] = p + r.len;
+    return r.v;
+}
+
+/* A varint of buf[*pos..len) with a bound test per byte (the body's stream
+ * lengths); 0 on a truncated or overlong one. */
+static int get_checked(const uint8_t *buf, size_t len, size_t *pos,
+                       uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t b = buf[(*pos)++];
+        if (shift == 63 && b > 1)
+            return 0;
+        v |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
-            d->p[s] = p;
-            return v;
+            *out = v;
+            return 1;
         }
     }
-    d->bad = 1;
     return 0;
 }
 
-static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, int chk, unsigned kind, unsigned f)
+static inline __attribute__((always_inline)) uint64_t
+dec_field(struct dec *d, unsigned kind, unsigned f)
 {
     enum mode md = field_mode(kind, f, d->m.ver);
     uint64_t v, i;
 
     switch (md) {
     case M_RAW:
-        return get(d, chk, S_RAW);
+        return get(d, S_RAW);
     case M_SIZE:
-        return get(d, chk, S_SIZE);
+        return get(d, S_SIZE);
     case M_DICT:
-        i = get(d, chk, S_DIDX);
-        if (i < d->m.nd)
+        i = get(d, S_DIDX);
+        if (__builtin_expect(i < d->m.nd, 1))
             return d->ds[i];
         if (i == d->m.nd) {
-            v = get(d, chk, S_DNEW);
+            v = get(d, S_DNEW);
             d->ds[d->m.nd++] = v;
             return v;
         }
         d->bad = 1;
         return 0;
     case M_HIST_R:
-        i = get(d, chk, S_RTOK);
+        i = get(d, S_RTOK);
         if (i == 1)
             return 0;
         if (i > (uint64_t)d->m.nhist[2] + 1) {
@@ -504,35 +586,60 @@ static inline __attribute__((always_inline)) uint64_t dec_field(struct dec *d, i
             return 0;
         }
         v = i ? d->hist[2][d->m.nhist[2] - (i - 1)]
-              : d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, chk, S_DELTA));
+              : d->prev[kind][f] + (uint64_t)ht__unzigzag(get(d, S_DELTA));
         break;
     case M_HIST_A:
     case M_HIST_F: {
-        int h = md == M_HIST_A ? 0 : 1;
-        i = get(d, chk, S_HTOK);
-        if (i > d->m.nhist[h]) {
+        /* no array index by a variable h: d stays in registers */
+        uint32_t nh = md == M_HIST_A ? d->m.nhist[0] : d->m.nhist[1];
+        i = get(d, S_HTOK);
+        if (i > nh) {
             d->bad = 1;
             return 0;
         }
-        if (i) {
-            v = d->hist[h][d->m.nhist[h] - i];
+        if (__builtin_expect(i != 0, 1)) {
+            v = (md == M_HIST_A ? d->hist[0] : d->hist[1])[nh - i];
             break;
         }
     }
         /* fall through */
     case M_DELTA:
-        v = d->m.prev[kind][f] + (uint64_t)ht__unzigzag(get(d, chk, S_DELTA));
+        v = d->prev[kind][f] + (uint64_t)ht__unzigzag(get(d, S_DELTA));
         break;
     default:
         d->bad = 1;
         return 0;
     }
-    d->m.prev[kind][f] = v;
+    d->prev[kind][f] = v;
     return v;
 }
 
+/* The fields a..d of a record of kind k (a constant where inlined for the
+ * common kinds, so that field_mode() folds away) and its history pushes. */
 static inline __attribute__((always_inline)) void
-dec_rec(struct dec *restrict d, struct ht_rec *restrict r, const int chk)
+dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k)
+{
+    struct push ps[2];
+    unsigned np;
+
+    r->a = dec_field(d, k, 0);
+    r->b = dec_field(d, k, 1);
+    r->c = dec_field(d, k, 2);
+    r->d = dec_field(d, k, 3);
+    np = rec_pushes(k, d->refs, r->a, r->b, r->c, ps);
+    for (unsigned i = 0; i < np; i++) {
+        /* constant indexes (see struct dec) */
+        if (ps[i].h == 0)
+            d->hist[0][d->m.nhist[0]++] = ps[i].v;
+        else if (ps[i].h == 1)
+            d->hist[1][d->m.nhist[1]++] = ps[i].v;
+        else
+            d->hist[2][d->m.nhist[2]++] = ps[i].v;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
 {
     uint64_t t, fl;
     unsigned k;
@@ -540,93 +647,54 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r, const int chk)
     /* every field is written below (on error recs are unspecified): no
      * memset, the output buffer is larger than the cache */
     r->reserved = 0;
-    if (chk && d->p[S_KIND] == d->end[S_KIND]) {
-        d->bad = 1;
-        return;
-    }
     k = *d->p[S_KIND]++;
     r->kind = (uint8_t)k;
-    r->seq = d->m.prev_seq + get(d, chk, S_SEQ);
+    r->seq = d->m.prev_seq + get(d, S_SEQ);
     d->m.prev_seq = r->seq;
-    t = get(d, chk, S_TID);
-    if (t == d->m.ntid) {
-        uint64_t v = get(d, chk, S_TIDNEW);
+    t = get(d, S_TID);
+    if (__builtin_expect(t >= d->m.ntid, 0)) {
+        if (t > d->m.ntid) {
+            d->bad = 1;
+            return;
+        }
+        uint64_t v = get(d, S_TIDNEW);
         if (v > UINT32_MAX)
             d->bad = 1;
         d->tids[d->m.ntid++] = v;
-    } else if (t > d->m.ntid) {
-        d->bad = 1;
-        return;
     }
     r->tid = (uint32_t)d->tids[t];
-    fl = get(d, chk, S_FLAGS);
+    fl = get(d, S_FLAGS);
     if (fl > UINT16_MAX)
         d->bad = 1;
     r->flags = (uint16_t)fl;
-    /* the two kinds of nearly every record with their kind a constant, so
-     * field_mode() folds away: the same decoding, without a mode switch per
-     * field */
-    if (k == HT_EV_ALLOC) {
-        r->a = dec_field(d, chk, HT_EV_ALLOC, 0);
-        r->b = dec_field(d, chk, HT_EV_ALLOC, 1);
-        r->c = dec_field(d, chk, HT_EV_ALLOC, 2);
-        r->d = dec_field(d, chk, HT_EV_ALLOC, 3);
-    } else if (k == HT_EV_FREE) {
-        r->a = dec_field(d, chk, HT_EV_FREE, 0);
-        r->b = dec_field(d, chk, HT_EV_FREE, 1);
-        r->c = dec_field(d, chk, HT_EV_FREE, 2);
-        r->d = dec_field(d, chk, HT_EV_FREE, 3);
-    } else {
-        r->a = dec_field(d, chk, k, 0);
-        r->b = dec_field(d, chk, k, 1);
-        r->c = dec_field(d, chk, k, 2);
-        r->d = dec_field(d, chk, k, 3);
-    }
-    if (d->m.ver < 2) {
-        /* version 1 chunks have no reference history */
-    } else if (k == HT_EV_STORE) {
-        if (r->b)
-            d->hist[2][d->m.nhist[2]++] = r->b;
-        if (r->c)
-            d->hist[2][d->m.nhist[2]++] = r->c;
-    } else if (k == HT_EV_INCREF || k == HT_EV_DECREF) {
-        if (r->a)
-            d->hist[2][d->m.nhist[2]++] = r->a;
-    }
-    if (k == HT_EV_ALLOC) {
-        d->hist[0][d->m.nhist[0]++] = r->a;
-        if (d->m.ver >= 2)
-            d->hist[2][d->m.nhist[2]++] = r->a;
-    } else if (k == HT_EV_FREE) {
-        d->hist[1][d->m.nhist[1]++] = r->a;
-    } else if (k == HT_EV_REALLOC) {
-        if (r->c)
-            d->hist[1][d->m.nhist[1]++] = r->c;
-        if (r->a)
-            d->hist[0][d->m.nhist[0]++] = r->a;
-    }
+    /* the two kinds of nearly every record with their kind a constant */
+    if (k == HT_EV_ALLOC)
+        dec_fields(d, r, HT_EV_ALLOC);
+    else if (k == HT_EV_FREE)
+        dec_fields(d, r, HT_EV_FREE);
+    else
+        dec_fields(d, r, k);
 }
 
 /* Split the body into streams (a version 1 chunk has no S_RTOK: it stays
  * empty); 0 on malformed lengths. */
 static int body_split(struct dec *d, const uint8_t *body, size_t len)
 {
-    struct dec hdr = {0};
     uint64_t lens[NSTREAM] = {0}, total = 0;
+    size_t pos = 0;
     const uint8_t *p;
     int ns = d->m.ver < 2 ? NSTREAM_V1 : NSTREAM;
 
-    hdr.p[0] = body;
-    hdr.end[0] = body + len;
     for (int s = 0; s < ns; s++) {
-        lens[s] = get(&hdr, 1, 0);
+        if (!get_checked(body, len, &pos, &lens[s]))
+            return 0;
         total += lens[s];
-        if (hdr.bad || lens[s] > len || total > len)
+        if (lens[s] > len || total > len)
             return 0;
     }
-    p = hdr.p[0];
-    if (total != (uint64_t)(body + len - p))
+    if (total != (uint64_t)(len - pos))
         return 0;
+    p = body + pos;
     for (int s = 0; s < NSTREAM; s++) {
         d->p[s] = p;
         p += lens[s];
@@ -654,6 +722,7 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
 
 struct ht__codec_dec {
     struct dec d;
+    uint64_t prev[256][3]; /* d.prev: previous values of the open chunk */
     ZSTD_DCtx *zd;
     uint8_t *body;
     size_t cap_body, cap_recs;
@@ -707,13 +776,22 @@ static ht_err dec_reserve(ht__codec_dec *c, uint32_t cnt, size_t raw_len)
         for (int i = 0; i < 5; i++) {
             free(*arr[i]);
             /* the reference history takes up to 2 pushes a record (a
-             * STORE's new and old value) */
-            if (!(*arr[i] = malloc(sizeof(uint64_t) * cnt * (i == 4 ? 3 : 1))))
+             * STORE's new and old value; rec_pushes) */
+            if (!(*arr[i] = malloc(sizeof(uint64_t) * cnt * (i == 4 ? 2 : 1))))
                 return HT_ENOMEM;
         }
         c->cap_recs = cnt;
     }
     return HT_OK;
+}
+
+/* 1 if a stream was read past its end (exact: or not to its end) */
+static int overrun(const struct dec *d, int exact)
+{
+    for (int s = 0; s < NSTREAM; s++)
+        if (exact ? d->p[s] != d->end[s] : d->p[s] > d->end[s])
+            return 1;
+    return 0;
 }
 
 /*
@@ -752,6 +830,8 @@ ht_err ht__codec_dec_open(ht__codec_dec *c, const void *buf, size_t len,
     c->d.hist[2] = keep[2];
     c->d.tids = keep[3];
     c->d.ds = keep[4];
+    c->d.prev = c->prev;
+    memset(c->prev, 0, sizeof(c->prev));
     c->d.m.ver = in[1];
     got = ZSTD_decompressDCtx(c->zd, c->body, raw_len, in + HT_CV1_HDR,
                               len - HT_CV1_HDR);
@@ -759,6 +839,8 @@ ht_err ht__codec_dec_open(ht__codec_dec *c, const void *buf, size_t len,
         !body_split(&c->d, c->body, raw_len) ||
         (size_t)(c->d.end[S_KIND] - c->d.p[S_KIND]) != cnt)
         return HT_ECORRUPT;
+    /* no M_HIST_R token in the chunk: the reference history is never read */
+    c->d.refs = c->d.m.ver >= 2 && c->d.p[S_RTOK] != c->d.end[S_RTOK];
     c->left = cnt;
     *count = cnt;
     return HT_OK;
@@ -775,27 +857,26 @@ ht_err ht__codec_dec_open(ht__codec_dec *c, const void *buf, size_t len,
 ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
                           size_t cap, size_t *n)
 {
-    struct dec *restrict d = &c->d;
+    /* a local copy (see struct dec), written back before each check */
+    struct dec d = c->d;
     uint32_t k = c->left < cap ? c->left : (uint32_t)cap;
 
     *n = 0;
     /* DEC_FAST records at a time without a test of the streams' ends per
      * read (a third of the decoder's work), then one test that no stream
      * was overrun: a malformed chunk is rejected at the same batch */
-    for (uint32_t i = 0; i < k && !d->bad;) {
+    for (uint32_t i = 0; i < k && !d.bad;) {
         uint32_t e = k - i < DEC_FAST ? k : i + DEC_FAST;
         for (; i < e; i++)
-            dec_rec(d, &recs[i], 0);
-        for (int s = 0; s < NSTREAM; s++)
-            if (d->p[s] > d->end[s])
-                d->bad = 1;
+            dec_rec(&d, &recs[i]);
+        c->d = d;
+        d.bad |= overrun(&c->d, 0);
     }
     c->left -= k;
-    if (!d->bad && !c->left)
-        for (int s = 0; s < NSTREAM; s++)
-            if (d->p[s] != d->end[s])
-                d->bad = 1;
-    if (d->bad) {
+    c->d = d;
+    if (!d.bad && !c->left)
+        c->d.bad = overrun(&c->d, 1);
+    if (c->d.bad) {
         c->left = 0;
         return HT_ECORRUPT;
     }

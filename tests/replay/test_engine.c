@@ -817,6 +817,41 @@ static void test_realloc_onto_pending_address(void **state)
     ht_store_close(st);
 }
 
+/* A realloc keeping its address over a block allocated there while it was
+ * pending (a missed free) keeps its GC node: generation and the root slot's
+ * external reference. It used to remake the node (a leftover of id-named GC
+ * nodes), losing the root reference, so the next gen-0 collection took the
+ * block as unreachable: 701 collected instead of 700. Counts: the missed
+ * free's dealloc leaves count0 at 1, the 700 allocations make it 701 >
+ * threshold 700, and the collection finds the rooted block reachable. */
+static void test_realloc_keeps_gc_node(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init(&b);
+    ev(&b, HT_EV_ROOT, 0x600000, 0x100, 0, 0);                 /* 0 */
+    ev(&b, HT_EV_ALLOC, 0x1000, 32, 0, 0);                     /* 1 */
+    ev(&b, HT_EV_STORE, 0x600000, 0x1000, 0, 0);               /* 2 */
+    ev(&b, HT_EV_FREE, 0x1000, 0, 0, HT_EVF_REALLOC);          /* 3 */
+    ev(&b, HT_EV_ALLOC, 0x1000, 16, 0, 0);                     /* 4 X */
+    ev(&b, HT_EV_REALLOC, 0x1000, 64, 0x1000, 0);              /* 5 */
+    uint64_t last = 0;
+    for (unsigned i = 0; i < 700; i++)
+        last = ev(&b, HT_EV_ALLOC, 0x100000 + 64 * (uint64_t)i, 32, 0, 0);
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    char out[1024], want[64];
+    q(st, "SELECT n, seq, generation, collected, count0 FROM gc_collections",
+      out);
+    snprintf(want, sizeof want, "1,%llu,0,700,701", (unsigned long long)last);
+    assert_string_equal(out, want);
+    q(st, "SELECT seq, kind FROM errors", out);
+    assert_string_equal(out, "5,missed_free");
+    assert_int_equal(r.reachable, 1);
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -833,6 +868,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_realloc_onto_pending_address,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_keeps_gc_node, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_profiles_and_raw, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_collections, setup, teardown),

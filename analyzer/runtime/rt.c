@@ -738,29 +738,21 @@ static void ht__rt_atfork_child(void)
  * Which blocks are live: per address, the ALLOC/REALLOC/FREE with the
  * highest seq decides (a FREE of an address is ordered before any later
  * allocation of it, S3); only seqs are compared, so chunk order, threads
- * and S4 disorder do not matter. The pass reads the spill once and never
- * probes a table bigger than the cache (one table of all addresses cost a
- * cache miss per record: ~half of the pass; docs/DECISIONS.md 28):
- *   1. partition: one sequential read of the spill appends each event as
- *      an entry (addr, seq, size or DEAD) to one of 2^kb buckets picked by
- *      the top bits of the address's hash. A bucket is a list of one-page
- *      blocks bump-allocated from doubling mmap'd segments, so the writes
- *      are 2^kb sequential streams and no counting pass is needed;
- *   2. resolve: per bucket, a small open-addressing table (it grows only
- *      if the bucket has many addresses; keyed by the hash bits below the
- *      bucket's) keeps the latest event per address; the live ones are
- *      appended to the live array.
- * Only chunks whose disk blocks were allocated are read (ht__rt_chunk_ok:
- * a hole of a full tmpfs would SIGBUS). Then the live array is sorted by
+ * and S4 disorder do not matter. One pass over the spill's records in slot
+ * order feeds an mmap'd open-addressing table keyed by address that keeps
+ * the latest event per address: time linear in events, memory in distinct
+ * addresses. The table outgrows the caches (432 K addresses: 24 MB), so
+ * each event's home slot is prefetched HT__SNAP_AHEAD events before it is
+ * probed, overlapping the misses. (Partitioning the events into hash
+ * buckets resolved by cache-sized tables was built and measured slower:
+ * it writes, faults in and reads back 24 bytes per event, 46 MB for the
+ * 1.94 M events of the libyaml bench; docs/DECISIONS.md 25.) Only chunks
+ * whose disk blocks were allocated are read (ht__rt_chunk_ok; a hole of a
+ * full tmpfs would SIGBUS). Then the live blocks are radix-sorted by
  * address and every module data range, saved register, stack and live
  * block is scanned conservatively, recording one EDGE per word that points
  * into a live block. Scratch memory is mmap'd only (never malloc); stack
- * use is bounded. Invariants of one pass:
- *   P1. every ALLOC/REALLOC/FREE record with a != 0 of a readable chunk
- *       is in exactly one bucket, the one of its address (so all events of
- *       an address meet in one resolve step);
- *   P2. a bucket's blocks are full except its newest (head, n used).
- *   P3. the resolve table of a bucket is at most half full. */
+ * use is bounded. */
 struct ht__snap_ent {
     uint64_t key; /* block address */
     uint64_t a;   /* size */
@@ -780,6 +772,14 @@ static void *ht__snap_map(uint64_t bytes)
 {
     void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void *ht__snap_map_populated(uint64_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE,
+                   -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -819,56 +819,116 @@ static void ht__snap_sort(struct ht__snap_ent *v, uint64_t n)
     }
 }
 
-/* A partition block: one page. */
-#define HT__SNAP_BLK_ENTS ((4096 - 8) / sizeof(struct ht__snap_slot))
-struct ht__snap_blk {
-    struct ht__snap_blk *next; /* the bucket's previous (full) block */
-    struct ht__snap_slot e[HT__SNAP_BLK_ENTS];
-};
-_Static_assert(sizeof(struct ht__snap_blk) <= 4096, "one page per block");
-
-/* A bucket's newest block and how many of its entries are used (P2); kept
- * out of the block so the writes touch one line per bucket. */
-struct ht__snap_bucket {
-    struct ht__snap_blk *head;
-    uint64_t n;
-};
-
-#define HT__SNAP_SEGS 40 /* 4 MiB << 39: more than any address space */
-
-struct ht__snap_part {
-    unsigned kb;                  /* 2^kb buckets */
-    struct ht__snap_bucket *b;    /* [2^kb] */
-    uint64_t n;                   /* entries in all buckets */
-    char *seg[HT__SNAP_SEGS];     /* block segments, 4 MiB << i bytes */
-    unsigned nseg;
-    char *next, *end;             /* unused part of the newest segment */
-};
-
-/* Append (addr, seq, size) to addr's bucket (P1). -1 if out of memory. */
-static int ht__snap_put(struct ht__snap_part *p, uint64_t addr, uint64_t seq,
-                        uint64_t size)
+/* Sort v[0..n) by key: an LSD radix sort, a byte a pass, through a
+ * scratch copy (passes over a byte that all keys share are skipped: heap
+ * addresses differ in 3-5 low bytes), O(n) where the heapsort's sifts cost
+ * a cache miss per level (1 M live blocks: 1.2 s of heapsort). Falls back to
+ * the heapsort without scratch memory. */
+static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
 {
-    struct ht__snap_bucket *b = &p->b[addr * HT__SNAP_HASH >> (64 - p->kb)];
-    if (__builtin_expect(!b->head || b->n == HT__SNAP_BLK_ENTS, 0)) {
-        if (p->next == p->end) {
-            if (p->nseg == HT__SNAP_SEGS)
-                return -1;
-            uint64_t bytes = (uint64_t)4 << 20 << p->nseg;
-            char *m = ht__snap_map(bytes);
-            if (!m)
-                return -1;
-            p->seg[p->nseg++] = m;
-            p->next = m;
-            p->end = m + bytes;
-        }
-        struct ht__snap_blk *k = (struct ht__snap_blk *)(void *)p->next;
-        p->next += 4096;
-        k->next = b->head;
-        b->head = k;
-        b->n = 0;
+    uint64_t bytes = n * sizeof *v + 8 * 256 * sizeof(uint64_t);
+    char *m = n > 64 ? ht__snap_map(bytes) : NULL;
+    if (!m) {
+        ht__snap_sort(v, n);
+        return;
     }
-    struct ht__snap_slot *e = &b->head->e[b->n++];
+    uint64_t(*cnt)[256] = (uint64_t(*)[256])(void *)m;
+    struct ht__snap_ent *tmp = (struct ht__snap_ent *)(m + 8 * 256 * 8);
+    for (uint64_t i = 0; i < n; i++)
+        for (unsigned d = 0; d < 8; d++)
+            cnt[d][v[i].key >> (8 * d) & 255]++;
+    struct ht__snap_ent *src = v, *dst = tmp;
+    for (unsigned d = 0; d < 8; d++) {
+        if (cnt[d][v[0].key >> (8 * d) & 255] == n)
+            continue; /* one value: the order stays */
+        uint64_t pos = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            uint64_t c = cnt[d][b];
+            cnt[d][b] = pos;
+            pos += c;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            dst[cnt[d][src[i].key >> (8 * d) & 255]++] = src[i];
+        struct ht__snap_ent *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    ht__snap_unmap(m, bytes);
+}
+
+/* The address table: cap slots (a power of two; 0 before the first
+ * event), n used, at most half full. */
+struct ht__snap_tab {
+    struct ht__snap_slot *v;
+    uint64_t cap, n;
+};
+
+static uint64_t ht__snap_home(uint64_t cap, uint64_t addr)
+{
+    return (addr * HT__SNAP_HASH >> 17) & (cap - 1);
+}
+
+static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
+                                           uint64_t cap, uint64_t addr)
+{
+    uint64_t i = ht__snap_home(cap, addr);
+    while (v[i].addr != 0 && v[i].addr != addr)
+        i = (i + 1) & (cap - 1);
+    return &v[i];
+}
+
+/* Keep e in t if it is the latest event of its address so far. Returns -1
+ * if the table cannot grow. */
+static int ht__snap_note(struct ht__snap_tab *t, const struct ht__snap_slot *e)
+{
+    if (2 * (t->n + 1) > t->cap) {
+        uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
+        /* populated at once: every page gets written (rehash, spread
+         * inserts), and one populate costs less than a fault per page */
+        struct ht__snap_slot *nv = ht__snap_map_populated(ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        for (uint64_t i = 0; i < t->cap; i++)
+            if (t->v[i].addr)
+                *ht__snap_slot(nv, ncap, t->v[i].addr) = t->v[i];
+        ht__snap_unmap(t->v, t->cap * sizeof *t->v);
+        t->v = nv;
+        t->cap = ncap;
+    }
+    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap, e->addr);
+    if (s->addr == 0) {
+        *s = *e;
+        t->n++;
+    } else if (e->seq > s->seq) {
+        s->seq = e->seq;
+        s->size = e->size;
+    }
+    return 0;
+}
+
+/* Events in flight: each one's home slot is prefetched when it enters, so
+ * up to HT__SNAP_AHEAD table misses overlap instead of one stalling each
+ * event (a table of all addresses exceeds the caches). */
+#define HT__SNAP_AHEAD 16
+struct ht__snap_pipe {
+    struct ht__snap_slot q[HT__SNAP_AHEAD];
+    unsigned head, n;
+};
+
+static int ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p,
+                         uint64_t addr, uint64_t seq, uint64_t size)
+{
+    if (t->v)
+        __builtin_prefetch(&t->v[ht__snap_home(t->cap, addr)], 1);
+    if (p->n == HT__SNAP_AHEAD) {
+        if (ht__snap_note(t, &p->q[p->head]) != 0)
+            return -1;
+        p->head = (p->head + 1) % HT__SNAP_AHEAD;
+        p->n--;
+    }
+    struct ht__snap_slot *e = &p->q[(p->head + p->n) % HT__SNAP_AHEAD];
     e->addr = addr;
     e->seq = seq;
     e->size = size;
@@ -876,67 +936,11 @@ static int ht__snap_put(struct ht__snap_part *p, uint64_t addr, uint64_t seq,
     return 0;
 }
 
-static void ht__snap_part_free(struct ht__snap_part *p)
+static int ht__snap_drain(struct ht__snap_tab *t, struct ht__snap_pipe *p)
 {
-    for (unsigned i = 0; i < p->nseg; i++)
-        ht__snap_unmap(p->seg[i], (uint64_t)4 << 20 << i);
-    ht__snap_unmap(p->b, ((uint64_t)1 << p->kb) * sizeof *p->b);
-}
-
-/* The resolve table: the first cap (a power of two, 2^lg) slots of v,
- * which has room for vcap; n used (P3). */
-struct ht__snap_tab {
-    struct ht__snap_slot *v;
-    uint64_t vcap, cap, n;
-    unsigned lg, kb;
-};
-
-static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
-                                           const struct ht__snap_tab *t,
-                                           uint64_t addr)
-{
-    /* the hash bits below the bucket's (all addresses here share those) */
-    uint64_t i = (addr * HT__SNAP_HASH << t->kb) >> (64 - t->lg);
-    while (v[i].addr != 0 && v[i].addr != addr)
-        i = (i + 1) & (t->cap - 1);
-    return &v[i];
-}
-
-/* Make *v (room for *vcap slots) hold at least need slots, contents
- * lost. -1 if out of memory. */
-static int ht__snap_room(struct ht__snap_slot **v, uint64_t *vcap,
-                         uint64_t need)
-{
-    if (*vcap >= need)
-        return 0;
-    struct ht__snap_slot *nv = ht__snap_map(need * sizeof *nv);
-    if (!nv)
-        return -1;
-    ht__snap_unmap(*v, *vcap * sizeof **v);
-    *v = nv;
-    *vcap = need;
-    return 0;
-}
-
-/* Double t's table, rehashing into spare (room for *scap slots), which
- * then becomes the table; the old table becomes the spare. */
-static int ht__snap_grow(struct ht__snap_tab *t, struct ht__snap_slot **spare,
-                         uint64_t *scap)
-{
-    if (ht__snap_room(spare, scap, 2 * t->cap) != 0)
-        return -1;
-    struct ht__snap_slot *ov = t->v, *nv = *spare;
-    uint64_t ocap = t->cap, ovcap = t->vcap;
-    memset(nv, 0, 2 * ocap * sizeof *nv);
-    t->cap = 2 * ocap;
-    t->lg++;
-    for (uint64_t i = 0; i < ocap; i++)
-        if (ov[i].addr)
-            *ht__snap_slot(nv, t, ov[i].addr) = ov[i];
-    t->v = nv;
-    t->vcap = *scap;
-    *spare = ov;
-    *scap = ovcap;
+    for (; p->n; p->n--, p->head = (p->head + 1) % HT__SNAP_AHEAD)
+        if (ht__snap_note(t, &p->q[p->head]) != 0)
+            return -1;
     return 0;
 }
 
@@ -945,81 +949,54 @@ static int ht__snap_grow(struct ht__snap_tab *t, struct ht__snap_slot **spare,
 struct ht__snap_live {
     struct ht__snap_ent *v;
     uint64_t n, lo, last;
+    uint64_t hint; /* < n: the block ht__snap_find found last */
 };
 
-/* Step 2: resolve every bucket of p into live (room for p->n entries).
- * -1 if out of memory. */
-static int ht__snap_resolve(struct ht__snap_part *p, struct ht__snap_live *live)
+/* Index of the last block of v[lo..hi) with key <= x (lo - 1 if none;
+ * v[lo - 1].key <= x is known when lo > 0). */
+static uint64_t ht__snap_below(const struct ht__snap_ent *v, uint64_t lo,
+                               uint64_t hi, uint64_t x)
 {
-    enum { CAP0 = 1024 }; /* 24 KiB: L1/L2 */
-    struct ht__snap_tab t = {0};
-    struct ht__snap_slot *spare = NULL;
-    uint64_t scap = 0;
-    int rc = -1;
-    t.kb = p->kb;
-    if (ht__snap_room(&t.v, &t.vcap, CAP0) != 0)
-        goto out;
-    for (uint64_t bi = 0; bi < (uint64_t)1 << p->kb; bi++) {
-        const struct ht__snap_bucket *b = &p->b[bi];
-        if (!b->head)
-            continue;
-        t.cap = CAP0;
-        t.lg = 10;
-        t.n = 0;
-        memset(t.v, 0, CAP0 * sizeof *t.v);
-        uint64_t used = b->n; /* P2: the head's count, then full blocks */
-        for (const struct ht__snap_blk *k = b->head; k;
-             k = k->next, used = HT__SNAP_BLK_ENTS) {
-            for (uint64_t i = 0; i < used; i++) {
-                const struct ht__snap_slot *e = &k->e[i];
-                if (2 * (t.n + 1) > t.cap &&
-                    ht__snap_grow(&t, &spare, &scap) != 0)
-                    goto out;
-                struct ht__snap_slot *s = ht__snap_slot(t.v, &t, e->addr);
-                if (s->addr == 0) {
-                    *s = *e;
-                    t.n++;
-                } else if (e->seq > s->seq) {
-                    s->seq = e->seq;
-                    s->size = e->size;
-                }
-            }
-        }
-        for (uint64_t i = 0; i < t.cap; i++)
-            if (t.v[i].addr && t.v[i].size != HT__SNAP_DEAD) {
-                live->v[live->n].key = t.v[i].addr;
-                live->v[live->n].a = t.v[i].size;
-                live->n++;
-            }
-    }
-    rc = 0;
-out:
-    ht__snap_unmap(t.v, t.vcap * sizeof *t.v);
-    ht__snap_unmap(spare, scap * sizeof *spare);
-    return rc;
-}
-
-/* Find the live block containing v, or NULL. */
-static const struct ht__snap_ent *ht__snap_find(const struct ht__snap_live *l,
-                                                uint64_t v)
-{
-    if (v < l->lo || v > l->last) /* outside every block: most words */
-        return NULL;
-    uint64_t lo = 0, hi = l->n;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (l->v[mid].key <= v)
+        if (v[mid].key <= x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0)
-        return NULL;
-    const struct ht__snap_ent *b = &l->v[lo - 1];
-    return v - b->key < b->a ? b : NULL;
+    return lo - 1;
 }
 
-static void ht__snap_scan(const struct ht__snap_live *l, uint64_t lo,
+/* Find the live block containing x, or NULL. Neighbouring words mostly
+ * point near each other (a block's fields, a list whose nodes were
+ * allocated in turn), so the block found last and its neighbours are
+ * tried before a binary search (1 M live list nodes: half the scan). */
+static const struct ht__snap_ent *ht__snap_find(struct ht__snap_live *l,
+                                                uint64_t x)
+{
+    if (x < l->lo || x > l->last) /* outside every block: most words */
+        return NULL;
+    const struct ht__snap_ent *v = l->v;
+    uint64_t h = l->hint, n = l->n, c;
+    if (v[h].key <= x) {
+        if (h + 1 == n || x < v[h + 1].key)
+            c = h;
+        else if (h + 2 == n || x < v[h + 2].key)
+            c = h + 1;
+        else
+            c = ht__snap_below(v, h + 2, n, x);
+    } else if (h > 0 && v[h - 1].key <= x) {
+        c = h - 1;
+    } else {
+        c = ht__snap_below(v, 0, h, x);
+        if (c == UINT64_MAX)
+            return NULL;
+    }
+    l->hint = c;
+    return x - v[c].key < v[c].a ? &v[c] : NULL;
+}
+
+static void ht__snap_scan(struct ht__snap_live *l, uint64_t lo,
                           uint64_t hi)
 {
     for (uint64_t p = (lo + 7) & ~7ull; p + 8 <= hi; p += 8) {
@@ -1128,7 +1105,7 @@ done:
 
 /* Scan [lo, hi) where m says it is mapped readable: another thread's stack
  * may have been unmapped since its slot was read. */
-static void ht__snap_scan_mapped(const struct ht__snap_live *l,
+static void ht__snap_scan_mapped(struct ht__snap_live *l,
                                  const struct ht__snap_maps *m, uint64_t lo,
                                  uint64_t hi)
 {
@@ -1184,7 +1161,7 @@ __attribute__((noinline)) static uint64_t ht__rt_sp_here(void)
  * running thread of g_threads (T1; no stack pointer is known for those, so
  * dead frames below it are scanned too, and the thread keeps running while
  * it is read). */
-static void ht__snap_stacks(const struct ht__snap_live *l, uint64_t sp)
+static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
 {
     pthread_t me = pthread_self();
     uint64_t top = 0;
@@ -1236,17 +1213,10 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     if (nch > h->max_chunks)
         nch = h->max_chunks;
     const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
-    struct ht__snap_part p = {0};
+    struct ht__snap_tab t = {0};
+    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
     struct ht__snap_live l = {0};
     uint64_t live_bytes = 0;
-    /* 2^kb buckets: ~2048 records each if all were allocator events (a
-     * 1024-slot table per bucket), at most 4096 open write streams */
-    uint64_t bound = nch * h->chunk_records / 2048;
-    p.kb = 4;
-    while (p.kb < 12 && (uint64_t)1 << p.kb < bound)
-        p.kb++;
-    if (!(p.b = ht__snap_map(((uint64_t)1 << p.kb) * sizeof *p.b)))
-        goto out;
     for (uint64_t c = 0; c < nch; c++) {
         if (!ht__rt_chunk_ok(c))
             continue;
@@ -1259,17 +1229,29 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
             if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
                 r->a == 0)
                 continue;
-            if (ht__snap_put(&p, r->a, r->seq,
-                             k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
+            if (ht__snap_push(&t, &pipe, r->a, r->seq,
+                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
                 goto out;
         }
     }
-    live_bytes = (p.n + 1) * sizeof *l.v;
-    if (!(l.v = ht__snap_map(live_bytes)) || ht__snap_resolve(&p, &l) != 0)
+    if (ht__snap_drain(&t, &pipe) != 0)
         goto out;
-    ht__snap_part_free(&p);
-    memset(&p, 0, sizeof p);
-    ht__snap_sort(l.v, l.n);
+    /* the sorted array of live blocks (key = addr, a = size) */
+    for (uint64_t i = 0; i < t.cap; i++)
+        l.n += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
+    live_bytes = (l.n + 1) * sizeof *l.v;
+    if (!(l.v = ht__snap_map(live_bytes)))
+        goto out;
+    l.n = 0;
+    for (uint64_t i = 0; i < t.cap; i++)
+        if (t.v[i].addr && t.v[i].size != HT__SNAP_DEAD) {
+            l.v[l.n].key = t.v[i].addr;
+            l.v[l.n].a = t.v[i].size;
+            l.n++;
+        }
+    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
+    t.v = NULL;
+    ht__snap_sort_keys(l.v, l.n);
     l.lo = UINT64_MAX;
     for (uint64_t i = 0; i < l.n; i++) {
         uint64_t k = l.v[i].key, e = k + l.v[i].a - 1;
@@ -1296,7 +1278,7 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
         ht__snap_scan(&l, l.v[i].key, l.v[i].key + l.v[i].a);
 out:
     ht__snap_unmap(l.v, live_bytes);
-    ht__snap_part_free(&p);
+    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
 }
 
 /* Snapshot with the calling thread's registers and stack (from this frame

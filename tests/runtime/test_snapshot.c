@@ -120,8 +120,9 @@ static size_t edges_from(const struct edge *e, size_t n, uint64_t lo,
     return edge_lower(e, n, hi) - edge_lower(e, n, lo);
 }
 
-/* samples/snapshot_many: the new pass's exact result with many addresses
- * (60000 blocks: every bucket's table grows), a realloc that moves, blocks
+/* samples/snapshot_many: the pass's exact result with many addresses
+ * (60000+: the address table grows past its first 64 K slots while events
+ * are in flight; the live array is radix-sorted), a realloc that moves, blocks
  * freed by another thread than the one that allocated them (spill order
  * differs from seq order) and a big live set: exactly one edge per g_live
  * slot, one per chain link, none from g_stale. */
@@ -171,7 +172,8 @@ static void test_exit_snapshot_many(void **state)
     assert_non_null(f);
     struct ht_spill_header *h = malloc(HT_SPILL_HEADER_SIZE);
     assert_non_null(h);
-    assert_int_equal(fread(h, 1, HT_SPILL_HEADER_SIZE, f), HT_SPILL_HEADER_SIZE);
+    assert_int_equal(fread(h, 1, HT_SPILL_HEADER_SIZE, f),
+                     HT_SPILL_HEADER_SIZE);
     size_t nrec = (size_t)h->next_chunk * h->chunk_records;
     struct ht_rec *r = calloc(nrec, sizeof *r);
     assert_non_null(r);
@@ -217,7 +219,9 @@ static void test_exit_snapshot_many(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_exit_snapshot),
-                                       cmocka_unit_test(test_exit_snapshot_many)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exit_snapshot),
+        cmocka_unit_test(test_exit_snapshot_many),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

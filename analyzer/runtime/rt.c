@@ -879,51 +879,66 @@ static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
     return &v[i];
 }
 
-/* Keep e in t if it is the latest event of its address so far. Returns -1
- * if the table cannot grow. */
-static int ht__snap_note(struct ht__snap_tab *t, const struct ht__snap_slot *e)
+/* Double t (to 64 K slots from none). Returns -1 without memory. */
+__attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t)
 {
-    if (2 * (t->n + 1) > t->cap) {
-        uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
-        /* populated at once: every page gets written (rehash, spread
-         * inserts), and one populate costs less than a fault per page */
-        struct ht__snap_slot *nv = ht__snap_map_populated(ncap * sizeof *nv);
-        if (!nv)
-            return -1;
-        for (uint64_t i = 0; i < t->cap; i++)
-            if (t->v[i].addr)
-                *ht__snap_slot(nv, ncap, t->v[i].addr) = t->v[i];
-        ht__snap_unmap(t->v, t->cap * sizeof *t->v);
-        t->v = nv;
-        t->cap = ncap;
-    }
-    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap, e->addr);
+    uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
+    /* populated at once: every page gets written (rehash, spread inserts),
+     * and one populate costs less than a fault per page */
+    struct ht__snap_slot *nv = ht__snap_map_populated(ncap * sizeof *nv);
+    if (!nv)
+        return -1;
+    for (uint64_t i = 0; i < t->cap; i++)
+        if (t->v[i].addr)
+            *ht__snap_slot(nv, ncap, t->v[i].addr) = t->v[i];
+    ht__snap_unmap(t->v, t->cap * sizeof *t->v);
+    t->v = nv;
+    t->cap = ncap;
+    return 0;
+}
+
+/* Keep (addr, seq, size) in t if it is the latest event of addr so far.
+ * Returns -1 if the table cannot grow. */
+static inline __attribute__((always_inline)) int
+ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
+              uint64_t size)
+{
+    if (__builtin_expect(2 * (t->n + 1) > t->cap, 0) && ht__snap_grow(t) != 0)
+        return -1;
+    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap, addr);
     if (s->addr == 0) {
-        *s = *e;
+        s->addr = addr;
+        s->seq = seq;
+        s->size = size;
         t->n++;
-    } else if (e->seq > s->seq) {
-        s->seq = e->seq;
-        s->size = e->size;
+    } else if (seq > s->seq) {
+        s->seq = seq;
+        s->size = size;
     }
     return 0;
 }
 
-/* Events in flight: each one's home slot is prefetched when it enters, so
- * up to HT__SNAP_AHEAD table misses overlap instead of one stalling each
- * event (a table of all addresses exceeds the caches). */
+/* Events in flight: once the table outgrows its first 64 K slots (1.5 MB,
+ * about an L2), each event's home slot is prefetched when it enters and
+ * probed HT__SNAP_AHEAD events later, so the misses overlap instead of
+ * each stalling its event. A smaller table is probed at once: the queue
+ * would only add work (pure churn has a few thousand addresses). */
 #define HT__SNAP_AHEAD 16
 struct ht__snap_pipe {
     struct ht__snap_slot q[HT__SNAP_AHEAD];
     unsigned head, n;
 };
 
-static int ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p,
-                         uint64_t addr, uint64_t seq, uint64_t size)
+static inline __attribute__((always_inline)) int
+ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, uint64_t addr,
+              uint64_t seq, uint64_t size)
 {
-    if (t->v)
-        __builtin_prefetch(&t->v[ht__snap_home(t->cap, addr)], 1);
+    if (t->cap <= 1u << 16) /* the queue is empty: it only fills later */
+        return ht__snap_note(t, addr, seq, size);
+    __builtin_prefetch(&t->v[ht__snap_home(t->cap, addr)], 1);
     if (p->n == HT__SNAP_AHEAD) {
-        if (ht__snap_note(t, &p->q[p->head]) != 0)
+        const struct ht__snap_slot *e = &p->q[p->head];
+        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
             return -1;
         p->head = (p->head + 1) % HT__SNAP_AHEAD;
         p->n--;
@@ -938,9 +953,11 @@ static int ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p,
 
 static int ht__snap_drain(struct ht__snap_tab *t, struct ht__snap_pipe *p)
 {
-    for (; p->n; p->n--, p->head = (p->head + 1) % HT__SNAP_AHEAD)
-        if (ht__snap_note(t, &p->q[p->head]) != 0)
+    for (; p->n; p->n--, p->head = (p->head + 1) % HT__SNAP_AHEAD) {
+        const struct ht__snap_slot *e = &p->q[p->head];
+        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
             return -1;
+    }
     return 0;
 }
 
@@ -1217,11 +1234,12 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
     struct ht__snap_live l = {0};
     uint64_t live_bytes = 0;
+    const uint64_t cr = h->chunk_records; /* not reloaded per record */
     for (uint64_t c = 0; c < nch; c++) {
         if (!ht__rt_chunk_ok(c))
             continue;
-        const struct ht_rec *r = recs + c * h->chunk_records;
-        for (uint64_t i = 0; i < h->chunk_records; i++, r++) {
+        const struct ht_rec *r = recs + c * cr;
+        for (uint64_t i = 0; i < cr; i++, r++) {
             /* 6 KB ahead: the next page is in the TLB before the
              * hardware prefetcher reaches it (-20 % pass time) */
             __builtin_prefetch(r + 128);

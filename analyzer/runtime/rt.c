@@ -15,7 +15,7 @@
  *   R2. t_cur == 0, or its chunk index c (= t_cur >> 32, minus 1) is below
  *       g_hdr->max_chunks, was handed out to this thread by next_chunk and
  *       has had its disk blocks allocated (fallocate) and its bit set in
- *       g_chunk_ok (when that map exists); position <= chunk_records.
+ *       g_chunk_ok; position <= chunk_records.
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
  *       free honour spill invariant S3. A moving realloc takes one seq
@@ -80,10 +80,11 @@ static uint64_t g_map_size;
 static int g_fd = -1;
 static int g_hooks_done;                /* on_exit/atfork registered */
 /* Bit c set: spill chunk c has its disk blocks (R2), so the snapshot may
- * read it. Anonymous map of max_chunks bits made with the spill; NULL if
- * that mmap failed (the snapshot then asks the file: SEEK_DATA/SEEK_HOLE,
- * which on ext4's unwritten extents walks the page cache: ~10 % of a
- * churn recording with the exit snapshot). */
+ * read it. Anonymous map of max_chunks bits made with the spill, which
+ * fails with it: it is 1/6,291,456 of the spill's own map, so it can only
+ * fail where that one nearly did (no fallback asking the file with
+ * SEEK_DATA/SEEK_HOLE: on ext4's unwritten extents that walks the page
+ * cache, ~10 % of a churn recording; docs/DECISIONS.md 25). */
 static uint64_t *g_chunk_ok;
 static uint64_t g_chunk_ok_bytes;
 static uint64_t g_snapshots;
@@ -231,9 +232,8 @@ static uint64_t ht__rt_new_chunk(void)
             __atomic_store_n(&g_spill_full, 1, __ATOMIC_RELAXED);
         return 0;
     }
-    if (g_chunk_ok)
-        __atomic_fetch_or(&g_chunk_ok[c / 64], 1ull << (c % 64),
-                          __ATOMIC_RELEASE);
+    __atomic_fetch_or(&g_chunk_ok[c / 64], 1ull << (c % 64),
+                      __ATOMIC_RELEASE);
     return (c + 1) << 32;
 }
 
@@ -585,9 +585,15 @@ static int ht__rt_spill_create(int32_t parent_pid)
         return -1;
     }
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
+    uint64_t okb = (max_chunks + 63) / 64 * 8 + 8;
+    void *ok = m == MAP_FAILED ? MAP_FAILED
+                               : mmap(NULL, okb, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ok == MAP_FAILED) {
         ht__rt_puterr("heaptrail: cannot map spill in ", dir, ": ",
                       strerror(errno), "; recording disabled");
+        if (m != MAP_FAILED)
+            munmap(m, size);
         close(fd);
         unlink(path);
         return -1;
@@ -597,6 +603,7 @@ static int ht__rt_spill_create(int32_t parent_pid)
             != 0 && errno != EOPNOTSUPP) {
         ht__rt_puterr("heaptrail: cannot allocate spill in ", dir, ": ",
                       strerror(errno), "; recording disabled");
+        munmap(ok, okb);
         munmap(m, size);
         close(fd);
         unlink(path);
@@ -636,13 +643,10 @@ static int ht__rt_spill_create(int32_t parent_pid)
     memcpy(h->magic, HT_SPILL_MAGIC, 8);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-    uint64_t okb = (max_chunks + 63) / 64 * 8;
-    void *ok = mmap(NULL, okb ? okb : 8, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (g_chunk_ok) /* a fork child's copy of the parent's */
         munmap(g_chunk_ok, g_chunk_ok_bytes);
-    g_chunk_ok = ok == MAP_FAILED ? NULL : ok;
-    g_chunk_ok_bytes = okb ? okb : 8;
+    g_chunk_ok = ok;
+    g_chunk_ok_bytes = okb;
     if (g_fd >= 0)
         close(g_fd);
     g_fd = fd;
@@ -731,35 +735,58 @@ static void ht__rt_atfork_child(void)
 }
 
 /* ---- Exit snapshot (ARCHITECTURE.md decision 4) ----------------------
- * One pass over the spill's ALLOC/REALLOC/FREE records, in slot order, into
- * an mmap'd open-addressing table keyed by block address that keeps, per
- * address, the event with the highest seq (the latest one decides whether
- * the block is live: a FREE of an address is ordered before any later
- * allocation of it, S3). No sort of the events: time is linear in events,
- * memory in distinct addresses. Only chunks whose disk blocks were
- * allocated are read (g_chunk_ok; a hole of a full tmpfs would SIGBUS): a
- * bitmap instead of asking the file per chunk. Then every live block
- * (sorted by address) and every module data range is scanned
- * conservatively, recording one EDGE per word that points into a live
- * block. Scratch memory is mmap'd only (never malloc). */
+ * Which blocks are live: per address, the ALLOC/REALLOC/FREE with the
+ * highest seq decides (a FREE of an address is ordered before any later
+ * allocation of it, S3); only seqs are compared, so chunk order, threads
+ * and S4 disorder do not matter. One pass over the spill's records in slot
+ * order feeds an mmap'd open-addressing table keyed by address that keeps
+ * the latest event per address: time linear in events, memory in distinct
+ * addresses. The table outgrows the caches (432 K addresses: 24 MB), so
+ * each event's home slot is prefetched HT__SNAP_AHEAD events before it is
+ * probed, overlapping the misses. (Partitioning the events into hash
+ * buckets resolved by cache-sized tables was built and measured slower:
+ * it writes, faults in and reads back 24 bytes per event, 46 MB for the
+ * 1.94 M events of the libyaml bench; docs/DECISIONS.md 25.) Only chunks
+ * whose disk blocks were allocated are read (ht__rt_chunk_ok; a hole of a
+ * full tmpfs would SIGBUS). Then the live blocks are radix-sorted by
+ * address and every module data range, saved register, stack and live
+ * block is scanned conservatively, recording one EDGE per word that points
+ * into a live block. Scratch memory is mmap'd only (never malloc); stack
+ * use is bounded. */
 struct ht__snap_ent {
     uint64_t key; /* block address */
     uint64_t a;   /* size */
 };
 
-/* One table slot: address (0 = empty), seq of its latest event, size or
- * HT__SNAP_DEAD. */
+/* One event of the partition, or one slot of the resolve table: address
+ * (0 = empty slot), seq, size or HT__SNAP_DEAD. */
 struct ht__snap_slot {
     uint64_t addr, seq, size;
 };
 
 #define HT__SNAP_DEAD UINT64_MAX
+#define HT__SNAP_HASH 0x9E3779B97F4A7C15ull
 
+/* Scratch memory: MAP_NORESERVE, so only the pages touched count. */
 static void *ht__snap_map(uint64_t bytes)
 {
     void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+static void *ht__snap_map_populated(uint64_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void ht__snap_unmap(void *p, uint64_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
 }
 
 static void ht__snap_sift(struct ht__snap_ent *v, uint64_t i, uint64_t n)
@@ -792,40 +819,93 @@ static void ht__snap_sort(struct ht__snap_ent *v, uint64_t n)
     }
 }
 
-/* The address table (cap a power of two, n used slots). */
+/* Sort v[0..n) by key: an LSD radix sort, a byte a pass, through a
+ * scratch copy (passes over a byte that all keys share are skipped: heap
+ * addresses differ in 3-5 low bytes), O(n) where the heapsort's sifts cost
+ * a cache miss per level (1 M live blocks: 1.2 s of heapsort). Falls back to
+ * the heapsort without scratch memory. */
+static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
+{
+    uint64_t bytes = n * sizeof *v + 8 * 256 * sizeof(uint64_t);
+    char *m = n > 64 ? ht__snap_map(bytes) : NULL;
+    if (!m) {
+        ht__snap_sort(v, n);
+        return;
+    }
+    uint64_t(*cnt)[256] = (uint64_t(*)[256])(void *)m;
+    struct ht__snap_ent *tmp = (struct ht__snap_ent *)(m + 8 * 256 * 8);
+    for (uint64_t i = 0; i < n; i++)
+        for (unsigned d = 0; d < 8; d++)
+            cnt[d][v[i].key >> (8 * d) & 255]++;
+    struct ht__snap_ent *src = v, *dst = tmp;
+    for (unsigned d = 0; d < 8; d++) {
+        if (cnt[d][v[0].key >> (8 * d) & 255] == n)
+            continue; /* one value: the order stays */
+        uint64_t pos = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            uint64_t c = cnt[d][b];
+            cnt[d][b] = pos;
+            pos += c;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            dst[cnt[d][src[i].key >> (8 * d) & 255]++] = src[i];
+        struct ht__snap_ent *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    ht__snap_unmap(m, bytes);
+}
+
+/* The address table: cap slots (a power of two; 0 before the first
+ * event), n used, at most half full. */
 struct ht__snap_tab {
     struct ht__snap_slot *v;
     uint64_t cap, n;
 };
 
-static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
-                                           uint64_t mask, uint64_t addr)
+static uint64_t ht__snap_home(uint64_t cap, uint64_t addr)
 {
-    uint64_t i = (addr * 0x9E3779B97F4A7C15ull >> 17) & mask;
+    return (addr * HT__SNAP_HASH >> 17) & (cap - 1);
+}
+
+static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
+                                           uint64_t cap, uint64_t addr)
+{
+    uint64_t i = ht__snap_home(cap, addr);
     while (v[i].addr != 0 && v[i].addr != addr)
-        i = (i + 1) & mask;
+        i = (i + 1) & (cap - 1);
     return &v[i];
 }
 
-/* Note event (seq) on addr: live with size, or size DEAD. Returns -1 if
- * the table cannot grow. */
-static int ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
-                         uint64_t size)
+/* Double t (to 64 K slots from none). Returns -1 without memory. */
+__attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t)
 {
-    if (2 * (t->n + 1) > t->cap) {
-        uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
-        struct ht__snap_slot *nv = ht__snap_map(ncap * sizeof *nv);
-        if (!nv)
-            return -1;
-        for (uint64_t i = 0; i < t->cap; i++)
-            if (t->v[i].addr)
-                *ht__snap_slot(nv, ncap - 1, t->v[i].addr) = t->v[i];
-        if (t->v)
-            munmap(t->v, t->cap * sizeof *t->v);
-        t->v = nv;
-        t->cap = ncap;
-    }
-    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap - 1, addr);
+    uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
+    /* populated at once: every page gets written (rehash, spread inserts),
+     * and one populate costs less than a fault per page */
+    struct ht__snap_slot *nv = ht__snap_map_populated(ncap * sizeof *nv);
+    if (!nv)
+        return -1;
+    for (uint64_t i = 0; i < t->cap; i++)
+        if (t->v[i].addr)
+            *ht__snap_slot(nv, ncap, t->v[i].addr) = t->v[i];
+    ht__snap_unmap(t->v, t->cap * sizeof *t->v);
+    t->v = nv;
+    t->cap = ncap;
+    return 0;
+}
+
+/* Keep (addr, seq, size) in t if it is the latest event of addr so far.
+ * Returns -1 if the table cannot grow. */
+static inline __attribute__((always_inline)) int
+ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
+              uint64_t size)
+{
+    if (__builtin_expect(2 * (t->n + 1) > t->cap, 0) && ht__snap_grow(t) != 0)
+        return -1;
+    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap, addr);
     if (s->addr == 0) {
         s->addr = addr;
         s->seq = seq;
@@ -838,55 +918,119 @@ static int ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
     return 0;
 }
 
-/* Find the live block containing v in sorted live[0..n), or NULL. */
-static const struct ht__snap_ent *ht__snap_find(const struct ht__snap_ent *live,
-                                                uint64_t n, uint64_t v)
+/* Events in flight: once the table outgrows its first 64 K slots (1.5 MB,
+ * about an L2), each event's home slot is prefetched when it enters and
+ * probed HT__SNAP_AHEAD events later, so the misses overlap instead of
+ * each stalling its event. A smaller table is probed at once: the queue
+ * would only add work (pure churn has a few thousand addresses). */
+#define HT__SNAP_AHEAD 16
+struct ht__snap_pipe {
+    struct ht__snap_slot q[HT__SNAP_AHEAD];
+    unsigned head, n;
+};
+
+static inline __attribute__((always_inline)) int
+ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, uint64_t addr,
+              uint64_t seq, uint64_t size)
 {
-    uint64_t lo = 0, hi = n;
+    if (t->cap <= 1u << 16) /* the queue is empty: it only fills later */
+        return ht__snap_note(t, addr, seq, size);
+    __builtin_prefetch(&t->v[ht__snap_home(t->cap, addr)], 1);
+    if (p->n == HT__SNAP_AHEAD) {
+        const struct ht__snap_slot *e = &p->q[p->head];
+        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
+            return -1;
+        p->head = (p->head + 1) % HT__SNAP_AHEAD;
+        p->n--;
+    }
+    struct ht__snap_slot *e = &p->q[(p->head + p->n) % HT__SNAP_AHEAD];
+    e->addr = addr;
+    e->seq = seq;
+    e->size = size;
+    p->n++;
+    return 0;
+}
+
+static int ht__snap_drain(struct ht__snap_tab *t, struct ht__snap_pipe *p)
+{
+    for (; p->n; p->n--, p->head = (p->head + 1) % HT__SNAP_AHEAD) {
+        const struct ht__snap_slot *e = &p->q[p->head];
+        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The live blocks, sorted by key; every byte of them lies in [lo, last]
+ * (lo > last: no block has a byte). */
+struct ht__snap_live {
+    struct ht__snap_ent *v;
+    uint64_t n, lo, last;
+    uint64_t hint; /* < n: the block ht__snap_find found last */
+};
+
+/* Index of the last block of v[lo..hi) with key <= x (lo - 1 if none;
+ * v[lo - 1].key <= x is known when lo > 0). */
+static uint64_t ht__snap_below(const struct ht__snap_ent *v, uint64_t lo,
+                               uint64_t hi, uint64_t x)
+{
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (live[mid].key <= v)
+        if (v[mid].key <= x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0)
-        return NULL;
-    const struct ht__snap_ent *b = &live[lo - 1];
-    return v - b->key < b->a ? b : NULL;
+    return lo - 1;
 }
 
-static void ht__snap_scan(const struct ht__snap_ent *live, uint64_t n,
-                          uint64_t lo, uint64_t hi)
+/* Find the live block containing x, or NULL. Neighbouring words mostly
+ * point near each other (a block's fields, a list whose nodes were
+ * allocated in turn), so the block found last and its neighbours are
+ * tried before a binary search (1 M live list nodes: the scan's share of
+ * the recording's profile fell from 25 % to 6 %). */
+static const struct ht__snap_ent *ht__snap_find(struct ht__snap_live *l,
+                                                uint64_t x)
+{
+    if (x < l->lo || x > l->last) /* outside every block: most words */
+        return NULL;
+    const struct ht__snap_ent *v = l->v;
+    uint64_t h = l->hint, n = l->n, c;
+    if (v[h].key <= x) {
+        if (h + 1 == n || x < v[h + 1].key)
+            c = h;
+        else if (h + 2 == n || x < v[h + 2].key)
+            c = h + 1;
+        else
+            c = ht__snap_below(v, h + 2, n, x);
+    } else if (h > 0 && v[h - 1].key <= x) {
+        c = h - 1;
+    } else {
+        c = ht__snap_below(v, 0, h, x);
+        if (c == UINT64_MAX)
+            return NULL;
+    }
+    l->hint = c;
+    return x - v[c].key < v[c].a ? &v[c] : NULL;
+}
+
+static void ht__snap_scan(struct ht__snap_live *l, uint64_t lo,
+                          uint64_t hi)
 {
     for (uint64_t p = (lo + 7) & ~7ull; p + 8 <= hi; p += 8) {
         uint64_t v = *(const uint64_t *)(uintptr_t)p;
-        if (v && ht__snap_find(live, n, v))
+        if (ht__snap_find(l, v))
             ht__rt_record(HT_EV_EDGE, 0, p, v, 0, 0);
     }
 }
 
-/* How many records of spill chunk c are allocated (not a hole): 0 when its
- * fallocate failed (disk full), fewer when it was cut short. Reading a hole
- * of a full tmpfs through the map raises SIGBUS. A filesystem without hole
- * support reports data everywhere, which is right there. */
-static uint64_t ht__rt_chunk_records(uint64_t c, uint64_t nrec)
+/* Whether spill chunk c has its disk blocks (R2: its bit is set before
+ * the chunk's first record), i.e. may be read: a hole of a full tmpfs
+ * raises SIGBUS through the map. */
+static int ht__rt_chunk_ok(uint64_t c)
 {
-    if (g_chunk_ok) /* R2: set before the chunk's first record */
-        return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
-                       (c % 64) & 1
-                   ? nrec
-                   : 0;
-    off_t off = (off_t)(HT_SPILL_HEADER_SIZE + c * HT__RT_CHUNK_BYTES);
-    off_t d = lseek(g_fd, off, SEEK_DATA);
-    if (d < 0)
-        return errno == ENXIO ? 0 : nrec; /* ENXIO: no data from off on */
-    if (d != off)
-        return 0;
-    off_t h = lseek(g_fd, off, SEEK_HOLE);
-    if (h < 0 || h >= off + (off_t)HT__RT_CHUNK_BYTES)
-        return nrec;
-    return (uint64_t)(h - off) / sizeof(struct ht_rec);
+    return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
+               (c % 64) & 1;
 }
 
 /* Parse one /proc/self/maps line [q, end): "lo-hi perms ...". Returns 1
@@ -912,11 +1056,36 @@ static int ht__snap_maps_line(const char *q, const char *end, uint64_t *ml,
     return q < end && *q == 'r' && v[0] < v[1];
 }
 
-/* Scan [lo, hi) where it is mapped readable: another thread's stack may
- * have been unmapped since its slot was read. /proc/self/maps is read with
- * a fixed buffer (no malloc); a line longer than it is skipped whole. */
-static void ht__snap_scan_mapped(const struct ht__snap_ent *live, uint64_t n,
-                                 uint64_t lo, uint64_t hi)
+/* The readable mappings of the process, ascending, read once per snapshot
+ * (not once per thread stack) from /proc/self/maps into an mmap'd array. */
+struct ht__snap_maps {
+    uint64_t (*r)[2];
+    uint64_t n, cap;
+};
+
+static int ht__snap_maps_add(struct ht__snap_maps *m, uint64_t lo, uint64_t hi)
+{
+    if (m->n == m->cap) {
+        uint64_t ncap = m->cap ? 2 * m->cap : 256;
+        uint64_t(*nv)[2] = ht__snap_map(ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        if (m->n)
+            memcpy(nv, m->r, m->n * sizeof *nv);
+        ht__snap_unmap(m->r, m->cap * sizeof *m->r);
+        m->r = nv;
+        m->cap = ncap;
+    }
+    m->r[m->n][0] = lo;
+    m->r[m->n][1] = hi;
+    m->n++;
+    return 0;
+}
+
+/* Fill m (empty) from /proc/self/maps, read with a fixed buffer (no
+ * malloc); a line longer than it is skipped whole. Out of memory or an
+ * unreadable file leaves fewer ranges: less is scanned, nothing wrong. */
+static void ht__snap_maps_read(struct ht__snap_maps *m)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -935,11 +1104,9 @@ static void ht__snap_scan_mapped(const struct ht__snap_ent *live, uint64_t n,
         char *nl;
         while ((nl = memchr(buf + s, '\n', len - s))) {
             uint64_t ml, mh;
-            if (!skip && ht__snap_maps_line(buf + s, nl, &ml, &mh)) {
-                uint64_t a = ml > lo ? ml : lo, b = mh < hi ? mh : hi;
-                if (a < b)
-                    ht__snap_scan(live, n, a, b);
-            }
+            if (!skip && ht__snap_maps_line(buf + s, nl, &ml, &mh) &&
+                ht__snap_maps_add(m, ml, mh) != 0)
+                goto done;
             skip = 0;
             s = (size_t)(nl - buf) + 1;
         }
@@ -950,7 +1117,22 @@ static void ht__snap_scan_mapped(const struct ht__snap_ent *live, uint64_t n,
             skip = 1;
         }
     }
+done:
     close(fd);
+}
+
+/* Scan [lo, hi) where m says it is mapped readable: another thread's stack
+ * may have been unmapped since its slot was read. */
+static void ht__snap_scan_mapped(struct ht__snap_live *l,
+                                 const struct ht__snap_maps *m, uint64_t lo,
+                                 uint64_t hi)
+{
+    for (uint64_t i = 0; i < m->n; i++) {
+        uint64_t a = m->r[i][0] > lo ? m->r[i][0] : lo;
+        uint64_t b = m->r[i][1] < hi ? m->r[i][1] : hi;
+        if (a < b)
+            ht__snap_scan(l, a, b);
+    }
 }
 
 extern void *__libc_stack_end; /* top of the main thread's stack (ld.so) */
@@ -997,11 +1179,12 @@ __attribute__((noinline)) static uint64_t ht__rt_sp_here(void)
  * running thread of g_threads (T1; no stack pointer is known for those, so
  * dead frames below it are scanned too, and the thread keeps running while
  * it is read). */
-static void ht__snap_stacks(const struct ht__snap_ent *live, uint64_t n,
-                            uint64_t sp)
+static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
 {
     pthread_t me = pthread_self();
     uint64_t top = 0;
+    struct ht__snap_maps maps = {0};
+    int maps_read = 0;
     if ((pid_t)ht__rt_tid() == getpid())
         top = (uintptr_t)__libc_stack_end;
     for (int i = 0; i < HT__RT_MAX_THREADS; i++) {
@@ -1014,15 +1197,20 @@ static void ht__snap_stacks(const struct ht__snap_ent *live, uint64_t n,
             top = hi;
             continue;
         }
+        if (!maps_read) {
+            ht__snap_maps_read(&maps);
+            maps_read = 1;
+        }
         if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != 2 || lo >= hi)
             continue;
         ht__rt_record(HT_EV_ROOT, 0, lo, hi - lo, HT_ROOT_STACK, tid);
-        ht__snap_scan_mapped(live, n, lo, hi);
+        ht__snap_scan_mapped(l, &maps, lo, hi);
     }
+    ht__snap_unmap(maps.r, maps.cap * sizeof *maps.r);
     if (sp && sp < top) {
         ht__rt_record(HT_EV_ROOT, 0, sp, top - sp, HT_ROOT_STACK,
                       ht__rt_tid());
-        ht__snap_scan(live, n, sp, top);
+        ht__snap_scan(l, sp, top);
     }
 }
 
@@ -1044,12 +1232,15 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
         nch = h->max_chunks;
     const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
     struct ht__snap_tab t = {0};
-    struct ht__snap_ent *live = NULL;
+    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
+    struct ht__snap_live l = {0};
     uint64_t live_bytes = 0;
+    const uint64_t cr = h->chunk_records; /* not reloaded per record */
     for (uint64_t c = 0; c < nch; c++) {
-        const struct ht_rec *r = recs + c * h->chunk_records;
-        uint64_t n = ht__rt_chunk_records(c, h->chunk_records);
-        for (uint64_t i = 0; i < n; i++, r++) {
+        if (!ht__rt_chunk_ok(c))
+            continue;
+        const struct ht_rec *r = recs + c * cr;
+        for (uint64_t i = 0; i < cr; i++, r++) {
             /* 6 KB ahead: the next page is in the TLB before the
              * hardware prefetcher reaches it (-20 % pass time) */
             __builtin_prefetch(r + 128);
@@ -1057,47 +1248,56 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
             if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
                 r->a == 0)
                 continue;
-            if (ht__snap_note(&t, r->a, r->seq,
+            if (ht__snap_push(&t, &pipe, r->a, r->seq,
                               k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
                 goto out;
         }
     }
-    /* the sorted array of live blocks (key = addr, a = size) */
-    uint64_t nl = 0;
-    for (uint64_t i = 0; i < t.cap; i++)
-        nl += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
-    live_bytes = (nl + 1) * sizeof *live;
-    if (!(live = ht__snap_map(live_bytes)))
+    if (ht__snap_drain(&t, &pipe) != 0)
         goto out;
-    nl = 0;
+    /* the sorted array of live blocks (key = addr, a = size) */
+    for (uint64_t i = 0; i < t.cap; i++)
+        l.n += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
+    live_bytes = (l.n + 1) * sizeof *l.v;
+    if (!(l.v = ht__snap_map(live_bytes)))
+        goto out;
+    l.n = 0;
     for (uint64_t i = 0; i < t.cap; i++)
         if (t.v[i].addr && t.v[i].size != HT__SNAP_DEAD) {
-            live[nl].key = t.v[i].addr;
-            live[nl].a = t.v[i].size;
-            nl++;
+            l.v[l.n].key = t.v[i].addr;
+            l.v[l.n].a = t.v[i].size;
+            l.n++;
         }
-    ht__snap_sort(live, nl);
+    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
+    t.v = NULL;
+    ht__snap_sort_keys(l.v, l.n);
+    l.lo = UINT64_MAX;
+    for (uint64_t i = 0; i < l.n; i++) {
+        uint64_t k = l.v[i].key, e = k + l.v[i].a - 1;
+        if (l.v[i].a == 0)
+            continue;
+        if (e < k) /* wraps */
+            e = UINT64_MAX;
+        l.lo = k < l.lo ? k : l.lo;
+        l.last = e > l.last ? e : l.last;
+    }
     uint32_t nmod = __atomic_load_n(&h->nmodules, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < nmod && i < HT_SPILL_MAX_MODULES; i++)
         if (h->modules[i].data_hi > h->modules[i].data_lo)
-            ht__snap_scan(live, nl, h->modules[i].data_lo,
-                          h->modules[i].data_hi);
-    if (nl == 0) /* nothing a stack word could point to */
+            ht__snap_scan(&l, h->modules[i].data_lo, h->modules[i].data_hi);
+    if (l.n == 0) /* nothing a stack word could point to */
         goto out;
     if (regs) {
         ht__rt_record(HT_EV_ROOT, 0, (uintptr_t)regs, HT__RT_NREGS * 8,
                       HT_ROOT_STACK, ht__rt_tid());
-        ht__snap_scan(live, nl, (uintptr_t)regs,
-                      (uintptr_t)regs + HT__RT_NREGS * 8);
+        ht__snap_scan(&l, (uintptr_t)regs, (uintptr_t)regs + HT__RT_NREGS * 8);
     }
-    ht__snap_stacks(live, nl, sp);
-    for (uint64_t i = 0; i < nl; i++)
-        ht__snap_scan(live, nl, live[i].key, live[i].key + live[i].a);
+    ht__snap_stacks(&l, sp);
+    for (uint64_t i = 0; i < l.n; i++)
+        ht__snap_scan(&l, l.v[i].key, l.v[i].key + l.v[i].a);
 out:
-    if (live)
-        munmap(live, live_bytes);
-    if (t.v)
-        munmap(t.v, t.cap * sizeof *t.v);
+    ht__snap_unmap(l.v, live_bytes);
+    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
 }
 
 /* Snapshot with the calling thread's registers and stack (from this frame
@@ -1170,9 +1370,7 @@ int ht__rt_is_valid(void)
     uint64_t c = (cur >> 32) - 1;
     return c < h->max_chunks &&
            c < __atomic_load_n(&h->next_chunk, __ATOMIC_RELAXED) &&
-           (!g_chunk_ok ||
-            (__atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
-                 (c % 64) & 1)) &&
+           ht__rt_chunk_ok(c) &&
            (cur & 0xffffffffu) <= HT_SPILL_CHUNK_RECORDS;
 }
 

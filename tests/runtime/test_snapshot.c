@@ -21,16 +21,26 @@ static int has_edge(const struct ht_rec *r, size_t n, uint64_t a, uint64_t b)
     return 0;
 }
 
+/* Make the temporary dir (a mkdtemp template), run sample there with
+ * env, stdout to dir/out, then grab (a command with two %s: dir) to put
+ * the spill at dir/sp. */
+static void run_sample(char *dir, const char *env, const char *sample,
+                       const char *grab)
+{
+    char cmd[900], g[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(g, sizeof g, grab, dir, dir);
+    snprintf(cmd, sizeof cmd, "%s HEAPTRAIL_TRACE=%s/t.db %s/%s > %s/out && %s",
+             env, dir, HT_SAMPLE_DIR, sample, dir, g);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_exit_snapshot(void **state)
 {
     (void)state;
     char dir[] = "/tmp/ht_snapXXXXXX", cmd[600];
-    assert_non_null(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd,
-             "HEAPTRAIL_SNAPSHOT=1 HEAPTRAIL_TRACE=%s/t.db %s/snapshot > %s/out"
-             " && cat %s/t.db.spill/* | head -c 8000000 > %s/sp",
-             dir, HT_SAMPLE_DIR, dir, dir, dir);
-    assert_int_equal(system(cmd), 0);
+    run_sample(dir, "HEAPTRAIL_SNAPSHOT=1", "snapshot",
+               "cat %s/t.db.spill/* | head -c 8000000 > %s/sp");
     uint64_t g = 0, list[5] = {0}, lost[3] = {0};
     int nl = 0, nx = 0;
     char path[300], w[16];
@@ -70,8 +80,148 @@ static void test_exit_snapshot(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The edges of a spill, sorted by (a, b), read whole (not a prefix). */
+struct edge {
+    uint64_t a, b;
+};
+
+static int cmp_edge(const void *x, const void *y)
+{
+    const struct edge *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : p->b > q->b;
+}
+
+static int has_edge2(const struct edge *e, size_t n, uint64_t a, uint64_t b)
+{
+    struct edge k = {a, b};
+    return bsearch(&k, e, n, sizeof k, cmp_edge) != NULL;
+}
+
+/* The first edge of sorted e[0..n) whose source is >= a. */
+static size_t edge_lower(const struct edge *e, size_t n, uint64_t a)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e[mid].a < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Edges of sorted e[0..n) whose source lies in [lo, hi). */
+static size_t edges_from(const struct edge *e, size_t n, uint64_t lo,
+                         uint64_t hi)
+{
+    return edge_lower(e, n, hi) - edge_lower(e, n, lo);
+}
+
+/* samples/snapshot_many: the pass's exact result with many addresses
+ * (60000+: the address table grows past its first 64 K slots while events
+ * are in flight; the live array is radix-sorted), a realloc that moves, blocks
+ * freed by another thread than the one that allocated them (spill order
+ * differs from seq order) and a big live set: exactly one edge per g_live
+ * slot, one per chain link, none from g_stale. */
+static void test_exit_snapshot_many(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ht_snapmXXXXXX", cmd[600], path[300], w[16];
+    /* the spill itself (a sparse 64 GiB file: not copied) */
+    run_sample(dir, "", "snapshot_many", "ln -s %s/t.db.spill/*.hts %s/sp");
+    snprintf(path, sizeof path, "%s/out", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    uint64_t live_root = 0, stale_root = 0, nlive = 0, nstale = 0;
+    uint64_t moved = 0, tfreed = 0, *blocks = NULL;
+    size_t nb = 0;
+    char val[40], val2[40];
+    while (fscanf(f, "%15s %39s", w, val) == 2) {
+        if (!strcmp(w, "live") || !strcmp(w, "stale")) {
+            assert_int_equal(fscanf(f, "%39s", val2), 1);
+            uint64_t *r = w[0] == 'l' ? &live_root : &stale_root;
+            *r = strtoull(val, NULL, 16);
+            *(w[0] == 'l' ? &nlive : &nstale) = strtoull(val2, NULL, 10);
+            if (w[0] == 'l') {
+                blocks = calloc(nlive + 1, sizeof *blocks);
+                assert_non_null(blocks);
+            }
+        } else if (!strcmp(w, "block")) {
+            assert_non_null(blocks);
+            assert_true(nb < nlive);
+            blocks[nb++] = strtoull(val, NULL, 16);
+        } else if (!strcmp(w, "moved")) {
+            moved = strtoull(val, NULL, 10);
+        } else if (!strcmp(w, "tfreed")) {
+            tfreed = strtoull(val, NULL, 10);
+        }
+    }
+    fclose(f);
+    /* 60000 blocks, i % 3 == 0 kept */
+    assert_int_equal(nlive, 20000);
+    assert_int_equal(nb, nlive);
+    assert_true(moved > 0);
+    assert_int_equal(tfreed, 64);
+    assert_true(nstale >= 40000);
+
+    snprintf(path, sizeof path, "%s/sp", dir);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    struct ht_spill_header *h = malloc(HT_SPILL_HEADER_SIZE);
+    assert_non_null(h);
+    assert_int_equal(fread(h, 1, HT_SPILL_HEADER_SIZE, f),
+                     HT_SPILL_HEADER_SIZE);
+    size_t nrec = (size_t)h->next_chunk * h->chunk_records;
+    struct ht_rec *r = calloc(nrec, sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(fread(r, sizeof *r, nrec, f), nrec);
+    fclose(f);
+    size_t snaps = 0, ne = 0;
+    for (size_t i = 0; i < nrec; i++) {
+        snaps += r[i].kind == HT_EV_SNAPSHOT;
+        ne += r[i].kind == HT_EV_EDGE;
+    }
+    assert_int_equal(snaps, 1);
+    struct edge *e = calloc(ne + 1, sizeof *e);
+    assert_non_null(e);
+    ne = 0;
+    for (size_t i = 0; i < nrec; i++)
+        if (r[i].kind == HT_EV_EDGE) {
+            e[ne].a = r[i].a;
+            e[ne].b = r[i].b;
+            ne++;
+        }
+    qsort(e, ne, sizeof *e, cmp_edge);
+    assert_int_equal(edges_from(e, ne, live_root, live_root + 8 * nlive),
+                     nlive);
+    for (size_t i = 0; i < nlive; i++)
+        assert_true(has_edge2(e, ne, live_root + 8 * i, blocks[i]));
+    assert_int_equal(edges_from(e, ne, stale_root, stale_root + 8 * nstale),
+                     0);
+    /* word 0 of each live block links the next; all other words are 0 */
+    size_t links = 0;
+    for (size_t i = 0; i < nlive; i++) {
+        links += edges_from(e, ne, blocks[i], blocks[i] + 24);
+        if (i + 1 < nlive)
+            assert_true(has_edge2(e, ne, blocks[i], blocks[i + 1]));
+    }
+    assert_int_equal(links, nlive - 1);
+    free(e);
+    free(r);
+    free(h);
+    free(blocks);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_exit_snapshot)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exit_snapshot),
+        cmocka_unit_test(test_exit_snapshot_many),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

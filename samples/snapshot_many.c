@@ -1,0 +1,132 @@
+/* Exit-snapshot sample with many addresses (tests/runtime/test_snapshot.c):
+ * 60000 blocks allocated, two of three freed, some of the rest moved by a
+ * realloc; the live ones are chained (word 0 points to the next) and held
+ * by g_live[]. A second thread allocates 64 blocks that the main thread
+ * frees: their FREEs (main's chunk) come before their ALLOCs (the thread's
+ * later chunk) in spill order, so only "latest seq wins" finds them dead.
+ * Freed addresses that no live block covers are kept in g_stale[]: the
+ * snapshot must record no edge from there. The bookkeeping of every
+ * address lives in an mmap'd area, which the snapshot does not scan.
+ * Output: "live <&g_live> <K>", "stale <&g_stale> <M>", "moved <n>",
+ * "tfreed <n>" (freed thread blocks in g_stale), then "block <addr>" per
+ * live block in chain order. stdout has a static buffer (no malloc). */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define N 60000
+#define NT 64
+
+void *g_live[N];
+uintptr_t g_stale[N + N / 3 + NT];
+static char g_obuf[1 << 20];
+
+struct range {
+    uintptr_t lo, hi;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+    const struct range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Whether addr lies in one of the sorted ranges r[0..n). */
+static int covered(const struct range *r, size_t n, uintptr_t addr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].lo <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && addr < r[lo - 1].hi;
+}
+
+static void *g_tblocks[NT];
+
+static void *thread_alloc(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NT; i++) {
+        g_tblocks[i] = malloc(200);
+        memset(g_tblocks[i], 0, 200);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    setvbuf(stdout, g_obuf, _IOFBF, sizeof g_obuf);
+    /* bookkeeping outside every scanned range */
+    size_t bk = sizeof(uintptr_t) * (2 * N + NT) + sizeof(struct range) * N;
+    uintptr_t *freed = mmap(NULL, bk, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (freed == MAP_FAILED)
+        return 1;
+    struct range *live = (struct range *)(freed + 2 * N + NT);
+    size_t nfreed = 0, nlive = 0, moved = 0, tfreed = 0;
+    void **all = mmap(NULL, sizeof(void *) * N, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (all == MAP_FAILED)
+        return 1;
+    /* first: libc's own blocks for the thread predate every freed
+     * address below */
+    pthread_t t;
+    if (pthread_create(&t, NULL, thread_alloc, NULL) != 0 ||
+        pthread_join(t, NULL) != 0)
+        return 1;
+    for (int i = 0; i < NT; i++) {
+        freed[nfreed++] = (uintptr_t)g_tblocks[i];
+        free(g_tblocks[i]);
+        g_tblocks[i] = NULL;
+    }
+    for (int i = 0; i < N; i++) {
+        all[i] = malloc(24);
+        memset(all[i], 0, 24);
+    }
+    for (int i = 0; i < N; i++)
+        if (i % 3 != 0) {
+            freed[nfreed++] = (uintptr_t)all[i];
+            free(all[i]);
+            all[i] = NULL;
+        }
+    for (int i = 0; i < N; i += 3)
+        if (i % 15 == 0) {
+            uintptr_t old = (uintptr_t)all[i];
+            all[i] = realloc(all[i], 4096);
+            if ((uintptr_t)all[i] != old) {
+                freed[nfreed++] = old;
+                moved++;
+            }
+        }
+    for (int i = 0; i < N; i++)
+        if (all[i]) {
+            g_live[nlive] = all[i];
+            live[nlive].lo = (uintptr_t)all[i];
+            live[nlive].hi = (uintptr_t)all[i] + (i % 15 == 0 ? 4096 : 24);
+            nlive++;
+        }
+    for (size_t i = 0; i + 1 < nlive; i++)
+        *(void **)g_live[i] = g_live[i + 1];
+    printf("live %p %zu\n", (void *)g_live, nlive);
+    for (size_t i = 0; i < nlive; i++)
+        printf("block %p\n", g_live[i]);
+    qsort(live, nlive, sizeof *live, cmp_range);
+    size_t nstale = 0;
+    for (size_t i = 0; i < nfreed; i++)
+        if (!covered(live, nlive, freed[i])) {
+            g_stale[nstale++] = freed[i];
+            tfreed += i < NT;
+        }
+    printf("stale %p %zu\nmoved %zu\ntfreed %zu\n", (void *)g_stale, nstale,
+           moved, tfreed);
+    fflush(stdout);
+    return 0;
+}

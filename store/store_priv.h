@@ -13,10 +13,10 @@ struct ht_store {
     ht_progress_cb progress; /* optional, see ht_store_set_progress */
     void *progress_ctx;
     int background_free; /* see ht_store_set_background_free */
-    /* ingest_dir while it runs: the spill directory that the background
-     * process removes (if empty) after freeing a spill; handoffs counts
-     * the spills handed to background processes */
-    const char *bg_rmdir;
+    /* ingest_dir while it runs: a spill's directory is removed (if empty)
+     * after the spill, by the background process when there is one;
+     * handoffs counts the spills handed to background processes */
+    int rm_spill_dir;
     unsigned long handoffs;
 };
 

@@ -467,30 +467,6 @@ static ht_err encoder_finish(struct encoder *w, ht_store *st,
     return e;
 }
 
-/* Store buf[0..n): through the encoder thread when it runs (the caller
- * must not touch buf until the next encoder_finish), else inline. */
-static ht_err submit_chunk(struct encoder *w, ht_store *st, sqlite3_stmt *ins,
-                           int64_t run_id, int64_t *chunk_no,
-                           const struct ht_rec *buf, size_t n,
-                           struct ht_ingest_result *res)
-{
-    ht_err e = encoder_finish(w, st, ins, run_id, chunk_no, res);
-    if (e != HT_OK)
-        return e;
-    if (!w->started) {
-        if ((e = flush_chunk(st, ins, run_id, (*chunk_no)++, buf, n)) == HT_OK)
-            res->events += n;
-        return e;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->buf = buf;
-    w->n = n;
-    w->state = ENC_PENDING;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return HT_OK;
-}
-
 static void encoder_start(struct encoder *w)
 {
     memset(w, 0, sizeof *w);
@@ -517,17 +493,27 @@ static void encoder_stop(struct encoder *w)
     pthread_cond_destroy(&w->cv);
 }
 
+/* Encoder threads: encoding (the codec and zstd) costs about twice the
+ * merge per record, so with one the merge waited; two keep both cores of
+ * a quiet machine busy. */
+#define HT_INGEST_ENCODERS 2
+
 /* The merge's output side, kept across calls so that a live ingest can
  * merge the spill in steps (ht_store_ingest_step) and still cut the same
  * 65,536-record chunks as one offline merge: the partial buffer, the chunk
- * number, the encoder and the seq of the last record merged. */
+ * number, the encoders and the seq of the last record merged.
+ * Chunk k goes to encoder k % nw; before it is handed over, that encoder's
+ * chunk k - nw, the oldest in flight, is stored: so chunks are stored in
+ * order, and nw + 1 buffers suffice (nw in flight, one being merged). */
 struct merger {
     ht_store *st;
     int64_t run_id;
     sqlite3_stmt *ins;
-    struct encoder w;
-    int w_started;
-    /* two buffers: one being merged into (buf), one being encoded */
+    struct encoder w[HT_INGEST_ENCODERS];
+    int nw_init;  /* encoders initialised (each needs encoder_stop) */
+    int nw;       /* of them running; 0: chunks are encoded inline */
+    int wi;       /* the encoder of the next chunk (holds the oldest) */
+    int bi;       /* buf == bufs + bi * HT_CODEC_MAX_RECORDS */
     struct ht_rec *bufs, *buf;
     size_t nb;
     int64_t chunk_no;
@@ -548,7 +534,8 @@ static ht_err merger_open(struct merger *m, ht_store *st, int64_t run_id,
     m->run_id = run_id;
     m->pcs = pcs;
     m->res = res;
-    m->bufs = m->buf = malloc(2 * HT_CODEC_MAX_RECORDS * sizeof *m->bufs);
+    m->bufs = m->buf = malloc((HT_INGEST_ENCODERS + 1) * HT_CODEC_MAX_RECORDS *
+                              sizeof *m->bufs);
     if (!m->bufs)
         return HT_ENOMEM;
     if (sqlite3_prepare_v2(st->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?)",
@@ -558,18 +545,65 @@ static ht_err merger_open(struct merger *m, ht_store *st, int64_t run_id,
         m->bufs = NULL;
         return e;
     }
-    encoder_start(&m->w);
-    m->w_started = 1;
+    /* without threads, chunks are encoded inline */
+    while (m->nw_init < HT_INGEST_ENCODERS) {
+        struct encoder *w = &m->w[m->nw_init++];
+        encoder_start(w);
+        if (!w->started)
+            break;
+        m->nw++;
+    }
     return HT_OK;
 }
 
-/* Stop the encoder (a chunk in flight is dropped) and free m; m may be
+/* Store buf[0..n) (m->buf): hand it to the next encoder after storing
+ * that encoder's chunk, the oldest in flight (the caller merges into the
+ * next buffer meanwhile), or encode it inline without encoder threads. */
+static ht_err merger_submit(struct merger *m, const struct ht_rec *buf,
+                            size_t n)
+{
+    ht_err e;
+    if (m->nw == 0) {
+        if ((e = flush_chunk(m->st, m->ins, m->run_id, m->chunk_no++, buf,
+                             n)) == HT_OK)
+            m->res->events += n;
+        return e;
+    }
+    struct encoder *w = &m->w[m->wi];
+    if ((e = encoder_finish(w, m->st, m->ins, m->run_id, &m->chunk_no,
+                            m->res)) != HT_OK)
+        return e;
+    pthread_mutex_lock(&w->mu);
+    w->buf = buf;
+    w->n = n;
+    w->state = ENC_PENDING;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    m->wi = (m->wi + 1) % m->nw;
+    m->bi = (m->bi + 1) % (m->nw + 1);
+    m->buf = m->bufs + (size_t)m->bi * HT_CODEC_MAX_RECORDS;
+    return HT_OK;
+}
+
+/* Wait for every chunk in flight and store them, oldest first. */
+static ht_err merger_drain(struct merger *m)
+{
+    for (int i = 0; i < m->nw; i++) {
+        ht_err e = encoder_finish(&m->w[(m->wi + i) % m->nw], m->st, m->ins,
+                                  m->run_id, &m->chunk_no, m->res);
+        if (e != HT_OK)
+            return e;
+    }
+    return HT_OK;
+}
+
+/* Stop the encoders (chunks in flight are dropped) and free m; m may be
  * zeroed or closed already. */
 static void merger_close(struct merger *m)
 {
-    if (m->w_started)
-        encoder_stop(&m->w);
-    m->w_started = 0;
+    for (int i = 0; i < m->nw_init; i++)
+        encoder_stop(&m->w[i]);
+    m->nw_init = m->nw = 0;
     sqlite3_finalize(m->ins);
     m->ins = NULL;
     free(m->bufs);
@@ -641,10 +675,9 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
         m->merged += nb - nb0;
         last_out = buf[nb - 1].seq;
         if (nb == HT_CODEC_MAX_RECORDS) {
-            if ((e = submit_chunk(&m->w, m->st, m->ins, m->run_id,
-                                  &m->chunk_no, buf, nb, res)) != HT_OK)
+            if ((e = merger_submit(m, buf, nb)) != HT_OK)
                 goto out;
-            buf = buf == m->bufs ? m->bufs + HT_CODEC_MAX_RECORDS : m->bufs;
+            buf = m->buf;
             nb = 0;
             if (m->st->progress && m->total)
                 m->st->progress(m->st->progress_ctx, res->events, m->total);
@@ -663,16 +696,14 @@ out:
     return e;
 }
 
-/* Store the partial last chunk and wait for the encoder. */
+/* Store the partial last chunk and wait for the encoders. */
 static ht_err merger_flush(struct merger *m)
 {
     ht_err e = HT_OK;
-    if (m->nb && (e = submit_chunk(&m->w, m->st, m->ins, m->run_id,
-                                   &m->chunk_no, m->buf, m->nb, m->res)) != HT_OK)
+    if (m->nb && (e = merger_submit(m, m->buf, m->nb)) != HT_OK)
         return e;
     m->nb = 0;
-    if ((e = encoder_finish(&m->w, m->st, m->ins, m->run_id, &m->chunk_no,
-                            m->res)) != HT_OK)
+    if ((e = merger_drain(m)) != HT_OK)
         return e;
     m->res->chunks = (uint64_t)m->chunk_no;
     return HT_OK;

@@ -10,9 +10,9 @@
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
  *      whose first seq has been reached, so memory ~ threads, not chunks),
  *      cutting the merged stream into HT_CODEC_MAX_RECORDS-record chunks;
- *      one worker thread encodes chunk k while this thread merges chunk
- *      k+1 (two buffers; chunks are inserted in order by this thread, the
- *      only one that touches SQLite);
+ *      two worker threads encode chunks k-1 and k while this thread merges
+ *      chunk k+1 (three buffers; chunks are inserted in order by this
+ *      thread, the only one that touches SQLite);
  *   4. symbolise every distinct return address and store modules and pcs;
  *   5. insert the run row, commit, delete the spill (its blocks freed by
  *      a detached grandchild when the caller asked for background_free).
@@ -997,12 +997,12 @@ static int process_alive(int pid)
  *       committed and the spill is only read before finish commits, so a
  *       crash of heaptrail leaves the trace as it was and the spill for a
  *       later ingest.
- *   L2. The first prog[c].merged slots of chunk c (c < nprog) have been handed to
- *       the merge; each had kind != 0 (acquire: its fields are complete)
- *       and a seq below the watermark of its step. A step reads chunks only
- *       below next_chunk (acquire) and inside the file, and only their
- *       allocated part (chunk_data_bytes): a chunk just reserved may not be
- *       allocated yet.
+ *   L2. The first prog[c].merged slots of chunk c (c < nprog) have been
+ *       handed to the merge; each had kind != 0 (acquire: its fields are
+ *       complete) and a seq below the watermark of its step. A step reads
+ *       chunks only below next_chunk (acquire) and inside the file, and
+ *       only their allocated part (chunk_data_bytes): a chunk just reserved
+ *       may not be allocated yet.
  *   L3. The watermark is the header's seq counter as read at least
  *       HT_LIVE_LAG_NS earlier: a seq below it was taken that long ago, so
  *       its record is written unless its thread stalled (a straggler).
@@ -1100,9 +1100,10 @@ static ht_err ingest_txn(ht_ingest *ig)
     /* Offline: up to 256 MiB of page cache for the transaction, so dirty
      * pages are not spilled to the WAL and read back before the commit
      * (measured: 1/3 fewer page writes, 2/3 fewer reads). Live: 8 MiB, so
-     * that most pages reach the WAL while the program runs instead of in
-     * the commit the user waits for (commit 0.21-0.30 s -> 0.17-0.21 s on
-     * 30 M churn events). Restored afterwards. */
+     * that most pages reach the WAL (a new trace's file: DECISIONS 25)
+     * while the program runs instead of in the commit the user waits for
+     * (commit 0.21-0.30 s -> 0.17-0.21 s on 30 M churn events). Restored
+     * afterwards. */
     ig->cache_kib = pragma_int(st, "PRAGMA cache_size");
     sqlite3_exec(st->db, ig->live ? "PRAGMA cache_size=-8192"
                                   : "PRAGMA cache_size=-262144", NULL, NULL, NULL);

@@ -58,6 +58,7 @@
  */
 #include "store/store_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -120,6 +121,7 @@ field_mode(unsigned kind, unsigned f, unsigned ver)
 struct cache_ent {
     uint64_t key;
     uint32_t val;
+    uint32_t gen; /* the chunk that put it (enc.gen): other chunks' are empty */
 };
 
 static inline struct cache_ent *cache_slot(struct cache_ent *c, uint64_t key,
@@ -130,18 +132,19 @@ static inline struct cache_ent *cache_slot(struct cache_ent *c, uint64_t key,
 
 /* The value cached for key, or 0. */
 static inline uint32_t cache_get(struct cache_ent *c, uint64_t key,
-                                 unsigned bits)
+                                 unsigned bits, uint32_t gen)
 {
     struct cache_ent *e = cache_slot(c, key, bits);
-    return e->key == key ? e->val : 0;
+    return e->key == key && e->gen == gen ? e->val : 0;
 }
 
 static inline void cache_put(struct cache_ent *c, uint64_t key, uint32_t val,
-                             unsigned bits)
+                             unsigned bits, uint32_t gen)
 {
     struct cache_ent *e = cache_slot(c, key, bits);
     e->key = key;
     e->val = val;
+    e->gen = gen;
 }
 
 /* Per-chunk model state shared by encoder and decoder (invariant 1). The
@@ -207,11 +210,14 @@ rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
 struct enc {
     uint8_t *s[NSTREAM]; /* write cursors */
     uint8_t *base[NSTREAM];
-    struct cache_ent hist[3][1u << HIST_BITS], tid[1u << DICT_BITS],
-        d[1u << DICT_BITS];
     uint32_t last_tid, last_tid_idx; /* fast path: tid of the previous record */
     uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
     struct model m;
+    /* Not cleared per chunk (~430 KB; the rest above is): an entry counts
+     * only when its gen is this chunk's, so a new gen empties the caches. */
+    uint32_t gen;
+    struct cache_ent hist[3][1u << HIST_BITS], tid[1u << DICT_BITS],
+        d[1u << DICT_BITS];
 };
 
 static inline void put(struct enc *e, int s, uint64_t v)
@@ -227,12 +233,14 @@ static inline void put(struct enc *e, int s, uint64_t v)
 
 static inline void hist_push_enc(struct enc *e, int h, uint64_t v)
 {
-    cache_put(e->hist[h], v, ++e->m.nhist[h], HIST_BITS);
+    cache_put(e->hist[h], v, ++e->m.nhist[h], HIST_BITS, e->gen);
 }
 
 static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v)
 {
-    enum mode md = field_mode(kind, f, e->m.ver);
+    /* the encoder writes HT_CV1_VERSION only: with kind a constant (see
+     * enc_rec), the mode is one too */
+    enum mode md = field_mode(kind, f, HT_CV1_VERSION);
     uint32_t idx;
 
     switch (md) {
@@ -243,11 +251,11 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
         put(e, S_SIZE, v);
         return;
     case M_DICT:
-        idx = cache_get(e->d, v, DICT_BITS);
+        idx = cache_get(e->d, v, DICT_BITS, e->gen);
         if (idx) {
             put(e, S_DIDX, idx - 1);
         } else {
-            cache_put(e->d, v, ++e->m.nd, DICT_BITS);
+            cache_put(e->d, v, ++e->m.nd, DICT_BITS, e->gen);
             put(e, S_DIDX, e->m.nd - 1);
             put(e, S_DNEW, v);
         }
@@ -258,7 +266,7 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
             put(e, S_RTOK, 1);
             return;
         }
-        idx = cache_get(e->hist[2], v, HIST_BITS);
+        idx = cache_get(e->hist[2], v, HIST_BITS, e->gen);
         put(e, S_RTOK, idx ? e->m.nhist[2] - idx + 2 : 0);
         if (!idx)
             put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
@@ -266,7 +274,7 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
     case M_HIST_A:
     case M_HIST_F: {
         int h = md == M_HIST_A ? 0 : 1;
-        uint32_t tok = cache_get(e->hist[h], v, HIST_BITS);
+        uint32_t tok = cache_get(e->hist[h], v, HIST_BITS, e->gen);
         if (tok)
             tok = e->m.nhist[h] - tok + 1;
         put(e, S_HTOK, tok);
@@ -281,6 +289,21 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
     e->prev[kind][f] = v;
 }
 
+/* Fields a..d of r (kind k) and the history pushes. Inlined once per kind
+ * by enc_rec, so that field_mode() folds to straight-line code. */
+static inline __attribute__((always_inline)) void
+enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
+{
+    enc_field(e, k, 0, r->a);
+    enc_field(e, k, 1, r->b);
+    enc_field(e, k, 2, r->c);
+    enc_field(e, k, 3, r->d);
+    struct push ps[2];
+    unsigned np = rec_pushes(k, e->m.ver >= 2, r->a, r->b, r->c, ps);
+    for (unsigned i = 0; i < np; i++)
+        hist_push_enc(e, ps[i].h, ps[i].v);
+}
+
 static void enc_rec(struct enc *e, const struct ht_rec *r)
 {
     uint32_t idx;
@@ -291,11 +314,11 @@ static void enc_rec(struct enc *e, const struct ht_rec *r)
     e->m.prev_seq = r->seq;
     idx = e->last_tid_idx && e->last_tid == r->tid
               ? e->last_tid_idx
-              : cache_get(e->tid, r->tid, DICT_BITS);
+              : cache_get(e->tid, r->tid, DICT_BITS, e->gen);
     if (idx) {
         put(e, S_TID, idx - 1);
     } else {
-        cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS);
+        cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
         put(e, S_TID, e->m.ntid - 1);
         put(e, S_TIDNEW, r->tid);
         idx = e->m.ntid;
@@ -303,14 +326,29 @@ static void enc_rec(struct enc *e, const struct ht_rec *r)
     e->last_tid = r->tid;
     e->last_tid_idx = idx;
     put(e, S_FLAGS, r->flags);
-    enc_field(e, k, 0, r->a);
-    enc_field(e, k, 1, r->b);
-    enc_field(e, k, 2, r->c);
-    enc_field(e, k, 3, r->d);
-    struct push ps[2];
-    unsigned np = rec_pushes(k, e->m.ver >= 2, r->a, r->b, r->c, ps);
-    for (unsigned i = 0; i < np; i++)
-        hist_push_enc(e, ps[i].h, ps[i].v);
+    switch (k) {
+    case HT_EV_ALLOC:
+        enc_fields(e, r, HT_EV_ALLOC);
+        break;
+    case HT_EV_REALLOC:
+        enc_fields(e, r, HT_EV_REALLOC);
+        break;
+    case HT_EV_FREE:
+        enc_fields(e, r, HT_EV_FREE);
+        break;
+    case HT_EV_STORE:
+        enc_fields(e, r, HT_EV_STORE);
+        break;
+    case HT_EV_INCREF:
+        enc_fields(e, r, HT_EV_INCREF);
+        break;
+    case HT_EV_DECREF:
+        enc_fields(e, r, HT_EV_DECREF);
+        break;
+    default: /* M_DELTA a..c, M_DICT d; no history */
+        enc_fields(e, r, k);
+        break;
+    }
 }
 
 static void put_u32le(uint8_t *p, uint32_t v)
@@ -383,12 +421,17 @@ static size_t body_len(struct enc *e)
 }
 
 /* Per-thread encoder workspace, made on first use and reused by every later
- * call of the thread (about 9 MB of mostly untouched address space), so that
- * encoding a chunk costs no page faults. Never freed: it lives as long as
- * the thread (reachable through TLS, so leak checkers stay quiet). */
+ * call of the thread (about 9 MB of mostly untouched address space, and the
+ * zstd output buffer), so that encoding a chunk costs no page faults: the
+ * caller's buffer is then allocated at its exact size, from the heap (a
+ * compressBound-sized one, ~650 KB, was an mmap, its page faults and an
+ * mremap per chunk). Never freed: it lives as long as the thread (reachable
+ * through TLS, so leak checkers stay quiet). */
 static __thread struct {
     struct enc *e;
     uint8_t *streams;
+    uint8_t *zbuf;
+    size_t zcap;
     ZSTD_CCtx *cctx;
 } enc_ws;
 
@@ -398,8 +441,45 @@ void ht__codec_thread_done(void)
 {
     free(enc_ws.e);
     free(enc_ws.streams);
+    free(enc_ws.zbuf);
     ZSTD_freeCCtx(enc_ws.cctx);
     memset(&enc_ws, 0, sizeof(enc_ws));
+}
+
+/* The thread's workspace (enc_ws), made on first use; HT_ENOMEM. */
+static ht_err enc_ws_get(void)
+{
+    if (enc_ws.e)
+        return HT_OK;
+    enc_ws.e = calloc(1, sizeof(*enc_ws.e)); /* gen 0: every cache empty */
+    enc_ws.streams = malloc(raw_bound(HT_CODEC_MAX_RECORDS));
+    enc_ws.cctx = ZSTD_createCCtx();
+    if (!enc_ws.e || !enc_ws.streams || !enc_ws.cctx) {
+        ht__codec_thread_done();
+        return HT_ENOMEM;
+    }
+    return HT_OK;
+}
+
+/* A fresh per-chunk state in the workspace for n records: everything but
+ * the caches zeroed, the caches emptied by a new generation. */
+static struct enc *enc_reset(size_t n)
+{
+    struct enc *e = enc_ws.e;
+    uint32_t gen = e->gen + 1;
+    if (gen == 0) { /* wrapped: entries of gen 1 could be 2^32 chunks old */
+        memset(e, 0, sizeof(*e));
+        gen = 1;
+    }
+    memset(e, 0, offsetof(struct enc, gen));
+    e->gen = gen;
+    e->m.ver = HT_CV1_VERSION;
+    size_t off = 0;
+    for (int s = 0; s < NSTREAM; s++) {
+        e->base[s] = e->s[s] = enc_ws.streams + off;
+        off += stream_max[s] * n;
+    }
+    return e;
 }
 
 /*
@@ -411,58 +491,43 @@ void ht__codec_thread_done(void)
 ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
                         size_t *out_len)
 {
-    struct enc *e;
-    uint8_t *buf = NULL, *shrunk;
-    size_t raw_len, cap, zlen, off = 0;
-
     if (out)
         *out = NULL;
     if (out_len)
         *out_len = 0;
     if (!recs || !out || !out_len || n == 0 || n > HT_CODEC_MAX_RECORDS)
         return HT_EINVAL;
-    if (!enc_ws.e) {
-        enc_ws.e = malloc(sizeof(*enc_ws.e));
-        enc_ws.streams = malloc(raw_bound(HT_CODEC_MAX_RECORDS));
-        enc_ws.cctx = ZSTD_createCCtx();
-        if (!enc_ws.e || !enc_ws.streams || !enc_ws.cctx) {
-            free(enc_ws.e);
-            free(enc_ws.streams);
-            ZSTD_freeCCtx(enc_ws.cctx);
-            memset(&enc_ws, 0, sizeof(enc_ws));
-            return HT_ENOMEM;
-        }
-    }
-    e = enc_ws.e;
-    memset(e, 0, sizeof(*e));
-    e->m.ver = HT_CV1_VERSION;
-    for (int s = 0; s < NSTREAM; s++) {
-        e->base[s] = e->s[s] = enc_ws.streams + off;
-        off += stream_max[s] * n;
-    }
+    if (enc_ws_get() != HT_OK)
+        return HT_ENOMEM;
+    struct enc *e = enc_reset(n);
     for (size_t i = 0; i < n; i++)
         enc_rec(e, &recs[i]);
-    raw_len = body_len(e);
-    cap = HT_CV1_HDR + ZSTD_compressBound(raw_len);
-    buf = malloc(cap);
-    if (!buf)
-        return HT_ENOMEM;
+    size_t raw_len = body_len(e);
+    size_t cap = ZSTD_compressBound(raw_len);
+    if (cap > enc_ws.zcap) {
+        uint8_t *z = realloc(enc_ws.zbuf, cap);
+        if (!z)
+            return HT_ENOMEM;
+        enc_ws.zbuf = z;
+        enc_ws.zcap = cap;
+    }
     ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_and_parameters);
     ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_compressionLevel, HT_CV1_LEVEL);
     ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_contentSizeFlag, 1);
-    zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
-                             buf + HT_CV1_HDR, cap - HT_CV1_HDR);
-    if (ZSTD_isError(zlen)) {
-        free(buf);
+    size_t zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
+                                    enc_ws.zbuf, cap);
+    if (ZSTD_isError(zlen))
         return HT_ENOMEM;
-    }
+    uint8_t *buf = malloc(HT_CV1_HDR + zlen);
+    if (!buf)
+        return HT_ENOMEM;
     buf[0] = HT_CV1_MAGIC;
     buf[1] = HT_CV1_VERSION;
     put_u32le(buf + 2, (uint32_t)n);
     put_u32le(buf + 6, (uint32_t)raw_len);
-    shrunk = realloc(buf, HT_CV1_HDR + zlen);
-    *out = shrunk ? shrunk : buf;
+    memcpy(buf + HT_CV1_HDR, enc_ws.zbuf, zlen);
+    *out = buf;
     *out_len = HT_CV1_HDR + zlen;
     return HT_OK;
 }

@@ -10,9 +10,9 @@
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
  *      whose first seq has been reached, so memory ~ threads, not chunks),
  *      cutting the merged stream into HT_CODEC_MAX_RECORDS-record chunks;
- *      one worker thread encodes chunk k while this thread merges chunk
- *      k+1 (two buffers; chunks are inserted in order by this thread, the
- *      only one that touches SQLite);
+ *      two worker threads encode chunks k-1 and k while this thread merges
+ *      chunk k+1 (three buffers; chunks are inserted in order by this
+ *      thread, the only one that touches SQLite);
  *   4. symbolise every distinct return address and store modules and pcs;
  *   5. insert the run row, commit, delete the spill (its blocks freed by
  *      a detached grandchild when the caller asked for background_free).
@@ -42,6 +42,8 @@ struct stream {
     struct ht_rec *owned;   /* sorted copy, or NULL */
     uint64_t key;           /* merge order: seq of the first valid record */
     size_t end;             /* != 0: chunk r[0..end) not validated yet */
+    int check;              /* may start behind the output merged before
+                             * (lazy and live streams): merger_run checks */
 };
 
 struct spill_map {
@@ -180,6 +182,30 @@ static ht_err validate_chunk(struct stream *s, const struct ht_rec *r,
     return HT_OK;
 }
 
+/* Where the chunks of a mapped spill are: chunk c starts at header_size +
+ * c * chunk_bytes; avail chunks lie wholly inside the file, and tail
+ * records of one more (a file cut short); reserved chunks were handed out
+ * by the recorder (next_chunk, acquire: their slots may be read). */
+struct spill_geom {
+    size_t chunk_bytes, avail, tail, reserved;
+};
+
+static void spill_geom(const struct spill_map *m, struct spill_geom *g)
+{
+    const struct ht_spill_header *h = m->h;
+    g->chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
+    g->avail = (m->size - h->header_size) / g->chunk_bytes;
+    g->tail = (m->size - h->header_size) % g->chunk_bytes / sizeof(struct ht_rec);
+    uint64_t nc = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
+    g->reserved = nc < h->max_chunks ? (size_t)nc : h->max_chunks;
+}
+
+/* A live ingest's progress in one chunk (invariant L2 below). */
+struct chunk_prog {
+    size_t merged; /* slots handed to the merge */
+    size_t data;   /* slots known to be allocated (chunk_data_bytes) */
+};
+
 /* Build streams from the spill's chunks, skipping torn slots. Eager (lazy
  * == 0): every chunk validated and sorted here, key = its smallest seq.
  * Lazy: only the first valid record is read (key = its seq) and the chunk
@@ -187,20 +213,18 @@ static ht_err validate_chunk(struct stream *s, const struct ht_rec *r,
  * is still in L2 for the copy that follows (one pass over the spill from
  * memory instead of two); the merge detects a key that was not the
  * chunk's smallest seq too late and then asks for an eager redo.
- * start (NULL: all zero) gives, for chunks below nstart, the slots a live
+ * start (NULL: none) gives, for chunks below nstart, the slots a live
  * ingest already merged: only the rest of each chunk becomes a stream. */
 static ht_err build_streams(const struct spill_map *m, int lazy,
-                            const size_t *start, size_t nstart,
+                            const struct chunk_prog *start, size_t nstart,
                             struct stream **out, size_t *nout, uint64_t *torn,
                             int *truncated)
 {
     const struct ht_spill_header *h = m->h;
-    size_t chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
-    size_t avail = (m->size - h->header_size) / chunk_bytes;
-    /* whole records of a chunk cut short by the end of the file */
-    size_t tail = (m->size - h->header_size) % chunk_bytes / sizeof(struct ht_rec);
-    uint64_t nc = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
-    size_t used = nc < h->max_chunks ? nc : h->max_chunks;
+    struct spill_geom g;
+    spill_geom(m, &g);
+    size_t chunk_bytes = g.chunk_bytes, avail = g.avail, tail = g.tail;
+    size_t used = g.reserved;
     *truncated = 0;
     if (used > avail) {
         *truncated = 1; /* torn tail: file shorter than its chunks */
@@ -223,7 +247,7 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
         const struct ht_rec *r = (const struct ht_rec *)
             ((const char *)m->base + h->header_size + c * chunk_bytes);
         size_t end = c < avail ? h->chunk_records : tail;
-        size_t first = start && c < nstart ? start[c] : 0;
+        size_t first = start && c < nstart ? start[c].merged : 0;
         if (first >= end)
             continue; /* merged live: not even the lseeks below (they scan
                        * the page cache of fallocated chunks) */
@@ -254,6 +278,7 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
             s[ns].r = r;
             s[ns].end = end;
             s[ns].key = r[f].seq;
+            s[ns].check = 1;
             ns++;
             continue;
         }
@@ -442,30 +467,6 @@ static ht_err encoder_finish(struct encoder *w, ht_store *st,
     return e;
 }
 
-/* Store buf[0..n): through the encoder thread when it runs (the caller
- * must not touch buf until the next encoder_finish), else inline. */
-static ht_err submit_chunk(struct encoder *w, ht_store *st, sqlite3_stmt *ins,
-                           int64_t run_id, int64_t *chunk_no,
-                           const struct ht_rec *buf, size_t n,
-                           struct ht_ingest_result *res)
-{
-    ht_err e = encoder_finish(w, st, ins, run_id, chunk_no, res);
-    if (e != HT_OK)
-        return e;
-    if (!w->started) {
-        if ((e = flush_chunk(st, ins, run_id, (*chunk_no)++, buf, n)) == HT_OK)
-            res->events += n;
-        return e;
-    }
-    pthread_mutex_lock(&w->mu);
-    w->buf = buf;
-    w->n = n;
-    w->state = ENC_PENDING;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return HT_OK;
-}
-
 static void encoder_start(struct encoder *w)
 {
     memset(w, 0, sizeof *w);
@@ -492,17 +493,27 @@ static void encoder_stop(struct encoder *w)
     pthread_cond_destroy(&w->cv);
 }
 
+/* Encoder threads: encoding (the codec and zstd) costs about twice the
+ * merge per record, so with one the merge waited; two keep both cores of
+ * a quiet machine busy. */
+#define HT_INGEST_ENCODERS 2
+
 /* The merge's output side, kept across calls so that a live ingest can
  * merge the spill in steps (ht_store_ingest_step) and still cut the same
  * 65,536-record chunks as one offline merge: the partial buffer, the chunk
- * number, the encoder and the seq of the last record merged. */
+ * number, the encoders and the seq of the last record merged.
+ * Chunk k goes to encoder k % nw; before it is handed over, that encoder's
+ * chunk k - nw, the oldest in flight, is stored: so chunks are stored in
+ * order, and nw + 1 buffers suffice (nw in flight, one being merged). */
 struct merger {
     ht_store *st;
     int64_t run_id;
     sqlite3_stmt *ins;
-    struct encoder w;
-    int w_started;
-    /* two buffers: one being merged into (buf), one being encoded */
+    struct encoder w[HT_INGEST_ENCODERS];
+    int nw_init;  /* encoders initialised (each needs encoder_stop) */
+    int nw;       /* of them running; 0: chunks are encoded inline */
+    int wi;       /* the encoder of the next chunk (holds the oldest) */
+    int bi;       /* buf == bufs + bi * HT_CODEC_MAX_RECORDS */
     struct ht_rec *bufs, *buf;
     size_t nb;
     int64_t chunk_no;
@@ -523,7 +534,8 @@ static ht_err merger_open(struct merger *m, ht_store *st, int64_t run_id,
     m->run_id = run_id;
     m->pcs = pcs;
     m->res = res;
-    m->bufs = m->buf = malloc(2 * HT_CODEC_MAX_RECORDS * sizeof *m->bufs);
+    m->bufs = m->buf = malloc((HT_INGEST_ENCODERS + 1) * HT_CODEC_MAX_RECORDS *
+                              sizeof *m->bufs);
     if (!m->bufs)
         return HT_ENOMEM;
     if (sqlite3_prepare_v2(st->db, "INSERT INTO chunks VALUES(?,?,?,?,?,?,?)",
@@ -533,18 +545,65 @@ static ht_err merger_open(struct merger *m, ht_store *st, int64_t run_id,
         m->bufs = NULL;
         return e;
     }
-    encoder_start(&m->w);
-    m->w_started = 1;
+    /* without threads, chunks are encoded inline */
+    while (m->nw_init < HT_INGEST_ENCODERS) {
+        struct encoder *w = &m->w[m->nw_init++];
+        encoder_start(w);
+        if (!w->started)
+            break;
+        m->nw++;
+    }
     return HT_OK;
 }
 
-/* Stop the encoder (a chunk in flight is dropped) and free m; m may be
+/* Store buf[0..n) (m->buf): hand it to the next encoder after storing
+ * that encoder's chunk, the oldest in flight (the caller merges into the
+ * next buffer meanwhile), or encode it inline without encoder threads. */
+static ht_err merger_submit(struct merger *m, const struct ht_rec *buf,
+                            size_t n)
+{
+    ht_err e;
+    if (m->nw == 0) {
+        if ((e = flush_chunk(m->st, m->ins, m->run_id, m->chunk_no++, buf,
+                             n)) == HT_OK)
+            m->res->events += n;
+        return e;
+    }
+    struct encoder *w = &m->w[m->wi];
+    if ((e = encoder_finish(w, m->st, m->ins, m->run_id, &m->chunk_no,
+                            m->res)) != HT_OK)
+        return e;
+    pthread_mutex_lock(&w->mu);
+    w->buf = buf;
+    w->n = n;
+    w->state = ENC_PENDING;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    m->wi = (m->wi + 1) % m->nw;
+    m->bi = (m->bi + 1) % (m->nw + 1);
+    m->buf = m->bufs + (size_t)m->bi * HT_CODEC_MAX_RECORDS;
+    return HT_OK;
+}
+
+/* Wait for every chunk in flight and store them, oldest first. */
+static ht_err merger_drain(struct merger *m)
+{
+    for (int i = 0; i < m->nw; i++) {
+        ht_err e = encoder_finish(&m->w[(m->wi + i) % m->nw], m->st, m->ins,
+                                  m->run_id, &m->chunk_no, m->res);
+        if (e != HT_OK)
+            return e;
+    }
+    return HT_OK;
+}
+
+/* Stop the encoders (chunks in flight are dropped) and free m; m may be
  * zeroed or closed already. */
 static void merger_close(struct merger *m)
 {
-    if (m->w_started)
-        encoder_stop(&m->w);
-    m->w_started = 0;
+    for (int i = 0; i < m->nw_init; i++)
+        encoder_stop(&m->w[i]);
+    m->nw_init = m->nw = 0;
     sqlite3_finalize(m->ins);
     m->ins = NULL;
     free(m->bufs);
@@ -552,12 +611,12 @@ static void merger_close(struct merger *m)
 }
 
 /* Merge the streams s[0..ns) into the output after what m merged before;
- * collect pcs. *redo set (and HT_OK returned early): a lazily validated
- * stream's smallest seq is not after the last record merged (a chunk a
- * signal handler disordered, or a straggler of a live ingest); the caller
- * rolls back what was stored and merges again from eager streams (eager
- * streams are never checked: they cannot start behind the output of the
- * same call). */
+ * collect pcs. *redo set (and HT_OK returned early): the smallest seq of a
+ * stream marked check is not after the last record merged (a lazily
+ * validated chunk a signal handler disordered, or a straggler of a live
+ * ingest); the caller rolls back what was stored and merges again from
+ * eager streams (those of an offline pass are not checked: they cannot
+ * start behind the output of the same call). */
 static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
                          int *redo)
 {
@@ -580,10 +639,10 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
                     goto out;
                 if (!a->n)
                     continue;
-                if (m->merged && a->key <= last_out) {
-                    *redo = 1; /* its smallest seq is behind the output */
-                    goto out;
-                }
+            }
+            if (a->check && m->merged && a->key <= last_out) {
+                *redo = 1; /* its smallest seq is behind the output */
+                goto out;
             }
             hp[nh] = a;
             heap_up(hp, nh++);
@@ -616,10 +675,9 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
         m->merged += nb - nb0;
         last_out = buf[nb - 1].seq;
         if (nb == HT_CODEC_MAX_RECORDS) {
-            if ((e = submit_chunk(&m->w, m->st, m->ins, m->run_id,
-                                  &m->chunk_no, buf, nb, res)) != HT_OK)
+            if ((e = merger_submit(m, buf, nb)) != HT_OK)
                 goto out;
-            buf = buf == m->bufs ? m->bufs + HT_CODEC_MAX_RECORDS : m->bufs;
+            buf = m->buf;
             nb = 0;
             if (m->st->progress && m->total)
                 m->st->progress(m->st->progress_ctx, res->events, m->total);
@@ -638,16 +696,14 @@ out:
     return e;
 }
 
-/* Store the partial last chunk and wait for the encoder. */
+/* Store the partial last chunk and wait for the encoders. */
 static ht_err merger_flush(struct merger *m)
 {
     ht_err e = HT_OK;
-    if (m->nb && (e = submit_chunk(&m->w, m->st, m->ins, m->run_id,
-                                   &m->chunk_no, m->buf, m->nb, m->res)) != HT_OK)
+    if (m->nb && (e = merger_submit(m, m->buf, m->nb)) != HT_OK)
         return e;
     m->nb = 0;
-    if ((e = encoder_finish(&m->w, m->st, m->ins, m->run_id, &m->chunk_no,
-                            m->res)) != HT_OK)
+    if ((e = merger_drain(m)) != HT_OK)
         return e;
     m->res->chunks = (uint64_t)m->chunk_no;
     return HT_OK;
@@ -867,7 +923,8 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     return HT_OK;
 }
 
-/* Delete the committed spill m (path). The kernel frees an unlinked file's
+/* Delete the committed spill m (path), and with rm_dir its directory if
+ * that is then empty. The kernel frees an unlinked file's
  * blocks and page cache when its last reference goes (~1 s for a 1 GB spill
  * on ext4); with background_free that last reference is a descriptor held
  * by a detached grandchild, released once this process has dropped its
@@ -875,7 +932,7 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
  * commit. The unlink itself stays here: a spill still visible after
  * ingest returns could be ingested a second time. Leaves m unmapped. */
 static void release_spill(ht_store *st, struct spill_map *m,
-                          const char *path)
+                          const char *path, int rm_dir)
 {
     /* the map is a reference too: drop it before the fork (cheap fork) */
     if (m->base)
@@ -883,13 +940,17 @@ static void release_spill(ht_store *st, struct spill_map *m,
     m->base = NULL;
     int p[2] = {-1, -1};
     pid_t pid = -1;
-    /* ingest_dir's directory: removing it right after a large file's
-     * blocks start being freed waits for ext4's journal (0.25-0.6 s
-     * measured), so the background process does that too */
+    /* the directory: removing it right after a large file's blocks start
+     * being freed waits for ext4's journal (0.25-0.6 s measured), so the
+     * background process does that too (no malloc after the fork: the
+     * name is cut here) */
     char dir[4096];
     dir[0] = 0;
-    if (st->bg_rmdir && strlen(st->bg_rmdir) < sizeof dir)
-        strcpy(dir, st->bg_rmdir);
+    const char *slash = strrchr(path, '/');
+    if (rm_dir && slash && slash != path && (size_t)(slash - path) < sizeof dir) {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = 0;
+    }
     if (st->background_free && pipe2(p, O_CLOEXEC) == 0 && (pid = fork()) == 0) {
         /* child: only async-signal-safe calls from here on */
         if (fork() != 0)
@@ -936,12 +997,12 @@ static int process_alive(int pid)
  *       committed and the spill is only read before finish commits, so a
  *       crash of heaptrail leaves the trace as it was and the spill for a
  *       later ingest.
- *   L2. The first pos[c] slots of chunk c (c < npos) have been handed to
- *       the merge; each had kind != 0 (acquire: its fields are complete)
- *       and a seq below the watermark of its step. A step reads chunks only
- *       below next_chunk (acquire) and inside the file, and only their
- *       allocated part (chunk_data_bytes): a chunk just reserved may not be
- *       allocated yet.
+ *   L2. The first prog[c].merged slots of chunk c (c < nprog) have been
+ *       handed to the merge; each had kind != 0 (acquire: its fields are
+ *       complete) and a seq below the watermark of its step. A step reads
+ *       chunks only below next_chunk (acquire) and inside the file, and
+ *       only their allocated part (chunk_data_bytes): a chunk just reserved
+ *       may not be allocated yet.
  *   L3. The watermark is the header's seq counter as read at least
  *       HT_LIVE_LAG_NS earlier: a seq below it was taken that long ago, so
  *       its record is written unless its thread stalled (a straggler).
@@ -965,8 +1026,8 @@ struct ht_ingest {
     struct merger mg;
     int live;            /* begun by ht_store_ingest_begin */
     int straggler;       /* L4 */
-    size_t *pos, *data;  /* per chunk: slots merged (L2), allocated slots */
-    size_t npos, lo;     /* chunks below lo are wholly merged */
+    struct chunk_prog *prog; /* per chunk (L2) */
+    size_t nprog, lo;        /* chunks below lo are wholly merged */
     struct stream *segs; /* scratch: one stream per chunk with new records */
     size_t segcap;
     uint64_t wm, pend_seq, pend_ns; /* watermark and its next value (L3) */
@@ -994,8 +1055,7 @@ static void ingest_free(ht_ingest *ig)
         snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)ig->cache_kib);
         sqlite3_exec(ig->st->db, sql, NULL, NULL, NULL);
     }
-    free(ig->pos);
-    free(ig->data);
+    free(ig->prog);
     free(ig->segs);
     free(ig->pcs.v);
     spill_unmap(&ig->m);
@@ -1040,9 +1100,10 @@ static ht_err ingest_txn(ht_ingest *ig)
     /* Offline: up to 256 MiB of page cache for the transaction, so dirty
      * pages are not spilled to the WAL and read back before the commit
      * (measured: 1/3 fewer page writes, 2/3 fewer reads). Live: 8 MiB, so
-     * that most pages reach the WAL while the program runs instead of in
-     * the commit the user waits for (commit 0.21-0.30 s -> 0.17-0.21 s on
-     * 30 M churn events). Restored afterwards. */
+     * that most pages reach the WAL (a new trace's file: DECISIONS 26)
+     * while the program runs instead of in the commit the user waits for
+     * (commit 0.21-0.30 s -> 0.17-0.21 s on 30 M churn events). Restored
+     * afterwards. */
     ig->cache_kib = pragma_int(st, "PRAGMA cache_size");
     sqlite3_exec(st->db, ig->live ? "PRAGMA cache_size=-8192"
                                   : "PRAGMA cache_size=-262144", NULL, NULL, NULL);
@@ -1076,6 +1137,79 @@ void ht_store_ingest_abort(ht_ingest *ig)
     ingest_free(ig);
 }
 
+/* Room for used chunks in ig->prog (new ones zeroed) and for a stream per
+ * chunk not wholly merged in ig->segs. */
+static ht_err step_reserve(ht_ingest *ig, size_t used)
+{
+    if (used > ig->nprog) {
+        size_t ncap = ig->nprog ? ig->nprog : 64;
+        while (ncap < used)
+            ncap *= 2;
+        struct chunk_prog *np = realloc(ig->prog, ncap * sizeof *np);
+        if (!np)
+            return HT_ENOMEM;
+        memset(np + ig->nprog, 0, (ncap - ig->nprog) * sizeof *np);
+        ig->prog = np;
+        ig->nprog = ncap;
+    }
+    if (used - ig->lo > ig->segcap) {
+        size_t ncap = (used - ig->lo) * 2;
+        struct stream *ns = realloc(ig->segs, ncap * sizeof *ns);
+        if (!ns)
+            return HT_ENOMEM;
+        ig->segs = ns;
+        ig->segcap = ncap;
+    }
+    return HT_OK;
+}
+
+/* Take the records of r[first..data) that are written (kind != 0, acquire)
+ * and below the watermark (L2, L3), up to the first that is not, into sg,
+ * in the same pass counting the invalid kinds (torn) and checking the
+ * order: a clean run becomes a stream over the map with nothing left to
+ * validate; holes or disorder (a signal handler's records) are copied and
+ * sorted by validate_chunk. sg->n == 0: nothing valid. *merged: the slot
+ * after the last one taken (unchanged on error). sg->check is set: the
+ * merge compares its key with the output of earlier steps (the straggler
+ * test, L4). */
+static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
+                         size_t data, struct stream *sg, size_t *merged)
+{
+    size_t i = first, valid = 0;
+    int sorted = 1;
+    uint64_t last = 0, wm = ig->wm;
+    for (; i < data; i++) {
+        uint8_t k = __atomic_load_n(&r[i].kind, __ATOMIC_ACQUIRE);
+        uint64_t seq = r[i].seq;
+        if (k == 0 || seq >= wm)
+            break;
+        if (k >= HT_EV_KIND_COUNT)
+            continue;
+        if (valid && seq < last)
+            sorted = 0;
+        last = seq;
+        valid++;
+    }
+    memset(sg, 0, sizeof *sg);
+    size_t len = i - first;
+    uint64_t torn = 0;
+    if (!valid) {
+        torn = len; /* only invalid kinds (or none at all) */
+    } else if (valid == len && sorted) {
+        sg->r = r + first;
+        sg->n = len;
+        sg->key = r[first].seq;
+    } else {
+        ht_err e = validate_chunk(sg, r + first, len, &torn);
+        if (e != HT_OK)
+            return e; /* nothing taken: the slots stay for finish */
+    }
+    sg->check = 1;
+    ig->res.torn += torn;
+    *merged = i;
+    return HT_OK;
+}
+
 ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged)
 {
     *merged = 0;
@@ -1092,81 +1226,43 @@ ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged)
     }
     if (!ig->wm)
         return HT_OK;
-    size_t chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
-    size_t avail = (ig->m.size - h->header_size) / chunk_bytes;
-    uint64_t nc = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
-    if (nc > h->max_chunks)
-        nc = h->max_chunks;
-    size_t used = nc < avail ? (size_t)nc : avail;
-    if (used > ig->npos) {
-        size_t ncap = ig->npos ? ig->npos : 64;
-        while (ncap < used)
-            ncap *= 2;
-        size_t *np = realloc(ig->pos, ncap * sizeof *np);
-        if (!np)
-            return HT_ENOMEM;
-        ig->pos = np;
-        size_t *nd = realloc(ig->data, ncap * sizeof *nd);
-        if (!nd)
-            return HT_ENOMEM;
-        ig->data = nd;
-        memset(ig->pos + ig->npos, 0, (ncap - ig->npos) * sizeof *np);
-        memset(ig->data + ig->npos, 0, (ncap - ig->npos) * sizeof *nd);
-        ig->npos = ncap;
-    }
-    if (used - ig->lo > ig->segcap) {
-        size_t ncap = (used - ig->lo) * 2;
-        struct stream *ns = realloc(ig->segs, ncap * sizeof *ns);
-        if (!ns)
-            return HT_ENOMEM;
-        ig->segs = ns;
-        ig->segcap = ncap;
-    }
+    struct spill_geom g;
+    spill_geom(&ig->m, &g);
+    size_t used = g.reserved < g.avail ? g.reserved : g.avail;
+    ht_err e = step_reserve(ig, used);
+    if (e != HT_OK)
+        return e;
     size_t nseg = 0;
     uint64_t n = 0;
     for (size_t c = ig->lo; c < used; c++) {
-        if (ig->pos[c] == h->chunk_records) {
+        struct chunk_prog *p = &ig->prog[c];
+        if (p->merged == h->chunk_records) {
             if (c == ig->lo)
                 ig->lo++;
             continue;
         }
-        size_t off = h->header_size + c * chunk_bytes;
-        if (ig->data[c] < h->chunk_records)
-            ig->data[c] = chunk_data_bytes(&ig->m, off, chunk_bytes) /
-                          sizeof(struct ht_rec);
+        size_t off = h->header_size + c * g.chunk_bytes;
+        if (p->data < h->chunk_records)
+            p->data = chunk_data_bytes(&ig->m, off, g.chunk_bytes) /
+                      sizeof(struct ht_rec);
         const struct ht_rec *r = (const struct ht_rec *)
             ((const char *)ig->m.base + off);
-        size_t i = ig->pos[c], first = i, f = SIZE_MAX;
-        for (; i < ig->data[c]; i++) {
-            uint8_t k = __atomic_load_n(&r[i].kind, __ATOMIC_ACQUIRE);
-            if (k == 0 || r[i].seq >= ig->wm)
-                break;
-            if (f == SIZE_MAX && k < HT_EV_KIND_COUNT)
-                f = i;
-        }
-        if (i == first)
-            continue;
-        ig->pos[c] = i;
-        n += i - first;
-        if (f == SIZE_MAX) {
-            ig->res.torn += i - first; /* only invalid kinds */
-            continue;
-        }
-        struct stream *sg = &ig->segs[nseg++];
-        memset(sg, 0, sizeof *sg);
-        sg->r = r + first;
-        sg->end = i - first; /* validated when the merge activates it */
-        sg->key = r[f].seq;
+        size_t first = p->merged;
+        struct stream *sg = &ig->segs[nseg];
+        if ((e = step_chunk(ig, r, first, p->data, sg, &p->merged)) != HT_OK)
+            break;
+        n += p->merged - first;
+        if (sg->n)
+            nseg++;
     }
-    ht_err e = HT_OK;
-    if (nseg) {
+    if (e == HT_OK && nseg) {
         int redo = 0;
         e = merger_run(&ig->mg, ig->segs, nseg, &redo);
-        for (size_t i = 0; i < nseg; i++)
-            free(ig->segs[i].owned);
         if (redo)
             ig->straggler = 1;
     }
+    for (size_t i = 0; i < nseg; i++)
+        free(ig->segs[i].owned);
     *merged = n;
     return e;
 }
@@ -1183,44 +1279,44 @@ static ht_err merge_restart(ht_ingest *ig)
     return e;
 }
 
-/* Merge what the steps left (all of the spill when there were none): lazy
- * streams first; when they ask for a redo (L4, or a disordered chunk),
- * the whole spill lazily again if steps had merged part of it, then from
- * eagerly validated streams (never redone). */
-static ht_err merge_rest(ht_ingest *ig, int *truncated)
+/* One merge pass over the spill: lazily validated streams of every slot
+ * (from_prog: of the slots the steps did not merge), or eagerly validated
+ * ones (eager: never asks for a redo). *redo as merger_run. */
+static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
+                         int *truncated, int *redo)
 {
     struct stream *s = NULL;
     size_t ns = 0;
-    ht_err e = HT_OK;
-    int live = ig->mg.merged != 0, redo = ig->straggler;
-    for (int pass = 0; e == HT_OK && pass < 3; pass++) {
-        if (pass > 0) {
-            if (!redo)
-                break;
-            if (pass == 1 && !live)
-                continue; /* no live part: straight to the eager pass */
-            free_streams(s, ns);
-            s = NULL;
-            ns = 0;
-            if ((e = merge_restart(ig)) != HT_OK)
-                break;
-        } else if (redo) {
-            continue; /* a step found a straggler: offline from the start */
-        }
-        int eager = pass == 2, from_pos = pass == 0 && live;
-        e = build_streams(&ig->m, !eager, from_pos ? ig->pos : NULL,
-                          from_pos ? ig->npos : 0, &s, &ns, &ig->res.torn,
-                          truncated);
-        if (e != HT_OK)
-            break;
-        ig->mg.total = ig->mg.merged;
-        for (size_t i = 0; i < ns; i++)
-            ig->mg.total += s[i].end ? s[i].end : s[i].n;
-        e = merger_run(&ig->mg, s, ns, &redo);
-        if (eager)
-            redo = 0;
-    }
+    ht_err e = build_streams(&ig->m, !eager, from_prog ? ig->prog : NULL,
+                             from_prog ? ig->nprog : 0, &s, &ns,
+                             &ig->res.torn, truncated);
+    if (e != HT_OK)
+        return e;
+    ig->mg.total = ig->mg.merged;
+    for (size_t i = 0; i < ns; i++)
+        ig->mg.total += s[i].end ? s[i].end : s[i].n;
+    e = merger_run(&ig->mg, s, ns, redo);
     free_streams(s, ns);
+    return e;
+}
+
+/* Merge what the steps left, in up to three passes:
+ *   1. lazily, the slots the steps did not merge (all of the spill when
+ *      there were none) - skipped when a step found a straggler (L4);
+ *   2. after a straggler or a disordered chunk behind what steps merged:
+ *      rolled back, the whole spill lazily again;
+ *   3. still a redo (a disordered chunk, lazily keyed too late): rolled
+ *      back, the whole spill from eagerly validated streams. */
+static ht_err merge_rest(ht_ingest *ig, int *truncated)
+{
+    int live = ig->mg.merged != 0, redo = ig->straggler;
+    ht_err e = HT_OK;
+    if (!redo)
+        e = merge_pass(ig, live, 0, truncated, &redo);
+    if (e == HT_OK && redo && live && (e = merge_restart(ig)) == HT_OK)
+        e = merge_pass(ig, 0, 0, truncated, &redo);
+    if (e == HT_OK && redo && (e = merge_restart(ig)) == HT_OK)
+        e = merge_pass(ig, 0, 1, truncated, &redo);
     if (e == HT_OK)
         e = merger_flush(&ig->mg);
     if (e == HT_OK)
@@ -1244,19 +1340,13 @@ ht_err ht_store_ingest_finish(ht_ingest *ig, const struct ht_run_end *end,
     if (e == HT_OK) {
         ig->txn = 0;
         merger_close(&ig->mg);
-        /* heaptrail run's spill directory: removed (when empty) by the
-         * background process, after the spill's blocks (as ingest_dir) */
-        char dir[4096];
-        const char *saved = st->bg_rmdir;
-        const char *slash = strrchr(ig->path, '/');
-        if (ig->live && !saved && slash && slash != ig->path &&
-            (size_t)(slash - ig->path) < sizeof dir) {
-            memcpy(dir, ig->path, (size_t)(slash - ig->path));
-            dir[slash - ig->path] = 0;
-            st->bg_rmdir = dir;
-        }
-        release_spill(st, &ig->m, ig->path); /* only after the commit */
-        st->bg_rmdir = saved;
+        /* a new trace's switch to WAL syncs: before the spill's blocks
+         * are freed, or that sync waits for ext4's journal to free them
+         * (~0.1 s measured on a 200 MB spill) */
+        ht__store_wal(st);
+        /* heaptrail run's spill directory too (as ingest_dir's) */
+        release_spill(st, &ig->m, ig->path,
+                      ig->live || st->rm_spill_dir); /* only after the commit */
         *res = ig->res;
     }
     ingest_free(ig); /* rolls back on failure: the spill stays */
@@ -1338,7 +1428,7 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
     if (n > 1)
         qsort(names, n, sizeof *names, spill_name_cmp);
     unsigned long handoffs = st->handoffs;
-    st->bg_rmdir = dir;
+    st->rm_spill_dir = 1;
     for (size_t i = 0; e == HT_OK && i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -1354,7 +1444,7 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    st->bg_rmdir = NULL;
+    st->rm_spill_dir = 0;
     /* only succeeds when empty; done in the background with the last
      * spill's blocks when one was handed off (release_spill) */
     if (e == HT_OK && st->handoffs == handoffs)

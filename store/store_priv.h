@@ -13,10 +13,11 @@ struct ht_store {
     ht_progress_cb progress; /* optional, see ht_store_set_progress */
     void *progress_ctx;
     int background_free; /* see ht_store_set_background_free */
-    /* ingest_dir while it runs: the spill directory that the background
-     * process removes (if empty) after freeing a spill; handoffs counts
-     * the spills handed to background processes */
-    const char *bg_rmdir;
+    int wal_at_close;    /* created by this open: WAL set by ht_store_close */
+    /* ingest_dir while it runs: a spill's directory is removed (if empty)
+     * after the spill, by the background process when there is one;
+     * handoffs counts the spills handed to background processes */
+    int rm_spill_dir;
     unsigned long handoffs;
 };
 
@@ -24,6 +25,9 @@ void ht__store_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 ht_err ht__store_sqlerr(ht_store *st, const char *what);
 ht_err ht__vtab_register(ht_store *st);
+/* Switch a trace this ht_store created to WAL now (ht_store_close does it
+ * otherwise); no transaction may be open. Best effort. */
+void ht__store_wal(ht_store *st);
 /* sites_import.c: import <module>.htsites, join pcs.site_id (in a txn). */
 ht_err ht__sites_import(ht_store *st, int64_t run_id);
 /* objects_freed virtual table (objcodec.c); a SQLite result code. */

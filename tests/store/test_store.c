@@ -391,7 +391,8 @@ static uint64_t step_some(ht_ingest *ig)
 
 /* Offline ingest of a copy of spill (into a new trace) must store exactly
  * the chunks the live ingest stored in live_db, and the same run figures. */
-static void check_same(const char *live_db, const char *copy, int tag)
+static void check_same(const char *live_db, const char *copy, int tag,
+                       const char *run_row)
 {
     char off_db[300];
     snprintf(off_db, sizeof off_db, "%s/off%d.db", dir, tag);
@@ -414,7 +415,7 @@ static void check_same(const char *live_db, const char *copy, int tag)
     assert_int_equal(ht_store_query(b, q, 1, ht_test_dump_row, &db), HT_OK);
     ra = da.s;
     rb = db.s;
-    assert_string_equal(ra, "131072|0|exited|1\n");
+    assert_string_equal(ra, run_row);
     assert_string_equal(ra, rb);
     free(ra);
     free(rb);
@@ -423,8 +424,12 @@ static void check_same(const char *live_db, const char *copy, int tag)
 }
 
 /* straggler: slot 10000 of thread 2 stays empty while the steps run and is
- * written only afterwards, behind records already merged. */
-static void live_case(int straggler, int tag)
+ * written only afterwards, behind records already merged. messy: thread
+ * 1's chunk has a torn slot (an invalid kind) and two records out of seq
+ * order (as a signal handler leaves them) inside the first step's range,
+ * so that step copies and sorts the chunk instead of merging it from the
+ * map. */
+static void live_case(int straggler, int messy, int tag)
 {
     char spill[300], copy[300], db[300];
     snprintf(spill, sizeof spill, "%s/spill-%d.hts", dir, tag);
@@ -436,6 +441,13 @@ static void live_case(int straggler, int tag)
         for (unsigned i = 0; i < 20000; i++)
             if (!(straggler && c == 2 && i == 10000))
                 ls_put(&ls, c, i);
+    if (messy) {
+        struct ht_rec *r = &ls.rec[LIVE_CR + 700];
+        uint64_t t = r[0].seq;
+        r[0].seq = r[1].seq;
+        r[1].seq = t;
+        ls.rec[LIVE_CR + 500].kind = 0xEE;
+    }
     ls.h->seq = 4ull * 20000 + 1;
     ht_store *st = NULL;
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
@@ -456,25 +468,33 @@ static void live_case(int straggler, int tag)
     assert_int_equal(ht_test_copy_sparse(spill, copy), 0);
     struct ht_ingest_result res;
     assert_int_equal(ht_store_ingest_finish(ig, NULL, &res), HT_OK);
-    assert_int_equal(res.events, 4 * LIVE_CR);
+    assert_int_equal(res.events, 4 * LIVE_CR - messy);
+    assert_int_equal(res.torn, messy);
     assert_int_equal(res.chunks, 2);
     assert_int_equal(res.redone, straggler); /* the fallback was taken */
     assert_int_equal(access(spill, F_OK), -1); /* deleted after the commit */
     ht_store_close(st);
     munmap(ls.h, ls.size);
-    check_same(db, copy, tag);
+    check_same(db, copy, tag,
+               messy ? "131071|1|exited|1\n" : "131072|0|exited|1\n");
 }
 
 static void test_live_in_order(void **state)
 {
     (void)state;
-    live_case(0, 1);
+    live_case(0, 0, 1);
 }
 
 static void test_live_straggler(void **state)
 {
     (void)state;
-    live_case(1, 2);
+    live_case(1, 0, 2);
+}
+
+static void test_live_torn_unsorted(void **state)
+{
+    (void)state;
+    live_case(0, 1, 3);
 }
 
 static int live_count_row(void *ctx, int ncol, const char *const *v,
@@ -532,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_bad_trace_files),
         cmocka_unit_test(test_live_in_order),
         cmocka_unit_test(test_live_straggler),
+        cmocka_unit_test(test_live_torn_unsorted),
         cmocka_unit_test(test_live_abort),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -702,10 +702,10 @@ static ht_err drop_stack_roots(struct eng *g)
         for (int again = 1; again;) {
             again = 0;
             for (size_t k = 0; k < g->rootslots.cap; k++) {
-                uint64_t slot = g->rootslots.keys[k];
+                uint64_t slot = g->rootslots.s[k].key;
                 if (!slot || slot < sg.start || slot - sg.start >= sg.len)
                     continue;
-                struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[k]);
+                struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.s[k].val);
                 ht_err e;
                 if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                     return e;
@@ -823,9 +823,9 @@ static ht_err detect(struct eng *g)
     /* reachability from root slots */
     size_t sp = 0;
     for (size_t i = 0; i < g->rootslots.cap; i++) {
-        if (!g->rootslots.keys[i])
+        if (!g->rootslots.s[i].key)
             continue;
-        struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[i]);
+        struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.s[i].val);
         if (x)
             rootrefs[x->idx]++;
         if (x && !kind[x->idx]) {
@@ -1463,10 +1463,10 @@ stop:
         return e;
     /* realloc halves never completed: the block was released */
     for (size_t i = 0; i < g->pending.cap; i++) {
-        if (!g->pending.keys[i])
+        if (!g->pending.s[i].key)
             continue;
-        struct ht__obj *o = (struct ht__obj *)(uintptr_t)g->pending.vals[i];
-        g->pending.keys[i] = 0;
+        struct ht__obj *o = (struct ht__obj *)(uintptr_t)g->pending.s[i].val;
+        g->pending.s[i].key = 0;
         if ((e = finish(g, o, 0, 0)))
             return e;
     }
@@ -1540,8 +1540,8 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         *out = g->r;
 done:
     for (size_t i = 0; i < g->pending.cap; i++)
-        if (g->pending.keys[i])
-            ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.vals[i]);
+        if (g->pending.s[i].key)
+            ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.s[i].val);
     ht__map_fini(&g->pending);
     while (g->nspare)
         free(g->spare[--g->nspare]);

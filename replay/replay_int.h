@@ -41,10 +41,17 @@ struct ht__obj {
     uint64_t gcref;               /* its node in the GC model (ht_gc_ref) */
 };
 
-/* Generic open-addressing map uint64 key (never 0) -> uint64 value. */
+/* Generic open-addressing map uint64 key (never 0) -> uint64 value:
+ * linear probing from a multiplicative hash, backward-shift deletion (no
+ * tombstones). Key and value share a slot: a probe that finds the key has
+ * its value in the same cache line. An empty slot has key 0. */
+struct ht__slot {
+    uint64_t key, val;
+};
 struct ht__map {
-    uint64_t *keys, *vals;
-    size_t cap, n; /* cap a power of two, n < cap / 2 */
+    struct ht__slot *s;
+    size_t cap, n;  /* cap 0 or a power of two >= 64, n < cap / 2 */
+    unsigned shift; /* 64 - log2(cap): home(key) = key * C >> shift */
 };
 ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);

@@ -71,6 +71,9 @@
 #include "replay_int.h"
 
 #define SPARE_MAX 1024u
+/* prefetch distances (events) of the object table's slot and object */
+#define PF_SLOT 16
+#define PF_OBJ 8
 
 struct seg {
     uint64_t start, len;
@@ -1424,6 +1427,11 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
+            /* the object table's cache misses, started events ahead */
+            if (i + PF_SLOT < nrec && recs[i + PF_SLOT].kind <= HT_EV_FREE)
+                ht__objtab_prefetch_slot(&g->t, recs[i + PF_SLOT].a);
+            if (i + PF_OBJ < nrec && recs[i + PF_OBJ].kind == HT_EV_FREE)
+                ht__objtab_prefetch_obj(&g->t, recs[i + PF_OBJ].a);
             g->seq = ev->seq;
             g->r.events++;
             if (opts && opts->progress && (g->r.events & 0xffff) == 0)

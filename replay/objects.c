@@ -371,6 +371,29 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     return k && a < obj_end(t->big[k - 1]) ? t->big[k - 1] : NULL;
 }
 
+/* Prefetch hints for an event some events ahead (see replay_int.h): they
+ * read the table as it is now, so a slot changed in between costs only a
+ * useless prefetch, never a wrong answer. */
+void ht__objtab_prefetch_slot(const struct ht__objtab *t, uint64_t addr)
+{
+    if (t->byaddr.cap)
+        __builtin_prefetch(&t->byaddr.s[home(&t->byaddr, addr)]);
+}
+
+void ht__objtab_prefetch_obj(const struct ht__objtab *t, uint64_t addr)
+{
+    if (!t->byaddr.cap)
+        return;
+    const struct ht__slot *sl = &t->byaddr.s[map_slot(&t->byaddr, addr)];
+    if (sl->key && sl->val != FREED_MARK) {
+        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
+        const char *o = (const char *)(uintptr_t)sl->val;
+        __builtin_prefetch(o);
+        __builtin_prefetch(o + 64);
+        __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
+    }
+}
+
 /* Detach the object at addr; mark: leave the freed mark in its slot
  * (one probe for a free), else empty the slot. */
 static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)

@@ -115,6 +115,12 @@ struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
 struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr);
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr);
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr);
+/* Hints, no effect on results: prefetch_slot starts loading addr's slot,
+ * prefetch_obj (some events later, when the slot has arrived) the object
+ * held at addr. The replay calls them a few events ahead of a FREE or
+ * ALLOC: each free otherwise waits on two cache misses (slot, object). */
+void ht__objtab_prefetch_slot(const struct ht__objtab *t, uint64_t addr);
+void ht__objtab_prefetch_obj(const struct ht__objtab *t, uint64_t addr);
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx);

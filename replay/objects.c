@@ -15,7 +15,15 @@
  *     address with no duplicates, and lists only held objects;
  *  3. n equals the number of held objects;
  *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
- *     address (paged or not); they are in no page vector.
+ *     address (paged or not); they are in no page vector;
+ *  5. byaddr and pages are valid maps (ht__map_is_valid): linear probing
+ *     from a Fibonacci hash with key and value in one 16-byte slot, load
+ *     below 1/2, every key reached from its home slot without crossing an
+ *     empty one (deletion shifts the cluster back: no tombstones, so the
+ *     only non-live keys are the engine's freed marks of invariant 1).
+ * Per event the replay's ALLOC/FREE costs one probe; a probe that finds
+ * its key has the value in the same cache line, and the engine prefetches
+ * that line, then the object, events ahead (ht__objtab_prefetch_*).
  * Memory is proportional to live objects (plus one entry per page spanned,
  * at most BIG_SIZE / 4 KiB per object). Any size is held: a block that
  * wraps the address space ends at 2^64 (obj_end), and a block of 2^60 bytes
@@ -159,6 +167,35 @@ int ht__map_del(struct ht__map *m, uint64_t key)
         return 0;
     map_del_at(m, j);
     return 1;
+}
+
+/* The slot where key's probe sequence starts (cap > 0). */
+size_t ht__map_home(const struct ht__map *m, uint64_t key)
+{
+    return home(m, key);
+}
+
+/* 1 if the map's invariants hold: cap 0 or a power of two >= 64 with
+ * shift = 64 - log2(cap); n counts the keys and n < cap / 2; each key is
+ * unique and reached from its home slot without crossing an empty slot (what
+ * backward-shift deletion keeps true). O(cap * probe length). */
+int ht__map_is_valid(const struct ht__map *m)
+{
+    if (!m->cap)
+        return !m->n && !m->s;
+    if (m->cap < 64 || (m->cap & (m->cap - 1)) ||
+        ((size_t)1 << (64 - m->shift)) != m->cap || m->n * 2 >= m->cap)
+        return 0;
+    size_t n = 0, mask = m->cap - 1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->s[i].key)
+            continue;
+        n++;
+        for (size_t j = home(m, m->s[i].key); j != i; j = (j + 1) & mask)
+            if (!m->s[j].key || m->s[j].key == m->s[i].key)
+                return 0;
+    }
+    return n == m->n;
 }
 
 /* Free the map's arrays. */
@@ -503,6 +540,8 @@ void ht__objtab_fini(struct ht__objtab *t)
 /* Check invariants 1-4 of the design comment; 1 if they hold. */
 int ht__objtab_is_valid(const struct ht__objtab *t)
 {
+    if (!ht__map_is_valid(&t->byaddr) || !ht__map_is_valid(&t->pages))
+        return 0;
     size_t nheld = 0;
     for (size_t i = 0; i < t->byaddr.cap; i++)
         nheld += held(&t->byaddr.s[i]) != NULL;

@@ -57,6 +57,10 @@ ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
 int ht__map_del(struct ht__map *m, uint64_t key);
 void ht__map_fini(struct ht__map *m);
+/* The slot where key's probe starts (cap > 0; tests build clusters). */
+size_t ht__map_home(const struct ht__map *m, uint64_t key);
+/* 1 if the invariants of struct ht__map hold (see objects.c). */
+int ht__map_is_valid(const struct ht__map *m);
 
 /* Aggregate rows keyed by two uint64 (a site and a size, say): an array of
  * rows plus an open-addressing index. Rows are never removed, so an index

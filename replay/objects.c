@@ -35,9 +35,7 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
-/* byaddr value of a freed address where no block is live (a "tombstone");
- * never an object pointer */
-#define FREED_MARK UINT64_C(1)
+#define FREED_MARK HT__FREED_MARK
 /* Largest block indexed by page (256 pages); a larger one (a real program's
  * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
  * searched when the page index has no block containing an address. */
@@ -62,12 +60,9 @@ static struct ht__pref *pv_ref(const struct ht__pagevec *v)
     return (struct ht__pref *)(uintptr_t)(v->a + v->cap);
 }
 
-/* Home slot of key: Fibonacci hashing, the top bits of key * 2^64/phi
- * (one multiply; addresses differing in any bit, aligned or sequential,
- * land apart). m->shift is 64 - log2(cap); cap > 0. */
 static size_t home(const struct ht__map *m, uint64_t key)
 {
-    return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> m->shift);
+    return ht__map_home(m, key);
 }
 
 static ht_err map_grow(struct ht__map *m)
@@ -167,12 +162,6 @@ int ht__map_del(struct ht__map *m, uint64_t key)
         return 0;
     map_del_at(m, j);
     return 1;
-}
-
-/* The slot where key's probe sequence starts (cap > 0). */
-size_t ht__map_home(const struct ht__map *m, uint64_t key)
-{
-    return home(m, key);
 }
 
 /* 1 if the map's invariants hold: cap 0 or a power of two >= 64 with
@@ -408,29 +397,6 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     return k && a < obj_end(t->big[k - 1]) ? t->big[k - 1] : NULL;
 }
 
-/* Prefetch hints for an event some events ahead (see replay_int.h): they
- * read the table as it is now, so a slot changed in between costs only a
- * useless prefetch, never a wrong answer. */
-void ht__objtab_prefetch_slot(const struct ht__objtab *t, uint64_t addr)
-{
-    if (t->byaddr.cap)
-        __builtin_prefetch(&t->byaddr.s[home(&t->byaddr, addr)]);
-}
-
-void ht__objtab_prefetch_obj(const struct ht__objtab *t, uint64_t addr)
-{
-    if (!t->byaddr.cap)
-        return;
-    const struct ht__slot *sl = &t->byaddr.s[map_slot(&t->byaddr, addr)];
-    if (sl->key && sl->val != FREED_MARK) {
-        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
-        const char *o = (const char *)(uintptr_t)sl->val;
-        __builtin_prefetch(o);
-        __builtin_prefetch(o + 64);
-        __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
-    }
-}
-
 /* Detach the object at addr; mark: leave the freed mark in its slot
  * (one probe for a free), else empty the slot. */
 static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
@@ -471,10 +437,18 @@ struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr)
 /* Mark addr freed unless a block is live there; HT_ENOMEM. */
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr)
 {
-    uint64_t v;
-    if (!addr || (ht__map_get(&t->byaddr, addr, &v) && v != FREED_MARK))
+    if (!addr)
         return HT_OK;
-    return ht__map_put(&t->byaddr, addr, FREED_MARK);
+    size_t j; /* one probe: a live block, a mark, or where the mark goes */
+    ht_err e = map_place(&t->byaddr, addr, &j);
+    if (e)
+        return e;
+    struct ht__slot *sl = &t->byaddr.s[j];
+    if (!sl->key) {
+        *sl = (struct ht__slot){addr, FREED_MARK};
+        t->byaddr.n++;
+    }
+    return HT_OK;
 }
 
 /* Whether addr holds a freed mark (freed, no block live there). */

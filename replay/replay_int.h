@@ -57,8 +57,13 @@ ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
 int ht__map_del(struct ht__map *m, uint64_t key);
 void ht__map_fini(struct ht__map *m);
-/* The slot where key's probe starts (cap > 0; tests build clusters). */
-size_t ht__map_home(const struct ht__map *m, uint64_t key);
+/* The slot where key's probe starts (cap > 0): Fibonacci hashing, the
+ * top bits of key * 2^64/phi (one multiply; addresses differing in any
+ * bit, aligned or sequential, land apart). */
+static inline size_t ht__map_home(const struct ht__map *m, uint64_t key)
+{
+    return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> m->shift);
+}
 /* 1 if the invariants of struct ht__map hold (see objects.c). */
 int ht__map_is_valid(const struct ht__map *m);
 
@@ -119,12 +124,39 @@ struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
 struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr);
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr);
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr);
-/* Hints, no effect on results: prefetch_slot starts loading addr's slot,
- * prefetch_obj (some events later, when the slot has arrived) the object
- * held at addr. The replay calls them a few events ahead of a FREE or
- * ALLOC: each free otherwise waits on two cache misses (slot, object). */
-void ht__objtab_prefetch_slot(const struct ht__objtab *t, uint64_t addr);
-void ht__objtab_prefetch_obj(const struct ht__objtab *t, uint64_t addr);
+/* byaddr value of a freed address where no block is live; never an
+ * object pointer */
+#define HT__FREED_MARK UINT64_C(1)
+/* Hints, no effect on results: prefetch_slot starts loading addr's home
+ * slot, prefetch_obj (events later, when that slot has arrived) the
+ * object held at addr (a probe: usually that slot alone). The
+ * replay calls them ahead of each ALLOC and FREE: a free otherwise waits
+ * on two cache misses in a row (slot, then object). They read the table
+ * as it is now: a slot changed in between costs a useless prefetch, never
+ * a wrong answer. Inline: three per event. */
+static inline void ht__objtab_prefetch_slot(const struct ht__objtab *t,
+                                            uint64_t addr)
+{
+    if (t->byaddr.cap)
+        __builtin_prefetch(&t->byaddr.s[ht__map_home(&t->byaddr, addr)]);
+}
+static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
+                                           uint64_t addr)
+{
+    if (!t->byaddr.cap)
+        return;
+    size_t mask = t->byaddr.cap - 1, j = ht__map_home(&t->byaddr, addr);
+    while (t->byaddr.s[j].key && t->byaddr.s[j].key != addr)
+        j = (j + 1) & mask; /* a third of the keys are not at home */
+    const struct ht__slot *sl = &t->byaddr.s[j];
+    if (sl->key && sl->val != HT__FREED_MARK) {
+        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
+        const char *o = (const char *)(uintptr_t)sl->val;
+        __builtin_prefetch(o);
+        __builtin_prefetch(o + 64);
+        __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
+    }
+}
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx);

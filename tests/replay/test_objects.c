@@ -396,7 +396,7 @@ static void test_freed_marks(void **state)
 }
 
 /* Prefetch hints change nothing, on an empty table, a freed mark, an
- * absent key or a held object. */
+ * absent key or a held object, in a table small (no hints) or large. */
 static void test_prefetch_no_effect(void **state)
 {
     (void)state;
@@ -407,13 +407,19 @@ static void test_prefetch_no_effect(void **state)
     assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
     assert_int_equal(ht__objtab_insert(&t, mk(0x2000, 16)), HT_OK);
     ht__obj_free(ht__objtab_release(&t, 0x2000));
-    for (uint64_t x = 0x1000; x <= 0x3000; x += 0x1000) {
-        ht__objtab_prefetch_slot(&t, x);
-        ht__objtab_prefetch_obj(&t, x);
+    for (int big = 0; big < 2; big++) {
+        for (uint64_t x = 0x1000; x <= 0x3000; x += 0x1000) {
+            ht__objtab_prefetch_slot(&t, x);
+            ht__objtab_prefetch_obj(&t, x);
+        }
+        for (uint64_t k = 0; k < 2100 && !big; k++) /* cap 8192 */
+            assert_int_equal(ht__objtab_insert(&t, mk(0x40000 + k * 32, 8)),
+                             HT_OK);
     }
+    assert_true(t.byaddr.cap >= HT__PREFETCH_MIN_CAP);
     assert_ptr_equal(ht__objtab_get(&t, 0x1000), a);
     assert_true(ht__objtab_was_freed(&t, 0x2000));
-    assert_int_equal(t.n, 1);
+    assert_int_equal(t.n, 2101);
     assert_true(ht__objtab_is_valid(&t));
     ht__objtab_fini(&t);
 }

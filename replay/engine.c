@@ -708,7 +708,8 @@ static ht_err drop_stack_roots(struct eng *g)
                 uint64_t slot = g->rootslots.s[k].key;
                 if (!slot || slot < sg.start || slot - sg.start >= sg.len)
                     continue;
-                struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.s[k].val);
+                struct ht__obj *x =
+                    ht__objtab_find(&g->t, g->rootslots.s[k].val);
                 ht_err e;
                 if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                     return e;

@@ -310,9 +310,10 @@ static void test_map_delete_wrapping_cluster(void **state)
         int gone[13] = {0};
         for (int d = 0; d < 13; d++) {
             /* orders: forward, backward, from the middle out, stride 5 */
+            int mid = 6 + (d % 2 ? -(d + 1) / 2 : d / 2); /* 6 5 7 4 8.. */
             int i = order == 0   ? d
                     : order == 1 ? 12 - d
-                    : order == 2 ? (6 + (d % 2 ? -(d + 1) / 2 : d / 2) + 13) % 13
+                    : order == 2 ? (mid + 13) % 13
                                  : (d * 5) % 13;
             assert_int_equal(ht__map_del(&m, keys[i]), 1);
             assert_int_equal(ht__map_del(&m, keys[i]), 0);

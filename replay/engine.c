@@ -71,6 +71,9 @@
 #include "replay_int.h"
 
 #define SPARE_MAX 1024u
+/* prefetch distances (events) of the object table's slot and object */
+#define PF_SLOT 16
+#define PF_OBJ 8
 
 struct seg {
     uint64_t start, len;
@@ -723,7 +726,7 @@ static ht_err drop_stack_roots(struct eng *g)
     if (nstack && g->rootslots.n && !drop)
         return HT_ENOMEM;
     for (size_t k = 0; drop && k < g->rootslots.cap; k++) {
-        uint64_t slot = g->rootslots.keys[k];
+        uint64_t slot = g->rootslots.s[k].key;
         if (slot && in_segs(g, slot, 1))
             drop[ndrop++] = slot;
     }
@@ -851,9 +854,9 @@ static ht_err detect(struct eng *g)
     /* reachability from root slots */
     size_t sp = 0;
     for (size_t i = 0; i < g->rootslots.cap; i++) {
-        if (!g->rootslots.keys[i])
+        if (!g->rootslots.s[i].key)
             continue;
-        struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.vals[i]);
+        struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.s[i].val);
         if (x)
             rootrefs[x->idx]++;
         if (x && !kind[x->idx]) {
@@ -1453,6 +1456,11 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
+            /* the object table's cache misses, started events ahead */
+            if (i + PF_SLOT < nrec && recs[i + PF_SLOT].kind <= HT_EV_FREE)
+                ht__objtab_prefetch_slot(&g->t, recs[i + PF_SLOT].a);
+            if (i + PF_OBJ < nrec && recs[i + PF_OBJ].kind == HT_EV_FREE)
+                ht__objtab_prefetch_obj(&g->t, recs[i + PF_OBJ].a);
             uint64_t nev = ++g->r.events;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
@@ -1492,10 +1500,10 @@ stop:
         return e;
     /* realloc halves never completed: the block was released */
     for (size_t i = 0; i < g->pending.cap; i++) {
-        if (!g->pending.keys[i])
+        if (!g->pending.s[i].key)
             continue;
-        struct ht__obj *o = (struct ht__obj *)(uintptr_t)g->pending.vals[i];
-        g->pending.keys[i] = 0;
+        struct ht__obj *o = (struct ht__obj *)(uintptr_t)g->pending.s[i].val;
+        g->pending.s[i].key = 0;
         if ((e = finish(g, o, 0, 0)))
             return e;
     }
@@ -1568,8 +1576,8 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
         *out = g->r;
 done:
     for (size_t i = 0; i < g->pending.cap; i++)
-        if (g->pending.keys[i])
-            ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.vals[i]);
+        if (g->pending.s[i].key)
+            ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.s[i].val);
     ht__map_fini(&g->pending);
     while (g->nspare)
         free(g->spare[--g->nspare]);

@@ -15,7 +15,15 @@
  *     address with no duplicates, and lists only held objects;
  *  3. n equals the number of held objects;
  *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
- *     address (paged or not); they are in no page vector.
+ *     address (paged or not); they are in no page vector;
+ *  5. byaddr and pages are valid maps (ht__map_is_valid): linear probing
+ *     from a Fibonacci hash with key and value in one 16-byte slot, load
+ *     below 1/2, every key reached from its home slot without crossing an
+ *     empty one (deletion shifts the cluster back: no tombstones, so the
+ *     only non-live keys are the engine's freed marks of invariant 1).
+ * Per event the replay's ALLOC/FREE costs one probe; a probe that finds
+ * its key has the value in the same cache line, and the engine prefetches
+ * that line, then the object, events ahead (ht__objtab_prefetch_*).
  * Memory is proportional to live objects (plus one entry per page spanned,
  * at most BIG_SIZE / 4 KiB per object). Any size is held: a block that
  * wraps the address space ends at 2^64 (obj_end), and a block of 2^60 bytes
@@ -27,9 +35,7 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
-/* byaddr value of a freed address where no block is live (a "tombstone");
- * never an object pointer */
-#define FREED_MARK UINT64_C(1)
+#define FREED_MARK HT__FREED_MARK
 /* Largest block indexed by page (256 pages); a larger one (a real program's
  * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
  * searched when the page index has no block containing an address. */
@@ -54,57 +60,62 @@ static struct ht__pref *pv_ref(const struct ht__pagevec *v)
     return (struct ht__pref *)(uintptr_t)(v->a + v->cap);
 }
 
-static uint64_t mix(uint64_t k)
+static size_t home(const struct ht__map *m, uint64_t key)
 {
-    k ^= k >> 33; /* murmur3 fmix64 */
-    k *= UINT64_C(0xff51afd7ed558ccd);
-    k ^= k >> 33;
-    k *= UINT64_C(0xc4ceb9fe1a85ec53);
-    k ^= k >> 33;
-    return k;
+    return ht__map_home(m, key);
 }
 
 static ht_err map_grow(struct ht__map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    uint64_t *nk = calloc(ncap, sizeof *nk), *nv = calloc(ncap, sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
+    struct ht__slot *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
         return HT_ENOMEM;
-    }
+    struct ht__map nm = {ns, ncap, m->n, m->cap ? m->shift - 1 : 64 - 6};
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i])
+        if (!m->s[i].key)
             continue;
-        size_t j = mix(m->keys[i]) & (ncap - 1);
-        while (nk[j])
+        size_t j = home(&nm, m->s[i].key);
+        while (ns[j].key)
             j = (j + 1) & (ncap - 1);
-        nk[j] = m->keys[i];
-        nv[j] = m->vals[i];
+        ns[j] = m->s[i];
     }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
-    m->cap = ncap;
+    free(m->s);
+    *m = nm;
+    return HT_OK;
+}
+
+/* Slot of key, or the empty slot ending its probe sequence (cap > 0). */
+static size_t map_slot(const struct ht__map *m, uint64_t key)
+{
+    size_t mask = m->cap - 1, j = home(m, key);
+    while (m->s[j].key && m->s[j].key != key)
+        j = (j + 1) & mask;
+    return j;
+}
+
+/* "Grow, then place": *slot receives key's slot, or the empty slot where
+ * key goes, after growing the map if one more key would pass load 1/2
+ * (a full slot stays valid: the caller fills an empty one at once, or
+ * leaves it empty). HT_ENOMEM leaves the map as it was. */
+static inline ht_err map_place(struct ht__map *m, uint64_t key, size_t *slot)
+{
+    ht_err e;
+    if ((m->n + 1) * 2 >= m->cap && (e = map_grow(m)) != HT_OK)
+        return e;
+    *slot = map_slot(m, key);
     return HT_OK;
 }
 
 /* Insert or replace key -> val. HT_ENOMEM (map unchanged). */
 ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val)
 {
-    if ((m->n + 1) * 2 >= m->cap) { /* load <= 1/2 */
-        ht_err e = map_grow(m);
-        if (e)
-            return e;
-    }
-    size_t j = mix(key) & (m->cap - 1);
-    while (m->keys[j] && m->keys[j] != key)
-        j = (j + 1) & (m->cap - 1);
-    if (!m->keys[j])
-        m->n++;
-    m->keys[j] = key;
-    m->vals[j] = val;
+    size_t j;
+    ht_err e = map_place(m, key, &j);
+    if (e)
+        return e;
+    m->n += !m->s[j].key;
+    m->s[j] = (struct ht__slot){key, val};
     return HT_OK;
 }
 
@@ -113,44 +124,31 @@ int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val)
 {
     if (!m->cap)
         return 0;
-    size_t j = mix(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key) {
-            if (val)
-                *val = m->vals[j];
-            return 1;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return 0;
+    size_t j = map_slot(m, key);
+    if (!m->s[j].key)
+        return 0;
+    if (val)
+        *val = m->s[j].val;
+    return 1;
 }
 
-/* Slot of key, or the empty slot ending its probe sequence (cap > 0). */
-static size_t map_slot(const struct ht__map *m, uint64_t key)
-{
-    size_t mask = m->cap - 1, j = mix(key) & mask;
-    while (m->keys[j] && m->keys[j] != key)
-        j = (j + 1) & mask;
-    return j;
-}
-
-/* Empty slot j (backward-shift deletion). */
+/* Empty slot j (backward-shift deletion: no tombstones, so a probe never
+ * walks past a deleted key and the load is the live keys only). */
 static void map_del_at(struct ht__map *m, size_t j)
 {
     size_t mask = m->cap - 1, i = j;
     for (;;) {
         j = (j + 1) & mask;
-        if (!m->keys[j])
+        if (!m->s[j].key)
             break;
-        size_t h = mix(m->keys[j]) & mask;
+        size_t h = home(m, m->s[j].key);
         /* move j back to i if its home h is not cyclically in (i, j] */
         if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
+            m->s[i] = m->s[j];
             i = j;
         }
     }
-    m->keys[i] = 0;
+    m->s[i].key = 0;
     m->n--;
 }
 
@@ -160,18 +158,48 @@ int ht__map_del(struct ht__map *m, uint64_t key)
     if (!m->cap)
         return 0;
     size_t j = map_slot(m, key);
-    if (!m->keys[j])
+    if (!m->s[j].key)
         return 0;
     map_del_at(m, j);
     return 1;
 }
 
+/* 1 if the map's invariants hold: cap 0 or a power of two >= 64 with
+ * shift = 64 - log2(cap); n counts the keys and n < cap / 2; each key is
+ * unique and reached from its home slot without crossing an empty slot (what
+ * backward-shift deletion keeps true). O(cap * probe length). */
+int ht__map_is_valid(const struct ht__map *m)
+{
+    if (!m->cap)
+        return !m->n && !m->s;
+    if (m->cap < 64 || (m->cap & (m->cap - 1)) ||
+        ((size_t)1 << (64 - m->shift)) != m->cap || m->n * 2 >= m->cap)
+        return 0;
+    size_t n = 0, mask = m->cap - 1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->s[i].key)
+            continue;
+        n++;
+        for (size_t j = home(m, m->s[i].key); j != i; j = (j + 1) & mask)
+            if (!m->s[j].key || m->s[j].key == m->s[i].key)
+                return 0;
+    }
+    return n == m->n;
+}
+
 /* Free the map's arrays. */
 void ht__map_fini(struct ht__map *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->s);
     memset(m, 0, sizeof *m);
+}
+
+/* The object a byaddr slot holds, or NULL (empty, or a freed mark). */
+static struct ht__obj *held(const struct ht__slot *sl)
+{
+    return sl->key && sl->val != FREED_MARK
+               ? (struct ht__obj *)(uintptr_t)sl->val
+               : NULL;
 }
 
 static uint64_t obj_end(const struct ht__obj *o)
@@ -202,9 +230,9 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
     if (!t->pages.cap)
         return;
     size_t j = map_slot(&t->pages, page + 1);
-    if (!t->pages.keys[j])
+    if (!t->pages.s[j].key)
         return;
-    struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)t->pages.vals[j];
+    struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)t->pages.s[j].val;
     uint32_t i = pv_lower(v, o->addr);
     struct ht__pref *r = pv_ref(v);
     if (i < v->n && r[i].o == o) {
@@ -223,12 +251,12 @@ static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o,
                        uint64_t end)
 {
     struct ht__map *m = &t->pages;
-    ht_err e;
-    if ((m->n + 1) * 2 >= m->cap && (e = map_grow(m)) != HT_OK)
+    size_t j;
+    ht_err e = map_place(m, page + 1, &j); /* one probe finds or places it */
+    if (e)
         return e;
-    size_t j = map_slot(m, page + 1); /* one probe finds or places it */
     struct ht__pagevec *v =
-        m->keys[j] ? (struct ht__pagevec *)(uintptr_t)m->vals[j] : NULL;
+        m->s[j].key ? (struct ht__pagevec *)(uintptr_t)m->s[j].val : NULL;
     if (!v || v->n == v->cap) {
         uint32_t nc = v ? v->cap * 2 : 4;
         struct ht__pagevec *nv =
@@ -242,10 +270,10 @@ static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o,
             memcpy(pv_ref(nv), pv_ref(v), v->n * sizeof(struct ht__pref));
             free(v);
         } else {
-            m->keys[j] = page + 1;
+            m->s[j].key = page + 1;
             m->n++;
         }
-        m->vals[j] = (uint64_t)(uintptr_t)nv;
+        m->s[j].val = (uint64_t)(uintptr_t)nv;
         v = nv;
     }
     uint32_t i = pv_lower(v, o->addr);
@@ -304,18 +332,16 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
 {
     if (!o->addr)
         return HT_EINVAL;
-    ht_err e;
-    if ((t->byaddr.n + 1) * 2 >= t->byaddr.cap &&
-        (e = map_grow(&t->byaddr)) != HT_OK)
-        return e;
     /* one probe: an empty slot or the freed mark of this address */
-    size_t j = map_slot(&t->byaddr, o->addr);
-    if (t->byaddr.keys[j] && t->byaddr.vals[j] != FREED_MARK)
+    size_t j;
+    ht_err e = map_place(&t->byaddr, o->addr, &j);
+    if (e)
+        return e;
+    struct ht__slot *sl = &t->byaddr.s[j];
+    if (sl->key && sl->val != FREED_MARK)
         return HT_EINVAL;
-    if (!t->byaddr.keys[j])
-        t->byaddr.n++;
-    t->byaddr.keys[j] = o->addr;
-    t->byaddr.vals[j] = (uint64_t)(uintptr_t)o;
+    t->byaddr.n += !sl->key;
+    *sl = (struct ht__slot){o->addr, (uint64_t)(uintptr_t)o};
     if (o->size > BIG_SIZE) {
         if ((e = big_add(t, o)) != HT_OK) {
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
@@ -378,11 +404,11 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
     if (!t->byaddr.cap)
         return NULL;
     size_t j = map_slot(&t->byaddr, addr);
-    if (!t->byaddr.keys[j] || t->byaddr.vals[j] == FREED_MARK)
+    struct ht__obj *o = held(&t->byaddr.s[j]);
+    if (!o)
         return NULL;
-    struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[j];
     if (mark)
-        t->byaddr.vals[j] = FREED_MARK;
+        t->byaddr.s[j].val = FREED_MARK;
     else
         map_del_at(&t->byaddr, j);
     if (o->size > BIG_SIZE) {
@@ -411,10 +437,18 @@ struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr)
 /* Mark addr freed unless a block is live there; HT_ENOMEM. */
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr)
 {
-    uint64_t v;
-    if (!addr || (ht__map_get(&t->byaddr, addr, &v) && v != FREED_MARK))
+    if (!addr)
         return HT_OK;
-    return ht__map_put(&t->byaddr, addr, FREED_MARK);
+    size_t j; /* one probe: a live block, a mark, or where the mark goes */
+    ht_err e = map_place(&t->byaddr, addr, &j);
+    if (e)
+        return e;
+    struct ht__slot *sl = &t->byaddr.s[j];
+    if (!sl->key) {
+        *sl = (struct ht__slot){addr, FREED_MARK};
+        t->byaddr.n++;
+    }
+    return HT_OK;
 }
 
 /* Whether addr holds a freed mark (freed, no block live there). */
@@ -428,11 +462,8 @@ int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr)
 static void pages_fini(struct ht__objtab *t)
 {
     for (size_t i = 0; i < t->pages.cap; i++)
-        if (t->pages.keys[i]) {
-            struct ht__pagevec *v =
-                (struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
-            free(v);
-        }
+        if (t->pages.s[i].key)
+            free((struct ht__pagevec *)(uintptr_t)t->pages.s[i].val);
     ht__map_fini(&t->pages);
 }
 
@@ -442,9 +473,9 @@ ht_err ht__objtab_index(struct ht__objtab *t)
     if (!t->unpaged)
         return HT_OK;
     for (size_t i = 0; i < t->byaddr.cap; i++) {
-        if (!t->byaddr.keys[i] || t->byaddr.vals[i] == FREED_MARK)
+        struct ht__obj *o = held(&t->byaddr.s[i]);
+        if (!o)
             continue;
-        struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
         uint64_t end = obj_end(o);
         uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
         for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++) {
@@ -463,16 +494,15 @@ void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        if (t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK)
-            fn(ctx, (struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
+        if (held(&t->byaddr.s[i]))
+            fn(ctx, held(&t->byaddr.s[i]));
 }
 
 /* Free everything the table holds. */
 void ht__objtab_fini(struct ht__objtab *t)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        if (t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK)
-            ht__obj_free((struct ht__obj *)(uintptr_t)t->byaddr.vals[i]);
+        ht__obj_free(held(&t->byaddr.s[i]));
     pages_fini(t);
     ht__map_fini(&t->byaddr);
     free(t->big);
@@ -484,10 +514,12 @@ void ht__objtab_fini(struct ht__objtab *t)
 /* Check invariants 1-4 of the design comment; 1 if they hold. */
 int ht__objtab_is_valid(const struct ht__objtab *t)
 {
-    size_t held = 0;
+    if (!ht__map_is_valid(&t->byaddr) || !ht__map_is_valid(&t->pages))
+        return 0;
+    size_t nheld = 0;
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        held += t->byaddr.keys[i] && t->byaddr.vals[i] != FREED_MARK;
-    if (held != t->n)
+        nheld += held(&t->byaddr.s[i]) != NULL;
+    if (nheld != t->n)
         return 0;
     size_t nbig = 0;
     for (size_t k = 0; k < t->nbig; k++) {
@@ -497,10 +529,10 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
             return 0;
     }
     for (size_t i = 0; i < t->byaddr.cap; i++) {
-        if (!t->byaddr.keys[i] || t->byaddr.vals[i] == FREED_MARK)
+        struct ht__obj *o = held(&t->byaddr.s[i]);
+        if (!o)
             continue;
-        struct ht__obj *o = (struct ht__obj *)(uintptr_t)t->byaddr.vals[i];
-        if (o->addr != t->byaddr.keys[i])
+        if (o->addr != t->byaddr.s[i].key)
             return 0;
         if (o->size > BIG_SIZE) {
             nbig++;
@@ -525,10 +557,10 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         }
     }
     for (size_t i = 0; i < t->pages.cap; i++) {
-        if (!t->pages.keys[i])
+        if (!t->pages.s[i].key)
             continue;
         const struct ht__pagevec *v =
-            (const struct ht__pagevec *)(uintptr_t)t->pages.vals[i];
+            (const struct ht__pagevec *)(uintptr_t)t->pages.s[i].val;
         if (!v->n || v->n > v->cap)
             return 0;
         for (uint32_t k = 0; k < v->n; k++) {

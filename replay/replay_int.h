@@ -41,15 +41,31 @@ struct ht__obj {
     uint64_t gcref;               /* its node in the GC model (ht_gc_ref) */
 };
 
-/* Generic open-addressing map uint64 key (never 0) -> uint64 value. */
+/* Generic open-addressing map uint64 key (never 0) -> uint64 value:
+ * linear probing from a multiplicative hash, backward-shift deletion (no
+ * tombstones). Key and value share a slot: a probe that finds the key has
+ * its value in the same cache line. An empty slot has key 0. */
+struct ht__slot {
+    uint64_t key, val;
+};
 struct ht__map {
-    uint64_t *keys, *vals;
-    size_t cap, n; /* cap a power of two, n < cap / 2 */
+    struct ht__slot *s;
+    size_t cap, n;  /* cap 0 or a power of two >= 64, n < cap / 2 */
+    unsigned shift; /* 64 - log2(cap): home(key) = key * C >> shift */
 };
 ht_err ht__map_put(struct ht__map *m, uint64_t key, uint64_t val);
 int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val);
 int ht__map_del(struct ht__map *m, uint64_t key);
 void ht__map_fini(struct ht__map *m);
+/* The slot where key's probe starts (cap > 0): Fibonacci hashing, the
+ * top bits of key * 2^64/phi (one multiply; addresses differing in any
+ * bit, aligned or sequential, land apart). */
+static inline size_t ht__map_home(const struct ht__map *m, uint64_t key)
+{
+    return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> m->shift);
+}
+/* 1 if the invariants of struct ht__map hold (see objects.c). */
+int ht__map_is_valid(const struct ht__map *m);
 
 /* Aggregate rows keyed by two uint64 (a site and a size, say): an array of
  * rows plus an open-addressing index. Rows are never removed, so an index
@@ -108,6 +124,42 @@ struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
 struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr);
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr);
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr);
+/* byaddr value of a freed address where no block is live; never an
+ * object pointer */
+#define HT__FREED_MARK UINT64_C(1)
+/* Hints, no effect on results: prefetch_slot starts loading addr's home
+ * slot, prefetch_obj (events later, when that slot has arrived) the
+ * object held at addr (a probe: usually that slot alone). The
+ * replay calls them ahead of each ALLOC and FREE: a free otherwise waits
+ * on two cache misses in a row (slot, then object). They read the table
+ * as it is now: a slot changed in between costs a useless prefetch, never
+ * a wrong answer. Inline: three per event. A table under
+ * HT__PREFETCH_MIN_CAP slots (64 KiB; ~2000 live objects at most) stays in
+ * cache: no hints then (they cost 4 % more instructions, for nothing). */
+#define HT__PREFETCH_MIN_CAP 4096u
+static inline void ht__objtab_prefetch_slot(const struct ht__objtab *t,
+                                            uint64_t addr)
+{
+    if (t->byaddr.cap >= HT__PREFETCH_MIN_CAP)
+        __builtin_prefetch(&t->byaddr.s[ht__map_home(&t->byaddr, addr)]);
+}
+static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
+                                           uint64_t addr)
+{
+    if (t->byaddr.cap < HT__PREFETCH_MIN_CAP)
+        return;
+    size_t mask = t->byaddr.cap - 1, j = ht__map_home(&t->byaddr, addr);
+    while (t->byaddr.s[j].key && t->byaddr.s[j].key != addr)
+        j = (j + 1) & mask; /* a third of the keys are not at home */
+    const struct ht__slot *sl = &t->byaddr.s[j];
+    if (sl->key && sl->val != HT__FREED_MARK) {
+        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
+        const char *o = (const char *)(uintptr_t)sl->val;
+        __builtin_prefetch(o);
+        __builtin_prefetch(o + 64);
+        __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
+    }
+}
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx);

@@ -243,6 +243,190 @@ static void test_map(void **state)
     ht__map_fini(&m);
 }
 
+/* The map grows (load stays below 1/2), replaces a present key's value
+ * without counting it twice, and keeps every key reachable. */
+static void test_map_growth(void **state)
+{
+    (void)state;
+    struct ht__map m = {0};
+    uint64_t v;
+    assert_true(ht__map_is_valid(&m));
+    assert_int_equal(ht__map_get(&m, 16, &v), 0); /* empty: no slots */
+    assert_int_equal(ht__map_del(&m, 16), 0);
+    for (uint64_t k = 1; k <= 20000; k++) {
+        assert_int_equal(ht__map_put(&m, k * 16, k), HT_OK);
+        if (k == 31) /* 31 keys fill 64 slots to just below half */
+            assert_int_equal(m.cap, 64);
+        if (k == 32)
+            assert_int_equal(m.cap, 128);
+        if (k % 997 == 0)
+            assert_true(ht__map_is_valid(&m));
+    }
+    assert_int_equal(m.n, 20000);
+    assert_int_equal(m.cap, 65536);
+    assert_int_equal(ht__map_put(&m, 16 * 777, 5), HT_OK); /* replace */
+    assert_int_equal(m.n, 20000);
+    for (uint64_t k = 1; k <= 20000; k++) {
+        assert_int_equal(ht__map_get(&m, k * 16, &v), 1);
+        assert_int_equal(v, k == 777 ? 5 : k);
+    }
+    assert_int_equal(ht__map_get(&m, 20001 * 16, &v), 0);
+    assert_true(ht__map_is_valid(&m));
+    ht__map_fini(&m);
+    assert_true(ht__map_is_valid(&m));
+}
+
+/* Keys whose probe runs wrap from the last slot to slot 0, deleted in
+ * several orders: backward-shift deletion must move each survivor back
+ * only where its home allows (cyclically), so every survivor stays found. */
+static void test_map_delete_wrapping_cluster(void **state)
+{
+    (void)state;
+    struct ht__map m = {0};
+    uint64_t v;
+    assert_int_equal(ht__map_put(&m, 8, 8), HT_OK); /* cap 64 from here */
+    assert_int_equal(ht__map_del(&m, 8), 1);
+    assert_int_equal(m.cap, 64);
+    /* 4 keys with home 62, 4 with home 63, 3 with home 0, 2 with home 2:
+     * one cluster from slot 62 over the end to slot 6 */
+    uint64_t keys[13];
+    int want[4] = {4, 4, 3, 2}, homes[4] = {62, 63, 0, 2}, nk = 0;
+    for (uint64_t a = 16; nk < 13; a += 16) {
+        size_t h = ht__map_home(&m, a);
+        for (int c = 0; c < 4; c++)
+            if ((int)h == homes[c] && want[c]) {
+                want[c]--;
+                keys[nk++] = a;
+            }
+    }
+    for (int order = 0; order < 4; order++) {
+        for (int i = 0; i < 13; i++) /* odd values: freed marks too */
+            assert_int_equal(ht__map_put(&m, keys[i], i % 3 ? i : 1), HT_OK);
+        assert_int_equal(m.n, 13);
+        assert_true(ht__map_is_valid(&m));
+        /* slot 63 and 0 are both taken: the cluster wraps */
+        assert_int_not_equal(m.s[63].key, 0);
+        assert_int_not_equal(m.s[0].key, 0);
+        int gone[13] = {0};
+        for (int d = 0; d < 13; d++) {
+            /* orders: forward, backward, from the middle out, stride 5 */
+            int mid = 6 + (d % 2 ? -(d + 1) / 2 : d / 2); /* 6 5 7 4 8.. */
+            int i = order == 0   ? d
+                    : order == 1 ? 12 - d
+                    : order == 2 ? (mid + 13) % 13
+                                 : (d * 5) % 13;
+            assert_int_equal(ht__map_del(&m, keys[i]), 1);
+            assert_int_equal(ht__map_del(&m, keys[i]), 0);
+            gone[i] = 1;
+            assert_true(ht__map_is_valid(&m));
+            for (int k = 0; k < 13; k++) {
+                assert_int_equal(ht__map_get(&m, keys[k], &v), !gone[k]);
+                if (!gone[k])
+                    assert_int_equal(v, k % 3 ? (uint64_t)k : 1);
+            }
+        }
+        assert_int_equal(m.n, 0);
+        for (size_t j = 0; j < m.cap; j++)
+            assert_int_equal(m.s[j].key, 0);
+    }
+    ht__map_fini(&m);
+}
+
+/* The freed-address set inside the table: a free marks the address, a
+ * second free of it finds the mark (a double free), a new block there
+ * replaces the mark, and a realloc move marks the old address only. */
+static void test_freed_marks(void **state)
+{
+    (void)state;
+    struct ht__objtab t = {0};
+    t.unpaged = 1; /* as the replay starts */
+    struct ht__obj *a = mk(0x7000, 32);
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_false(ht__objtab_was_freed(&t, 0x7000));
+    assert_ptr_equal(ht__objtab_release(&t, 0x7000), a); /* free */
+    assert_true(ht__objtab_was_freed(&t, 0x7000));
+    assert_null(ht__objtab_get(&t, 0x7000));
+    assert_null(ht__objtab_release(&t, 0x7000)); /* double free */
+    assert_true(ht__objtab_was_freed(&t, 0x7000));
+    assert_false(ht__objtab_was_freed(&t, 0x7008)); /* a store inside it */
+    assert_int_equal(t.n, 0);
+    assert_true(ht__objtab_is_valid(&t));
+    /* reinsertion at the freed address takes the mark's slot */
+    size_t keys = t.byaddr.n;
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_int_equal(t.byaddr.n, keys);
+    assert_false(ht__objtab_was_freed(&t, 0x7000));
+    assert_ptr_equal(ht__objtab_get(&t, 0x7000), a);
+    /* mark_freed never hides a live block */
+    assert_int_equal(ht__objtab_mark_freed(&t, 0x7000), HT_OK);
+    assert_ptr_equal(ht__objtab_get(&t, 0x7000), a);
+    assert_false(ht__objtab_was_freed(&t, 0x7000));
+    /* a moving realloc: remove (no mark), mark the old address, insert */
+    assert_ptr_equal(ht__objtab_remove(&t, 0x7000), a);
+    assert_false(ht__objtab_was_freed(&t, 0x7000));
+    assert_int_equal(ht__objtab_mark_freed(&t, 0x7000), HT_OK);
+    a->addr = 0x9000;
+    a->size = 64;
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_true(ht__objtab_was_freed(&t, 0x7000));
+    assert_false(ht__objtab_was_freed(&t, 0x9000));
+    assert_ptr_equal(ht__objtab_get(&t, 0x9000), a);
+    struct ht__obj *dup = mk(0x9000, 8); /* refused: the caller keeps it */
+    assert_int_equal(ht__objtab_insert(&t, dup), HT_EINVAL);
+    ht__obj_free(dup);
+    assert_true(ht__objtab_is_valid(&t));
+    /* many blocks freed and reused: marks and objects share one map */
+    for (uint64_t r = 0; r < 3; r++) {
+        for (uint64_t k = 0; k < 3000; k++)
+            assert_int_equal(ht__objtab_insert(&t, mk(0x100000 + k * 48, 40)),
+                             HT_OK);
+        assert_true(ht__objtab_is_valid(&t));
+        for (uint64_t k = 0; k < 3000; k += 1 + (k + r) % 2)
+            ht__obj_free(ht__objtab_release(&t, 0x100000 + k * 48));
+        for (uint64_t k = 0; k < 3000; k++) {
+            struct ht__obj *o = ht__objtab_release(&t, 0x100000 + k * 48);
+            assert_true(ht__objtab_was_freed(&t, 0x100000 + k * 48));
+            ht__obj_free(o);
+        }
+        assert_true(ht__objtab_is_valid(&t));
+        assert_int_equal(t.n, 1);
+    }
+    assert_int_equal(t.byaddr.n, 3002); /* a, 0x7000's mark, 3000 marks */
+    assert_int_equal(ht__objtab_index(&t), HT_OK);
+    assert_ptr_equal(ht__objtab_find(&t, 0x903f), a);
+    assert_true(ht__objtab_is_valid(&t));
+    ht__objtab_fini(&t);
+}
+
+/* Prefetch hints change nothing, on an empty table, a freed mark, an
+ * absent key or a held object, in a table small (no hints) or large. */
+static void test_prefetch_no_effect(void **state)
+{
+    (void)state;
+    struct ht__objtab t = {0};
+    ht__objtab_prefetch_slot(&t, 0x1000);
+    ht__objtab_prefetch_obj(&t, 0x1000);
+    struct ht__obj *a = mk(0x1000, 16);
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, mk(0x2000, 16)), HT_OK);
+    ht__obj_free(ht__objtab_release(&t, 0x2000));
+    for (int big = 0; big < 2; big++) {
+        for (uint64_t x = 0x1000; x <= 0x3000; x += 0x1000) {
+            ht__objtab_prefetch_slot(&t, x);
+            ht__objtab_prefetch_obj(&t, x);
+        }
+        for (uint64_t k = 0; k < 2100 && !big; k++) /* cap 8192 */
+            assert_int_equal(ht__objtab_insert(&t, mk(0x40000 + k * 32, 8)),
+                             HT_OK);
+    }
+    assert_true(t.byaddr.cap >= HT__PREFETCH_MIN_CAP);
+    assert_ptr_equal(ht__objtab_get(&t, 0x1000), a);
+    assert_true(ht__objtab_was_freed(&t, 0x2000));
+    assert_int_equal(t.n, 2101);
+    assert_true(ht__objtab_is_valid(&t));
+    ht__objtab_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +437,10 @@ int main(void)
         cmocka_unit_test(test_find_brute_force),
         cmocka_unit_test(test_stale_end_detected),
         cmocka_unit_test(test_map),
+        cmocka_unit_test(test_map_growth),
+        cmocka_unit_test(test_map_delete_wrapping_cluster),
+        cmocka_unit_test(test_freed_marks),
+        cmocka_unit_test(test_prefetch_no_effect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

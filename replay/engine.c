@@ -71,6 +71,10 @@
 #include "replay_int.h"
 
 #define SPARE_MAX 1024u
+/* rows of freed blocks encoded at a time; divides HT_OBJCHUNK_MAX_ROWS, so
+ * the chunks hold the same rows as when encoded all at once */
+#define FREED_BATCH 256u
+_Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 /* prefetch distances (events) of the object table's slot and object */
 #define PF_SLOT 16
 #define PF_OBJ 8
@@ -91,10 +95,13 @@ struct eng {
     struct ht__amodel am; /* allocator model (--allocator) */
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
-    /* objects rows of freed blocks, written as object chunks (owned,
-     * HT_OBJCHUNK_MAX_ROWS rows) */
+    /* objects rows of freed blocks (owned, FREED_BATCH rows), appended to
+     * the object chunk being built (objenc, owned) a batch at a time: a
+     * batch stays in cache, where the chunk's 64-byte rows (4 MB) were
+     * written by the frees and read back by the encoder from memory */
     struct ht_objrow *freed_rows;
     size_t nfreed;
+    ht_objenc *objenc;
     int64_t chunk_no;
     uint64_t seq, live_bytes, ncoll;
     /* run_stats counters and per-site aggregates (rows described at the
@@ -251,13 +258,15 @@ static struct ht__agg *site_touch(struct eng *g, uint32_t row)
 }
 
 /* write the buffered rows of freed blocks as one object chunk */
-static ht_err flush_freed(struct eng *g)
+/* Encode the batch of freed rows; store the chunk when full, or (end) when
+ * any rows are left. */
+static ht_err flush_freed(struct eng *g, int end)
 {
-    if (!g->nfreed)
-        return HT_OK;
-    ht_err e = ht_store_objchunk_write(g->st, g->run, g->chunk_no++,
-                                       g->freed_rows, g->nfreed);
+    ht_err e = ht_objenc_add(g->objenc, g->freed_rows, g->nfreed);
     g->nfreed = 0;
+    size_t n = ht_objenc_count(g->objenc);
+    if (!e && (n == HT_OBJCHUNK_MAX_ROWS || (end && n)))
+        e = ht_store_objchunk_flush(g->st, g->run, g->chunk_no++, g->objenc);
     return e;
 }
 
@@ -379,8 +388,8 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
         .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
         .free_seq = g->seq, .pc = o->pc, .refcnt = o->refcnt, .tid = o->tid,
         .has_refcnt = o->rc_explicit};
-    if (g->nfreed == HT_OBJCHUNK_MAX_ROWS)
-        e = flush_freed(g);
+    if (g->nfreed == FREED_BATCH)
+        e = flush_freed(g, 0);
     if (!e)
         e = marked ? HT_OK : ht__objtab_mark_freed(&g->t, o->addr);
     recycle(g, o);
@@ -1508,7 +1517,7 @@ stop:
             return e;
     }
     g->pending.n = 0;
-    if ((e = flush_freed(g)))
+    if ((e = flush_freed(g, 1)))
         return e;
     if (g->have_peak) {
         g->am.ops->peak_stats(g->am.m, &s);
@@ -1541,14 +1550,14 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     g->st = st;
     g->run = run_id;
     g->t.unpaged = 1; /* paged at the first event needing it */
-    g->freed_rows = malloc(HT_OBJCHUNK_MAX_ROWS * sizeof *g->freed_rows);
+    g->freed_rows = malloc(FREED_BATCH * sizeof *g->freed_rows);
     const char *prof =
         ht__amodel_profile(opts && opts->allocator ? opts->allocator : "3.12");
     const char *gcv = opts && opts->gc_version ? opts->gc_version
                       : ht__amodel_is_system(prof) ? "3.12" : prof;
     struct ht_gc_config gcc;
     ht_err e;
-    if (!g->freed_rows) {
+    if (!g->freed_rows || (e = ht_objenc_new(&g->objenc))) {
         e = HT_ENOMEM;
         goto done;
     }
@@ -1591,6 +1600,7 @@ done:
     ht__objtab_fini(&g->t);
     free(g->segs);
     free(g->freed_rows);
+    ht_objenc_free(g->objenc);
     ht__amodel_fini(&g->am);
     ht_gc_free(g->gc);
     free(g);

@@ -101,32 +101,35 @@ static int ws_room(uint8_t **b, size_t *cap, size_t need)
     return 1;
 }
 
-/* Encode n rows into a malloc'd blob; see store_int.h. */
-ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
-                           size_t *len)
+/* A chunk being encoded: its column cursors and the previous values the
+ * deltas are taken from. Rows may come in several batches (ht_objenc):
+ * the columns are the same as from one batch. */
+struct oc_enc {
+    uint8_t *base[NCOL], *c[NCOL];
+    uint64_t pf, pa, pp, pt;
+    size_t n;
+};
+
+/* columns of a chunk of up to max rows laid out in col (max * 10 * (NCOL + 1)
+ * bytes: C_RC, the last, has 2 * max * 10) */
+static void enc_init(struct oc_enc *e, uint8_t *col, size_t max)
 {
-    *out = NULL;
-    *len = 0;
-    if (!n || n > HT_OBJCHUNK_MAX_ROWS)
-        return HT_EINVAL;
-    if (!ws_room(&oc_ws.col, &oc_ws.ccol, n * 10 * (NCOL + 1)))
-        return HT_ENOMEM;
-    if (!oc_ws.cctx) {
-        if (!(oc_ws.cctx = ZSTD_createCCtx()))
-            return HT_ENOMEM;
-        ZSTD_CCtx_setParameter(oc_ws.cctx, ZSTD_c_compressionLevel, OC_LEVEL);
-        ZSTD_CCtx_setParameter(oc_ws.cctx, ZSTD_c_checksumFlag, 1);
-    }
-    uint8_t *col = oc_ws.col, *c[NCOL];
     for (int k = 0; k < NCOL; k++)
-        c[k] = col + (size_t)k * n * 10; /* C_RC, the last, has 2n * 10 */
-    uint64_t pf = 0, pa = 0, pp = 0, pt = 0;
+        e->base[k] = e->c[k] = col + (size_t)k * max * 10;
+    e->pf = e->pa = e->pp = e->pt = 0;
+    e->n = 0;
+}
+
+static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
+{
+    uint64_t pf = e->pf, pa = e->pa, pp = e->pp, pt = e->pt;
     /* the cursors in locals, and each row's fields loaded before its first
      * byte store: byte stores may alias anything, so cursors in an array or
      * fields read through r would be reloaded after every byte (a copy of
      * the whole row costs more than the six loads) */
-    uint8_t *cf = c[C_FREE], *cl = c[C_LIFE], *ca = c[C_ADDR], *cs = c[C_SIZE],
-            *cp = c[C_PC], *ct = c[C_TID], *cr = c[C_RC];
+    uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE], *ca = e->c[C_ADDR],
+            *cs = e->c[C_SIZE], *cp = e->c[C_PC], *ct = e->c[C_TID],
+            *cr = e->c[C_RC];
     for (size_t i = 0; i < n; i++) {
         const uint64_t fs = r[i].free_seq, as = r[i].alloc_seq,
                        ad = r[i].addr, sz = r[i].size, pc = r[i].pc,
@@ -147,28 +150,47 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
         pp = pc;
         pt = tid;
     }
-    c[C_FREE] = cf;
-    c[C_LIFE] = cl;
-    c[C_ADDR] = ca;
-    c[C_SIZE] = cs;
-    c[C_PC] = cp;
-    c[C_TID] = ct;
-    c[C_RC] = cr;
+    e->c[C_FREE] = cf;
+    e->c[C_LIFE] = cl;
+    e->c[C_ADDR] = ca;
+    e->c[C_SIZE] = cs;
+    e->c[C_PC] = cp;
+    e->c[C_TID] = ct;
+    e->c[C_RC] = cr;
+    e->pf = pf;
+    e->pa = pa;
+    e->pp = pp;
+    e->pt = pt;
+    e->n += n;
+}
+
+/* a zstd context as objects chunks are compressed; NULL on ENOMEM */
+static ZSTD_CCtx *enc_cctx(void)
+{
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    if (z) {
+        ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, OC_LEVEL);
+        ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
+    }
+    return z;
+}
+
+/* The blob of e's rows (malloc'd) into *out, *len. */
+static ht_err enc_finish(struct oc_enc *e, ZSTD_CCtx *cctx, void **out,
+                         size_t *len)
+{
     /* body: column lengths, then the columns, streamed from where they
      * were written */
-    uint8_t *cb[NCOL];
     size_t raw = 0;
-    for (int k = 0; k < NCOL; k++) {
-        cb[k] = col + (size_t)k * n * 10;
-        raw += (size_t)(c[k] - cb[k]) + 10; /* + its length's varint, at most */
-    }
+    for (int k = 0; k < NCOL; k++)
+        raw += (size_t)(e->c[k] - e->base[k]) + 10; /* + its length's varint */
     size_t cap = 2 + ZSTD_compressBound(raw);
     uint8_t *blob = malloc(cap);
     if (!blob)
         return HT_ENOMEM;
     /* a failed earlier call may have left a frame half made */
-    ZSTD_CCtx_reset(oc_ws.cctx, ZSTD_reset_session_only);
-    size_t z = ht__body_compress(oc_ws.cctx, cb, c, NCOL, blob + 2, cap - 2);
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+    size_t z = ht__body_compress(cctx, e->base, e->c, NCOL, blob + 2, cap - 2);
     if (ZSTD_isError(z)) {
         free(blob);
         return HT_ENOMEM;
@@ -178,6 +200,70 @@ ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
     *out = blob;
     *len = z + 2;
     return HT_OK;
+}
+
+/* Encode n rows into a malloc'd blob; see store_int.h. */
+ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
+                           size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (!n || n > HT_OBJCHUNK_MAX_ROWS)
+        return HT_EINVAL;
+    if (!ws_room(&oc_ws.col, &oc_ws.ccol, n * 10 * (NCOL + 1)))
+        return HT_ENOMEM;
+    if (!oc_ws.cctx && !(oc_ws.cctx = enc_cctx()))
+        return HT_ENOMEM;
+    struct oc_enc e;
+    enc_init(&e, oc_ws.col, n);
+    enc_rows(&e, r, n);
+    return enc_finish(&e, oc_ws.cctx, out, len);
+}
+
+/* ---- ht_objenc: a chunk appended in batches (see store.h) ---------------
+ * Owns its column buffer (sized for HT_OBJCHUNK_MAX_ROWS rows) and zstd
+ * context. Invariant: e.n <= HT_OBJCHUNK_MAX_ROWS rows are in the columns. */
+struct ht_objenc {
+    struct oc_enc e;
+    uint8_t *col;
+    ZSTD_CCtx *cctx;
+};
+
+ht_err ht_objenc_new(ht_objenc **out)
+{
+    *out = NULL;
+    ht_objenc *x = calloc(1, sizeof *x);
+    if (!x || !(x->col = malloc((size_t)HT_OBJCHUNK_MAX_ROWS * 10 *
+                                (NCOL + 1))) ||
+        !(x->cctx = enc_cctx())) {
+        ht_objenc_free(x);
+        return HT_ENOMEM;
+    }
+    enc_init(&x->e, x->col, HT_OBJCHUNK_MAX_ROWS);
+    *out = x;
+    return HT_OK;
+}
+
+void ht_objenc_free(ht_objenc *x)
+{
+    if (!x)
+        return;
+    ZSTD_freeCCtx(x->cctx);
+    free(x->col);
+    free(x);
+}
+
+ht_err ht_objenc_add(ht_objenc *x, const struct ht_objrow *rows, size_t n)
+{
+    if (n > HT_OBJCHUNK_MAX_ROWS - x->e.n)
+        return HT_EINVAL;
+    enc_rows(&x->e, rows, n);
+    return HT_OK;
+}
+
+size_t ht_objenc_count(const ht_objenc *x)
+{
+    return x->e.n;
 }
 
 /* Decoder workspace: the zstd context and the body buffer, kept between
@@ -275,15 +361,10 @@ ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
     return HT_OK;
 }
 
-/* Store one chunk; see store.h. */
-ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
-                               const struct ht_objrow *rows, size_t n)
+/* Insert blob (taken: freed on every path) as chunk chunk_no of n rows. */
+static ht_err chunk_insert(ht_store *st, int64_t run_id, int64_t chunk_no,
+                           size_t n, void *blob, size_t len)
 {
-    void *blob = NULL;
-    size_t len = 0;
-    ht_err e = ht__objcodec_encode(rows, n, &blob, &len);
-    if (e)
-        return e;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,
             "INSERT INTO object_chunks VALUES(?1,?2,?3,?4)", -1, &s,
@@ -295,11 +376,34 @@ ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
     sqlite3_bind_int64(s, 2, chunk_no);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)n);
     sqlite3_bind_blob(s, 4, blob, (int)len, free);
-    e = sqlite3_step(s) == SQLITE_DONE
-            ? HT_OK
-            : ht__store_sqlerr(st, "writing object chunk");
+    ht_err e = sqlite3_step(s) == SQLITE_DONE
+                   ? HT_OK
+                   : ht__store_sqlerr(st, "writing object chunk");
     sqlite3_finalize(s);
     return e;
+}
+
+/* Store one chunk; see store.h. */
+ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
+                               const struct ht_objrow *rows, size_t n)
+{
+    void *blob = NULL;
+    size_t len = 0;
+    ht_err e = ht__objcodec_encode(rows, n, &blob, &len);
+    return e ? e : chunk_insert(st, run_id, chunk_no, n, blob, len);
+}
+
+/* Store x's rows as one chunk and empty x; see store.h. */
+ht_err ht_store_objchunk_flush(ht_store *st, int64_t run_id,
+                               int64_t chunk_no, ht_objenc *x)
+{
+    void *blob = NULL;
+    size_t len = 0, n = x->e.n;
+    if (!n)
+        return HT_EINVAL;
+    ht_err e = enc_finish(&x->e, x->cctx, &blob, &len);
+    enc_init(&x->e, x->col, HT_OBJCHUNK_MAX_ROWS);
+    return e ? e : chunk_insert(st, run_id, chunk_no, n, blob, len);
 }
 
 /* ---- objects_freed virtual table ---------------------------------------

@@ -199,4 +199,20 @@ struct ht_objrow {
 ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
                                const struct ht_objrow *rows, size_t n);
 
+/* A chunk built from rows appended in batches, so that a caller need not
+ * hold all HT_OBJCHUNK_MAX_ROWS rows (4 MB) at once: the chunk stored is
+ * byte for byte the one ht_store_objchunk_write stores for the same rows.
+ * Owns its buffers (about 5 MB); ht_objenc_free accepts NULL. */
+typedef struct ht_objenc ht_objenc;
+ht_err ht_objenc_new(ht_objenc **out); /* HT_ENOMEM */
+void ht_objenc_free(ht_objenc *x);
+/* Append rows[0..n). HT_EINVAL (nothing appended) if the chunk would exceed
+ * HT_OBJCHUNK_MAX_ROWS rows. */
+ht_err ht_objenc_add(ht_objenc *x, const struct ht_objrow *rows, size_t n);
+size_t ht_objenc_count(const ht_objenc *x); /* rows appended, not stored */
+/* Store x's rows as chunk chunk_no of run_id and empty x (also on error).
+ * Errors: HT_EINVAL (no rows), HT_ENOMEM, HT_ESQL. */
+ht_err ht_store_objchunk_flush(ht_store *st, int64_t run_id,
+                               int64_t chunk_no, ht_objenc *x);
+
 #endif

@@ -195,6 +195,57 @@ static void test_roundtrip_and_pushdown(void **state)
     ht_store_close(st);
 }
 
+/* ht_objenc: rows appended in uneven batches (one of them empty) store the
+ * chunk byte for byte as ht_store_objchunk_write does; a full encoder
+ * refuses more rows; the encoder is reusable after each flush */
+static void test_objenc_batches(void **state)
+{
+    (void)state;
+    ht_store *st = open_db("enc.db");
+    char out[4096];
+    assert_int_equal(ht_store_exec(st, CHUNKS_DDL), HT_OK);
+    size_t n = HT_OBJCHUNK_MAX_ROWS + 300;
+    struct ht_objrow *r = random_rows(n, 7);
+    ht_objenc *x = NULL;
+    assert_int_equal(ht_objenc_new(&x), HT_OK);
+    /* run 1: one-shot writes; run 2 the same rows through x */
+    assert_int_equal(ht_store_objchunk_write(st, 1, 0, r, HT_OBJCHUNK_MAX_ROWS),
+                     HT_OK);
+    assert_int_equal(ht_store_objchunk_write(st, 1, 1,
+                                             r + HT_OBJCHUNK_MAX_ROWS, 300),
+                     HT_OK);
+    assert_int_equal(ht_store_objchunk_write(st, 1, 2, EDGE, NEDGE), HT_OK);
+    assert_int_equal(ht_store_objchunk_flush(st, 2, 0, x), HT_EINVAL);
+    size_t at = 0, step = 1;
+    while (at < HT_OBJCHUNK_MAX_ROWS) {
+        size_t k = step < HT_OBJCHUNK_MAX_ROWS - at ? step
+                                                   : HT_OBJCHUNK_MAX_ROWS - at;
+        assert_int_equal(ht_objenc_add(x, r + at, k), HT_OK);
+        at += k;
+        step = step * 3 + 1;
+    }
+    assert_int_equal(ht_objenc_add(x, r, 0), HT_OK);
+    assert_int_equal(ht_objenc_count(x), HT_OBJCHUNK_MAX_ROWS);
+    assert_int_equal(ht_objenc_add(x, r, 1), HT_EINVAL);
+    assert_int_equal(ht_store_objchunk_flush(st, 2, 0, x), HT_OK);
+    assert_int_equal(ht_objenc_count(x), 0);
+    assert_int_equal(ht_objenc_add(x, r + at, 100), HT_OK);
+    assert_int_equal(ht_objenc_add(x, r + at + 100, 200), HT_OK);
+    assert_int_equal(ht_store_objchunk_flush(st, 2, 1, x), HT_OK);
+    assert_int_equal(ht_objenc_add(x, EDGE, NEDGE), HT_OK);
+    assert_int_equal(ht_store_objchunk_flush(st, 2, 2, x), HT_OK);
+    q(st, "SELECT COUNT(*), SUM(a.nrows = b.nrows AND a.data = b.data)"
+          " FROM object_chunks a JOIN object_chunks b USING(chunk_no)"
+          " WHERE a.run_id = 1 AND b.run_id = 2", out);
+    assert_string_equal(out, "3,3");
+    expect_rows(st, "SELECT * FROM objects_freed WHERE run_id=2"
+                    " LIMIT 65836", 2, r, n);
+    ht_objenc_free(x);
+    ht_objenc_free(NULL);
+    free(r);
+    ht_store_close(st);
+}
+
 static void test_corrupt_chunk(void **state)
 {
     (void)state;
@@ -394,6 +445,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_pushdown),
+        cmocka_unit_test(test_objenc_batches),
         cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_replay_view),
         cmocka_unit_test(test_missed_free),

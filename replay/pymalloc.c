@@ -42,17 +42,22 @@
 #define DUMMY_SIZE_IDX 0xffffu
 #define MAX_POOLS 64u
 
+/* 32 bytes, and the pools vector is 32-byte aligned (grow_arenas): a
+ * header never straddles two cache lines. Counts fit 16 bits (a pool holds
+ * at most (65536 - 48) / 16 blocks). */
 struct pym_pool {
-    uint32_t count;          /* blocks allocated */
+    uint16_t count;          /* blocks allocated */
+    uint16_t szidx;          /* class, DUMMY_SIZE_IDX when freshly carved */
     int32_t freehead;        /* block index of free-list head, or NONE */
     int32_t next, prev;      /* usedpools links; next also links freepools */
-    uint32_t szidx;          /* class, DUMMY_SIZE_IDX when freshly carved */
     uint32_t nextoffset;     /* byte offset of the next virgin block */
     uint32_t maxnextoffset;  /* POOL_SIZE - size */
     /* count and szidx at the last peak mark when pk_epoch == epoch (see
      * ht_pym_mark_peak; touch_pool) */
-    uint32_t pk_epoch, pk_count, pk_szidx;
+    uint32_t pk_epoch;
+    uint16_t pk_count, pk_szidx;
 };
+_Static_assert(sizeof(struct pym_pool) == 32, "pool header: half a line");
 
 struct pym_arena {
     int live;                /* address != 0 */
@@ -72,6 +77,7 @@ struct ht_pym {
     /* log2 of pool_size and arena_size (both powers of two): a free maps
      * its address to pool and block with shifts, not 64-bit divisions */
     unsigned pool_shift, arena_shift;
+    uint64_t pool_base;      /* address of pool 0 (pool_addr) */
     /* recip[c]: ceil(2^32 / (class_size(c) / 16)); see block_index */
     uint64_t recip[HT_PYM_NCLASSES];
     uint32_t ppa;            /* pools per arena (63 or 64) */
@@ -129,11 +135,11 @@ static uint32_t class_size(unsigned c) { return (c + 1u) << 4; }
 
 /* ---- geometry and addresses ------------------------------------------ */
 
-static uint64_t pool_addr(const ht_pym *m, int32_t id)
+/* Every profile has arena_size == MAX_POOLS * pool_size (ht_pym_new), so
+ * (ai + 1) * arena_size + k * pool_size == arena_size + id * pool_size. */
+static inline uint64_t pool_addr(const ht_pym *m, int32_t id)
 {
-    uint64_t ai = (uint64_t)id / MAX_POOLS, k = (uint64_t)id % MAX_POOLS;
-    uint64_t first = m->misalign ? m->pool_size : 0;
-    return ((ai + 1) << m->arena_shift) + first + (k << m->pool_shift);
+    return m->pool_base + ((uint64_t)id << m->pool_shift);
 }
 
 /* Map addr to a pool id of a live arena, or NONE. */
@@ -191,6 +197,7 @@ ht_err ht_pym_new(const struct ht_pym_config *cfg, ht_pym **out)
         m->pool_shift++;
     while ((1u << m->arena_shift) < m->arena_size)
         m->arena_shift++;
+    m->pool_base = m->arena_size + (m->misalign ? m->pool_size : 0);
     for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
         m->recip[c] = (((uint64_t)1 << 32) + c) / (c + 1);
     m->unused = m->usable = NONE;
@@ -230,9 +237,12 @@ static ht_err grow_arenas(ht_pym *m)
     if (!a)
         return HT_ENOMEM;
     m->arenas = a;
-    struct pym_pool *p = realloc(m->pools, (size_t)n * MAX_POOLS * sizeof *p);
+    struct pym_pool *p = aligned_alloc(sizeof *p, (size_t)n * MAX_POOLS * sizeof *p);
     if (!p)
         return HT_ENOMEM;
+    if (m->maxarenas)
+        memcpy(p, m->pools, (size_t)m->maxarenas * MAX_POOLS * sizeof *p);
+    free(m->pools);
     m->pools = p;
     int16_t *b = realloc(m->blk, (size_t)n * MAX_POOLS * m->nb0 * sizeof *b);
     if (!b)
@@ -318,8 +328,10 @@ static inline uint32_t block_index(const ht_pym *m, unsigned c, uint64_t off)
     return (uint32_t)(((off >> 4) * m->recip[c]) >> 32);
 }
 
-/* pymalloc_pool_extend(): the free list just became empty. */
-static void pool_extend(ht_pym *m, int32_t id)
+/* pymalloc_pool_extend(): the free list just became empty. Inlined: a
+ * pool being filled takes this on every malloc. */
+static inline __attribute__((always_inline)) void pool_extend(ht_pym *m,
+                                                              int32_t id)
 {
     struct pym_pool *p = &m->pools[id];
     uint32_t size = class_size(p->szidx);

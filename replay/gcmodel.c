@@ -210,21 +210,26 @@ static struct node *resolve(const ht_gc *gc, const struct edge *e)
     return t->stamp == e->stamp && t->gen != GEN_FREE ? t : NULL;
 }
 
-static ht_err slot_take(ht_gc *gc, uint32_t *out)
+static __attribute__((noinline)) ht_err slot_grow(ht_gc *gc)
+{
+    uint32_t nc = gc->capnodes * 2;
+    struct node *n = nodes_alloc(gc->nodes, gc->nnodes, nc);
+    if (!n)
+        return HT_ENOMEM;
+    gc->nodes = n;
+    gc->capnodes = nc;
+    return HT_OK;
+}
+
+static inline ht_err slot_take(ht_gc *gc, uint32_t *out)
 {
     if (gc->freelist != NIL) {
         *out = gc->freelist;
         gc->freelist = gc->nodes[*out].next;
         return HT_OK;
     }
-    if (gc->nnodes == gc->capnodes) {
-        uint32_t nc = gc->capnodes * 2;
-        struct node *n = nodes_alloc(gc->nodes, gc->nnodes, nc);
-        if (!n)
-            return HT_ENOMEM;
-        gc->nodes = n;
-        gc->capnodes = nc;
-    }
+    if (gc->nnodes == gc->capnodes && slot_grow(gc) != HT_OK)
+        return HT_ENOMEM;
     gc->nodes[gc->nnodes].stamp = 0;
     *out = gc->nnodes++;
     return HT_OK;
@@ -484,7 +489,8 @@ static int select_generation(const ht_gc *gc)
     return -1;
 }
 
-static ht_err collect_auto(ht_gc *gc, int *ran)
+/* out of line: the allocation path that may call it then stays a leaf */
+static __attribute__((noinline)) ht_err collect_auto(ht_gc *gc, int *ran)
 {
     struct ht_gc_result res;
     int g = select_generation(gc);

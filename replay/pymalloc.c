@@ -146,17 +146,19 @@ static inline uint64_t pool_addr(const ht_pym *m, int32_t id)
 static inline __attribute__((always_inline)) int32_t
 addr_pool(const ht_pym *m, uint64_t addr)
 {
-    uint64_t slot = addr >> m->arena_shift, off, first;
-    if (slot == 0 || slot - 1 >= m->maxarenas)
+    /* unsigned wrap-around folds the low-side checks into the high ones:
+     * slot 0 gives ai = UINT64_MAX, an address below the first pool of its
+     * slot a huge pool index */
+    uint64_t ai = (addr >> m->arena_shift) - 1;
+    if (ai >= m->maxarenas)
         return NONE;
-    const struct pym_arena *a = &m->arenas[slot - 1];
+    const struct pym_arena *a = &m->arenas[ai];
     if (!a->live)
         return NONE;
-    off = addr - (slot << m->arena_shift);
-    first = m->misalign ? m->pool_size : 0;
-    if (off < first || (off - first) >> m->pool_shift >= a->ntotal)
+    uint64_t k = (addr - m->pool_base - (ai << m->arena_shift)) >> m->pool_shift;
+    if (k >= a->ntotal)
         return NONE;
-    return (int32_t)((slot - 1) * MAX_POOLS + ((off - first) >> m->pool_shift));
+    return (int32_t)(ai * MAX_POOLS + k);
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -485,15 +487,18 @@ find_block(const ht_pym *m, int32_t id, uint64_t addr,
                           uint32_t *bout)
 {
     const struct pym_pool *p = &m->pools[id];
-    if ((uint32_t)(id % MAX_POOLS) >= m->arenas[id / MAX_POOLS].carved ||
+    if ((uint32_t)id % MAX_POOLS >= m->arenas[(uint32_t)id / MAX_POOLS].carved ||
         p->count == 0)
         return NONE;
     /* pools are pool_size-aligned (pool_addr) and addr is inside pool id:
      * its offset in the pool without recomputing the pool's address */
     uint64_t off = addr & (m->pool_size - 1);
     uint32_t size = class_size(p->szidx);
-    if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) & 15)
+    if (off < HT_PYM_POOL_OVERHEAD)
         return NONE;
+    /* b = floor(off / size) also for an offset that is no multiple of 16
+     * (floor(floor(x / 16) / u) == floor(x / 16u)); the test below then
+     * rejects it, as size is one */
     uint32_t b = block_index(m, p->szidx, off - HT_PYM_POOL_OVERHEAD);
     if ((uint64_t)b * size != off - HT_PYM_POOL_OVERHEAD)
         return NONE;

@@ -578,21 +578,12 @@ static ht_gc_ref slot_ref(const ht_gc *gc, uint32_t s)
     return (uint64_t)gc->nodes[s].stamp << 32 | s;
 }
 
-/* _PyObject_GC_Link + the allocation-time trigger; see header. */
-ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+/* The part of ht_gc_alloc_ref after the map check: b is id's empty map
+ * bucket (unused without a map). */
+static inline __attribute__((always_inline)) ht_err
+alloc_at(ht_gc *gc, uint64_t id, int container, size_t b, ht_gc_ref *out)
 {
     uint32_t s;
-    size_t b = 0;
-    *out = 0;
-    if (gc->collecting)
-        return HT_EBUSY;
-    if (gc->map) {
-        if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
-            return HT_ENOMEM;
-        b = map_find_bucket(gc, id); /* one probe: check and insert */
-        if (gc->map[b])
-            return HT_EINVAL;
-    }
     if (slot_take(gc, &s) != HT_OK)
         return HT_ENOMEM;
     struct node *x = &gc->nodes[s];
@@ -623,6 +614,30 @@ ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
     list_append(gc, s, 0);
     gc->gen_size[0]++;
     return rc;
+}
+
+/* ht_gc_alloc_ref with a map: out of line, so the map-less path (the
+ * replay's: cfg.no_ids) keeps few registers live. */
+static __attribute__((noinline)) ht_err
+alloc_mapped(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
+        return HT_ENOMEM;
+    size_t b = map_find_bucket(gc, id); /* one probe: check and insert */
+    if (gc->map[b])
+        return HT_EINVAL;
+    return alloc_at(gc, id, container, b, out);
+}
+
+/* _PyObject_GC_Link + the allocation-time trigger; see header. */
+ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    *out = 0;
+    if (gc->collecting)
+        return HT_EBUSY;
+    if (gc->map)
+        return alloc_mapped(gc, id, container, out);
+    return alloc_at(gc, id, container, 0, out);
 }
 
 /* Id-named alloc; see header. */

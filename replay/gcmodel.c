@@ -235,11 +235,45 @@ static inline ht_err slot_take(ht_gc *gc, uint32_t *out)
     return HT_OK;
 }
 
+/* The last step of obj_destroy, when s has no edge array and no map
+ * bucket: leave its list and free the slot. */
+static inline __attribute__((always_inline)) void obj_unlink(ht_gc *gc,
+                                                             uint32_t s)
+{
+    struct node *x = &gc->nodes[s];
+    if (x->gen != GEN_UNTRACKED) {
+        if (x->gen < HT_GC_NGEN)
+            gc->gen_size[x->gen]--;
+        list_remove(gc, s);
+        if (gc->count[0] > 0)
+            gc->count[0]--; /* PyObject_GC_Del */
+    }
+    x->gen = GEN_FREE;
+    x->stamp++;
+    x->next = gc->freelist;
+    gc->freelist = s;
+    gc->live--;
+}
+
+/* out of line: a free with edges or a map to update */
+static __attribute__((noinline)) void obj_destroy_slow(ht_gc *gc, uint32_t s,
+                                                       size_t bucket);
+
 /* Remove a live object completely: edges, list, map, slot. */
 /* bucket: s's map bucket when the caller has it, else SIZE_MAX. Inlined:
  * every free of a block (ht_gc_dealloc_ref) is one. */
 static inline __attribute__((always_inline)) void
 obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
+{
+    struct node *x = &gc->nodes[s];
+    if (!gc->map && !x->edges) { /* the replay's common case */
+        obj_unlink(gc, s);
+        return;
+    }
+    obj_destroy_slow(gc, s, bucket);
+}
+
+static void obj_destroy_slow(ht_gc *gc, uint32_t s, size_t bucket)
 {
     struct node *x = &gc->nodes[s];
     for (uint32_t i = 0; i < x->nedges; i++) {
@@ -253,20 +287,9 @@ obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
         x->edges = NULL;
         x->nedges = x->cap = 0;
     }
-    if (x->gen != GEN_UNTRACKED) {
-        if (x->gen < HT_GC_NGEN)
-            gc->gen_size[x->gen]--;
-        list_remove(gc, s);
-        if (gc->count[0] > 0)
-            gc->count[0]--; /* PyObject_GC_Del */
-    }
     if (gc->map)
         map_del_at(gc, bucket != SIZE_MAX ? bucket : map_find_bucket(gc, x->id));
-    x->gen = GEN_FREE;
-    x->stamp++;
-    x->next = gc->freelist;
-    gc->freelist = s;
-    gc->live--;
+    obj_unlink(gc, s);
 }
 
 /* ---- collection ------------------------------------------------------- */

@@ -417,9 +417,11 @@ static ht_err small_alloc(ht_pym *m, unsigned c, uint64_t *addr)
     p->count++;
     p->freehead = blk[b];
     blk[b] = BLK_ALLOC;
+    /* the address first: then nothing is live across pool_extend's call of
+     * used_unlink, and the common path saves no registers */
+    *addr = block_addr(m, id, b, c);
     if (p->freehead == NONE)
         pool_extend(m, id);
-    *addr = block_addr(m, id, b, c);
     return HT_OK;
 }
 

@@ -142,9 +142,11 @@ static inline uint64_t pool_addr(const ht_pym *m, int32_t id)
     return m->pool_base + ((uint64_t)id << m->pool_shift);
 }
 
-/* Map addr to a pool id of a live arena, or NONE. */
+/* Map addr to a pool id of a live arena, or NONE; *carved = the carved
+ * pool count of that arena (for find_block, which then needs no second
+ * arena lookup). */
 static inline __attribute__((always_inline)) int32_t
-addr_pool(const ht_pym *m, uint64_t addr)
+addr_pool_c(const ht_pym *m, uint64_t addr, uint32_t *carved)
 {
     /* unsigned wrap-around folds the low-side checks into the high ones:
      * slot 0 gives ai = UINT64_MAX, an address below the first pool of its
@@ -158,7 +160,15 @@ addr_pool(const ht_pym *m, uint64_t addr)
     uint64_t k = (addr - m->pool_base - (ai << m->arena_shift)) >> m->pool_shift;
     if (k >= a->ntotal)
         return NONE;
+    *carved = a->carved;
     return (int32_t)(ai * MAX_POOLS + k);
+}
+
+static inline __attribute__((always_inline)) int32_t
+addr_pool(const ht_pym *m, uint64_t addr)
+{
+    uint32_t carved;
+    return addr_pool_c(m, addr, &carved);
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -482,15 +492,14 @@ static __attribute__((noinline)) void insert_to_freepool(ht_pym *m,
     l->next = ai;
 }
 
-/* Locate a live block in pool id (addr_pool(addr), not NONE): pool id and
- * block index, or NONE. */
+/* Locate a live block in pool id (addr_pool_c(addr, &carved), not NONE):
+ * pool id and block index, or NONE. */
 static inline __attribute__((always_inline)) int32_t
-find_block(const ht_pym *m, int32_t id, uint64_t addr,
-                          uint32_t *bout)
+find_block(const ht_pym *m, int32_t id, uint32_t carved, uint64_t addr,
+           uint32_t *bout)
 {
     const struct pym_pool *p = &m->pools[id];
-    if ((uint32_t)id % MAX_POOLS >= m->arenas[(uint32_t)id / MAX_POOLS].carved ||
-        p->count == 0)
+    if ((uint32_t)id % MAX_POOLS >= carved || p->count == 0)
         return NONE;
     /* pools are pool_size-aligned (pool_addr) and addr is inside pool id:
      * its offset in the pool without recomputing the pool's address */
@@ -560,16 +569,16 @@ ht_err ht_pym_calloc(ht_pym *m, uint64_t nelem, uint64_t elsize,
 
 ht_err ht_pym_release(ht_pym *m, uint64_t addr)
 {
-    uint32_t b;
+    uint32_t b, carved;
     if (addr == 0)
         return HT_OK;
-    int32_t id = addr_pool(m, addr);
+    int32_t id = addr_pool_c(m, addr, &carved);
     if (id == NONE) {
         if (m->raw_blocks)
             m->raw_blocks--;
         return HT_OK;
     }
-    id = find_block(m, id, addr, &b);
+    id = find_block(m, id, carved, addr, &b);
     if (id == NONE)
         return HT_EINVAL;
     small_free(m, id, b);
@@ -579,11 +588,11 @@ ht_err ht_pym_release(ht_pym *m, uint64_t addr)
 ht_err ht_pym_realloc(ht_pym *m, uint64_t addr, uint64_t size,
                       uint64_t *new_addr)
 {
-    uint32_t b;
+    uint32_t b, carved;
     *new_addr = 0;
     if (addr == 0)
         return ht_pym_malloc(m, size, new_addr);
-    int32_t id = addr_pool(m, addr);
+    int32_t id = addr_pool_c(m, addr, &carved);
     if (id == NONE) {
         /* raw stays raw: PyMem_RawRealloc */
         if (m->raw_blocks)
@@ -591,7 +600,7 @@ ht_err ht_pym_realloc(ht_pym *m, uint64_t addr, uint64_t size,
         *new_addr = raw_alloc(m, size);
         return HT_OK;
     }
-    id = find_block(m, id, addr, &b);
+    id = find_block(m, id, carved, addr, &b);
     if (id == NONE)
         return HT_EINVAL;
     uint64_t s = class_size(m->pools[id].szidx);

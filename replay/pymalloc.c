@@ -148,20 +148,20 @@ static inline uint64_t pool_addr(const ht_pym *m, int32_t id)
 static inline __attribute__((always_inline)) int32_t
 addr_pool_c(const ht_pym *m, uint64_t addr, uint32_t *carved)
 {
-    /* unsigned wrap-around folds the low-side checks into the high ones:
-     * slot 0 gives ai = UINT64_MAX, an address below the first pool of its
-     * slot a huge pool index */
-    uint64_t ai = (addr >> m->arena_shift) - 1;
+    /* Pool ids are consecutive pool_size steps from pool_base (pool_addr),
+     * so one shift gives the id a pool at addr would have. Unsigned
+     * wrap-around folds the low-side checks into the high ones: below
+     * pool_base the id is huge; below the first pool of a 63-pool arena it
+     * is pool 63 of the arena before, which no arena has (k >= ntotal). */
+    uint64_t id = (addr - m->pool_base) >> m->pool_shift;
+    uint64_t ai = id / MAX_POOLS, k = id % MAX_POOLS;
     if (ai >= m->maxarenas)
         return NONE;
     const struct pym_arena *a = &m->arenas[ai];
-    if (!a->live)
-        return NONE;
-    uint64_t k = (addr - m->pool_base - (ai << m->arena_shift)) >> m->pool_shift;
-    if (k >= a->ntotal)
+    if (!a->live || k >= a->ntotal)
         return NONE;
     *carved = a->carved;
-    return (int32_t)(ai * MAX_POOLS + k);
+    return (int32_t)id;
 }
 
 static inline __attribute__((always_inline)) int32_t

@@ -27,6 +27,13 @@
  *      slot.
  *   5. count[g] >= 0; live == number of live objects.
  *   6. long_lived_pending and long_lived_total only change in collections.
+ *   7. nedges_all == sum of nedges over live objects (stale edges included):
+ *      while it is 0 no edge exists, and a collection is one pass over the
+ *      young list (collect_no_edges).
+ *
+ * Layout: a node is one 64-byte cache line and the node array is 64-byte
+ * aligned (nodes_alloc), so the collector's walk over a young list whose
+ * slots are scattered touches one line per object, not two.
  *
  * Transitions: alloc (absent -> gen 0 or untracked), dealloc (-> absent),
  * collect (young -> old, or -> absent when unreachable).
@@ -61,6 +68,7 @@ struct node {
     int64_t refs;   /* gc_refs during a collection */
     struct edge *edges;
 };
+_Static_assert(sizeof(struct node) == 64, "a node is one cache line");
 
 #define GEN_FREE 0xfeu
 
@@ -69,6 +77,7 @@ struct ht_gc {
     struct node *nodes;
     uint32_t nnodes, capnodes; /* slots used / allocated */
     uint32_t freelist;         /* free slots chained through next */
+    uint64_t nedges_all;       /* invariant 7 */
     uint32_t *map;
     size_t mapcap, live;
     int64_t count[HT_GC_NGEN];
@@ -181,31 +190,74 @@ static void list_merge(ht_gc *gc, uint32_t from, uint32_t to)
 
 /* ---- slots ------------------------------------------------------------ */
 
+/* A 64-byte aligned copy of old[0..n) with room for cap nodes (the rest
+ * zeroed); frees old. NULL on ENOMEM (old kept). */
+static struct node *nodes_alloc(struct node *old, uint32_t n, uint32_t cap)
+{
+    struct node *p = aligned_alloc(64, (size_t)cap * sizeof *p);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, old, (size_t)n * sizeof *p);
+    memset(p + n, 0, (size_t)(cap - n) * sizeof *p);
+    free(old);
+    return p;
+}
+
 static struct node *resolve(const ht_gc *gc, const struct edge *e)
 {
     struct node *t = &gc->nodes[e->slot];
     return t->stamp == e->stamp && t->gen != GEN_FREE ? t : NULL;
 }
 
-static ht_err slot_take(ht_gc *gc, uint32_t *out)
+static __attribute__((noinline)) ht_err slot_grow(ht_gc *gc)
+{
+    uint32_t nc = gc->capnodes * 2;
+    struct node *n = nodes_alloc(gc->nodes, gc->nnodes, nc);
+    if (!n)
+        return HT_ENOMEM;
+    gc->nodes = n;
+    gc->capnodes = nc;
+    return HT_OK;
+}
+
+static inline ht_err slot_take(ht_gc *gc, uint32_t *out)
 {
     if (gc->freelist != NIL) {
         *out = gc->freelist;
         gc->freelist = gc->nodes[*out].next;
         return HT_OK;
     }
-    if (gc->nnodes == gc->capnodes) {
-        uint32_t nc = gc->capnodes * 2;
-        struct node *n = realloc(gc->nodes, (size_t)nc * sizeof *n);
-        if (!n)
-            return HT_ENOMEM;
-        gc->nodes = n;
-        gc->capnodes = nc;
-    }
+    if (gc->nnodes == gc->capnodes && slot_grow(gc) != HT_OK)
+        return HT_ENOMEM;
     gc->nodes[gc->nnodes].stamp = 0;
     *out = gc->nnodes++;
     return HT_OK;
 }
+
+/* The last step of obj_destroy, when s has no edge array and no map
+ * bucket: leave its list and free the slot. */
+static inline __attribute__((always_inline)) void obj_unlink(ht_gc *gc,
+                                                             uint32_t s)
+{
+    struct node *x = &gc->nodes[s];
+    if (x->gen != GEN_UNTRACKED) {
+        if (x->gen < HT_GC_NGEN)
+            gc->gen_size[x->gen]--;
+        list_remove(gc, s);
+        if (gc->count[0] > 0)
+            gc->count[0]--; /* PyObject_GC_Del */
+    }
+    x->gen = GEN_FREE;
+    x->stamp++;
+    x->next = gc->freelist;
+    gc->freelist = s;
+    gc->live--;
+}
+
+/* out of line: a free with edges or a map to update */
+static __attribute__((noinline)) void obj_destroy_slow(ht_gc *gc, uint32_t s,
+                                                       size_t bucket);
 
 /* Remove a live object completely: edges, list, map, slot. */
 /* bucket: s's map bucket when the caller has it, else SIZE_MAX. Inlined:
@@ -214,30 +266,30 @@ static inline __attribute__((always_inline)) void
 obj_destroy(ht_gc *gc, uint32_t s, size_t bucket)
 {
     struct node *x = &gc->nodes[s];
+    if (!gc->map && !x->edges) { /* the replay's common case */
+        obj_unlink(gc, s);
+        return;
+    }
+    obj_destroy_slow(gc, s, bucket);
+}
+
+static void obj_destroy_slow(ht_gc *gc, uint32_t s, size_t bucket)
+{
+    struct node *x = &gc->nodes[s];
     for (uint32_t i = 0; i < x->nedges; i++) {
         struct node *t = resolve(gc, &x->edges[i]);
         if (t)
             t->inref--;
     }
     if (x->edges) { /* most objects never had an edge: no call then */
+        gc->nedges_all -= x->nedges;
         free(x->edges);
         x->edges = NULL;
         x->nedges = x->cap = 0;
     }
-    if (x->gen != GEN_UNTRACKED) {
-        if (x->gen < HT_GC_NGEN)
-            gc->gen_size[x->gen]--;
-        list_remove(gc, s);
-        if (gc->count[0] > 0)
-            gc->count[0]--; /* PyObject_GC_Del */
-    }
     if (gc->map)
         map_del_at(gc, bucket != SIZE_MAX ? bucket : map_find_bucket(gc, x->id));
-    x->gen = GEN_FREE;
-    x->stamp++;
-    x->next = gc->freelist;
-    gc->freelist = s;
-    gc->live--;
+    obj_unlink(gc, s);
 }
 
 /* ---- collection ------------------------------------------------------- */
@@ -265,6 +317,7 @@ static void update_and_subtract(ht_gc *gc, uint32_t young)
             struct node *t = resolve(gc, &x->edges[i]);
             if (!t) { /* stale edge: drop it, keeping memory bounded */
                 x->edges[i] = x->edges[--x->nedges];
+                gc->nedges_all--;
                 continue;
             }
             if (in_young(t))
@@ -375,6 +428,36 @@ static size_t delete_garbage(ht_gc *gc)
     return n;
 }
 
+/* Steps 2-6 and 11 when no edge exists (invariant 7), in one pass: with no
+ * edge gc_refs is the refcount, visit_reachable never moves a node, so the
+ * general path leaves the survivors in young in list order and deletes the
+ * rest in list order - exactly what this walk does as it goes. (During a
+ * collection count[0] is 0 and a deleted node has gen HT_GC_NGEN, so
+ * obj_destroy changes no counter either way.) Returns the number collected;
+ * their ids go to gc->ids. */
+static size_t collect_no_edges(ht_gc *gc, int g)
+{
+    uint32_t young = (uint32_t)g, s = gc->nodes[young].next;
+    uint8_t old = older(g);
+    size_t survivors = 0, n = 0;
+    while (s != young) {
+        struct node *x = &gc->nodes[s];
+        uint32_t next = x->next;
+        if (x->extref + x->inref > 0) {
+            x->gen = old;
+            survivors++;
+        } else {
+            gc->ids[n++] = x->id;
+            x->gen = HT_GC_NGEN; /* counted in no gen_size */
+            obj_destroy(gc, s, SIZE_MAX);
+        }
+        s = next;
+    }
+    gc->gen_size[g] = survivors;
+    promote_survivors(gc, g);
+    return n;
+}
+
 /* gc_collect_main for generation g, steps 1-6, 11 and 14 of section 2.4. */
 static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result *res)
 {
@@ -396,10 +479,15 @@ static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result 
         gc->gen_size[g] += gc->gen_size[i];
         gc->gen_size[i] = 0;
     }
-    update_and_subtract(gc, young);
-    gc->gen_size[g] = move_unreachable(gc, young, older(g));
-    promote_survivors(gc, g);
-    size_t n = delete_garbage(gc);
+    size_t n;
+    if (gc->nedges_all == 0) {
+        n = collect_no_edges(gc, g);
+    } else {
+        update_and_subtract(gc, young);
+        gc->gen_size[g] = move_unreachable(gc, young, older(g));
+        promote_survivors(gc, g);
+        n = delete_garbage(gc);
+    }
     gc->stats[g].collections++;
     gc->stats[g].collected += n;
     res->collected = n;
@@ -424,7 +512,8 @@ static int select_generation(const ht_gc *gc)
     return -1;
 }
 
-static ht_err collect_auto(ht_gc *gc, int *ran)
+/* out of line: the allocation path that may call it then stays a leaf */
+static __attribute__((noinline)) ht_err collect_auto(ht_gc *gc, int *ran)
 {
     struct ht_gc_result res;
     int g = select_generation(gc);
@@ -469,7 +558,7 @@ ht_err ht_gc_new(const struct ht_gc_config *cfg, ht_gc **out)
         return HT_ENOMEM;
     gc->cfg = *cfg;
     gc->capnodes = 1024;
-    gc->nodes = calloc(gc->capnodes, sizeof *gc->nodes);
+    gc->nodes = nodes_alloc(NULL, 0, gc->capnodes);
     if (!gc->nodes || (!cfg->no_ids && map_grow(gc) != HT_OK)) {
         ht_gc_free(gc);
         return HT_ENOMEM;
@@ -512,21 +601,12 @@ static ht_gc_ref slot_ref(const ht_gc *gc, uint32_t s)
     return (uint64_t)gc->nodes[s].stamp << 32 | s;
 }
 
-/* _PyObject_GC_Link + the allocation-time trigger; see header. */
-ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+/* The part of ht_gc_alloc_ref after the map check: b is id's empty map
+ * bucket (unused without a map). */
+static inline __attribute__((always_inline)) ht_err
+alloc_at(ht_gc *gc, uint64_t id, int container, size_t b, ht_gc_ref *out)
 {
     uint32_t s;
-    size_t b = 0;
-    *out = 0;
-    if (gc->collecting)
-        return HT_EBUSY;
-    if (gc->map) {
-        if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
-            return HT_ENOMEM;
-        b = map_find_bucket(gc, id); /* one probe: check and insert */
-        if (gc->map[b])
-            return HT_EINVAL;
-    }
     if (slot_take(gc, &s) != HT_OK)
         return HT_ENOMEM;
     struct node *x = &gc->nodes[s];
@@ -557,6 +637,30 @@ ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
     list_append(gc, s, 0);
     gc->gen_size[0]++;
     return rc;
+}
+
+/* ht_gc_alloc_ref with a map: out of line, so the map-less path (the
+ * replay's: cfg.no_ids) keeps few registers live. */
+static __attribute__((noinline)) ht_err
+alloc_mapped(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    if ((gc->live + HEAD_COUNT + 1) * 2 > gc->mapcap && map_grow(gc) != HT_OK)
+        return HT_ENOMEM;
+    size_t b = map_find_bucket(gc, id); /* one probe: check and insert */
+    if (gc->map[b])
+        return HT_EINVAL;
+    return alloc_at(gc, id, container, b, out);
+}
+
+/* _PyObject_GC_Link + the allocation-time trigger; see header. */
+ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    *out = 0;
+    if (gc->collecting)
+        return HT_EBUSY;
+    if (gc->map)
+        return alloc_mapped(gc, id, container, out);
+    return alloc_at(gc, id, container, 0, out);
 }
 
 /* Id-named alloc; see header. */
@@ -612,6 +716,7 @@ static ht_err edge_add(ht_gc *gc, uint32_t fs, uint32_t ts)
     f->edges[f->nedges].slot = ts;
     f->edges[f->nedges].stamp = gc->nodes[ts].stamp;
     f->nedges++;
+    gc->nedges_all++;
     gc->nodes[ts].inref++;
     return HT_OK;
 }
@@ -627,6 +732,7 @@ static ht_err edge_del(ht_gc *gc, uint32_t fs, uint32_t ts)
     for (uint32_t i = 0; i < f->nedges; i++) {
         if (f->edges[i].slot == ts && f->edges[i].stamp == gc->nodes[ts].stamp) {
             f->edges[i] = f->edges[--f->nedges];
+            gc->nedges_all--;
             gc->nodes[ts].inref--;
             return HT_OK;
         }
@@ -790,7 +896,7 @@ static int lists_valid(const ht_gc *gc, size_t *tracked)
     return 1;
 }
 
-/* Invariants 1-5 of the design comment; see header. */
+/* Invariants 1-5 and 7 of the design comment; see header. */
 int ht__gc_is_valid(const ht_gc *gc)
 {
     size_t tracked, live = 0, tracked2 = 0;
@@ -800,11 +906,13 @@ int ht__gc_is_valid(const ht_gc *gc)
     if (!in)
         return 0;
     int ok = 1;
+    uint64_t nedges = 0;
     for (uint32_t s = HEAD_COUNT; s < gc->nnodes; s++) {
         const struct node *x = &gc->nodes[s];
         if (x->gen == GEN_FREE)
             continue;
         live++;
+        nedges += x->nedges;
         tracked2 += x->gen != GEN_UNTRACKED;
         if (x->extref < 0 || (gc->map && map_get(gc, x->id) != s))
             ok = 0;
@@ -819,5 +927,6 @@ int ht__gc_is_valid(const ht_gc *gc)
     for (int g = 0; g < HT_GC_NGEN; g++)
         if (gc->count[g] < 0)
             ok = 0;
-    return ok && live == gc->live && tracked == tracked2;
+    return ok && live == gc->live && tracked == tracked2 &&
+           nedges == gc->nedges_all;
 }

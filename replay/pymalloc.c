@@ -42,17 +42,22 @@
 #define DUMMY_SIZE_IDX 0xffffu
 #define MAX_POOLS 64u
 
+/* 32 bytes, and the pools vector is 32-byte aligned (grow_arenas): a
+ * header never straddles two cache lines. Counts fit 16 bits (a pool holds
+ * at most (65536 - 48) / 16 blocks). */
 struct pym_pool {
-    uint32_t count;          /* blocks allocated */
+    uint16_t count;          /* blocks allocated */
+    uint16_t szidx;          /* class, DUMMY_SIZE_IDX when freshly carved */
     int32_t freehead;        /* block index of free-list head, or NONE */
     int32_t next, prev;      /* usedpools links; next also links freepools */
-    uint32_t szidx;          /* class, DUMMY_SIZE_IDX when freshly carved */
     uint32_t nextoffset;     /* byte offset of the next virgin block */
     uint32_t maxnextoffset;  /* POOL_SIZE - size */
     /* count and szidx at the last peak mark when pk_epoch == epoch (see
      * ht_pym_mark_peak; touch_pool) */
-    uint32_t pk_epoch, pk_count, pk_szidx;
+    uint32_t pk_epoch;
+    uint16_t pk_count, pk_szidx;
 };
+_Static_assert(sizeof(struct pym_pool) == 32, "pool header: half a line");
 
 struct pym_arena {
     int live;                /* address != 0 */
@@ -72,6 +77,7 @@ struct ht_pym {
     /* log2 of pool_size and arena_size (both powers of two): a free maps
      * its address to pool and block with shifts, not 64-bit divisions */
     unsigned pool_shift, arena_shift;
+    uint64_t pool_base;      /* address of pool 0 (pool_addr) */
     /* recip[c]: ceil(2^32 / (class_size(c) / 16)); see block_index */
     uint64_t recip[HT_PYM_NCLASSES];
     uint32_t ppa;            /* pools per arena (63 or 64) */
@@ -129,28 +135,40 @@ static uint32_t class_size(unsigned c) { return (c + 1u) << 4; }
 
 /* ---- geometry and addresses ------------------------------------------ */
 
-static uint64_t pool_addr(const ht_pym *m, int32_t id)
+/* Every profile has arena_size == MAX_POOLS * pool_size (ht_pym_new), so
+ * (ai + 1) * arena_size + k * pool_size == arena_size + id * pool_size. */
+static inline uint64_t pool_addr(const ht_pym *m, int32_t id)
 {
-    uint64_t ai = (uint64_t)id / MAX_POOLS, k = (uint64_t)id % MAX_POOLS;
-    uint64_t first = m->misalign ? m->pool_size : 0;
-    return ((ai + 1) << m->arena_shift) + first + (k << m->pool_shift);
+    return m->pool_base + ((uint64_t)id << m->pool_shift);
 }
 
-/* Map addr to a pool id of a live arena, or NONE. */
+/* Map addr to a pool id of a live arena, or NONE; *carved = the carved
+ * pool count of that arena (for find_block, which then needs no second
+ * arena lookup). */
+static inline __attribute__((always_inline)) int32_t
+addr_pool_c(const ht_pym *m, uint64_t addr, uint32_t *carved)
+{
+    /* Pool ids are consecutive pool_size steps from pool_base (pool_addr),
+     * so one shift gives the id a pool at addr would have. Unsigned
+     * wrap-around folds the low-side checks into the high ones: below
+     * pool_base the id is huge; below the first pool of a 63-pool arena it
+     * is pool 63 of the arena before, which no arena has (k >= ntotal). */
+    uint64_t id = (addr - m->pool_base) >> m->pool_shift;
+    uint64_t ai = id / MAX_POOLS, k = id % MAX_POOLS;
+    if (ai >= m->maxarenas)
+        return NONE;
+    const struct pym_arena *a = &m->arenas[ai];
+    if (!a->live || k >= a->ntotal)
+        return NONE;
+    *carved = a->carved;
+    return (int32_t)id;
+}
+
 static inline __attribute__((always_inline)) int32_t
 addr_pool(const ht_pym *m, uint64_t addr)
 {
-    uint64_t slot = addr >> m->arena_shift, off, first;
-    if (slot == 0 || slot - 1 >= m->maxarenas)
-        return NONE;
-    const struct pym_arena *a = &m->arenas[slot - 1];
-    if (!a->live)
-        return NONE;
-    off = addr - (slot << m->arena_shift);
-    first = m->misalign ? m->pool_size : 0;
-    if (off < first || (off - first) >> m->pool_shift >= a->ntotal)
-        return NONE;
-    return (int32_t)((slot - 1) * MAX_POOLS + ((off - first) >> m->pool_shift));
+    uint32_t carved;
+    return addr_pool_c(m, addr, &carved);
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -191,6 +209,7 @@ ht_err ht_pym_new(const struct ht_pym_config *cfg, ht_pym **out)
         m->pool_shift++;
     while ((1u << m->arena_shift) < m->arena_size)
         m->arena_shift++;
+    m->pool_base = m->arena_size + (m->misalign ? m->pool_size : 0);
     for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
         m->recip[c] = (((uint64_t)1 << 32) + c) / (c + 1);
     m->unused = m->usable = NONE;
@@ -230,9 +249,12 @@ static ht_err grow_arenas(ht_pym *m)
     if (!a)
         return HT_ENOMEM;
     m->arenas = a;
-    struct pym_pool *p = realloc(m->pools, (size_t)n * MAX_POOLS * sizeof *p);
+    struct pym_pool *p = aligned_alloc(sizeof *p, (size_t)n * MAX_POOLS * sizeof *p);
     if (!p)
         return HT_ENOMEM;
+    if (m->maxarenas)
+        memcpy(p, m->pools, (size_t)m->maxarenas * MAX_POOLS * sizeof *p);
+    free(m->pools);
     m->pools = p;
     int16_t *b = realloc(m->blk, (size_t)n * MAX_POOLS * m->nb0 * sizeof *b);
     if (!b)
@@ -318,8 +340,10 @@ static inline uint32_t block_index(const ht_pym *m, unsigned c, uint64_t off)
     return (uint32_t)(((off >> 4) * m->recip[c]) >> 32);
 }
 
-/* pymalloc_pool_extend(): the free list just became empty. */
-static void pool_extend(ht_pym *m, int32_t id)
+/* pymalloc_pool_extend(): the free list just became empty. Inlined: a
+ * pool being filled takes this on every malloc. */
+static inline __attribute__((always_inline)) void pool_extend(ht_pym *m,
+                                                              int32_t id)
 {
     struct pym_pool *p = &m->pools[id];
     uint32_t size = class_size(p->szidx);
@@ -403,9 +427,11 @@ static ht_err small_alloc(ht_pym *m, unsigned c, uint64_t *addr)
     p->count++;
     p->freehead = blk[b];
     blk[b] = BLK_ALLOC;
+    /* the address first: then nothing is live across pool_extend's call of
+     * used_unlink, and the common path saves no registers */
+    *addr = block_addr(m, id, b, c);
     if (p->freehead == NONE)
         pool_extend(m, id);
-    *addr = block_addr(m, id, b, c);
     return HT_OK;
 }
 
@@ -466,22 +492,24 @@ static __attribute__((noinline)) void insert_to_freepool(ht_pym *m,
     l->next = ai;
 }
 
-/* Locate a live block in pool id (addr_pool(addr), not NONE): pool id and
- * block index, or NONE. */
+/* Locate a live block in pool id (addr_pool_c(addr, &carved), not NONE):
+ * pool id and block index, or NONE. */
 static inline __attribute__((always_inline)) int32_t
-find_block(const ht_pym *m, int32_t id, uint64_t addr,
-                          uint32_t *bout)
+find_block(const ht_pym *m, int32_t id, uint32_t carved, uint64_t addr,
+           uint32_t *bout)
 {
     const struct pym_pool *p = &m->pools[id];
-    if ((uint32_t)(id % MAX_POOLS) >= m->arenas[id / MAX_POOLS].carved ||
-        p->count == 0)
+    if ((uint32_t)id % MAX_POOLS >= carved || p->count == 0)
         return NONE;
     /* pools are pool_size-aligned (pool_addr) and addr is inside pool id:
      * its offset in the pool without recomputing the pool's address */
     uint64_t off = addr & (m->pool_size - 1);
     uint32_t size = class_size(p->szidx);
-    if (off < HT_PYM_POOL_OVERHEAD || (off - HT_PYM_POOL_OVERHEAD) & 15)
+    if (off < HT_PYM_POOL_OVERHEAD)
         return NONE;
+    /* b = floor(off / size) also for an offset that is no multiple of 16
+     * (floor(floor(x / 16) / u) == floor(x / 16u)); the test below then
+     * rejects it, as size is one */
     uint32_t b = block_index(m, p->szidx, off - HT_PYM_POOL_OVERHEAD);
     if ((uint64_t)b * size != off - HT_PYM_POOL_OVERHEAD)
         return NONE;
@@ -541,16 +569,16 @@ ht_err ht_pym_calloc(ht_pym *m, uint64_t nelem, uint64_t elsize,
 
 ht_err ht_pym_release(ht_pym *m, uint64_t addr)
 {
-    uint32_t b;
+    uint32_t b, carved;
     if (addr == 0)
         return HT_OK;
-    int32_t id = addr_pool(m, addr);
+    int32_t id = addr_pool_c(m, addr, &carved);
     if (id == NONE) {
         if (m->raw_blocks)
             m->raw_blocks--;
         return HT_OK;
     }
-    id = find_block(m, id, addr, &b);
+    id = find_block(m, id, carved, addr, &b);
     if (id == NONE)
         return HT_EINVAL;
     small_free(m, id, b);
@@ -560,11 +588,11 @@ ht_err ht_pym_release(ht_pym *m, uint64_t addr)
 ht_err ht_pym_realloc(ht_pym *m, uint64_t addr, uint64_t size,
                       uint64_t *new_addr)
 {
-    uint32_t b;
+    uint32_t b, carved;
     *new_addr = 0;
     if (addr == 0)
         return ht_pym_malloc(m, size, new_addr);
-    int32_t id = addr_pool(m, addr);
+    int32_t id = addr_pool_c(m, addr, &carved);
     if (id == NONE) {
         /* raw stays raw: PyMem_RawRealloc */
         if (m->raw_blocks)
@@ -572,7 +600,7 @@ ht_err ht_pym_realloc(ht_pym *m, uint64_t addr, uint64_t size,
         *new_addr = raw_alloc(m, size);
         return HT_OK;
     }
-    id = find_block(m, id, addr, &b);
+    id = find_block(m, id, carved, addr, &b);
     if (id == NONE)
         return HT_EINVAL;
     uint64_t s = class_size(m->pools[id].szidx);

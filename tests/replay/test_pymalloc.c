@@ -357,6 +357,36 @@ static void test_misaligned(void **state)
     assert_null(m);
 }
 
+/* Releases of addresses that name no live block: inside a block, between
+ * classes' block boundaries, in a pool header, before the first pool of a
+ * 63-pool arena, past the carved pools, in slot 0. The model refuses them
+ * (HT_EINVAL) or takes them for raw blocks, and stays unchanged. */
+static void test_release_bad_addr(void **state)
+{
+    (void)state;
+    for (unsigned ppa = 63; ppa <= 64; ppa++) {
+        ht_pym *m = mk("3.13", ppa);
+        uint64_t a = xmalloc(m, 32), b = xmalloc(m, 32);
+        uint64_t pool = a & ~(uint64_t)16383, arena = a & ~(uint64_t)((1u << 20) - 1);
+        struct ht_pym_stats s0, s1;
+        ht_pym_stats(m, &s0);
+        assert_int_equal(ht_pym_release(m, a + 8), HT_EINVAL);
+        assert_int_equal(ht_pym_release(m, a + 16), HT_EINVAL);
+        assert_int_equal(ht_pym_release(m, b + 31), HT_EINVAL);
+        assert_int_equal(ht_pym_release(m, pool + 16), HT_EINVAL);
+        assert_int_equal(ht_pym_release(m, b + 32), HT_EINVAL);   /* virgin */
+        assert_int_equal(ht_pym_release(m, pool + 16384 + 48), HT_EINVAL);
+        assert_int_equal(ht_pym_owns(m, arena + 48), ppa == 64);
+        assert_false(ht_pym_owns(m, 48));
+        ht_pym_stats(m, &s1);
+        assert_memory_equal(&s0, &s1, sizeof s0);
+        assert_true(ht__pym_is_valid(m));
+        xfree(m, a);
+        xfree(m, b);
+        ht_pym_free(m);
+    }
+}
+
 /* Output format: the §1.10 printone layout, checked on a tiny state. */
 static void test_format(void **state)
 {
@@ -875,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_s2),
         cmocka_unit_test(test_s2b),
         cmocka_unit_test(test_misaligned),
+        cmocka_unit_test(test_release_bad_addr),
         cmocka_unit_test(test_format),
         HT_PYM_GOLDEN_TESTS
     };

@@ -59,7 +59,7 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS chunks("
     " run_id INTEGER, chunk_no INTEGER, first_seq INTEGER, last_seq INTEGER,"
     " nevents INTEGER, codec TEXT, data BLOB,"
-    " PRIMARY KEY(run_id, chunk_no)) WITHOUT ROWID;";
+    " PRIMARY KEY(run_id, chunk_no));"; /* a rowid table: DECISIONS 28 */
 
 static ht_err check_schema(ht_store *st, int create)
 {

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
 #include "tests/support/live_util.h"
@@ -541,6 +543,48 @@ static void test_live_abort(void **state)
     ht_store_close(st);
 }
 
+/* Chunk blobs of 16-64 KiB (a highly compressible run: libyaml's chunks are
+ * 12-17 KB) must not cost a 64 KiB page each: in a WITHOUT ROWID table a
+ * row's local payload is capped near a quarter page, so such a blob spilled
+ * a partly used overflow page per row (a 17 KB chunk took 64 KiB of file). */
+static void test_chunk_blobs_packed(void **state)
+{
+    (void)state;
+    char db[300];
+    snprintf(db, sizeof db, "%s/pack.db", dir);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_store_close(st);
+    enum { ROWS = 64, BLOB = 20000 };
+    static unsigned char blob[BLOB];
+    uint32_t x = 12345;
+    sqlite3 *h = NULL;
+    sqlite3_stmt *ins = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                         "INSERT INTO chunks VALUES(1,?,0,0,0,'cv1',?)", -1,
+                         &ins, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < ROWS; i++) {
+        for (size_t k = 0; k < BLOB; k++) /* incompressible */
+            blob[k] = (unsigned char)((x = x * 1103515245u + 12345u) >> 24);
+        sqlite3_bind_int(ins, 1, i);
+        sqlite3_bind_blob(ins, 2, blob, BLOB, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(h), SQLITE_OK);
+    struct stat sb;
+    assert_int_equal(stat(db, &sb), 0);
+    /* the blobs are 1.28 MB; the empty trace's tables take ~0.5 MB of
+     * 64 KiB pages; one overflow page per row would be >= 4 MB */
+    assert_true(sb.st_size < (off_t)ROWS * BLOB + 1024 * 1024);
+    unlink(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_live_straggler),
         cmocka_unit_test(test_live_torn_unsorted),
         cmocka_unit_test(test_live_abort),
+        cmocka_unit_test(test_chunk_blobs_packed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -169,14 +169,11 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     ht_err err = check_schema(st, (flags & HT_STORE_CREATE) && !st->readonly);
     int fresh = err == HT_ENOTFOUND;
     if (fresh) {
-        /* 64 KiB pages (takes effect on an empty file only): a chunk
-         * blob of ~100-200 KB is 2-4 pages instead of 25-50, so an ingest
-         * writes and checkpoints ~15x fewer pages (30 M churn events: WAL
-         * pwrite+pread 88k calls / 3.0 s -> 5.8k / 0.3 s under strace).
-         * Cost: the unused tail of a chunk's last page, <= 1 B/event
-         * (+5 % file size on bench_churn; the trace bound is 6 B/event).
-         * DECISIONS 15. */
-        sqlite3_exec(st->db, "PRAGMA page_size=65536", NULL, NULL, NULL);
+        /* 16 KiB pages (takes effect on an empty file only; DECISIONS 29,
+         * revising 16): the first ingest appends in rollback-journal mode
+         * (see below), so the page count no longer costs a WAL copy, and a
+         * small trace's fixed tables take 16 KiB each instead of 64 KiB. */
+        sqlite3_exec(st->db, "PRAGMA page_size=16384", NULL, NULL, NULL);
         err = create_schema(st);
     }
     if (err != HT_OK)

@@ -231,7 +231,7 @@ static void test_torn_counted_in_merge(void **state)
 
 /* background_free: ingest_dir still removes every spill before it returns
  * (never ingested twice); the background process removes the emptied
- * directory. New traces get 64 KiB pages. */
+ * directory. New traces get 16 KiB pages. */
 static void test_background_free(void **state)
 {
     (void)state;
@@ -257,7 +257,7 @@ static void test_background_free(void **state)
     query1(st, "SELECT group_concat(events) FROM (SELECT events FROM runs ORDER BY run_id)", out);
     assert_string_equal(out, "3,4");
     query1(st, "PRAGMA page_size", out);
-    assert_string_equal(out, "65536");
+    assert_string_equal(out, "16384");
     ht_store_close(st);
     /* the detached process exits right after dropping the last spill */
     for (int i = 0; i < 3000 && access(sdir, F_OK) == 0; i++)
@@ -543,10 +543,12 @@ static void test_live_abort(void **state)
     ht_store_close(st);
 }
 
-/* Chunk blobs of 16-64 KiB (a highly compressible run: libyaml's chunks are
- * 12-17 KB) must not cost a 64 KiB page each: in a WITHOUT ROWID table a
- * row's local payload is capped near a quarter page, so such a blob spilled
- * a partly used overflow page per row (a 17 KB chunk took 64 KiB of file). */
+/* Chunk blobs must not waste most of an overflow page each: in a WITHOUT
+ * ROWID table a row keeps at most ~a quarter page locally, so a blob a bit
+ * over a page spilled a partly used overflow page per row (with 64 KiB
+ * pages a 17 KB chunk took 64 KiB of file; with 16 KiB pages a 21,400 B
+ * blob takes 2 KB + two overflow pages). A rowid table sizes the local part
+ * so that overflow pages are full. */
 static void test_chunk_blobs_packed(void **state)
 {
     (void)state;
@@ -555,7 +557,7 @@ static void test_chunk_blobs_packed(void **state)
     ht_store *st = NULL;
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
     ht_store_close(st);
-    enum { ROWS = 64, BLOB = 20000 };
+    enum { ROWS = 64, BLOB = 21400 };
     static unsigned char blob[BLOB];
     uint32_t x = 12345;
     sqlite3 *h = NULL;
@@ -576,12 +578,18 @@ static void test_chunk_blobs_packed(void **state)
     }
     sqlite3_finalize(ins);
     assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *ps = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA page_size", -1, &ps, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(ps), SQLITE_ROW);
+    off_t page = sqlite3_column_int(ps, 0);
+    sqlite3_finalize(ps);
     assert_int_equal(sqlite3_close(h), SQLITE_OK);
     struct stat sb;
     assert_int_equal(stat(db, &sb), 0);
-    /* the blobs are 1.28 MB; the empty trace's tables take ~0.5 MB of
-     * 64 KiB pages; one overflow page per row would be >= 4 MB */
-    assert_true(sb.st_size < (off_t)ROWS * BLOB + 1024 * 1024);
+    /* the blobs are 1.37 MB; the empty trace's tables take < 16 pages; a
+     * wasted overflow page per row would add >= 64 pages */
+    assert_true(sb.st_size < (off_t)ROWS * BLOB + 16 * page);
     unlink(db);
 }
 

@@ -743,14 +743,17 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
 
 /* Split the body into streams (a version 1 chunk has no S_RTOK: it stays
  * empty); 0 on malformed lengths. */
-static int body_split(struct dec *d, const uint8_t *body, size_t len)
+/* Split a body ht__body_compress wrote; see store_int.h. */
+int ht__body_split(const uint8_t *body, size_t len, int nparts,
+                   const uint8_t **start, const uint8_t **end)
 {
-    uint64_t lens[NSTREAM] = {0}, total = 0;
+    uint64_t lens[HT_BODY_MAX_PARTS], total = 0;
     size_t pos = 0;
     const uint8_t *p;
-    int ns = d->m.ver < 2 ? NSTREAM_V1 : NSTREAM;
 
-    for (int s = 0; s < ns; s++) {
+    if (nparts < 1 || nparts > HT_BODY_MAX_PARTS)
+        return 0;
+    for (int s = 0; s < nparts; s++) {
         if (!get_checked(body, len, &pos, &lens[s]))
             return 0;
         total += lens[s];
@@ -760,11 +763,23 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
     if (total != (uint64_t)(len - pos))
         return 0;
     p = body + pos;
-    for (int s = 0; s < NSTREAM; s++) {
-        d->p[s] = p;
+    for (int s = 0; s < nparts; s++) {
+        start[s] = p;
         p += lens[s];
-        d->end[s] = p;
+        end[s] = p;
     }
+    return 1;
+}
+
+/* The streams of a chunk body; a version 1 body lacks the reference
+ * streams, which are then empty. */
+static int body_split(struct dec *d, const uint8_t *body, size_t len)
+{
+    int ns = d->m.ver < 2 ? NSTREAM_V1 : NSTREAM;
+    if (!ht__body_split(body, len, ns, d->p, d->end))
+        return 0;
+    for (int s = ns; s < NSTREAM; s++)
+        d->p[s] = d->end[s] = body + len;
     return 1;
 }
 

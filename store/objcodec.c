@@ -320,23 +320,10 @@ ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
     uint8_t *body = d->body;
     size_t got = ZSTD_decompressDCtx(d->zd, body, (size_t)fsz, in + 2,
                                      len - 2);
-    const uint8_t *p = body, *end = body + (ZSTD_isError(got) ? 0 : got);
     const uint8_t *cs[NCOL], *ce[NCOL];
-    if (ZSTD_isError(got) || got != fsz)
+    if (ZSTD_isError(got) || got != fsz ||
+        !ht__body_split(body, got, NCOL, cs, ce))
         return HT_ECORRUPT;
-    uint64_t l[NCOL], total = 0;
-    for (int k = 0; k < NCOL; k++) {
-        if (!get(&p, end, &l[k]) || l[k] > (uint64_t)(end - p))
-            return HT_ECORRUPT;
-        total += l[k];
-    }
-    if (total != (uint64_t)(end - p))
-        return HT_ECORRUPT;
-    for (int k = 0; k < NCOL; k++) {
-        cs[k] = p;
-        p += l[k];
-        ce[k] = p;
-    }
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0, v[NCOL];
     for (size_t i = 0; i < n; i++) {
         uint64_t rcv = 0;

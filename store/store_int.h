@@ -61,6 +61,12 @@ size_t ht__body_compress(struct ZSTD_CCtx_s *cctx, uint8_t *const *base,
                          uint8_t *const *end, int nparts, uint8_t *dst,
                          size_t cap);
 
+/* Split a decompressed body body[0..len) of nparts parts back into
+ * start[k]..end[k). Returns 0 if the lengths are malformed or do not add up
+ * to the body exactly, else 1. */
+int ht__body_split(const uint8_t *body, size_t len, int nparts,
+                   const uint8_t **start, const uint8_t **end);
+
 /* Name of the codec, stored with every chunk ("cv1" = column varint + zstd). */
 #define HT_CODEC_NAME "cv1"
 

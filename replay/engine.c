@@ -727,28 +727,27 @@ static ht_err drop_stack_roots(struct eng *g)
     size_t nkeep = 0, ndrop = 0, nstack = 0;
     for (size_t i = 0; i < g->nsegs; i++)
         nstack += g->segs[i].stack;
-    /* the root slots in any stack range, found in one scan of the map, then
-     * deleted (deleting moves entries, so not while scanning) */
-    uint64_t *drop = nstack && g->rootslots.n
-                         ? malloc(g->rootslots.n * sizeof *drop)
-                         : NULL;
+    /* the root slots in any stack range with their values, found in one
+     * scan of the map, then deleted (deleting moves entries, so not while
+     * scanning) */
+    struct ht__slot *drop = nstack && g->rootslots.n
+                                ? malloc(g->rootslots.n * sizeof *drop)
+                                : NULL;
     if (nstack && g->rootslots.n && !drop)
         return HT_ENOMEM;
     for (size_t k = 0; drop && k < g->rootslots.cap; k++) {
-        uint64_t slot = g->rootslots.s[k].key;
-        if (slot && in_segs(g, slot, 1))
-            drop[ndrop++] = slot;
+        const struct ht__slot *sl = &g->rootslots.s[k];
+        if (sl->key && in_segs(g, sl->key, 1))
+            drop[ndrop++] = *sl;
     }
     for (size_t i = 0; i < ndrop; i++) {
-        uint64_t val = 0;
-        ht__map_get(&g->rootslots, drop[i], &val);
-        struct ht__obj *x = ht__objtab_find(&g->t, val);
+        struct ht__obj *x = ht__objtab_find(&g->t, drop[i].val);
         ht_err e;
         if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1)))) {
             free(drop);
             return e;
         }
-        ht__map_del(&g->rootslots, drop[i]);
+        ht__map_del(&g->rootslots, drop[i].key);
     }
     free(drop);
     for (size_t i = 0; i < g->nsegs; i++)

@@ -76,7 +76,7 @@ struct ht_pym {
     uint32_t pool_size, arena_size;
     /* log2 of pool_size and arena_size (both powers of two): a free maps
      * its address to pool and block with shifts, not 64-bit divisions */
-    unsigned pool_shift, arena_shift;
+    unsigned pool_shift;
     uint64_t pool_base;      /* address of pool 0 (pool_addr) */
     /* recip[c]: ceil(2^32 / (class_size(c) / 16)); see block_index */
     uint64_t recip[HT_PYM_NCLASSES];
@@ -207,8 +207,6 @@ ht_err ht_pym_new(const struct ht_pym_config *cfg, ht_pym **out)
     m->nb0 = m->nblocks[0];
     while ((1u << m->pool_shift) < m->pool_size)
         m->pool_shift++;
-    while ((1u << m->arena_shift) < m->arena_size)
-        m->arena_shift++;
     m->pool_base = m->arena_size + (m->misalign ? m->pool_size : 0);
     for (unsigned c = 0; c < HT_PYM_NCLASSES; c++)
         m->recip[c] = (((uint64_t)1 << 32) + c) / (c + 1);

@@ -458,6 +458,9 @@ static ht_err enc_ws_get(void)
         ht__codec_thread_done();
         return HT_ENOMEM;
     }
+    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_compressionLevel, HT_CV1_LEVEL);
+    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_contentSizeFlag, 1);
     return HT_OK;
 }
 
@@ -511,10 +514,9 @@ ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
         enc_ws.zbuf = z;
         enc_ws.zcap = cap;
     }
-    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_and_parameters);
-    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_compressionLevel, HT_CV1_LEVEL);
-    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setParameter(enc_ws.cctx, ZSTD_c_contentSizeFlag, 1);
+    /* parameters set once (enc_ws_get); a failed earlier call may have
+     * left a frame half made */
+    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_only);
     size_t zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
                                     enc_ws.zbuf, cap);
     if (ZSTD_isError(zlen))

@@ -206,6 +206,13 @@ struct chunk_prog {
     size_t data;   /* slots known to be allocated (chunk_data_bytes) */
 };
 
+static void free_streams(struct stream *s, size_t ns)
+{
+    for (size_t i = 0; i < ns; i++)
+        free(s[i].owned);
+    free(s);
+}
+
 /* Build streams from the spill's chunks, skipping torn slots. Eager (lazy
  * == 0): every chunk validated and sorted here, key = its smallest seq.
  * Lazy: only the first valid record is read (key = its seq) and the chunk
@@ -284,9 +291,7 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
         }
         ht_err e = validate_chunk(&s[ns], r, end, torn);
         if (e != HT_OK) {
-            for (size_t i = 0; i < ns; i++)
-                free(s[i].owned);
-            free(s);
+            free_streams(s, ns);
             return e;
         }
         if (s[ns].n)
@@ -707,13 +712,6 @@ static ht_err merger_flush(struct merger *m)
         return e;
     m->res->chunks = (uint64_t)m->chunk_no;
     return HT_OK;
-}
-
-static void free_streams(struct stream *s, size_t ns)
-{
-    for (size_t i = 0; i < ns; i++)
-        free(s[i].owned);
-    free(s);
 }
 
 /* Integer result of a one-value PRAGMA, or 0. */

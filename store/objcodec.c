@@ -308,15 +308,8 @@ ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
     if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
         fsz > (unsigned long long)n * 10 * (NCOL + 1) + NCOL * 10)
         return HT_ECORRUPT;
-    size_t need = fsz ? (size_t)fsz : 1;
-    if (need > d->cap) {
-        uint8_t *nb = malloc(need);
-        if (!nb)
-            return HT_ENOMEM;
-        free(d->body);
-        d->body = nb;
-        d->cap = need;
-    }
+    if (!ws_room(&d->body, &d->cap, fsz ? (size_t)fsz : 1))
+        return HT_ENOMEM;
     uint8_t *body = d->body;
     size_t got = ZSTD_decompressDCtx(d->zd, body, (size_t)fsz, in + 2,
                                      len - 2);

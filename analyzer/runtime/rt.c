@@ -758,8 +758,8 @@ struct ht__snap_ent {
     uint64_t a;   /* size */
 };
 
-/* One event of the partition, or one slot of the resolve table: address
- * (0 = empty slot), seq, size or HT__SNAP_DEAD. */
+/* One slot of the address table: address (0 = empty slot), seq of its
+ * latest event, size or HT__SNAP_DEAD. */
 struct ht__snap_slot {
     uint64_t addr, seq, size;
 };
@@ -767,19 +767,13 @@ struct ht__snap_slot {
 #define HT__SNAP_DEAD UINT64_MAX
 #define HT__SNAP_HASH 0x9E3779B97F4A7C15ull
 
-/* Scratch memory: MAP_NORESERVE, so only the pages touched count. */
-static void *ht__snap_map(uint64_t bytes)
+/* Scratch memory: MAP_NORESERVE, so only the pages touched count; extra
+ * mmap flags (MAP_POPULATE for the address table, which is written all
+ * over at once). */
+static void *ht__snap_map(uint64_t bytes, int flags)
 {
     void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static void *ht__snap_map_populated(uint64_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE,
-                   -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -827,7 +821,7 @@ static void ht__snap_sort(struct ht__snap_ent *v, uint64_t n)
 static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
 {
     uint64_t bytes = n * sizeof *v + 8 * 256 * sizeof(uint64_t);
-    char *m = n > 64 ? ht__snap_map(bytes) : NULL;
+    char *m = n > 64 ? ht__snap_map(bytes, 0) : NULL;
     if (!m) {
         ht__snap_sort(v, n);
         return;
@@ -885,7 +879,7 @@ __attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t)
     uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
-    struct ht__snap_slot *nv = ht__snap_map_populated(ncap * sizeof *nv);
+    struct ht__snap_slot *nv = ht__snap_map(ncap * sizeof *nv, MAP_POPULATE);
     if (!nv)
         return -1;
     for (uint64_t i = 0; i < t->cap; i++)
@@ -1067,7 +1061,7 @@ static int ht__snap_maps_add(struct ht__snap_maps *m, uint64_t lo, uint64_t hi)
 {
     if (m->n == m->cap) {
         uint64_t ncap = m->cap ? 2 * m->cap : 256;
-        uint64_t(*nv)[2] = ht__snap_map(ncap * sizeof *nv);
+        uint64_t(*nv)[2] = ht__snap_map(ncap * sizeof *nv, 0);
         if (!nv)
             return -1;
         if (m->n)
@@ -1259,7 +1253,7 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     for (uint64_t i = 0; i < t.cap; i++)
         l.n += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
     live_bytes = (l.n + 1) * sizeof *l.v;
-    if (!(l.v = ht__snap_map(live_bytes)))
+    if (!(l.v = ht__snap_map(live_bytes, 0)))
         goto out;
     l.n = 0;
     for (uint64_t i = 0; i < t.cap; i++)
@@ -1281,12 +1275,12 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
         l.lo = k < l.lo ? k : l.lo;
         l.last = e > l.last ? e : l.last;
     }
+    if (l.n == 0) /* nothing a root could point to */
+        goto out;
     uint32_t nmod = __atomic_load_n(&h->nmodules, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < nmod && i < HT_SPILL_MAX_MODULES; i++)
         if (h->modules[i].data_hi > h->modules[i].data_lo)
             ht__snap_scan(&l, h->modules[i].data_lo, h->modules[i].data_hi);
-    if (l.n == 0) /* nothing a stack word could point to */
-        goto out;
     if (regs) {
         ht__rt_record(HT_EV_ROOT, 0, (uintptr_t)regs, HT__RT_NREGS * 8,
                       HT_ROOT_STACK, ht__rt_tid());

@@ -19,6 +19,8 @@ static struct ht_objrow rows[MAXROWS], back[HT_OBJCHUNK_MAX_ROWS];
 /* one decoder for every input, as a cursor keeps one across chunks: a
  * malformed blob must leave it fit for the next */
 static ht__objcodec_dec *dec;
+/* and one encoder (the replay's: rows added, then the blob made) */
+static ht_objenc *enc;
 
 static uint64_t rd64(const uint8_t *p, size_t avail)
 {
@@ -31,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    if (!dec && ht__objcodec_dec_new(&dec) != HT_OK)
+    if ((!dec && ht__objcodec_dec_new(&dec) != HT_OK) ||
+        (!enc && ht_objenc_new(&enc) != HT_OK))
         abort();
     /* 1. the input as a blob of nrows rows */
     size_t n = (size_t)(data[0] | data[1] << 8) % (MAXROWS + 1);
@@ -60,7 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     void *blob = NULL;
     size_t len = 0;
-    if (ht__objcodec_encode(rows, nr, &blob, &len) != HT_OK)
+    if (ht_objenc_add(enc, rows, nr) != HT_OK ||
+        ht__objenc_finish(enc, &blob, &len) != HT_OK ||
+        ht_objenc_count(enc) != 0)
         abort();
     if (ht__objcodec_decode(dec, blob, len, nr, back) != HT_OK)
         abort();

@@ -75,17 +75,6 @@ static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
-/* Per-thread encoder workspace, made on first use and reused by every later
- * chunk of the thread (as codec.c's): the column buffer (up to 5 MB) would
- * otherwise be mapped and faulted in again, and a zstd context made and torn
- * down, for every chunk. Never freed: it lives as long as the thread
- * (reachable through TLS). */
-static __thread struct {
-    uint8_t *col;
-    size_t ccol;
-    ZSTD_CCtx *cctx;
-} oc_ws;
-
 /* buffer *b of capacity *cap grown to at least need bytes (contents not
  * kept); 0 on ENOMEM */
 static int ws_room(uint8_t **b, size_t *cap, size_t need)
@@ -175,73 +164,36 @@ static ZSTD_CCtx *enc_cctx(void)
     return z;
 }
 
-/* The blob of e's rows (malloc'd) into *out, *len. */
-static ht_err enc_finish(struct oc_enc *e, ZSTD_CCtx *cctx, void **out,
-                         size_t *len)
-{
-    /* body: column lengths, then the columns, streamed from where they
-     * were written */
-    size_t raw = 0;
-    for (int k = 0; k < NCOL; k++)
-        raw += (size_t)(e->c[k] - e->base[k]) + 10; /* + its length's varint */
-    size_t cap = 2 + ZSTD_compressBound(raw);
-    uint8_t *blob = malloc(cap);
-    if (!blob)
-        return HT_ENOMEM;
-    /* a failed earlier call may have left a frame half made */
-    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-    size_t z = ht__body_compress(cctx, e->base, e->c, NCOL, blob + 2, cap - 2);
-    if (ZSTD_isError(z)) {
-        free(blob);
-        return HT_ENOMEM;
-    }
-    blob[0] = OC_MAGIC;
-    blob[1] = OC_VERSION;
-    *out = blob;
-    *len = z + 2;
-    return HT_OK;
-}
-
-/* Encode n rows into a malloc'd blob; see store_int.h. */
-ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
-                           size_t *len)
-{
-    *out = NULL;
-    *len = 0;
-    if (!n || n > HT_OBJCHUNK_MAX_ROWS)
-        return HT_EINVAL;
-    if (!ws_room(&oc_ws.col, &oc_ws.ccol, n * 10 * (NCOL + 1)))
-        return HT_ENOMEM;
-    if (!oc_ws.cctx && !(oc_ws.cctx = enc_cctx()))
-        return HT_ENOMEM;
-    struct oc_enc e;
-    enc_init(&e, oc_ws.col, n);
-    enc_rows(&e, r, n);
-    return enc_finish(&e, oc_ws.cctx, out, len);
-}
-
-/* ---- ht_objenc: a chunk appended in batches (see store.h) ---------------
- * Owns its column buffer (sized for HT_OBJCHUNK_MAX_ROWS rows) and zstd
- * context. Invariant: e.n <= HT_OBJCHUNK_MAX_ROWS rows are in the columns. */
+/* ---- ht_objenc: the encoder, a chunk appended in batches (see store.h) --
+ * The only encoder of objects chunks: ht_store_objchunk_write and the fuzz
+ * target go through it too. Owns its column buffer (sized for max rows) and
+ * its zstd context. Invariant: e.n <= max rows are in the columns. */
 struct ht_objenc {
     struct oc_enc e;
+    size_t max;
     uint8_t *col;
     ZSTD_CCtx *cctx;
 };
 
-ht_err ht_objenc_new(ht_objenc **out)
+/* an encoder for chunks of up to max rows; HT_ENOMEM */
+static ht_err objenc_make(ht_objenc **out, size_t max)
 {
     *out = NULL;
     ht_objenc *x = calloc(1, sizeof *x);
-    if (!x || !(x->col = malloc((size_t)HT_OBJCHUNK_MAX_ROWS * 10 *
-                                (NCOL + 1))) ||
+    if (!x || !(x->col = malloc(max * 10 * (NCOL + 1))) ||
         !(x->cctx = enc_cctx())) {
         ht_objenc_free(x);
         return HT_ENOMEM;
     }
-    enc_init(&x->e, x->col, HT_OBJCHUNK_MAX_ROWS);
+    x->max = max;
+    enc_init(&x->e, x->col, max);
     *out = x;
     return HT_OK;
+}
+
+ht_err ht_objenc_new(ht_objenc **out)
+{
+    return objenc_make(out, HT_OBJCHUNK_MAX_ROWS);
 }
 
 void ht_objenc_free(ht_objenc *x)
@@ -255,9 +207,43 @@ void ht_objenc_free(ht_objenc *x)
 
 ht_err ht_objenc_add(ht_objenc *x, const struct ht_objrow *rows, size_t n)
 {
-    if (n > HT_OBJCHUNK_MAX_ROWS - x->e.n)
+    if (n > x->max - x->e.n)
         return HT_EINVAL;
     enc_rows(&x->e, rows, n);
+    return HT_OK;
+}
+
+/* The blob of x's rows, and x emptied; see store_int.h. */
+ht_err ht__objenc_finish(ht_objenc *x, void **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (!x->e.n)
+        return HT_EINVAL;
+    /* body: column lengths, then the columns, streamed from where they
+     * were written */
+    size_t raw = 0;
+    for (int k = 0; k < NCOL; k++)
+        raw += (size_t)(x->e.c[k] - x->e.base[k]) + 10; /* + its length */
+    size_t cap = 2 + ZSTD_compressBound(raw);
+    uint8_t *blob = malloc(cap);
+    if (!blob) {
+        enc_init(&x->e, x->col, x->max);
+        return HT_ENOMEM;
+    }
+    /* a failed earlier call may have left a frame half made */
+    ZSTD_CCtx_reset(x->cctx, ZSTD_reset_session_only);
+    size_t z = ht__body_compress(x->cctx, x->e.base, x->e.c, NCOL, blob + 2,
+                                 cap - 2);
+    enc_init(&x->e, x->col, x->max);
+    if (ZSTD_isError(z)) {
+        free(blob);
+        return HT_ENOMEM;
+    }
+    *len = z + 2;
+    blob[0] = OC_MAGIC;
+    blob[1] = OC_VERSION;
+    *out = blob;
     return HT_OK;
 }
 
@@ -363,14 +349,20 @@ static ht_err chunk_insert(ht_store *st, int64_t run_id, int64_t chunk_no,
     return e;
 }
 
-/* Store one chunk; see store.h. */
+/* Store one chunk through an encoder sized for it; see store.h. */
 ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
                                const struct ht_objrow *rows, size_t n)
 {
-    void *blob = NULL;
-    size_t len = 0;
-    ht_err e = ht__objcodec_encode(rows, n, &blob, &len);
-    return e ? e : chunk_insert(st, run_id, chunk_no, n, blob, len);
+    if (!n || n > HT_OBJCHUNK_MAX_ROWS)
+        return HT_EINVAL;
+    ht_objenc *x = NULL;
+    ht_err e = objenc_make(&x, n);
+    if (!e)
+        e = ht_objenc_add(x, rows, n);
+    if (!e)
+        e = ht_store_objchunk_flush(st, run_id, chunk_no, x);
+    ht_objenc_free(x);
+    return e;
 }
 
 /* Store x's rows as one chunk and empty x; see store.h. */
@@ -379,10 +371,7 @@ ht_err ht_store_objchunk_flush(ht_store *st, int64_t run_id,
 {
     void *blob = NULL;
     size_t len = 0, n = x->e.n;
-    if (!n)
-        return HT_EINVAL;
-    ht_err e = enc_finish(&x->e, x->cctx, &blob, &len);
-    enc_init(&x->e, x->col, HT_OBJCHUNK_MAX_ROWS);
+    ht_err e = ht__objenc_finish(x, &blob, &len);
     return e ? e : chunk_insert(st, run_id, chunk_no, n, blob, len);
 }
 

@@ -71,17 +71,19 @@ int ht__body_split(const uint8_t *body, size_t len, int nparts,
 #define HT_CODEC_NAME "cv1"
 
 /* ---- object chunk codec "oc1" (objcodec.c) -------------------------------
- * Encode n rows (1 <= n <= HT_OBJCHUNK_MAX_ROWS) into a malloc'd blob *out
- * (caller frees), *len its size: HT_EINVAL, HT_ENOMEM (*out NULL then).
+ * Encoding goes through ht_objenc (store.h): ht__objenc_finish makes the
+ * blob of the rows added to x (1 <= n <= HT_OBJCHUNK_MAX_ROWS) into *out,
+ * malloc'd (caller frees), *len its size, and empties x (also on error):
+ * HT_EINVAL (no rows), HT_ENOMEM (*out NULL then).
  * Decode a blob of exactly n rows into r[0..n) with the workspace d (zstd
  * context and body buffer, reused by every chunk decoded with it; dec_new:
  * HT_ENOMEM; dec_free accepts NULL): HT_ECORRUPT for any malformed input or
  * row count (never a crash), HT_ENOMEM. Lossless for every field (refcnt
  * when has_refcnt; has_refcnt as 0/1). */
 struct ht_objrow;
+struct ht_objenc;
 typedef struct ht__objcodec_dec ht__objcodec_dec;
-ht_err ht__objcodec_encode(const struct ht_objrow *r, size_t n, void **out,
-                           size_t *len);
+ht_err ht__objenc_finish(struct ht_objenc *x, void **out, size_t *len);
 ht_err ht__objcodec_dec_new(ht__objcodec_dec **out);
 void ht__objcodec_dec_free(ht__objcodec_dec *d);
 ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,

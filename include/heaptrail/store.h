@@ -195,7 +195,8 @@ struct ht_objrow {
 #define HT_OBJCHUNK_MAX_ROWS 65536u
 
 /* Append rows[0..n) (1 <= n <= HT_OBJCHUNK_MAX_ROWS) as chunk chunk_no of
- * run_id. Errors: HT_EINVAL, HT_ENOMEM, HT_ESQL. */
+ * run_id (one-shot: through an ht_objenc sized for n rows, made and freed
+ * here). Errors: HT_EINVAL, HT_ENOMEM, HT_ESQL. */
 ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
                                const struct ht_objrow *rows, size_t n);
 

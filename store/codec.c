@@ -373,11 +373,12 @@ static size_t raw_bound(size_t n)
     return n * per + NSTREAM * 5;
 }
 
-/* Compress the part lengths then the parts, as one zstd frame; see
- * store_int.h (shared with objcodec.c, whose columns are parts too). */
-size_t ht__body_compress(ZSTD_CCtx *cctx, uint8_t *const *base,
-                         uint8_t *const *end, int nparts, uint8_t *dst,
-                         size_t cap)
+/* Compress the part lengths then the parts, as one zstd frame with the
+ * body size pledged, into dst[0..cap): the frame's size, or a zstd error
+ * code (ZSTD_isError) also when cap is too small. */
+static size_t body_compress(ZSTD_CCtx *cctx, uint8_t *const *base,
+                            uint8_t *const *end, int nparts, uint8_t *dst,
+                            size_t cap)
 {
     uint8_t lens[HT_BODY_MAX_PARTS * 10];
     size_t nlens = 0, raw = 0, r;
@@ -406,6 +407,39 @@ size_t ht__body_compress(ZSTD_CCtx *cctx, uint8_t *const *base,
         } while (last == ZSTD_e_end ? r != 0 : in.pos < in.size);
     }
     return out.pos;
+}
+
+/* Compress a body into a blob of its exact size; see store_int.h (shared
+ * with objcodec.c, whose columns are parts too). */
+ht_err ht__body_pack(ZSTD_CCtx *cctx, uint8_t *const *base,
+                     uint8_t *const *end, int nparts, size_t hdr,
+                     uint8_t **zbuf, size_t *zcap, uint8_t **out,
+                     size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    size_t raw = 0;
+    for (int s = 0; s < nparts; s++)
+        raw += (size_t)(end[s] - base[s]) + 10; /* + its length's varint */
+    size_t cap = ZSTD_compressBound(raw);
+    if (cap > *zcap) { /* contents not kept: no realloc copy */
+        free(*zbuf);
+        *zcap = 0;
+        if (!(*zbuf = malloc(cap)))
+            return HT_ENOMEM;
+        *zcap = cap;
+    }
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+    size_t z = body_compress(cctx, base, end, nparts, *zbuf, cap);
+    if (ZSTD_isError(z))
+        return HT_ENOMEM;
+    uint8_t *b = malloc(hdr + z);
+    if (!b)
+        return HT_ENOMEM;
+    memcpy(b + hdr, *zbuf, z);
+    *out = b;
+    *len = hdr + z;
+    return HT_OK;
 }
 
 /* Raw (uncompressed) body size of an encoder state. */
@@ -505,32 +539,17 @@ ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
     struct enc *e = enc_reset(n);
     for (size_t i = 0; i < n; i++)
         enc_rec(e, &recs[i]);
-    size_t raw_len = body_len(e);
-    size_t cap = ZSTD_compressBound(raw_len);
-    if (cap > enc_ws.zcap) {
-        uint8_t *z = realloc(enc_ws.zbuf, cap);
-        if (!z)
-            return HT_ENOMEM;
-        enc_ws.zbuf = z;
-        enc_ws.zcap = cap;
-    }
-    /* parameters set once (enc_ws_get); a failed earlier call may have
-     * left a frame half made */
-    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_only);
-    size_t zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
-                                    enc_ws.zbuf, cap);
-    if (ZSTD_isError(zlen))
-        return HT_ENOMEM;
-    uint8_t *buf = malloc(HT_CV1_HDR + zlen);
-    if (!buf)
+    size_t raw_len = body_len(e), len;
+    uint8_t *buf;
+    if (ht__body_pack(enc_ws.cctx, e->base, e->s, NSTREAM, HT_CV1_HDR,
+                      &enc_ws.zbuf, &enc_ws.zcap, &buf, &len) != HT_OK)
         return HT_ENOMEM;
     buf[0] = HT_CV1_MAGIC;
     buf[1] = HT_CV1_VERSION;
     put_u32le(buf + 2, (uint32_t)n);
     put_u32le(buf + 6, (uint32_t)raw_len);
-    memcpy(buf + HT_CV1_HDR, enc_ws.zbuf, zlen);
     *out = buf;
-    *out_len = HT_CV1_HDR + zlen;
+    *out_len = len;
     return HT_OK;
 }
 

@@ -166,13 +166,18 @@ static ZSTD_CCtx *enc_cctx(void)
 
 /* ---- ht_objenc: the encoder, a chunk appended in batches (see store.h) --
  * The only encoder of objects chunks: ht_store_objchunk_write and the fuzz
- * target go through it too. Owns its column buffer (sized for max rows) and
- * its zstd context. Invariant: e.n <= max rows are in the columns. */
+ * target go through it too. Owns its column buffer (sized for max rows), its
+ * zstd context and the buffer frames are compressed into (grown to the
+ * largest chunk's bound and reused; the blob itself is allocated at its
+ * exact size, see ht__body_pack). Invariant: e.n <= max rows are in the
+ * columns. */
 struct ht_objenc {
     struct oc_enc e;
     size_t max;
     uint8_t *col;
     ZSTD_CCtx *cctx;
+    uint8_t *zbuf;
+    size_t zcap;
 };
 
 /* an encoder for chunks of up to max rows; HT_ENOMEM */
@@ -201,6 +206,7 @@ void ht_objenc_free(ht_objenc *x)
     if (!x)
         return;
     ZSTD_freeCCtx(x->cctx);
+    free(x->zbuf);
     free(x->col);
     free(x);
 }
@@ -220,27 +226,12 @@ ht_err ht__objenc_finish(ht_objenc *x, void **out, size_t *len)
     *len = 0;
     if (!x->e.n)
         return HT_EINVAL;
-    /* body: column lengths, then the columns, streamed from where they
-     * were written */
-    size_t raw = 0;
-    for (int k = 0; k < NCOL; k++)
-        raw += (size_t)(x->e.c[k] - x->e.base[k]) + 10; /* + its length */
-    size_t cap = 2 + ZSTD_compressBound(raw);
-    uint8_t *blob = malloc(cap);
-    if (!blob) {
-        enc_init(&x->e, x->col, x->max);
-        return HT_ENOMEM;
-    }
-    /* a failed earlier call may have left a frame half made */
-    ZSTD_CCtx_reset(x->cctx, ZSTD_reset_session_only);
-    size_t z = ht__body_compress(x->cctx, x->e.base, x->e.c, NCOL, blob + 2,
-                                 cap - 2);
+    uint8_t *blob = NULL;
+    ht_err e = ht__body_pack(x->cctx, x->e.base, x->e.c, NCOL, 2, &x->zbuf,
+                             &x->zcap, &blob, len);
     enc_init(&x->e, x->col, x->max);
-    if (ZSTD_isError(z)) {
-        free(blob);
-        return HT_ENOMEM;
-    }
-    *len = z + 2;
+    if (e)
+        return e;
     blob[0] = OC_MAGIC;
     blob[1] = OC_VERSION;
     *out = blob;

@@ -48,18 +48,23 @@ ht_err ht__codec_dec_open(ht__codec_dec *d, const void *buf, size_t len,
 ht_err ht__codec_dec_next(ht__codec_dec *d, struct ht_rec *recs, size_t cap,
                           size_t *n);
 
-/* Compress a body: the varint lengths of the nparts (1..HT_BODY_MAX_PARTS)
- * parts base[k]..end[k), then the parts' bytes in order, as one zstd frame
- * into dst[0..cap), with cctx's parameters (the caller sets them and resets
- * the session) and the body size pledged, so the frame carries it. Streams
- * the parts without copying them together. Returns the frame's size, or a
- * zstd error code (ZSTD_isError) also when cap is too small. The body of
- * both codecs (cv1 events, oc1 object rows). */
+/* Pack a body into a blob: the varint lengths of the nparts
+ * (1..HT_BODY_MAX_PARTS) parts base[k]..end[k), then the parts' bytes in
+ * order, compressed as one zstd frame with cctx's parameters (the caller sets
+ * them once; the session is reset here, in case an earlier call failed
+ * halfway) and the body size pledged, so the frame carries it. The frame is
+ * made in *zbuf (capacity *zcap; a workspace owned by the caller, grown
+ * here, contents not kept between calls) and copied into *out, malloc'd at
+ * exactly hdr + the frame's size (caller frees; the first hdr bytes are left
+ * for the caller's header), *len that size. Streams the parts without
+ * copying them together. HT_ENOMEM (also for a zstd failure; *out NULL and
+ * *len 0 then). The body of both codecs (cv1 events, oc1 object rows). */
 #define HT_BODY_MAX_PARTS 16
 struct ZSTD_CCtx_s;
-size_t ht__body_compress(struct ZSTD_CCtx_s *cctx, uint8_t *const *base,
-                         uint8_t *const *end, int nparts, uint8_t *dst,
-                         size_t cap);
+ht_err ht__body_pack(struct ZSTD_CCtx_s *cctx, uint8_t *const *base,
+                     uint8_t *const *end, int nparts, size_t hdr,
+                     uint8_t **zbuf, size_t *zcap, uint8_t **out,
+                     size_t *len);
 
 /* Split a decompressed body body[0..len) of nparts parts back into
  * start[k]..end[k). Returns 0 if the lengths are malformed or do not add up

@@ -291,6 +291,65 @@ static void test_mutated_bodies(void **state)
     free(buf);
 }
 
+/* ht__body_pack (both codecs' compression): the blob is exactly hdr bytes
+ * plus one zstd frame holding the part lengths then the parts; the caller's
+ * workspace grows to the largest bound and is reused, not regrown, by a
+ * smaller body; a bad part count is HT_ENOMEM with *out NULL. */
+static void test_body_pack(void **state)
+{
+    (void)state;
+    static uint8_t big[200000];
+    uint8_t small[3] = {7, 8, 9};
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 31 % 251);
+    uint8_t *base[3] = {big, small, small + 3}, *end[3] = {big + sizeof big,
+                                                           small + 3,
+                                                           small + 3};
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    assert_non_null(cctx);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    uint8_t *zbuf = NULL, *blob = NULL;
+    size_t zcap = 0, len = 0;
+    static uint8_t body[sizeof big + 16];
+    size_t cap0 = 0;
+    uint8_t *z0 = NULL;
+    for (int round = 0; round < 2; round++) {
+        /* round 0: the big part first; round 1: only the small one */
+        int first = round;
+        assert_int_equal(ht__body_pack(cctx, base + first, end + first,
+                                       3 - first, 5, &zbuf, &zcap, &blob,
+                                       &len),
+                         HT_OK);
+        if (round == 0) {
+            assert_true(zcap >= ZSTD_compressBound(sizeof big));
+            cap0 = zcap;
+            z0 = zbuf;
+        }
+        assert_int_equal(zcap, cap0);
+        assert_ptr_equal(zbuf, z0);
+        assert_int_equal(ZSTD_findFrameCompressedSize(blob + 5, len - 5),
+                         len - 5);
+        size_t raw = ZSTD_decompress(body, sizeof body, blob + 5, len - 5);
+        assert_false(ZSTD_isError(raw));
+        assert_int_equal(ZSTD_getFrameContentSize(blob + 5, len - 5), raw);
+        const uint8_t *ps[3], *pe[3];
+        assert_int_equal(ht__body_split(body, raw, 3 - first, ps, pe), 1);
+        for (int k = 0; k < 3 - first; k++) {
+            assert_int_equal(pe[k] - ps[k], end[first + k] - base[first + k]);
+            assert_memory_equal(ps[k], base[first + k],
+                                (size_t)(pe[k] - ps[k]));
+        }
+        free(blob);
+    }
+    assert_int_equal(ht__body_pack(cctx, base, end, 0, 5, &zbuf, &zcap,
+                                   &blob, &len),
+                     HT_ENOMEM);
+    assert_null(blob);
+    assert_int_equal(len, 0);
+    free(zbuf);
+    ZSTD_freeCCtx(cctx);
+}
+
 /* Realistic alloc/free traffic (LIFO reuse) must stay well under the
  * 6 bytes/event budget; the exact figure is measured by bench_codec. */
 static void test_alloc_free_is_compact(void **state)
@@ -597,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_future_version_rejected),
         cmocka_unit_test(test_store_refs_are_compact),
         cmocka_unit_test(test_stream_batches),
+        cmocka_unit_test(test_body_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

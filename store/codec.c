@@ -622,25 +622,6 @@ static inline __attribute__((always_inline)) uint64_t get(struct dec *d, int s)
     return r.v;
 }
 
-/* A varint of buf[*pos..len) with a bound test per byte (the body's stream
- * lengths); 0 on a truncated or overlong one. */
-static int get_checked(const uint8_t *buf, size_t len, size_t *pos,
-                       uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
-        uint8_t b = buf[(*pos)++];
-        if (shift == 63 && b > 1)
-            return 0;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static inline __attribute__((always_inline)) uint64_t
 dec_field(struct dec *d, unsigned kind, unsigned f)
 {
@@ -764,26 +745,24 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
 
 /* Split the body into streams (a version 1 chunk has no S_RTOK: it stays
  * empty); 0 on malformed lengths. */
-/* Split a body ht__body_compress wrote; see store_int.h. */
+/* Split a body ht__body_pack wrote; see store_int.h. */
 int ht__body_split(const uint8_t *body, size_t len, int nparts,
                    const uint8_t **start, const uint8_t **end)
 {
     uint64_t lens[HT_BODY_MAX_PARTS], total = 0;
-    size_t pos = 0;
-    const uint8_t *p;
+    const uint8_t *p = body;
 
     if (nparts < 1 || nparts > HT_BODY_MAX_PARTS)
         return 0;
     for (int s = 0; s < nparts; s++) {
-        if (!get_checked(body, len, &pos, &lens[s]))
+        if (!ht__get_varint(&p, body + len, &lens[s]))
             return 0;
         total += lens[s];
         if (lens[s] > len || total > len)
             return 0;
     }
-    if (total != (uint64_t)(len - pos))
+    if (total != (uint64_t)(body + len - p))
         return 0;
-    p = body + pos;
     for (int s = 0; s < nparts; s++) {
         start[s] = p;
         p += lens[s];

@@ -60,21 +60,6 @@ static inline uint8_t *put(uint8_t *p, uint64_t v)
     return p + ht__put_varint(p, v);
 }
 
-/* Read a varint from [*p, end); 0 on overrun or over-long input. */
-static inline int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (unsigned s = 0; s < 70 && *p < end; s += 7) {
-        uint8_t b = *(*p)++;
-        r |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80)) {
-            *v = r;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* buffer *b of capacity *cap grown to at least need bytes (contents not
  * kept); 0 on ENOMEM */
 static int ws_room(uint8_t **b, size_t *cap, size_t need)
@@ -298,9 +283,10 @@ ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
     for (size_t i = 0; i < n; i++) {
         uint64_t rcv = 0;
         for (int k = 0; k < NCOL; k++)
-            if (!get(&cs[k], ce[k], &v[k]))
+            if (!ht__get_varint(&cs[k], ce[k], &v[k]))
                 return HT_ECORRUPT;
-        if (v[C_RC] > 1 || (v[C_RC] && !get(&cs[C_RC], ce[C_RC], &rcv)))
+        if (v[C_RC] > 1 ||
+            (v[C_RC] && !ht__get_varint(&cs[C_RC], ce[C_RC], &rcv)))
             return HT_ECORRUPT;
         pf += (uint64_t)ht__unzigzag(v[C_FREE]);
         pa += (uint64_t)ht__unzigzag(v[C_ADDR]);

@@ -139,4 +139,27 @@ static inline size_t ht__put_varint(uint8_t *p, uint64_t v)
     return i;
 }
 
+/* Read a varint from [*p, end) into *v, advancing *p past it; returns 1, or
+ * 0 (*v untouched, *p somewhere inside the bad varint) when it runs past end
+ * or is overlong: more than 10 bytes, or a 10th byte above 1 (bits past the
+ * 64th, which ht__put_varint never writes; rejected rather than dropped, so
+ * one value has one reading). The bounded reader of both codecs (codec.c's
+ * body lengths, objcodec.c's columns). */
+static inline int ht__get_varint(const uint8_t **p, const uint8_t *end,
+                                 uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned s = 0; s < 64 && *p < end; s += 7) {
+        uint8_t b = *(*p)++;
+        if (s == 63 && b > 1)
+            return 0;
+        r |= (uint64_t)(b & 0x7f) << s;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 #endif

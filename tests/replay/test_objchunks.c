@@ -18,7 +18,10 @@
 #include "heaptrail/replay.h"
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "store/store_int.h"
 #include "tests/support/spill_write.h"
+
+#include <zstd.h>
 
 static char dir[256];
 
@@ -282,6 +285,51 @@ static void test_corrupt_chunk(void **state)
     ht_store_close(st);
 }
 
+/* A column value whose 10th varint byte carries bits past the 64th is
+ * corrupt (it used to be read with those bits dropped); with the 10th byte
+ * 1 it is the largest value. Blob: one row, a 10- or 11-byte free delta, the
+ * other columns 0 (store/objcodec.c's layout). */
+static void test_overlong_varint(void **state)
+{
+    (void)state;
+    ht__objcodec_dec *d = NULL;
+    assert_int_equal(ht__objcodec_dec_new(&d), HT_OK);
+    static const uint8_t tenth[] = {0x01, 0x00, 0x02, 0x7f, 0x81};
+    for (size_t t = 0; t < sizeof tenth; t++) {
+        size_t flen = tenth[t] & 0x80 ? 11 : 10;
+        uint8_t body[32], blob[128];
+        size_t n = 0;
+        body[n++] = (uint8_t)flen;
+        for (int k = 1; k < 7; k++)
+            body[n++] = 1;
+        memset(body + n, 0xff, 9);
+        n += 9;
+        body[n++] = tenth[t];
+        if (flen == 11)
+            body[n++] = 0;
+        memset(body + n, 0, 6);
+        n += 6;
+        blob[0] = 0x0C;
+        blob[1] = 1;
+        size_t z = ZSTD_compress(blob + 2, sizeof blob - 2, body, n, 1);
+        assert_false(ZSTD_isError(z));
+        struct ht_objrow r;
+        ht_err e = ht__objcodec_decode(d, blob, z + 2, 1, &r);
+        if (tenth[t] <= 1) {
+            assert_int_equal(e, HT_OK);
+            /* unzigzag(2^64 - 1) = -2^63, unzigzag(2^63 - 1) = -2^62 */
+            assert_true(r.free_seq ==
+                        (tenth[t] ? (uint64_t)INT64_MIN
+                                  : (uint64_t)-(INT64_C(1) << 62)));
+            assert_true(r.alloc_seq == r.free_seq);
+            assert_true(r.addr == 0 && r.size == 0 && !r.has_refcnt);
+        } else {
+            assert_int_equal(e, HT_ECORRUPT);
+        }
+    }
+    ht__objcodec_dec_free(d);
+}
+
 /* ---- through the replay ------------------------------------------------ */
 
 #define NOBJ 150000u /* > 2 chunks of freed rows */
@@ -446,6 +494,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_pushdown),
         cmocka_unit_test(test_objenc_batches),
+        cmocka_unit_test(test_overlong_varint),
         cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_replay_view),
         cmocka_unit_test(test_missed_free),

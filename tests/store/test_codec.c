@@ -291,6 +291,53 @@ static void test_mutated_bodies(void **state)
     free(buf);
 }
 
+/* ht__get_varint, the bounded varint reader of both codecs: every value
+ * ht__put_varint writes reads back with its length; a 10th byte above 1
+ * (bits past the 64th), an 11th byte and a varint cut by the end are
+ * rejected; ht__body_split rejects such a part length. */
+static void test_get_varint(void **state)
+{
+    (void)state;
+    static const uint64_t vals[] = {0, 1, 127, 128, 16383, 16384,
+                                    UINT64_C(1) << 35, UINT64_C(1) << 63,
+                                    UINT64_MAX};
+    uint8_t b[16];
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        size_t n = ht__put_varint(b, vals[i]);
+        const uint8_t *p = b;
+        uint64_t v = 12345;
+        assert_int_equal(ht__get_varint(&p, b + n, &v), 1);
+        assert_true(v == vals[i]);
+        assert_ptr_equal(p, b + n);
+        p = b; /* one byte short */
+        assert_int_equal(ht__get_varint(&p, b + n - 1, &v), 0);
+        assert_true(v == vals[i]); /* untouched */
+    }
+    /* UINT64_MAX is nine 0xff then 0x01: the 10th byte's limit */
+    memset(b, 0xff, 9);
+    for (unsigned last = 0; last < 256; last++) {
+        b[9] = (uint8_t)last;
+        b[10] = 0; /* ends an 11-byte varint when last has 0x80 */
+        const uint8_t *p = b;
+        uint64_t v = 0;
+        int ok = ht__get_varint(&p, b + 11, &v);
+        assert_int_equal(ok, last <= 1);
+        if (ok)
+            assert_true(v == (last ? UINT64_MAX : UINT64_MAX >> 1));
+    }
+    /* a body whose first part length is overlong */
+    uint8_t body[16];
+    memset(body, 0xff, 9);
+    body[9] = 0x02;
+    const uint8_t *ps[1], *pe[1];
+    assert_int_equal(ht__body_split(body, 10, 1, ps, pe), 0);
+    body[0] = 0x80; /* 0 as a 10-byte varint: accepted, an empty part */
+    memset(body + 1, 0x80, 8);
+    body[9] = 0x00;
+    assert_int_equal(ht__body_split(body, 10, 1, ps, pe), 1);
+    assert_ptr_equal(ps[0], pe[0]);
+}
+
 /* ht__body_pack (both codecs' compression): the blob is exactly hdr bytes
  * plus one zstd frame holding the part lengths then the parts; the caller's
  * workspace grows to the largest bound and is reused, not regrown, by a
@@ -657,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_store_refs_are_compact),
         cmocka_unit_test(test_stream_batches),
         cmocka_unit_test(test_body_pack),
+        cmocka_unit_test(test_get_varint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,11 @@
 
 extern int ht_cli_verbose;
 
-/* Print "heaptrail: <what>: <error text>[: detail]" on stderr. */
+/* Print "heaptrail: <what>: <error text>" on stderr; with a detail,
+ * "heaptrail: <what>: <detail> (<error text>)", or without what when the
+ * detail starts with "<what>:" (errmsg.c, in both executables). */
+void cli_error_msg(const char *what, ht_err err, const char *detail);
+/* cli_error_msg with the store's last error as the detail. */
 void cli_error(const char *what, ht_err err);
 /* Open a trace; ingest any finished spills first unless readonly_only.
  * Prints its own error; returns NULL on failure. */
@@ -26,9 +30,6 @@ int cli_ingest(ht_store *st, const char *path, int child_pid,
 int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
                       const struct ht_run_end *end);
 
-/* The directory of this executable (from /proc/self/exe) into buf: where
- * heaptrail-cc, heaptrail-analyze and the runtime library sit. 0 or -1. */
-int cli_self_dir(char *buf, size_t n);
 /* Monotonic clock in seconds (phase timings of -v). */
 double cli_now_s(void);
 

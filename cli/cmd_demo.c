@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "heaptrail/selfdir.h"
 
 extern char **environ;
 
@@ -112,7 +113,7 @@ int cmd_demo(int argc, char **argv)
     char bindir[PATH_MAX], self[PATH_MAX + 16], cc[PATH_MAX + 16];
     char tour[PATH_MAX + 16], prog[PATH_MAX + 16], db[PATH_MAX + 16];
     char html[PATH_MAX + 16];
-    if (cli_self_dir(bindir, sizeof bindir)) {
+    if (ht__self_dir(bindir, sizeof bindir)) {
         fprintf(stderr, "heaptrail demo: cannot find the heaptrail binary\n");
         return 1;
     }

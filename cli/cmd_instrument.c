@@ -23,6 +23,7 @@
 
 #include "ccdb.h"
 #include "cli.h"
+#include "heaptrail/selfdir.h"
 
 static const char instrument_usage[] =
     "usage: heaptrail instrument -p compile_commands.json\n";
@@ -61,7 +62,7 @@ static const char *cc_path(void)
     const char *env = getenv("HEAPTRAIL_CC");
     if (env && *env)
         return env;
-    if (cli_self_dir(p, PATH_MAX) == 0) {
+    if (ht__self_dir(p, PATH_MAX) == 0) {
         strcat(p, "/heaptrail-cc");
         if (access(p, X_OK) == 0)
             return p;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "heaptrail/selfdir.h"
 
 int ht_cli_verbose;
 
@@ -44,16 +45,7 @@ static const char usage[] =
 
 void cli_error(const char *what, ht_err err)
 {
-    const char *detail = ht_store_last_error();
-    size_t wl = strlen(what);
-    if (detail && !strncmp(detail, what, wl) && detail[wl] == ':')
-        what = NULL; /* the detail already names it */
-    if (!what)
-        fprintf(stderr, "heaptrail: %s (%s)\n", detail, ht_strerror(err));
-    else if (detail && *detail)
-        fprintf(stderr, "heaptrail: %s: %s (%s)\n", what, detail, ht_strerror(err));
-    else
-        fprintf(stderr, "heaptrail: %s: %s\n", what, ht_strerror(err));
+    cli_error_msg(what, err, ht_store_last_error());
 }
 
 static void ingest_cb(void *ctx, const char *spill, ht_err err,
@@ -235,7 +227,7 @@ int cmd_ingest(int argc, char **argv)
 static int cmd_libclang(int argc, char **argv)
 {
     char self[4096], path[4096 + 32];
-    if (cli_self_dir(self, sizeof self)) {
+    if (ht__self_dir(self, sizeof self)) {
         perror("heaptrail: /proc/self/exe");
         return 2;
     }

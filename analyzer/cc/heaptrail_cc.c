@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "heaptrail/err.h"
+#include "heaptrail/selfdir.h"
 #include "cc_argv.h"
 #include "cc_driver.h"
 #include "cc_opts.h"
@@ -52,15 +53,11 @@ static const char *rt_lib_path(void)
     const char *env = getenv("HEAPTRAIL_RT_LIB");
     if (env && *env)
         return env;
-    ssize_t k = HT_CC_RT_REL[0] == '/'
-                    ? 0 /* an absolute LIBDIR: no need to know where we are */
-                    : readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash = k > 0 ? memrchr(self, '/', (size_t)k) : NULL;
-    if (slash)
-        *slash = 0;
-    snprintf(cand, sizeof cand, "%s%s%s", slash ? self : "", slash ? "/" : "",
+    /* an absolute LIBDIR: no need to know where we are */
+    int here = HT_CC_RT_REL[0] != '/' && ht__self_dir(self, sizeof self) == 0;
+    snprintf(cand, sizeof cand, "%s%s%s", here ? self : "", here ? "/" : "",
              HT_CC_RT_REL);
-    if ((slash || HT_CC_RT_REL[0] == '/') && realpath(cand, real) &&
+    if ((here || HT_CC_RT_REL[0] == '/') && realpath(cand, real) &&
         access(real, R_OK) == 0)
         return real;
     return HT_CC_RT_LIB;

@@ -1,13 +1,15 @@
-/* cli_self_dir: see cli.h. */
+/* ht__self_dir: see heaptrail/selfdir.h. */
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "heaptrail/selfdir.h"
 
-int cli_self_dir(char *buf, size_t n)
+int ht__self_dir(char *buf, size_t n)
 {
+    if (n < 2)
+        return -1;
     ssize_t k = readlink("/proc/self/exe", buf, n - 1);
-    if (k <= 0)
+    if (k <= 0 || (size_t)k >= n - 1) /* n - 1 bytes: perhaps cut short */
         return -1;
     buf[k] = 0;
     char *slash = strrchr(buf, '/');

@@ -26,9 +26,11 @@ void cli_progress(const char *what, uint64_t done, uint64_t total);
 int cli_ingest(ht_store *st, const char *path, int child_pid,
                const struct ht_run_end *end);
 /* Finish the live ingest ig of spill (heaptrail run) with cli_ingest's
- * progress bar and messages. Returns 0 or an error. */
+ * progress bar and messages. Returns 0 or an error. A failure that left the
+ * spill in place (rolled back) prints nothing and sets *retry (else 0): the
+ * caller's cli_ingest is to ingest the spill again and report. */
 int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
-                      const struct ht_run_end *end);
+                      const struct ht_run_end *end, int *retry);
 
 /* Monotonic clock in seconds (phase timings of -v). */
 double cli_now_s(void);

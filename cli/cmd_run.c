@@ -282,15 +282,17 @@ int cmd_run(int argc, char **argv)
     /* the user's wait ends when the run is committed: the kernel frees the
      * spill's blocks in a detached process afterwards */
     ht_store_set_background_free(st, 1);
-    int failed = 0;
+    int failed = 0, retry = 0;
     if (lv.ig) {
-        failed = cli_ingest_finish(st, lv.ig, lv.spill, &end) != HT_OK;
+        /* a failure that kept the spill is not printed: retried below */
+        failed = cli_ingest_finish(st, lv.ig, lv.spill, &end, &retry) !=
+                     HT_OK && !retry;
         lv.ig = NULL;
         lv.ig_done = 1;
     }
     /* the other spills (forked children, exec'd images, or the child's own
-     * when the live ingest did not start), as before */
-    if (!lv.ig_done || spills_left(abs))
+     * when the live ingest did not start or failed), as before */
+    if (!lv.ig_done || retry || spills_left(abs))
         failed |= cli_ingest(st, abs, pid, &end) != HT_OK;
     if (failed && rc == 0)
         rc = 1;

@@ -199,8 +199,10 @@ static void test_roundtrip_and_pushdown(void **state)
 }
 
 /* ht_objenc: rows appended in uneven batches (one of them empty) store the
- * chunk byte for byte as ht_store_objchunk_write does; a full encoder
- * refuses more rows; the encoder is reusable after each flush */
+ * chunk byte for byte as ht_store_objchunk_write does (its one-shot encoder
+ * sized for the chunk's rows, here one of HT_OBJCHUNK_MAX_ROWS rows reused);
+ * a full encoder refuses more rows; the encoder is reusable after each
+ * flush */
 static void test_objenc_batches(void **state)
 {
     (void)state;

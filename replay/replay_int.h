@@ -64,6 +64,16 @@ static inline size_t ht__map_home(const struct ht__map *m, uint64_t key)
 {
     return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> m->shift);
 }
+/* Slot of key, or the empty slot ending its probe sequence (cap > 0). The
+ * one probe loop: objects.c's map operations and the prefetch hint below
+ * both use it. */
+static inline size_t ht__map_slot(const struct ht__map *m, uint64_t key)
+{
+    size_t mask = m->cap - 1, j = ht__map_home(m, key);
+    while (m->s[j].key && m->s[j].key != key)
+        j = (j + 1) & mask; /* a third of the keys are not at home */
+    return j;
+}
 /* 1 if the invariants of struct ht__map hold (see objects.c). */
 int ht__map_is_valid(const struct ht__map *m);
 
@@ -148,10 +158,7 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
 {
     if (t->byaddr.cap < HT__PREFETCH_MIN_CAP)
         return;
-    size_t mask = t->byaddr.cap - 1, j = ht__map_home(&t->byaddr, addr);
-    while (t->byaddr.s[j].key && t->byaddr.s[j].key != addr)
-        j = (j + 1) & mask; /* a third of the keys are not at home */
-    const struct ht__slot *sl = &t->byaddr.s[j];
+    const struct ht__slot *sl = &t->byaddr.s[ht__map_slot(&t->byaddr, addr)];
     if (sl->key && sl->val != HT__FREED_MARK) {
         /* 128 bytes at malloc's 16-byte alignment: up to three lines */
         const char *o = (const char *)(uintptr_t)sl->val;

@@ -78,6 +78,10 @@ _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 /* prefetch distances (events) of the object table's slot and object */
 #define PF_SLOT 16
 #define PF_OBJ 8
+/* ... and of a freed object's churn row (its object arrived by then), when
+ * the churn rows (80 bytes each) outgrow the cache */
+#define PF_ROW 4
+#define PF_ROW_MIN_ROWS 1024u
 
 struct seg {
     uint64_t start, len;
@@ -1448,6 +1452,18 @@ static ht_err write_pool_map(struct eng *g)
     return e;
 }
 
+/* Hint: start loading the churn row that freeing the block at a will
+ * update (its C_FREES .. C_SHORT). */
+static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
+{
+    const struct ht__obj *o = ht__objtab_peek(&g->t, a);
+    if (o) {
+        const struct ht__agg *c = &g->churn.v[o->churn_i];
+        __builtin_prefetch(&c->v[C_FREES]);
+        __builtin_prefetch(&c->v[C_SHORT]);
+    }
+}
+
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
 {
     ht_err e;
@@ -1469,6 +1485,18 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
                 ht__objtab_prefetch_slot(&g->t, recs[i + PF_SLOT].a);
             if (i + PF_OBJ < nrec && recs[i + PF_OBJ].kind == HT_EV_FREE)
                 ht__objtab_prefetch_obj(&g->t, recs[i + PF_OBJ].a);
+            /* the churn row of an allocation the directory does not cover */
+            if (i + PF_SLOT < nrec && recs[i + PF_SLOT].kind == HT_EV_ALLOC &&
+                recs[i + PF_SLOT].b >= CHURN_DIRECT)
+                ht__agg_prefetch_idx(&g->churn, recs[i + PF_SLOT].d,
+                                     recs[i + PF_SLOT].b);
+            if (i + PF_OBJ < nrec && recs[i + PF_OBJ].kind == HT_EV_ALLOC &&
+                recs[i + PF_OBJ].b >= CHURN_DIRECT)
+                ht__agg_prefetch_row(&g->churn, recs[i + PF_OBJ].d,
+                                     recs[i + PF_OBJ].b, C_MAX_LIVE + 1);
+            if (i + PF_ROW < nrec && recs[i + PF_ROW].kind == HT_EV_FREE &&
+                g->churn.n >= PF_ROW_MIN_ROWS)
+                prefetch_churn_row(g, recs[i + PF_ROW].a);
             uint64_t nev = ++g->r.events;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)

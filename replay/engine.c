@@ -405,7 +405,7 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
 {
     ht_err e;
     struct ht__obj *o = g->nspare ? g->spare[--g->nspare]
-                                  : aligned_alloc(64, sizeof *o);
+                                  : malloc(sizeof *o);
     if (!o)
         return HT_ENOMEM;
     /* a copy of a zero record, not memset: gcc makes the memset (and an

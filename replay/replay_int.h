@@ -23,8 +23,7 @@ struct ht__edge {
     uint64_t site;  /* its site id or pc */
 };
 
-/* A live object. The replay allocates it 64-byte aligned: two cache
- * lines, which a free touches both of. */
+/* A live object. */
 struct ht__obj {
     uint64_t addr, size, alloc_seq, pc, model_addr;
     uint64_t drop_seq, drop_site; /* last reference dropped (0: none) */
@@ -41,7 +40,6 @@ struct ht__obj {
     int64_t idx;                  /* scratch for the leak detector */
     uint64_t gcref;               /* its node in the GC model (ht_gc_ref) */
 };
-_Static_assert(sizeof(struct ht__obj) == 128, "an object is two lines");
 
 /* Generic open-addressing map uint64 key (never 0) -> uint64 value:
  * linear probing from a multiplicative hash, backward-shift deletion (no
@@ -206,10 +204,10 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
         return;
     const char *o = (const char *)ht__objtab_peek(t, addr);
     if (o) {
-        /* 128 bytes, 64-byte aligned (the replay allocates objects so):
-         * two lines */
+        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
         __builtin_prefetch(o);
         __builtin_prefetch(o + 64);
+        __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
     }
 }
 /* Call fn on every held object (must not modify the table). */

@@ -85,7 +85,6 @@ static ht_err map_grow(struct ht__map *m)
     return HT_OK;
 }
 
-
 /* "Grow, then place": *slot receives key's slot, or the empty slot where
  * key goes, after growing the map if one more key would pass load 1/2
  * (a full slot stays valid: the caller fills an empty one at once, or

@@ -107,15 +107,15 @@ static inline size_t ht__agg_hash(uint64_t a, uint64_t b, size_t cap)
  * of an allocation whose churn row is hashed: with thousands of (site,
  * size) rows both loads miss the cache. always_inline: gcc 12 left to
  * itself judged the call free of effects (ipa-modref) and deleted it. */
-static inline __attribute__((always_inline)) void ht__agg_prefetch_idx(const struct ht__aggtab *t,
-                                        uint64_t k1, uint64_t k2)
+static inline __attribute__((always_inline)) void
+ht__agg_prefetch_idx(const struct ht__aggtab *t, uint64_t k1, uint64_t k2)
 {
     if (t->icap)
         __builtin_prefetch(&t->idx[ht__agg_hash(k1, k2, t->icap)]);
 }
-static inline __attribute__((always_inline)) void ht__agg_prefetch_row(const struct ht__aggtab *t,
-                                        uint64_t k1, uint64_t k2,
-                                        unsigned nvals)
+static inline __attribute__((always_inline)) void
+ht__agg_prefetch_row(const struct ht__aggtab *t, uint64_t k1, uint64_t k2,
+                     unsigned nvals)
 {
     uint32_t r = t->icap ? t->idx[ht__agg_hash(k1, k2, t->icap)] : 0;
     if (r) { /* an 80-byte row: the key and nvals values may span two lines */

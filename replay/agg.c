@@ -11,15 +11,6 @@
 
 #include "replay_int.h"
 
-static size_t hash2(uint64_t a, uint64_t b, size_t cap)
-{
-    uint64_t k = a * UINT64_C(0x9e3779b97f4a7c15) ^ (b + 0x632be59bd9b4e019u);
-    k ^= k >> 33;
-    k *= UINT64_C(0xff51afd7ed558ccd);
-    k ^= k >> 33;
-    return (size_t)k & (cap - 1);
-}
-
 /* Row of (k1, k2), created zeroed when new. */
 int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2)
 {
@@ -29,7 +20,7 @@ int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2)
         if (!ni)
             return -1;
         for (size_t r = 0; r < t->n; r++) {
-            size_t j = hash2(t->v[r].k1, t->v[r].k2, nc);
+            size_t j = ht__agg_hash(t->v[r].k1, t->v[r].k2, nc);
             while (ni[j])
                 j = (j + 1) & (nc - 1);
             ni[j] = (uint32_t)r + 1;
@@ -38,7 +29,7 @@ int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2)
         t->idx = ni;
         t->icap = nc;
     }
-    size_t j = hash2(k1, k2, t->icap);
+    size_t j = ht__agg_hash(k1, k2, t->icap);
     while (t->idx[j]) {
         const struct ht__agg *a = &t->v[t->idx[j] - 1];
         if (a->k1 == k1 && a->k2 == k2)

@@ -78,6 +78,10 @@ _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 /* prefetch distances (events) of the object table's slot and object */
 #define PF_SLOT 16
 #define PF_OBJ 8
+/* ... and of a freed object's churn row (its object arrived by then); the
+ * churn hints only once the churn rows (80 bytes each) outgrow the cache */
+#define PF_ROW 4
+#define PF_CHURN_MIN_ROWS 1024u
 
 struct seg {
     uint64_t start, len;
@@ -1448,6 +1452,18 @@ static ht_err write_pool_map(struct eng *g)
     return e;
 }
 
+/* Hint: start loading the churn row that freeing the block at a will
+ * update (its C_FREES .. C_SHORT). */
+static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
+{
+    const struct ht__obj *o = ht__objtab_peek(&g->t, a);
+    if (o) {
+        const struct ht__agg *c = &g->churn.v[o->churn_i];
+        __builtin_prefetch(&c->v[C_FREES]);
+        __builtin_prefetch(&c->v[C_SHORT]);
+    }
+}
+
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
 {
     ht_err e;
@@ -1462,13 +1478,35 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     uint64_t until_snap = every;
     void (*progress)(void *, uint64_t) = opts ? opts->progress : NULL;
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
+        /* churn rows in cache need no hints (a test per batch, not per
+         * event: most traces never have that many rows) */
+        const int pf_churn = g->churn.n >= PF_CHURN_MIN_ROWS;
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
             /* the object table's cache misses, started events ahead */
-            if (i + PF_SLOT < nrec && recs[i + PF_SLOT].kind <= HT_EV_FREE)
-                ht__objtab_prefetch_slot(&g->t, recs[i + PF_SLOT].a);
-            if (i + PF_OBJ < nrec && recs[i + PF_OBJ].kind == HT_EV_FREE)
-                ht__objtab_prefetch_obj(&g->t, recs[i + PF_OBJ].a);
+            /* (and the churn row of an allocation the directory does not
+             * cover, and of a free) */
+            if (i + PF_SLOT < nrec) {
+                const struct ht_rec *f = &recs[i + PF_SLOT];
+                if (f->kind <= HT_EV_FREE) {
+                    ht__objtab_prefetch_slot(&g->t, f->a);
+                    if (pf_churn && f->kind == HT_EV_ALLOC &&
+                        f->b >= CHURN_DIRECT)
+                        ht__agg_prefetch_idx(&g->churn, f->d, f->b);
+                }
+            }
+            if (i + PF_OBJ < nrec) {
+                const struct ht_rec *f = &recs[i + PF_OBJ];
+                if (f->kind == HT_EV_FREE)
+                    ht__objtab_prefetch_obj(&g->t, f->a);
+                else if (pf_churn && f->kind == HT_EV_ALLOC &&
+                         f->b >= CHURN_DIRECT)
+                    ht__agg_prefetch_row(&g->churn, f->d, f->b,
+                                         C_MAX_LIVE + 1);
+            }
+            if (pf_churn && i + PF_ROW < nrec &&
+                recs[i + PF_ROW].kind == HT_EV_FREE)
+                prefetch_churn_row(g, recs[i + PF_ROW].a);
             uint64_t nev = ++g->r.events;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)

@@ -85,15 +85,6 @@ static ht_err map_grow(struct ht__map *m)
     return HT_OK;
 }
 
-/* Slot of key, or the empty slot ending its probe sequence (cap > 0). */
-static size_t map_slot(const struct ht__map *m, uint64_t key)
-{
-    size_t mask = m->cap - 1, j = home(m, key);
-    while (m->s[j].key && m->s[j].key != key)
-        j = (j + 1) & mask;
-    return j;
-}
-
 /* "Grow, then place": *slot receives key's slot, or the empty slot where
  * key goes, after growing the map if one more key would pass load 1/2
  * (a full slot stays valid: the caller fills an empty one at once, or
@@ -103,7 +94,7 @@ static inline ht_err map_place(struct ht__map *m, uint64_t key, size_t *slot)
     ht_err e;
     if ((m->n + 1) * 2 >= m->cap && (e = map_grow(m)) != HT_OK)
         return e;
-    *slot = map_slot(m, key);
+    *slot = ht__map_slot(m, key);
     return HT_OK;
 }
 
@@ -124,7 +115,7 @@ int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val)
 {
     if (!m->cap)
         return 0;
-    size_t j = map_slot(m, key);
+    size_t j = ht__map_slot(m, key);
     if (!m->s[j].key)
         return 0;
     if (val)
@@ -157,7 +148,7 @@ int ht__map_del(struct ht__map *m, uint64_t key)
 {
     if (!m->cap)
         return 0;
-    size_t j = map_slot(m, key);
+    size_t j = ht__map_slot(m, key);
     if (!m->s[j].key)
         return 0;
     map_del_at(m, j);
@@ -229,7 +220,7 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
 {
     if (!t->pages.cap)
         return;
-    size_t j = map_slot(&t->pages, page + 1);
+    size_t j = ht__map_slot(&t->pages, page + 1);
     if (!t->pages.s[j].key)
         return;
     struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)t->pages.s[j].val;
@@ -403,7 +394,7 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
 {
     if (!t->byaddr.cap)
         return NULL;
-    size_t j = map_slot(&t->byaddr, addr);
+    size_t j = ht__map_slot(&t->byaddr, addr);
     struct ht__obj *o = held(&t->byaddr.s[j]);
     if (!o)
         return NULL;

@@ -64,6 +64,16 @@ static inline size_t ht__map_home(const struct ht__map *m, uint64_t key)
 {
     return (size_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> m->shift);
 }
+/* Slot of key, or the empty slot ending its probe sequence (cap > 0). The
+ * one probe loop: objects.c's map operations and the prefetch hint below
+ * both use it. */
+static inline size_t ht__map_slot(const struct ht__map *m, uint64_t key)
+{
+    size_t mask = m->cap - 1, j = ht__map_home(m, key);
+    while (m->s[j].key && m->s[j].key != key)
+        j = (j + 1) & mask; /* a third of the keys are not at home */
+    return j;
+}
 /* 1 if the invariants of struct ht__map hold (see objects.c). */
 int ht__map_is_valid(const struct ht__map *m);
 
@@ -81,6 +91,38 @@ struct ht__aggtab {
     uint32_t *idx; /* slot -> row + 1, 0 empty */
     size_t icap;
 };
+/* Home slot of (k1, k2) in an index of cap (a power of two) slots. */
+static inline size_t ht__agg_hash(uint64_t a, uint64_t b, size_t cap)
+{
+    uint64_t k = a * UINT64_C(0x9e3779b97f4a7c15) ^ (b + 0x632be59bd9b4e019u);
+    k ^= k >> 33;
+    k *= UINT64_C(0xff51afd7ed558ccd);
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+/* Hints, no effect on results, like ht__objtab_prefetch_*: prefetch_idx
+ * starts loading (k1, k2)'s home index slot, prefetch_row (events later)
+ * the first nvals values of the row that slot names (the key's row when it
+ * is at home: nearly always at load <= 1/2). The replay calls them ahead
+ * of an allocation whose churn row is hashed: with thousands of (site,
+ * size) rows both loads miss the cache. always_inline: gcc 12 left to
+ * itself judged the call free of effects (ipa-modref) and deleted it. */
+static inline __attribute__((always_inline)) void
+ht__agg_prefetch_idx(const struct ht__aggtab *t, uint64_t k1, uint64_t k2)
+{
+    if (t->icap)
+        __builtin_prefetch(&t->idx[ht__agg_hash(k1, k2, t->icap)]);
+}
+static inline __attribute__((always_inline)) void
+ht__agg_prefetch_row(const struct ht__aggtab *t, uint64_t k1, uint64_t k2,
+                     unsigned nvals)
+{
+    uint32_t r = t->icap ? t->idx[ht__agg_hash(k1, k2, t->icap)] : 0;
+    if (r) { /* an 80-byte row: the key and nvals values may span two lines */
+        __builtin_prefetch(&t->v[r - 1]);
+        __builtin_prefetch(&t->v[r - 1].v[nvals - 1]);
+    }
+}
 /* Row index of (k1, k2), created zeroed if new; -1 on HT_ENOMEM. */
 int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2);
 void ht__agg_fini(struct ht__aggtab *t);
@@ -143,18 +185,26 @@ static inline void ht__objtab_prefetch_slot(const struct ht__objtab *t,
     if (t->byaddr.cap >= HT__PREFETCH_MIN_CAP)
         __builtin_prefetch(&t->byaddr.s[ht__map_home(&t->byaddr, addr)]);
 }
+/* The object held at addr as the table is now, or NULL: for a hint that
+ * reads a field of an object already prefetched (one probe, inline). */
+static inline const struct ht__obj *ht__objtab_peek(const struct ht__objtab *t,
+                                                    uint64_t addr)
+{
+    if (!t->byaddr.cap)
+        return NULL;
+    const struct ht__slot *sl = &t->byaddr.s[ht__map_slot(&t->byaddr, addr)];
+    return sl->key && sl->val != HT__FREED_MARK
+               ? (const struct ht__obj *)(uintptr_t)sl->val
+               : NULL;
+}
 static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
                                            uint64_t addr)
 {
     if (t->byaddr.cap < HT__PREFETCH_MIN_CAP)
         return;
-    size_t mask = t->byaddr.cap - 1, j = ht__map_home(&t->byaddr, addr);
-    while (t->byaddr.s[j].key && t->byaddr.s[j].key != addr)
-        j = (j + 1) & mask; /* a third of the keys are not at home */
-    const struct ht__slot *sl = &t->byaddr.s[j];
-    if (sl->key && sl->val != HT__FREED_MARK) {
+    const char *o = (const char *)ht__objtab_peek(t, addr);
+    if (o) {
         /* 128 bytes at malloc's 16-byte alignment: up to three lines */
-        const char *o = (const char *)(uintptr_t)sl->val;
         __builtin_prefetch(o);
         __builtin_prefetch(o + 64);
         __builtin_prefetch(o + sizeof(struct ht__obj) - 1);

@@ -421,17 +421,12 @@ static size_t body_len(struct enc *e)
 }
 
 /* Per-thread encoder workspace, made on first use and reused by every later
- * call of the thread (about 9 MB of mostly untouched address space, and the
- * zstd output buffer), so that encoding a chunk costs no page faults: the
- * caller's buffer is then allocated at its exact size, from the heap (a
- * compressBound-sized one, ~650 KB, was an mmap, its page faults and an
- * mremap per chunk). Never freed: it lives as long as the thread (reachable
- * through TLS, so leak checkers stay quiet). */
+ * call of the thread (about 9 MB of mostly untouched address space), so
+ * that encoding a chunk costs no page faults. Never freed: it lives as long
+ * as the thread (reachable through TLS, so leak checkers stay quiet). */
 static __thread struct {
     struct enc *e;
     uint8_t *streams;
-    uint8_t *zbuf;
-    size_t zcap;
     ZSTD_CCtx *cctx;
 } enc_ws;
 
@@ -441,7 +436,6 @@ void ht__codec_thread_done(void)
 {
     free(enc_ws.e);
     free(enc_ws.streams);
-    free(enc_ws.zbuf);
     ZSTD_freeCCtx(enc_ws.cctx);
     memset(&enc_ws, 0, sizeof(enc_ws));
 }
@@ -486,6 +480,52 @@ static struct enc *enc_reset(size_t n)
 }
 
 /*
+ * Encode recs[0..n) into the caller's buffer *buf (capacity *cap, grown with
+ * realloc when too small; *buf NULL and *cap 0 at first; the caller owns it
+ * and frees it once, whatever the calls returned), *len bytes. Reusing one
+ * buffer for every chunk spares a malloc, free and copy of each chunk (the
+ * ingest's encoders: its first-touch page faults too). Errors: HT_EINVAL
+ * (n is 0 or above HT_CODEC_MAX_RECORDS, or an argument is NULL),
+ * HT_ENOMEM (also an internal zstd failure); *len = 0 then.
+ */
+ht_err ht__codec_encode_to(const struct ht_rec *recs, size_t n, uint8_t **buf,
+                           size_t *cap, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!recs || !buf || !cap || !len || n == 0 || n > HT_CODEC_MAX_RECORDS)
+        return HT_EINVAL;
+    if (enc_ws_get() != HT_OK)
+        return HT_ENOMEM;
+    struct enc *e = enc_reset(n);
+    for (size_t i = 0; i < n; i++)
+        enc_rec(e, &recs[i]);
+    size_t raw_len = body_len(e);
+    size_t need = HT_CV1_HDR + ZSTD_compressBound(raw_len);
+    if (need > *cap) {
+        uint8_t *nb = realloc(*buf, need);
+        if (!nb)
+            return HT_ENOMEM;
+        *buf = nb;
+        *cap = need;
+    }
+    /* parameters set once (enc_ws_get); a failed earlier call may have
+     * left a frame half made */
+    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_only);
+    uint8_t *b = *buf;
+    size_t zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
+                                    b + HT_CV1_HDR, *cap - HT_CV1_HDR);
+    if (ZSTD_isError(zlen))
+        return HT_ENOMEM;
+    b[0] = HT_CV1_MAGIC;
+    b[1] = HT_CV1_VERSION;
+    put_u32le(b + 2, (uint32_t)n);
+    put_u32le(b + 6, (uint32_t)raw_len);
+    *len = HT_CV1_HDR + zlen;
+    return HT_OK;
+}
+
+/*
  * Encode recs[0..n) into a new malloc'd buffer (*out, *out_len), owned by the
  * caller. Errors: HT_EINVAL if n is 0 or above HT_CODEC_MAX_RECORDS or an
  * argument is NULL, HT_ENOMEM (also for an internal zstd failure). On error
@@ -498,39 +538,19 @@ ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
         *out = NULL;
     if (out_len)
         *out_len = 0;
-    if (!recs || !out || !out_len || n == 0 || n > HT_CODEC_MAX_RECORDS)
+    if (!out || !out_len)
         return HT_EINVAL;
-    if (enc_ws_get() != HT_OK)
-        return HT_ENOMEM;
-    struct enc *e = enc_reset(n);
-    for (size_t i = 0; i < n; i++)
-        enc_rec(e, &recs[i]);
-    size_t raw_len = body_len(e);
-    size_t cap = ZSTD_compressBound(raw_len);
-    if (cap > enc_ws.zcap) {
-        uint8_t *z = realloc(enc_ws.zbuf, cap);
-        if (!z)
-            return HT_ENOMEM;
-        enc_ws.zbuf = z;
-        enc_ws.zcap = cap;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    ht_err e = ht__codec_encode_to(recs, n, &buf, &cap, &len);
+    if (e != HT_OK) {
+        free(buf);
+        return e;
     }
-    /* parameters set once (enc_ws_get); a failed earlier call may have
-     * left a frame half made */
-    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_only);
-    size_t zlen = ht__body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
-                                    enc_ws.zbuf, cap);
-    if (ZSTD_isError(zlen))
-        return HT_ENOMEM;
-    uint8_t *buf = malloc(HT_CV1_HDR + zlen);
-    if (!buf)
-        return HT_ENOMEM;
-    buf[0] = HT_CV1_MAGIC;
-    buf[1] = HT_CV1_VERSION;
-    put_u32le(buf + 2, (uint32_t)n);
-    put_u32le(buf + 6, (uint32_t)raw_len);
-    memcpy(buf + HT_CV1_HDR, enc_ws.zbuf, zlen);
-    *out = buf;
-    *out_len = HT_CV1_HDR + zlen;
+    /* exact size (the buffer was made for the worst case) */
+    uint8_t *fit = realloc(buf, len);
+    *out = fit ? fit : buf;
+    *out_len = len;
     return HT_OK;
 }
 

@@ -415,8 +415,9 @@ struct encoder {
     int started, state;
     const struct ht_rec *buf;
     size_t n;
-    void *enc; /* owned by the encoder until taken by store_encoded */
-    size_t len;
+    uint8_t *out; /* the encoded chunk, out[0..len); reused for every chunk
+                   * (capacity cap), freed by encoder_stop */
+    size_t cap, len;
     ht_err e;
 };
 
@@ -432,11 +433,10 @@ static void *encoder_main(void *arg)
         const struct ht_rec *buf = w->buf;
         size_t n = w->n;
         pthread_mutex_unlock(&w->mu);
-        void *enc = NULL;
+        /* out and cap are this thread's while the chunk is PENDING */
         size_t len = 0;
-        ht_err e = ht__codec_encode(buf, n, &enc, &len);
+        ht_err e = ht__codec_encode_to(buf, n, &w->out, &w->cap, &len);
         pthread_mutex_lock(&w->mu);
-        w->enc = enc;
         w->len = len;
         w->e = e;
         w->state = ENC_DONE;
@@ -447,13 +447,13 @@ static void *encoder_main(void *arg)
     return NULL;
 }
 
-/* Insert one encoded chunk (takes ownership of enc). */
+/* Insert one encoded chunk, enc[0..len) (the caller's: bound static and
+ * unbound again before returning, so the caller may reuse it). */
 static ht_err store_encoded(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
                             int64_t chunk_no, const struct ht_rec *buf,
-                            size_t n, ht_err e, void *enc, size_t len)
+                            size_t n, ht_err e, const uint8_t *enc, size_t len)
 {
     if (e != HT_OK) {
-        free(enc);
         ht__store_set_error("encoding chunk: %s", ht_strerror(e));
         return e;
     }
@@ -463,19 +463,22 @@ static ht_err store_encoded(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
     sqlite3_bind_int64(ins, 4, (sqlite3_int64)buf[n - 1].seq);
     sqlite3_bind_int64(ins, 5, (sqlite3_int64)n);
     sqlite3_bind_text(ins, 6, HT_CODEC_NAME, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(ins, 7, enc, (int)len, free);
+    sqlite3_bind_blob(ins, 7, enc, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(ins);
     sqlite3_reset(ins);
+    sqlite3_bind_null(ins, 7);
     return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(st, "storing chunk");
 }
 
+/* Encode and insert a chunk inline, into the buffer *out (capacity *cap,
+ * the caller's: see ht__codec_encode_to). */
 static ht_err flush_chunk(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
-                          int64_t chunk_no, const struct ht_rec *buf, size_t n)
+                          int64_t chunk_no, const struct ht_rec *buf, size_t n,
+                          uint8_t **out, size_t *cap)
 {
-    void *enc = NULL;
     size_t len = 0;
-    ht_err e = ht__codec_encode(buf, n, &enc, &len);
-    return store_encoded(st, ins, run_id, chunk_no, buf, n, e, enc, len);
+    ht_err e = ht__codec_encode_to(buf, n, out, cap, &len);
+    return store_encoded(st, ins, run_id, chunk_no, buf, n, e, *out, len);
 }
 
 /* Wait for the chunk in flight (if any) and insert it. */
@@ -491,11 +494,9 @@ static ht_err encoder_finish(struct encoder *w, ht_store *st,
     while (w->state != ENC_DONE)
         pthread_cond_wait(&w->cv, &w->mu);
     w->state = ENC_IDLE;
-    void *enc = w->enc;
-    w->enc = NULL;
     pthread_mutex_unlock(&w->mu);
     ht_err e = store_encoded(st, ins, run_id, (*chunk_no)++, w->buf, w->n,
-                             w->e, enc, w->len);
+                             w->e, w->out, w->len);
     if (e == HT_OK)
         res->events += w->n;
     return e;
@@ -516,13 +517,13 @@ static void encoder_stop(struct encoder *w)
     pthread_mutex_lock(&w->mu);
     while (w->state == ENC_PENDING)
         pthread_cond_wait(&w->cv, &w->mu);
-    free(w->enc);
-    w->enc = NULL;
     w->state = ENC_QUIT;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     if (w->started)
         pthread_join(w->thread, NULL);
+    free(w->out);
+    w->out = NULL;
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
 }
@@ -550,6 +551,8 @@ struct merger {
     int bi;       /* buf == bufs + bi * HT_CODEC_MAX_RECORDS */
     struct ht_rec *bufs, *buf;
     size_t nb;
+    uint8_t *out; /* encoded chunk without encoder threads (flush_chunk) */
+    size_t outcap;
     int64_t chunk_no;
     uint64_t last_pc;  /* most pcs repeat: skip the set lookup */
     uint64_t last_out; /* seq of the last record merged, if merged */
@@ -599,7 +602,7 @@ static ht_err merger_submit(struct merger *m, const struct ht_rec *buf,
     ht_err e;
     if (m->nw == 0) {
         if ((e = flush_chunk(m->st, m->ins, m->run_id, m->chunk_no++, buf,
-                             n)) == HT_OK)
+                             n, &m->out, &m->outcap)) == HT_OK)
             m->res->events += n;
         return e;
     }
@@ -642,6 +645,9 @@ static void merger_close(struct merger *m)
     m->ins = NULL;
     free(m->bufs);
     m->bufs = m->buf = NULL;
+    free(m->out);
+    m->out = NULL;
+    m->outcap = 0;
 }
 
 /* Kinds whose d is a return address unless flagged HT_EVF_SITE. */

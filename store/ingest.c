@@ -138,7 +138,7 @@ static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len
     return (size_t)h - off; /* allocated in part (a fallocate cut short) */
 }
 
-/* Torn slots (the one rule of every path; docs/DECISIONS.md 32):
+/* Torn slots (the one rule of every path; docs/DECISIONS.md 30):
  *   T1. A torn slot is a slot of a chunk, before the chunk's last written
  *       slot (kind != 0), whose kind is not a valid event kind (0: a slot
  *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage). Each
@@ -1449,7 +1449,8 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
 /* "spill-<pid>-<start>.hts" names: by pid, then start time (numbers) */
 static int spill_name_cmp(const void *x, const void *y)
 {
-    const char *a = *(const char *const *)x + 6, *b = *(const char *const *)y + 6;
+    const char *a = strrchr(*(const char *const *)x, '/') + 7;
+    const char *b = strrchr(*(const char *const *)y, '/') + 7;
     char *ea, *eb;
     unsigned long long pa = strtoull(a, &ea, 10), pb = strtoull(b, &eb, 10);
     if (pa != pb)
@@ -1461,47 +1462,92 @@ static int spill_name_cmp(const void *x, const void *y)
     return strcmp(a, b);
 }
 
-ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
-                           const struct ht_run_end *end_for_pid, int pid,
-                           ht_ingest_cb cb, void *ctx)
+/* Whether name is a spill's ("spill-" ... ".hts"), of process pid if
+ * pid > 0 ("spill-<pid>-"). */
+static int spill_name_match(const char *name, int pid)
 {
+    size_t L = strlen(name);
+    if (strncmp(name, "spill-", 6) != 0 || L < 10 ||
+        strcmp(name + L - 4, ".hts") != 0)
+        return 0;
+    if (pid <= 0)
+        return 1;
+    char *end;
+    errno = 0;
+    unsigned long long p = strtoull(name + 6, &end, 10);
+    return errno == 0 && end != name + 6 && *end == '-' &&
+           p == (unsigned long long)pid;
+}
+
+void ht_spill_list_free(char **paths, size_t n)
+{
+    if (!paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+ht_err ht_spill_list(const char *dir, int pid, char ***paths, size_t *n)
+{
+    *paths = NULL;
+    *n = 0;
     DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? HT_OK : HT_EIO;
-    /* collect names first, ingest in name order (pid, then start time) */
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
+    if (!d) {
+        if (errno == ENOENT)
+            return HT_OK;
+        ht__store_set_error("%s: %s", dir, strerror(errno));
+        return HT_EIO;
+    }
+    char **v = NULL;
+    size_t nv = 0, cap = 0;
     ht_err e = HT_OK;
+    struct dirent *de;
     while ((de = readdir(d))) {
-        size_t L = strlen(de->d_name);
-        if (strncmp(de->d_name, "spill-", 6) != 0 || L < 5 ||
-            strcmp(de->d_name + L - 4, ".hts") != 0)
+        if (!spill_name_match(de->d_name, pid))
             continue;
-        if (n == cap) {
+        if (nv == cap) {
             cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
+            char **nn = realloc(v, cap * sizeof *nn);
             if (!nn) {
                 e = HT_ENOMEM;
                 break;
             }
-            names = nn;
+            v = nn;
         }
-        if (!(names[n] = strdup(de->d_name))) {
+        size_t len = strlen(dir) + strlen(de->d_name) + 2;
+        if (!(v[nv] = malloc(len))) {
             e = HT_ENOMEM;
             break;
         }
-        n++;
+        snprintf(v[nv++], len, "%s/%s", dir, de->d_name);
     }
     closedir(d);
-    if (n > 1)
-        qsort(names, n, sizeof *names, spill_name_cmp);
+    if (e != HT_OK) {
+        ht_spill_list_free(v, nv);
+        return e;
+    }
+    if (nv > 1)
+        qsort(v, nv, sizeof *v, spill_name_cmp);
+    *paths = v;
+    *n = nv;
+    return HT_OK;
+}
+
+ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
+                           const struct ht_run_end *end_for_pid, int pid,
+                           ht_ingest_cb cb, void *ctx)
+{
+    char **names = NULL;
+    size_t n = 0;
+    ht_err e = ht_spill_list(dir, 0, &names, &n);
+    if (e != HT_OK)
+        return e;
     unsigned long handoffs = st->handoffs;
     st->rm_spill_dir = 1;
     for (size_t i = 0; e == HT_OK && i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        int spid = atoi(names[i] + 6);
+        const char *path = names[i];
+        int spid = atoi(strrchr(path, '/') + 7);
         const struct ht_run_end *end = spid == pid ? end_for_pid : NULL;
         struct ht_ingest_result res;
         ht_err r = ht_store_ingest_spill(st, path, end, 0, &res);
@@ -1510,9 +1556,7 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
         if (r == HT_ESQL || r == HT_ENOMEM)
             e = r;
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    ht_spill_list_free(names, n);
     st->rm_spill_dir = 0;
     /* only succeeds when empty; done in the background with the last
      * spill's blocks when one was handed off (release_spill) */

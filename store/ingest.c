@@ -43,6 +43,7 @@ struct stream {
     size_t n, pos;
     struct ht_rec *owned;   /* sorted copy of the valid records, or NULL */
     uint64_t key;           /* seq of r[pos], always a valid record */
+    int fault_in;           /* r is the map's: fault it in when merged */
 };
 struct spill_map {
     int fd;
@@ -272,15 +273,6 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
         *truncated = 1; /* torn tail: file shorter than its chunks */
         used = tail ? avail + 1 : avail;
     }
-    /* Fault the used part in with one call instead of a fault per few
-     * pages (best effort: MADV_POPULATE_READ needs Linux 5.14). */
-#ifdef MADV_POPULATE_READ
-    if (!start) {
-        size_t used_bytes = h->header_size + used * chunk_bytes;
-        madvise(m->base, used_bytes < m->size ? used_bytes : m->size,
-                MADV_POPULATE_READ);
-    }
-#endif
     struct stream *s = calloc(used ? used : 1, sizeof *s);
     if (!s)
         return HT_ENOMEM;
@@ -306,17 +298,16 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
             continue;
         r += first;
         end -= first;
-        if (lazy) {
+        ht_err e = HT_OK;
+        if (lazy)
             stream_over(&s[ns], r, end, torn);
-            if (s[ns].n)
-                ns++;
-            continue;
-        }
-        ht_err e = validate_chunk(&s[ns], r, end, torn);
+        else
+            e = validate_chunk(&s[ns], r, end, torn);
         if (e != HT_OK) {
             free_streams(s, ns);
             return e;
         }
+        s[ns].fault_in = !start && !s[ns].owned;
         if (s[ns].n)
             ns++;
     }
@@ -650,6 +641,25 @@ static void merger_close(struct merger *m)
     m->outcap = 0;
 }
 
+/* Fault a map stream's records in with one call instead of a fault per
+ * few pages (best effort: MADV_POPULATE_READ needs Linux 5.14). Done as
+ * the merge reaches the chunk, not for the whole spill before the merge
+ * starts: the encoder threads then have chunks to encode meanwhile. Only
+ * allocated data is touched (stream ends are inside chunk_data_bytes). */
+static void fault_in(const struct stream *s)
+{
+#ifdef MADV_POPULATE_READ
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)(s->r + s->pos) & ~(uintptr_t)(page - 1);
+    uintptr_t b = (uintptr_t)(s->r + s->n);
+    madvise((void *)a, b - a, MADV_POPULATE_READ);
+#else
+    (void)s;
+#endif
+}
+
 /* Kinds whose d is a return address unless flagged HT_EVF_SITE. */
 #define PC_KINDS (1u << HT_EV_ALLOC | 1u << HT_EV_REALLOC | 1u << HT_EV_FREE)
 
@@ -688,6 +698,8 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
     for (;;) {
         /* activate streams whose first seq is not after the heap minimum */
         while (next < ns && (nh == 0 || s[next].key <= hp[0]->key)) {
+            if (s[next].fault_in)
+                fault_in(&s[next]);
             hp[nh] = &s[next++];
             heap_up(hp, nh++);
         }

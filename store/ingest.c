@@ -4,12 +4,15 @@
  * Steps, all inside one write transaction (a failure leaves the trace as it
  * was and the spill in place: nothing is lost):
  *   1. map the spill read-only and validate its header;
- *   2. cut the used part into streams, one per chunk, each sorted by seq
- *      (spill invariant S4: a chunk is sorted unless a signal handler
- *      interrupted the recorder; such chunks are copied and sorted);
+ *   2. cut the used part into streams, one per chunk, read in place (spill
+ *      invariant S4: a chunk is sorted unless a signal handler interrupted
+ *      the recorder; the merge detects such a chunk and the pass is redone
+ *      from copied and sorted chunks, M2);
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
- *      whose first seq has been reached, so memory ~ threads, not chunks),
- *      cutting the merged stream into HT_CODEC_MAX_RECORDS-record chunks;
+ *      whose first seq has been reached, so memory ~ threads, not chunks;
+ *      runs of one chunk copied in one loop that also skips and counts
+ *      torn slots, T1, M1), cutting the merged stream into
+ *      HT_CODEC_MAX_RECORDS-record chunks;
  *      two worker threads encode chunks k-1 and k while this thread merges
  *      chunk k+1 (three buffers; chunks are inserted in order by this
  *      thread, the only one that touches SQLite);
@@ -1386,8 +1389,8 @@ static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
  *      there were none) - skipped when a step found a straggler (L4);
  *   2. after a straggler or a disordered chunk behind what steps merged:
  *      rolled back, the whole spill lazily again;
- *   3. still a redo (a disordered chunk, lazily keyed too late): rolled
- *      back, the whole spill from eagerly validated streams. */
+ *   3. still a redo (a disordered chunk, which lazy streams do not sort,
+ *      M2): rolled back, the whole spill from eagerly validated streams. */
 static ht_err merge_rest(ht_ingest *ig, int *truncated)
 {
     int live = ig->mg.merged != 0, redo = ig->straggler;

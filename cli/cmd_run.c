@@ -9,7 +9,6 @@
  * Any problem of the live ingest (no spill yet, a spill not yet complete,
  * an error) only drops back to the offline ingest after the exit: the
  * spill is never modified before the final commit. */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -78,61 +77,19 @@ struct live {
     char spill[PATH_MAX];
 };
 
-/* The spill directory of trace (in buf), 0 or -1. */
-static int spill_dir(const char *trace, char *buf, size_t n)
-{
-    return ht_store_spill_dir(trace, buf, n) == HT_OK ? 0 : -1;
-}
-
-/* Path of pid's first spill (smallest start time) into out: 1 found, 0
- * not (yet). */
+/* Path of pid's first spill (smallest start time) into out, or (pid 0)
+ * of any spill left in trace's spill directory: 1 found, 0 not (yet). */
 static int find_spill(const char *trace, pid_t pid, char *out, size_t n)
 {
-    char dir[PATH_MAX], pre[64];
-    if (spill_dir(trace, dir, sizeof dir) != 0)
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int pl = snprintf(pre, sizeof pre, "spill-%d-", (int)pid);
-    unsigned long long best = 0;
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t L = strlen(de->d_name);
-        if (strncmp(de->d_name, pre, (size_t)pl) != 0 || L < 5 ||
-            strcmp(de->d_name + L - 4, ".hts") != 0)
-            continue;
-        unsigned long long start = strtoull(de->d_name + pl, NULL, 10);
-        if (!found || start < best) {
-            if (snprintf(out, n, "%s/%s", dir, de->d_name) >= (int)n)
-                continue;
-            best = start;
-            found = 1;
-        }
-    }
-    closedir(d);
-    return found;
-}
-
-/* Whether trace's spill directory still holds a spill (the live one was
- * committed and unlinked): skipping ingest_dir then also skips its rmdir,
- * which would wait for the filesystem to free the spill (DECISIONS 17; the
- * background process removes the directory). */
-static int spills_left(const char *trace)
-{
     char dir[PATH_MAX];
-    if (spill_dir(trace, dir, sizeof dir) != 0)
-        return 1;
-    DIR *d = opendir(dir);
-    if (!d)
+    char **paths = NULL;
+    size_t np = 0;
+    if (ht_store_spill_dir(trace, dir, sizeof dir) != HT_OK ||
+        ht_spill_list(dir, (int)pid, &paths, &np) != HT_OK)
         return 0;
-    int any = 0;
-    struct dirent *de;
-    while (!any && (de = readdir(d)))
-        any = strncmp(de->d_name, "spill-", 6) == 0;
-    closedir(d);
-    return any;
+    int found = np && snprintf(out, n, "%s", paths[0]) < (int)n;
+    ht_spill_list_free(paths, np);
+    return found;
 }
 
 /* Try to start the live ingest of the child's spill (quietly: a spill
@@ -291,8 +248,12 @@ int cmd_run(int argc, char **argv)
         lv.ig_done = 1;
     }
     /* the other spills (forked children, exec'd images, or the child's own
-     * when the live ingest did not start or failed), as before */
-    if (!lv.ig_done || retry || spills_left(abs))
+     * when the live ingest did not start or failed), as before. With none
+     * left, no ingest_dir: its rmdir would wait for the filesystem to free
+     * the live spill (DECISIONS 17; the background process removes the
+     * directory) */
+    char left[PATH_MAX];
+    if (!lv.ig_done || retry || find_spill(abs, 0, left, sizeof left))
         failed |= cli_ingest(st, abs, pid, &end) != HT_OK;
     if (failed && rc == 0)
         rc = 1;

@@ -520,6 +520,52 @@ static struct enc *enc_reset(size_t n)
 }
 
 /*
+ * Encode recs[0..n) into the caller's buffer *buf (capacity *cap, grown with
+ * realloc when too small; *buf NULL and *cap 0 at first; the caller owns it
+ * and frees it once, whatever the calls returned), *len bytes. Reusing one
+ * buffer for every chunk spares a malloc, free and copy of each chunk (the
+ * ingest's encoders: its first-touch page faults too). Errors: HT_EINVAL
+ * (n is 0 or above HT_CODEC_MAX_RECORDS, or an argument is NULL),
+ * HT_ENOMEM (also an internal zstd failure); *len = 0 then.
+ */
+ht_err ht__codec_encode_to(const struct ht_rec *recs, size_t n, uint8_t **buf,
+                           size_t *cap, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!recs || !buf || !cap || !len || n == 0 || n > HT_CODEC_MAX_RECORDS)
+        return HT_EINVAL;
+    if (enc_ws_get() != HT_OK)
+        return HT_ENOMEM;
+    struct enc *e = enc_reset(n);
+    for (size_t i = 0; i < n; i++)
+        enc_rec(e, &recs[i]);
+    size_t raw_len = body_len(e);
+    size_t need = HT_CV1_HDR + ZSTD_compressBound(raw_len);
+    if (need > *cap) {
+        uint8_t *nb = realloc(*buf, need);
+        if (!nb)
+            return HT_ENOMEM;
+        *buf = nb;
+        *cap = need;
+    }
+    /* parameters set once (enc_ws_get); a failed earlier call may have
+     * left a frame half made */
+    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_only);
+    uint8_t *b = *buf;
+    size_t zlen = body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
+                                b + HT_CV1_HDR, *cap - HT_CV1_HDR);
+    if (ZSTD_isError(zlen))
+        return HT_ENOMEM;
+    b[0] = HT_CV1_MAGIC;
+    b[1] = HT_CV1_VERSION;
+    put_u32le(b + 2, (uint32_t)n);
+    put_u32le(b + 6, (uint32_t)raw_len);
+    *len = HT_CV1_HDR + zlen;
+    return HT_OK;
+}
+
+/*
  * Encode recs[0..n) into a new malloc'd buffer (*out, *out_len), owned by the
  * caller. Errors: HT_EINVAL if n is 0 or above HT_CODEC_MAX_RECORDS or an
  * argument is NULL, HT_ENOMEM (also for an internal zstd failure). On error
@@ -532,22 +578,17 @@ ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
         *out = NULL;
     if (out_len)
         *out_len = 0;
-    if (!recs || !out || !out_len || n == 0 || n > HT_CODEC_MAX_RECORDS)
+    if (!out || !out_len)
         return HT_EINVAL;
-    if (enc_ws_get() != HT_OK)
+    /* through the thread's reused buffer, then a blob of the exact size */
+    size_t len = 0;
+    ht_err e = ht__codec_encode_to(recs, n, &enc_ws.zbuf, &enc_ws.zcap, &len);
+    if (e != HT_OK)
+        return e;
+    uint8_t *buf = malloc(len);
+    if (!buf)
         return HT_ENOMEM;
-    struct enc *e = enc_reset(n);
-    for (size_t i = 0; i < n; i++)
-        enc_rec(e, &recs[i]);
-    size_t raw_len = body_len(e), len;
-    uint8_t *buf;
-    if (ht__body_pack(enc_ws.cctx, e->base, e->s, NSTREAM, HT_CV1_HDR,
-                      &enc_ws.zbuf, &enc_ws.zcap, &buf, &len) != HT_OK)
-        return HT_ENOMEM;
-    buf[0] = HT_CV1_MAGIC;
-    buf[1] = HT_CV1_VERSION;
-    put_u32le(buf + 2, (uint32_t)n);
-    put_u32le(buf + 6, (uint32_t)raw_len);
+    memcpy(buf, enc_ws.zbuf, len);
     *out = buf;
     *out_len = len;
     return HT_OK;

@@ -4,12 +4,15 @@
  * Steps, all inside one write transaction (a failure leaves the trace as it
  * was and the spill in place: nothing is lost):
  *   1. map the spill read-only and validate its header;
- *   2. cut the used part into streams, one per chunk, each sorted by seq
- *      (spill invariant S4: a chunk is sorted unless a signal handler
- *      interrupted the recorder; such chunks are copied and sorted);
+ *   2. cut the used part into streams, one per chunk, read in place (spill
+ *      invariant S4: a chunk is sorted unless a signal handler interrupted
+ *      the recorder; the merge detects such a chunk and the pass is redone
+ *      from copied and sorted chunks, M2);
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
- *      whose first seq has been reached, so memory ~ threads, not chunks),
- *      cutting the merged stream into HT_CODEC_MAX_RECORDS-record chunks;
+ *      whose first seq has been reached, so memory ~ threads, not chunks;
+ *      runs of one chunk copied in one loop that also skips and counts
+ *      torn slots, T1, M1), cutting the merged stream into
+ *      HT_CODEC_MAX_RECORDS-record chunks;
  *      two worker threads encode chunks k-1 and k while this thread merges
  *      chunk k+1 (three buffers; chunks are inserted in order by this
  *      thread, the only one that touches SQLite);
@@ -37,15 +40,14 @@
 #include "store_priv.h"
 
 struct stream {
-    const struct ht_rec *r; /* records (in the map or in owned) */
+    const struct ht_rec *r; /* slots r[pos..n): records in seq order, maybe
+                             * with torn slots between them (the merge
+                             * skips and counts those: T1 below) */
     size_t n, pos;
-    struct ht_rec *owned;   /* sorted copy, or NULL */
-    uint64_t key;           /* merge order: seq of the first valid record */
-    size_t end;             /* != 0: chunk r[0..end) not validated yet */
-    int check;              /* may start behind the output merged before
-                             * (lazy and live streams): merger_run checks */
+    struct ht_rec *owned;   /* sorted copy of the valid records, or NULL */
+    uint64_t key;           /* seq of r[pos], always a valid record */
+    int fault_in;           /* r is the map's: fault it in when merged */
 };
-
 struct spill_map {
     int fd;
     void *base;
@@ -140,45 +142,83 @@ static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len
     return (size_t)h - off; /* allocated in part (a fallocate cut short) */
 }
 
-/* Make s a sorted stream of the valid records of r[0..end) (end: the chunk
- * without its trailing unused slots), copying when there are holes (torn
- * slots, counted in *torn) or the chunk is unsorted. s->n == 0: none. */
+/* Torn slots (the one rule of every path; docs/DECISIONS.md 30):
+ *   T1. A torn slot is a slot of a chunk, before the chunk's last written
+ *       slot (kind != 0), whose kind is not a valid event kind (0: a slot
+ *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage). Each
+ *       is counted once, whether or not its chunk (or the range a live
+ *       step takes) holds any valid record: by stream_over (those before
+ *       the first valid record), by the merge (those between records of a
+ *       map stream) or by sorted_copy. A live ingest's ranges partition
+ *       the same slots, so live and offline ingests count the same.
+ * valid_kind: one compare (kind 0 wraps to UINT_MAX). */
+static inline int valid_kind(unsigned k)
+{
+    return k - 1u < HT_EV_KIND_COUNT - 1u;
+}
+
+/* Make s a stream over r[0..end) in place (the caller knows the valid
+ * records are in seq order): from its first valid record, the slots before
+ * it counted in *torn; s->n == 0 (all counted) when there is none. */
+static void stream_over(struct stream *s, const struct ht_rec *r, size_t end,
+                        uint64_t *torn)
+{
+    size_t f = 0;
+    while (f < end && !valid_kind(r[f].kind))
+        f++;
+    *torn += f;
+    memset(s, 0, sizeof *s);
+    if (f == end)
+        return;
+    s->r = r;
+    s->pos = f;
+    s->n = end;
+    s->key = r[f].seq;
+}
+
+/* Make s a sorted copy of the valid records of r[0..end), the others
+ * counted in *torn (a chunk a signal handler left out of seq order, S4).
+ * s->n == 0: none valid. */
+static ht_err sorted_copy(struct stream *s, const struct ht_rec *r,
+                          size_t end, uint64_t *torn)
+{
+    memset(s, 0, sizeof *s);
+    struct ht_rec *cp = malloc((end ? end : 1) * sizeof *cp);
+    if (!cp)
+        return HT_ENOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < end; i++)
+        if (valid_kind(r[i].kind))
+            cp[j++] = r[i];
+    *torn += end - j;
+    if (!j) {
+        free(cp);
+        return HT_OK;
+    }
+    qsort(cp, j, sizeof *cp, rec_cmp);
+    s->r = s->owned = cp;
+    s->n = j;
+    s->key = cp[0].seq;
+    return HT_OK;
+}
+
+/* Make s a stream of the valid records of r[0..end) (end: the chunk
+ * without its trailing unused slots) in seq order: over the map when they
+ * are sorted, else a sorted copy; torn slots counted as T1 says. */
 static ht_err validate_chunk(struct stream *s, const struct ht_rec *r,
                              size_t end, uint64_t *torn)
 {
-    size_t valid = 0, sorted = 1;
     uint64_t last = 0;
+    int any = 0;
     for (size_t i = 0; i < end; i++) {
-        unsigned k = r[i].kind;
-        if (k == 0 || k >= HT_EV_KIND_COUNT)
+        if (!valid_kind(r[i].kind))
             continue;
-        if (valid && r[i].seq < last)
-            sorted = 0;
+        if (any && r[i].seq < last)
+            return sorted_copy(s, r, end, torn);
         last = r[i].seq;
-        valid++;
+        any = 1;
     }
-    s->r = r;
-    s->n = 0;
-    s->end = 0;
-    if (!valid)
-        return HT_OK;
-    int holes = valid != end;
-    if (holes)
-        *torn += end - valid;
-    if (!sorted || holes) {
-        struct ht_rec *cp = malloc(valid * sizeof *cp);
-        if (!cp)
-            return HT_ENOMEM;
-        size_t j = 0;
-        for (size_t i = 0; i < end; i++)
-            if (r[i].kind != 0 && r[i].kind < HT_EV_KIND_COUNT)
-                cp[j++] = r[i];
-        if (!sorted)
-            qsort(cp, valid, sizeof *cp, rec_cmp);
-        s->r = s->owned = cp;
-    }
-    s->n = valid;
-    s->key = s->r[0].seq;
+    stream_over(s, r, end, torn);
     return HT_OK;
 }
 
@@ -213,13 +253,12 @@ static void free_streams(struct stream *s, size_t ns)
     free(s);
 }
 
-/* Build streams from the spill's chunks, skipping torn slots. Eager (lazy
- * == 0): every chunk validated and sorted here, key = its smallest seq.
- * Lazy: only the first valid record is read (key = its seq) and the chunk
- * is validated by the merge when it activates the stream, while the chunk
- * is still in L2 for the copy that follows (one pass over the spill from
- * memory instead of two); the merge detects a key that was not the
- * chunk's smallest seq too late and then asks for an eager redo.
+/* Build streams from the spill's chunks, torn slots counted as T1 says.
+ * Eager (lazy == 0): every chunk scanned here, and copied and sorted when
+ * a signal handler left it out of order. Lazy: only up to the first valid
+ * record is read (key = its seq) and the merge reads each chunk once, as
+ * it copies it: a chunk out of order shows as an output record not after
+ * the one before it, and the merge then asks for an eager redo (M2).
  * start (NULL: none) gives, for chunks below nstart, the slots a live
  * ingest already merged: only the rest of each chunk becomes a stream. */
 static ht_err build_streams(const struct spill_map *m, int lazy,
@@ -237,15 +276,6 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
         *truncated = 1; /* torn tail: file shorter than its chunks */
         used = tail ? avail + 1 : avail;
     }
-    /* Fault the used part in with one call instead of a fault per few
-     * pages (best effort: MADV_POPULATE_READ needs Linux 5.14). */
-#ifdef MADV_POPULATE_READ
-    if (!start) {
-        size_t used_bytes = h->header_size + used * chunk_bytes;
-        madvise(m->base, used_bytes < m->size ? used_bytes : m->size,
-                MADV_POPULATE_READ);
-    }
-#endif
     struct stream *s = calloc(used ? used : 1, sizeof *s);
     if (!s)
         return HT_ENOMEM;
@@ -271,29 +301,16 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
             continue;
         r += first;
         end -= first;
-        if (lazy) {
-            size_t f = 0;
-            while (f < end && (r[f].kind == 0 || r[f].kind >= HT_EV_KIND_COUNT))
-                f++;
-            if (f == end) {
-                /* no valid record: torn, as offline counts them, when the
-                 * chunk had valid records before (merged live) */
-                if (first)
-                    *torn += end;
-                continue;
-            }
-            s[ns].r = r;
-            s[ns].end = end;
-            s[ns].key = r[f].seq;
-            s[ns].check = 1;
-            ns++;
-            continue;
-        }
-        ht_err e = validate_chunk(&s[ns], r, end, torn);
+        ht_err e = HT_OK;
+        if (lazy)
+            stream_over(&s[ns], r, end, torn);
+        else
+            e = validate_chunk(&s[ns], r, end, torn);
         if (e != HT_OK) {
             free_streams(s, ns);
             return e;
         }
+        s[ns].fault_in = !start && !s[ns].owned;
         if (s[ns].n)
             ns++;
     }
@@ -308,16 +325,14 @@ static int stream_first_cmp(const void *x, const void *y)
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
-/* Min-heap of stream pointers keyed by the current record's seq. */
-static uint64_t skey(const struct stream *s) { return s->r[s->pos].seq; }
-
+/* Min-heap of stream pointers keyed by the current record's seq (key). */
 static void heap_down(struct stream **hp, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        if (l < n && skey(hp[l]) < skey(hp[m]))
+        if (l < n && hp[l]->key < hp[m]->key)
             m = l;
-        if (l + 1 < n && skey(hp[l + 1]) < skey(hp[m]))
+        if (l + 1 < n && hp[l + 1]->key < hp[m]->key)
             m = l + 1;
         if (m == i)
             return;
@@ -330,7 +345,7 @@ static void heap_down(struct stream **hp, size_t n, size_t i)
 
 static void heap_up(struct stream **hp, size_t i)
 {
-    while (i && skey(hp[(i - 1) / 2]) > skey(hp[i])) {
+    while (i && hp[(i - 1) / 2]->key > hp[i]->key) {
         struct stream *t = hp[i];
         hp[i] = hp[(i - 1) / 2];
         hp[(i - 1) / 2] = t;
@@ -376,6 +391,14 @@ static ht_err pcset_add(struct pcset *p, uint64_t pc)
     return HT_OK;
 }
 
+/* pcset_add with the common case inline: pc already in its first slot. */
+static inline ht_err pcset_note(struct pcset *p, uint64_t pc)
+{
+    if (p->cap && p->v[(pc * 0x9E3779B97F4A7C15ull) >> 20 & (p->cap - 1)] == pc)
+        return HT_OK;
+    return pcset_add(p, pc);
+}
+
 /* One chunk handed to the encoder thread. Protected by mu: state and the
  * result fields; buf is read by the encoder only while state == PENDING. */
 enum { ENC_IDLE, ENC_PENDING, ENC_DONE, ENC_QUIT };
@@ -386,8 +409,9 @@ struct encoder {
     int started, state;
     const struct ht_rec *buf;
     size_t n;
-    void *enc; /* owned by the encoder until taken by store_encoded */
-    size_t len;
+    uint8_t *out; /* the encoded chunk, out[0..len); reused for every chunk
+                   * (capacity cap), freed by encoder_stop */
+    size_t cap, len;
     ht_err e;
 };
 
@@ -403,11 +427,10 @@ static void *encoder_main(void *arg)
         const struct ht_rec *buf = w->buf;
         size_t n = w->n;
         pthread_mutex_unlock(&w->mu);
-        void *enc = NULL;
+        /* out and cap are this thread's while the chunk is PENDING */
         size_t len = 0;
-        ht_err e = ht__codec_encode(buf, n, &enc, &len);
+        ht_err e = ht__codec_encode_to(buf, n, &w->out, &w->cap, &len);
         pthread_mutex_lock(&w->mu);
-        w->enc = enc;
         w->len = len;
         w->e = e;
         w->state = ENC_DONE;
@@ -418,13 +441,13 @@ static void *encoder_main(void *arg)
     return NULL;
 }
 
-/* Insert one encoded chunk (takes ownership of enc). */
+/* Insert one encoded chunk, enc[0..len) (the caller's: bound static and
+ * unbound again before returning, so the caller may reuse it). */
 static ht_err store_encoded(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
                             int64_t chunk_no, const struct ht_rec *buf,
-                            size_t n, ht_err e, void *enc, size_t len)
+                            size_t n, ht_err e, const uint8_t *enc, size_t len)
 {
     if (e != HT_OK) {
-        free(enc);
         ht__store_set_error("encoding chunk: %s", ht_strerror(e));
         return e;
     }
@@ -434,19 +457,22 @@ static ht_err store_encoded(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
     sqlite3_bind_int64(ins, 4, (sqlite3_int64)buf[n - 1].seq);
     sqlite3_bind_int64(ins, 5, (sqlite3_int64)n);
     sqlite3_bind_text(ins, 6, HT_CODEC_NAME, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(ins, 7, enc, (int)len, free);
+    sqlite3_bind_blob(ins, 7, enc, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(ins);
     sqlite3_reset(ins);
+    sqlite3_bind_null(ins, 7);
     return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(st, "storing chunk");
 }
 
+/* Encode and insert a chunk inline, into the buffer *out (capacity *cap,
+ * the caller's: see ht__codec_encode_to). */
 static ht_err flush_chunk(ht_store *st, sqlite3_stmt *ins, int64_t run_id,
-                          int64_t chunk_no, const struct ht_rec *buf, size_t n)
+                          int64_t chunk_no, const struct ht_rec *buf, size_t n,
+                          uint8_t **out, size_t *cap)
 {
-    void *enc = NULL;
     size_t len = 0;
-    ht_err e = ht__codec_encode(buf, n, &enc, &len);
-    return store_encoded(st, ins, run_id, chunk_no, buf, n, e, enc, len);
+    ht_err e = ht__codec_encode_to(buf, n, out, cap, &len);
+    return store_encoded(st, ins, run_id, chunk_no, buf, n, e, *out, len);
 }
 
 /* Wait for the chunk in flight (if any) and insert it. */
@@ -462,11 +488,9 @@ static ht_err encoder_finish(struct encoder *w, ht_store *st,
     while (w->state != ENC_DONE)
         pthread_cond_wait(&w->cv, &w->mu);
     w->state = ENC_IDLE;
-    void *enc = w->enc;
-    w->enc = NULL;
     pthread_mutex_unlock(&w->mu);
     ht_err e = store_encoded(st, ins, run_id, (*chunk_no)++, w->buf, w->n,
-                             w->e, enc, w->len);
+                             w->e, w->out, w->len);
     if (e == HT_OK)
         res->events += w->n;
     return e;
@@ -487,13 +511,13 @@ static void encoder_stop(struct encoder *w)
     pthread_mutex_lock(&w->mu);
     while (w->state == ENC_PENDING)
         pthread_cond_wait(&w->cv, &w->mu);
-    free(w->enc);
-    w->enc = NULL;
     w->state = ENC_QUIT;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     if (w->started)
         pthread_join(w->thread, NULL);
+    free(w->out);
+    w->out = NULL;
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
 }
@@ -521,6 +545,8 @@ struct merger {
     int bi;       /* buf == bufs + bi * HT_CODEC_MAX_RECORDS */
     struct ht_rec *bufs, *buf;
     size_t nb;
+    uint8_t *out; /* encoded chunk without encoder threads (flush_chunk) */
+    size_t outcap;
     int64_t chunk_no;
     uint64_t last_pc;  /* most pcs repeat: skip the set lookup */
     uint64_t last_out; /* seq of the last record merged, if merged */
@@ -570,7 +596,7 @@ static ht_err merger_submit(struct merger *m, const struct ht_rec *buf,
     ht_err e;
     if (m->nw == 0) {
         if ((e = flush_chunk(m->st, m->ins, m->run_id, m->chunk_no++, buf,
-                             n)) == HT_OK)
+                             n, &m->out, &m->outcap)) == HT_OK)
             m->res->events += n;
         return e;
     }
@@ -613,17 +639,52 @@ static void merger_close(struct merger *m)
     m->ins = NULL;
     free(m->bufs);
     m->bufs = m->buf = NULL;
+    free(m->out);
+    m->out = NULL;
+    m->outcap = 0;
 }
 
+/* Fault a map stream's records in with one call instead of a fault per
+ * few pages (best effort: MADV_POPULATE_READ needs Linux 5.14). Done as
+ * the merge reaches the chunk, not for the whole spill before the merge
+ * starts: the encoder threads then have chunks to encode meanwhile. Only
+ * allocated data is touched (stream ends are inside chunk_data_bytes). */
+static void fault_in(const struct stream *s)
+{
+#ifdef MADV_POPULATE_READ
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)(s->r + s->pos) & ~(uintptr_t)(page - 1);
+    uintptr_t b = (uintptr_t)(s->r + s->n);
+    madvise((void *)a, b - a, MADV_POPULATE_READ);
+#else
+    (void)s;
+#endif
+}
+
+/* Kinds whose d is a return address unless flagged HT_EVF_SITE. */
+#define PC_KINDS (1u << HT_EV_ALLOC | 1u << HT_EV_REALLOC | 1u << HT_EV_FREE)
+
 /* Merge the streams s[0..ns) into the output after what m merged before;
- * collect pcs. *redo set (and HT_OK returned early): the smallest seq of a
- * stream marked check is not after the last record merged (a lazily
- * validated chunk a signal handler disordered, or a straggler of a live
- * ingest); the caller rolls back what was stored and merges again from
- * eager streams (those of an offline pass are not checked: they cannot
- * start behind the output of the same call). */
+ * collect pcs; count the torn slots between records (T1).
+ *   M1. The heap holds the active streams (those whose key was reached),
+ *       each with a valid record at its head; the smallest is copied as a
+ *       run, up to the first record not before every other stream's head
+ *       or the next inactive stream's key: the run loop reads each slot
+ *       once (no separate validation pass), and with one thread the whole
+ *       chunk is one run.
+ *   M2. Output order: no record of a run may come before the one before
+ *       it (a lazy chunk a signal handler disordered: lazy streams are not
+ *       sorted), and with check each run's first record must come after
+ *       the last one merged (across calls: merger.last_out; a straggler of
+ *       a live ingest, or a seq repeated across chunks of a corrupt
+ *       spill). Otherwise *redo is set and HT_OK returned early, and the
+ *       caller rolls back what was stored and merges again from eager
+ *       streams (sorted, merged with check == 0: the output is then in
+ *       seq order up to repeated seqs, which need no redo). */
 static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
-                         int *redo)
+                         int check, int *redo)
 {
     *redo = 0;
     qsort(s, ns, sizeof *s, stream_first_cmp);
@@ -632,71 +693,94 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
         return HT_ENOMEM;
     ht_err e = HT_OK;
     struct ht_ingest_result *res = m->res;
-    size_t nh = 0, next = 0, nb = m->nb;
-    struct ht_rec *buf = m->buf;
-    uint64_t last_pc = m->last_pc, last_out = m->last_out;
+    size_t nh = 0, next = 0;
+    struct ht_rec *buf = m->buf, *o = buf + m->nb;
+    /* the last two distinct pcs seen: most records repeat one of them
+     * (a site's malloc and its free alternate), so skip the set lookup */
+    uint64_t pc0 = m->last_pc, pc1 = 0, torn = 0;
     for (;;) {
         /* activate streams whose first seq is not after the heap minimum */
-        while (next < ns && (nh == 0 || s[next].key <= skey(hp[0]))) {
-            struct stream *a = &s[next++];
-            if (a->end) {
-                if ((e = validate_chunk(a, a->r, a->end, &res->torn)) != HT_OK)
-                    goto out;
-                if (!a->n)
-                    continue;
-            }
-            if (a->check && m->merged && a->key <= last_out) {
-                *redo = 1; /* its smallest seq is behind the output */
-                goto out;
-            }
-            hp[nh] = a;
+        while (next < ns && (nh == 0 || s[next].key <= hp[0]->key)) {
+            if (s[next].fault_in)
+                fault_in(&s[next]);
+            hp[nh] = &s[next++];
             heap_up(hp, nh++);
         }
         if (nh == 0)
             break;
         struct stream *t = hp[0];
-        /* Copy the run of t's records that precede every other stream's
-         * (all of them, with one thread: then there is no heap work). */
         uint64_t lim = next < ns ? s[next].key : UINT64_MAX;
-        if (nh > 1 && skey(hp[1]) < lim)
-            lim = skey(hp[1]);
-        if (nh > 2 && skey(hp[2]) < lim)
-            lim = skey(hp[2]);
-        size_t nb0 = nb;
-        do {
-            const struct ht_rec *r = &t->r[t->pos++];
-            buf[nb] = *r;
-            buf[nb].reserved = 0;
-            if ((r->kind == HT_EV_ALLOC || r->kind == HT_EV_REALLOC ||
-                 r->kind == HT_EV_FREE) && !(r->flags & HT_EVF_SITE) &&
-                r->d != last_pc) {
-                if ((e = pcset_add(m->pcs, r->d)) != HT_OK)
-                    goto out;
-                last_pc = r->d;
+        if (nh > 1 && hp[1]->key < lim)
+            lim = hp[1]->key;
+        if (nh > 2 && hp[2]->key < lim)
+            lim = hp[2]->key;
+        const struct ht_rec *p = t->r + t->pos, *pe = t->r + t->n;
+        struct ht_rec *o0 = o, *oe = buf + HT_CODEC_MAX_RECORDS;
+        uint64_t prev = p->seq;
+        if (check && m->merged && prev <= m->last_out) {
+            *redo = 1; /* M2, across streams and calls */
+            goto out;
+        }
+        /* the run ends by pr at the latest: there the stream or the
+         * output buffer is full (each record copied takes a slot) */
+        const struct ht_rec *pr = p + ((size_t)(pe - p) < (size_t)(oe - o)
+                                       ? (size_t)(pe - p) : (size_t)(oe - o));
+        for (;;) { /* the run: *p is a valid record */
+            uint64_t seq = p->seq;
+            if (seq < prev) {
+                *redo = 1; /* M2: a lazy chunk out of order */
+                goto out;
             }
-            nb++;
-        } while (t->pos < t->n && nb < HT_CODEC_MAX_RECORDS &&
-                 t->r[t->pos].seq < lim);
-        m->merged += nb - nb0;
-        last_out = buf[nb - 1].seq;
-        if (nb == HT_CODEC_MAX_RECORDS) {
-            if ((e = merger_submit(m, buf, nb)) != HT_OK)
+            prev = seq;
+            *o++ = *p;
+            if ((PC_KINDS >> p->kind & 1) && !(p->flags & HT_EVF_SITE) &&
+                p->d != pc0) {
+                uint64_t pc = p->d;
+                if (pc != pc1 && (e = pcset_note(m->pcs, pc)) != HT_OK)
+                    goto out;
+                pc1 = pc0;
+                pc0 = pc;
+            }
+            if (++p == pr)
+                break;
+            if (!valid_kind(p->kind)) {
+                do { /* torn (T1) */
+                    torn++;
+                } while (++p < pr && !valid_kind(p->kind));
+                if (p == pr)
+                    break;
+            }
+            if (p->seq >= lim)
+                break;
+        }
+        /* pr reached with torn slots left before the stream's end */
+        while (p < pe && !valid_kind(p->kind)) {
+            torn++;
+            p++;
+        }
+        m->merged += (uint64_t)(o - o0);
+        m->last_out = prev;
+        t->pos = (size_t)(p - t->r);
+        if (p == pe)
+            hp[0] = hp[--nh];
+        else
+            t->key = p->seq;
+        if (nh)
+            heap_down(hp, nh, 0);
+        if (o == oe) {
+            if ((e = merger_submit(m, buf, HT_CODEC_MAX_RECORDS)) != HT_OK)
                 goto out;
             buf = m->buf;
-            nb = 0;
+            o = buf;
             if (m->st->progress && m->total)
                 m->st->progress(m->st->progress_ctx, res->events, m->total);
         }
-        if (t->pos == t->n)
-            hp[0] = hp[--nh];
-        if (nh)
-            heap_down(hp, nh, 0);
     }
 out:
-    m->nb = nb;
+    res->torn += torn;
+    m->nb = (size_t)(o - buf);
     m->buf = buf;
-    m->last_pc = last_pc;
-    m->last_out = last_out;
+    m->last_pc = pc0;
     free(hp);
     return e;
 }
@@ -1162,18 +1246,19 @@ static ht_err step_reserve(ht_ingest *ig, size_t used)
 }
 
 /* Take the records of r[first..data) that are written (kind != 0, acquire)
- * and below the watermark (L2, L3), up to the first that is not, into sg,
- * in the same pass counting the invalid kinds (torn) and checking the
- * order: a clean run becomes a stream over the map with nothing left to
- * validate; holes or disorder (a signal handler's records) are copied and
- * sorted by validate_chunk. sg->n == 0: nothing valid. *merged: the slot
- * after the last one taken (unchanged on error). sg->check is set: the
- * merge compares its key with the output of earlier steps (the straggler
- * test, L4). */
+ * and below the watermark (L2, L3), up to the first that is not, into sg:
+ * one scan finds that end, the first valid record and whether the valid
+ * ones are in seq order. In order (always, but for a signal handler's
+ * records): a stream over the map from the first valid record, the torn
+ * slots before it counted here and those after it by the merge (T1);
+ * else a sorted copy (sorted_copy counts them). sg->n == 0: nothing
+ * valid (every slot taken counted torn). *merged: the slot after the last
+ * one taken (unchanged on error). The merge checks the records against
+ * the output of earlier steps (M2: the straggler test, L4). */
 static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
                          size_t data, struct stream *sg, size_t *merged)
 {
-    size_t i = first, valid = 0;
+    size_t i = first, f = data;
     int sorted = 1;
     uint64_t last = 0, wm = ig->wm;
     for (; i < data; i++) {
@@ -1181,29 +1266,30 @@ static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
         uint64_t seq = r[i].seq;
         if (k == 0 || seq >= wm)
             break;
-        if (k >= HT_EV_KIND_COUNT)
+        if (!valid_kind(k))
             continue;
-        if (valid && seq < last)
+        if (f == data)
+            f = i;
+        else if (seq < last)
             sorted = 0;
         last = seq;
-        valid++;
     }
     memset(sg, 0, sizeof *sg);
-    size_t len = i - first;
-    uint64_t torn = 0;
-    if (!valid) {
-        torn = len; /* only invalid kinds (or none at all) */
-    } else if (valid == len && sorted) {
+    if (f == data) {
+        ig->res.torn += i - first; /* only invalid kinds (or none at all) */
+    } else if (sorted) {
+        ig->res.torn += f - first;
         sg->r = r + first;
-        sg->n = len;
-        sg->key = r[first].seq;
+        sg->pos = f - first;
+        sg->n = i - first;
+        sg->key = r[f].seq;
     } else {
-        ht_err e = validate_chunk(sg, r + first, len, &torn);
+        uint64_t torn = 0;
+        ht_err e = sorted_copy(sg, r + first, i - first, &torn);
         if (e != HT_OK)
             return e; /* nothing taken: the slots stay for finish */
+        ig->res.torn += torn;
     }
-    sg->check = 1;
-    ig->res.torn += torn;
     *merged = i;
     return HT_OK;
 }
@@ -1255,7 +1341,7 @@ ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged)
     }
     if (e == HT_OK && nseg) {
         int redo = 0;
-        e = merger_run(&ig->mg, ig->segs, nseg, &redo);
+        e = merger_run(&ig->mg, ig->segs, nseg, 1, &redo);
         if (redo)
             ig->straggler = 1;
     }
@@ -1292,8 +1378,8 @@ static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
         return e;
     ig->mg.total = ig->mg.merged;
     for (size_t i = 0; i < ns; i++)
-        ig->mg.total += s[i].end ? s[i].end : s[i].n;
-    e = merger_run(&ig->mg, s, ns, redo);
+        ig->mg.total += s[i].n - s[i].pos;
+    e = merger_run(&ig->mg, s, ns, !eager, redo);
     free_streams(s, ns);
     return e;
 }
@@ -1303,8 +1389,8 @@ static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
  *      there were none) - skipped when a step found a straggler (L4);
  *   2. after a straggler or a disordered chunk behind what steps merged:
  *      rolled back, the whole spill lazily again;
- *   3. still a redo (a disordered chunk, lazily keyed too late): rolled
- *      back, the whole spill from eagerly validated streams. */
+ *   3. still a redo (a disordered chunk, which lazy streams do not sort,
+ *      M2): rolled back, the whole spill from eagerly validated streams. */
 static ht_err merge_rest(ht_ingest *ig, int *truncated)
 {
     int live = ig->mg.merged != 0, redo = ig->straggler;
@@ -1378,7 +1464,8 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
 /* "spill-<pid>-<start>.hts" names: by pid, then start time (numbers) */
 static int spill_name_cmp(const void *x, const void *y)
 {
-    const char *a = *(const char *const *)x + 6, *b = *(const char *const *)y + 6;
+    const char *a = strrchr(*(const char *const *)x, '/') + 7;
+    const char *b = strrchr(*(const char *const *)y, '/') + 7;
     char *ea, *eb;
     unsigned long long pa = strtoull(a, &ea, 10), pb = strtoull(b, &eb, 10);
     if (pa != pb)
@@ -1390,47 +1477,92 @@ static int spill_name_cmp(const void *x, const void *y)
     return strcmp(a, b);
 }
 
-ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
-                           const struct ht_run_end *end_for_pid, int pid,
-                           ht_ingest_cb cb, void *ctx)
+/* Whether name is a spill's ("spill-" ... ".hts"), of process pid if
+ * pid > 0 ("spill-<pid>-"). */
+static int spill_name_match(const char *name, int pid)
 {
+    size_t L = strlen(name);
+    if (strncmp(name, "spill-", 6) != 0 || L < 10 ||
+        strcmp(name + L - 4, ".hts") != 0)
+        return 0;
+    if (pid <= 0)
+        return 1;
+    char *end;
+    errno = 0;
+    unsigned long long p = strtoull(name + 6, &end, 10);
+    return errno == 0 && end != name + 6 && *end == '-' &&
+           p == (unsigned long long)pid;
+}
+
+void ht_spill_list_free(char **paths, size_t n)
+{
+    if (!paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+ht_err ht_spill_list(const char *dir, int pid, char ***paths, size_t *n)
+{
+    *paths = NULL;
+    *n = 0;
     DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? HT_OK : HT_EIO;
-    /* collect names first, ingest in name order (pid, then start time) */
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
+    if (!d) {
+        if (errno == ENOENT)
+            return HT_OK;
+        ht__store_set_error("%s: %s", dir, strerror(errno));
+        return HT_EIO;
+    }
+    char **v = NULL;
+    size_t nv = 0, cap = 0;
     ht_err e = HT_OK;
+    struct dirent *de;
     while ((de = readdir(d))) {
-        size_t L = strlen(de->d_name);
-        if (strncmp(de->d_name, "spill-", 6) != 0 || L < 5 ||
-            strcmp(de->d_name + L - 4, ".hts") != 0)
+        if (!spill_name_match(de->d_name, pid))
             continue;
-        if (n == cap) {
+        if (nv == cap) {
             cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
+            char **nn = realloc(v, cap * sizeof *nn);
             if (!nn) {
                 e = HT_ENOMEM;
                 break;
             }
-            names = nn;
+            v = nn;
         }
-        if (!(names[n] = strdup(de->d_name))) {
+        size_t len = strlen(dir) + strlen(de->d_name) + 2;
+        if (!(v[nv] = malloc(len))) {
             e = HT_ENOMEM;
             break;
         }
-        n++;
+        snprintf(v[nv++], len, "%s/%s", dir, de->d_name);
     }
     closedir(d);
-    if (n > 1)
-        qsort(names, n, sizeof *names, spill_name_cmp);
+    if (e != HT_OK) {
+        ht_spill_list_free(v, nv);
+        return e;
+    }
+    if (nv > 1)
+        qsort(v, nv, sizeof *v, spill_name_cmp);
+    *paths = v;
+    *n = nv;
+    return HT_OK;
+}
+
+ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
+                           const struct ht_run_end *end_for_pid, int pid,
+                           ht_ingest_cb cb, void *ctx)
+{
+    char **names = NULL;
+    size_t n = 0;
+    ht_err e = ht_spill_list(dir, 0, &names, &n);
+    if (e != HT_OK)
+        return e;
     unsigned long handoffs = st->handoffs;
     st->rm_spill_dir = 1;
     for (size_t i = 0; e == HT_OK && i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        int spid = atoi(names[i] + 6);
+        const char *path = names[i];
+        int spid = atoi(strrchr(path, '/') + 7);
         const struct ht_run_end *end = spid == pid ? end_for_pid : NULL;
         struct ht_ingest_result res;
         ht_err r = ht_store_ingest_spill(st, path, end, 0, &res);
@@ -1439,9 +1571,7 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
         if (r == HT_ESQL || r == HT_ENOMEM)
             e = r;
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    ht_spill_list_free(names, n);
     st->rm_spill_dir = 0;
     /* only succeeds when empty; done in the background with the last
      * spill's blocks when one was handed off (release_spill) */

@@ -174,6 +174,12 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
          * (see below), so the page count no longer costs a WAL copy, and a
          * small trace's fixed tables take 16 KiB each instead of 64 KiB. */
         sqlite3_exec(st->db, "PRAGMA page_size=16384", NULL, NULL, NULL);
+        /* No syncs for the empty schema (DECISIONS 31): the journal
+         * still rolls a crashed creation back, and the first commit's
+         * sync (synchronous=NORMAL, set below) makes these pages durable
+         * with its own; only an OS crash before that can leave a trace
+         * that holds nothing unreadable. Saves four syncs (~12 ms). */
+        sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
         err = create_schema(st);
     }
     if (err != HT_OK)

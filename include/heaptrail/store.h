@@ -108,6 +108,16 @@ ht_err ht_store_ingest_dir(ht_store *st, const char *dir,
                            const struct ht_run_end *end_for_pid, int pid,
                            ht_ingest_cb cb, void *ctx);
 
+/* The spill files in dir (a trace's spill directory: ht_store_spill_dir),
+ * named "spill-<pid>-<start_ns>.hts" (include/heaptrail/spill.h), in the
+ * order ht_store_ingest_dir ingests them: by pid, then start time. pid > 0:
+ * only that process's (its first image's spill first). *paths[0..*n)
+ * ("dir/name" each) and the array are malloc'd, owned by the caller:
+ * ht_spill_list_free. A missing directory lists nothing. Errors: HT_EIO
+ * (dir unreadable), HT_ENOMEM; *paths NULL and *n 0 then. */
+ht_err ht_spill_list(const char *dir, int pid, char ***paths, size_t *n);
+void ht_spill_list_free(char **paths, size_t n); /* accepts NULL */
+
 /* Optional progress report of long operations on st (ingest): called
  * every chunk (65536 events) with the events done and expected in the
  * current spill. cb NULL: none. The CLI draws a progress bar with it. */

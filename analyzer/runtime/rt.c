@@ -769,12 +769,24 @@ struct ht__snap_slot {
 
 /* Scratch memory: MAP_NORESERVE, so only the pages touched count; extra
  * mmap flags (MAP_POPULATE for the address table, which is written all
- * over at once). */
+ * over at once). A populated map of 4 MB or more asks for transparent huge
+ * pages (THP is often in madvise mode) before it is populated: the
+ * table's probes then miss no TLB. */
 static void *ht__snap_map(uint64_t bytes, int flags)
 {
+    int huge = (flags & MAP_POPULATE) && bytes >= (4u << 20);
     void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                       (huge ? flags & ~MAP_POPULATE : flags),
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (huge) {
+        madvise(p, bytes, MADV_HUGEPAGE);
+        /* failing (before Linux 5.14): the pages fault in as written */
+        madvise(p, bytes, MADV_POPULATE_WRITE);
+    }
+    return p;
 }
 
 static void ht__snap_unmap(void *p, uint64_t bytes)
@@ -852,71 +864,159 @@ static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
     ht__snap_unmap(m, bytes);
 }
 
-/* The address table: cap slots (a power of two; 0 before the first
- * event), n used, at most half full. */
+/* The address table, in one of two forms chosen per pass:
+ *   general: 24-byte slots (struct ht__snap_slot) keeping the latest event
+ *            of every address seen, FREEs included (max seq wins);
+ *   ordered: 16-byte slots (struct ht__snap_ent: address, size) holding
+ *            only the live blocks, a FREE deleting its address (backward
+ *            shift: no tombstones). Exact only when the events arrive in
+ *            seq order, which ht__snap_pass checks (see there).
+ * cap = 1 << bits slots (bits = 0: no memory yet), n used, at most half
+ * full (linear probing; home slots: ht__snap_home). */
 struct ht__snap_tab {
-    struct ht__snap_slot *v;
-    uint64_t cap, n;
+    char *v;
+    unsigned bits;
+    uint64_t n;
 };
 
-static uint64_t ht__snap_home(uint64_t cap, uint64_t addr)
+#define HT__SNAP_FIRST_BITS 16 /* 64 K slots */
+
+/* The home slot of addr in a table of 1 << bits slots (bits >= 16): each
+ * 512-byte stretch of the heap gets a window of 32 slots chosen by the top
+ * bits of a Fibonacci hash, and within it the block's 16-byte granule,
+ * rotated by hash bits (so blocks at one offset of many stretches, e.g.
+ * page-aligned ones, spread over the window). Blocks allocated or freed
+ * one after another mostly lie near each other, so their slots share
+ * cache lines and pages (the libyaml bench's pass: 75 to 36 ms against a
+ * hash of the whole address). A stretch holds at most 16 blocks (glibc's
+ * minimum chunk is 32 bytes), at most half its window. Doubling the table
+ * sends window w to 2w or 2w + 1, so a rehash in slot order writes the new
+ * table nearly front to back. */
+static inline uint64_t ht__snap_home(unsigned bits, uint64_t addr)
 {
-    return (addr * HT__SNAP_HASH >> 17) & (cap - 1);
+    uint64_t h = (addr >> 9) * HT__SNAP_HASH;
+    return (h >> (64 - (bits - 5))) << 5 | (((addr >> 4) + (h >> 32)) & 31);
 }
 
-static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
-                                           uint64_t cap, uint64_t addr)
+static inline uint64_t ht__snap_cap(const struct ht__snap_tab *t)
 {
-    uint64_t i = ht__snap_home(cap, addr);
-    while (v[i].addr != 0 && v[i].addr != addr)
-        i = (i + 1) & (cap - 1);
-    return &v[i];
+    return t->bits ? 1ull << t->bits : 0;
 }
 
-/* Double t (to 64 K slots from none). Returns -1 without memory. */
-__attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t)
+/* The slot of addr in v (1 << bits slots of sz bytes): where it is, or the
+ * empty slot ending its probe sequence. */
+static inline __attribute__((always_inline)) uint64_t *
+ht__snap_probe(char *v, unsigned bits, size_t sz, uint64_t addr)
 {
-    uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
+    uint64_t m = (1ull << bits) - 1, i = ht__snap_home(bits, addr);
+    uint64_t *s;
+    while ((s = (uint64_t *)(void *)(v + i * sz))[0] != 0 && s[0] != addr)
+        i = (i + 1) & m;
+    return s;
+}
+
+/* Copy the sz-byte slot s to d (sz a constant: plain moves, where a
+ * memcpy of unknown size was a `rep movsb`, 18 % of the rehash). */
+static inline __attribute__((always_inline)) void
+ht__snap_copy(void *d, const void *s, size_t sz)
+{
+    for (size_t k = 0; k < sz / 8; k++)
+        ((uint64_t *)d)[k] = ((const uint64_t *)s)[k];
+}
+
+/* Move the entries of v (1 << bits slots of sz bytes) into nv (twice as
+ * many), in slot order. */
+static inline __attribute__((always_inline)) void
+ht__snap_rehash(char *nv, const char *v, unsigned bits, size_t sz)
+{
+    for (uint64_t i = 0, cap = 1ull << bits; i < cap; i++) {
+        const uint64_t *s = (const uint64_t *)(const void *)(v + i * sz);
+        if (s[0])
+            ht__snap_copy(ht__snap_probe(nv, bits + 1, sz, s[0]), s, sz);
+    }
+}
+
+/* Double t (to 64 K slots from none); sz: slot bytes (16 or 24). Returns
+ * -1 without memory. */
+__attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t,
+                                                         size_t sz)
+{
+    unsigned nbits = t->bits ? t->bits + 1 : HT__SNAP_FIRST_BITS;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
-    struct ht__snap_slot *nv = ht__snap_map(ncap * sizeof *nv, MAP_POPULATE);
+    char *nv = ht__snap_map((sz << nbits), MAP_POPULATE);
     if (!nv)
         return -1;
-    for (uint64_t i = 0; i < t->cap; i++)
-        if (t->v[i].addr)
-            *ht__snap_slot(nv, ncap, t->v[i].addr) = t->v[i];
-    ht__snap_unmap(t->v, t->cap * sizeof *t->v);
+    if (t->bits && sz == 16)
+        ht__snap_rehash(nv, t->v, t->bits, 16);
+    else if (t->bits)
+        ht__snap_rehash(nv, t->v, t->bits, 24);
+    ht__snap_unmap(t->v, sz * ht__snap_cap(t));
     t->v = nv;
-    t->cap = ncap;
+    t->bits = nbits;
     return 0;
 }
 
-/* Keep (addr, seq, size) in t if it is the latest event of addr so far.
- * Returns -1 if the table cannot grow. */
+/* Apply one event (size HT__SNAP_DEAD for a FREE) to t. ordered: the
+ * ordered form (sz 16), else the general one (sz 24). Returns -1 if the
+ * table cannot grow. */
 static inline __attribute__((always_inline)) int
-ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
+ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
               uint64_t size)
 {
-    if (__builtin_expect(2 * (t->n + 1) > t->cap, 0) && ht__snap_grow(t) != 0)
+    const size_t sz = ordered ? sizeof(struct ht__snap_ent)
+                              : sizeof(struct ht__snap_slot);
+    if (ordered && size == HT__SNAP_DEAD) {
+        if (!t->n)
+            return 0;
+        uint64_t *s = ht__snap_probe(t->v, t->bits, sz, addr);
+        if (s[0] == 0) /* not live: freed twice, or never seen allocated */
+            return 0;
+        /* backward-shift deletion: move up every later entry of the
+         * cluster that may sit at the hole (its home is not in (hole, j]) */
+        uint64_t m = ht__snap_cap(t) - 1;
+        uint64_t i = (uint64_t)((char *)s - t->v) / sz, j = i;
+        for (;;) {
+            j = (j + 1) & m;
+            uint64_t *e = (uint64_t *)(void *)(t->v + j * sz);
+            if (e[0] == 0)
+                break;
+            uint64_t h = ht__snap_home(t->bits, e[0]);
+            if (((j - h) & m) >= ((j - i) & m)) {
+                ht__snap_copy(t->v + i * sz, e, sz);
+                i = j;
+            }
+        }
+        ((uint64_t *)(void *)(t->v + i * sz))[0] = 0;
+        t->n--;
+        return 0;
+    }
+    if (__builtin_expect(2 * (t->n + 1) > ht__snap_cap(t), 0) &&
+        ht__snap_grow(t, sz) != 0)
         return -1;
-    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap, addr);
-    if (s->addr == 0) {
-        s->addr = addr;
-        s->seq = seq;
-        s->size = size;
+    uint64_t *s = ht__snap_probe(t->v, t->bits, sz, addr);
+    if (ordered) {
+        t->n += s[0] == 0;
+        s[0] = addr;
+        s[1] = size;
+    } else if (s[0] == 0) {
+        s[0] = addr;
+        s[1] = seq;
+        s[2] = size;
         t->n++;
-    } else if (seq > s->seq) {
-        s->seq = seq;
-        s->size = size;
+    } else if (seq > s[1]) {
+        s[1] = seq;
+        s[2] = size;
     }
     return 0;
 }
 
 /* Events in flight: once the table outgrows its first 64 K slots (1.5 MB,
  * about an L2), each event's home slot is prefetched when it enters and
- * probed HT__SNAP_AHEAD events later, so the misses overlap instead of
- * each stalling its event. A smaller table is probed at once: the queue
- * would only add work (pure churn has a few thousand addresses). */
+ * applied HT__SNAP_AHEAD events later (in entry order), so the misses
+ * overlap instead of each stalling its event. A smaller table is probed at
+ * once: the queue would only add work (pure churn has a few thousand
+ * addresses). */
 #define HT__SNAP_AHEAD 16
 struct ht__snap_pipe {
     struct ht__snap_slot q[HT__SNAP_AHEAD];
@@ -924,15 +1024,18 @@ struct ht__snap_pipe {
 };
 
 static inline __attribute__((always_inline)) int
-ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, uint64_t addr,
-              uint64_t seq, uint64_t size)
+ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
+              uint64_t addr, uint64_t seq, uint64_t size)
 {
-    if (t->cap <= 1u << 16) /* the queue is empty: it only fills later */
-        return ht__snap_note(t, addr, seq, size);
-    __builtin_prefetch(&t->v[ht__snap_home(t->cap, addr)], 1);
+    if (t->bits <= HT__SNAP_FIRST_BITS) /* the queue is empty: it only fills later */
+        return ht__snap_note(t, ordered, addr, seq, size);
+    __builtin_prefetch(t->v + ht__snap_home(t->bits, addr) *
+                                  (ordered ? sizeof(struct ht__snap_ent)
+                                           : sizeof(struct ht__snap_slot)),
+                       1);
     if (p->n == HT__SNAP_AHEAD) {
         const struct ht__snap_slot *e = &p->q[p->head];
-        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
+        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
             return -1;
         p->head = (p->head + 1) % HT__SNAP_AHEAD;
         p->n--;
@@ -945,12 +1048,61 @@ ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, uint64_t addr,
     return 0;
 }
 
-static int ht__snap_drain(struct ht__snap_tab *t, struct ht__snap_pipe *p)
+/* Whether spill chunk c has its disk blocks (R2: its bit is set before
+ * the chunk's first record), i.e. may be read: a hole of a full tmpfs
+ * raises SIGBUS through the map. */
+static int ht__rt_chunk_ok(uint64_t c)
 {
-    for (; p->n; p->n--, p->head = (p->head + 1) % HT__SNAP_AHEAD) {
-        const struct ht__snap_slot *e = &p->q[p->head];
-        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
-            return -1;
+    return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
+               (c % 64) & 1;
+}
+
+#define HT__SNAP_NOMEM (-1)
+#define HT__SNAP_DISORDER (-2)
+
+/* Feed the ALLOC/REALLOC/FREE records of the first nch chunks of the
+ * spill into t (empty), in slot order. In the ordered form (ordered = 1)
+ * it stops with HT__SNAP_DISORDER at the first of these records whose seq
+ * is below its predecessor's: processing in seq order with deletion on
+ * FREE leaves, per address, the effect of its latest event, exactly what
+ * the general form keeps, but only while slot order is seq order. That
+ * holds in solo mode (R6: one thread took every seq, its chunks are taken
+ * in turn and it fills each in order) except where a signal handler
+ * recorded between a seq and its slot (S4). Returns 0 or HT__SNAP_NOMEM. */
+static inline __attribute__((always_inline)) int
+ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
+{
+    const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
+    const uint64_t cr = g_hdr->chunk_records; /* not reloaded per record */
+    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
+    uint64_t last = 0;
+    for (uint64_t c = 0; c < nch; c++) {
+        if (!ht__rt_chunk_ok(c))
+            continue;
+        const struct ht_rec *r = recs + c * cr;
+        for (uint64_t i = 0; i < cr; i++, r++) {
+            /* 6 KB ahead: the next page is in the TLB before the
+             * hardware prefetcher reaches it (-20 % pass time) */
+            __builtin_prefetch(r + 128);
+            unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
+            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
+                r->a == 0)
+                continue;
+            uint64_t seq = r->seq;
+            if (ordered) {
+                if (seq < last)
+                    return HT__SNAP_DISORDER;
+                last = seq;
+            }
+            if (ht__snap_push(t, &pipe, ordered, r->a, seq,
+                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
+                return HT__SNAP_NOMEM;
+        }
+    }
+    for (; pipe.n; pipe.n--, pipe.head = (pipe.head + 1) % HT__SNAP_AHEAD) {
+        const struct ht__snap_slot *e = &pipe.q[pipe.head];
+        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
+            return HT__SNAP_NOMEM;
     }
     return 0;
 }
@@ -1016,15 +1168,6 @@ static void ht__snap_scan(struct ht__snap_live *l, uint64_t lo,
         if (ht__snap_find(l, v))
             ht__rt_record(HT_EV_EDGE, 0, p, v, 0, 0);
     }
-}
-
-/* Whether spill chunk c has its disk blocks (R2: its bit is set before
- * the chunk's first record), i.e. may be read: a hole of a full tmpfs
- * raises SIGBUS through the map. */
-static int ht__rt_chunk_ok(uint64_t c)
-{
-    return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
-               (c % 64) & 1;
 }
 
 /* Parse one /proc/self/maps line [q, end): "lo-hi perms ...". Returns 1
@@ -1224,59 +1367,46 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     uint64_t nch = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
     if (nch > h->max_chunks)
         nch = h->max_chunks;
-    const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
     struct ht__snap_tab t = {0};
-    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
     struct ht__snap_live l = {0};
-    uint64_t live_bytes = 0;
-    const uint64_t cr = h->chunk_records; /* not reloaded per record */
-    for (uint64_t c = 0; c < nch; c++) {
-        if (!ht__rt_chunk_ok(c))
-            continue;
-        const struct ht_rec *r = recs + c * cr;
-        for (uint64_t i = 0; i < cr; i++, r++) {
-            /* 6 KB ahead: the next page is in the TLB before the
-             * hardware prefetcher reaches it (-20 % pass time) */
-            __builtin_prefetch(r + 128);
-            unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
-            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
-                r->a == 0)
-                continue;
-            if (ht__snap_push(&t, &pipe, r->a, r->seq,
-                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
-                goto out;
-        }
+    /* solo so far (R6: read after this thread's SNAPSHOT took its seq) */
+    int ordered = __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
+    int rc = ordered ? ht__snap_pass(&t, 1, nch) : HT__SNAP_DISORDER;
+    if (rc == HT__SNAP_DISORDER) {
+        ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * ht__snap_cap(&t));
+        t = (struct ht__snap_tab){0};
+        ordered = 0;
+        rc = ht__snap_pass(&t, 0, nch);
     }
-    if (ht__snap_drain(&t, &pipe) != 0)
+    const size_t sz = ordered ? sizeof(struct ht__snap_ent)
+                              : sizeof(struct ht__snap_slot);
+    const uint64_t tab_bytes = sz * ht__snap_cap(&t);
+    if (rc != 0 || t.n == 0) /* no memory; nothing a root could point to */
         goto out;
-    /* the sorted array of live blocks (key = addr, a = size) */
-    for (uint64_t i = 0; i < t.cap; i++)
-        l.n += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
-    live_bytes = (l.n + 1) * sizeof *l.v;
-    if (!(l.v = ht__snap_map(live_bytes, 0)))
-        goto out;
-    l.n = 0;
-    for (uint64_t i = 0; i < t.cap; i++)
-        if (t.v[i].addr && t.v[i].size != HT__SNAP_DEAD) {
-            l.v[l.n].key = t.v[i].addr;
-            l.v[l.n].a = t.v[i].size;
-            l.n++;
-        }
-    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
-    t.v = NULL;
-    ht__snap_sort_keys(l.v, l.n);
+    /* The live blocks (key = addr, a = size), compacted in place in the
+     * table's memory (entry j of 16 bytes lands at or before slot j's
+     * start), and the range of their bytes, in one pass. */
+    l.v = (struct ht__snap_ent *)(void *)t.v;
     l.lo = UINT64_MAX;
-    for (uint64_t i = 0; i < l.n; i++) {
-        uint64_t k = l.v[i].key, e = k + l.v[i].a - 1;
-        if (l.v[i].a == 0)
+    for (uint64_t i = 0, cap = ht__snap_cap(&t); i < cap; i++) {
+        const uint64_t *s = (const uint64_t *)(void *)(t.v + i * sz);
+        uint64_t k = s[0], a = s[ordered ? 1 : 2];
+        if (k == 0 || a == HT__SNAP_DEAD)
+            continue;
+        l.v[l.n].key = k;
+        l.v[l.n].a = a;
+        l.n++;
+        uint64_t e = k + a - 1;
+        if (a == 0)
             continue;
         if (e < k) /* wraps */
             e = UINT64_MAX;
         l.lo = k < l.lo ? k : l.lo;
         l.last = e > l.last ? e : l.last;
     }
-    if (l.n == 0) /* nothing a root could point to */
+    if (l.n == 0)
         goto out;
+    ht__snap_sort_keys(l.v, l.n);
     uint32_t nmod = __atomic_load_n(&h->nmodules, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < nmod && i < HT_SPILL_MAX_MODULES; i++)
         if (h->modules[i].data_hi > h->modules[i].data_lo)
@@ -1290,8 +1420,7 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     for (uint64_t i = 0; i < l.n; i++)
         ht__snap_scan(&l, l.v[i].key, l.v[i].key + l.v[i].a);
 out:
-    ht__snap_unmap(l.v, live_bytes);
-    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
+    ht__snap_unmap(t.v, tab_bytes); /* l.v lives there */
 }
 
 /* Snapshot with the calling thread's registers and stack (from this frame

@@ -871,47 +871,47 @@ static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
  *            only the live blocks, a FREE deleting its address (backward
  *            shift: no tombstones). Exact only when the events arrive in
  *            seq order, which ht__snap_pass checks (see there).
- * cap = 1 << bits slots (bits = 0: no memory yet), n used, at most half
- * full (linear probing; home slots: ht__snap_home). */
+ * Linear probing, home slots from ht__snap_home; at most half full. The
+ * pass keeps the table in a local that never escapes (ht__snap_grow takes
+ * and returns it by value), so its fields stay in registers: through a
+ * pointer, every store into a slot (a uint64_t) made the compiler reload
+ * them. */
 struct ht__snap_tab {
     char *v;
-    unsigned bits;
-    uint64_t n;
+    uint64_t cap;   /* slots, a power of two (0: no memory yet) */
+    uint64_t lim;   /* cap / 2: inserting at n == lim doubles first */
+    uint64_t n;     /* slots used */
+    unsigned shift; /* 64 - log2(cap / 32): ht__snap_home */
 };
 
-#define HT__SNAP_FIRST_BITS 16 /* 64 K slots */
+#define HT__SNAP_FIRST_CAP (1u << 16) /* 64 K slots */
 
-/* The home slot of addr in a table of 1 << bits slots (bits >= 16): each
- * 512-byte stretch of the heap gets a window of 32 slots chosen by the top
- * bits of a Fibonacci hash, and within it the block's 16-byte granule,
- * rotated by hash bits (so blocks at one offset of many stretches, e.g.
- * page-aligned ones, spread over the window). Blocks allocated or freed
- * one after another mostly lie near each other, so their slots share
- * cache lines and pages (the libyaml bench's pass: 75 to 36 ms against a
- * hash of the whole address). A stretch holds at most 16 blocks (glibc's
- * minimum chunk is 32 bytes), at most half its window. Doubling the table
- * sends window w to 2w or 2w + 1, so a rehash in slot order writes the new
- * table nearly front to back. */
-static inline uint64_t ht__snap_home(unsigned bits, uint64_t addr)
+/* The home slot of addr (shift: the table's): each 512-byte stretch of
+ * the heap gets a window of 32 slots chosen by the top bits of a Fibonacci
+ * hash, and within it the block's 16-byte granule, rotated by hash bits
+ * (so blocks at one offset of many stretches, e.g. page-aligned ones,
+ * spread over the window). Blocks allocated or freed one after another
+ * mostly lie near each other, so their slots share cache lines and pages
+ * (the libyaml bench's pass: 75 to 36 ms against a hash of the whole
+ * address). A stretch holds at most 16 blocks (glibc's minimum chunk is 32
+ * bytes), at most half its window. Doubling the table sends window w to 2w
+ * or 2w + 1, so a rehash in slot order writes the new table nearly front
+ * to back. */
+static inline uint64_t ht__snap_home(unsigned shift, uint64_t addr)
 {
     uint64_t h = (addr >> 9) * HT__SNAP_HASH;
-    return (h >> (64 - (bits - 5))) << 5 | (((addr >> 4) + (h >> 32)) & 31);
+    return (h >> shift) << 5 | (((addr >> 4) + (h >> 32)) & 31);
 }
 
-static inline uint64_t ht__snap_cap(const struct ht__snap_tab *t)
-{
-    return t->bits ? 1ull << t->bits : 0;
-}
-
-/* The slot of addr in v (1 << bits slots of sz bytes): where it is, or the
- * empty slot ending its probe sequence. */
+/* The slot of addr in t's slots of sz bytes: where it is, or the empty
+ * slot ending its probe sequence. */
 static inline __attribute__((always_inline)) uint64_t *
-ht__snap_probe(char *v, unsigned bits, size_t sz, uint64_t addr)
+ht__snap_probe(const struct ht__snap_tab *t, size_t sz, uint64_t addr)
 {
-    uint64_t m = (1ull << bits) - 1, i = ht__snap_home(bits, addr);
+    uint64_t i = ht__snap_home(t->shift, addr);
     uint64_t *s;
-    while ((s = (uint64_t *)(void *)(v + i * sz))[0] != 0 && s[0] != addr)
-        i = (i + 1) & m;
+    while ((s = (uint64_t *)(void *)(t->v + i * sz))[0] != 0 && s[0] != addr)
+        i = (i + 1) & (t->cap - 1);
     return s;
 }
 
@@ -924,37 +924,37 @@ ht__snap_copy(void *d, const void *s, size_t sz)
         ((uint64_t *)d)[k] = ((const uint64_t *)s)[k];
 }
 
-/* Move the entries of v (1 << bits slots of sz bytes) into nv (twice as
- * many), in slot order. */
+/* Move the entries of t into nt (empty, twice as many slots of sz bytes),
+ * in slot order. */
 static inline __attribute__((always_inline)) void
-ht__snap_rehash(char *nv, const char *v, unsigned bits, size_t sz)
+ht__snap_rehash(const struct ht__snap_tab *nt, const struct ht__snap_tab *t,
+                size_t sz)
 {
-    for (uint64_t i = 0, cap = 1ull << bits; i < cap; i++) {
-        const uint64_t *s = (const uint64_t *)(const void *)(v + i * sz);
+    for (uint64_t i = 0; i < t->cap; i++) {
+        const uint64_t *s = (const uint64_t *)(const void *)(t->v + i * sz);
         if (s[0])
-            ht__snap_copy(ht__snap_probe(nv, bits + 1, sz, s[0]), s, sz);
+            ht__snap_copy(ht__snap_probe(nt, sz, s[0]), s, sz);
     }
 }
 
-/* Double t (to 64 K slots from none); sz: slot bytes (16 or 24). Returns
- * -1 without memory. */
-__attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t,
-                                                         size_t sz)
+/* t doubled (to 64 K slots from none); sz: slot bytes (16 or 24). Without
+ * memory, t unchanged (still full: n == lim). */
+__attribute__((noinline, cold)) static struct ht__snap_tab
+ht__snap_grow(struct ht__snap_tab t, size_t sz)
 {
-    unsigned nbits = t->bits ? t->bits + 1 : HT__SNAP_FIRST_BITS;
+    struct ht__snap_tab nt = {NULL, t.cap ? 2 * t.cap : HT__SNAP_FIRST_CAP, 0,
+                              t.n, t.cap ? t.shift - 1 : 64 - 16 + 5};
+    nt.lim = nt.cap / 2;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
-    char *nv = ht__snap_map((sz << nbits), MAP_POPULATE);
-    if (!nv)
-        return -1;
-    if (t->bits && sz == 16)
-        ht__snap_rehash(nv, t->v, t->bits, 16);
-    else if (t->bits)
-        ht__snap_rehash(nv, t->v, t->bits, 24);
-    ht__snap_unmap(t->v, sz * ht__snap_cap(t));
-    t->v = nv;
-    t->bits = nbits;
-    return 0;
+    if (!(nt.v = ht__snap_map(sz * nt.cap, MAP_POPULATE)))
+        return t;
+    if (sz == 16)
+        ht__snap_rehash(&nt, &t, 16);
+    else
+        ht__snap_rehash(&nt, &t, 24);
+    ht__snap_unmap(t.v, sz * t.cap);
+    return nt;
 }
 
 /* Apply one event (size HT__SNAP_DEAD for a FREE) to t. ordered: the
@@ -969,19 +969,19 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
     if (ordered && size == HT__SNAP_DEAD) {
         if (!t->n)
             return 0;
-        uint64_t *s = ht__snap_probe(t->v, t->bits, sz, addr);
+        uint64_t *s = ht__snap_probe(t, sz, addr);
         if (s[0] == 0) /* not live: freed twice, or never seen allocated */
             return 0;
         /* backward-shift deletion: move up every later entry of the
          * cluster that may sit at the hole (its home is not in (hole, j]) */
-        uint64_t m = ht__snap_cap(t) - 1;
+        uint64_t m = t->cap - 1;
         uint64_t i = (uint64_t)((char *)s - t->v) / sz, j = i;
         for (;;) {
             j = (j + 1) & m;
             uint64_t *e = (uint64_t *)(void *)(t->v + j * sz);
             if (e[0] == 0)
                 break;
-            uint64_t h = ht__snap_home(t->bits, e[0]);
+            uint64_t h = ht__snap_home(t->shift, e[0]);
             if (((j - h) & m) >= ((j - i) & m)) {
                 ht__snap_copy(t->v + i * sz, e, sz);
                 i = j;
@@ -991,10 +991,12 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
         t->n--;
         return 0;
     }
-    if (__builtin_expect(2 * (t->n + 1) > ht__snap_cap(t), 0) &&
-        ht__snap_grow(t, sz) != 0)
-        return -1;
-    uint64_t *s = ht__snap_probe(t->v, t->bits, sz, addr);
+    if (__builtin_expect(t->n >= t->lim, 0)) {
+        *t = ht__snap_grow(*t, sz);
+        if (t->n >= t->lim)
+            return -1;
+    }
+    uint64_t *s = ht__snap_probe(t, sz, addr);
     if (ordered) {
         t->n += s[0] == 0;
         s[0] = addr;
@@ -1027,9 +1029,9 @@ static inline __attribute__((always_inline)) int
 ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
               uint64_t addr, uint64_t seq, uint64_t size)
 {
-    if (t->bits <= HT__SNAP_FIRST_BITS) /* the queue is empty: it only fills later */
+    if (t->cap <= HT__SNAP_FIRST_CAP) /* the queue is empty: it only fills later */
         return ht__snap_note(t, ordered, addr, seq, size);
-    __builtin_prefetch(t->v + ht__snap_home(t->bits, addr) *
+    __builtin_prefetch(t->v + ht__snap_home(t->shift, addr) *
                                   (ordered ? sizeof(struct ht__snap_ent)
                                            : sizeof(struct ht__snap_slot)),
                        1);
@@ -1373,14 +1375,14 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     int ordered = __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
     int rc = ordered ? ht__snap_pass(&t, 1, nch) : HT__SNAP_DISORDER;
     if (rc == HT__SNAP_DISORDER) {
-        ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * ht__snap_cap(&t));
+        ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * t.cap);
         t = (struct ht__snap_tab){0};
         ordered = 0;
         rc = ht__snap_pass(&t, 0, nch);
     }
     const size_t sz = ordered ? sizeof(struct ht__snap_ent)
                               : sizeof(struct ht__snap_slot);
-    const uint64_t tab_bytes = sz * ht__snap_cap(&t);
+    const uint64_t tab_bytes = sz * t.cap;
     if (rc != 0 || t.n == 0) /* no memory; nothing a root could point to */
         goto out;
     /* The live blocks (key = addr, a = size), compacted in place in the
@@ -1388,7 +1390,7 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
      * start), and the range of their bytes, in one pass. */
     l.v = (struct ht__snap_ent *)(void *)t.v;
     l.lo = UINT64_MAX;
-    for (uint64_t i = 0, cap = ht__snap_cap(&t); i < cap; i++) {
+    for (uint64_t i = 0; i < t.cap; i++) {
         const uint64_t *s = (const uint64_t *)(void *)(t.v + i * sz);
         uint64_t k = s[0], a = s[ordered ? 1 : 2];
         if (k == 0 || a == HT__SNAP_DEAD)

@@ -4,18 +4,24 @@
  * Design. Every event becomes one struct ht_rec in a MAP_SHARED spill file
  * (include/heaptrail/spill.h). Each thread owns the chunk it is filling; its
  * position is one TLS uint64 (chunk index + 1) << 32 | next slot, advanced
- * with a CAS so that a signal handler interrupting the recorder at any point
- * takes a different slot and still records its events. The recorder never
- * calls a wrapped function (no malloc, no stdio): only raw syscalls and libc
- * functions that do not allocate through the wrapped symbols.
+ * with one unlocked xadd (R2) so that a signal handler interrupting the
+ * recorder at any point takes a different slot and still records its
+ * events. The recorder never calls a wrapped function (no malloc, no
+ * stdio): only raw syscalls and libc functions that do not allocate
+ * through the wrapped symbols.
  *
  * Invariants:
  *   R1. g_ready == HT__RT_READY implies g_hdr/g_chunks map a complete spill
  *       file whose magic is set and whose state is RUNNING/EXECED/EXITED.
- *   R2. t_cur == 0, or its chunk index c (= t_cur >> 32, minus 1) is below
- *       g_hdr->max_chunks, was handed out to this thread by next_chunk and
- *       has had its disk blocks allocated (fallocate) and its bit set in
- *       g_chunk_ok; position <= chunk_records.
+ *   R2. t_cur >> 32 == 0 (no chunk yet), or its chunk index c (= t_cur >>
+ *       32, minus 1) is below g_hdr->max_chunks, was handed out to this
+ *       thread by next_chunk and has had its disk blocks allocated
+ *       (fallocate) and its bit set in g_chunk_ok; position <=
+ *       chunk_records. A reservation takes its position with one unlocked
+ *       xadd on t_cur (so a signal handler interrupting the recorder at any
+ *       point takes another one); one that finds no chunk or a full one
+ *       (position at most chunk_records + 1 per reservation in progress)
+ *       swaps in a fresh chunk or undoes its increment (ht__rt_refill).
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
  *       free honour spill invariant S3. A moving realloc takes one seq
@@ -258,7 +264,9 @@ static inline __attribute__((always_inline)) int ht__rt_active(void)
     return ht__rt_active_slow(st);
 }
 
-/* Fetch-and-add without the lock prefix (R6: solo thread only). */
+/* Fetch-and-add of 1 without the lock prefix: atomic with respect to the
+ * calling thread's signal handlers only (R2: t_cur; R6: the solo thread's
+ * seqs). */
 static inline uint64_t ht__rt_xadd_local(uint64_t *p)
 {
 #if defined(__x86_64__)
@@ -327,18 +335,23 @@ static void ht__rt_solo_start(void)
     }
 }
 
-/* The calling thread needs a chunk (t_cur was cur: none yet, or full).
+/* The calling thread needs a chunk: its reservation took position cur
+ * (t_cur is now cur + 1), but there was no chunk yet or it was full.
  * Returns 1 to retry the reservation, 0 if the event overflows (R4). */
 __attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur)
 {
+    uint64_t now = cur + 1;
     uint64_t fresh = ht__rt_new_chunk();
     if (fresh == 0) {
         __atomic_fetch_add(&g_hdr->overflow_events, 1, __ATOMIC_RELAXED);
+        /* undo the increment, so that overflowing events never carry the
+         * position into the chunk index */
+        ht__rt_cas_local(&t_cur, &now, cur);
         return 0;
     }
     /* If a signal handler replaced t_cur meanwhile, the fresh chunk stays
      * unused (all kind == 0) and we retry with the handler's. */
-    ht__rt_cas_local(&t_cur, &cur, fresh);
+    ht__rt_cas_local(&t_cur, &now, fresh);
     return 1;
 }
 
@@ -359,15 +372,14 @@ ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
         return;
     uint64_t cur, slot;
     for (;;) {
-        cur = __atomic_load_n(&t_cur, __ATOMIC_RELAXED);
-        if (__builtin_expect(cur == 0 || (cur & 0xffffffffu) >=
-                                             HT_SPILL_CHUNK_RECORDS, 0)) {
-            if (!ht__rt_refill(cur))
-                return;
-            continue;
-        }
-        if (ht__rt_cas_local(&t_cur, &cur, cur + 1))
+        /* one instruction takes the position, so a signal handler that
+         * interrupts before or after it takes another one (R2) */
+        cur = ht__rt_xadd_local(&t_cur);
+        if (__builtin_expect((cur >> 32) != 0 && (cur & 0xffffffffu) <
+                                                     HT_SPILL_CHUNK_RECORDS, 1))
             break;
+        if (!ht__rt_refill(cur))
+            return;
     }
     slot = ((cur >> 32) - 1) * HT_SPILL_CHUNK_RECORDS + (cur & 0xffffffffu);
     struct ht_rec *r = (struct ht_rec *)g_chunks + slot;

@@ -753,9 +753,12 @@ static void ht__rt_atfork_child(void)
  * and S4 disorder do not matter. One pass over the spill's records in slot
  * order feeds an mmap'd open-addressing table keyed by address that keeps
  * the latest event per address: time linear in events, memory in distinct
- * addresses. The table outgrows the caches (432 K addresses: 24 MB), so
- * each event's home slot is prefetched HT__SNAP_AHEAD events before it is
- * probed, overlapping the misses. (Partitioning the events into hash
+ * addresses. In solo mode (R6) slot order is seq order (checked as it
+ * goes; ht__snap_pass), so the table holds the live blocks only. The
+ * table outgrows the caches (libyaml: 432 K live blocks, 16 MB), so each
+ * event's home slot is prefetched HT__SNAP_AHEAD events before it is
+ * probed, overlapping the misses, and home slots keep neighbouring blocks
+ * together (ht__snap_home). (Partitioning the events into hash
  * buckets resolved by cache-sized tables was built and measured slower:
  * it writes, faults in and reads back 24 bytes per event, 46 MB for the
  * 1.94 M events of the libyaml bench; docs/DECISIONS.md 25.) Only chunks

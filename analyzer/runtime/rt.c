@@ -786,7 +786,8 @@ struct ht__snap_slot {
  * mmap flags (MAP_POPULATE for the address table, which is written all
  * over at once). A populated map of 4 MB or more asks for transparent huge
  * pages (THP is often in madvise mode) before it is populated: the
- * table's probes then miss no TLB. */
+ * table's probes then miss no TLB (libyaml's pass -8 ms; with THP defrag
+ * `madvise` a fault may compact memory first, docs/DECISIONS.md 25). */
 static void *ht__snap_map(uint64_t bytes, int flags)
 {
     int huge = (flags & MAP_POPULATE) && bytes >= (4u << 20);

@@ -4,6 +4,11 @@
  * by g_live[]. A second thread allocates 64 blocks that the main thread
  * frees: their FREEs (main's chunk) come before their ALLOCs (the thread's
  * later chunk) in spill order, so only "latest seq wins" finds them dead.
+ * With the argument "solo" no thread is started, so the runtime stays in
+ * solo mode (rt.c R6) and the snapshot takes its ordered pass. Both modes
+ * also reuse freed addresses (some freed again), free blocks by
+ * realloc(p, 0), and free pointers the recorder never saw allocated
+ * (asprintf's, allocated inside libc) and NULL.
  * Freed addresses that no live block covers are kept in g_stale[]: the
  * snapshot must record no edge from there. The bookkeeping of every
  * address lives in an mmap'd area, which the snapshot does not scan.
@@ -20,9 +25,10 @@
 
 #define N 60000
 #define NT 64
+#define NU 100 /* frees of unknown pointers */
 
 void *g_live[N];
-uintptr_t g_stale[N + N / 3 + NT];
+uintptr_t g_stale[2 * N + NT + NU];
 static char g_obuf[1 << 20];
 
 struct range {
@@ -61,16 +67,17 @@ static void *thread_alloc(void *arg)
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int solo = argc > 1 && !strcmp(argv[1], "solo");
     setvbuf(stdout, g_obuf, _IOFBF, sizeof g_obuf);
     /* bookkeeping outside every scanned range */
-    size_t bk = sizeof(uintptr_t) * (2 * N + NT) + sizeof(struct range) * N;
+    size_t bk = sizeof(uintptr_t) * (2 * N + NT + NU) + sizeof(struct range) * N;
     uintptr_t *freed = mmap(NULL, bk, PROT_READ | PROT_WRITE,
                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (freed == MAP_FAILED)
         return 1;
-    struct range *live = (struct range *)(freed + 2 * N + NT);
+    struct range *live = (struct range *)(freed + 2 * N + NT + NU);
     size_t nfreed = 0, nlive = 0, moved = 0, tfreed = 0;
     void **all = mmap(NULL, sizeof(void *) * N, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -79,10 +86,10 @@ int main(void)
     /* first: libc's own blocks for the thread predate every freed
      * address below */
     pthread_t t;
-    if (pthread_create(&t, NULL, thread_alloc, NULL) != 0 ||
-        pthread_join(t, NULL) != 0)
+    if (!solo && (pthread_create(&t, NULL, thread_alloc, NULL) != 0 ||
+                  pthread_join(t, NULL) != 0))
         return 1;
-    for (int i = 0; i < NT; i++) {
+    for (int i = 0; i < NT && !solo; i++) {
         freed[nfreed++] = (uintptr_t)g_tblocks[i];
         free(g_tblocks[i]);
         g_tblocks[i] = NULL;
@@ -97,8 +104,36 @@ int main(void)
             free(all[i]);
             all[i] = NULL;
         }
+    /* freed addresses reused (malloc hands them out again), half of
+     * them freed again */
+    for (int i = 1; i < N; i += 6) {
+        all[i] = malloc(24);
+        memset(all[i], 0, 24);
+        if (i % 12 == 1) {
+            freed[nfreed++] = (uintptr_t)all[i];
+            free(all[i]);
+            all[i] = NULL;
+        }
+    }
+    /* freed by realloc(p, 0) (a FREE) */
+    volatile size_t zero = 0;
+    for (int i = 21; i < N; i += 42) {
+        freed[nfreed++] = (uintptr_t)all[i];
+        all[i] = realloc(all[i], zero);
+        if (all[i])
+            return 1;
+    }
+    /* blocks the recorder never saw allocated, and NULL */
+    for (int i = 0; i < NU; i++) {
+        char *s;
+        if (asprintf(&s, "unknown %d", i) < 0)
+            return 1;
+        freed[nfreed++] = (uintptr_t)s;
+        free(s);
+    }
+    free(NULL);
     for (int i = 0; i < N; i += 3)
-        if (i % 15 == 0) {
+        if (i % 15 == 0 && all[i]) {
             uintptr_t old = (uintptr_t)all[i];
             all[i] = realloc(all[i], 4096);
             if ((uintptr_t)all[i] != old) {
@@ -123,7 +158,7 @@ int main(void)
     for (size_t i = 0; i < nfreed; i++)
         if (!covered(live, nlive, freed[i])) {
             g_stale[nstale++] = freed[i];
-            tfreed += i < NT;
+            tfreed += !solo && i < NT;
         }
     printf("stale %p %zu\nmoved %zu\ntfreed %zu\n", (void *)g_stale, nstale,
            moved, tfreed);

@@ -4,18 +4,24 @@
  * Design. Every event becomes one struct ht_rec in a MAP_SHARED spill file
  * (include/heaptrail/spill.h). Each thread owns the chunk it is filling; its
  * position is one TLS uint64 (chunk index + 1) << 32 | next slot, advanced
- * with a CAS so that a signal handler interrupting the recorder at any point
- * takes a different slot and still records its events. The recorder never
- * calls a wrapped function (no malloc, no stdio): only raw syscalls and libc
- * functions that do not allocate through the wrapped symbols.
+ * with one unlocked xadd (R2) so that a signal handler interrupting the
+ * recorder at any point takes a different slot and still records its
+ * events. The recorder never calls a wrapped function (no malloc, no
+ * stdio): only raw syscalls and libc functions that do not allocate
+ * through the wrapped symbols.
  *
  * Invariants:
  *   R1. g_ready == HT__RT_READY implies g_hdr/g_chunks map a complete spill
  *       file whose magic is set and whose state is RUNNING/EXECED/EXITED.
- *   R2. t_cur == 0, or its chunk index c (= t_cur >> 32, minus 1) is below
- *       g_hdr->max_chunks, was handed out to this thread by next_chunk and
- *       has had its disk blocks allocated (fallocate) and its bit set in
- *       g_chunk_ok; position <= chunk_records.
+ *   R2. t_cur >> 32 == 0 (no chunk yet), or its chunk index c (= t_cur >>
+ *       32, minus 1) is below g_hdr->max_chunks, was handed out to this
+ *       thread by next_chunk and has had its disk blocks allocated
+ *       (fallocate) and its bit set in g_chunk_ok; position <=
+ *       chunk_records. A reservation takes its position with one unlocked
+ *       xadd on t_cur (so a signal handler interrupting the recorder at any
+ *       point takes another one); one that finds no chunk or a full one
+ *       (position at most chunk_records + 1 per reservation in progress)
+ *       swaps in a fresh chunk or undoes its increment (ht__rt_refill).
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
  *       free honour spill invariant S3. A moving realloc takes one seq
@@ -258,7 +264,9 @@ static inline __attribute__((always_inline)) int ht__rt_active(void)
     return ht__rt_active_slow(st);
 }
 
-/* Fetch-and-add without the lock prefix (R6: solo thread only). */
+/* Fetch-and-add of 1 without the lock prefix: atomic with respect to the
+ * calling thread's signal handlers only (R2: t_cur; R6: the solo thread's
+ * seqs). */
 static inline uint64_t ht__rt_xadd_local(uint64_t *p)
 {
 #if defined(__x86_64__)
@@ -327,18 +335,23 @@ static void ht__rt_solo_start(void)
     }
 }
 
-/* The calling thread needs a chunk (t_cur was cur: none yet, or full).
+/* The calling thread needs a chunk: its reservation took position cur
+ * (t_cur is now cur + 1), but there was no chunk yet or it was full.
  * Returns 1 to retry the reservation, 0 if the event overflows (R4). */
 __attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur)
 {
+    uint64_t now = cur + 1;
     uint64_t fresh = ht__rt_new_chunk();
     if (fresh == 0) {
         __atomic_fetch_add(&g_hdr->overflow_events, 1, __ATOMIC_RELAXED);
+        /* undo the increment, so that overflowing events never carry the
+         * position into the chunk index */
+        ht__rt_cas_local(&t_cur, &now, cur);
         return 0;
     }
     /* If a signal handler replaced t_cur meanwhile, the fresh chunk stays
      * unused (all kind == 0) and we retry with the handler's. */
-    ht__rt_cas_local(&t_cur, &cur, fresh);
+    ht__rt_cas_local(&t_cur, &now, fresh);
     return 1;
 }
 
@@ -359,15 +372,14 @@ ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
         return;
     uint64_t cur, slot;
     for (;;) {
-        cur = __atomic_load_n(&t_cur, __ATOMIC_RELAXED);
-        if (__builtin_expect(cur == 0 || (cur & 0xffffffffu) >=
-                                             HT_SPILL_CHUNK_RECORDS, 0)) {
-            if (!ht__rt_refill(cur))
-                return;
-            continue;
-        }
-        if (ht__rt_cas_local(&t_cur, &cur, cur + 1))
+        /* one instruction takes the position, so a signal handler that
+         * interrupts before or after it takes another one (R2) */
+        cur = ht__rt_xadd_local(&t_cur);
+        if (__builtin_expect((cur >> 32) != 0 && (cur & 0xffffffffu) <
+                                                     HT_SPILL_CHUNK_RECORDS, 1))
             break;
+        if (!ht__rt_refill(cur))
+            return;
     }
     slot = ((cur >> 32) - 1) * HT_SPILL_CHUNK_RECORDS + (cur & 0xffffffffu);
     struct ht_rec *r = (struct ht_rec *)g_chunks + slot;
@@ -741,9 +753,12 @@ static void ht__rt_atfork_child(void)
  * and S4 disorder do not matter. One pass over the spill's records in slot
  * order feeds an mmap'd open-addressing table keyed by address that keeps
  * the latest event per address: time linear in events, memory in distinct
- * addresses. The table outgrows the caches (432 K addresses: 24 MB), so
- * each event's home slot is prefetched HT__SNAP_AHEAD events before it is
- * probed, overlapping the misses. (Partitioning the events into hash
+ * addresses. In solo mode (R6) slot order is seq order (checked as it
+ * goes; ht__snap_pass), so the table holds the live blocks only. The
+ * table outgrows the caches (libyaml: 432 K live blocks, 16 MB), so each
+ * event's home slot is prefetched HT__SNAP_AHEAD events before it is
+ * probed, overlapping the misses, and home slots keep neighbouring blocks
+ * together (ht__snap_home). (Partitioning the events into hash
  * buckets resolved by cache-sized tables was built and measured slower:
  * it writes, faults in and reads back 24 bytes per event, 46 MB for the
  * 1.94 M events of the libyaml bench; docs/DECISIONS.md 25.) Only chunks
@@ -769,12 +784,25 @@ struct ht__snap_slot {
 
 /* Scratch memory: MAP_NORESERVE, so only the pages touched count; extra
  * mmap flags (MAP_POPULATE for the address table, which is written all
- * over at once). */
+ * over at once). A populated map of 4 MB or more asks for transparent huge
+ * pages (THP is often in madvise mode) before it is populated: the
+ * table's probes then miss no TLB (libyaml's pass -8 ms; with THP defrag
+ * `madvise` a fault may compact memory first, docs/DECISIONS.md 25). */
 static void *ht__snap_map(uint64_t bytes, int flags)
 {
+    int huge = (flags & MAP_POPULATE) && bytes >= (4u << 20);
     void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                       (huge ? flags & ~MAP_POPULATE : flags),
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (huge) {
+        madvise(p, bytes, MADV_HUGEPAGE);
+        /* failing (before Linux 5.14): the pages fault in as written */
+        madvise(p, bytes, MADV_POPULATE_WRITE);
+    }
+    return p;
 }
 
 static void ht__snap_unmap(void *p, uint64_t bytes)
@@ -852,71 +880,161 @@ static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
     ht__snap_unmap(m, bytes);
 }
 
-/* The address table: cap slots (a power of two; 0 before the first
- * event), n used, at most half full. */
+/* The address table, in one of two forms chosen per pass:
+ *   general: 24-byte slots (struct ht__snap_slot) keeping the latest event
+ *            of every address seen, FREEs included (max seq wins);
+ *   ordered: 16-byte slots (struct ht__snap_ent: address, size) holding
+ *            only the live blocks, a FREE deleting its address (backward
+ *            shift: no tombstones). Exact only when the events arrive in
+ *            seq order, which ht__snap_pass checks (see there).
+ * Linear probing, home slots from ht__snap_home; at most half full. The
+ * pass keeps the table in a local that never escapes (ht__snap_grow takes
+ * and returns it by value), so its fields stay in registers: through a
+ * pointer, every store into a slot (a uint64_t) made the compiler reload
+ * them. */
 struct ht__snap_tab {
-    struct ht__snap_slot *v;
-    uint64_t cap, n;
+    char *v;
+    uint64_t cap;   /* slots, a power of two (0: no memory yet) */
+    uint64_t lim;   /* cap / 2: inserting at n == lim doubles first */
+    uint64_t n;     /* slots used */
+    unsigned shift; /* 64 - log2(cap / 32): ht__snap_home */
 };
 
-static uint64_t ht__snap_home(uint64_t cap, uint64_t addr)
+#define HT__SNAP_FIRST_CAP (1u << 16) /* 64 K slots */
+
+/* The home slot of addr (shift: the table's): each 512-byte stretch of
+ * the heap gets a window of 32 slots chosen by the top bits of a Fibonacci
+ * hash, and within it the block's 16-byte granule, rotated by hash bits
+ * (so blocks at one offset of many stretches, e.g. page-aligned ones,
+ * spread over the window). Blocks allocated or freed one after another
+ * mostly lie near each other, so their slots share cache lines and pages
+ * (the libyaml bench's pass: 75 to 36 ms against a hash of the whole
+ * address). A stretch holds at most 16 blocks (glibc's minimum chunk is 32
+ * bytes), at most half its window. Doubling the table sends window w to 2w
+ * or 2w + 1, so a rehash in slot order writes the new table nearly front
+ * to back. */
+static inline uint64_t ht__snap_home(unsigned shift, uint64_t addr)
 {
-    return (addr * HT__SNAP_HASH >> 17) & (cap - 1);
+    uint64_t h = (addr >> 9) * HT__SNAP_HASH;
+    return (h >> shift) << 5 | (((addr >> 4) + (h >> 32)) & 31);
 }
 
-static struct ht__snap_slot *ht__snap_slot(struct ht__snap_slot *v,
-                                           uint64_t cap, uint64_t addr)
+/* The slot of addr in t's slots of sz bytes: where it is, or the empty
+ * slot ending its probe sequence. */
+static inline __attribute__((always_inline)) uint64_t *
+ht__snap_probe(const struct ht__snap_tab *t, size_t sz, uint64_t addr)
 {
-    uint64_t i = ht__snap_home(cap, addr);
-    while (v[i].addr != 0 && v[i].addr != addr)
-        i = (i + 1) & (cap - 1);
-    return &v[i];
+    uint64_t i = ht__snap_home(t->shift, addr);
+    uint64_t *s;
+    while ((s = (uint64_t *)(void *)(t->v + i * sz))[0] != 0 && s[0] != addr)
+        i = (i + 1) & (t->cap - 1);
+    return s;
 }
 
-/* Double t (to 64 K slots from none). Returns -1 without memory. */
-__attribute__((noinline, cold)) static int ht__snap_grow(struct ht__snap_tab *t)
+/* Copy the sz-byte slot s to d (sz a constant: plain moves, where a
+ * memcpy of unknown size was a `rep movsb`, 18 % of the rehash). */
+static inline __attribute__((always_inline)) void
+ht__snap_copy(void *d, const void *s, size_t sz)
 {
-    uint64_t ncap = t->cap ? 2 * t->cap : 1u << 16;
+    for (size_t k = 0; k < sz / 8; k++)
+        ((uint64_t *)d)[k] = ((const uint64_t *)s)[k];
+}
+
+/* Move the entries of t into nt (empty, twice as many slots of sz bytes),
+ * in slot order. */
+static inline __attribute__((always_inline)) void
+ht__snap_rehash(const struct ht__snap_tab *nt, const struct ht__snap_tab *t,
+                size_t sz)
+{
+    for (uint64_t i = 0; i < t->cap; i++) {
+        const uint64_t *s = (const uint64_t *)(const void *)(t->v + i * sz);
+        if (s[0])
+            ht__snap_copy(ht__snap_probe(nt, sz, s[0]), s, sz);
+    }
+}
+
+/* t doubled (to 64 K slots from none); sz: slot bytes (16 or 24). Without
+ * memory, t unchanged (still full: n == lim). */
+__attribute__((noinline, cold)) static struct ht__snap_tab
+ht__snap_grow(struct ht__snap_tab t, size_t sz)
+{
+    struct ht__snap_tab nt = {NULL, t.cap ? 2 * t.cap : HT__SNAP_FIRST_CAP, 0,
+                              t.n, t.cap ? t.shift - 1 : 64 - 16 + 5};
+    nt.lim = nt.cap / 2;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
-    struct ht__snap_slot *nv = ht__snap_map(ncap * sizeof *nv, MAP_POPULATE);
-    if (!nv)
-        return -1;
-    for (uint64_t i = 0; i < t->cap; i++)
-        if (t->v[i].addr)
-            *ht__snap_slot(nv, ncap, t->v[i].addr) = t->v[i];
-    ht__snap_unmap(t->v, t->cap * sizeof *t->v);
-    t->v = nv;
-    t->cap = ncap;
-    return 0;
+    if (!(nt.v = ht__snap_map(sz * nt.cap, MAP_POPULATE)))
+        return t;
+    if (sz == 16)
+        ht__snap_rehash(&nt, &t, 16);
+    else
+        ht__snap_rehash(&nt, &t, 24);
+    ht__snap_unmap(t.v, sz * t.cap);
+    return nt;
 }
 
-/* Keep (addr, seq, size) in t if it is the latest event of addr so far.
- * Returns -1 if the table cannot grow. */
+/* Apply one event (size HT__SNAP_DEAD for a FREE) to t. ordered: the
+ * ordered form (sz 16), else the general one (sz 24). Returns -1 if the
+ * table cannot grow. */
 static inline __attribute__((always_inline)) int
-ht__snap_note(struct ht__snap_tab *t, uint64_t addr, uint64_t seq,
+ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
               uint64_t size)
 {
-    if (__builtin_expect(2 * (t->n + 1) > t->cap, 0) && ht__snap_grow(t) != 0)
-        return -1;
-    struct ht__snap_slot *s = ht__snap_slot(t->v, t->cap, addr);
-    if (s->addr == 0) {
-        s->addr = addr;
-        s->seq = seq;
-        s->size = size;
+    const size_t sz = ordered ? sizeof(struct ht__snap_ent)
+                              : sizeof(struct ht__snap_slot);
+    if (ordered && size == HT__SNAP_DEAD) {
+        if (!t->n)
+            return 0;
+        uint64_t *s = ht__snap_probe(t, sz, addr);
+        if (s[0] == 0) /* not live: freed twice, or never seen allocated */
+            return 0;
+        /* backward-shift deletion: move up every later entry of the
+         * cluster that may sit at the hole (its home is not in (hole, j]) */
+        uint64_t m = t->cap - 1;
+        uint64_t i = (uint64_t)((char *)s - t->v) / sz, j = i;
+        for (;;) {
+            j = (j + 1) & m;
+            uint64_t *e = (uint64_t *)(void *)(t->v + j * sz);
+            if (e[0] == 0)
+                break;
+            uint64_t h = ht__snap_home(t->shift, e[0]);
+            if (((j - h) & m) >= ((j - i) & m)) {
+                ht__snap_copy(t->v + i * sz, e, sz);
+                i = j;
+            }
+        }
+        ((uint64_t *)(void *)(t->v + i * sz))[0] = 0;
+        t->n--;
+        return 0;
+    }
+    if (__builtin_expect(t->n >= t->lim, 0)) {
+        *t = ht__snap_grow(*t, sz);
+        if (t->n >= t->lim)
+            return -1;
+    }
+    uint64_t *s = ht__snap_probe(t, sz, addr);
+    if (ordered) {
+        t->n += s[0] == 0;
+        s[0] = addr;
+        s[1] = size;
+    } else if (s[0] == 0) {
+        s[0] = addr;
+        s[1] = seq;
+        s[2] = size;
         t->n++;
-    } else if (seq > s->seq) {
-        s->seq = seq;
-        s->size = size;
+    } else if (seq > s[1]) {
+        s[1] = seq;
+        s[2] = size;
     }
     return 0;
 }
 
 /* Events in flight: once the table outgrows its first 64 K slots (1.5 MB,
  * about an L2), each event's home slot is prefetched when it enters and
- * probed HT__SNAP_AHEAD events later, so the misses overlap instead of
- * each stalling its event. A smaller table is probed at once: the queue
- * would only add work (pure churn has a few thousand addresses). */
+ * applied HT__SNAP_AHEAD events later (in entry order), so the misses
+ * overlap instead of each stalling its event. A smaller table is probed at
+ * once: the queue would only add work (pure churn has a few thousand
+ * addresses). */
 #define HT__SNAP_AHEAD 16
 struct ht__snap_pipe {
     struct ht__snap_slot q[HT__SNAP_AHEAD];
@@ -924,15 +1042,18 @@ struct ht__snap_pipe {
 };
 
 static inline __attribute__((always_inline)) int
-ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, uint64_t addr,
-              uint64_t seq, uint64_t size)
+ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
+              uint64_t addr, uint64_t seq, uint64_t size)
 {
-    if (t->cap <= 1u << 16) /* the queue is empty: it only fills later */
-        return ht__snap_note(t, addr, seq, size);
-    __builtin_prefetch(&t->v[ht__snap_home(t->cap, addr)], 1);
+    if (t->cap <= HT__SNAP_FIRST_CAP) /* the queue is empty: it only fills later */
+        return ht__snap_note(t, ordered, addr, seq, size);
+    __builtin_prefetch(t->v + ht__snap_home(t->shift, addr) *
+                                  (ordered ? sizeof(struct ht__snap_ent)
+                                           : sizeof(struct ht__snap_slot)),
+                       1);
     if (p->n == HT__SNAP_AHEAD) {
         const struct ht__snap_slot *e = &p->q[p->head];
-        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
+        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
             return -1;
         p->head = (p->head + 1) % HT__SNAP_AHEAD;
         p->n--;
@@ -945,12 +1066,61 @@ ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, uint64_t addr,
     return 0;
 }
 
-static int ht__snap_drain(struct ht__snap_tab *t, struct ht__snap_pipe *p)
+/* Whether spill chunk c has its disk blocks (R2: its bit is set before
+ * the chunk's first record), i.e. may be read: a hole of a full tmpfs
+ * raises SIGBUS through the map. */
+static int ht__rt_chunk_ok(uint64_t c)
 {
-    for (; p->n; p->n--, p->head = (p->head + 1) % HT__SNAP_AHEAD) {
-        const struct ht__snap_slot *e = &p->q[p->head];
-        if (ht__snap_note(t, e->addr, e->seq, e->size) != 0)
-            return -1;
+    return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
+               (c % 64) & 1;
+}
+
+#define HT__SNAP_NOMEM (-1)
+#define HT__SNAP_DISORDER (-2)
+
+/* Feed the ALLOC/REALLOC/FREE records of the first nch chunks of the
+ * spill into t (empty), in slot order. In the ordered form (ordered = 1)
+ * it stops with HT__SNAP_DISORDER at the first of these records whose seq
+ * is below its predecessor's: processing in seq order with deletion on
+ * FREE leaves, per address, the effect of its latest event, exactly what
+ * the general form keeps, but only while slot order is seq order. That
+ * holds in solo mode (R6: one thread took every seq, its chunks are taken
+ * in turn and it fills each in order) except where a signal handler
+ * recorded between a seq and its slot (S4). Returns 0 or HT__SNAP_NOMEM. */
+static inline __attribute__((always_inline)) int
+ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
+{
+    const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
+    const uint64_t cr = g_hdr->chunk_records; /* not reloaded per record */
+    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
+    uint64_t last = 0;
+    for (uint64_t c = 0; c < nch; c++) {
+        if (!ht__rt_chunk_ok(c))
+            continue;
+        const struct ht_rec *r = recs + c * cr;
+        for (uint64_t i = 0; i < cr; i++, r++) {
+            /* 6 KB ahead: the next page is in the TLB before the
+             * hardware prefetcher reaches it (-20 % pass time) */
+            __builtin_prefetch(r + 128);
+            unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
+            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
+                r->a == 0)
+                continue;
+            uint64_t seq = r->seq;
+            if (ordered) {
+                if (seq < last)
+                    return HT__SNAP_DISORDER;
+                last = seq;
+            }
+            if (ht__snap_push(t, &pipe, ordered, r->a, seq,
+                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
+                return HT__SNAP_NOMEM;
+        }
+    }
+    for (; pipe.n; pipe.n--, pipe.head = (pipe.head + 1) % HT__SNAP_AHEAD) {
+        const struct ht__snap_slot *e = &pipe.q[pipe.head];
+        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
+            return HT__SNAP_NOMEM;
     }
     return 0;
 }
@@ -1016,15 +1186,6 @@ static void ht__snap_scan(struct ht__snap_live *l, uint64_t lo,
         if (ht__snap_find(l, v))
             ht__rt_record(HT_EV_EDGE, 0, p, v, 0, 0);
     }
-}
-
-/* Whether spill chunk c has its disk blocks (R2: its bit is set before
- * the chunk's first record), i.e. may be read: a hole of a full tmpfs
- * raises SIGBUS through the map. */
-static int ht__rt_chunk_ok(uint64_t c)
-{
-    return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
-               (c % 64) & 1;
 }
 
 /* Parse one /proc/self/maps line [q, end): "lo-hi perms ...". Returns 1
@@ -1224,59 +1385,46 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     uint64_t nch = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
     if (nch > h->max_chunks)
         nch = h->max_chunks;
-    const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
     struct ht__snap_tab t = {0};
-    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
     struct ht__snap_live l = {0};
-    uint64_t live_bytes = 0;
-    const uint64_t cr = h->chunk_records; /* not reloaded per record */
-    for (uint64_t c = 0; c < nch; c++) {
-        if (!ht__rt_chunk_ok(c))
-            continue;
-        const struct ht_rec *r = recs + c * cr;
-        for (uint64_t i = 0; i < cr; i++, r++) {
-            /* 6 KB ahead: the next page is in the TLB before the
-             * hardware prefetcher reaches it (-20 % pass time) */
-            __builtin_prefetch(r + 128);
-            unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
-            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
-                r->a == 0)
-                continue;
-            if (ht__snap_push(&t, &pipe, r->a, r->seq,
-                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
-                goto out;
-        }
+    /* solo so far (R6: read after this thread's SNAPSHOT took its seq) */
+    int ordered = __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
+    int rc = ordered ? ht__snap_pass(&t, 1, nch) : HT__SNAP_DISORDER;
+    if (rc == HT__SNAP_DISORDER) {
+        ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * t.cap);
+        t = (struct ht__snap_tab){0};
+        ordered = 0;
+        rc = ht__snap_pass(&t, 0, nch);
     }
-    if (ht__snap_drain(&t, &pipe) != 0)
+    const size_t sz = ordered ? sizeof(struct ht__snap_ent)
+                              : sizeof(struct ht__snap_slot);
+    const uint64_t tab_bytes = sz * t.cap;
+    if (rc != 0 || t.n == 0) /* no memory; nothing a root could point to */
         goto out;
-    /* the sorted array of live blocks (key = addr, a = size) */
-    for (uint64_t i = 0; i < t.cap; i++)
-        l.n += t.v[i].addr && t.v[i].size != HT__SNAP_DEAD;
-    live_bytes = (l.n + 1) * sizeof *l.v;
-    if (!(l.v = ht__snap_map(live_bytes, 0)))
-        goto out;
-    l.n = 0;
-    for (uint64_t i = 0; i < t.cap; i++)
-        if (t.v[i].addr && t.v[i].size != HT__SNAP_DEAD) {
-            l.v[l.n].key = t.v[i].addr;
-            l.v[l.n].a = t.v[i].size;
-            l.n++;
-        }
-    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
-    t.v = NULL;
-    ht__snap_sort_keys(l.v, l.n);
+    /* The live blocks (key = addr, a = size), compacted in place in the
+     * table's memory (entry j of 16 bytes lands at or before slot j's
+     * start), and the range of their bytes, in one pass. */
+    l.v = (struct ht__snap_ent *)(void *)t.v;
     l.lo = UINT64_MAX;
-    for (uint64_t i = 0; i < l.n; i++) {
-        uint64_t k = l.v[i].key, e = k + l.v[i].a - 1;
-        if (l.v[i].a == 0)
+    for (uint64_t i = 0; i < t.cap; i++) {
+        const uint64_t *s = (const uint64_t *)(void *)(t.v + i * sz);
+        uint64_t k = s[0], a = s[ordered ? 1 : 2];
+        if (k == 0 || a == HT__SNAP_DEAD)
+            continue;
+        l.v[l.n].key = k;
+        l.v[l.n].a = a;
+        l.n++;
+        uint64_t e = k + a - 1;
+        if (a == 0)
             continue;
         if (e < k) /* wraps */
             e = UINT64_MAX;
         l.lo = k < l.lo ? k : l.lo;
         l.last = e > l.last ? e : l.last;
     }
-    if (l.n == 0) /* nothing a root could point to */
+    if (l.n == 0)
         goto out;
+    ht__snap_sort_keys(l.v, l.n);
     uint32_t nmod = __atomic_load_n(&h->nmodules, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < nmod && i < HT_SPILL_MAX_MODULES; i++)
         if (h->modules[i].data_hi > h->modules[i].data_lo)
@@ -1290,8 +1438,7 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     for (uint64_t i = 0; i < l.n; i++)
         ht__snap_scan(&l, l.v[i].key, l.v[i].key + l.v[i].a);
 out:
-    ht__snap_unmap(l.v, live_bytes);
-    ht__snap_unmap(t.v, t.cap * sizeof *t.v);
+    ht__snap_unmap(t.v, tab_bytes); /* l.v lives there */
 }
 
 /* Snapshot with the calling thread's registers and stack (from this frame

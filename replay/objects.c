@@ -291,16 +291,26 @@ static size_t big_lower(const struct ht__objtab *t, uint64_t a)
     return lo;
 }
 
+/* Room for one more pointer in *a (n used of *cap; the first array has
+ * first entries, then doubling). HT_ENOMEM leaves *a and *cap as they were. */
+static ht_err ptrs_reserve(struct ht__obj ***a, size_t n, size_t *cap,
+                           size_t first)
+{
+    if (n < *cap)
+        return HT_OK;
+    size_t nc = *cap ? *cap * 2 : first;
+    struct ht__obj **na = realloc(*a, nc * sizeof *na);
+    if (!na)
+        return HT_ENOMEM;
+    *a = na;
+    *cap = nc;
+    return HT_OK;
+}
+
 static ht_err big_add(struct ht__objtab *t, struct ht__obj *o)
 {
-    if (t->nbig == t->cbig) {
-        size_t nc = t->cbig ? t->cbig * 2 : 8;
-        struct ht__obj **nb = realloc(t->big, nc * sizeof *nb);
-        if (!nb)
-            return HT_ENOMEM;
-        t->big = nb;
-        t->cbig = nc;
-    }
+    if (ptrs_reserve(&t->big, t->nbig, &t->cbig, 8))
+        return HT_ENOMEM;
     size_t i = big_lower(t, o->addr);
     memmove(&t->big[i + 1], &t->big[i], (t->nbig - i) * sizeof *t->big);
     t->big[i] = o;
@@ -494,6 +504,12 @@ void ht__objtab_fini(struct ht__objtab *t)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
         ht__obj_free(held(&t->byaddr.s[i]));
+    ht__objtab_fini_index(t);
+}
+
+/* Free the index, not the objects; see replay_int.h. */
+void ht__objtab_fini_index(struct ht__objtab *t)
+{
     pages_fini(t);
     ht__map_fini(&t->byaddr);
     free(t->big);
@@ -612,4 +628,60 @@ void ht__obj_free(struct ht__obj *o)
         return;
     free(o->edges);
     free(o);
+}
+
+/* ---- object slab: see replay_int.h for ownership and invariants ---- */
+
+_Static_assert(sizeof(struct ht__obj) % 64 == 0,
+               "slab slots are whole cache lines");
+
+struct ht__obj *ht__objslab_grow(struct ht__objslab *s)
+{
+    if (s->nchunks && s->used < HT__SLAB_SLOTS)
+        return &s->chunks[s->nchunks - 1][s->used++];
+    if (ptrs_reserve(&s->chunks, s->nchunks, &s->cchunks, 16))
+        return NULL;
+    struct ht__obj *c = aligned_alloc(64, HT__SLAB_SLOTS * sizeof(struct ht__obj));
+    if (!c)
+        return NULL;
+    s->chunks[s->nchunks++] = c;
+    s->used = 1;
+    return c;
+}
+
+void ht__objslab_fini(struct ht__objslab *s)
+{
+    for (size_t c = 0; c < s->nchunks; c++) {
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        for (size_t i = 0; i < n; i++)
+            if (s->chunks[c][i].edges)
+                free(s->chunks[c][i].edges);
+        free(s->chunks[c]);
+    }
+    free(s->chunks);
+    memset(s, 0, sizeof *s);
+}
+
+/* 1 if every free-list slot lies in a handed-out part of a chunk and has
+ * no edges (invariants 1-2), with no cycle. O(chunks * free slots). */
+int ht__objslab_is_valid(const struct ht__objslab *s)
+{
+    if (s->nchunks > s->cchunks || (s->nchunks && s->used > HT__SLAB_SLOTS) ||
+        (!s->nchunks && (s->used || s->free)))
+        return 0;
+    size_t total = s->nchunks ? (s->nchunks - 1) * HT__SLAB_SLOTS + s->used : 0;
+    size_t k = 0;
+    for (const struct ht__obj *o = s->free; o;
+         o = (const struct ht__obj *)(uintptr_t)o->addr) {
+        if (++k > total || o->edges || ((uintptr_t)o & 63))
+            return 0;
+        int in = 0;
+        for (size_t c = 0; c < s->nchunks && !in; c++) {
+            size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+            in = o >= s->chunks[c] && o < s->chunks[c] + n;
+        }
+        if (!in)
+            return 0;
+    }
+    return 1;
 }

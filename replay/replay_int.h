@@ -6,12 +6,17 @@
  * holds and the edge arrays inside them; ht__objtab_remove() hands the
  * object back to the caller, who frees it with ht__obj_free() or inserts it
  * again (ht__objtab_insert) after changing addr/size (a moving realloc).
+ * The engine's objects are instead slots of its object slab (below), which
+ * owns them and their edge arrays: the engine returns a removed object
+ * with ht__objslab_put and ends with ht__objtab_fini_index (the table's
+ * index only), then ht__objslab_fini (every object at once).
  */
 #ifndef HEAPTRAIL_REPLAY_INT_H
 #define HEAPTRAIL_REPLAY_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "heaptrail/err.h"
 
@@ -224,6 +229,67 @@ ht_err ht__obj_set_edge(struct ht__obj *o, uint64_t off, uint64_t val,
 /* Drop edges at offsets >= size (after a shrinking realloc). */
 void ht__obj_truncate(struct ht__obj *o, uint64_t size);
 void ht__obj_free(struct ht__obj *o);
+
+/* ---- object slab (replay/objects.c) ---------------------------------
+ * The replay's objects, in fixed 128-byte slots carved from 2 MiB chunks
+ * (ht__objslab_get), so a run holding a million objects pays no malloc
+ * header, no per-object malloc/free and no free() of each at the end.
+ * Ownership: the slab owns its chunks and every slot; a slot handed out
+ * by get belongs to the caller (the engine: its object table or pending
+ * map) until put returns it; ht__objslab_fini frees every slot's edge
+ * array and every chunk at once. Invariants (ht__objslab_is_valid):
+ *  1. chunks[0..nchunks) are 64-byte-aligned arrays of HT__SLAB_SLOTS
+ *     objects; slots [0, HT__SLAB_SLOTS) of all chunks but the last, and
+ *     [0, used) of the last, have been handed out at least once; the rest
+ *     have never been touched;
+ *  2. a slot on the free list (linked through its addr field) has edges
+ *     NULL: so fini frees edges of every handed-out slot without knowing
+ *     which are live;
+ *  3. the free list is LIFO (the last slot put is the next got: warm). */
+#define HT__SLAB_SLOTS ((size_t)(2u << 20) / sizeof(struct ht__obj))
+struct ht__objslab {
+    struct ht__obj *free;   /* free list through (struct ht__obj *)addr */
+    struct ht__obj **chunks;
+    size_t nchunks, cchunks;
+    size_t used;            /* slots handed out of chunks[nchunks - 1] */
+};
+/* A slot never handed out (a new chunk when the last is used up), not
+ * zeroed; NULL: HT_ENOMEM. */
+struct ht__obj *ht__objslab_grow(struct ht__objslab *s);
+/* A zeroed object slot, or NULL (HT_ENOMEM). Inline: one per allocation
+ * event. */
+static inline struct ht__obj *ht__objslab_get(struct ht__objslab *s)
+{
+    static const struct ht__obj zero_obj;
+    struct ht__obj *o = s->free;
+    if (o)
+        s->free = (struct ht__obj *)(uintptr_t)o->addr;
+    else if (s->nchunks && s->used < HT__SLAB_SLOTS)
+        o = &s->chunks[s->nchunks - 1][s->used++];
+    else if (!(o = ht__objslab_grow(s)))
+        return NULL;
+    /* a copy of a zero record, not memset: gcc makes the memset (and an
+     * initializer) a rep stos, slow to start, on every allocation */
+    *o = zero_obj;
+    return o;
+}
+/* Return o (and free its edges); accepts NULL. */
+static inline void ht__objslab_put(struct ht__objslab *s, struct ht__obj *o)
+{
+    if (!o)
+        return;
+    if (o->edges) { /* most blocks never held a pointer: no call then */
+        free(o->edges);
+        o->edges = NULL;
+    }
+    o->addr = (uint64_t)(uintptr_t)s->free;
+    s->free = o;
+}
+/* Free every slot's edges and every chunk (slots need not be put back). */
+void ht__objslab_fini(struct ht__objslab *s);
+int ht__objslab_is_valid(const struct ht__objslab *s);
+/* Free the table's index but none of its objects (they belong to a slab). */
+void ht__objtab_fini_index(struct ht__objtab *t);
 
 /* ---- pool map (replay/poolmap.c) ------------------------------------
  * A copy of the pymalloc model's per-pool occupancy, at the peak and

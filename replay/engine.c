@@ -622,7 +622,7 @@ fail:
  * address: the object table's page index is built on the first of them. */
 static ht_err need_index(struct eng *g)
 {
-    return g->t.unpaged ? ht__objtab_index(&g->t) : HT_OK;
+    return g->t.unpaged ? ht__objtab_index_slab(&g->t, &g->slab) : HT_OK;
 }
 
 /* STORE (drops != 0) or exit-snapshot EDGE */
@@ -809,7 +809,7 @@ enum { K_REACH = 1, K_DEF, K_IND, K_CYC };
 static ht_err detect(struct eng *g)
 {
     ht_err e = HT_OK;
-    if ((e = ht__objtab_index(&g->t)))
+    if ((e = ht__objtab_index_slab(&g->t, &g->slab)))
         return e;
     struct det d = {calloc(g->t.n + 1, sizeof(struct ht__obj *)), 0};
     size_t n = g->t.n, nedge = 0;
@@ -1297,7 +1297,9 @@ static ht_err write_pinning(struct eng *g)
     ht_err e = HT_OK;
     if (!c.p)
         return HT_ENOMEM;
-    ht__objtab_each(&g->t, pin_collect, &c);
+    /* slot order, not the table's: the sort below orders pins by their
+     * whole content, so the rows do not depend on the walk's order */
+    ht__objslab_each_held(&g->slab, pin_collect, &c);
     qsort(c.p, c.n, sizeof *c.p, pin_cmp);
     if ((e = pin_charge(&t, c.p, c.n, 1, 1)))
         goto out;
@@ -1542,6 +1544,10 @@ stop:
             return e;
     }
     g->pending.n = 0;
+    /* every object left is in the table: chunks of dead objects go back to
+     * malloc for the writing below (peak RSS of a run that frees its blocks
+     * stays as it was before the slab) */
+    ht__objslab_trim(&g->slab);
     if ((e = flush_freed(g, 1)))
         return e;
     if (g->have_peak) {

@@ -343,9 +343,11 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
         return HT_EINVAL;
     t->byaddr.n += !sl->key;
     *sl = (struct ht__slot){o->addr, (uint64_t)(uintptr_t)o};
+    o->held = 1; /* cleared on every failure path below (o leaves byaddr) */
     if (o->size > BIG_SIZE) {
         if ((e = big_add(t, o)) != HT_OK) {
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
+            o->held = 0;
             return e;
         }
         t->n++;
@@ -362,6 +364,7 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
             for (uint64_t q = p0; q <= p; q++)
                 page_del(t, q, o);
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
+            o->held = 0;
             return e;
         }
     }
@@ -412,6 +415,7 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
         t->byaddr.s[j].val = FREED_MARK;
     else
         map_del_at(&t->byaddr, j);
+    o->held = 0;
     if (o->size > BIG_SIZE) {
         big_del(t, o);
     } else if (!t->unpaged) {
@@ -468,6 +472,17 @@ static void pages_fini(struct ht__objtab *t)
     ht__map_fini(&t->pages);
 }
 
+/* List o on its pages (building the index); HT_ENOMEM. */
+static ht_err index_obj(struct ht__objtab *t, struct ht__obj *o)
+{
+    uint64_t end = obj_end(o);
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
+    for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++)
+        if (page_add(t, p, o, end) != HT_OK)
+            return HT_ENOMEM;
+    return HT_OK;
+}
+
 /* Page every held object (see replay_int.h). */
 ht_err ht__objtab_index(struct ht__objtab *t)
 {
@@ -475,12 +490,25 @@ ht_err ht__objtab_index(struct ht__objtab *t)
         return HT_OK;
     for (size_t i = 0; i < t->byaddr.cap; i++) {
         struct ht__obj *o = held(&t->byaddr.s[i]);
-        if (!o)
-            continue;
-        uint64_t end = obj_end(o);
-        uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
-        for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++) {
-            if (page_add(t, p, o, end) != HT_OK) {
+        if (o && index_obj(t, o) != HT_OK) {
+            pages_fini(t); /* drop the partial index */
+            return HT_ENOMEM;
+        }
+    }
+    t->unpaged = 0;
+    return HT_OK;
+}
+
+/* ht__objtab_index over the slab's dense slots (see replay_int.h). */
+ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s)
+{
+    if (!t->unpaged)
+        return HT_OK;
+    for (size_t c = 0; c < s->nchunks; c++) {
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        for (size_t i = 0; i < n; i++) {
+            struct ht__obj *o = &s->chunks[c][i];
+            if (o->held && index_obj(t, o) != HT_OK) {
                 pages_fini(t); /* drop the partial index */
                 return HT_ENOMEM;
             }
@@ -539,7 +567,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         struct ht__obj *o = held(&t->byaddr.s[i]);
         if (!o)
             continue;
-        if (o->addr != t->byaddr.s[i].key)
+        if (o->addr != t->byaddr.s[i].key || !o->held)
             return 0;
         if (o->size > BIG_SIZE) {
             nbig++;
@@ -649,6 +677,45 @@ struct ht__obj *ht__objslab_grow(struct ht__objslab *s)
     return c;
 }
 
+void ht__objslab_each_held(const struct ht__objslab *s,
+                           void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
+{
+    for (size_t c = 0; c < s->nchunks; c++) {
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        for (size_t i = 0; i < n; i++)
+            if (s->chunks[c][i].held)
+                fn(ctx, &s->chunks[c][i]);
+    }
+}
+
+void ht__objslab_trim(struct ht__objslab *s)
+{
+    size_t keep = 0, last_used = HT__SLAB_SLOTS;
+    s->free = NULL;
+    for (size_t c = 0; c < s->nchunks; c++) {
+        struct ht__obj *ch = s->chunks[c];
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS, nheld = 0;
+        for (size_t i = 0; i < n; i++)
+            nheld += ch[i].held;
+        if (!nheld) {
+            free(ch); /* no slot is in use: no edges to free either */
+            continue;
+        }
+        /* the free list again, in descending address order per chunk so
+         * that the next slots handed out ascend */
+        for (size_t i = n; i-- > 0;)
+            if (!ch[i].held) {
+                ch[i].addr = (uint64_t)(uintptr_t)s->free;
+                s->free = &ch[i];
+            }
+        if (c + 1 == s->nchunks)
+            last_used = s->used;
+        s->chunks[keep++] = ch;
+    }
+    s->nchunks = keep;
+    s->used = keep ? last_used : 0;
+}
+
 void ht__objslab_fini(struct ht__objslab *s)
 {
     for (size_t c = 0; c < s->nchunks; c++) {
@@ -673,7 +740,7 @@ int ht__objslab_is_valid(const struct ht__objslab *s)
     size_t k = 0;
     for (const struct ht__obj *o = s->free; o;
          o = (const struct ht__obj *)(uintptr_t)o->addr) {
-        if (++k > total || o->edges || ((uintptr_t)o & 63))
+        if (++k > total || o->edges || o->held || ((uintptr_t)o & 63))
             return 0;
         int in = 0;
         for (size_t c = 0; c < s->nchunks && !in; c++) {

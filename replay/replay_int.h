@@ -36,6 +36,7 @@ struct ht__obj {
     uint8_t drop_kind;            /* 0 none, 1 store, 2 free of owner */
     uint8_t referenced;           /* ever held by a recorded pointer */
     uint8_t rc_explicit;          /* an INCREF/DECREF named it */
+    uint8_t held;                 /* in an object table (objects.c sets it) */
     int64_t refcnt;               /* explicit count: 1 + increfs - decrefs */
     uint32_t site_i, churn_i;     /* rows of the engine's site aggregates */
     uint64_t churn_seq;           /* seq it entered churn row churn_i */
@@ -245,7 +246,10 @@ void ht__obj_free(struct ht__obj *o);
  *  2. a slot on the free list (linked through its addr field) has edges
  *     NULL: so fini frees edges of every handed-out slot without knowing
  *     which are live;
- *  3. the free list is LIFO (the last slot put is the next got: warm). */
+ *  3. the free list is LIFO (the last slot put is the next got: warm);
+ *  4. a slot's held flag is 1 iff an object table holds it (objects.c sets
+ *     it on insert, clears it on detach; free slots have it 0): a walk over
+ *     the dense slots finds the table's objects without the sparse map. */
 #define HT__SLAB_SLOTS ((size_t)(2u << 20) / sizeof(struct ht__obj))
 struct ht__objslab {
     struct ht__obj *free;   /* free list through (struct ht__obj *)addr */
@@ -285,9 +289,22 @@ static inline void ht__objslab_put(struct ht__objslab *s, struct ht__obj *o)
     o->addr = (uint64_t)(uintptr_t)s->free;
     s->free = o;
 }
+/* Call fn on every slot whose object is held by an object table, in slot
+ * order (not address order: only for walks whose order is not seen). */
+void ht__objslab_each_held(const struct ht__objslab *s,
+                           void (*fn)(void *ctx, struct ht__obj *o), void *ctx);
+/* Release the chunks whose slots are all free and rebuild the free list
+ * (address order), so the end of a run (findings, rows, SQLite) can reuse
+ * the memory of objects already freed. Precondition: every slot handed out
+ * is held by a table or was put back (none pending or being built). */
+void ht__objslab_trim(struct ht__objslab *s);
 /* Free every slot's edges and every chunk (slots need not be put back). */
 void ht__objslab_fini(struct ht__objslab *s);
 int ht__objslab_is_valid(const struct ht__objslab *s);
+/* ht__objtab_index when every object t holds is a slot of s: the walk
+ * reads s's dense slots, not t's sparse map (the index built is the same:
+ * page vectors are sorted, whatever the order of insertion). */
+ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s);
 /* Free the table's index but none of its objects (they belong to a slab). */
 void ht__objtab_fini_index(struct ht__objtab *t);
 

@@ -210,7 +210,8 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
         return;
     const char *o = (const char *)ht__objtab_peek(t, addr);
     if (o) {
-        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
+        /* 128 bytes: two lines in a slab slot (64-byte aligned), up to
+         * three for an object from malloc (16-byte aligned: the tests') */
         __builtin_prefetch(o);
         __builtin_prefetch(o + 64);
         __builtin_prefetch(o + sizeof(struct ht__obj) - 1);

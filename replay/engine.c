@@ -70,7 +70,6 @@
 #include "heaptrail/replay.h"
 #include "replay_int.h"
 
-#define SPARE_MAX 1024u
 /* rows of freed blocks encoded at a time; divides HT_OBJCHUNK_MAX_ROWS, so
  * the chunks hold the same rows as when encoded all at once */
 #define FREED_BATCH 256u
@@ -115,10 +114,10 @@ struct eng {
     uint64_t gen_coll[3], gen_collected[3];
     uint64_t epoch; /* peaks committed so far (see site_touch) */
     int epoch_dirty; /* a new peak was reached by the current event */
-    /* released objects kept for reuse (at most SPARE_MAX): an alloc/free
-     * pair then costs no malloc/free of its own */
-    struct ht__obj *spare[SPARE_MAX];
-    unsigned nspare;
+    /* every object (in the table, pending, or being built) is a slot of
+     * slab (replay_int.h): released ones are reused LIFO, all freed at
+     * once at the end */
+    struct ht__objslab slab;
     uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
     int64_t site_row;
     struct ht__aggtab sites, churn, rcsites;
@@ -353,16 +352,10 @@ static void blame(struct eng *g, uint32_t site)
         g->rcsites.v[site - 1].v[R_UNBAL]++;
 }
 
-/* free o, or keep it (without its edges) for the next allocation */
+/* give o's slot back to the slab (accepts NULL) */
 static void recycle(struct eng *g, struct ht__obj *o)
 {
-    if (g->nspare == SPARE_MAX) {
-        ht__obj_free(o);
-        return;
-    }
-    if (o->edges) /* most blocks never held a pointer: no call then */
-        free(o->edges);
-    g->spare[g->nspare++] = o;
+    ht__objslab_put(&g->slab, o);
 }
 
 /* the object's memory is released at seq (free, or forced); marked: its
@@ -379,7 +372,7 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
     /* o is freed on every path: the caller has already unlinked it */
     if ((e = keep(g->am.ops->release(g->am.m, o->model_addr, o->size))) != HT_OK ||
         (e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) != HT_OK) {
-        ht__obj_free(o);
+        recycle(g, o);
         return e;
     }
     g->live_bytes -= o->size;
@@ -404,14 +397,9 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
                        uint64_t size)
 {
     ht_err e;
-    struct ht__obj *o = g->nspare ? g->spare[--g->nspare]
-                                  : malloc(sizeof *o);
+    struct ht__obj *o = ht__objslab_get(&g->slab); /* zeroed */
     if (!o)
         return HT_ENOMEM;
-    /* a copy of a zero record, not memset: gcc makes the memset (and an
-     * initializer) a rep stos, slow to start, on every allocation */
-    static const struct ht__obj zero_obj;
-    *o = zero_obj;
     o->addr = addr;
     o->size = size;
     o->alloc_seq = o->churn_seq = ev->seq;
@@ -425,19 +413,19 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     if (old) { /* a free we never saw */
         if ((e = add_error(g, "missed_free", addr, ev->d)) ||
             (e = finish(g, old, ev->d, 0))) {
-            free(o);
+            recycle(g, o);
             return e;
         }
         e = ht__objtab_insert(&g->t, o);
     }
     if (e != HT_OK) {
-        free(o);
+        recycle(g, o);
         return keep(e);
     }
     int64_t sr = site_lookup(g, o->pc);
     int64_t cr = sr < 0 ? -1 : churn_lookup(g, sr, o->pc, size);
     if (cr < 0) {
-        ht__obj_free(ht__objtab_remove(&g->t, addr));
+        recycle(g, ht__objtab_remove(&g->t, addr));
         return HT_ENOMEM;
     }
     site_add_row(g, o, sr);
@@ -482,7 +470,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
             blame(g, o->inc_site);
             if (e) {
-                ht__obj_free(o);
+                recycle(g, o);
                 return e;
             }
         }
@@ -496,13 +484,13 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             ht__map_del(&g->pending, a);
             ht_err e = finish(g, (struct ht__obj *)(uintptr_t)v, ev->d, 1);
             if (e) {
-                ht__obj_free(o);
+                recycle(g, o);
                 return e;
             }
         }
         ht_err e = ht__map_put(&g->pending, a, (uint64_t)(uintptr_t)o);
         if (e)
-            ht__obj_free(o);
+            recycle(g, o);
         return e;
     }
     return finish(g, o, ev->d, 1);
@@ -626,7 +614,7 @@ static ht_err do_realloc(struct eng *g, const struct ht_rec *ev)
     return HT_OK;
 fail:
     /* HT_ENOMEM or HT_ESQL: the replay fails; o is in no table */
-    ht__obj_free(o);
+    recycle(g, o);
     return e;
 }
 
@@ -634,7 +622,7 @@ fail:
  * address: the object table's page index is built on the first of them. */
 static ht_err need_index(struct eng *g)
 {
-    return g->t.unpaged ? ht__objtab_index(&g->t) : HT_OK;
+    return g->t.unpaged ? ht__objtab_index_slab(&g->t, &g->slab) : HT_OK;
 }
 
 /* STORE (drops != 0) or exit-snapshot EDGE */
@@ -821,7 +809,7 @@ enum { K_REACH = 1, K_DEF, K_IND, K_CYC };
 static ht_err detect(struct eng *g)
 {
     ht_err e = HT_OK;
-    if ((e = ht__objtab_index(&g->t)))
+    if ((e = ht__objtab_index_slab(&g->t, &g->slab)))
         return e;
     struct det d = {calloc(g->t.n + 1, sizeof(struct ht__obj *)), 0};
     size_t n = g->t.n, nedge = 0;
@@ -1309,7 +1297,9 @@ static ht_err write_pinning(struct eng *g)
     ht_err e = HT_OK;
     if (!c.p)
         return HT_ENOMEM;
-    ht__objtab_each(&g->t, pin_collect, &c);
+    /* slot order, not the table's: the sort below orders pins by their
+     * whole content, so the rows do not depend on the walk's order */
+    ht__objslab_each_held(&g->slab, pin_collect, &c);
     qsort(c.p, c.n, sizeof *c.p, pin_cmp);
     if ((e = pin_charge(&t, c.p, c.n, 1, 1)))
         goto out;
@@ -1554,6 +1544,10 @@ stop:
             return e;
     }
     g->pending.n = 0;
+    /* every object left is in the table: chunks of dead objects go back to
+     * malloc for the writing below (peak RSS of a run that frees its blocks
+     * stays as it was before the slab) */
+    ht__objslab_trim(&g->slab);
     if ((e = flush_freed(g, 1)))
         return e;
     if (g->have_peak) {
@@ -1621,12 +1615,8 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     if (!e)
         *out = g->r;
 done:
-    for (size_t i = 0; i < g->pending.cap; i++)
-        if (g->pending.s[i].key)
-            ht__obj_free((struct ht__obj *)(uintptr_t)g->pending.s[i].val);
+    /* pending objects are slab slots: the slab's fini frees them */
     ht__map_fini(&g->pending);
-    while (g->nspare)
-        free(g->spare[--g->nspare]);
     ht__map_fini(&g->rootslots);
     ht__agg_fini(&g->sites);
     ht__agg_fini(&g->churn);
@@ -1634,7 +1624,8 @@ done:
         free(g->cdir[i]);
     free(g->cdir);
     ht__agg_fini(&g->rcsites);
-    ht__objtab_fini(&g->t);
+    ht__objtab_fini_index(&g->t);
+    ht__objslab_fini(&g->slab);
     free(g->segs);
     free(g->freed_rows);
     ht_objenc_free(g->objenc);

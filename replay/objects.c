@@ -291,16 +291,26 @@ static size_t big_lower(const struct ht__objtab *t, uint64_t a)
     return lo;
 }
 
+/* Room for one more pointer in *a (n used of *cap; the first array has
+ * first entries, then doubling). HT_ENOMEM leaves *a and *cap as they were. */
+static ht_err ptrs_reserve(struct ht__obj ***a, size_t n, size_t *cap,
+                           size_t first)
+{
+    if (n < *cap)
+        return HT_OK;
+    size_t nc = *cap ? *cap * 2 : first;
+    struct ht__obj **na = realloc(*a, nc * sizeof *na);
+    if (!na)
+        return HT_ENOMEM;
+    *a = na;
+    *cap = nc;
+    return HT_OK;
+}
+
 static ht_err big_add(struct ht__objtab *t, struct ht__obj *o)
 {
-    if (t->nbig == t->cbig) {
-        size_t nc = t->cbig ? t->cbig * 2 : 8;
-        struct ht__obj **nb = realloc(t->big, nc * sizeof *nb);
-        if (!nb)
-            return HT_ENOMEM;
-        t->big = nb;
-        t->cbig = nc;
-    }
+    if (ptrs_reserve(&t->big, t->nbig, &t->cbig, 8))
+        return HT_ENOMEM;
     size_t i = big_lower(t, o->addr);
     memmove(&t->big[i + 1], &t->big[i], (t->nbig - i) * sizeof *t->big);
     t->big[i] = o;
@@ -333,9 +343,11 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
         return HT_EINVAL;
     t->byaddr.n += !sl->key;
     *sl = (struct ht__slot){o->addr, (uint64_t)(uintptr_t)o};
+    o->held = 1; /* cleared on every failure path below (o leaves byaddr) */
     if (o->size > BIG_SIZE) {
         if ((e = big_add(t, o)) != HT_OK) {
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
+            o->held = 0;
             return e;
         }
         t->n++;
@@ -352,6 +364,7 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
             for (uint64_t q = p0; q <= p; q++)
                 page_del(t, q, o);
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
+            o->held = 0;
             return e;
         }
     }
@@ -402,6 +415,7 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
         t->byaddr.s[j].val = FREED_MARK;
     else
         map_del_at(&t->byaddr, j);
+    o->held = 0;
     if (o->size > BIG_SIZE) {
         big_del(t, o);
     } else if (!t->unpaged) {
@@ -458,6 +472,17 @@ static void pages_fini(struct ht__objtab *t)
     ht__map_fini(&t->pages);
 }
 
+/* List o on its pages (building the index); HT_ENOMEM. */
+static ht_err index_obj(struct ht__objtab *t, struct ht__obj *o)
+{
+    uint64_t end = obj_end(o);
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
+    for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++)
+        if (page_add(t, p, o, end) != HT_OK)
+            return HT_ENOMEM;
+    return HT_OK;
+}
+
 /* Page every held object (see replay_int.h). */
 ht_err ht__objtab_index(struct ht__objtab *t)
 {
@@ -465,12 +490,25 @@ ht_err ht__objtab_index(struct ht__objtab *t)
         return HT_OK;
     for (size_t i = 0; i < t->byaddr.cap; i++) {
         struct ht__obj *o = held(&t->byaddr.s[i]);
-        if (!o)
-            continue;
-        uint64_t end = obj_end(o);
-        uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
-        for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++) {
-            if (page_add(t, p, o, end) != HT_OK) {
+        if (o && index_obj(t, o) != HT_OK) {
+            pages_fini(t); /* drop the partial index */
+            return HT_ENOMEM;
+        }
+    }
+    t->unpaged = 0;
+    return HT_OK;
+}
+
+/* ht__objtab_index over the slab's dense slots (see replay_int.h). */
+ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s)
+{
+    if (!t->unpaged)
+        return HT_OK;
+    for (size_t c = 0; c < s->nchunks; c++) {
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        for (size_t i = 0; i < n; i++) {
+            struct ht__obj *o = &s->chunks[c][i];
+            if (o->held && index_obj(t, o) != HT_OK) {
                 pages_fini(t); /* drop the partial index */
                 return HT_ENOMEM;
             }
@@ -494,6 +532,12 @@ void ht__objtab_fini(struct ht__objtab *t)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
         ht__obj_free(held(&t->byaddr.s[i]));
+    ht__objtab_fini_index(t);
+}
+
+/* Free the index, not the objects; see replay_int.h. */
+void ht__objtab_fini_index(struct ht__objtab *t)
+{
     pages_fini(t);
     ht__map_fini(&t->byaddr);
     free(t->big);
@@ -523,7 +567,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         struct ht__obj *o = held(&t->byaddr.s[i]);
         if (!o)
             continue;
-        if (o->addr != t->byaddr.s[i].key)
+        if (o->addr != t->byaddr.s[i].key || !o->held)
             return 0;
         if (o->size > BIG_SIZE) {
             nbig++;
@@ -612,4 +656,99 @@ void ht__obj_free(struct ht__obj *o)
         return;
     free(o->edges);
     free(o);
+}
+
+/* ---- object slab: see replay_int.h for ownership and invariants ---- */
+
+_Static_assert(sizeof(struct ht__obj) % 64 == 0,
+               "slab slots are whole cache lines");
+
+struct ht__obj *ht__objslab_grow(struct ht__objslab *s)
+{
+    if (s->nchunks && s->used < HT__SLAB_SLOTS)
+        return &s->chunks[s->nchunks - 1][s->used++];
+    if (ptrs_reserve(&s->chunks, s->nchunks, &s->cchunks, 16))
+        return NULL;
+    struct ht__obj *c = aligned_alloc(64, HT__SLAB_SLOTS * sizeof(struct ht__obj));
+    if (!c)
+        return NULL;
+    s->chunks[s->nchunks++] = c;
+    s->used = 1;
+    return c;
+}
+
+void ht__objslab_each_held(const struct ht__objslab *s,
+                           void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
+{
+    for (size_t c = 0; c < s->nchunks; c++) {
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        for (size_t i = 0; i < n; i++)
+            if (s->chunks[c][i].held)
+                fn(ctx, &s->chunks[c][i]);
+    }
+}
+
+void ht__objslab_trim(struct ht__objslab *s)
+{
+    size_t keep = 0, last_used = HT__SLAB_SLOTS;
+    s->free = NULL;
+    for (size_t c = 0; c < s->nchunks; c++) {
+        struct ht__obj *ch = s->chunks[c];
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS, nheld = 0;
+        for (size_t i = 0; i < n; i++)
+            nheld += ch[i].held;
+        if (!nheld) {
+            free(ch); /* no slot is in use: no edges to free either */
+            continue;
+        }
+        /* the free list again, in descending address order per chunk so
+         * that the next slots handed out ascend */
+        for (size_t i = n; i-- > 0;)
+            if (!ch[i].held) {
+                ch[i].addr = (uint64_t)(uintptr_t)s->free;
+                s->free = &ch[i];
+            }
+        if (c + 1 == s->nchunks)
+            last_used = s->used;
+        s->chunks[keep++] = ch;
+    }
+    s->nchunks = keep;
+    s->used = keep ? last_used : 0;
+}
+
+void ht__objslab_fini(struct ht__objslab *s)
+{
+    for (size_t c = 0; c < s->nchunks; c++) {
+        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        for (size_t i = 0; i < n; i++)
+            if (s->chunks[c][i].edges)
+                free(s->chunks[c][i].edges);
+        free(s->chunks[c]);
+    }
+    free(s->chunks);
+    memset(s, 0, sizeof *s);
+}
+
+/* 1 if every free-list slot lies in a handed-out part of a chunk and has
+ * no edges (invariants 1-2), with no cycle. O(chunks * free slots). */
+int ht__objslab_is_valid(const struct ht__objslab *s)
+{
+    if (s->nchunks > s->cchunks || (s->nchunks && s->used > HT__SLAB_SLOTS) ||
+        (!s->nchunks && (s->used || s->free)))
+        return 0;
+    size_t total = s->nchunks ? (s->nchunks - 1) * HT__SLAB_SLOTS + s->used : 0;
+    size_t k = 0;
+    for (const struct ht__obj *o = s->free; o;
+         o = (const struct ht__obj *)(uintptr_t)o->addr) {
+        if (++k > total || o->edges || o->held || ((uintptr_t)o & 63))
+            return 0;
+        int in = 0;
+        for (size_t c = 0; c < s->nchunks && !in; c++) {
+            size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+            in = o >= s->chunks[c] && o < s->chunks[c] + n;
+        }
+        if (!in)
+            return 0;
+    }
+    return 1;
 }

@@ -6,12 +6,17 @@
  * holds and the edge arrays inside them; ht__objtab_remove() hands the
  * object back to the caller, who frees it with ht__obj_free() or inserts it
  * again (ht__objtab_insert) after changing addr/size (a moving realloc).
+ * The engine's objects are instead slots of its object slab (below), which
+ * owns them and their edge arrays: the engine returns a removed object
+ * with ht__objslab_put and ends with ht__objtab_fini_index (the table's
+ * index only), then ht__objslab_fini (every object at once).
  */
 #ifndef HEAPTRAIL_REPLAY_INT_H
 #define HEAPTRAIL_REPLAY_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "heaptrail/err.h"
 
@@ -31,6 +36,7 @@ struct ht__obj {
     uint8_t drop_kind;            /* 0 none, 1 store, 2 free of owner */
     uint8_t referenced;           /* ever held by a recorded pointer */
     uint8_t rc_explicit;          /* an INCREF/DECREF named it */
+    uint8_t held;                 /* in an object table (objects.c sets it) */
     int64_t refcnt;               /* explicit count: 1 + increfs - decrefs */
     uint32_t site_i, churn_i;     /* rows of the engine's site aggregates */
     uint64_t churn_seq;           /* seq it entered churn row churn_i */
@@ -204,7 +210,8 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
         return;
     const char *o = (const char *)ht__objtab_peek(t, addr);
     if (o) {
-        /* 128 bytes at malloc's 16-byte alignment: up to three lines */
+        /* 128 bytes: two lines in a slab slot (64-byte aligned), up to
+         * three for an object from malloc (16-byte aligned: the tests') */
         __builtin_prefetch(o);
         __builtin_prefetch(o + 64);
         __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
@@ -224,6 +231,83 @@ ht_err ht__obj_set_edge(struct ht__obj *o, uint64_t off, uint64_t val,
 /* Drop edges at offsets >= size (after a shrinking realloc). */
 void ht__obj_truncate(struct ht__obj *o, uint64_t size);
 void ht__obj_free(struct ht__obj *o);
+
+/* ---- object slab (replay/objects.c) ---------------------------------
+ * The replay's objects, in fixed 128-byte slots carved from 2 MiB chunks
+ * (ht__objslab_get), so a run holding a million objects pays no malloc
+ * header, no per-object malloc/free and no free() of each at the end.
+ * Ownership: the slab owns its chunks and every slot; a slot handed out
+ * by get belongs to the caller (the engine: its object table or pending
+ * map) until put returns it; ht__objslab_fini frees every slot's edge
+ * array and every chunk at once. Invariants (ht__objslab_is_valid):
+ *  1. chunks[0..nchunks) are 64-byte-aligned arrays of HT__SLAB_SLOTS
+ *     objects; slots [0, HT__SLAB_SLOTS) of all chunks but the last, and
+ *     [0, used) of the last, have been handed out at least once; the rest
+ *     have never been touched;
+ *  2. a slot on the free list (linked through its addr field) has edges
+ *     NULL: so fini frees edges of every handed-out slot without knowing
+ *     which are live;
+ *  3. the free list is LIFO (the last slot put is the next got: warm);
+ *  4. a slot's held flag is 1 iff an object table holds it (objects.c sets
+ *     it on insert, clears it on detach; free slots have it 0): a walk over
+ *     the dense slots finds the table's objects without the sparse map. */
+#define HT__SLAB_SLOTS ((size_t)(2u << 20) / sizeof(struct ht__obj))
+struct ht__objslab {
+    struct ht__obj *free;   /* free list through (struct ht__obj *)addr */
+    struct ht__obj **chunks;
+    size_t nchunks, cchunks;
+    size_t used;            /* slots handed out of chunks[nchunks - 1] */
+};
+/* A slot never handed out (a new chunk when the last is used up), not
+ * zeroed; NULL: HT_ENOMEM. */
+struct ht__obj *ht__objslab_grow(struct ht__objslab *s);
+/* A zeroed object slot, or NULL (HT_ENOMEM). Inline: one per allocation
+ * event. */
+static inline struct ht__obj *ht__objslab_get(struct ht__objslab *s)
+{
+    static const struct ht__obj zero_obj;
+    struct ht__obj *o = s->free;
+    if (o)
+        s->free = (struct ht__obj *)(uintptr_t)o->addr;
+    else if (s->nchunks && s->used < HT__SLAB_SLOTS)
+        o = &s->chunks[s->nchunks - 1][s->used++];
+    else if (!(o = ht__objslab_grow(s)))
+        return NULL;
+    /* a copy of a zero record, not memset: gcc makes the memset (and an
+     * initializer) a rep stos, slow to start, on every allocation */
+    *o = zero_obj;
+    return o;
+}
+/* Return o (and free its edges); accepts NULL. */
+static inline void ht__objslab_put(struct ht__objslab *s, struct ht__obj *o)
+{
+    if (!o)
+        return;
+    if (o->edges) { /* most blocks never held a pointer: no call then */
+        free(o->edges);
+        o->edges = NULL;
+    }
+    o->addr = (uint64_t)(uintptr_t)s->free;
+    s->free = o;
+}
+/* Call fn on every slot whose object is held by an object table, in slot
+ * order (not address order: only for walks whose order is not seen). */
+void ht__objslab_each_held(const struct ht__objslab *s,
+                           void (*fn)(void *ctx, struct ht__obj *o), void *ctx);
+/* Release the chunks whose slots are all free and rebuild the free list
+ * (address order), so the end of a run (findings, rows, SQLite) can reuse
+ * the memory of objects already freed. Precondition: every slot handed out
+ * is held by a table or was put back (none pending or being built). */
+void ht__objslab_trim(struct ht__objslab *s);
+/* Free every slot's edges and every chunk (slots need not be put back). */
+void ht__objslab_fini(struct ht__objslab *s);
+int ht__objslab_is_valid(const struct ht__objslab *s);
+/* ht__objtab_index when every object t holds is a slot of s: the walk
+ * reads s's dense slots, not t's sparse map (the index built is the same:
+ * page vectors are sorted, whatever the order of insertion). */
+ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s);
+/* Free the table's index but none of its objects (they belong to a slab). */
+void ht__objtab_fini_index(struct ht__objtab *t);
 
 /* ---- pool map (replay/poolmap.c) ------------------------------------
  * A copy of the pymalloc model's per-pool occupancy, at the peak and

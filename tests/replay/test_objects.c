@@ -427,6 +427,111 @@ static void test_prefetch_no_effect(void **state)
     ht__objtab_fini(&t);
 }
 
+/* The slab hands out zeroed, 64-byte-aligned, distinct slots; a put slot
+ * comes back first (LIFO), zeroed, with its edges freed; slots span more
+ * than one chunk; fini frees the edges of slots never put back (ASan's
+ * leak check in the sanitizer build proves it). */
+static void test_objslab(void **state)
+{
+    (void)state;
+    struct ht__objslab s = {0};
+    size_t n = HT__SLAB_SLOTS + 10; /* two chunks */
+    struct ht__obj **o = calloc(n, sizeof *o);
+    assert_non_null(o);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(o[i] = ht__objslab_get(&s));
+        assert_int_equal((uintptr_t)o[i] & 63, 0);
+        assert_int_equal(o[i]->addr, 0);
+        assert_null(o[i]->edges);
+        o[i]->addr = 0x1000 + i * 16;
+    }
+    assert_int_equal(s.nchunks, 2);
+    assert_int_equal(s.used, 10);
+    for (size_t i = 0; i < n; i++) /* distinct: each kept its addr */
+        assert_int_equal(o[i]->addr, 0x1000 + i * 16);
+    uint64_t old = 1;
+    assert_int_equal(ht__obj_set_edge(o[3], 8, 0x77, 1, 2, &old), HT_OK);
+    assert_int_equal(ht__obj_set_edge(o[5], 8, 0x99, 1, 2, &old), HT_OK);
+    ht__objslab_put(&s, o[3]);
+    ht__objslab_put(&s, o[7]);
+    ht__objslab_put(&s, NULL);
+    assert_null(o[3]->edges);
+    assert_true(ht__objslab_is_valid(&s));
+    struct ht__obj *a = ht__objslab_get(&s), *b = ht__objslab_get(&s);
+    assert_ptr_equal(a, o[7]);
+    assert_ptr_equal(b, o[3]);
+    assert_int_equal(b->addr, 0);
+    assert_int_equal(b->nedges, 0);
+    assert_null(s.free);
+    struct ht__obj *c = ht__objslab_get(&s); /* before reading chunks */
+    assert_ptr_equal(c, &s.chunks[1][10]);
+    assert_true(ht__objslab_is_valid(&s));
+    /* a free-list slot holding edges breaks invariant 2 */
+    ht__objslab_put(&s, a);
+    a->edges = o[5]->edges;
+    assert_false(ht__objslab_is_valid(&s));
+    a->edges = NULL;
+    assert_true(ht__objslab_is_valid(&s));
+    free(o);
+    ht__objslab_fini(&s); /* frees o[5]'s edges */
+    assert_int_equal(s.nchunks, 0);
+    assert_null(s.chunks);
+}
+
+static void count_held(void *ctx, struct ht__obj *o)
+{
+    (void)o;
+    ++*(size_t *)ctx;
+}
+
+/* Objects of a slab inserted in a table: held follows insert/detach;
+ * each_held visits exactly the table's objects; the slab-walk index finds
+ * the same objects as the map-walk one; trim releases the chunk left with
+ * no held slot and rebuilds the free list in ascending address order. */
+static void test_objslab_held_index_trim(void **state)
+{
+    (void)state;
+    struct ht__objslab s = {0};
+    struct ht__objtab t = {.unpaged = 1};
+    size_t n = HT__SLAB_SLOTS + 3, cnt = 0;
+    struct ht__obj **o = calloc(n, sizeof *o);
+    assert_non_null(o);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(o[i] = ht__objslab_get(&s));
+        o[i]->addr = 0x10000 + i * 32;
+        o[i]->size = 24;
+        assert_int_equal(ht__objtab_insert(&t, o[i]), HT_OK);
+        assert_int_equal(o[i]->held, 1);
+    }
+    /* free every slot of the second chunk and two of the first */
+    for (size_t i = HT__SLAB_SLOTS; i < n; i++)
+        ht__objslab_put(&s, ht__objtab_release(&t, o[i]->addr));
+    ht__objslab_put(&s, ht__objtab_remove(&t, o[9]->addr));
+    ht__objslab_put(&s, ht__objtab_release(&t, o[4]->addr));
+    assert_int_equal(o[4]->held, 0);
+    ht__objslab_each_held(&s, count_held, &cnt);
+    assert_int_equal(cnt, HT__SLAB_SLOTS - 2);
+    assert_int_equal(cnt, t.n);
+    assert_int_equal(ht__objtab_index_slab(&t, &s), HT_OK);
+    assert_int_equal(t.unpaged, 0);
+    assert_true(ht__objtab_is_valid(&t));
+    assert_ptr_equal(ht__objtab_find(&t, 0x10000 + 5 * 32 + 7), o[5]);
+    assert_null(ht__objtab_find(&t, 0x10000 + 4 * 32 + 7));
+    ht__objslab_trim(&s);
+    assert_int_equal(s.nchunks, 1);
+    assert_int_equal(s.used, HT__SLAB_SLOTS);
+    assert_true(ht__objslab_is_valid(&s));
+    assert_ptr_equal(ht__objslab_get(&s), o[4]); /* ascending order */
+    assert_ptr_equal(ht__objslab_get(&s), o[9]);
+    assert_null(s.free);
+    struct ht__obj *c = ht__objslab_get(&s); /* before reading chunks */
+    assert_int_equal(s.nchunks, 2);
+    assert_ptr_equal(c, &s.chunks[1][0]); /* a new chunk */
+    free(o);
+    ht__objtab_fini_index(&t);
+    ht__objslab_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +546,8 @@ int main(void)
         cmocka_unit_test(test_map_delete_wrapping_cluster),
         cmocka_unit_test(test_freed_marks),
         cmocka_unit_test(test_prefetch_no_effect),
+        cmocka_unit_test(test_objslab),
+        cmocka_unit_test(test_objslab_held_index_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -260,7 +260,6 @@ static struct ht__agg *site_touch(struct eng *g, uint32_t row)
     return s;
 }
 
-/* write the buffered rows of freed blocks as one object chunk */
 /* Encode the batch of freed rows; store the chunk when full, or (end) when
  * any rows are left. */
 static ht_err flush_freed(struct eng *g, int end)
@@ -1446,7 +1445,7 @@ static ht_err write_pool_map(struct eng *g)
  * update (its C_FREES .. C_SHORT). */
 static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
 {
-    const struct ht__obj *o = ht__objtab_peek(&g->t, a);
+    const struct ht__obj *o = ht__objtab_get(&g->t, a);
     if (o) {
         const struct ht__agg *c = &g->churn.v[o->churn_i];
         __builtin_prefetch(&c->v[C_FREES]);

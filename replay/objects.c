@@ -5,7 +5,7 @@
  *
  * Design invariants (ht__objtab_is_valid):
  *  1. byaddr holds exactly the held objects, keyed by their address, plus
- *     FREED_MARK values at freed addresses where no object is held (the
+ *     HT__FREED_MARK values at freed addresses where no object is held (the
  *     engine's freed-address set: a free is one probe, a later allocation
  *     there reuses the slot);
  *  2. unless t->unpaged (then pages is empty): every page overlapped by
@@ -35,7 +35,6 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
-#define FREED_MARK HT__FREED_MARK
 /* Largest block indexed by page (256 pages); a larger one (a real program's
  * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
  * searched when the page index has no block containing an address. */
@@ -60,9 +59,10 @@ static struct ht__pref *pv_ref(const struct ht__pagevec *v)
     return (struct ht__pref *)(uintptr_t)(v->a + v->cap);
 }
 
-static size_t home(const struct ht__map *m, uint64_t key)
+/* Slots of chunk c handed out so far (the last chunk's used, else all). */
+static size_t slab_n(const struct ht__objslab *s, size_t c)
 {
-    return ht__map_home(m, key);
+    return c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
 }
 
 static ht_err map_grow(struct ht__map *m)
@@ -75,7 +75,7 @@ static ht_err map_grow(struct ht__map *m)
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->s[i].key)
             continue;
-        size_t j = home(&nm, m->s[i].key);
+        size_t j = ht__map_home(&nm, m->s[i].key);
         while (ns[j].key)
             j = (j + 1) & (ncap - 1);
         ns[j] = m->s[i];
@@ -132,7 +132,7 @@ static void map_del_at(struct ht__map *m, size_t j)
         j = (j + 1) & mask;
         if (!m->s[j].key)
             break;
-        size_t h = home(m, m->s[j].key);
+        size_t h = ht__map_home(m, m->s[j].key);
         /* move j back to i if its home h is not cyclically in (i, j] */
         if ((i <= j) ? (h <= i || h > j) : (h <= i && h > j)) {
             m->s[i] = m->s[j];
@@ -171,7 +171,7 @@ int ht__map_is_valid(const struct ht__map *m)
         if (!m->s[i].key)
             continue;
         n++;
-        for (size_t j = home(m, m->s[i].key); j != i; j = (j + 1) & mask)
+        for (size_t j = ht__map_home(m, m->s[i].key); j != i; j = (j + 1) & mask)
             if (!m->s[j].key || m->s[j].key == m->s[i].key)
                 return 0;
     }
@@ -185,13 +185,6 @@ void ht__map_fini(struct ht__map *m)
     memset(m, 0, sizeof *m);
 }
 
-/* The object a byaddr slot holds, or NULL (empty, or a freed mark). */
-static struct ht__obj *held(const struct ht__slot *sl)
-{
-    return sl->key && sl->val != FREED_MARK
-               ? (struct ht__obj *)(uintptr_t)sl->val
-               : NULL;
-}
 
 static uint64_t obj_end(const struct ht__obj *o)
 {
@@ -339,7 +332,7 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
     if (e)
         return e;
     struct ht__slot *sl = &t->byaddr.s[j];
-    if (sl->key && sl->val != FREED_MARK)
+    if (ht__slot_obj(sl))
         return HT_EINVAL;
     t->byaddr.n += !sl->key;
     *sl = (struct ht__slot){o->addr, (uint64_t)(uintptr_t)o};
@@ -372,15 +365,6 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
     return HT_OK;
 }
 
-/* The object starting exactly at addr, or NULL. */
-struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr)
-{
-    uint64_t v;
-    return ht__map_get(&t->byaddr, addr, &v) && v != FREED_MARK
-               ? (struct ht__obj *)(uintptr_t)v
-               : NULL;
-}
-
 /* The object whose [addr, addr+max(size,1)) contains a, or NULL. */
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
 {
@@ -408,11 +392,11 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
     if (!t->byaddr.cap)
         return NULL;
     size_t j = ht__map_slot(&t->byaddr, addr);
-    struct ht__obj *o = held(&t->byaddr.s[j]);
+    struct ht__obj *o = ht__slot_obj(&t->byaddr.s[j]);
     if (!o)
         return NULL;
     if (mark)
-        t->byaddr.s[j].val = FREED_MARK;
+        t->byaddr.s[j].val = HT__FREED_MARK;
     else
         map_del_at(&t->byaddr, j);
     o->held = 0;
@@ -450,7 +434,7 @@ ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr)
         return e;
     struct ht__slot *sl = &t->byaddr.s[j];
     if (!sl->key) {
-        *sl = (struct ht__slot){addr, FREED_MARK};
+        *sl = (struct ht__slot){addr, HT__FREED_MARK};
         t->byaddr.n++;
     }
     return HT_OK;
@@ -460,7 +444,7 @@ ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr)
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr)
 {
     uint64_t v;
-    return ht__map_get(&t->byaddr, addr, &v) && v == FREED_MARK;
+    return ht__map_get(&t->byaddr, addr, &v) && v == HT__FREED_MARK;
 }
 
 /* Free the page index. */
@@ -489,7 +473,7 @@ ht_err ht__objtab_index(struct ht__objtab *t)
     if (!t->unpaged)
         return HT_OK;
     for (size_t i = 0; i < t->byaddr.cap; i++) {
-        struct ht__obj *o = held(&t->byaddr.s[i]);
+        struct ht__obj *o = ht__slot_obj(&t->byaddr.s[i]);
         if (o && index_obj(t, o) != HT_OK) {
             pages_fini(t); /* drop the partial index */
             return HT_ENOMEM;
@@ -505,7 +489,7 @@ ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s)
     if (!t->unpaged)
         return HT_OK;
     for (size_t c = 0; c < s->nchunks; c++) {
-        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        size_t n = slab_n(s, c);
         for (size_t i = 0; i < n; i++) {
             struct ht__obj *o = &s->chunks[c][i];
             if (o->held && index_obj(t, o) != HT_OK) {
@@ -522,16 +506,18 @@ ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s)
 void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
 {
-    for (size_t i = 0; i < t->byaddr.cap; i++)
-        if (held(&t->byaddr.s[i]))
-            fn(ctx, held(&t->byaddr.s[i]));
+    for (size_t i = 0; i < t->byaddr.cap; i++) {
+        struct ht__obj *o = ht__slot_obj(&t->byaddr.s[i]);
+        if (o)
+            fn(ctx, o);
+    }
 }
 
 /* Free everything the table holds. */
 void ht__objtab_fini(struct ht__objtab *t)
 {
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        ht__obj_free(held(&t->byaddr.s[i]));
+        ht__obj_free(ht__slot_obj(&t->byaddr.s[i]));
     ht__objtab_fini_index(t);
 }
 
@@ -553,7 +539,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         return 0;
     size_t nheld = 0;
     for (size_t i = 0; i < t->byaddr.cap; i++)
-        nheld += held(&t->byaddr.s[i]) != NULL;
+        nheld += ht__slot_obj(&t->byaddr.s[i]) != NULL;
     if (nheld != t->n)
         return 0;
     size_t nbig = 0;
@@ -564,7 +550,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
             return 0;
     }
     for (size_t i = 0; i < t->byaddr.cap; i++) {
-        struct ht__obj *o = held(&t->byaddr.s[i]);
+        struct ht__obj *o = ht__slot_obj(&t->byaddr.s[i]);
         if (!o)
             continue;
         if (o->addr != t->byaddr.s[i].key || !o->held)
@@ -665,8 +651,6 @@ _Static_assert(sizeof(struct ht__obj) % 64 == 0,
 
 struct ht__obj *ht__objslab_grow(struct ht__objslab *s)
 {
-    if (s->nchunks && s->used < HT__SLAB_SLOTS)
-        return &s->chunks[s->nchunks - 1][s->used++];
     if (ptrs_reserve(&s->chunks, s->nchunks, &s->cchunks, 16))
         return NULL;
     struct ht__obj *c = aligned_alloc(64, HT__SLAB_SLOTS * sizeof(struct ht__obj));
@@ -681,7 +665,7 @@ void ht__objslab_each_held(const struct ht__objslab *s,
                            void (*fn)(void *ctx, struct ht__obj *o), void *ctx)
 {
     for (size_t c = 0; c < s->nchunks; c++) {
-        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        size_t n = slab_n(s, c);
         for (size_t i = 0; i < n; i++)
             if (s->chunks[c][i].held)
                 fn(ctx, &s->chunks[c][i]);
@@ -694,7 +678,7 @@ void ht__objslab_trim(struct ht__objslab *s)
     s->free = NULL;
     for (size_t c = 0; c < s->nchunks; c++) {
         struct ht__obj *ch = s->chunks[c];
-        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS, nheld = 0;
+        size_t n = slab_n(s, c), nheld = 0;
         for (size_t i = 0; i < n; i++)
             nheld += ch[i].held;
         if (!nheld) {
@@ -719,7 +703,7 @@ void ht__objslab_trim(struct ht__objslab *s)
 void ht__objslab_fini(struct ht__objslab *s)
 {
     for (size_t c = 0; c < s->nchunks; c++) {
-        size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+        size_t n = slab_n(s, c);
         for (size_t i = 0; i < n; i++)
             if (s->chunks[c][i].edges)
                 free(s->chunks[c][i].edges);
@@ -744,7 +728,7 @@ int ht__objslab_is_valid(const struct ht__objslab *s)
             return 0;
         int in = 0;
         for (size_t c = 0; c < s->nchunks && !in; c++) {
-            size_t n = c + 1 == s->nchunks ? s->used : HT__SLAB_SLOTS;
+            size_t n = slab_n(s, c);
             in = o >= s->chunks[c] && o < s->chunks[c] + n;
         }
         if (!in)

@@ -157,7 +157,6 @@ struct ht__objtab {
 ht_err ht__objtab_index(struct ht__objtab *t);
 
 ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o);
-struct ht__obj *ht__objtab_get(const struct ht__objtab *t, uint64_t addr);
 /* The live object containing addr (interior pointers included), or NULL;
  * on an unpaged table only the object starting at addr. */
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t addr);
@@ -191,16 +190,20 @@ static inline void ht__objtab_prefetch_slot(const struct ht__objtab *t,
     if (t->byaddr.cap >= HT__PREFETCH_MIN_CAP)
         __builtin_prefetch(&t->byaddr.s[ht__map_home(&t->byaddr, addr)]);
 }
-/* The object held at addr as the table is now, or NULL: for a hint that
- * reads a field of an object already prefetched (one probe, inline). */
-static inline const struct ht__obj *ht__objtab_peek(const struct ht__objtab *t,
-                                                    uint64_t addr)
+/* The object a byaddr slot holds, or NULL (empty, or a freed mark). */
+static inline struct ht__obj *ht__slot_obj(const struct ht__slot *sl)
 {
-    if (!t->byaddr.cap)
-        return NULL;
-    const struct ht__slot *sl = &t->byaddr.s[ht__map_slot(&t->byaddr, addr)];
     return sl->key && sl->val != HT__FREED_MARK
-               ? (const struct ht__obj *)(uintptr_t)sl->val
+               ? (struct ht__obj *)(uintptr_t)sl->val
+               : NULL;
+}
+/* The object starting exactly at addr, or NULL (one probe, inline: the
+ * replay loop's hints call it too). */
+static inline struct ht__obj *ht__objtab_get(const struct ht__objtab *t,
+                                             uint64_t addr)
+{
+    return t->byaddr.cap
+               ? ht__slot_obj(&t->byaddr.s[ht__map_slot(&t->byaddr, addr)])
                : NULL;
 }
 static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
@@ -208,13 +211,11 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
 {
     if (t->byaddr.cap < HT__PREFETCH_MIN_CAP)
         return;
-    const char *o = (const char *)ht__objtab_peek(t, addr);
+    const char *o = (const char *)ht__objtab_get(t, addr);
     if (o) {
-        /* 128 bytes: two lines in a slab slot (64-byte aligned), up to
-         * three for an object from malloc (16-byte aligned: the tests') */
+        /* 128 bytes: two lines of a slab slot (64-byte aligned) */
         __builtin_prefetch(o);
         __builtin_prefetch(o + 64);
-        __builtin_prefetch(o + sizeof(struct ht__obj) - 1);
     }
 }
 /* Call fn on every held object (must not modify the table). */

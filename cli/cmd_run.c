@@ -77,19 +77,39 @@ struct live {
     char spill[PATH_MAX];
 };
 
-/* Path of pid's first spill (smallest start time) into out, or (pid 0)
- * of any spill left in trace's spill directory: 1 found, 0 not (yet). */
-static int find_spill(const char *trace, pid_t pid, char *out, size_t n)
+/* The spill files of trace's spill directory (pid's only unless 0), in
+ * ingest order (ht_spill_list). */
+static ht_err list_spills(const char *trace, pid_t pid, char ***paths,
+                          size_t *np)
 {
     char dir[PATH_MAX];
+    ht_err e = ht_store_spill_dir(trace, dir, sizeof dir);
+    return e != HT_OK ? e : ht_spill_list(dir, (int)pid, paths, np);
+}
+
+/* Path of pid's first spill (smallest start time) into out: 1 found, 0
+ * not (yet). */
+static int find_spill(const char *trace, pid_t pid, char *out, size_t n)
+{
     char **paths = NULL;
     size_t np = 0;
-    if (ht_store_spill_dir(trace, dir, sizeof dir) != HT_OK ||
-        ht_spill_list(dir, (int)pid, &paths, &np) != HT_OK)
+    if (list_spills(trace, pid, &paths, &np) != HT_OK)
         return 0;
     int found = np && snprintf(out, n, "%s", paths[0]) < (int)n;
     ht_spill_list_free(paths, np);
     return found;
+}
+
+/* Whether trace's spill directory may still hold a spill: 1 as well when it
+ * cannot be listed, so that the ingest runs and reports why. */
+static int spills_left(const char *trace)
+{
+    char **paths = NULL;
+    size_t np = 0;
+    if (list_spills(trace, 0, &paths, &np) != HT_OK)
+        return 1;
+    ht_spill_list_free(paths, np);
+    return np != 0;
 }
 
 /* Try to start the live ingest of the child's spill (quietly: a spill
@@ -252,8 +272,7 @@ int cmd_run(int argc, char **argv)
      * left, no ingest_dir: its rmdir would wait for the filesystem to free
      * the live spill (DECISIONS 17; the background process removes the
      * directory) */
-    char left[PATH_MAX];
-    if (!lv.ig_done || retry || find_spill(abs, 0, left, sizeof left))
+    if (!lv.ig_done || retry || spills_left(abs))
         failed |= cli_ingest(st, abs, pid, &end) != HT_OK;
     if (failed && rc == 0)
         rc = 1;

@@ -299,7 +299,7 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
     enc_field(e, k, 2, r->c);
     enc_field(e, k, 3, r->d);
     struct push ps[2];
-    unsigned np = rec_pushes(k, e->m.ver >= 2, r->a, r->b, r->c, ps);
+    unsigned np = rec_pushes(k, HT_CV1_VERSION >= 2, r->a, r->b, r->c, ps);
     for (unsigned i = 0; i < np; i++)
         hist_push_enc(e, ps[i].h, ps[i].v);
 }
@@ -784,9 +784,7 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
         dec_fields(d, r, k);
 }
 
-/* Split the body into streams (a version 1 chunk has no S_RTOK: it stays
- * empty); 0 on malformed lengths. */
-/* Split a body ht__body_pack wrote; see store_int.h. */
+/* Split a body the encoders wrote; see store_int.h. */
 int ht__body_split(const uint8_t *body, size_t len, int nparts,
                    const uint8_t **start, const uint8_t **end)
 {

@@ -1363,9 +1363,9 @@ static ht_err merge_restart(ht_ingest *ig)
     return e;
 }
 
-/* One merge pass over the spill: lazily validated streams of every slot
- * (from_prog: of the slots the steps did not merge), or eagerly validated
- * ones (eager: never asks for a redo). *redo as merger_run. */
+/* One merge pass over the spill: lazy streams (checked as they are copied)
+ * of every slot (from_prog: of the slots the steps did not merge), or
+ * eagerly validated ones (eager: never asks for a redo). *redo as merger_run. */
 static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
                          int *truncated, int *redo)
 {

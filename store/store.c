@@ -184,18 +184,21 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     }
     if (err != HT_OK)
         goto fail;
-    /* A trace this call created stays in rollback-journal mode until
-     * ht_store_close: a transaction that only appends pages (the first
+    /* A trace this call created stays in rollback-journal mode until its
+     * first ingest commits (ht__store_wal) or ht_store_close (DECISIONS
+     * 26): a transaction that only appends pages (the first
      * ingest) then writes each page once, to the file, where WAL writes it
      * to the WAL, then copies it into the file at the checkpoint of the
      * close (4.5 M events, 14 MB: the close's checkpoint was ~0.1-0.18 s
      * of a ~0.5 s `heaptrail ingest`). Appended pages are not journaled,
-     * so the guarantee is the same: a crash rolls the transaction back. */
+     * so a crash of the process rolls the transaction back as in WAL
+     * mode; on a power loss, synchronous=NORMAL in rollback mode keeps a
+     * small chance of a corrupt trace (SQLite's documentation). */
     if (!st->readonly)
         sqlite3_exec(st->db, fresh ? "PRAGMA synchronous=NORMAL;"
                                    : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL);
-    st->wal_at_close = fresh && !st->readonly; /* or ht__store_wal */
+    st->wal_at_close = fresh && !st->readonly; /* unless ht__store_wal ran */
     if ((err = ht__vtab_register(st)) != HT_OK)
         goto fail;
     *out = st;

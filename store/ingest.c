@@ -353,6 +353,12 @@ static void heap_up(struct stream **hp, size_t i)
     }
 }
 
+/* Home slot of pc in a set of cap (a power of two) slots. */
+static inline size_t pc_home(uint64_t pc, size_t cap)
+{
+    return (size_t)((pc * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
 /* ---- pc set (open addressing) ------------------------------------------ */
 struct pcset {
     uint64_t *v;
@@ -371,7 +377,7 @@ static ht_err pcset_add(struct pcset *p, uint64_t pc)
         for (size_t i = 0; i < p->cap; i++) {
             if (!p->v[i])
                 continue;
-            size_t j = (p->v[i] * 0x9E3779B97F4A7C15ull) >> 20 & (ncap - 1);
+            size_t j = pc_home(p->v[i], ncap);
             while (nv[j])
                 j = (j + 1) & (ncap - 1);
             nv[j] = p->v[i];
@@ -380,7 +386,7 @@ static ht_err pcset_add(struct pcset *p, uint64_t pc)
         p->v = nv;
         p->cap = ncap;
     }
-    size_t j = (pc * 0x9E3779B97F4A7C15ull) >> 20 & (p->cap - 1);
+    size_t j = pc_home(pc, p->cap);
     while (p->v[j]) {
         if (p->v[j] == pc)
             return HT_OK;
@@ -394,7 +400,7 @@ static ht_err pcset_add(struct pcset *p, uint64_t pc)
 /* pcset_add with the common case inline: pc already in its first slot. */
 static inline ht_err pcset_note(struct pcset *p, uint64_t pc)
 {
-    if (p->cap && p->v[(pc * 0x9E3779B97F4A7C15ull) >> 20 & (p->cap - 1)] == pc)
+    if (p->cap && p->v[pc_home(pc, p->cap)] == pc)
         return HT_OK;
     return pcset_add(p, pc);
 }

@@ -45,22 +45,22 @@
  * this program's directory, where `cmake --install` puts it (BINDIR to
  * LIBDIR; in a build tree bin/ and lib/ are laid out the same), so an
  * installed heaptrail-cc never links the build tree's; else the build
- * tree's archive (HT_CC_RT_LIB). The path is absolute (realpath): it is
- * what --print-link-flags shows. */
+ * tree's archive (HT_CC_RT_LIB). The path found beside us is made
+ * absolute (realpath): it is what --print-link-flags shows. */
 static const char *rt_lib_path(void)
 {
     static char self[PATH_MAX], cand[2 * PATH_MAX], real[PATH_MAX];
     const char *env = getenv("HEAPTRAIL_RT_LIB");
     if (env && *env)
         return env;
-    /* an absolute LIBDIR: no need to know where we are */
-    int here = HT_CC_RT_REL[0] != '/' && ht__self_dir(self, sizeof self) == 0;
-    snprintf(cand, sizeof cand, "%s%s%s", here ? self : "", here ? "/" : "",
-             HT_CC_RT_REL);
-    if ((here || HT_CC_RT_REL[0] == '/') && realpath(cand, real) &&
-        access(real, R_OK) == 0)
-        return real;
-    return HT_CC_RT_LIB;
+    if (HT_CC_RT_REL[0] == '/') /* an absolute LIBDIR */
+        snprintf(cand, sizeof cand, "%s", HT_CC_RT_REL);
+    else if (ht__self_dir(self, sizeof self) == 0)
+        snprintf(cand, sizeof cand, "%s/%s", self, HT_CC_RT_REL);
+    else
+        return HT_CC_RT_LIB;
+    return realpath(cand, real) && access(real, R_OK) == 0 ? real
+                                                           : HT_CC_RT_LIB;
 }
 
 /* --print-link-flags: what a link step gets, for builds whose objects

@@ -1264,8 +1264,8 @@ static ht_err step_reserve(ht_ingest *ig, size_t used)
 static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
                          size_t data, struct stream *sg, size_t *merged)
 {
-    size_t i = first, f = data;
-    int sorted = 1;
+    size_t i = first;
+    int sorted = 1, seen = 0;
     uint64_t last = 0, wm = ig->wm;
     for (; i < data; i++) {
         uint8_t k = __atomic_load_n(&r[i].kind, __ATOMIC_ACQUIRE);
@@ -1274,27 +1274,17 @@ static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
             break;
         if (!valid_kind(k))
             continue;
-        if (f == data)
-            f = i;
-        else if (seq < last)
+        if (seen && seq < last)
             sorted = 0;
+        seen = 1;
         last = seq;
     }
-    memset(sg, 0, sizeof *sg);
-    if (f == data) {
-        ig->res.torn += i - first; /* only invalid kinds (or none at all) */
-    } else if (sorted) {
-        ig->res.torn += f - first;
-        sg->r = r + first;
-        sg->pos = f - first;
-        sg->n = i - first;
-        sg->key = r[f].seq;
+    if (sorted) {
+        stream_over(sg, r + first, i - first, &ig->res.torn);
     } else {
-        uint64_t torn = 0;
-        ht_err e = sorted_copy(sg, r + first, i - first, &torn);
+        ht_err e = sorted_copy(sg, r + first, i - first, &ig->res.torn);
         if (e != HT_OK)
-            return e; /* nothing taken: the slots stay for finish */
-        ig->res.torn += torn;
+            return e; /* nothing counted; the caller aborts (store.h) */
     }
     *merged = i;
     return HT_OK;

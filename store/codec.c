@@ -411,6 +411,36 @@ static size_t body_compress(ZSTD_CCtx *cctx, uint8_t *const *base,
 
 /* Compress a body into a blob of its exact size; see store_int.h (shared
  * with objcodec.c, whose columns are parts too). */
+/* Compress the parts into *buf after hdr bytes left for the caller (*buf
+ * of capacity *cap, owned by the caller, grown here without keeping its
+ * contents); *len = hdr + the frame's size. HT_ENOMEM (also a zstd
+ * failure). */
+static ht_err body_into(ZSTD_CCtx *cctx, uint8_t *const *base,
+                        uint8_t *const *end, int nparts, size_t hdr,
+                        uint8_t **buf, size_t *cap, size_t *len)
+{
+    *len = 0;
+    size_t raw = 0;
+    for (int s = 0; s < nparts; s++)
+        raw += (size_t)(end[s] - base[s]) + 10; /* + its length's varint */
+    size_t need = hdr + ZSTD_compressBound(raw);
+    if (need > *cap) { /* contents not kept: no realloc copy */
+        free(*buf);
+        *cap = 0;
+        if (!(*buf = malloc(need)))
+            return HT_ENOMEM;
+        *cap = need;
+    }
+    /* parameters are set once by the context's owner; a failed earlier
+     * call may have left a frame half made */
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+    size_t z = body_compress(cctx, base, end, nparts, *buf + hdr, *cap - hdr);
+    if (ZSTD_isError(z))
+        return HT_ENOMEM;
+    *len = hdr + z;
+    return HT_OK;
+}
+
 ht_err ht__body_pack(ZSTD_CCtx *cctx, uint8_t *const *base,
                      uint8_t *const *end, int nparts, size_t hdr,
                      uint8_t **zbuf, size_t *zcap, uint8_t **out,
@@ -418,21 +448,10 @@ ht_err ht__body_pack(ZSTD_CCtx *cctx, uint8_t *const *base,
 {
     *out = NULL;
     *len = 0;
-    size_t raw = 0;
-    for (int s = 0; s < nparts; s++)
-        raw += (size_t)(end[s] - base[s]) + 10; /* + its length's varint */
-    size_t cap = ZSTD_compressBound(raw);
-    if (cap > *zcap) { /* contents not kept: no realloc copy */
-        free(*zbuf);
-        *zcap = 0;
-        if (!(*zbuf = malloc(cap)))
-            return HT_ENOMEM;
-        *zcap = cap;
-    }
-    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-    size_t z = body_compress(cctx, base, end, nparts, *zbuf, cap);
-    if (ZSTD_isError(z))
-        return HT_ENOMEM;
+    size_t z;
+    ht_err e = body_into(cctx, base, end, nparts, 0, zbuf, zcap, &z);
+    if (e != HT_OK)
+        return e;
     uint8_t *b = malloc(hdr + z);
     if (!b)
         return HT_ENOMEM;
@@ -520,9 +539,9 @@ static struct enc *enc_reset(size_t n)
 }
 
 /*
- * Encode recs[0..n) into the caller's buffer *buf (capacity *cap, grown with
- * realloc when too small; *buf NULL and *cap 0 at first; the caller owns it
- * and frees it once, whatever the calls returned), *len bytes. Reusing one
+ * Encode recs[0..n) into the caller's buffer *buf (capacity *cap, replaced
+ * by a larger one when too small; *buf NULL and *cap 0 at first; the caller
+ * owns it and frees it once, whatever the calls returned), *len bytes. Reusing one
  * buffer for every chunk spares a malloc, free and copy of each chunk (the
  * ingest's encoders: its first-touch page faults too). Errors: HT_EINVAL
  * (n is 0 or above HT_CODEC_MAX_RECORDS, or an argument is NULL),
@@ -541,27 +560,15 @@ ht_err ht__codec_encode_to(const struct ht_rec *recs, size_t n, uint8_t **buf,
     for (size_t i = 0; i < n; i++)
         enc_rec(e, &recs[i]);
     size_t raw_len = body_len(e);
-    size_t need = HT_CV1_HDR + ZSTD_compressBound(raw_len);
-    if (need > *cap) {
-        uint8_t *nb = realloc(*buf, need);
-        if (!nb)
-            return HT_ENOMEM;
-        *buf = nb;
-        *cap = need;
-    }
-    /* parameters set once (enc_ws_get); a failed earlier call may have
-     * left a frame half made */
-    ZSTD_CCtx_reset(enc_ws.cctx, ZSTD_reset_session_only);
+    ht_err err = body_into(enc_ws.cctx, e->base, e->s, NSTREAM, HT_CV1_HDR,
+                           buf, cap, len);
+    if (err != HT_OK)
+        return err;
     uint8_t *b = *buf;
-    size_t zlen = body_compress(enc_ws.cctx, e->base, e->s, NSTREAM,
-                                b + HT_CV1_HDR, *cap - HT_CV1_HDR);
-    if (ZSTD_isError(zlen))
-        return HT_ENOMEM;
     b[0] = HT_CV1_MAGIC;
     b[1] = HT_CV1_VERSION;
     put_u32le(b + 2, (uint32_t)n);
     put_u32le(b + 6, (uint32_t)raw_len);
-    *len = HT_CV1_HDR + zlen;
     return HT_OK;
 }
 

@@ -23,7 +23,8 @@
 ht_err ht__codec_encode(const struct ht_rec *recs, size_t n, void **out,
                         size_t *out_len);
 /* The same into a buffer the caller keeps for many chunks: *buf (capacity
- * *cap; NULL and 0 at first) is grown with realloc when too small, owned by
+ * *cap; NULL and 0 at first) is replaced by a larger one when too small
+ * (contents not kept), owned by
  * the caller (free() once at the end); *len bytes written. Errors as
  * ht__codec_encode (*len = 0 then). */
 ht_err ht__codec_encode_to(const struct ht_rec *recs, size_t n, uint8_t **buf,

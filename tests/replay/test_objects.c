@@ -486,7 +486,7 @@ static void count_held(void *ctx, struct ht__obj *o)
 
 /* Objects of a slab inserted in a table: held follows insert/detach;
  * each_held visits exactly the table's objects; the slab-walk index finds
- * the same objects as the map-walk one; trim releases the chunk left with
+ * a held object by an interior address and none for a detached one; trim releases the chunk left with
  * no held slot and rebuilds the free list in ascending address order. */
 static void test_objslab_held_index_trim(void **state)
 {

@@ -49,6 +49,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -57,6 +58,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -115,9 +117,18 @@ static __thread int t_fenced; /* 1 once this thread saw g_multi == 2 */
  * handler). Invariants:
  *   T1. state 0 = free, 1 = reserved by a creator (fn/arg set, range not
  *       yet known), 2 = the thread runs and [lo, hi) is its stack as
- *       pthread_getattr_np reports it (guard page excluded).
+ *       pthread_getattr_np reports it (guard page excluded), 3 = the
+ *       thread is ending (T3).
  *   T2. fn/arg are cleared once the thread copied them, so a stale slot
  *       never roots the user's argument block through this (scanned) BSS.
+ *   T3. A stack the snapshot found in state 2 stays mapped until its scan
+ *       ends: g_stack_scans counts snapshots inside ht__snap_stacks, and a
+ *       thread ending first sets its slot to 3 (leaving), then waits while
+ *       g_stack_scans != 0 before freeing it (ht__rt_thread_gone). Both
+ *       sides store, then load the other's word, sequentially consistent
+ *       (Dekker), so a scan sees 3 or the thread sees the scan. glibc and
+ *       the program unmap a stack only after its thread ended, so no scan
+ *       faults on a stack unmapped under it (samples/stack_unmap.c).
  * With the table full, further threads run untracked (stacks not
  * scanned); threads the runtime did not start are never scanned. */
 #define HT__RT_MAX_THREADS 256
@@ -130,6 +141,7 @@ struct ht__rt_thread {
     uint64_t lo, hi;
 };
 static struct ht__rt_thread g_threads[HT__RT_MAX_THREADS];
+static int g_stack_scans; /* T3: snapshots scanning stacks (futex word) */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -725,6 +737,7 @@ static void ht__rt_atfork_child(void)
     g_multi = 2;
     g_solo_in = 0;
     g_spill_full = 0; /* a new spill file */
+    g_stack_scans = 0; /* T3: a scanning thread did not survive the fork */
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
     int32_t parent = g_hdr->pid;
@@ -1276,8 +1289,8 @@ done:
     close(fd);
 }
 
-/* Scan [lo, hi) where m says it is mapped readable: another thread's stack
- * may have been unmapped since its slot was read. */
+/* Scan [lo, hi) where m says it is mapped readable: a stack the program
+ * provided (pthread_attr_setstack) may hold a guard page of its own. */
 static void ht__snap_scan_mapped(struct ht__snap_live *l,
                                  const struct ht__snap_maps *m, uint64_t lo,
                                  uint64_t hi)
@@ -1333,7 +1346,7 @@ __attribute__((noinline)) static uint64_t ht__rt_sp_here(void)
  * ht__rt_snapshot_entry) up, and the whole recorded stack of every other
  * running thread of g_threads (T1; no stack pointer is known for those, so
  * dead frames below it are scanned too, and the thread keeps running while
- * it is read). */
+ * it is read; T3 keeps its stack mapped until the scan ends). */
 static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
 {
     pthread_t me = pthread_self();
@@ -1342,9 +1355,10 @@ static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
     int maps_read = 0;
     if ((pid_t)ht__rt_tid() == getpid())
         top = (uintptr_t)__libc_stack_end;
+    __atomic_fetch_add(&g_stack_scans, 1, __ATOMIC_SEQ_CST); /* T3 */
     for (int i = 0; i < HT__RT_MAX_THREADS; i++) {
         struct ht__rt_thread *t = &g_threads[i];
-        if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != 2)
+        if (__atomic_load_n(&t->state, __ATOMIC_SEQ_CST) != 2)
             continue;
         uint64_t lo = t->lo, hi = t->hi;
         uint32_t tid = t->tid;
@@ -1356,11 +1370,12 @@ static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
             ht__snap_maps_read(&maps);
             maps_read = 1;
         }
-        if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != 2 || lo >= hi)
-            continue;
         ht__rt_record(HT_EV_ROOT, 0, lo, hi - lo, HT_ROOT_STACK, tid);
         ht__snap_scan_mapped(l, &maps, lo, hi);
     }
+    if (__atomic_sub_fetch(&g_stack_scans, 1, __ATOMIC_SEQ_CST) == 0)
+        syscall(SYS_futex, &g_stack_scans, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+                NULL, 0);
     ht__snap_unmap(maps.r, maps.cap * sizeof *maps.r);
     if (sp && sp < top) {
         ht__rt_record(HT_EV_ROOT, 0, sp, top - sp, HT_ROOT_STACK,
@@ -1687,6 +1702,11 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
 static void ht__rt_thread_gone(void *arg)
 {
     struct ht__rt_thread *t = arg;
+    __atomic_store_n(&t->state, 3, __ATOMIC_SEQ_CST); /* T3: leaving */
+    int n;
+    while ((n = __atomic_load_n(&g_stack_scans, __ATOMIC_SEQ_CST)) != 0)
+        syscall(SYS_futex, &g_stack_scans, FUTEX_WAIT_PRIVATE, n, NULL, NULL,
+                0);
     __atomic_store_n(&t->state, 0, __ATOMIC_RELEASE);
 }
 

@@ -234,12 +234,41 @@ static void test_exit_snapshot_solo(void **state)
     check_snapshot_many("solo");
 }
 
+/* samples/stack_unmap: a thread ends and another unmaps its stack while
+ * the exit snapshot runs, its end delayed by 0 to 30 ms over the rounds
+ * so that it falls before, inside and after the scan of that stack (each
+ * of 300 us to 16 ms faulted in the scan before rt.c T3). Every round
+ * exits 0 with its output. */
+static void test_stack_unmapped_in_scan(void **state)
+{
+    (void)state;
+    static const int delay_us[] = {0, 100, 300, 1000, 2000, 4000, 8000,
+                                   16000, 30000};
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof delay_us / sizeof *delay_us; i++) {
+            char dir[] = "/tmp/ht_snapuXXXXXX", args[80], path[300];
+            char out[64] = "";
+            snprintf(args, sizeof args, "stack_unmap %d", delay_us[i]);
+            run_sample(dir, "HEAPTRAIL_SNAPSHOT=1", args, "true %s %s");
+            snprintf(path, sizeof path, "%s/out", dir);
+            FILE *f = fopen(path, "r");
+            assert_non_null(f);
+            assert_non_null(fgets(out, sizeof out, f));
+            fclose(f);
+            assert_string_equal(out, "stack_unmap done\n");
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+            assert_int_equal(system(cmd), 0);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_snapshot),
         cmocka_unit_test(test_exit_snapshot_many),
         cmocka_unit_test(test_exit_snapshot_solo),
+        cmocka_unit_test(test_stack_unmapped_in_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -423,14 +423,8 @@ static ht_err body_into(ZSTD_CCtx *cctx, uint8_t *const *base,
     size_t raw = 0;
     for (int s = 0; s < nparts; s++)
         raw += (size_t)(end[s] - base[s]) + 10; /* + its length's varint */
-    size_t need = hdr + ZSTD_compressBound(raw);
-    if (need > *cap) { /* contents not kept: no realloc copy */
-        free(*buf);
-        *cap = 0;
-        if (!(*buf = malloc(need)))
-            return HT_ENOMEM;
-        *cap = need;
-    }
+    if (!ht__buf_room(buf, cap, hdr + ZSTD_compressBound(raw)))
+        return HT_ENOMEM;
     /* parameters are set once by the context's owner; a failed earlier
      * call may have left a frame half made */
     ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);

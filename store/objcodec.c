@@ -60,21 +60,6 @@ static inline uint8_t *put(uint8_t *p, uint64_t v)
     return p + ht__put_varint(p, v);
 }
 
-/* buffer *b of capacity *cap grown to at least need bytes (contents not
- * kept); 0 on ENOMEM */
-static int ws_room(uint8_t **b, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 1;
-    uint8_t *nb = malloc(need);
-    if (!nb)
-        return 0;
-    free(*b);
-    *b = nb;
-    *cap = need;
-    return 1;
-}
-
 /* A chunk being encoded: its column cursors and the previous values the
  * deltas are taken from. Rows may come in several batches (ht_objenc):
  * the columns are the same as from one batch. */
@@ -84,12 +69,14 @@ struct oc_enc {
     size_t n;
 };
 
-/* columns of a chunk of up to max rows laid out in col (max * 10 * (NCOL + 1)
- * bytes: C_RC, the last, has 2 * max * 10) */
-static void enc_init(struct oc_enc *e, uint8_t *col, size_t max)
+/* columns of a chunk of up to HT_OBJCHUNK_MAX_ROWS rows laid out in col
+ * (OC_COL_BYTES: a varint takes up to 10 bytes; C_RC, the last column, up
+ * to 2 per row) */
+#define OC_COL_BYTES ((size_t)HT_OBJCHUNK_MAX_ROWS * 10 * (NCOL + 1))
+static void enc_init(struct oc_enc *e, uint8_t *col)
 {
     for (int k = 0; k < NCOL; k++)
-        e->base[k] = e->c[k] = col + (size_t)k * max * 10;
+        e->base[k] = e->c[k] = col + (size_t)k * HT_OBJCHUNK_MAX_ROWS * 10;
     e->pf = e->pa = e->pp = e->pt = 0;
     e->n = 0;
 }
@@ -150,40 +137,30 @@ static ZSTD_CCtx *enc_cctx(void)
 }
 
 /* ---- ht_objenc: the encoder, a chunk appended in batches (see store.h) --
- * The only encoder of objects chunks: ht_store_objchunk_write and the fuzz
- * target go through it too. Owns its column buffer (sized for max rows), its
- * zstd context and the buffer frames are compressed into (grown to the
- * largest chunk's bound and reused; the blob itself is allocated at its
- * exact size, see ht__body_pack). Invariant: e.n <= max rows are in the
- * columns. */
+ * The only encoder of objects chunks (the replay, the tests and the fuzz
+ * target). Owns its column buffer, its zstd context and the buffer frames
+ * are compressed into (grown to the largest chunk's bound and reused; the
+ * blob itself is allocated at its exact size, see ht__body_pack).
+ * Invariant: e.n <= HT_OBJCHUNK_MAX_ROWS rows are in the columns. */
 struct ht_objenc {
     struct oc_enc e;
-    size_t max;
-    uint8_t *col;
+    uint8_t *col; /* OC_COL_BYTES */
     ZSTD_CCtx *cctx;
     uint8_t *zbuf;
     size_t zcap;
 };
 
-/* an encoder for chunks of up to max rows; HT_ENOMEM */
-static ht_err objenc_make(ht_objenc **out, size_t max)
+ht_err ht_objenc_new(ht_objenc **out)
 {
     *out = NULL;
     ht_objenc *x = calloc(1, sizeof *x);
-    if (!x || !(x->col = malloc(max * 10 * (NCOL + 1))) ||
-        !(x->cctx = enc_cctx())) {
+    if (!x || !(x->col = malloc(OC_COL_BYTES)) || !(x->cctx = enc_cctx())) {
         ht_objenc_free(x);
         return HT_ENOMEM;
     }
-    x->max = max;
-    enc_init(&x->e, x->col, max);
+    enc_init(&x->e, x->col);
     *out = x;
     return HT_OK;
-}
-
-ht_err ht_objenc_new(ht_objenc **out)
-{
-    return objenc_make(out, HT_OBJCHUNK_MAX_ROWS);
 }
 
 void ht_objenc_free(ht_objenc *x)
@@ -198,7 +175,7 @@ void ht_objenc_free(ht_objenc *x)
 
 ht_err ht_objenc_add(ht_objenc *x, const struct ht_objrow *rows, size_t n)
 {
-    if (n > x->max - x->e.n)
+    if (n > HT_OBJCHUNK_MAX_ROWS - x->e.n)
         return HT_EINVAL;
     enc_rows(&x->e, rows, n);
     return HT_OK;
@@ -214,7 +191,7 @@ ht_err ht__objenc_finish(ht_objenc *x, void **out, size_t *len)
     uint8_t *blob = NULL;
     ht_err e = ht__body_pack(x->cctx, x->e.base, x->e.c, NCOL, 2, &x->zbuf,
                              &x->zcap, &blob, len);
-    enc_init(&x->e, x->col, x->max);
+    enc_init(&x->e, x->col);
     if (e)
         return e;
     blob[0] = OC_MAGIC;
@@ -270,7 +247,7 @@ ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
     if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
         fsz > (unsigned long long)n * 10 * (NCOL + 1) + NCOL * 10)
         return HT_ECORRUPT;
-    if (!ws_room(&d->body, &d->cap, fsz ? (size_t)fsz : 1))
+    if (!ht__buf_room(&d->body, &d->cap, fsz ? (size_t)fsz : 1))
         return HT_ENOMEM;
     uint8_t *body = d->body;
     size_t got = ZSTD_decompressDCtx(d->zd, body, (size_t)fsz, in + 2,
@@ -323,22 +300,6 @@ static ht_err chunk_insert(ht_store *st, int64_t run_id, int64_t chunk_no,
                    ? HT_OK
                    : ht__store_sqlerr(st, "writing object chunk");
     sqlite3_finalize(s);
-    return e;
-}
-
-/* Store one chunk through an encoder sized for it; see store.h. */
-ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
-                               const struct ht_objrow *rows, size_t n)
-{
-    if (!n || n > HT_OBJCHUNK_MAX_ROWS)
-        return HT_EINVAL;
-    ht_objenc *x = NULL;
-    ht_err e = objenc_make(&x, n);
-    if (!e)
-        e = ht_objenc_add(x, rows, n);
-    if (!e)
-        e = ht_store_objchunk_flush(st, run_id, chunk_no, x);
-    ht_objenc_free(x);
     return e;
 }
 

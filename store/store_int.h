@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "heaptrail/err.h"
 #include "heaptrail/event.h"
@@ -144,6 +145,24 @@ static inline size_t ht__put_varint(uint8_t *p, uint64_t v)
     }
     p[i++] = (uint8_t)v;
     return i;
+}
+
+/* Make *buf (capacity *cap, owned by the caller) hold at least need bytes:
+ * a larger buffer replaces it, its contents not kept (no realloc copy).
+ * Returns 0 on ENOMEM (*buf and *cap unchanged), else 1. The reused
+ * workspaces of both codecs (ht__body_pack's frame buffer, objcodec.c's
+ * decoded body). */
+static inline int ht__buf_room(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 1;
+    uint8_t *b = malloc(need);
+    if (!b)
+        return 0;
+    free(*buf);
+    *buf = b;
+    *cap = need;
+    return 1;
 }
 
 /* Read a varint from [*p, end) into *v, advancing *p past it; returns 1, or

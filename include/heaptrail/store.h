@@ -204,16 +204,10 @@ struct ht_objrow {
 };
 #define HT_OBJCHUNK_MAX_ROWS 65536u
 
-/* Append rows[0..n) (1 <= n <= HT_OBJCHUNK_MAX_ROWS) as chunk chunk_no of
- * run_id (one-shot: through an ht_objenc sized for n rows, made and freed
- * here). Errors: HT_EINVAL, HT_ENOMEM, HT_ESQL. */
-ht_err ht_store_objchunk_write(ht_store *st, int64_t run_id, int64_t chunk_no,
-                               const struct ht_objrow *rows, size_t n);
-
-/* A chunk built from rows appended in batches, so that a caller need not
- * hold all HT_OBJCHUNK_MAX_ROWS rows (4 MB) at once: the chunk stored is
- * byte for byte the one ht_store_objchunk_write stores for the same rows.
- * Owns its buffers (about 5 MB); ht_objenc_free accepts NULL. */
+/* A chunk (up to HT_OBJCHUNK_MAX_ROWS rows) built from rows appended in
+ * batches, so that a caller need not hold all its rows (4 MB) at once: the
+ * chunk stored does not depend on how the rows were batched. Owns its
+ * buffers (about 5 MB); ht_objenc_free accepts NULL. */
 typedef struct ht_objenc ht_objenc;
 ht_err ht_objenc_new(ht_objenc **out); /* HT_ENOMEM */
 void ht_objenc_free(ht_objenc *x);

@@ -154,6 +154,22 @@ static struct ht_objrow *random_rows(size_t n, uint64_t seed)
     return r;
 }
 
+/* Store rows[0..n) as chunk chunk_no of run_id through a fresh encoder in
+ * one batch: the first error of ht_objenc_add (more than
+ * HT_OBJCHUNK_MAX_ROWS rows) or ht_store_objchunk_flush (none). */
+static ht_err write_chunk(ht_store *st, int64_t run_id, int64_t chunk_no,
+                          const struct ht_objrow *rows, size_t n)
+{
+    ht_objenc *x = NULL;
+    ht_err e = ht_objenc_new(&x);
+    if (!e)
+        e = ht_objenc_add(x, rows, n);
+    if (!e)
+        e = ht_store_objchunk_flush(st, run_id, chunk_no, x);
+    ht_objenc_free(x);
+    return e;
+}
+
 static void test_roundtrip_and_pushdown(void **state)
 {
     (void)state;
@@ -162,16 +178,13 @@ static void test_roundtrip_and_pushdown(void **state)
     assert_int_equal(ht_store_exec(st, CHUNKS_DDL), HT_OK);
     size_t nbig = HT_OBJCHUNK_MAX_ROWS + 100;
     struct ht_objrow *big = random_rows(nbig, 42);
-    assert_int_equal(ht_store_objchunk_write(st, 5, 0, EDGE, NEDGE), HT_OK);
-    assert_int_equal(ht_store_objchunk_write(st, 6, 0, big,
-                                             HT_OBJCHUNK_MAX_ROWS), HT_OK);
-    assert_int_equal(ht_store_objchunk_write(st, 6, 1,
-                                             big + HT_OBJCHUNK_MAX_ROWS, 100),
+    assert_int_equal(write_chunk(st, 5, 0, EDGE, NEDGE), HT_OK);
+    assert_int_equal(write_chunk(st, 6, 0, big, HT_OBJCHUNK_MAX_ROWS), HT_OK);
+    assert_int_equal(write_chunk(st, 6, 1, big + HT_OBJCHUNK_MAX_ROWS, 100),
                      HT_OK);
     /* sizes out of range are refused */
-    assert_int_equal(ht_store_objchunk_write(st, 7, 0, EDGE, 0), HT_EINVAL);
-    assert_int_equal(ht_store_objchunk_write(st, 7, 0, big,
-                                             HT_OBJCHUNK_MAX_ROWS + 1),
+    assert_int_equal(write_chunk(st, 7, 0, EDGE, 0), HT_EINVAL);
+    assert_int_equal(write_chunk(st, 7, 0, big, HT_OBJCHUNK_MAX_ROWS + 1),
                      HT_EINVAL);
     expect_rows(st, "SELECT * FROM objects_freed WHERE run_id=5", 5, EDGE,
                 NEDGE);
@@ -198,11 +211,10 @@ static void test_roundtrip_and_pushdown(void **state)
     ht_store_close(st);
 }
 
-/* ht_objenc: rows appended in uneven batches (one of them empty) store the
- * chunk byte for byte as ht_store_objchunk_write does (its one-shot encoder
- * sized for the chunk's rows, here one of HT_OBJCHUNK_MAX_ROWS rows reused);
- * a full encoder refuses more rows; the encoder is reusable after each
- * flush */
+/* ht_objenc: rows appended in uneven batches (one of them empty) to one
+ * reused encoder store the chunks byte for byte as one batch each through
+ * fresh encoders (write_chunk); a full encoder refuses more rows; the
+ * encoder is reusable after each flush */
 static void test_objenc_batches(void **state)
 {
     (void)state;
@@ -213,13 +225,11 @@ static void test_objenc_batches(void **state)
     struct ht_objrow *r = random_rows(n, 7);
     ht_objenc *x = NULL;
     assert_int_equal(ht_objenc_new(&x), HT_OK);
-    /* run 1: one-shot writes; run 2 the same rows through x */
-    assert_int_equal(ht_store_objchunk_write(st, 1, 0, r, HT_OBJCHUNK_MAX_ROWS),
+    /* run 1: one batch per chunk; run 2 the same rows through x */
+    assert_int_equal(write_chunk(st, 1, 0, r, HT_OBJCHUNK_MAX_ROWS), HT_OK);
+    assert_int_equal(write_chunk(st, 1, 1, r + HT_OBJCHUNK_MAX_ROWS, 300),
                      HT_OK);
-    assert_int_equal(ht_store_objchunk_write(st, 1, 1,
-                                             r + HT_OBJCHUNK_MAX_ROWS, 300),
-                     HT_OK);
-    assert_int_equal(ht_store_objchunk_write(st, 1, 2, EDGE, NEDGE), HT_OK);
+    assert_int_equal(write_chunk(st, 1, 2, EDGE, NEDGE), HT_OK);
     assert_int_equal(ht_store_objchunk_flush(st, 2, 0, x), HT_EINVAL);
     size_t at = 0, step = 1;
     while (at < HT_OBJCHUNK_MAX_ROWS) {
@@ -256,8 +266,8 @@ static void test_corrupt_chunk(void **state)
     (void)state;
     ht_store *st = open_db("bad.db");
     assert_int_equal(ht_store_exec(st, CHUNKS_DDL), HT_OK);
-    assert_int_equal(ht_store_objchunk_write(st, 5, 0, EDGE, NEDGE), HT_OK);
-    assert_int_equal(ht_store_objchunk_write(st, 5, 1, EDGE, NEDGE), HT_OK);
+    assert_int_equal(write_chunk(st, 5, 0, EDGE, NEDGE), HT_OK);
+    assert_int_equal(write_chunk(st, 5, 1, EDGE, NEDGE), HT_OK);
     static const char *const damage[] = {
         "UPDATE object_chunks SET nrows=3 WHERE chunk_no=1",
         "UPDATE object_chunks SET nrows=0 WHERE chunk_no=1",
@@ -272,8 +282,7 @@ static void test_corrupt_chunk(void **state)
     for (size_t i = 0; i < sizeof damage / sizeof *damage; i++) {
         assert_int_equal(ht_store_exec(st, "DELETE FROM object_chunks"
                                            " WHERE chunk_no=1"), HT_OK);
-        assert_int_equal(ht_store_objchunk_write(st, 5, 1, EDGE, NEDGE),
-                         HT_OK);
+        assert_int_equal(write_chunk(st, 5, 1, EDGE, NEDGE), HT_OK);
         assert_int_equal(ht_store_exec(st, damage[i]), HT_OK);
         char out[4096];
         out[0] = 0;

@@ -310,7 +310,9 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
             free_streams(s, ns);
             return e;
         }
-        s[ns].fault_in = !start && !s[ns].owned;
+        /* an eager stream's records were all read by validate_chunk
+         * (faulted in already, or copied: owned) */
+        s[ns].fault_in = lazy && !start;
         if (s[ns].n)
             ns++;
     }

@@ -467,23 +467,8 @@ static ht_err index_obj(struct ht__objtab *t, struct ht__obj *o)
     return HT_OK;
 }
 
-/* Page every held object (see replay_int.h). */
-ht_err ht__objtab_index(struct ht__objtab *t)
-{
-    if (!t->unpaged)
-        return HT_OK;
-    for (size_t i = 0; i < t->byaddr.cap; i++) {
-        struct ht__obj *o = ht__slot_obj(&t->byaddr.s[i]);
-        if (o && index_obj(t, o) != HT_OK) {
-            pages_fini(t); /* drop the partial index */
-            return HT_ENOMEM;
-        }
-    }
-    t->unpaged = 0;
-    return HT_OK;
-}
-
-/* ht__objtab_index over the slab's dense slots (see replay_int.h). */
+/* Page every held object, walking the slab's dense slots (see
+ * replay_int.h). */
 ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s)
 {
     if (!t->unpaged)
@@ -511,14 +496,6 @@ void ht__objtab_each(const struct ht__objtab *t,
         if (o)
             fn(ctx, o);
     }
-}
-
-/* Free everything the table holds. */
-void ht__objtab_fini(struct ht__objtab *t)
-{
-    for (size_t i = 0; i < t->byaddr.cap; i++)
-        ht__obj_free(ht__slot_obj(&t->byaddr.s[i]));
-    ht__objtab_fini_index(t);
 }
 
 /* Free the index, not the objects; see replay_int.h. */
@@ -633,15 +610,6 @@ void ht__obj_truncate(struct ht__obj *o, uint64_t size)
         else
             i++;
     }
-}
-
-/* Free an object and its edges; accepts NULL. */
-void ht__obj_free(struct ht__obj *o)
-{
-    if (!o)
-        return;
-    free(o->edges);
-    free(o);
 }
 
 /* ---- object slab: see replay_int.h for ownership and invariants ---- */

@@ -2,14 +2,13 @@
  * Internal interface of the replay engine (replay/objects.c, replay/engine.c).
  *
  * Object table: address -> live object, with a page index for "which live
- * object contains this slot". Ownership: the table owns every ht__obj it
- * holds and the edge arrays inside them; ht__objtab_remove() hands the
- * object back to the caller, who frees it with ht__obj_free() or inserts it
- * again (ht__objtab_insert) after changing addr/size (a moving realloc).
- * The engine's objects are instead slots of its object slab (below), which
- * owns them and their edge arrays: the engine returns a removed object
- * with ht__objslab_put and ends with ht__objtab_fini_index (the table's
- * index only), then ht__objslab_fini (every object at once).
+ * object contains this slot". Ownership: every ht__obj is a slot of an
+ * object slab (below), which owns it and its edge array; the table only
+ * holds it. ht__objtab_remove() hands the object back to the caller, who
+ * returns it to the slab with ht__objslab_put or inserts it again
+ * (ht__objtab_insert) after changing addr/size (a moving realloc). The
+ * owner ends with ht__objtab_fini_index (the table's index only), then
+ * ht__objslab_fini (every object at once).
  */
 #ifndef HEAPTRAIL_REPLAY_INT_H
 #define HEAPTRAIL_REPLAY_INT_H
@@ -143,7 +142,7 @@ void ht__agg_fini(struct ht__aggtab *t);
  *  4. big: the held objects above 1 MiB, sorted by addr, never paged.
  * A table set unpaged by its owner (before the first insert) keeps no page
  * index - allocs and frees then cost one hash operation - until
- * ht__objtab_index builds it for containing-block lookups. */
+ * ht__objtab_index_slab builds it for containing-block lookups. */
 struct ht__objtab {
     struct ht__map byaddr; /* addr -> struct ht__obj* */
     struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
@@ -152,10 +151,6 @@ struct ht__objtab {
     struct ht__obj **big; /* blocks > 1 MiB by address (objects.c) */
     size_t nbig, cbig;
 };
-/* Build the page index of an unpaged table (no-op otherwise); HT_ENOMEM
- * leaves the table unpaged. */
-ht_err ht__objtab_index(struct ht__objtab *t);
-
 ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o);
 /* The live object containing addr (interior pointers included), or NULL;
  * on an unpaged table only the object starting at addr. */
@@ -221,8 +216,6 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,
                      void (*fn)(void *ctx, struct ht__obj *o), void *ctx);
-/* Free every object and the table's memory. */
-void ht__objtab_fini(struct ht__objtab *t);
 int ht__objtab_is_valid(const struct ht__objtab *t);
 
 /* Set the edge at offset off (replacing any). *old receives the previous
@@ -231,7 +224,6 @@ ht_err ht__obj_set_edge(struct ht__obj *o, uint64_t off, uint64_t val,
                         uint64_t seq, uint64_t site, uint64_t *old);
 /* Drop edges at offsets >= size (after a shrinking realloc). */
 void ht__obj_truncate(struct ht__obj *o, uint64_t size);
-void ht__obj_free(struct ht__obj *o);
 
 /* ---- object slab (replay/objects.c) ---------------------------------
  * The replay's objects, in fixed 128-byte slots carved from 2 MiB chunks
@@ -303,9 +295,10 @@ void ht__objslab_trim(struct ht__objslab *s);
 /* Free every slot's edges and every chunk (slots need not be put back). */
 void ht__objslab_fini(struct ht__objslab *s);
 int ht__objslab_is_valid(const struct ht__objslab *s);
-/* ht__objtab_index when every object t holds is a slot of s: the walk
- * reads s's dense slots, not t's sparse map (the index built is the same:
- * page vectors are sorted, whatever the order of insertion). */
+/* Build the page index of an unpaged table (no-op otherwise) from the
+ * objects it holds, all slots of s: the walk reads s's dense slots, not
+ * t's sparse map (page vectors are sorted, whatever the order of
+ * insertion). HT_ENOMEM leaves the table unpaged. */
 ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s);
 /* Free the table's index but none of its objects (they belong to a slab). */
 void ht__objtab_fini_index(struct ht__objtab *t);

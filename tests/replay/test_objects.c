@@ -7,16 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replay_int.h"
-
-static struct ht__obj *mk(uint64_t addr, uint64_t size)
-{
-    struct ht__obj *o = calloc(1, sizeof *o);
-    assert_non_null(o);
-    o->addr = addr;
-    o->size = size;
-    return o;
-}
+#include "slab_objs.h"
 
 static void test_find_interior_and_pages(void **state)
 {
@@ -55,10 +46,10 @@ static void test_find_interior_and_pages(void **state)
     assert_ptr_equal(ht__objtab_find(&t, 0x21000), big);
     assert_null(ht__objtab_remove(&t, 0x3ff0));
     assert_true(ht__objtab_is_valid(&t));
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
-/* An unpaged table finds only block starts until ht__objtab_index pages
+/* An unpaged table finds only block starts until ht__objtab_index_slab pages
  * it; removals before and inserts after keep it valid. */
 static void test_lazy_index(void **state)
 {
@@ -73,9 +64,9 @@ static void test_lazy_index(void **state)
     assert_ptr_equal(ht__objtab_find(&t, 0x1000), a);
     assert_null(ht__objtab_find(&t, 0x1008)); /* interior: not yet */
     assert_int_equal(t.pages.n, 0);
-    ht__obj_free(ht__objtab_remove(&t, 0x9000));
+    put(ht__objtab_remove(&t, 0x9000));
     assert_true(ht__objtab_is_valid(&t));
-    assert_int_equal(ht__objtab_index(&t), HT_OK);
+    assert_int_equal(ht__objtab_index_slab(&t, &g_slab), HT_OK);
     assert_int_equal(t.unpaged, 0);
     assert_int_equal(ht__objtab_insert(&t, late), HT_OK);
     assert_true(ht__objtab_is_valid(&t));
@@ -84,7 +75,7 @@ static void test_lazy_index(void **state)
     assert_ptr_equal(ht__objtab_find(&t, 0x703f), late);
     assert_null(ht__objtab_find(&t, 0x9000));
     assert_int_equal(t.n, 3);
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 static void test_edges(void **state)
@@ -110,7 +101,8 @@ static void test_edges(void **state)
     assert_int_equal(ht__obj_set_edge(o, 8, 0, 4, 14, &old), HT_OK);
     assert_int_equal(old, 0x7000);
     assert_int_equal(o->nedges, 0);
-    ht__obj_free(o);
+    put(o);
+    ht__objslab_fini(&g_slab);
 }
 
 /* random inserts/removes against a plain array of what should be held */
@@ -130,7 +122,7 @@ static void test_random_against_reference(void **state)
         if (held[i]) {
             struct ht__obj *o = ht__objtab_remove(&t, addr);
             assert_non_null(o);
-            ht__obj_free(o);
+            put(o);
             held[i] = 0;
             n--;
         } else {
@@ -154,7 +146,7 @@ static void test_random_against_reference(void **state)
         assert_null(ht__objtab_find(&t, addr + 80)); /* the 16-byte gap */
     }
     assert_true(ht__objtab_is_valid(&t));
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 /* The page index against a brute-force search of every address: blocks of
@@ -177,7 +169,7 @@ static void test_find_brute_force(void **state)
         uint64_t start = base + (uint64_t)k * CELL;
         if (cell[k]) {
             assert_ptr_equal(ht__objtab_remove(&t, cell[k]->addr), cell[k]);
-            ht__obj_free(cell[k]);
+            put(cell[k]);
             cell[k] = NULL;
         } else {
             uint64_t size = (seed >> 20) % (CELL + 1);
@@ -198,7 +190,7 @@ static void test_find_brute_force(void **state)
             assert_ptr_equal(ht__objtab_find(&t, a), want);
         }
     }
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 /* The page index copies each block's end: a size changed while the block is
@@ -220,7 +212,7 @@ static void test_stale_end_detected(void **state)
     assert_ptr_equal(ht__objtab_find(&t, 0x501f), o);
     assert_null(ht__objtab_find(&t, 0x5020));
     assert_true(ht__objtab_is_valid(&t));
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 static void test_map(void **state)
@@ -373,7 +365,7 @@ static void test_freed_marks(void **state)
     assert_ptr_equal(ht__objtab_get(&t, 0x9000), a);
     struct ht__obj *dup = mk(0x9000, 8); /* refused: the caller keeps it */
     assert_int_equal(ht__objtab_insert(&t, dup), HT_EINVAL);
-    ht__obj_free(dup);
+    put(dup);
     assert_true(ht__objtab_is_valid(&t));
     /* many blocks freed and reused: marks and objects share one map */
     for (uint64_t r = 0; r < 3; r++) {
@@ -382,20 +374,20 @@ static void test_freed_marks(void **state)
                              HT_OK);
         assert_true(ht__objtab_is_valid(&t));
         for (uint64_t k = 0; k < 3000; k += 1 + (k + r) % 2)
-            ht__obj_free(ht__objtab_release(&t, 0x100000 + k * 48));
+            put(ht__objtab_release(&t, 0x100000 + k * 48));
         for (uint64_t k = 0; k < 3000; k++) {
             struct ht__obj *o = ht__objtab_release(&t, 0x100000 + k * 48);
             assert_true(ht__objtab_was_freed(&t, 0x100000 + k * 48));
-            ht__obj_free(o);
+            put(o);
         }
         assert_true(ht__objtab_is_valid(&t));
         assert_int_equal(t.n, 1);
     }
     assert_int_equal(t.byaddr.n, 3002); /* a, 0x7000's mark, 3000 marks */
-    assert_int_equal(ht__objtab_index(&t), HT_OK);
+    assert_int_equal(ht__objtab_index_slab(&t, &g_slab), HT_OK);
     assert_ptr_equal(ht__objtab_find(&t, 0x903f), a);
     assert_true(ht__objtab_is_valid(&t));
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 /* Prefetch hints change nothing, on an empty table, a freed mark, an
@@ -409,7 +401,7 @@ static void test_prefetch_no_effect(void **state)
     struct ht__obj *a = mk(0x1000, 16);
     assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
     assert_int_equal(ht__objtab_insert(&t, mk(0x2000, 16)), HT_OK);
-    ht__obj_free(ht__objtab_release(&t, 0x2000));
+    put(ht__objtab_release(&t, 0x2000));
     for (int big = 0; big < 2; big++) {
         for (uint64_t x = 0x1000; x <= 0x3000; x += 0x1000) {
             ht__objtab_prefetch_slot(&t, x);
@@ -424,7 +416,7 @@ static void test_prefetch_no_effect(void **state)
     assert_true(ht__objtab_was_freed(&t, 0x2000));
     assert_int_equal(t.n, 2101);
     assert_true(ht__objtab_is_valid(&t));
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 /* The slab hands out zeroed, 64-byte-aligned, distinct slots; a put slot

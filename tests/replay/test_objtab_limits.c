@@ -15,16 +15,7 @@
 
 #include <cmocka.h>
 
-#include "replay_int.h"
-
-static struct ht__obj *mk(uint64_t addr, uint64_t size)
-{
-    struct ht__obj *o = calloc(1, sizeof *o);
-    assert_non_null(o);
-    o->addr = addr;
-    o->size = size;
-    return o;
-}
+#include "slab_objs.h"
 
 static void test_huge_blocks_held(void **state)
 {
@@ -44,7 +35,7 @@ static void test_huge_blocks_held(void **state)
     /* unpaged: exact addresses only */
     assert_ptr_equal(ht__objtab_find(&t, 0x100000000), g);
     assert_null(ht__objtab_find(&t, 0x100000008));
-    assert_int_equal(ht__objtab_index(&t), HT_OK);
+    assert_int_equal(ht__objtab_index_slab(&t, &g_slab), HT_OK);
     assert_int_equal(t.pages.n, 1); /* s's page only */
     assert_true(ht__objtab_is_valid(&t));
     assert_ptr_equal(ht__objtab_find(&t, 0x20010), s);
@@ -66,25 +57,22 @@ static void test_huge_blocks_held(void **state)
     assert_int_equal(t.n, 2);
     assert_int_equal(t.nbig, 1);
     assert_true(ht__objtab_is_valid(&t));
-    ht__obj_free(h);
-    ht__obj_free(g);
-    ht__objtab_fini(&t);
+    put(h);
+    put(g);
+    done(&t);
 }
 
 static void test_large_block_indexed(void **state)
 {
     (void)state;
     struct ht__objtab t = {0};
-    struct ht__obj *o = calloc(1, sizeof *o);
-    assert_non_null(o);
-    o->addr = 0x10000;
-    o->size = 3 * 4096 + 1; /* spans pages 0x10..0x13 */
+    struct ht__obj *o = mk(0x10000, 3 * 4096 + 1); /* pages 0x10..0x13 */
     assert_int_equal(ht__objtab_insert(&t, o), HT_OK);
     assert_int_equal(t.n, 1);
     assert_ptr_equal(ht__objtab_find(&t, 0x10000 + 3 * 4096), o);
     assert_null(ht__objtab_find(&t, 0x10000 + 3 * 4096 + 1));
     assert_true(ht__objtab_is_valid(&t));
-    ht__objtab_fini(&t);
+    done(&t);
 }
 
 int main(void)

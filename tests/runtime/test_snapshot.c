@@ -13,12 +13,39 @@
 #include "heaptrail/event.h"
 #include "heaptrail/spill.h"
 
-static int has_edge(const struct ht_rec *r, size_t n, uint64_t a, uint64_t b)
+/* The edges of a spill, sorted by (a, b). */
+struct edge {
+    uint64_t a, b;
+};
+
+static int cmp_edge(const void *x, const void *y)
 {
+    const struct edge *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : p->b > q->b;
+}
+
+/* The EDGE events of r[0..n), sorted (malloc'd; caller frees), *ne many. */
+static struct edge *sorted_edges(const struct ht_rec *r, size_t n, size_t *ne)
+{
+    struct edge *e = calloc(n + 1, sizeof *e);
+    assert_non_null(e);
+    *ne = 0;
     for (size_t i = 0; i < n; i++)
-        if (r[i].kind == HT_EV_EDGE && r[i].a == a && r[i].b == b)
-            return 1;
-    return 0;
+        if (r[i].kind == HT_EV_EDGE) {
+            e[*ne].a = r[i].a;
+            e[*ne].b = r[i].b;
+            ++*ne;
+        }
+    qsort(e, *ne, sizeof *e, cmp_edge);
+    return e;
+}
+
+static int has_edge(const struct edge *e, size_t n, uint64_t a, uint64_t b)
+{
+    struct edge k = {a, b};
+    return bsearch(&k, e, n, sizeof k, cmp_edge) != NULL;
 }
 
 /* Make the temporary dir (a mkdtemp template), run sample there with
@@ -71,32 +98,16 @@ static void test_exit_snapshot(void **state)
     for (size_t i = 0; i < n; i++)
         snaps += r[i].kind == HT_EV_SNAPSHOT;
     assert_int_equal(snaps, 1);
-    assert_true(has_edge(r, n, g, list[0]));
+    size_t ne;
+    struct edge *e = sorted_edges(r, n, &ne);
+    assert_true(has_edge(e, ne, g, list[0]));
     for (int i = 0; i < 4; i++)
-        assert_true(has_edge(r, n, list[i], list[i + 1]));
-    assert_true(has_edge(r, n, lost[0], lost[1]));
-    assert_true(has_edge(r, n, lost[1], lost[2]));
+        assert_true(has_edge(e, ne, list[i], list[i + 1]));
+    assert_true(has_edge(e, ne, lost[0], lost[1]));
+    assert_true(has_edge(e, ne, lost[1], lost[2]));
+    free(e);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-}
-
-/* The edges of a spill, sorted by (a, b), read whole (not a prefix). */
-struct edge {
-    uint64_t a, b;
-};
-
-static int cmp_edge(const void *x, const void *y)
-{
-    const struct edge *p = x, *q = y;
-    if (p->a != q->a)
-        return p->a < q->a ? -1 : 1;
-    return p->b < q->b ? -1 : p->b > q->b;
-}
-
-static int has_edge2(const struct edge *e, size_t n, uint64_t a, uint64_t b)
-{
-    struct edge k = {a, b};
-    return bsearch(&k, e, n, sizeof k, cmp_edge) != NULL;
 }
 
 /* The first edge of sorted e[0..n) whose source is >= a. */
@@ -184,26 +195,15 @@ static void check_snapshot_many(const char *arg)
     assert_non_null(r);
     assert_int_equal(fread(r, sizeof *r, nrec, f), nrec);
     fclose(f);
-    size_t snaps = 0, ne = 0;
-    for (size_t i = 0; i < nrec; i++) {
-        snaps += r[i].kind == HT_EV_SNAPSHOT;
-        ne += r[i].kind == HT_EV_EDGE;
-    }
-    assert_int_equal(snaps, 1);
-    struct edge *e = calloc(ne + 1, sizeof *e);
-    assert_non_null(e);
-    ne = 0;
+    size_t snaps = 0, ne;
     for (size_t i = 0; i < nrec; i++)
-        if (r[i].kind == HT_EV_EDGE) {
-            e[ne].a = r[i].a;
-            e[ne].b = r[i].b;
-            ne++;
-        }
-    qsort(e, ne, sizeof *e, cmp_edge);
+        snaps += r[i].kind == HT_EV_SNAPSHOT;
+    assert_int_equal(snaps, 1);
+    struct edge *e = sorted_edges(r, nrec, &ne); /* of the whole spill */
     assert_int_equal(edges_from(e, ne, live_root, live_root + 8 * nlive),
                      nlive);
     for (size_t i = 0; i < nlive; i++)
-        assert_true(has_edge2(e, ne, live_root + 8 * i, blocks[i]));
+        assert_true(has_edge(e, ne, live_root + 8 * i, blocks[i]));
     assert_int_equal(edges_from(e, ne, stale_root, stale_root + 8 * nstale),
                      0);
     /* word 0 of each live block links the next; all other words are 0 */
@@ -211,7 +211,7 @@ static void check_snapshot_many(const char *arg)
     for (size_t i = 0; i < nlive; i++) {
         links += edges_from(e, ne, blocks[i], blocks[i] + 24);
         if (i + 1 < nlive)
-            assert_true(has_edge2(e, ne, blocks[i], blocks[i + 1]));
+            assert_true(has_edge(e, ne, blocks[i], blocks[i + 1]));
     }
     assert_int_equal(links, nlive - 1);
     free(e);

@@ -9,11 +9,9 @@
 
 extern int ht_cli_verbose;
 
-/* Print "heaptrail: <what>: <error text>" on stderr; with a detail,
- * "heaptrail: <what>: <detail> (<error text>)", or without what when the
- * detail starts with "<what>:" (errmsg.c, in both executables). */
-void cli_error_msg(const char *what, ht_err err, const char *detail);
-/* cli_error_msg with the store's last error as the detail. */
+/* Print "heaptrail: <what>: <error text>" on stderr; with the store's
+ * last error as a detail, "heaptrail: <what>: <detail> (<error text>)", or
+ * without what when the detail starts with "<what>:". */
 void cli_error(const char *what, ht_err err);
 /* Open a trace; ingest any finished spills first unless readonly_only.
  * Prints its own error; returns NULL on failure. */

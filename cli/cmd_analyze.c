@@ -222,7 +222,7 @@ int cmd_analyze(int argc, char **argv)
     e = ht_analyze_project(&db, &so, &a, progress, NULL);
     int rc = 0;
     if (e) {
-        cli_error_msg("analyze", e, NULL);
+        fprintf(stderr, "heaptrail: analyze: %s\n", ht_strerror(e));
         rc = 1;
     } else if (!strcmp(format, "json")) {
         rc = json(&a);

@@ -45,7 +45,17 @@ static const char usage[] =
 
 void cli_error(const char *what, ht_err err)
 {
-    cli_error_msg(what, err, ht_store_last_error());
+    const char *detail = ht_store_last_error();
+    size_t wl = strlen(what);
+    if (detail && !strncmp(detail, what, wl) && detail[wl] == ':')
+        what = NULL; /* the detail already names it */
+    if (!what)
+        fprintf(stderr, "heaptrail: %s (%s)\n", detail, ht_strerror(err));
+    else if (detail && *detail)
+        fprintf(stderr, "heaptrail: %s: %s (%s)\n", what, detail,
+                ht_strerror(err));
+    else
+        fprintf(stderr, "heaptrail: %s: %s\n", what, ht_strerror(err));
 }
 
 /* What ingest_cb reported: failures, and the error of the last one (so

@@ -2,10 +2,12 @@
  * The HTML report: one self-contained page per run.
  *
  * The C side writes one JSON document inside <script
- * type="application/json">: the findings (run, stats, leaks, errors, cycles)
- * from the report model, so suppressions and grouping are those of the
- * other formats, and the time series and site tables straight from the
- * replay tables; the inline script
+ * type="application/json">: the findings (run, stats, leaks, errors,
+ * cycles) and the site tables (peak_sites, pinning, churn, unbalanced
+ * refcount sites) from the report model, so suppressions, grouping, row
+ * limits and locations are those of the other formats, and the time series,
+ * allocation sites, pool map and GC counts straight from the replay
+ * tables; the inline script
  * (report/html.js, compiled in) draws every plot and table from it with DOM
  * calls (textContent / setAttribute), so no string from the trace is ever
  * parsed as markup. Invariants:
@@ -13,8 +15,9 @@
  *      and '&' as \u00XX: the JSON cannot end its <script> element early;
  *   2. a value declared numeric is written only if it parses as a number,
  *      null otherwise: the JSON is always well formed;
- *   3. a section whose table does not exist is written as null (the script
- *      skips it), so the page works on traces of older or newer replays.
+ *   3. a section whose table does not exist is written as null, a model
+ *      section with no rows as [] (the script skips both), so the page works
+ *      on traces of older or newer replays.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,22 +27,6 @@
 #include "heaptrail/report.h"
 #include "html_assets.h"
 #include "report_int.h"
-
-/* "file:line:col func" of a pc or site id held in column x of a row with
- * run_id column r (pcs first: site ids are small, pcs are addresses), its
- * value in hex when unresolved: the form of ht__rep_loc_str (the report
- * model's locations, loc() below), so every location on the page reads
- * the same. LOC_OF(t) formats the row t of pcs or sites as the model does
- * (a NULL line or col is 0, a NULL or empty func "?"). */
-#define LOC_OF(t)                                                          \
-    t ".file||':'||COALESCE(" t ".line,0)||':'||COALESCE(" t ".col,0)||' '||" \
-    "COALESCE(NULLIF(" t ".func,''),'?')"
-#define LOC(r, x)                                                          \
-    "CASE WHEN " x " IS NULL OR " x "=0 THEN NULL ELSE COALESCE("          \
-    "(SELECT " LOC_OF("p") " FROM pcs p"                                   \
-    " WHERE p.run_id=" r " AND p.pc=" x "),"                               \
-    "(SELECT " LOC_OF("s") " FROM sites s"                                 \
-    " WHERE s.site_id=" x "), printf('0x%%x (no debug info)', " x ")) END"
 
 static void json_str(FILE *out, const char *s)
 {
@@ -131,12 +118,10 @@ static int has_table(ht_store *st, const char *name)
 }
 
 /* Write  ,"key":[rows...]  (or null when table is absent). sql is a printf
- * format whose every %lld is the run id (up to 4 of them). An optional
- * section (a table of a newer replay whose columns may still change) is
- * rendered into memory first and becomes null if its query fails. */
+ * format whose every %lld is the run id (up to 4 of them). */
 static ht_err section(ht_store *st, FILE *out, const char *key,
                       const char *table, const char *types, int64_t run,
-                      const char *fmt, int optional)
+                      const char *fmt)
 {
     fprintf(out, ",\n\"%s\":", key);
     if (table && !has_table(st, table)) {
@@ -146,65 +131,33 @@ static ht_err section(ht_store *st, FILE *out, const char *key,
     char sql[8192];
     long long r = (long long)run;
     snprintf(sql, sizeof sql, fmt, r, r, r, r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = optional ? open_memstream(&buf, &len) : out;
-    if (!mem)
-        return HT_ENOMEM;
-    struct jw w = {mem, types, 0};
-    fputc('[', mem);
+    struct jw w = {out, types, 0};
+    fputc('[', out);
     ht_err e = ht_store_query(st, sql, 1, json_row, &w);
-    fputc(']', mem);
-    if (optional) {
-        if (fclose(mem) != 0)
-            e = HT_ENOMEM;
-        if (e == HT_OK)
-            fwrite(buf, 1, len, out);
-        else
-            fputs("null", out);
-        free(buf);
-        return e == HT_ENOMEM ? e : HT_OK;
-    }
+    fputc(']', out);
     return e;
 }
 
 static const struct {
     const char *key, *table, *types, *sql;
-    int optional;
 } sections[] = {
     {"snaps", "frag_snapshots", "nsnnnnnnnn",
      "SELECT seq, kind, live_bytes, bytes_in_use, bytes_total, utilisation,"
      " arenas, pools_used, unused_pools, blocks_in_use FROM frag_snapshots"
-     " WHERE run_id=%lld ORDER BY seq, kind='exit'", 0},
+     " WHERE run_id=%lld ORDER BY seq, kind='exit'"},
     {"sites", "site_stats", "ssnnnn",
      "SELECT COALESCE(p.file,'?'), COALESCE(p.func, printf('0x%%x', s.pc)),"
      " COALESCE(p.line,0), s.bytes_allocated, s.allocs, s.live_bytes"
      " FROM site_stats s LEFT JOIN pcs p ON p.run_id=s.run_id AND p.pc=s.pc"
-     " WHERE s.run_id=%lld AND s.bytes_allocated>0", 0},
+     " WHERE s.run_id=%lld AND s.bytes_allocated>0"},
     {"pool_map", "pool_map", "snnnnn",
      "SELECT kind, arena, pool, size_class, used_blocks, total_blocks"
      " FROM pool_map WHERE run_id=%lld AND arena IN (SELECT DISTINCT arena"
      " FROM pool_map WHERE run_id=%lld ORDER BY arena LIMIT 256)"
-     " ORDER BY kind, arena, pool", 0},
+     " ORDER BY kind, arena, pool"},
     {"gc", "gc_collections", "nnn",
      "SELECT generation, count(*), sum(collected) FROM gc_collections"
-     " WHERE run_id=%lld GROUP BY generation ORDER BY generation", 0},
-    /* tables of newer replays (docs/trace-format.md): shown when present */
-    {"peak_sites", "peak_sites", "snn",
-     "SELECT " LOC("t.run_id", "t.pc") ", t.blocks, t.bytes FROM peak_sites t"
-     " WHERE t.run_id=%lld ORDER BY t.bytes DESC LIMIT 500", 1},
-    {"pinning", "pinning", "snnn",
-     "SELECT " LOC("t.run_id", "t.pc") ", t.blocks, t.pools, t.arenas"
-     " FROM pinning t WHERE t.run_id=%lld ORDER BY t.arenas DESC, t.pools DESC"
-     " LIMIT 500", 1},
-    {"churn", "churn", "snnnnn",
-     "SELECT " LOC("t.run_id", "t.pc") ", t.size, t.allocs, t.frees,"
-     " t.max_live, t.short_lived FROM churn t WHERE t.run_id=%lld"
-     " ORDER BY t.allocs DESC LIMIT 500", 1},
-    {"refcount_sites", "refcount_sites", "snn",
-     "SELECT COALESCE(" LOC("t.run_id", "t.pc") ", " LOC("t.run_id", "t.site_id")
-     "), t.increfs, t.decrefs FROM refcount_sites t WHERE t.run_id=%lld"
-     " ORDER BY t.increfs + t.decrefs DESC LIMIT 500", 1},
+     " WHERE run_id=%lld GROUP BY generation ORDER BY generation"},
 };
 
 /* One JSON array row of the model: types are one letter per value,
@@ -243,7 +196,7 @@ static void mrow(FILE *out, int *nrows, const char *types, ...)
 }
 
 /* A location as the text report writes it (ht__rep_loc_str), NULL when
- * there is none (key 0): the form the SQL sections' LOC() gives too. */
+ * there is none (key 0). */
 static const char *loc(const struct ht_report_loc *l, char *buf, size_t n)
 {
     return l->file || l->key ? ht__rep_loc_str(l, buf, n) : NULL;
@@ -251,6 +204,42 @@ static const char *loc(const struct ht_report_loc *l, char *buf, size_t n)
 
 /* Cycles drawn with their members and edges (the largest first). */
 #define HTML_DRAWN_CYCLES 20
+
+/* The site tables of the model, its rows (the model's order and row
+ * limits, as the text report's): peak_sites, pinning, churn and
+ * refcount_sites (the unbalanced ones). */
+static void model_site_sections(const struct ht_report *r, FILE *out)
+{
+    char b[1024];
+    int n = 0;
+    fputs(",\n\"peak_sites\":[", out);
+    for (size_t i = 0; i < r->npeak_sites; i++) {
+        const struct ht_report_sitecount *x = &r->peak_sites[i];
+        mrow(out, &n, "suu", loc(&x->at, b, sizeof b), x->blocks, x->bytes);
+    }
+    fputs("],\n\"pinning\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->npinning; i++) {
+        const struct ht_report_sitecount *x = &r->pinning[i];
+        mrow(out, &n, "suuu", loc(&x->at, b, sizeof b), x->blocks, x->pools,
+             x->arenas);
+    }
+    fputs("],\n\"churn\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->nchurn; i++) {
+        const struct ht_report_churn *x = &r->churn[i];
+        mrow(out, &n, "suuuuu", loc(&x->at, b, sizeof b), x->size, x->allocs,
+             x->frees, x->max_live, x->short_lived);
+    }
+    fputs("],\n\"refcount_sites\":[", out);
+    n = 0;
+    for (size_t i = 0; i < r->nrefsites; i++) {
+        const struct ht_report_refsite *x = &r->refsites[i];
+        mrow(out, &n, "suu", loc(&x->at, b, sizeof b), x->increfs,
+             x->decrefs);
+    }
+    fputc(']', out);
+}
 
 /* The findings sections, from the report model (so suppressions and the
  * grouping are those of the text, JSON and SARIF reports): run, stats,
@@ -333,11 +322,11 @@ ht_err ht_report_html(ht_store *st, const struct ht_report *rep, FILE *out)
                  "<script type=\"application/json\" id=\"ht-data\">{",
             (long long)run_id, ht__html_css);
     model_sections(rep, out);
+    model_site_sections(rep, out);
     ht_err e = HT_OK;
     for (size_t i = 0; !e && i < sizeof sections / sizeof sections[0]; i++)
         e = section(st, out, sections[i].key, sections[i].table,
-                    sections[i].types, run_id, sections[i].sql,
-                    sections[i].optional);
+                    sections[i].types, run_id, sections[i].sql);
     if (e != HT_OK)
         return e;
     fprintf(out, "}\n</script>\n<script>\n%s</script>\n</body></html>\n",

@@ -415,7 +415,7 @@
     [site, {name: 'size', i: 1, num: true, fmt: num}, {name: 'allocs', i: 2, num: true, fmt: num},
      {name: 'frees', i: 3, num: true, fmt: num}, {name: 'max live', i: 4, num: true, fmt: num},
      {name: 'short-lived', i: 5, num: true, fmt: num}]);
-  extra('refcount_sites', 'Refcount operations by site', null,
+  extra('refcount_sites', 'Refcount sites whose objects ended unbalanced', null,
     [site, {name: 'increfs', i: 1, num: true, fmt: num}, {name: 'decrefs', i: 2, num: true, fmt: num}]);
 
   if (D.gc && D.gc.length) {

@@ -100,8 +100,9 @@ static void test_strings_are_escaped(void **state)
     done(st, out);
 }
 
-/* tables of newer replays: shown when present, null when their columns
- * are not the expected ones (the page must not fail) */
+/* the site tables of newer replays come from the report model: shown when
+ * present, empty when their columns are not the expected ones (the page
+ * must not fail) */
 static void test_optional_tables(void **state)
 {
     (void)state;
@@ -131,9 +132,57 @@ static void test_optional_tables(void **state)
      * first, a site id when there is no pc */
     assert_non_null(strstr(out, "\"churn\":[\n[\"a.c:9:3 g\",64,1000,999,2,990],"
                                 "\n[\"0x3000 (no debug info)\",32,7,7,1,7]]"));
-    assert_non_null(strstr(out, "\"pinning\":null"));
-    assert_non_null(strstr(out, "\"refcount_sites\":[\n[\"r.c:4:0 ?\",2,1],"
-                                "\n[\"a.c:9:3 g\",1,1]]"));
+    assert_non_null(strstr(out, "\"pinning\":[]"));
+    /* only the unbalanced site, as in the text report */
+    assert_non_null(strstr(out, "\"refcount_sites\":[\n[\"r.c:4:0 ?\",2,1]],"));
+    done(st, out);
+}
+
+/* Rows of the JSON array "key":[...] in page (rows hold no "]]"). */
+static size_t section_rows(const char *page, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":[", key);
+    const char *s = strstr(page, k);
+    assert_non_null(s);
+    s += strlen(k);
+    const char *e = strstr(s, "]]");
+    size_t n = 0;
+    for (const char *p = s; e && p < e && (p = strstr(p, "\n[")) && p < e; p++)
+        n++;
+    return n;
+}
+
+/* The site tables hold the model's rows: its row limit (60 peak sites, 50
+ * shown, the largest first, as in the text report), only the last pinning
+ * snapshot's rows, the order of the model. */
+static void test_site_tables_are_the_models(void **state)
+{
+    (void)state;
+    ht_store *st = fresh();
+    assert_int_equal(ht_store_exec(st,
+        "INSERT INTO runs(run_id, pid, argv, status, complete)"
+        " VALUES(2, 1, 'p', 'exited', 1);"
+        "CREATE TABLE peak_sites(run_id, pc, blocks, bytes);"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k"
+        " WHERE i < 60) INSERT INTO peak_sites SELECT 2, 4096 * i, 1, i FROM k;"
+        "CREATE TABLE pinning(run_id, seq, pc, blocks, pools, arenas);"
+        "INSERT INTO pinning VALUES(2, 17, 4096, 9, 9, 9);"
+        "INSERT INTO pinning VALUES(2, 40, 4096, 2, 1, 0);"
+        "INSERT INTO pinning VALUES(2, 40, 8192, 4, 2, 1);"), HT_OK);
+    struct ht_report rep;
+    assert_int_equal(ht_report_load(st, 2, NULL, &rep), HT_OK);
+    assert_int_equal(rep.npeak_sites, 50);
+    ht_report_free(&rep);
+    ht_err e;
+    char *out = render(st, 2, &e);
+    assert_int_equal(e, HT_OK);
+    assert_int_equal(section_rows(out, "peak_sites"), 50);
+    assert_non_null(strstr(out, "\"peak_sites\":[\n[\"0x3c000 (no debug info)"
+                                "\",1,60],\n[\"0x3b000 (no debug info)\",1,59],"));
+    assert_non_null(strstr(out, ",\n[\"0xb000 (no debug info)\",1,11]],"));
+    assert_non_null(strstr(out, "\"pinning\":[\n[\"0x2000 (no debug info)\",4,2,1],"
+                                "\n[\"0x1000 (no debug info)\",2,1,0]],"));
     done(st, out);
 }
 
@@ -158,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings_are_escaped),
         cmocka_unit_test(test_optional_tables),
+        cmocka_unit_test(test_site_tables_are_the_models),
         cmocka_unit_test(test_unknown_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -815,6 +815,24 @@ dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
     }
 }
 
+/* A tid: its dictionary index in S_TID, a new one's value in S_TIDNEW;
+ * sets d->bad (returning 0) on an index past the dictionary's end. */
+static inline __attribute__((always_inline)) uint64_t dec_tid(struct dec *d)
+{
+    uint64_t t = get(d, S_TID);
+    if (__builtin_expect(t >= d->m.ntid, 0)) {
+        if (t > d->m.ntid) {
+            d->bad = 1;
+            return 0;
+        }
+        uint64_t v = get(d, S_TIDNEW);
+        if (v > UINT32_MAX)
+            d->bad = 1;
+        d->tids[d->m.ntid++] = v;
+    }
+    return d->tids[t];
+}
+
 static inline __attribute__((always_inline)) void
 dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
 {
@@ -828,18 +846,10 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
     r->kind = (uint8_t)k;
     r->seq = d->m.prev_seq + get(d, S_SEQ);
     d->m.prev_seq = r->seq;
-    t = get(d, S_TID);
-    if (__builtin_expect(t >= d->m.ntid, 0)) {
-        if (t > d->m.ntid) {
-            d->bad = 1;
-            return;
-        }
-        uint64_t v = get(d, S_TIDNEW);
-        if (v > UINT32_MAX)
-            d->bad = 1;
-        d->tids[d->m.ntid++] = v;
-    }
-    r->tid = (uint32_t)d->tids[t];
+    t = dec_tid(d);
+    if (d->bad)
+        return;
+    r->tid = (uint32_t)t;
     fl = get(d, S_FLAGS);
     if (fl > UINT16_MAX)
         d->bad = 1;
@@ -869,18 +879,9 @@ dec_rec3(struct dec *restrict d, struct ht_rec *restrict r)
     r->seq = d->m.prev_seq + (h & HB_SEQ ? get(d, S_SEQ) : 1);
     d->m.prev_seq = r->seq;
     if (h & HB_TID) {
-        uint64_t t = get(d, S_TID);
-        if (__builtin_expect(t >= d->m.ntid, 0)) {
-            if (t > d->m.ntid) {
-                d->bad = 1;
-                return;
-            }
-            uint64_t v = get(d, S_TIDNEW);
-            if (v > UINT32_MAX)
-                d->bad = 1;
-            d->tids[d->m.ntid++] = v;
-        }
-        d->last_tid = d->tids[t];
+        d->last_tid = dec_tid(d);
+        if (d->bad)
+            return;
     }
     r->tid = (uint32_t)d->last_tid;
     if (h & HB_FLAGS) {

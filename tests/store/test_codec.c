@@ -508,18 +508,24 @@ static const uint8_t old_chunk[235] = {
     0xab, 0x34, 0x01, 0xbf, 0xf5, 0xdc, 0x73,
 };
 
-static void test_old_version_decodes(void **state)
+/* chunk[0..len), of codec version ver, decodes to old_format_recs. */
+static void old_chunk_decodes(const uint8_t *chunk, size_t len, unsigned ver)
 {
     struct ht_rec want[24], back[24];
     size_t got = 99;
-    (void)state;
     old_format_recs(want, 24);
-    assert_int_equal(old_chunk[1], 1); /* really a version 1 chunk */
-    assert_int_equal(ht__codec_decode(old_chunk, sizeof old_chunk, back, 24,
-                                      &got),
-                     HT_OK);
+    assert_int_equal(chunk[1], ver); /* really a chunk of that version */
+    assert_int_equal(ht__codec_decode(chunk, len, back, 24, &got), HT_OK);
     assert_int_equal(got, 24);
     assert_memory_equal(back, want, sizeof want);
+}
+
+static void test_old_version_decodes(void **state)
+{
+    struct ht_rec want[24];
+    (void)state;
+    old_chunk_decodes(old_chunk, sizeof old_chunk, 1);
+    old_format_recs(want, 24);
     /* the same records round-trip through the current version too */
     round_trip(want, 24);
 }
@@ -550,16 +556,10 @@ static const uint8_t v2_chunk[205] = {
 
 static void test_v2_decodes(void **state)
 {
-    struct ht_rec want[24], back[24];
+    struct ht_rec back[24];
     size_t got = 99;
     (void)state;
-    old_format_recs(want, 24);
-    assert_int_equal(v2_chunk[1], 2); /* really a version 2 chunk */
-    assert_int_equal(ht__codec_decode(v2_chunk, sizeof v2_chunk, back, 24,
-                                      &got),
-                     HT_OK);
-    assert_int_equal(got, 24);
-    assert_memory_equal(back, want, sizeof want);
+    old_chunk_decodes(v2_chunk, sizeof v2_chunk, 2);
     /* a cut or flipped body byte is rejected or decodes to 24 records */
     uint8_t raw[2048], mut[2048], chunk[4096];
     size_t raw_len = ZSTD_decompress(raw, sizeof raw, v2_chunk + 10,

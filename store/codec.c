@@ -159,10 +159,15 @@ struct cache_ent {
     uint32_t gen; /* the chunk that put it (enc.gen): other chunks' are empty */
 };
 
+static inline uint32_t cache_hash(uint64_t key, unsigned bits)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
 static inline struct cache_ent *cache_slot(struct cache_ent *c, uint64_t key,
                                            unsigned bits)
 {
-    return &c[(key * 0x9E3779B97F4A7C15ull) >> (64 - bits)];
+    return &c[cache_hash(key, bits)];
 }
 
 /* The value cached for key, or 0. */
@@ -200,6 +205,7 @@ struct model {
  * M_HIST_R token, since it is then never read). Returns the count (<= 2). */
 struct push {
     int h;      /* history: 0 alloc, 1 free, 2 ref */
+    int f;      /* the field pushed: 0 a, 1 b, 2 c */
     uint64_t v;
 };
 
@@ -210,29 +216,29 @@ rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
     unsigned n = 0;
     switch (kind) {
     case HT_EV_ALLOC:
-        out[n++] = (struct push){0, a};
+        out[n++] = (struct push){0, 0, a};
         if (refs)
-            out[n++] = (struct push){2, a};
+            out[n++] = (struct push){2, 0, a};
         break;
     case HT_EV_FREE:
-        out[n++] = (struct push){1, a};
+        out[n++] = (struct push){1, 0, a};
         break;
     case HT_EV_REALLOC:
         if (c)
-            out[n++] = (struct push){1, c};
+            out[n++] = (struct push){1, 2, c};
         if (a)
-            out[n++] = (struct push){0, a};
+            out[n++] = (struct push){0, 0, a};
         break;
     case HT_EV_STORE:
         if (refs && b)
-            out[n++] = (struct push){2, b};
+            out[n++] = (struct push){2, 1, b};
         if (refs && c)
-            out[n++] = (struct push){2, c};
+            out[n++] = (struct push){2, 2, c};
         break;
     case HT_EV_INCREF:
     case HT_EV_DECREF:
         if (refs && a)
-            out[n++] = (struct push){2, a};
+            out[n++] = (struct push){2, 0, a};
         break;
     default:
         break;
@@ -268,21 +274,30 @@ static inline void put(struct enc *e, int s, uint64_t v)
     e->s[s] = p;
 }
 
-static inline void hist_push_enc(struct enc *e, int h, uint64_t v)
+/* The history caches at v's slot hv = cache_hash(v, HIST_BITS): the three
+ * histories share their size, so a record hashes each value once for its
+ * lookup and its pushes. */
+static inline void hist_push_enc(struct enc *e, int h, uint64_t v, uint32_t hv)
 {
-    cache_put(e->hist[h], v, ++e->m.nhist[h], HIST_BITS, e->gen);
+    struct cache_ent *c = &e->hist[h][hv];
+    c->key = v;
+    c->val = ++e->m.nhist[h];
+    c->gen = e->gen;
 }
 
 /* The 1-based push index of v on history h, or 0 (not cached). */
-static inline uint32_t hist_get_enc(struct enc *e, int h, uint64_t v)
+static inline uint32_t hist_get_enc(struct enc *e, int h, uint64_t v,
+                                    uint32_t hv)
 {
-    return cache_get(e->hist[h], v, HIST_BITS, e->gen);
+    const struct cache_ent *c = &e->hist[h][hv];
+    return c->key == v && c->gen == e->gen ? c->val : 0;
 }
 
 /* Field f of a record of kind `kind`; zero: the record's header has
  * HB_ZERO (its M_RAW fields are 0 and not written). */
 static inline __attribute__((always_inline)) void
-enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, int zero)
+enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
+          int zero)
 {
     /* the encoder writes HT_CV1_VERSION only: with kind a constant (see
      * enc_rec), the mode is one too */
@@ -313,7 +328,7 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, int zero)
             put(e, S_RTOK, 1);
             return;
         }
-        idx = hist_get_enc(e, 2, v);
+        idx = hist_get_enc(e, 2, v, hv);
         put(e, S_RTOK, idx ? e->m.nhist[2] - idx + 2 : 0);
         if (!idx)
             put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
@@ -321,7 +336,7 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, int zero)
     case M_HIST_A:
     case M_HIST_F: {
         int h = md == M_HIST_A ? 0 : 1;
-        uint32_t tok = hist_get_enc(e, h, v);
+        uint32_t tok = hist_get_enc(e, h, v, hv);
         if (tok)
             tok = e->m.nhist[h] - tok + 1;
         put(e, S_HTOK, tok);
@@ -376,14 +391,18 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
         put(e, S_FLAGS, r->flags);
         e->last_flags[k] = r->flags;
     }
-    enc_field(e, k, 0, r->a, zero);
-    enc_field(e, k, 1, r->b, zero);
-    enc_field(e, k, 2, r->c, zero);
-    enc_field(e, k, 3, r->d, zero);
+    /* each value's history slot, computed once (unused ones fold away) */
+    const uint32_t hv[3] = {cache_hash(r->a, HIST_BITS),
+                            cache_hash(r->b, HIST_BITS),
+                            cache_hash(r->c, HIST_BITS)};
+    enc_field(e, k, 0, r->a, hv[0], zero);
+    enc_field(e, k, 1, r->b, hv[1], zero);
+    enc_field(e, k, 2, r->c, hv[2], zero);
+    enc_field(e, k, 3, r->d, 0, zero);
     struct push ps[2];
     unsigned np = rec_pushes(k, HT_CV1_VERSION >= 2, r->a, r->b, r->c, ps);
     for (unsigned i = 0; i < np; i++)
-        hist_push_enc(e, ps[i].h, ps[i].v);
+        hist_push_enc(e, ps[i].h, ps[i].v, hv[ps[i].f]);
 }
 
 static void enc_rec(struct enc *e, const struct ht_rec *r)

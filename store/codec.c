@@ -10,11 +10,20 @@
  *   bytes 10..  one zstd frame (content size + checksum) holding the body
  *
  * The body is NSTREAM varint stream lengths followed by the streams' bytes,
- * in enum order. Each record contributes:
- *   S_KIND   kind byte                     S_SEQ   seq - previous seq (u64 wrap)
- *   S_TID    tid dictionary index          S_TIDNEW new tid value
- *   S_FLAGS  flags varint                  and one encoding per field a..d,
- * chosen by a per-kind mode table (field_mode()):
+ * in enum order. Each record contributes (version 3):
+ *   S_KIND   header byte: kind in bits 0-3 (15: the kind byte follows in
+ *            S_XKIND, for kinds >= 15) and four bits saying which values
+ *            differ from the usual, each followed by its value only then:
+ *            HB_SEQ   seq - previous seq (u64 wrap) != 1: it in S_SEQ
+ *            HB_TID   tid != previous record's: its dictionary index in
+ *                     S_TID (a new tid: index == size, value in S_TIDNEW)
+ *            HB_FLAGS flags != the previous record's OF THE SAME KIND:
+ *                     them in S_FLAGS (before the first record: tid 0,
+ *                     flags 0, seq 0)
+ *            HB_ZERO  every M_RAW field of the record is 0 (vacuously set
+ *                     for kinds without one): none written to S_RAW
+ *   and one encoding per field a..d, chosen by a per-kind mode table
+ *   (field_mode()):
  *   M_RAW    varint of the value (S_RAW, or S_SIZE for sizes)
  *   M_DELTA  ht__zigzag(value - previous value of the same kind and field), S_DELTA
  *   M_HIST_A / M_HIST_F  a token in S_HTOK: k >= 1 means "the address pushed
@@ -34,9 +43,17 @@
  *            is DECREF'd right after): bench_micro graph 5.93 -> 3.32
  *            bytes/event, alloc/free streams unchanged.
  *
- * Versions: 2 (written) adds M_HIST_R and the stream S_RTOK after S_DNEW;
- * 1 (before 2026-11) has neither (11 streams; INCREF/DECREF a and STORE a..c
- * M_DELTA, INCREF/DECREF b, c M_RAW) and is still decoded.
+ * Versions: 3 (written, 13 streams) adds the header byte and S_XKIND: the
+ * seq, tid and flags streams had a byte per record (the seq step is nearly
+ * always 1, the tid nearly always the previous record's, the flags nearly
+ * always the previous ones of the kind), as had S_RAW (a FREE's b and c, an
+ * ALLOC's c: nearly always 0); about 4 of ~10 body bytes per record gone,
+ * so zstd and the writers do less (bench/RESULTS.md, h-codec section).
+ * 2 (12 streams, before 2026-11-22 07:40 UTC) writes the kind byte, S_SEQ,
+ * S_TID and S_FLAGS for every record (tid: index only; S_TIDNEW for a new
+ * one) and every M_RAW field; it adds M_HIST_R and the stream S_RTOK after
+ * S_DNEW to 1 (before 2026-11; 11 streams; INCREF/DECREF a and STORE a..c
+ * M_DELTA, INCREF/DECREF b, c M_RAW). Both are still decoded.
  *
  * The encoder finds history tokens and dictionary indexes through small
  * direct-mapped caches (lossy: a miss only costs a delta or a duplicate
@@ -55,6 +72,13 @@
  * sites, 2 threads): about 2.95 bytes/event at zstd level 1, 20+ M events/s
  * encode and decode on an idle core (level 3 is both larger and slower here;
  * negative levels give ~3.9 bytes/event without being faster overall).
+ * On real traces (`bench_codec --recs`, bench_micro small/graph/threads,
+ * version 3): level 1 2.9-3.3 bytes/event, zstd 86-178 instructions/event
+ * of the encoder's 254-333; level -1 would cut zstd by 34-44 instructions
+ * for +0.55 bytes/event (realloc/ht-store's trace file then 5.84 of its 6
+ * bytes/event budget): not taken. The 4-byte index slots the encoder tried
+ * instead of these caches (checked against its own history arrays) had
+ * fewer instructions but more cache misses (cachegrind), so they stay.
  */
 #include "store/store_int.h"
 
@@ -64,19 +88,30 @@
 #include <zstd.h>
 
 #define HT_CV1_MAGIC 0xC5u
-#define HT_CV1_VERSION 2u /* written; 1 (no M_HIST_R) is still read */
+#define HT_CV1_VERSION 3u /* written; 1 and 2 are still read */
 #define HT_CV1_HDR 10u
 #ifndef HT_CV1_LEVEL
 #define HT_CV1_LEVEL 1 /* measured with bench_codec: see its header */
 #endif
 
 enum { S_KIND, S_SEQ, S_TID, S_TIDNEW, S_FLAGS, S_HTOK, S_DELTA, S_SIZE,
-       S_RAW, S_DIDX, S_DNEW, S_RTOK, NSTREAM };
-#define NSTREAM_V1 S_RTOK /* version 1 chunks have the streams before it */
+       S_RAW, S_DIDX, S_DNEW, S_RTOK, S_XKIND, NSTREAM };
+#define NSTREAM_V1 S_RTOK  /* version 1 chunks have the streams before it */
+#define NSTREAM_V2 S_XKIND /* version 2 chunks: the streams before it */
 
 /* Worst-case bytes per record in each stream. */
 static const size_t stream_max[NSTREAM] = {1, 10, 3, 5, 3, 6, 40, 10,
-                                           40, 3, 10, 6};
+                                           40, 3, 10, 6, 1};
+
+/* Version 3's record header byte (S_KIND): the kind in the low bits
+ * (HB_KIND_ESC: the kind byte follows in S_XKIND) and which of the
+ * per-record values differ from the usual (see the design comment). */
+#define HB_KIND 0x0fu
+#define HB_KIND_ESC 0x0fu
+#define HB_SEQ 0x10u   /* seq - previous seq != 1: the difference in S_SEQ */
+#define HB_TID 0x20u   /* tid != previous record's: its index in S_TID */
+#define HB_FLAGS 0x40u /* flags != previous same kind's: them in S_FLAGS */
+#define HB_ZERO 0x80u  /* every M_RAW field is 0: none in S_RAW */
 
 enum mode { M_RAW, M_SIZE, M_DELTA, M_HIST_A, M_HIST_F, M_DICT, M_HIST_R };
 
@@ -124,10 +159,15 @@ struct cache_ent {
     uint32_t gen; /* the chunk that put it (enc.gen): other chunks' are empty */
 };
 
+static inline uint32_t cache_hash(uint64_t key, unsigned bits)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
 static inline struct cache_ent *cache_slot(struct cache_ent *c, uint64_t key,
                                            unsigned bits)
 {
-    return &c[(key * 0x9E3779B97F4A7C15ull) >> (64 - bits)];
+    return &c[cache_hash(key, bits)];
 }
 
 /* The value cached for key, or 0. */
@@ -165,6 +205,7 @@ struct model {
  * M_HIST_R token, since it is then never read). Returns the count (<= 2). */
 struct push {
     int h;      /* history: 0 alloc, 1 free, 2 ref */
+    int f;      /* the field pushed: 0 a, 1 b, 2 c */
     uint64_t v;
 };
 
@@ -175,29 +216,29 @@ rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
     unsigned n = 0;
     switch (kind) {
     case HT_EV_ALLOC:
-        out[n++] = (struct push){0, a};
+        out[n++] = (struct push){0, 0, a};
         if (refs)
-            out[n++] = (struct push){2, a};
+            out[n++] = (struct push){2, 0, a};
         break;
     case HT_EV_FREE:
-        out[n++] = (struct push){1, a};
+        out[n++] = (struct push){1, 0, a};
         break;
     case HT_EV_REALLOC:
         if (c)
-            out[n++] = (struct push){1, c};
+            out[n++] = (struct push){1, 2, c};
         if (a)
-            out[n++] = (struct push){0, a};
+            out[n++] = (struct push){0, 0, a};
         break;
     case HT_EV_STORE:
         if (refs && b)
-            out[n++] = (struct push){2, b};
+            out[n++] = (struct push){2, 1, b};
         if (refs && c)
-            out[n++] = (struct push){2, c};
+            out[n++] = (struct push){2, 2, c};
         break;
     case HT_EV_INCREF:
     case HT_EV_DECREF:
         if (refs && a)
-            out[n++] = (struct push){2, a};
+            out[n++] = (struct push){2, 0, a};
         break;
     default:
         break;
@@ -210,7 +251,9 @@ rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
 struct enc {
     uint8_t *s[NSTREAM]; /* write cursors */
     uint8_t *base[NSTREAM];
-    uint32_t last_tid, last_tid_idx; /* fast path: tid of the previous record */
+    uint32_t last_tid;        /* tid of the previous record and flags of */
+    uint16_t last_flags[256]; /* the previous one of each kind (0 before the
+                               * first, as the decoder's) */
     uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
     struct model m;
     /* Not cleared per chunk (~430 KB; the rest above is): an entry counts
@@ -231,12 +274,30 @@ static inline void put(struct enc *e, int s, uint64_t v)
     e->s[s] = p;
 }
 
-static inline void hist_push_enc(struct enc *e, int h, uint64_t v)
+/* The history caches at v's slot hv = cache_hash(v, HIST_BITS): the three
+ * histories share their size, so a record hashes each value once for its
+ * lookup and its pushes. */
+static inline void hist_push_enc(struct enc *e, int h, uint64_t v, uint32_t hv)
 {
-    cache_put(e->hist[h], v, ++e->m.nhist[h], HIST_BITS, e->gen);
+    struct cache_ent *c = &e->hist[h][hv];
+    c->key = v;
+    c->val = ++e->m.nhist[h];
+    c->gen = e->gen;
 }
 
-static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v)
+/* The 1-based push index of v on history h, or 0 (not cached). */
+static inline uint32_t hist_get_enc(struct enc *e, int h, uint64_t v,
+                                    uint32_t hv)
+{
+    const struct cache_ent *c = &e->hist[h][hv];
+    return c->key == v && c->gen == e->gen ? c->val : 0;
+}
+
+/* Field f of a record of kind `kind`; zero: the record's header has
+ * HB_ZERO (its M_RAW fields are 0 and not written). */
+static inline __attribute__((always_inline)) void
+enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
+          int zero)
 {
     /* the encoder writes HT_CV1_VERSION only: with kind a constant (see
      * enc_rec), the mode is one too */
@@ -245,7 +306,8 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
 
     switch (md) {
     case M_RAW:
-        put(e, S_RAW, v);
+        if (!zero)
+            put(e, S_RAW, v);
         return;
     case M_SIZE:
         put(e, S_SIZE, v);
@@ -266,7 +328,7 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
             put(e, S_RTOK, 1);
             return;
         }
-        idx = cache_get(e->hist[2], v, HIST_BITS, e->gen);
+        idx = hist_get_enc(e, 2, v, hv);
         put(e, S_RTOK, idx ? e->m.nhist[2] - idx + 2 : 0);
         if (!idx)
             put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
@@ -274,7 +336,7 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
     case M_HIST_A:
     case M_HIST_F: {
         int h = md == M_HIST_A ? 0 : 1;
-        uint32_t tok = cache_get(e->hist[h], v, HIST_BITS, e->gen);
+        uint32_t tok = hist_get_enc(e, h, v, hv);
         if (tok)
             tok = e->m.nhist[h] - tok + 1;
         put(e, S_HTOK, tok);
@@ -289,44 +351,63 @@ static inline __attribute__((always_inline)) void enc_field(struct enc *e, unsig
     e->prev[kind][f] = v;
 }
 
-/* Fields a..d of r (kind k) and the history pushes. Inlined once per kind
- * by enc_rec, so that field_mode() folds to straight-line code. */
+/* The header byte of r (kind k; see HB_*) and its escaped kind, tid and
+ * flags streams, then fields a..d and the history pushes. Inlined once
+ * per kind by enc_rec, so that field_mode() folds to straight-line code. */
 static inline __attribute__((always_inline)) void
 enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
 {
-    enc_field(e, k, 0, r->a);
-    enc_field(e, k, 1, r->b);
-    enc_field(e, k, 2, r->c);
-    enc_field(e, k, 3, r->d);
+    uint64_t dseq = r->seq - e->m.prev_seq;
+    /* HB_ZERO: every M_RAW field is 0 (vacuously for kinds without one) */
+    int zero = 1;
+    if (field_mode(k, 0, HT_CV1_VERSION) == M_RAW && r->a)
+        zero = 0;
+    if (field_mode(k, 1, HT_CV1_VERSION) == M_RAW && r->b)
+        zero = 0;
+    if (field_mode(k, 2, HT_CV1_VERSION) == M_RAW && r->c)
+        zero = 0;
+    unsigned h = (k < HB_KIND_ESC ? k : HB_KIND_ESC) |
+                 (dseq != 1 ? HB_SEQ : 0) |
+                 (r->tid != e->last_tid ? HB_TID : 0) |
+                 (r->flags != e->last_flags[k] ? HB_FLAGS : 0) |
+                 (zero ? HB_ZERO : 0);
+    *e->s[S_KIND]++ = (uint8_t)h;
+    if (k >= HB_KIND_ESC)
+        *e->s[S_XKIND]++ = (uint8_t)k;
+    e->m.prev_seq = r->seq;
+    if (h & HB_SEQ)
+        put(e, S_SEQ, dseq);
+    if (h & HB_TID) {
+        uint32_t idx = cache_get(e->tid, r->tid, DICT_BITS, e->gen);
+        if (!idx) {
+            cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
+            put(e, S_TIDNEW, r->tid);
+            idx = e->m.ntid;
+        }
+        put(e, S_TID, idx - 1);
+        e->last_tid = r->tid;
+    }
+    if (h & HB_FLAGS) {
+        put(e, S_FLAGS, r->flags);
+        e->last_flags[k] = r->flags;
+    }
+    /* each value's history slot, computed once (unused ones fold away) */
+    const uint32_t hv[3] = {cache_hash(r->a, HIST_BITS),
+                            cache_hash(r->b, HIST_BITS),
+                            cache_hash(r->c, HIST_BITS)};
+    enc_field(e, k, 0, r->a, hv[0], zero);
+    enc_field(e, k, 1, r->b, hv[1], zero);
+    enc_field(e, k, 2, r->c, hv[2], zero);
+    enc_field(e, k, 3, r->d, 0, zero);
     struct push ps[2];
     unsigned np = rec_pushes(k, HT_CV1_VERSION >= 2, r->a, r->b, r->c, ps);
     for (unsigned i = 0; i < np; i++)
-        hist_push_enc(e, ps[i].h, ps[i].v);
+        hist_push_enc(e, ps[i].h, ps[i].v, hv[ps[i].f]);
 }
 
 static void enc_rec(struct enc *e, const struct ht_rec *r)
 {
-    uint32_t idx;
-    unsigned k = r->kind;
-
-    *e->s[S_KIND]++ = r->kind;
-    put(e, S_SEQ, r->seq - e->m.prev_seq);
-    e->m.prev_seq = r->seq;
-    idx = e->last_tid_idx && e->last_tid == r->tid
-              ? e->last_tid_idx
-              : cache_get(e->tid, r->tid, DICT_BITS, e->gen);
-    if (idx) {
-        put(e, S_TID, idx - 1);
-    } else {
-        cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
-        put(e, S_TID, e->m.ntid - 1);
-        put(e, S_TIDNEW, r->tid);
-        idx = e->m.ntid;
-    }
-    e->last_tid = r->tid;
-    e->last_tid_idx = idx;
-    put(e, S_FLAGS, r->flags);
-    switch (k) {
+    switch (r->kind) {
     case HT_EV_ALLOC:
         enc_fields(e, r, HT_EV_ALLOC);
         break;
@@ -346,7 +427,7 @@ static void enc_rec(struct enc *e, const struct ht_rec *r)
         enc_fields(e, r, HT_EV_DECREF);
         break;
     default: /* M_DELTA a..c, M_DICT d; no history */
-        enc_fields(e, r, k);
+        enc_fields(e, r, r->kind);
         break;
     }
 }
@@ -607,6 +688,10 @@ struct dec {
     uint64_t *tids, *ds;
     uint64_t (*prev)[3]; /* previous value per (kind, field a..c): 256 rows */
     struct model m;
+    uint64_t last_tid; /* version 3: tid of the previous record */
+    uint16_t *last_flags; /* version 3: flags of the previous record of each
+                           * kind (256; 0 before the first, as the
+                           * encoder's) */
     int refs; /* the reference history is kept (see rec_pushes) */
     int bad;
 };
@@ -664,15 +749,17 @@ static inline __attribute__((always_inline)) uint64_t get(struct dec *d, int s)
     return r.v;
 }
 
+/* Field f of a record of kind `kind`; zero: the record's header has
+ * HB_ZERO (version 3; M_RAW fields are then 0, not in S_RAW). */
 static inline __attribute__((always_inline)) uint64_t
-dec_field(struct dec *d, unsigned kind, unsigned f)
+dec_field(struct dec *d, unsigned kind, unsigned f, int zero)
 {
     enum mode md = field_mode(kind, f, d->m.ver);
     uint64_t v, i;
 
     switch (md) {
     case M_RAW:
-        return get(d, S_RAW);
+        return zero ? 0 : get(d, S_RAW);
     case M_SIZE:
         return get(d, S_SIZE);
     case M_DICT:
@@ -726,15 +813,16 @@ dec_field(struct dec *d, unsigned kind, unsigned f)
 /* The fields a..d of a record of kind k (a constant where inlined for the
  * common kinds, so that field_mode() folds away) and its history pushes. */
 static inline __attribute__((always_inline)) void
-dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k)
+dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
+           int zero)
 {
     struct push ps[2];
     unsigned np;
 
-    r->a = dec_field(d, k, 0);
-    r->b = dec_field(d, k, 1);
-    r->c = dec_field(d, k, 2);
-    r->d = dec_field(d, k, 3);
+    r->a = dec_field(d, k, 0, zero);
+    r->b = dec_field(d, k, 1, zero);
+    r->c = dec_field(d, k, 2, zero);
+    r->d = dec_field(d, k, 3, zero);
     np = rec_pushes(k, d->refs, r->a, r->b, r->c, ps);
     for (unsigned i = 0; i < np; i++) {
         /* constant indexes (see struct dec) */
@@ -745,6 +833,24 @@ dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k)
         else
             d->hist[2][d->m.nhist[2]++] = ps[i].v;
     }
+}
+
+/* A tid: its dictionary index in S_TID, a new one's value in S_TIDNEW;
+ * sets d->bad (returning 0) on an index past the dictionary's end. */
+static inline __attribute__((always_inline)) uint64_t dec_tid(struct dec *d)
+{
+    uint64_t t = get(d, S_TID);
+    if (__builtin_expect(t >= d->m.ntid, 0)) {
+        if (t > d->m.ntid) {
+            d->bad = 1;
+            return 0;
+        }
+        uint64_t v = get(d, S_TIDNEW);
+        if (v > UINT32_MAX)
+            d->bad = 1;
+        d->tids[d->m.ntid++] = v;
+    }
+    return d->tids[t];
 }
 
 static inline __attribute__((always_inline)) void
@@ -760,29 +866,58 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
     r->kind = (uint8_t)k;
     r->seq = d->m.prev_seq + get(d, S_SEQ);
     d->m.prev_seq = r->seq;
-    t = get(d, S_TID);
-    if (__builtin_expect(t >= d->m.ntid, 0)) {
-        if (t > d->m.ntid) {
-            d->bad = 1;
-            return;
-        }
-        uint64_t v = get(d, S_TIDNEW);
-        if (v > UINT32_MAX)
-            d->bad = 1;
-        d->tids[d->m.ntid++] = v;
-    }
-    r->tid = (uint32_t)d->tids[t];
+    t = dec_tid(d);
+    if (d->bad)
+        return;
+    r->tid = (uint32_t)t;
     fl = get(d, S_FLAGS);
     if (fl > UINT16_MAX)
         d->bad = 1;
     r->flags = (uint16_t)fl;
     /* the two kinds of nearly every record with their kind a constant */
     if (k == HT_EV_ALLOC)
-        dec_fields(d, r, HT_EV_ALLOC);
+        dec_fields(d, r, HT_EV_ALLOC, 0);
     else if (k == HT_EV_FREE)
-        dec_fields(d, r, HT_EV_FREE);
+        dec_fields(d, r, HT_EV_FREE, 0);
     else
-        dec_fields(d, r, k);
+        dec_fields(d, r, k, 0);
+}
+
+/* A version 3 record: its header byte (HB_*), then the fields. */
+static inline __attribute__((always_inline)) void
+dec_rec3(struct dec *restrict d, struct ht_rec *restrict r)
+{
+    unsigned h = *d->p[S_KIND]++, k = h & HB_KIND;
+
+    r->reserved = 0;
+    if (__builtin_expect(k == HB_KIND_ESC, 0)) {
+        k = *d->p[S_XKIND]++;
+        if (k < HB_KIND_ESC) /* the encoder escapes no other kind */
+            d->bad = 1;
+    }
+    r->kind = (uint8_t)k;
+    r->seq = d->m.prev_seq + (h & HB_SEQ ? get(d, S_SEQ) : 1);
+    d->m.prev_seq = r->seq;
+    if (h & HB_TID) {
+        d->last_tid = dec_tid(d);
+        if (d->bad)
+            return;
+    }
+    r->tid = (uint32_t)d->last_tid;
+    if (h & HB_FLAGS) {
+        uint64_t fl = get(d, S_FLAGS);
+        if (fl > UINT16_MAX)
+            d->bad = 1;
+        d->last_flags[k] = (uint16_t)fl;
+    }
+    r->flags = d->last_flags[k];
+    int zero = (h & HB_ZERO) != 0;
+    if (k == HT_EV_ALLOC)
+        dec_fields(d, r, HT_EV_ALLOC, zero);
+    else if (k == HT_EV_FREE)
+        dec_fields(d, r, HT_EV_FREE, zero);
+    else
+        dec_fields(d, r, k, zero);
 }
 
 /* Split a body the encoders wrote; see store_int.h. */
@@ -812,10 +947,10 @@ int ht__body_split(const uint8_t *body, size_t len, int nparts,
 }
 
 /* The streams of a chunk body; a version 1 body lacks the reference
- * streams, which are then empty. */
+ * stream and a version 2 one S_XKIND, which are then empty. */
 static int body_split(struct dec *d, const uint8_t *body, size_t len)
 {
-    int ns = d->m.ver < 2 ? NSTREAM_V1 : NSTREAM;
+    int ns = d->m.ver < 2 ? NSTREAM_V1 : d->m.ver < 3 ? NSTREAM_V2 : NSTREAM;
     if (!ht__body_split(body, len, ns, d->p, d->end))
         return 0;
     for (int s = ns; s < NSTREAM; s++)
@@ -843,6 +978,7 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
 struct ht__codec_dec {
     struct dec d;
     uint64_t prev[256][3]; /* d.prev: previous values of the open chunk */
+    uint16_t last_flags[256]; /* d.last_flags */
     ZSTD_DCtx *zd;
     uint8_t *body;
     size_t cap_body, cap_recs;
@@ -952,6 +1088,8 @@ ht_err ht__codec_dec_open(ht__codec_dec *c, const void *buf, size_t len,
     c->d.ds = keep[4];
     c->d.prev = c->prev;
     memset(c->prev, 0, sizeof(c->prev));
+    c->d.last_flags = c->last_flags;
+    memset(c->last_flags, 0, sizeof(c->last_flags));
     c->d.m.ver = in[1];
     got = ZSTD_decompressDCtx(c->zd, c->body, raw_len, in + HT_CV1_HDR,
                               len - HT_CV1_HDR);
@@ -987,8 +1125,12 @@ ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
      * was overrun: a malformed chunk is rejected at the same batch */
     for (uint32_t i = 0; i < k && !d.bad;) {
         uint32_t e = k - i < DEC_FAST ? k : i + DEC_FAST;
-        for (; i < e; i++)
-            dec_rec(&d, &recs[i]);
+        if (d.m.ver >= 3)
+            for (; i < e; i++)
+                dec_rec3(&d, &recs[i]);
+        else
+            for (; i < e; i++)
+                dec_rec(&d, &recs[i]);
         c->d = d;
         d.bad |= overrun(&c->d, 0);
     }

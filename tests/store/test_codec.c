@@ -508,20 +508,154 @@ static const uint8_t old_chunk[235] = {
     0xab, 0x34, 0x01, 0xbf, 0xf5, 0xdc, 0x73,
 };
 
-static void test_old_version_decodes(void **state)
+/* chunk[0..len), of codec version ver, decodes to old_format_recs. */
+static void old_chunk_decodes(const uint8_t *chunk, size_t len, unsigned ver)
 {
     struct ht_rec want[24], back[24];
     size_t got = 99;
-    (void)state;
     old_format_recs(want, 24);
-    assert_int_equal(old_chunk[1], 1); /* really a version 1 chunk */
-    assert_int_equal(ht__codec_decode(old_chunk, sizeof old_chunk, back, 24,
-                                      &got),
-                     HT_OK);
+    assert_int_equal(chunk[1], ver); /* really a chunk of that version */
+    assert_int_equal(ht__codec_decode(chunk, len, back, 24, &got), HT_OK);
     assert_int_equal(got, 24);
     assert_memory_equal(back, want, sizeof want);
+}
+
+static void test_old_version_decodes(void **state)
+{
+    struct ht_rec want[24];
+    (void)state;
+    old_chunk_decodes(old_chunk, sizeof old_chunk, 1);
+    old_format_recs(want, 24);
     /* the same records round-trip through the current version too */
     round_trip(want, 24);
+}
+
+/* old_format_recs encoded by the version 2 encoder (91239de, before the
+ * record header byte of version 3): traces written then must decode
+ * unchanged. */
+static const uint8_t v2_chunk[205] = {
+    0xc5, 0x02, 0x18, 0x00, 0x00, 0x00, 0x2b, 0x01, 0x00, 0x00, 0x28, 0xb5,
+    0x2f, 0xfd, 0x64, 0x2b, 0x00, 0xad, 0x05, 0x00, 0x72, 0x0a, 0x23, 0x27,
+    0xa0, 0x27, 0xe9, 0x46, 0xf5, 0xef, 0x17, 0x27, 0xa6, 0xba, 0xb5, 0xfb,
+    0xc8, 0x55, 0xe5, 0xed, 0x88, 0x9f, 0x54, 0x81, 0x12, 0x02, 0x40, 0x19,
+    0xc2, 0x44, 0xfa, 0xdb, 0x0f, 0xec, 0x5a, 0x6b, 0x7b, 0x6f, 0xb2, 0xb7,
+    0xdc, 0x29, 0xa5, 0xf7, 0x8f, 0xad, 0x11, 0x8f, 0x6a, 0xf4, 0x91, 0xfb,
+    0xfe, 0x9f, 0x0a, 0x59, 0xc5, 0x33, 0x21, 0x9f, 0xce, 0x4b, 0xb4, 0xc5,
+    0x90, 0xa7, 0x93, 0x6c, 0x29, 0xd4, 0x1a, 0x63, 0xcb, 0x0b, 0x25, 0x44,
+    0xa5, 0x1b, 0xd1, 0xed, 0x30, 0x4c, 0xdb, 0xf6, 0x91, 0x2a, 0x5f, 0x36,
+    0x5f, 0x41, 0x03, 0x84, 0x40, 0x12, 0x91, 0x8e, 0x4c, 0x5e, 0x2e, 0x4f,
+    0xd3, 0x2c, 0x38, 0x10, 0xf8, 0xf5, 0xc1, 0x6f, 0x79, 0x1a, 0x04, 0x86,
+    0x81, 0xe7, 0xd7, 0x6e, 0x95, 0x03, 0xc5, 0xc0, 0x6d, 0x8b, 0x02, 0x16,
+    0x88, 0x94, 0x4a, 0xac, 0x1d, 0x21, 0x26, 0x54, 0x98, 0x6c, 0xd7, 0x70,
+    0x0c, 0x04, 0x50, 0x0e, 0x9d, 0x73, 0x01, 0x10, 0x00, 0x39, 0x05, 0x20,
+    0x46, 0x54, 0x30, 0x02, 0x1c, 0x56, 0x69, 0xb8, 0x26, 0x62, 0xd0, 0x34,
+    0x4d, 0x91, 0xb0, 0x8c, 0x46, 0x75, 0xa0, 0xd2, 0x80, 0xc5, 0x01, 0x1c,
+    0x66, 0x50, 0x12, 0x8d, 0x53, 0x74, 0x57, 0x69, 0x02, 0x1b, 0xab, 0x17,
+    0x3d,
+};
+
+static void test_v2_decodes(void **state)
+{
+    struct ht_rec back[24];
+    size_t got = 99;
+    (void)state;
+    old_chunk_decodes(v2_chunk, sizeof v2_chunk, 2);
+    /* a cut or flipped body byte is rejected or decodes to 24 records */
+    uint8_t raw[2048], mut[2048], chunk[4096];
+    size_t raw_len = ZSTD_decompress(raw, sizeof raw, v2_chunk + 10,
+                                     sizeof v2_chunk - 10);
+    assert_false(ZSTD_isError(raw_len));
+    for (size_t i = 0; i < raw_len; i++) {
+        memcpy(mut, raw, raw_len);
+        mut[i] ^= 0x5a;
+        size_t len = rewrap(v2_chunk, mut, raw_len, chunk, sizeof chunk);
+        ht_err rc = ht__codec_decode(chunk, len, back, 24, &got);
+        assert_true(rc == HT_OK ? got == 24 : rc == HT_ECORRUPT && got == 0);
+        len = rewrap(v2_chunk, raw, i, chunk, sizeof chunk);
+        assert_int_equal(ht__codec_decode(chunk, len, back, 24, &got),
+                         HT_ECORRUPT);
+    }
+}
+
+/* Version 3's record header: every combination of its bits (seq step of
+ * 1 or not, tid and per-kind flags changed or not, M_RAW fields all zero or
+ * not, escaped kinds) round-trips, and the constant cases cost no stream
+ * bytes beyond the header. */
+static void test_v3_header_bits(void **state)
+{
+    enum { N = 4096 };
+    static const uint8_t kinds[] = {HT_EV_ALLOC, HT_EV_FREE, HT_EV_INCREF,
+                                    HT_EV_DECREF, HT_EV_STORE, HT_EV_REALLOC,
+                                    HT_EV_EDGE, 0, 14, 15, 16, 255};
+    struct ht_rec *r = calloc(N, sizeof(*r));
+    uint64_t seq = 5;
+    (void)state;
+    assert_non_null(r);
+    for (size_t i = 0; i < N; i++) {
+        unsigned bits = (unsigned)(i * 2654435761u >> 7);
+        r[i].kind = kinds[(i / 3 + (bits & 1)) % sizeof kinds];
+        seq += bits & 2 ? 1 : bits & 4 ? 0 : (uint64_t)-3; /* wraps too */
+        r[i].seq = seq;
+        r[i].tid = bits & 8 ? 1000 + (bits >> 4) % 3 : UINT32_MAX;
+        r[i].flags = bits & 16 ? (uint16_t)(r[i].kind * 3) : (uint16_t)bits;
+        r[i].a = bits & 32 ? 0 : 0x7f0000001000ull + 16 * (i % 64);
+        r[i].b = bits & 64 ? 0 : bits;
+        r[i].c = bits & 128 ? 0 : UINT64_MAX - i;
+        r[i].d = 0x401000 + (bits >> 8) % 5;
+    }
+    round_trip(r, N);
+    /* constant seq step, tid and flags: one header byte, the address
+     * tokens, sites and sizes only */
+    for (size_t i = 0; i < N; i++) {
+        r[i].seq = 1000 + i;
+        r[i].tid = 77;
+        r[i].flags = 0;
+        r[i].kind = i % 2 ? HT_EV_FREE : HT_EV_ALLOC;
+        r[i].a = 0x7f0000001000ull + 64 * (i / 2 % 16);
+        r[i].b = i % 2 ? 0 : 48;
+        r[i].c = 0;
+        r[i].d = 0x401000 + i % 2;
+    }
+    round_trip(r, N);
+    void *buf = NULL;
+    size_t len = 0;
+    uint8_t raw[N * 16];
+    assert_int_equal(ht__codec_encode(r, N, &buf, &len), HT_OK);
+    size_t raw_len = ZSTD_decompress(raw, sizeof raw, (uint8_t *)buf + 10,
+                                     len - 10);
+    assert_false(ZSTD_isError(raw_len));
+    /* header + tid/seq/flag values of the first record + htok + delta +
+     * size + site index per record */
+    assert_true(raw_len < (size_t)N * 5);
+    free(buf);
+    free(r);
+}
+
+/* An escaped kind byte below the escape value is not an encoding the
+ * encoder makes: rejected. */
+static void test_v3_escape_rejected(void **state)
+{
+    struct ht_rec r = {.seq = 1, .kind = 200, .a = 1, .tid = 3};
+    struct ht_rec back;
+    void *buf = NULL;
+    size_t len = 0, got = 9;
+    uint8_t raw[256], chunk[512];
+    (void)state;
+    assert_int_equal(ht__codec_encode(&r, 1, &buf, &len), HT_OK);
+    size_t raw_len = ZSTD_decompress(raw, sizeof raw, (uint8_t *)buf + 10,
+                                     len - 10);
+    assert_false(ZSTD_isError(raw_len));
+    /* S_XKIND is the last stream: the body's last byte */
+    assert_int_equal(raw[raw_len - 1], 200);
+    raw[raw_len - 1] = HT_EV_FREE;
+    size_t cl = rewrap(buf, raw, raw_len, chunk, sizeof chunk);
+    assert_int_equal(ht__codec_decode(chunk, cl, &back, 1, &got), HT_ECORRUPT);
+    assert_int_equal(got, 0);
+    raw[raw_len - 1] = 15;
+    cl = rewrap(buf, raw, raw_len, chunk, sizeof chunk);
+    assert_int_equal(ht__codec_decode(chunk, cl, &back, 1, &got), HT_OK);
+    assert_int_equal(back.kind, 15);
+    free(buf);
 }
 
 /* A version byte above the current one is rejected, not misparsed. */
@@ -643,10 +777,10 @@ static void test_stream_batches(void **state)
     size_t raw_len = ZSTD_decompress(raw, sizeof raw, (uint8_t *)b2 + 10,
                                      l2 - 10);
     assert_false(ZSTD_isError(raw_len));
-    /* the last stream's length is the 12th varint of the body (codec
-     * version 2 has 12 streams): rebuild the body with it one larger and a
+    /* the last stream's length is the 13th varint of the body (codec
+     * version 3 has 13 streams): rebuild the body with it one larger and a
      * trailing byte */
-    enum { NS = 12 };
+    enum { NS = 13 };
     const uint8_t *p = raw;
     uint8_t nb[N2 * 140 + 20];
     size_t nl = 0, lens[NS];
@@ -701,6 +835,9 @@ int main(void)
         cmocka_unit_test(test_alloc_free_is_compact),
         cmocka_unit_test(test_old_version_decodes),
         cmocka_unit_test(test_future_version_rejected),
+        cmocka_unit_test(test_v2_decodes),
+        cmocka_unit_test(test_v3_header_bits),
+        cmocka_unit_test(test_v3_escape_rejected),
         cmocka_unit_test(test_store_refs_are_compact),
         cmocka_unit_test(test_stream_batches),
         cmocka_unit_test(test_body_pack),

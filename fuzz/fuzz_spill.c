@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h->pid = 999999;
     }
     h->nmodules %= 4; /* keep symbolisation cheap (paths are empty) */
-    fz_write(h, data + 1 + fields, size - 1 - fields);
+    fz_write_raw(h, data + 1 + fields, size - 1 - fields);
     free(h);
     struct ht_ingest_result res;
     struct ht_run_end end = {1, 1, 0};

@@ -1,8 +1,8 @@
 /*
  * Tests of libheaptrail_rt through the samples (samples/README.md gives the
  * expected counts). Each test runs a sample with HEAPTRAIL_TRACE in a fresh
- * temporary directory and reads the spill file(s) back with a small
- * test-local reader written from include/heaptrail/spill.h.
+ * temporary directory and reads the spill file(s) back with the test
+ * support's unpacker (tests/support/spill_read.h) of include/heaptrail/spill.h.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +25,7 @@
 
 #include "heaptrail/event.h"
 #include "heaptrail/spill.h"
+#include "tests/support/spill_read.h"
 
 struct spill {
     struct ht_spill_header *hdr; /* mapped */
@@ -108,22 +109,19 @@ static void load_spills(struct run *r)
         s->map_size = (size_t)st.st_size;
         assert_memory_equal(s->hdr->magic, HT_SPILL_MAGIC, 8);
         assert_int_equal(s->hdr->version, HT_SPILL_VERSION);
-        assert_int_equal(s->hdr->rec_size, sizeof(struct ht_rec));
+        assert_int_equal(s->hdr->rec_size, sizeof(struct ht_spill_rec));
         assert_int_equal(s->hdr->header_size, HT_SPILL_HEADER_SIZE);
         uint64_t cr = s->hdr->chunk_records;
         assert_int_equal((uint64_t)st.st_size,
                          HT_SPILL_HEADER_SIZE +
-                             s->hdr->max_chunks * cr * sizeof(struct ht_rec));
+                             s->hdr->max_chunks * cr *
+                                 sizeof(struct ht_spill_rec));
         uint64_t nch = s->hdr->next_chunk < s->hdr->max_chunks
                            ? s->hdr->next_chunk
                            : s->hdr->max_chunks;
-        const struct ht_rec *base =
-            (const struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
         s->recs = malloc(sizeof(struct ht_rec) * (nch * cr + 1));
         assert_non_null(s->recs);
-        for (uint64_t i = 0; i < nch * cr; i++)
-            if (__atomic_load_n(&base[i].kind, __ATOMIC_ACQUIRE) != 0)
-                s->recs[s->n++] = base[i];
+        s->n = ht_test_spill_records(s->hdr, s->recs);
     }
     closedir(d);
 }
@@ -504,7 +502,7 @@ static void test_overflow(void **state)
     snprintf(extra, sizeof extra, "HEAPTRAIL_SPILL_MAX=%llu",
              (unsigned long long)(HT_SPILL_HEADER_SIZE +
                                   HT_SPILL_CHUNK_RECORDS *
-                                      sizeof(struct ht_rec)));
+                                      sizeof(struct ht_spill_rec)));
     run_sample(&r, "threads", extra);
     assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
     struct spill *s = &r.sp[0];
@@ -525,7 +523,7 @@ static void test_bad_env(void **state)
     assert_int_equal(r.nsp, 1);
     assert_int_equal(r.sp[0].hdr->max_chunks,
                      ((64ull << 30) - HT_SPILL_HEADER_SIZE) /
-                         (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec)));
+                         (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_spill_rec)));
     assert_int_equal(count(&r.sp[0], HT_EV_ALLOC, 0), 6);
     free_run(&r);
 }
@@ -608,7 +606,7 @@ static void test_env_validation(void **state)
                          (size_t)cases[i].snapshots);
         assert_int_equal(r.sp[0].hdr->max_chunks,
                          ((64ull << 30) - HT_SPILL_HEADER_SIZE) /
-                             (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec)));
+                             (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_spill_rec)));
         free_run(&r);
     }
 }

@@ -78,12 +78,15 @@ static void sb_put(struct spill_builder *b, size_t chunk, size_t slot,
         b->h->next_chunk = chunk + 1;
 }
 
+/* cut: bytes cut off the end of the written (packed) file */
 static void sb_write(struct spill_builder *b, const char *path, size_t cut)
 {
     size_t body = b->nchunks * CR * sizeof(struct ht_rec);
     assert_int_equal(ht_test_spill_write(path, b->h, b->chunks, body), 0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
     if (cut)
-        assert_int_equal(truncate(path, (off_t)(HT_SPILL_HEADER_SIZE + body - cut)), 0);
+        assert_int_equal(truncate(path, sb.st_size - (off_t)cut), 0);
     free(b->h);
     free(b->chunks);
 }
@@ -190,7 +193,7 @@ static void test_torn_tail_and_incomplete(void **state)
         sb_put(&b, i / CR, i % CR, i, HT_EV_ALLOC, 0x1000 + 16 * i, 16, 7);
     /* the file loses half of its last chunk and 20 bytes of the record
      * before: that record is torn, the ones before it survive */
-    sb_write(&b, spill, CR / 2 * sizeof(struct ht_rec) + 20);
+    sb_write(&b, spill, CR / 2 * sizeof(struct ht_spill_rec) + 20);
     struct ht_ingest_result res;
     ht_store *st = open_ingest(db, spill, &res);
     /* the whole first chunk and the complete records of the second */
@@ -413,21 +416,26 @@ static void test_bad_trace_files(void **state)
 
 struct live_spill {
     struct ht_spill_header *h; /* the shared map */
-    struct ht_rec *rec;        /* chunk c slot i: rec[c * LIVE_CR + i] */
+    struct ht_spill_rec *rec;  /* chunk c: rec[c * (LIVE_CR + 1)], its owner
+                                * slot, then event i in slot i + 1 */
     size_t size;
 };
+#define LIVE_SLOT(c, i) ((size_t)(c) * (LIVE_CR + 1) + (i) + 1)
 
 static void ls_create(struct live_spill *ls, const char *path)
 {
-    struct ht_spill_header *h0 = ht_test_spill_header(LIVE_CR, LIVE_NT, "/bin/true");
+    struct ht_spill_header *h0 = ht_test_spill_header(LIVE_CR + 1, LIVE_NT, "/bin/true");
     assert_non_null(h0);
     h0->state = HT_SPILL_RUNNING;
     h0->pid = getpid(); /* "still running" */
     h0->next_chunk = LIVE_NT;
-    ls->size = HT_SPILL_HEADER_SIZE + (size_t)LIVE_NT * LIVE_CR * sizeof(struct ht_rec);
+    ls->size = HT_SPILL_HEADER_SIZE +
+               (size_t)LIVE_NT * (LIVE_CR + 1) * sizeof(struct ht_spill_rec);
     char *zero = calloc(1, ls->size - HT_SPILL_HEADER_SIZE);
     assert_non_null(zero);
-    assert_int_equal(ht_test_spill_write(path, h0, zero, ls->size - HT_SPILL_HEADER_SIZE), 0);
+    for (unsigned c = 0; c < LIVE_NT; c++) /* owner slots (spill.h S6) */
+        ht_spill_owner((struct ht_spill_rec *)zero + (size_t)c * (LIVE_CR + 1), 100 + c);
+    assert_int_equal(ht_test_spill_write_raw(path, h0, zero, ls->size - HT_SPILL_HEADER_SIZE), 0);
     free(zero);
     free(h0);
     int fd = open(path, O_RDWR);
@@ -436,20 +444,23 @@ static void ls_create(struct live_spill *ls, const char *path)
     close(fd);
     assert_true(m != MAP_FAILED);
     ls->h = m;
-    ls->rec = (struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
+    ls->rec = (struct ht_spill_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
 }
 
 /* Write event i of thread c as the recorder does (kind last, release). */
 static void ls_put(struct live_spill *ls, unsigned c, unsigned i)
 {
-    struct ht_rec *r = &ls->rec[(size_t)c * LIVE_CR + i];
-    r->seq = 4ull * i + c + 1;
-    r->a = 0x10000 + 64ull * (i % 1000) + c; /* alloc/free pairs per slot */
-    r->b = 64;
-    r->d = 0x400000 + (i % 7);
-    r->tid = 100 + c;
-    __atomic_store_n(&r->kind, (uint8_t)(i % 2 ? HT_EV_FREE : HT_EV_ALLOC),
-                     __ATOMIC_RELEASE);
+    struct ht_rec r = {0};
+    r.seq = 4ull * i + c + 1;
+    r.a = 0x10000 + 64ull * (i % 1000) + c; /* alloc/free pairs per slot */
+    r.b = 64;
+    r.d = 0x400000 + (i % 7);
+    r.kind = (uint8_t)(i % 2 ? HT_EV_FREE : HT_EV_ALLOC);
+    struct ht_spill_rec p;
+    ht_spill_pack(&p, &r);
+    struct ht_spill_rec *s = &ls->rec[LIVE_SLOT(c, i)];
+    memcpy(s, &p, 24);
+    __atomic_store_n(&s->w[3], p.w[3], __ATOMIC_RELEASE);
 }
 
 /* Step until something was merged (the watermark lags 20 ms behind the
@@ -531,11 +542,13 @@ static void live_case(int straggler, int messy, int tag)
             if (!(straggler && c == 2 && i == 10000))
                 ls_put(&ls, c, i);
     if (messy) {
-        struct ht_rec *r = &ls.rec[LIVE_CR + 700];
-        uint64_t t = r[0].seq;
-        r[0].seq = r[1].seq;
-        r[1].seq = t;
-        ls.rec[LIVE_CR + 500].kind = 0xEE;
+        /* swap the seqs (low 48 bits of w3) of thread 1's slots 700, 701 */
+        struct ht_spill_rec *r = &ls.rec[LIVE_SLOT(1, 700)];
+        uint64_t t = r[0].w[3] & HT_SPILL_LOW48;
+        r[0].w[3] = (r[0].w[3] & ~HT_SPILL_LOW48) | (r[1].w[3] & HT_SPILL_LOW48);
+        r[1].w[3] = (r[1].w[3] & ~HT_SPILL_LOW48) | t;
+        struct ht_spill_rec *g = &ls.rec[LIVE_SLOT(1, 500)]; /* invalid kind */
+        g->w[3] = (g->w[3] & ~(0xffull << 56)) | 0xEEull << 56;
     }
     ls.h->seq = 4ull * 20000 + 1;
     ht_store *st = NULL;
@@ -584,9 +597,9 @@ static void test_live_torn_range(void **state)
         for (unsigned i = 0; i < LIVE_CR; i++)
             ls_put(&ls, c, i);
     for (unsigned i = 0; i < 10; i++) {
-        struct ht_rec *r = &ls.rec[(size_t)(LIVE_NT - 1) * LIVE_CR + i];
-        r->seq = 4ull * i + LIVE_NT;
-        __atomic_store_n(&r->kind, (uint8_t)0xEE, __ATOMIC_RELEASE);
+        struct ht_spill_rec *r = &ls.rec[LIVE_SLOT(LIVE_NT - 1, i)];
+        __atomic_store_n(&r->w[3], ht_spill_w3(4ull * i + LIVE_NT, 0, 0xEE),
+                         __ATOMIC_RELEASE);
     }
     ls.h->seq = 4ull * LIVE_CR + 1;
     ht_store *st = NULL;

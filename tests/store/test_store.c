@@ -415,6 +415,22 @@ static char *events_dump(ht_store *st)
     return d.s;
 }
 
+/* Ingest spill into a new trace db: want_events records, want_torn torn
+ * slots, and events rows (events_dump) equal to want. */
+static void ingest_expect(const char *db, const char *spill,
+                          uint64_t want_events, uint64_t want_torn,
+                          const char *want)
+{
+    struct ht_ingest_result res;
+    ht_store *st = open_ingest(db, spill, &res);
+    assert_int_equal(res.events, want_events);
+    assert_int_equal(res.torn, want_torn);
+    char *got = events_dump(st);
+    assert_string_equal(got, want);
+    free(got);
+    ht_store_close(st);
+}
+
 static void put_rec(struct ht_spill_rec *slot, unsigned *k, uint64_t seq,
                     unsigned kind, unsigned flags, uint64_t a, uint64_t b,
                     uint64_t c, uint64_t d)
@@ -468,12 +484,7 @@ static void test_spill_v2_slots(void **state)
     put_rec(sl, &k, 8, HT_EV_FN_EXIT, HT_EVF_SITE, 3, 0, 0, 3);
     assert_int_equal(ht_test_spill_write_raw(spill, h, sl, sizeof sl), 0);
     free(h);
-    struct ht_ingest_result res;
-    ht_store *st = open_ingest(db, spill, &res);
-    assert_int_equal(res.events, 8);
-    assert_int_equal(res.torn, 3);
-    char *got = events_dump(st);
-    assert_string_equal(got,
+    ingest_expect(db, spill, 8, 3,
         "0|alloc|7|281474976710655|281474976710655|281474976710655|281474976710655\n"
         "1|store|7|512|-1|281474976710656|5\n"
         "2|root|9|2147287040|4096|-1|9\n"
@@ -482,8 +493,6 @@ static void test_spill_v2_slots(void **state)
         "5|enter|9|281474976710656|0|0|281474976710656\n"
         "6|realloc|8|0|-1|4660|4194304\n"
         "8|exit_fn|0|3|0|0|3\n");
-    free(got);
-    ht_store_close(st);
 }
 
 /* A version-1 spill (48-byte records with their tid, left by an older
@@ -510,17 +519,10 @@ static void test_spill_v1(void **state)
                            HT_EV_ALLOC};
     assert_int_equal(ht_test_spill_write_raw(spill, h, r, sizeof r), 0);
     free(h);
-    struct ht_ingest_result res;
-    ht_store *st = open_ingest(db, spill, &res);
-    assert_int_equal(res.events, 4);
-    assert_int_equal(res.torn, 1);
-    char *got = events_dump(st);
-    assert_string_equal(got, "0|alloc|11|256|16|0|4194304\n"
+    ingest_expect(db, spill, 4, 1, "0|alloc|11|256|16|0|4194304\n"
                              "1|store|12|512|-1|0|6\n"
                              "2|alloc|12|768|281474976710656|0|4194336\n"
                              "3|free|11|256|0|0|4194320\n");
-    free(got);
-    ht_store_close(st);
 }
 
 /* ---- live ingest (ht_store_ingest_begin/step/finish, DECISIONS 18) ------

@@ -4,7 +4,10 @@
  * the magic (version .. reserved0) of an otherwise valid header, unless the
  * first byte is even, in which case only the counters (max_chunks onwards)
  * are taken so most inputs keep a valid version/sizes; the rest of the input
- * is the chunk area. Ingestion may fail with an error but must not crash.
+ * is the chunk area, written as it is: 32-byte version-2 slots (owner,
+ * compact, wide, torn; include/heaptrail/spill.h), or 48-byte records when
+ * the fields say version 1 (fuzz/seedgen.c seeds both). Ingestion may fail
+ * with an error but must not crash.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -41,13 +41,17 @@ static void spill_seed(const char *dir, int s)
     h->seq = 64;
     memset(in, 0, sizeof in);
     in[0] = (uint8_t)(s & 1 ? 1 + 2 * s : 2 * s); /* odd: all fields */
-    uint8_t *body = in + 1 + fields;
+    static struct ht_spill_rec sl[2 * 16]; /* aligned; copied after the fields */
+    static struct ht_rec r[8];
+    memset(sl, 0, sizeof sl);
+    memset(r, 0, sizeof r);
+    const void *body = sl;
     size_t len;
     if (s & 1) {
         h->version = 1;
         h->rec_size = sizeof(struct ht_rec);
         memcpy(in + 1, (char *)h + 8, fields);
-        struct ht_rec *r = (struct ht_rec *)body;
+        body = r;
         for (int i = 0; i < 8; i++)
             if (i != 2 + s % 3) /* one torn slot */
                 r[i] = (struct ht_rec){(uint64_t)(7 - i) ^ (uint64_t)(i & 4),
@@ -59,7 +63,6 @@ static void spill_seed(const char *dir, int s)
         len = 8 * sizeof *r;
     } else {
         memcpy(in + 1, (char *)h + cnt, fields - (cnt - 8));
-        struct ht_spill_rec *sl = (struct ht_spill_rec *)body;
         for (int c = 0; c < 2; c++) {
             size_t k = (size_t)c * 16;
             ht_spill_owner(&sl[k++], (uint32_t)(100 + c));
@@ -81,6 +84,7 @@ static void spill_seed(const char *dir, int s)
         len = 2 * 16 * sizeof *sl;
     }
     free(h);
+    memcpy(in + 1 + fields, body, len);
     put(dir, "spill", s, in, 1 + fields + len);
 }
 

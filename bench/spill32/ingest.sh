@@ -2,11 +2,12 @@
 # ingest.sh ROUNDS: `heaptrail ingest` of one recorded spill per (workload, build): A = main 91239de's runtime +
 # heaptrail, B = this branch's; spills recorded with HEAPTRAIL_SPILL_MAX=1 GiB (so that cachegrind can map them),
 # HEAPTRAIL_SNAPSHOT=0. Prints cachegrind instructions once, then ROUNDS alternating timed ingests (cp -a of the
-# spill dir before each), lines: name round wall user sys.
+# spill dir before each), lines: name round wall user sys. `ingest.sh N time`: only the timed rounds (spills kept).
 cd /tmp/spill32
 HA=/var/cache/heaptrail-bench/ht-build-91239de/bin/heaptrail; HB=/work/wt/spill32/build/bin/heaptrail
 declare -A args=([small]="small 1500000" [threads]="threads 800000")
 for w in small threads; do
+  [ "${2:-}" = time ] && break
   for v in A B; do
     rm -rf ig-$w-$v.db*
     HEAPTRAIL_SPILL_MAX=1073741824 HEAPTRAIL_SNAPSHOT=0 HEAPTRAIL_TRACE=$PWD/ig-$w-$v.db ./micro-$v ${args[$w]} >/dev/null

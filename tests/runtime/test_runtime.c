@@ -902,6 +902,34 @@ static void test_owner_slots_threads(void **state)
     free_run(&r);
 }
 
+/* S8/R8 (samples/seqlimit.c): once the seq counter reaches 2^48 nothing
+ * more is written; each event is counted in overflow_events instead (2
+ * ALLOCs, 4 FREEs, the EXIT), and the last two seqs below 2^48 are stored
+ * exactly, also after ingest. */
+static void test_seq_limit(void **state)
+{
+    (void)state;
+    struct run r;
+    mk_tmp(&r);
+    run_sample(&r, "seqlimit", "HEAPTRAIL_SNAPSHOT=0");
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    const struct spill *s = &r.sp[0];
+    size_t high = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        assert_true(s->recs[i].seq < HT_SPILL_SEQ_LIMIT);
+        if (s->recs[i].seq >= HT_SPILL_SEQ_LIMIT - 2) {
+            assert_int_equal(s->recs[i].kind, HT_EV_ALLOC);
+            assert_int_equal(s->recs[i].seq, HT_SPILL_SEQ_LIMIT - 2 + high);
+            high++;
+        }
+    }
+    assert_int_equal(high, 2);
+    assert_int_equal(s->hdr->overflow_events, 7);
+    assert_int_equal(count(s, HT_EV_EXIT, -1), 0);
+    check_ingest_same(&r);
+    free_run(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -916,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_rt_calls),
         cmocka_unit_test(test_wide_values),
         cmocka_unit_test(test_owner_slots_threads),
+        cmocka_unit_test(test_seq_limit),
         cmocka_unit_test(test_vfork),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_bad_env),

@@ -468,7 +468,7 @@ static void test_spill_v2_slots(void **state)
     k += 2;
     put_rec(sl, &k, 4, HT_EV_FREE, 0, L, 0, 0, L);
     ht_spill_owner(&sl[k++], 8);
-    put_rec(sl, &k, 6, HT_EV_REALLOC, 0, 0, M, 0x1234, 0x400000);
+    put_rec(sl, &k, 6, HT_EV_REALLOC, 0, 0x5000, M, M - 0xfff, 0x400000);
     assert_true(k <= V2_CR - 1); /* then an unused slot */
     /* chunk 1: tid 9, a seq between chunk 0's (merge order) */
     k = V2_CR;
@@ -491,7 +491,7 @@ static void test_spill_v2_slots(void **state)
         "3|incref|7|-1|281474976710656|0|-1\n"
         "4|free|7|281474976710655|0|0|281474976710655\n"
         "5|enter|9|281474976710656|0|0|281474976710656\n"
-        "6|realloc|8|0|-1|4660|4194304\n"
+        "6|realloc|8|20480|-1|-4096|4194304\n"
         "8|exit_fn|0|3|0|0|3\n");
 }
 

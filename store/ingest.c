@@ -10,8 +10,9 @@
  *      from copied and sorted chunks, M2);
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
  *      whose first seq has been reached, so memory ~ threads, not chunks;
- *      runs of one chunk copied in one loop that also skips and counts
- *      torn slots, T1, M1), cutting the merged stream into
+ *      runs of one chunk copied - unpacked from the spill's 32-byte slots
+ *      into struct ht_rec (spill.h) - in one loop that also skips and
+ *      counts torn slots, T1, M1), cutting the merged stream into
  *      HT_CODEC_MAX_RECORDS-record chunks;
  *      two worker threads encode chunks k-1 and k while this thread merges
  *      chunk k+1 (three buffers; chunks are inserted in order by this
@@ -153,7 +154,10 @@ static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len
 /* Torn slots (the one rule of every path; docs/DECISIONS.md 30):
  *   T1. A torn slot is a slot of a chunk, before the chunk's last written
  *       slot (kind != 0), whose kind is not a valid event kind (0: a slot
- *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage). Each
+ *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage), other
+ *       than an owner slot (spill.h S6) and a wide record's first half
+ *       (kind byte 0 directly before its valid second slot, S7; a wide
+ *       record never completed is two torn slots). Each
  *       is counted once, whether or not its chunk (or the range a live
  *       step takes) holds any valid record: by stream_over (those before
  *       the first valid record), by the merge (those between records of a

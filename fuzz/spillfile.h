@@ -57,11 +57,21 @@ static struct ht_spill_header *fz_header(uint32_t cr, uint64_t nchunks)
     return h;
 }
 
-/* Write header + body (body_len bytes) to the scratch spill path. */
-static void fz_write(const struct ht_spill_header *h, const void *body,
-                     size_t body_len)
+/* Write header + body (test chunks of struct ht_rec, body_len bytes,
+ * packed as the recorder does: tests/support/spill_write.h) to the scratch
+ * spill path. */
+static inline void fz_write(const struct ht_spill_header *h,
+                            const void *body, size_t body_len)
 {
     if (ht_test_spill_write(fz_spill, h, body, body_len) != 0)
+        abort();
+}
+
+/* Write header + body bytes as they are (any slot layout). */
+static inline void fz_write_raw(const struct ht_spill_header *h,
+                                const void *body, size_t body_len)
+{
+    if (ht_test_spill_write_raw(fz_spill, h, body, body_len) != 0)
         abort();
 }
 

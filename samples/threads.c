@@ -1,5 +1,5 @@
 /* 4 threads x 20000 mallocs each; each thread frees 12000 and never frees
- * 8000 (each thread fills more than one 16384-record chunk).
+ * 8000 (each thread fills more than one 24576-slot spill chunk).
  * Expected: 80000 ALLOC, 48000 FREE, 32000 blocks leaked. */
 #include <pthread.h>
 #include <stdlib.h>

@@ -10,8 +10,9 @@
  *      from copied and sorted chunks, M2);
  *   3. k-way merge the streams by seq (a binary heap holding only the chunks
  *      whose first seq has been reached, so memory ~ threads, not chunks;
- *      runs of one chunk copied in one loop that also skips and counts
- *      torn slots, T1, M1), cutting the merged stream into
+ *      runs of one chunk copied - unpacked from the spill's 32-byte slots
+ *      into struct ht_rec (spill.h) - in one loop that also skips and
+ *      counts torn slots, T1, M1), cutting the merged stream into
  *      HT_CODEC_MAX_RECORDS-record chunks;
  *      two worker threads encode chunks k-1 and k while this thread merges
  *      chunk k+1 (three buffers; chunks are inserted in order by this
@@ -40,12 +41,15 @@
 #include "store_priv.h"
 
 struct stream {
-    const struct ht_rec *r; /* slots r[pos..n): records in seq order, maybe
-                             * with torn slots between them (the merge
-                             * skips and counts those: T1 below) */
+    const struct ht_spill_rec *r; /* slots r[pos..n): records in seq order,
+                             * maybe with torn, owner and wide-first-half
+                             * slots between them (the merge skips those
+                             * and counts the torn: T1 below); r[0] is the
+                             * chunk's (or the copy's) first slot */
     size_t n, pos;
-    struct ht_rec *owned;   /* sorted copy of the valid records, or NULL */
+    struct ht_spill_rec *owned; /* sorted copy of the valid records, or NULL */
     uint64_t key;           /* seq of r[pos], always a valid record */
+    uint32_t tid;           /* thread of r[pos] (spill.h S6) */
     int fault_in;           /* r is the map's: fault it in when merged */
 };
 struct spill_map {
@@ -106,7 +110,12 @@ static ht_err spill_map(const char *path, struct spill_map *m)
         spill_unmap(m);
         return HT_EVERSION;
     }
-    if (h->rec_size != sizeof(struct ht_rec) || h->header_size < sizeof *h ||
+    /* version 1 (48-byte struct ht_rec slots) is still read: a spill an
+     * older heaptrail's recording left after a crash (v1_copy) */
+    if (h->version < 1 ||
+        h->rec_size != (h->version == 1 ? sizeof(struct ht_rec)
+                                        : sizeof(struct ht_spill_rec)) ||
+        h->header_size < sizeof *h ||
         h->chunk_records == 0 || h->chunk_records > (1u << 24) ||
         h->header_size > m->size || h->nmodules > HT_SPILL_MAX_MODULES ||
         h->argv_len > HT_SPILL_ARGV_MAX) {
@@ -145,7 +154,10 @@ static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len
 /* Torn slots (the one rule of every path; docs/DECISIONS.md 30):
  *   T1. A torn slot is a slot of a chunk, before the chunk's last written
  *       slot (kind != 0), whose kind is not a valid event kind (0: a slot
- *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage). Each
+ *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage), other
+ *       than an owner slot (spill.h S6) and a wide record's first half
+ *       (kind byte 0 directly before its valid second slot, S7; a wide
+ *       record never completed is two torn slots). Each
  *       is counted once, whether or not its chunk (or the range a live
  *       step takes) holds any valid record: by stream_over (those before
  *       the first valid record), by the merge (those between records of a
@@ -157,68 +169,147 @@ static inline int valid_kind(unsigned k)
     return k - 1u < HT_EV_KIND_COUNT - 1u;
 }
 
-/* Make s a stream over r[0..end) in place (the caller knows the valid
- * records are in seq order): from its first valid record, the slots before
- * it counted in *torn; s->n == 0 (all counted) when there is none. */
-static void stream_over(struct stream *s, const struct ht_rec *r, size_t end,
-                        uint64_t *torn)
+/* Version-2 slots (spill.h): the kind byte, the seq, and whether the slot
+ * holds a record (compact or wide; not an owner slot, S6). */
+static inline unsigned slot_kb(const struct ht_spill_rec *p)
 {
-    size_t f = 0;
-    while (f < end && !valid_kind(r[f].kind))
-        f++;
-    *torn += f;
-    memset(s, 0, sizeof *s);
-    if (f == end)
-        return;
-    s->r = r;
-    s->pos = f;
-    s->n = end;
-    s->key = r[f].seq;
+    return ht_spill_kind_byte(p->w[3]);
+}
+static inline uint64_t slot_seq(const struct ht_spill_rec *p)
+{
+    return p->w[3] & HT_SPILL_LOW48;
+}
+static inline int valid_slot(unsigned kb)
+{
+    return valid_kind(kb & 0x7fu);
 }
 
-/* Make s a sorted copy of the valid records of r[0..end), the others
- * counted in *torn (a chunk a signal handler left out of seq order, S4).
- * s->n == 0: none valid. */
-static ht_err sorted_copy(struct stream *s, const struct ht_rec *r,
-                          size_t end, uint64_t *torn)
+/* The first record slot of [p, end) (end if none), base being the first
+ * slot of the chunk or copy. The slots passed over are counted in *torn
+ * (T1) but for owner slots, whose tid goes to *tid (S6), and a wide
+ * record's first half (S7); a wide slot at base has no first half and is
+ * torn. Off the merge's hot path: only met at slots that are no compact
+ * record. */
+static const struct ht_spill_rec *
+skip_slots(const struct ht_spill_rec *base, const struct ht_spill_rec *p,
+           const struct ht_spill_rec *end, uint32_t *tid, uint64_t *torn)
+{
+    for (; p < end; p++) {
+        unsigned kb = slot_kb(p);
+        if (valid_slot(kb) && (!(kb & HT_SPILL_WIDE) || p > base))
+            return p;
+        if (kb == HT_SPILL_OWNER)
+            *tid = (uint32_t)p->w[0];
+        else if (!(kb == 0 && p + 1 < end &&
+                   (slot_kb(p + 1) & HT_SPILL_WIDE) &&
+                   valid_slot(slot_kb(p + 1))))
+            (*torn)++;
+    }
+    return end;
+}
+
+/* Make s a stream over r[from..end) in place (the caller knows the valid
+ * records are in seq order; tid: the thread of r[from], S6): from its
+ * first valid record, the slots before it counted in *torn; s->n == 0
+ * (all counted) when there is none. */
+static void stream_over(struct stream *s, const struct ht_spill_rec *r,
+                        size_t from, size_t end, uint32_t tid, uint64_t *torn)
+{
+    const struct ht_spill_rec *f = skip_slots(r, r + from, r + end, &tid, torn);
+    memset(s, 0, sizeof *s);
+    if (f == r + end)
+        return;
+    s->r = r;
+    s->pos = (size_t)(f - r);
+    s->n = end;
+    s->key = slot_seq(f);
+    s->tid = tid;
+}
+
+/* Make s a stream of the n records of v (any order; v is consumed):
+ * sorted by seq and packed into an owned copy, an owner slot before each
+ * record whose thread differs from the one before. */
+static ht_err pack_sorted(struct stream *s, struct ht_rec *v, size_t n)
 {
     memset(s, 0, sizeof *s);
-    struct ht_rec *cp = malloc((end ? end : 1) * sizeof *cp);
+    if (!n)
+        return HT_OK;
+    struct ht_spill_rec *cp = malloc(3 * n * sizeof *cp);
     if (!cp)
         return HT_ENOMEM;
-    size_t j = 0;
-    for (size_t i = 0; i < end; i++)
-        if (valid_kind(r[i].kind))
-            cp[j++] = r[i];
-    *torn += end - j;
-    if (!j) {
-        free(cp);
-        return HT_OK;
+    qsort(v, n, sizeof *v, rec_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || v[i].tid != v[i - 1].tid)
+            ht_spill_owner(&cp[k++], v[i].tid);
+        k += ht_spill_pack(&cp[k], &v[i]);
     }
-    qsort(cp, j, sizeof *cp, rec_cmp);
-    s->r = s->owned = cp;
-    s->n = j;
-    s->key = cp[0].seq;
+    uint64_t none = 0; /* a packed copy has no torn slot */
+    stream_over(s, cp, 0, k, 0, &none);
+    s->owned = cp;
     return HT_OK;
 }
 
-/* Make s a stream of the valid records of r[0..end) (end: the chunk
- * without its trailing unused slots) in seq order: over the map when they
- * are sorted, else a sorted copy; torn slots counted as T1 says. */
-static ht_err validate_chunk(struct stream *s, const struct ht_rec *r,
-                             size_t end, uint64_t *torn)
+/* Make s a sorted copy of the valid records of r[from..end) (tid: the
+ * thread of r[from]), the torn slots counted in *torn (a chunk a signal
+ * handler left out of seq order, S4). s->n == 0: none valid. */
+static ht_err sorted_copy(struct stream *s, const struct ht_spill_rec *r,
+                          size_t from, size_t end, uint32_t tid,
+                          uint64_t *torn)
+{
+    memset(s, 0, sizeof *s);
+    struct ht_rec *v = malloc((end > from ? end - from : 1) * sizeof *v);
+    if (!v)
+        return HT_ENOMEM;
+    size_t j = 0;
+    for (const struct ht_spill_rec *p = r + from;; p++) {
+        if ((p = skip_slots(r, p, r + end, &tid, torn)) == r + end)
+            break;
+        ht_spill_unpack(p, tid, &v[j++]);
+    }
+    ht_err e = pack_sorted(s, v, j);
+    free(v);
+    return e;
+}
+
+/* A version-1 chunk (48-byte struct ht_rec slots, tid in each): its
+ * valid records as a sorted packed copy, the others counted in *torn. */
+static ht_err v1_copy(struct stream *s, const struct ht_rec *r, size_t end,
+                      uint64_t *torn)
+{
+    struct ht_rec *v = malloc((end ? end : 1) * sizeof *v);
+    if (!v)
+        return HT_ENOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < end; i++)
+        if (valid_kind(r[i].kind) && r[i].seq < HT_SPILL_SEQ_LIMIT &&
+            r[i].flags < 0x100)
+            v[j++] = r[i];
+    *torn += end - j;
+    ht_err e = pack_sorted(s, v, j);
+    free(v);
+    return e;
+}
+
+/* Make s a stream of the valid records of r[from..end) (end: the chunk
+ * without its trailing unused slots; tid: the thread of r[from]) in seq
+ * order: over the map when they are sorted, else a sorted copy; torn slots
+ * counted as T1 says. */
+static ht_err validate_chunk(struct stream *s, const struct ht_spill_rec *r,
+                             size_t from, size_t end, uint32_t tid,
+                             uint64_t *torn)
 {
     uint64_t last = 0;
     int any = 0;
-    for (size_t i = 0; i < end; i++) {
-        if (!valid_kind(r[i].kind))
+    for (size_t i = from; i < end; i++) {
+        if (!valid_slot(slot_kb(&r[i])))
             continue;
-        if (any && r[i].seq < last)
-            return sorted_copy(s, r, end, torn);
-        last = r[i].seq;
+        if (any && slot_seq(&r[i]) < last)
+            return sorted_copy(s, r, from, end, tid, torn);
+        last = slot_seq(&r[i]);
         any = 1;
     }
-    stream_over(s, r, end, torn);
+    stream_over(s, r, from, end, tid, torn);
     return HT_OK;
 }
 
@@ -233,9 +324,9 @@ struct spill_geom {
 static void spill_geom(const struct spill_map *m, struct spill_geom *g)
 {
     const struct ht_spill_header *h = m->h;
-    g->chunk_bytes = (size_t)h->chunk_records * sizeof(struct ht_rec);
+    g->chunk_bytes = (size_t)h->chunk_records * h->rec_size;
     g->avail = (m->size - h->header_size) / g->chunk_bytes;
-    g->tail = (m->size - h->header_size) % g->chunk_bytes / sizeof(struct ht_rec);
+    g->tail = (m->size - h->header_size) % g->chunk_bytes / h->rec_size;
     uint64_t nc = __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE);
     g->reserved = nc < h->max_chunks ? (size_t)nc : h->max_chunks;
 }
@@ -244,6 +335,7 @@ static void spill_geom(const struct spill_map *m, struct spill_geom *g)
 struct chunk_prog {
     size_t merged; /* slots handed to the merge */
     size_t data;   /* slots known to be allocated (chunk_data_bytes) */
+    uint32_t tid;  /* thread of slot merged (S6: its last owner slot) */
 };
 
 static void free_streams(struct stream *s, size_t ns)
@@ -281,8 +373,9 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
         return HT_ENOMEM;
     size_t ns = 0;
     for (size_t c = 0; c < used; c++) {
-        const struct ht_rec *r = (const struct ht_rec *)
-            ((const char *)m->base + h->header_size + c * chunk_bytes);
+        const char *cb = (const char *)m->base + h->header_size + c * chunk_bytes;
+        const struct ht_spill_rec *r = (const struct ht_spill_rec *)cb;
+        const struct ht_rec *r1 = (const struct ht_rec *)cb; /* version 1 */
         size_t end = c < avail ? h->chunk_records : tail;
         size_t first = start && c < nstart ? start[c].merged : 0;
         if (first >= end)
@@ -293,19 +386,22 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
          * full tmpfs); its records, if any, are in the allocated part */
         size_t data = chunk_data_bytes(m, h->header_size + c * chunk_bytes,
                                        chunk_bytes);
-        if (end > data / sizeof(struct ht_rec))
-            end = data / sizeof(struct ht_rec);
-        while (end > first && r[end - 1].kind == 0) /* trailing unused slots */
+        if (end > data / h->rec_size)
+            end = data / h->rec_size;
+        /* trailing unused slots */
+        while (end > first && (h->version == 1 ? r1[end - 1].kind == 0
+                                               : slot_kb(&r[end - 1]) == 0))
             end--;
         if (end <= first)
             continue;
-        r += first;
-        end -= first;
+        uint32_t tid = start && c < nstart ? start[c].tid : 0;
         ht_err e = HT_OK;
-        if (lazy)
-            stream_over(&s[ns], r, end, torn);
+        if (h->version == 1)
+            e = v1_copy(&s[ns], r1, end, torn); /* never live (step) */
+        else if (lazy)
+            stream_over(&s[ns], r, first, end, tid, torn);
         else
-            e = validate_chunk(&s[ns], r, end, torn);
+            e = validate_chunk(&s[ns], r, first, end, tid, torn);
         if (e != HT_OK) {
             free_streams(s, ns);
             return e;
@@ -722,57 +818,56 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
             lim = hp[1]->key;
         if (nh > 2 && hp[2]->key < lim)
             lim = hp[2]->key;
-        const struct ht_rec *p = t->r + t->pos, *pe = t->r + t->n;
+        const struct ht_spill_rec *p = t->r + t->pos, *pe = t->r + t->n;
         struct ht_rec *o0 = o, *oe = buf + HT_CODEC_MAX_RECORDS;
-        uint64_t prev = p->seq;
+        uint64_t prev = slot_seq(p);
+        uint32_t tid = t->tid;
         if (check && m->merged && prev <= m->last_out) {
             *redo = 1; /* M2, across streams and calls */
             goto out;
         }
         /* the run ends by pr at the latest: there the stream or the
          * output buffer is full (each record copied takes a slot) */
-        const struct ht_rec *pr = p + ((size_t)(pe - p) < (size_t)(oe - o)
-                                       ? (size_t)(pe - p) : (size_t)(oe - o));
-        for (;;) { /* the run: *p is a valid record */
-            uint64_t seq = p->seq;
+        const struct ht_spill_rec *pr =
+            p + ((size_t)(pe - p) < (size_t)(oe - o) ? (size_t)(pe - p)
+                                                     : (size_t)(oe - o));
+        for (;;) { /* the run: *p is a valid record slot */
+            uint64_t seq = slot_seq(p);
             if (seq < prev) {
                 *redo = 1; /* M2: a lazy chunk out of order */
                 goto out;
             }
             prev = seq;
-            *o++ = *p;
-            if ((PC_KINDS >> p->kind & 1) && !(p->flags & HT_EVF_SITE) &&
-                p->d != pc0) {
-                uint64_t pc = p->d;
+            ht_spill_unpack(p, tid, o); /* the one copy (spill.h layout) */
+            if ((PC_KINDS >> o->kind & 1) && !(o->flags & HT_EVF_SITE) &&
+                o->d != pc0) {
+                uint64_t pc = o->d;
                 if (pc != pc1 && (e = pcset_note(m->pcs, pc)) != HT_OK)
                     goto out;
                 pc1 = pc0;
                 pc0 = pc;
             }
+            o++;
             if (++p == pr)
                 break;
-            if (!valid_kind(p->kind)) {
-                do { /* torn (T1) */
-                    torn++;
-                } while (++p < pr && !valid_kind(p->kind));
-                if (p == pr)
+            if (!valid_slot(slot_kb(p))) {
+                /* torn (T1), owner (S6) or a wide record's halves (S7) */
+                if ((p = skip_slots(t->r, p, pe, &tid, &torn)) >= pr)
                     break;
             }
-            if (p->seq >= lim)
+            if (slot_seq(p) >= lim)
                 break;
         }
         /* pr reached with torn slots left before the stream's end */
-        while (p < pe && !valid_kind(p->kind)) {
-            torn++;
-            p++;
-        }
+        p = skip_slots(t->r, p, pe, &tid, &torn);
         m->merged += (uint64_t)(o - o0);
         m->last_out = prev;
         t->pos = (size_t)(p - t->r);
+        t->tid = tid;
         if (p == pe)
             hp[0] = hp[--nh];
         else
-            t->key = p->seq;
+            t->key = slot_seq(p);
         if (nh)
             heap_down(hp, nh, 0);
         if (o == oe) {
@@ -1253,28 +1348,47 @@ static ht_err step_reserve(ht_ingest *ig, size_t used)
     return HT_OK;
 }
 
-/* Take the records of r[first..data) that are written (kind != 0, acquire)
- * and below the watermark (L2, L3), up to the first that is not, into sg:
+/* Take the records of chunk r's slots [p->merged, p->data) that are
+ * written (kind != 0, acquire) and below the watermark (L2, L3), up to the
+ * first that is not, into sg (owner slots passed counted in *owners):
  * one scan finds that end, the first valid record and whether the valid
  * ones are in seq order. In order (always, but for a signal handler's
  * records): a stream over the map from the first valid record, the torn
  * slots before it counted here and those after it by the merge (T1);
  * else a sorted copy (sorted_copy counts them). sg->n == 0: nothing
- * valid (every slot taken counted torn). *merged: the slot after the last
- * one taken (unchanged on error). The merge checks the records against
+ * valid (every slot taken counted torn). p->merged: the slot after the last
+ * one taken, p->tid its thread (both unchanged on error). The merge checks the records against
  * the output of earlier steps (M2: the straggler test, L4). */
-static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
-                         size_t data, struct stream *sg, size_t *merged)
+static ht_err step_chunk(ht_ingest *ig, const struct ht_spill_rec *r,
+                         struct chunk_prog *p, struct stream *sg,
+                         uint64_t *owners)
 {
-    size_t i = first;
+    size_t first = p->merged, i = first, data = p->data;
     int sorted = 1, seen = 0;
     uint64_t last = 0, wm = ig->wm;
+    uint32_t tid = p->tid;
     for (; i < data; i++) {
-        uint8_t k = __atomic_load_n(&r[i].kind, __ATOMIC_ACQUIRE);
-        uint64_t seq = r[i].seq;
-        if (k == 0 || seq >= wm)
+        size_t at = i;
+        uint64_t w3 = __atomic_load_n(&r[i].w[3], __ATOMIC_ACQUIRE);
+        if (w3 == 0 && i + 1 < data) {
+            /* a wide record's first half is taken with its second (S7),
+             * so a step never ends between them */
+            uint64_t n3 = __atomic_load_n(&r[i + 1].w[3], __ATOMIC_ACQUIRE);
+            unsigned nkb = ht_spill_kind_byte(n3);
+            if ((nkb & HT_SPILL_WIDE) && valid_slot(nkb))
+                w3 = n3, i++;
+        }
+        unsigned kb = ht_spill_kind_byte(w3);
+        uint64_t seq = w3 & HT_SPILL_LOW48;
+        if (kb == 0 || seq >= wm) {
+            i = at;
             break;
-        if (!valid_kind(k))
+        }
+        if (kb == HT_SPILL_OWNER) {
+            tid = (uint32_t)r[i].w[0];
+            (*owners)++;
+        }
+        if (!valid_slot(kb))
             continue;
         if (seen && seq < last)
             sorted = 0;
@@ -1282,13 +1396,14 @@ static ht_err step_chunk(ht_ingest *ig, const struct ht_rec *r, size_t first,
         last = seq;
     }
     if (sorted) {
-        stream_over(sg, r + first, i - first, &ig->res.torn);
+        stream_over(sg, r, first, i, p->tid, &ig->res.torn);
     } else {
-        ht_err e = sorted_copy(sg, r + first, i - first, &ig->res.torn);
+        ht_err e = sorted_copy(sg, r, first, i, p->tid, &ig->res.torn);
         if (e != HT_OK)
             return e; /* nothing counted; the caller aborts (store.h) */
     }
-    *merged = i;
+    p->merged = i;
+    p->tid = tid;
     return HT_OK;
 }
 
@@ -1306,8 +1421,8 @@ ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged)
         ig->pend_ns = now;
         ig->have_pend = 1;
     }
-    if (!ig->wm)
-        return HT_OK;
+    if (!ig->wm || h->version == 1)
+        return HT_OK; /* version 1 (an old recorder's spill): finish reads it */
     struct spill_geom g;
     spill_geom(&ig->m, &g);
     size_t used = g.reserved < g.avail ? g.reserved : g.avail;
@@ -1326,14 +1441,15 @@ ht_err ht_store_ingest_step(ht_ingest *ig, uint64_t *merged)
         size_t off = h->header_size + c * g.chunk_bytes;
         if (p->data < h->chunk_records)
             p->data = chunk_data_bytes(&ig->m, off, g.chunk_bytes) /
-                      sizeof(struct ht_rec);
-        const struct ht_rec *r = (const struct ht_rec *)
+                      sizeof(struct ht_spill_rec);
+        const struct ht_spill_rec *r = (const struct ht_spill_rec *)
             ((const char *)ig->m.base + off);
         size_t first = p->merged;
+        uint64_t owners = 0;
         struct stream *sg = &ig->segs[nseg];
-        if ((e = step_chunk(ig, r, first, p->data, sg, &p->merged)) != HT_OK)
+        if ((e = step_chunk(ig, r, p, sg, &owners)) != HT_OK)
             break;
-        n += p->merged - first;
+        n += p->merged - first - owners;
         if (sg->n)
             nseg++;
     }

@@ -1,8 +1,9 @@
 /*
  * libheaptrail_rt: the recorder linked into instrumented programs.
  *
- * Design. Every event becomes one struct ht_rec in a MAP_SHARED spill file
- * (include/heaptrail/spill.h). Each thread owns the chunk it is filling; its
+ * Design. Every event becomes one 32-byte slot (two for a wide record) in a
+ * MAP_SHARED spill file (include/heaptrail/spill.h: the slot layout, S6-S8;
+ * docs/DECISIONS.md 32). Each thread owns the chunk it is filling; its
  * position is one TLS uint64 (chunk index + 1) << 32 | next slot, advanced
  * with one unlocked xadd (R2) so that a signal handler interrupting the
  * recorder at any point takes a different slot and still records its
@@ -19,9 +20,19 @@
  *       (fallocate) and its bit set in g_chunk_ok; position <=
  *       chunk_records. A reservation takes its position with one unlocked
  *       xadd on t_cur (so a signal handler interrupting the recorder at any
- *       point takes another one); one that finds no chunk or a full one
- *       (position at most chunk_records + 1 per reservation in progress)
- *       swaps in a fresh chunk or undoes its increment (ht__rt_refill).
+ *       point takes another one): of 1 for a compact record, of 2 for a
+ *       wide one (both slots in one go, S7). One that finds no chunk or too
+ *       few slots left (position at most chunk_records + 2 per reservation
+ *       in progress) swaps in a fresh chunk or undoes its own increment
+ *       (ht__rt_refill); the one slot a wide reservation could not use
+ *       stays unused (kind 0).
+ *   R7. A fresh chunk's slot 0 is its owner slot (S6): ht__rt_refill writes
+ *       it (tid, release) before the chunk becomes t_cur with position 1,
+ *       so no reservation, not even a signal handler's, can take slot 0,
+ *       and every other slot of the chunk is written after it. The record
+ *       itself carries no tid.
+ *   R8. A seq >= 2^48 (S8) is never written: its event is counted in
+ *       overflow_events (R4) instead, so seq fits the 48 bits of w3.
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
  *       free honour spill invariant S3. A moving realloc takes one seq
@@ -77,7 +88,7 @@
 #define HT__RT_DISABLED 3
 
 #define HT__RT_CHUNK_BYTES \
-    ((uint64_t)HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec))
+    ((uint64_t)HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_spill_rec))
 #define HT__RT_DEFAULT_MAX (64ull << 30)
 
 static int g_ready;                     /* HT__RT_* (atomic) */
@@ -276,17 +287,17 @@ static inline __attribute__((always_inline)) int ht__rt_active(void)
     return ht__rt_active_slow(st);
 }
 
-/* Fetch-and-add of 1 without the lock prefix: atomic with respect to the
+/* Fetch-and-add of n without the lock prefix: atomic with respect to the
  * calling thread's signal handlers only (R2: t_cur; R6: the solo thread's
  * seqs). */
-static inline uint64_t ht__rt_xadd_local(uint64_t *p)
+static inline uint64_t ht__rt_xadd_local(uint64_t *p, uint64_t n)
 {
 #if defined(__x86_64__)
-    uint64_t v = 1;
+    uint64_t v = n;
     __asm__ __volatile__("xaddq %0, %1" : "+r"(v), "+m"(*p) : : "memory");
     return v;
 #else
-    return __atomic_fetch_add(p, 1, __ATOMIC_SEQ_CST);
+    return __atomic_fetch_add(p, n, __ATOMIC_SEQ_CST);
 #endif
 }
 
@@ -319,7 +330,7 @@ static inline __attribute__((always_inline)) uint64_t ht__rt_take_seq(void)
             __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
             __atomic_signal_fence(__ATOMIC_SEQ_CST);
             if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
-                uint64_t s = ht__rt_xadd_local(&g_hdr->seq);
+                uint64_t s = ht__rt_xadd_local(&g_hdr->seq, 1);
                 __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
                 return s;
             }
@@ -347,12 +358,14 @@ static void ht__rt_solo_start(void)
     }
 }
 
-/* The calling thread needs a chunk: its reservation took position cur
- * (t_cur is now cur + 1), but there was no chunk yet or it was full.
- * Returns 1 to retry the reservation, 0 if the event overflows (R4). */
-__attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur)
+/* The calling thread needs a chunk: its reservation of n slots took
+ * position cur (t_cur is now cur + n), but there was no chunk yet or too
+ * few slots were left. Returns 1 to retry the reservation, 0 if the event
+ * overflows (R4). */
+__attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur,
+                                                         uint64_t n)
 {
-    uint64_t now = cur + 1;
+    uint64_t now = cur + n;
     uint64_t fresh = ht__rt_new_chunk();
     if (fresh == 0) {
         __atomic_fetch_add(&g_hdr->overflow_events, 1, __ATOMIC_RELAXED);
@@ -361,18 +374,65 @@ __attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur)
         ht__rt_cas_local(&t_cur, &now, cur);
         return 0;
     }
-    /* If a signal handler replaced t_cur meanwhile, the fresh chunk stays
-     * unused (all kind == 0) and we retry with the handler's. */
-    ht__rt_cas_local(&t_cur, &now, fresh);
+    /* R7: the owner slot first; its other words are the fresh chunk's
+     * zeros. If a signal handler replaced t_cur meanwhile, the fresh chunk
+     * keeps only its owner slot and we retry with the handler's. */
+    struct ht_spill_rec *o =
+        (struct ht_spill_rec *)g_chunks + ((fresh >> 32) - 1) *
+                                              (uint64_t)HT_SPILL_CHUNK_RECORDS;
+    o->w[0] = ht__rt_tid();
+    __atomic_store_n(&o->w[3], (uint64_t)HT_SPILL_OWNER << 56,
+                     __ATOMIC_RELEASE);
+    ht__rt_cas_local(&t_cur, &now, fresh | 1);
     return 1;
 }
 
-/* The last 8 bytes of a record (tid, flags, reserved, kind) as one word,
- * so kind and the fields beside it become visible in one store. */
-typedef uint64_t __attribute__((may_alias)) ht__rt_word;
-_Static_assert(offsetof(struct ht_rec, tid) == 40 &&
-                   offsetof(struct ht_rec, kind) == 47,
-               "record tail layout");
+/* ht__rt_record_at's seq is not below 2^48: recording off (UINT64_MAX), or
+ * the 48 bits of a slot are spent (R8). */
+__attribute__((noinline, cold)) static void ht__rt_seq_spent(uint64_t seq)
+{
+    if (seq != UINT64_MAX)
+        __atomic_fetch_add(&g_hdr->overflow_events, 1, __ATOMIC_RELAXED);
+}
+
+/* Reserve n (1 or 2) consecutive slots of the calling thread's chunk
+ * (R2): r = the first one, or `return` from the caller if the event
+ * overflows (R4). A macro, so the overflow path leaves the caller without
+ * a NULL test on the common path. */
+#define HT__RT_RESERVE(r, n)                                                  \
+    do {                                                                      \
+        uint64_t cur_;                                                        \
+        for (;;) {                                                            \
+            /* one instruction takes the position, so a signal handler     \
+             * that interrupts before or after it takes another one (R2) */ \
+            cur_ = ht__rt_xadd_local(&t_cur, (n));                            \
+            if (__builtin_expect((cur_ >> 32) != 0 &&                         \
+                                     (cur_ & 0xffffffffu) <                   \
+                                         HT_SPILL_CHUNK_RECORDS + 1 - (n),    \
+                                 1))                                          \
+                break;                                                        \
+            if (!ht__rt_refill(cur_, (n)))                                    \
+                return;                                                       \
+        }                                                                     \
+        (r) = (struct ht_spill_rec *)g_chunks +                               \
+              ((cur_ >> 32) - 1) * (uint64_t)HT_SPILL_CHUNK_RECORDS +         \
+              (cur_ & 0xffffffffu);                                           \
+    } while (0)
+
+/* A wide record (spill.h S7): two slots, {c, d} then {a, b, w3}. */
+__attribute__((noinline, cold)) static void
+ht__rt_record_wide(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
+                   uint64_t b, uint64_t c, uint64_t d)
+{
+    struct ht_spill_rec *r;
+    HT__RT_RESERVE(r, 2);
+    r[0].w[0] = c; /* r[0].w[2..3] and r[1].w[2] stay the fresh zeros */
+    r[0].w[1] = d;
+    r[1].w[0] = a;
+    r[1].w[1] = b;
+    __atomic_store_n(&r[1].w[3], ht_spill_w3(seq, flags, kind | HT_SPILL_WIDE),
+                     __ATOMIC_RELEASE);
+}
 
 /* Write one record with a seq taken earlier by ht__rt_take_seq, which
  * already checked that recording is active (spill.h S3, S4). */
@@ -380,39 +440,24 @@ static inline __attribute__((always_inline)) void
 ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
                  uint64_t b, uint64_t c, uint64_t d)
 {
-    if (seq == UINT64_MAX)
+    if (__builtin_expect(seq >= HT_SPILL_SEQ_LIMIT, 0)) {
+        ht__rt_seq_spent(seq);
         return;
-    uint64_t cur, slot;
-    for (;;) {
-        /* one instruction takes the position, so a signal handler that
-         * interrupts before or after it takes another one (R2) */
-        cur = ht__rt_xadd_local(&t_cur);
-        if (__builtin_expect((cur >> 32) != 0 && (cur & 0xffffffffu) <
-                                                     HT_SPILL_CHUNK_RECORDS, 1))
-            break;
-        if (!ht__rt_refill(cur))
-            return;
     }
-    slot = ((cur >> 32) - 1) * HT_SPILL_CHUNK_RECORDS + (cur & 0xffffffffu);
-    struct ht_rec *r = (struct ht_rec *)g_chunks + slot;
-    r->seq = seq;
-    r->a = a;
-    r->b = b;
-    r->c = c;
-    r->d = d;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* tid | flags << 32 | reserved (0) << 48 | kind << 56: one aligned
-     * store (records are 48 B from a page boundary), release as before */
-    __atomic_store_n((ht__rt_word *)&r->tid,
-                     (uint64_t)ht__rt_tid() | (uint64_t)(uint16_t)flags << 32 |
-                         (uint64_t)(uint8_t)kind << 56,
+    if (__builtin_expect(!ht_spill_is_compact(a, b, c, d), 0)) {
+        ht__rt_record_wide(seq, kind, flags, a, b, c, d);
+        return;
+    }
+    struct ht_spill_rec *r;
+    HT__RT_RESERVE(r, 1);
+    /* d's three 16-bit pieces in the top bytes of a, b and c (spill.h) */
+    r->w[0] = a | d << 48;
+    r->w[1] = b | (d >> 16) << 48;
+    r->w[2] = c | (d >> 32) << 48;
+    /* seq | flags << 48 | kind << 56: one aligned store (slots are 32 B
+     * from a page boundary), released last (S2) */
+    __atomic_store_n(&r->w[3], ht_spill_w3(seq, flags, kind),
                      __ATOMIC_RELEASE);
-#else
-    r->tid = ht__rt_tid();
-    r->flags = (uint16_t)flags;
-    r->reserved = 0;
-    __atomic_store_n(&r->kind, (uint8_t)kind, __ATOMIC_RELEASE);
-#endif
 }
 
 /* Record one event; async-signal-safe and reentrant (see design comment). */
@@ -636,7 +681,7 @@ static int ht__rt_spill_create(int32_t parent_pid)
     struct ht_spill_header *h = m;
     h->version = HT_SPILL_VERSION;
     h->header_size = HT_SPILL_HEADER_SIZE;
-    h->rec_size = sizeof(struct ht_rec);
+    h->rec_size = sizeof(struct ht_spill_rec);
     h->chunk_records = HT_SPILL_CHUNK_RECORDS;
     h->max_chunks = max_chunks;
     h->pid = pid;
@@ -1103,30 +1148,36 @@ static int ht__rt_chunk_ok(uint64_t c)
 static inline __attribute__((always_inline)) int
 ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
 {
-    const struct ht_rec *recs = (const struct ht_rec *)g_chunks;
+    const struct ht_spill_rec *recs = (const struct ht_spill_rec *)g_chunks;
     const uint64_t cr = g_hdr->chunk_records; /* not reloaded per record */
     struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
     uint64_t last = 0;
     for (uint64_t c = 0; c < nch; c++) {
         if (!ht__rt_chunk_ok(c))
             continue;
-        const struct ht_rec *r = recs + c * cr;
+        const struct ht_spill_rec *r = recs + c * cr;
         for (uint64_t i = 0; i < cr; i++, r++) {
             /* 6 KB ahead: the next page is in the TLB before the
              * hardware prefetcher reaches it (-20 % pass time) */
-            __builtin_prefetch(r + 128);
-            unsigned k = __atomic_load_n(&r->kind, __ATOMIC_ACQUIRE);
+            __builtin_prefetch(r + 192);
+            uint64_t w3 = __atomic_load_n(&r->w[3], __ATOMIC_ACQUIRE);
+            unsigned kb = ht_spill_kind_byte(w3), k = kb & 0x7fu;
+            /* a wide record's a and b are whole words (S7); an owner slot
+             * or a wide record's first half is no ALLOC/REALLOC/FREE */
+            uint64_t mask = kb & HT_SPILL_WIDE ? UINT64_MAX : HT_SPILL_LOW48;
+            uint64_t a = r->w[0] & mask;
             if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
-                r->a == 0)
+                a == 0)
                 continue;
-            uint64_t seq = r->seq;
+            uint64_t seq = w3 & HT_SPILL_LOW48;
             if (ordered) {
                 if (seq < last)
                     return HT__SNAP_DISORDER;
                 last = seq;
             }
-            if (ht__snap_push(t, &pipe, ordered, r->a, seq,
-                              k == HT_EV_FREE ? HT__SNAP_DEAD : r->b) != 0)
+            if (ht__snap_push(t, &pipe, ordered, a, seq,
+                              k == HT_EV_FREE ? HT__SNAP_DEAD
+                                              : r->w[1] & mask) != 0)
                 return HT__SNAP_NOMEM;
         }
     }
@@ -1515,7 +1566,8 @@ int ht__rt_is_valid(void)
         return 1;
     const struct ht_spill_header *h = g_hdr;
     if (!h || memcmp(h->magic, HT_SPILL_MAGIC, 8) != 0 ||
-        h->version != HT_SPILL_VERSION || h->rec_size != sizeof(struct ht_rec))
+        h->version != HT_SPILL_VERSION ||
+        h->rec_size != sizeof(struct ht_spill_rec))
         return 0;
     uint32_t st = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
     if (st < HT_SPILL_RUNNING || st > HT_SPILL_EXECED)

@@ -1,10 +1,16 @@
 /*
- * heaptrail event records: the one binary record shared by the runtime
- * recorder (analyzer/runtime), the spill file, ingestion and replay.
+ * heaptrail event records: the one decoded record shared by ingestion
+ * (the merge's output), the chunk codec and replay.
  *
- * A record is 48 bytes. `kind` is the LAST byte and is written last with
- * release ordering, so a reader that sees kind != 0 sees a complete record;
- * kind == 0 marks an unused or torn slot.
+ * struct ht_rec is 48 bytes in memory. The spill file does not hold it:
+ * since spill version 2 the recorder writes each event packed into one
+ * 32-byte slot, or two when a, b, c or d is >= 2^48, with the tid in a
+ * per-chunk owner slot and seq in 48 bits (include/heaptrail/spill.h,
+ * docs/DECISIONS.md 32); ingest unpacks the slots into struct ht_rec. In
+ * both forms the kind is written last with release ordering, so a reader
+ * that sees kind != 0 sees a complete record; kind == 0 marks an unused or
+ * torn slot. Kinds are below 0x7f (the spill's kind byte keeps its top bit
+ * for wide records and 0x7f for owner slots).
  *
  * Field use by kind (a, b, c, d are 64-bit):
  *   ALLOC     a=address  b=size        c=alignment(0=default) d=pc or site
@@ -74,6 +80,7 @@ struct ht_rec {
     uint8_t reserved;
     uint8_t kind; /* enum ht_event_kind; written last (release) */
 };
+_Static_assert(HT_EV_KIND_COUNT < 0x7f, "kinds must fit the spill's kind byte");
 
 _Static_assert(sizeof(struct ht_rec) == 48, "ht_rec must stay 48 bytes");
 

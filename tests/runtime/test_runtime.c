@@ -1,8 +1,8 @@
 /*
  * Tests of libheaptrail_rt through the samples (samples/README.md gives the
  * expected counts). Each test runs a sample with HEAPTRAIL_TRACE in a fresh
- * temporary directory and reads the spill file(s) back with a small
- * test-local reader written from include/heaptrail/spill.h.
+ * temporary directory and reads the spill file(s) back with the test
+ * support's unpacker (tests/support/spill_read.h) of include/heaptrail/spill.h.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +25,8 @@
 
 #include "heaptrail/event.h"
 #include "heaptrail/spill.h"
+#include "heaptrail/store.h"
+#include "tests/support/spill_read.h"
 
 struct spill {
     struct ht_spill_header *hdr; /* mapped */
@@ -108,22 +110,19 @@ static void load_spills(struct run *r)
         s->map_size = (size_t)st.st_size;
         assert_memory_equal(s->hdr->magic, HT_SPILL_MAGIC, 8);
         assert_int_equal(s->hdr->version, HT_SPILL_VERSION);
-        assert_int_equal(s->hdr->rec_size, sizeof(struct ht_rec));
+        assert_int_equal(s->hdr->rec_size, sizeof(struct ht_spill_rec));
         assert_int_equal(s->hdr->header_size, HT_SPILL_HEADER_SIZE);
         uint64_t cr = s->hdr->chunk_records;
         assert_int_equal((uint64_t)st.st_size,
                          HT_SPILL_HEADER_SIZE +
-                             s->hdr->max_chunks * cr * sizeof(struct ht_rec));
+                             s->hdr->max_chunks * cr *
+                                 sizeof(struct ht_spill_rec));
         uint64_t nch = s->hdr->next_chunk < s->hdr->max_chunks
                            ? s->hdr->next_chunk
                            : s->hdr->max_chunks;
-        const struct ht_rec *base =
-            (const struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
         s->recs = malloc(sizeof(struct ht_rec) * (nch * cr + 1));
         assert_non_null(s->recs);
-        for (uint64_t i = 0; i < nch * cr; i++)
-            if (__atomic_load_n(&base[i].kind, __ATOMIC_ACQUIRE) != 0)
-                s->recs[s->n++] = base[i];
+        s->n = ht_test_spill_records(s->hdr, s->recs);
     }
     closedir(d);
 }
@@ -504,7 +503,7 @@ static void test_overflow(void **state)
     snprintf(extra, sizeof extra, "HEAPTRAIL_SPILL_MAX=%llu",
              (unsigned long long)(HT_SPILL_HEADER_SIZE +
                                   HT_SPILL_CHUNK_RECORDS *
-                                      sizeof(struct ht_rec)));
+                                      sizeof(struct ht_spill_rec)));
     run_sample(&r, "threads", extra);
     assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
     struct spill *s = &r.sp[0];
@@ -525,7 +524,7 @@ static void test_bad_env(void **state)
     assert_int_equal(r.nsp, 1);
     assert_int_equal(r.sp[0].hdr->max_chunks,
                      ((64ull << 30) - HT_SPILL_HEADER_SIZE) /
-                         (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec)));
+                         (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_spill_rec)));
     assert_int_equal(count(&r.sp[0], HT_EV_ALLOC, 0), 6);
     free_run(&r);
 }
@@ -608,7 +607,7 @@ static void test_env_validation(void **state)
                          (size_t)cases[i].snapshots);
         assert_int_equal(r.sp[0].hdr->max_chunks,
                          ((64ull << 30) - HT_SPILL_HEADER_SIZE) /
-                             (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_rec)));
+                             (HT_SPILL_CHUNK_RECORDS * sizeof(struct ht_spill_rec)));
         free_run(&r);
     }
 }
@@ -663,6 +662,274 @@ static void test_unwritable_dir(void **state)
     free_run(&r);
 }
 
+/* ---- spill version 2 (spill.h S6-S8, docs/DECISIONS.md 32) ------------ */
+
+static int cmp_seq(const void *x, const void *y)
+{
+    const struct ht_rec *a = x, *b = y;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The slot array of a loaded spill. */
+static const struct ht_spill_rec *slots_of(const struct spill *s)
+{
+    return (const struct ht_spill_rec *)((const char *)s->hdr +
+                                         HT_SPILL_HEADER_SIZE);
+}
+
+static uint64_t chunks_of(const struct spill *s)
+{
+    return s->hdr->next_chunk < s->hdr->max_chunks ? s->hdr->next_chunk
+                                                   : s->hdr->max_chunks;
+}
+
+/* Appends each row as "v0|v1|...\n" to a growing string. */
+struct rows {
+    char *s;
+    size_t len, cap;
+};
+
+static int rows_cb(void *ctx, int ncol, const char *const *v,
+                   const char *const *names)
+{
+    (void)names;
+    struct rows *r = ctx;
+    for (int i = 0; i < ncol; i++) {
+        size_t l = strlen(v[i] ? v[i] : "");
+        if (r->len + l + 2 >= r->cap) {
+            r->cap = (r->cap + l + 2) * 2;
+            r->s = realloc(r->s, r->cap);
+            assert_non_null(r->s);
+        }
+        memcpy(r->s + r->len, v[i] ? v[i] : "", l);
+        r->len += l;
+        r->s[r->len++] = i + 1 < ncol ? '|' : '\n';
+        r->s[r->len] = 0;
+    }
+    return 0;
+}
+
+static void ingest_cb(void *ctx, const char *path, ht_err err,
+                      const struct ht_ingest_result *res)
+{
+    (void)path;
+    assert_int_equal(err, HT_OK);
+    *(struct ht_ingest_result *)ctx = *res;
+}
+
+/* Ingest r's one spill into a new trace and check that its events table
+ * holds exactly the records read from the spill (seq, kind, tid, a..d as
+ * SQLite's signed integers), no slot torn. */
+static void check_ingest_same(struct run *r)
+{
+    char db[400], sdir[400];
+    snprintf(db, sizeof db, "%s/in.db", r->dir);
+    snprintf(sdir, sizeof sdir, "%s.spill", r->trace);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    struct ht_ingest_result res;
+    memset(&res, 0, sizeof res);
+    assert_int_equal(ht_store_ingest_dir(st, sdir, NULL, 0, ingest_cb, &res),
+                     HT_OK);
+    const struct spill *s = &r->sp[0];
+    assert_int_equal(res.events, s->n);
+    assert_int_equal(res.torn, 0);
+    struct ht_rec *v = malloc((s->n + 1) * sizeof *v);
+    assert_non_null(v);
+    memcpy(v, s->recs, s->n * sizeof *v);
+    qsort(v, s->n, sizeof *v, cmp_seq);
+    struct rows want = {0}, got = {0};
+    for (size_t i = 0; i < s->n; i++) {
+        char tid[16], seq[24], a[24], b[24], c[24], d[24];
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)v[i].seq);
+        snprintf(tid, sizeof tid, "%u", v[i].tid);
+        snprintf(a, sizeof a, "%lld", (long long)v[i].a);
+        snprintf(b, sizeof b, "%lld", (long long)v[i].b);
+        snprintf(c, sizeof c, "%lld", (long long)v[i].c);
+        snprintf(d, sizeof d, "%lld", (long long)v[i].d);
+        const char *cols[7] = {seq, ht_event_kind_name(v[i].kind), tid, a, b, c, d};
+        rows_cb(&want, 7, cols, NULL);
+    }
+    assert_int_equal(ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d "
+                                        "FROM events ORDER BY seq", 1,
+                                    rows_cb, &got), HT_OK);
+    assert_non_null(got.s);
+    assert_string_equal(got.s, want.s);
+    free(want.s);
+    free(got.s);
+    free(v);
+    ht_store_close(st);
+}
+
+/* Extreme values through real recording (samples/widevals.c): every
+ * field of compact (< 2^48) and wide records carried exactly, a chunk
+ * filled with wide records leaves its one last slot unused (S7), every
+ * chunk starts with its owner slot (S6), and ingest stores the same. */
+static void test_wide_values(void **state)
+{
+    (void)state;
+    struct run r;
+    mk_tmp(&r);
+    const uint64_t nbulk = 2 * HT_SPILL_CHUNK_RECORDS;
+    char extra[64];
+    snprintf(extra, sizeof extra, "WIDEVALS_N=%llu", (unsigned long long)nbulk);
+    run_sample(&r, "widevals", extra);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    assert_int_equal(r.nsp, 1);
+    const struct spill *s = &r.sp[0];
+    const uint64_t M = UINT64_MAX, W = 1ull << 48, L = W - 1;
+    const struct {
+        unsigned kind;
+        uint64_t a, b, c, d;
+    } want[] = {
+        {HT_EV_STORE, L, L, L, L},   {HT_EV_FN_ENTER, L, L, 0, L},
+        {HT_EV_INCREF, L, 0, 0, L},  {HT_EV_STORE, W, W, W, W},
+        {HT_EV_FN_ENTER, W, W, 0, W}, {HT_EV_INCREF, W, 0, 0, W},
+        {HT_EV_STORE, M, M, M, M},   {HT_EV_FN_ENTER, M, M, 0, M},
+        {HT_EV_INCREF, M, 0, 0, M},  {HT_EV_STORE, W, 0x10, 0x20, 1},
+        {HT_EV_STORE, 0x30, W, 0x40, 2}, {HT_EV_STORE, 0x50, 0x60, W, 3},
+        {HT_EV_STORE, 0x70, 0x80, 0x90, W}, {HT_EV_ALLOC, W, W, 0, 4},
+        {HT_EV_FREE, W, 0, 0, 5},
+    };
+    const size_t nw = sizeof want / sizeof *want;
+    size_t k = 0, bulk = 0, roots = 0;
+    const struct ht_rec *blk = NULL, *re = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ht_rec *x = &s->recs[i];
+        assert_int_equal(x->tid, (uint32_t)s->hdr->pid); /* one thread */
+        if (x->kind == HT_EV_STORE && x->d == 9) {
+            assert_int_equal(x->a, M - bulk);
+            assert_int_equal(x->b, bulk);
+            assert_int_equal(x->c, 0);
+            assert_int_equal(x->flags, HT_EVF_SITE);
+            bulk++;
+        } else if (x->kind == HT_EV_ROOT && x->c == HT_ROOT_STACK) {
+            assert_int_equal(x->d, (uint64_t)s->hdr->pid);
+            roots++;
+        } else if (x->kind == HT_EV_ALLOC && !(x->flags & HT_EVF_SITE)) {
+            blk = x; /* malloc(24) */
+        } else if (x->kind == HT_EV_REALLOC) {
+            re = x;
+        } else if (x->kind == HT_EV_STORE || x->kind == HT_EV_FN_ENTER ||
+                   x->kind == HT_EV_INCREF ||
+                   (x->flags & HT_EVF_SITE && (x->kind == HT_EV_ALLOC ||
+                                               x->kind == HT_EV_FREE))) {
+            assert_true(k < nw);
+            assert_int_equal(x->kind, want[k].kind);
+            assert_int_equal(x->a, want[k].a);
+            assert_int_equal(x->b, want[k].b);
+            assert_int_equal(x->c, want[k].c);
+            assert_int_equal(x->d, want[k].d);
+            assert_int_equal(x->flags, HT_EVF_SITE);
+            k++;
+        }
+    }
+    assert_int_equal(k, nw);
+    assert_int_equal(bulk, nbulk);
+    assert_int_equal(roots, 2); /* exit(): saved registers and stack */
+    assert_non_null(blk);
+    assert_non_null(re); /* failed: a = 0, b = SIZE_MAX, c = the block */
+    assert_int_equal(re->a, 0);
+    assert_int_equal(re->b, M);
+    assert_int_equal(re->c, blk->a);
+    assert_int_equal(re->flags, 0);
+    assert_true(re->d != 0 && re->d < W);
+    /* S6: every chunk handed out starts with an owner slot of this thread;
+     * S7: a chunk of wide records from slot 1 on ends with one unused slot */
+    const struct ht_spill_rec *sl = slots_of(s);
+    const uint64_t cr = s->hdr->chunk_records;
+    int full_wide = 0;
+    assert_true(chunks_of(s) >= 3);
+    for (uint64_t c = 0; c < chunks_of(s); c++) {
+        const struct ht_spill_rec *ch = sl + c * cr;
+        assert_int_equal(ht_spill_kind_byte(ch[0].w[3]), HT_SPILL_OWNER);
+        assert_int_equal(ch[0].w[0], (uint64_t)s->hdr->pid);
+        if (ht_spill_kind_byte(ch[cr - 1].w[3]) == 0 &&
+            ht_spill_kind_byte(ch[cr - 2].w[3]) == (HT_EV_STORE | HT_SPILL_WIDE) &&
+            ht_spill_kind_byte(ch[1].w[3]) == 0 &&
+            ht_spill_kind_byte(ch[2].w[3]) == (HT_EV_STORE | HT_SPILL_WIDE))
+            full_wide++;
+    }
+    assert_true(full_wide >= 1);
+    check_ingest_same(&r);
+    free_run(&r);
+}
+
+/* S6 with several threads (samples/threads.c: 4 workers of 20000 ALLOC +
+ * 12000 FREE each, more than one chunk each): each chunk's slot 0 is an
+ * owner slot, each worker owns exactly two chunks, every record carries
+ * its chunk owner's tid (so each worker tid has its 32000 events), and
+ * ingest stores the same tids. */
+static void test_owner_slots_threads(void **state)
+{
+    (void)state;
+    struct run r;
+    mk_tmp(&r);
+    run_sample(&r, "threads", NULL);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    const struct spill *s = &r.sp[0];
+    const struct ht_spill_rec *sl = slots_of(s);
+    const uint64_t cr = s->hdr->chunk_records;
+    uint32_t tids[16];
+    unsigned nchunks[16] = {0};
+    size_t nt = 0;
+    for (uint64_t c = 0; c < chunks_of(s); c++) {
+        assert_int_equal(ht_spill_kind_byte(sl[c * cr].w[3]), HT_SPILL_OWNER);
+        uint32_t t = (uint32_t)sl[c * cr].w[0];
+        size_t j = 0;
+        while (j < nt && tids[j] != t)
+            j++;
+        if (j == nt) {
+            assert_true(nt < 16);
+            tids[nt++] = t;
+        }
+        nchunks[j]++;
+    }
+    assert_int_equal(nt, 5);
+    for (size_t j = 0; j < nt; j++) {
+        size_t allocs = 0, frees = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            allocs += s->recs[i].tid == tids[j] && s->recs[i].kind == HT_EV_ALLOC;
+            frees += s->recs[i].tid == tids[j] && s->recs[i].kind == HT_EV_FREE;
+        }
+        if (tids[j] == (uint32_t)s->hdr->pid)
+            continue; /* the main thread: startup and exit events */
+        assert_int_equal(nchunks[j], 2);
+        assert_int_equal(allocs, 20000);
+        assert_int_equal(frees, 12000);
+    }
+    check_ingest_same(&r);
+    free_run(&r);
+}
+
+/* S8/R8 (samples/seqlimit.c): once the seq counter reaches 2^48 nothing
+ * more is written; each event is counted in overflow_events instead (2
+ * ALLOCs, 4 FREEs, the EXIT), and the last two seqs below 2^48 are stored
+ * exactly, also after ingest. */
+static void test_seq_limit(void **state)
+{
+    (void)state;
+    struct run r;
+    mk_tmp(&r);
+    run_sample(&r, "seqlimit", "HEAPTRAIL_SNAPSHOT=0");
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    const struct spill *s = &r.sp[0];
+    size_t high = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        assert_true(s->recs[i].seq < HT_SPILL_SEQ_LIMIT);
+        if (s->recs[i].seq >= HT_SPILL_SEQ_LIMIT - 2) {
+            assert_int_equal(s->recs[i].kind, HT_EV_ALLOC);
+            assert_int_equal(s->recs[i].seq, HT_SPILL_SEQ_LIMIT - 2 + high);
+            high++;
+        }
+    }
+    assert_int_equal(high, 2);
+    assert_int_equal(s->hdr->overflow_events, 7);
+    assert_int_equal(count(s, HT_EV_EXIT, -1), 0);
+    check_ingest_same(&r);
+    free_run(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +942,9 @@ int main(void)
         cmocka_unit_test(test_foreign_threads),
         cmocka_unit_test(test_exec),
         cmocka_unit_test(test_rt_calls),
+        cmocka_unit_test(test_wide_values),
+        cmocka_unit_test(test_owner_slots_threads),
+        cmocka_unit_test(test_seq_limit),
         cmocka_unit_test(test_vfork),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_bad_env),

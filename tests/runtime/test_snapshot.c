@@ -12,6 +12,7 @@
 
 #include "heaptrail/event.h"
 #include "heaptrail/spill.h"
+#include "tests/support/spill_read.h"
 
 /* The edges of a spill, sorted by (a, b). */
 struct edge {
@@ -93,8 +94,14 @@ static void test_exit_snapshot(void **state)
     size_t len = fread(buf, 1, sizeof buf, f);
     fclose(f);
     assert_true(len > HT_SPILL_HEADER_SIZE);
-    const struct ht_rec *r = (const struct ht_rec *)(buf + HT_SPILL_HEADER_SIZE);
-    size_t n = (len - HT_SPILL_HEADER_SIZE) / sizeof *r, snaps = 0;
+    /* the first spill's records (a prefix: chunks of its header's size) */
+    size_t ns = (len - HT_SPILL_HEADER_SIZE) / sizeof(struct ht_spill_rec);
+    struct ht_rec *r = calloc(ns + 1, sizeof *r);
+    assert_non_null(r);
+    size_t n = ht_test_spill_unpack(
+        (const struct ht_spill_rec *)(buf + HT_SPILL_HEADER_SIZE), ns,
+        ((const struct ht_spill_header *)buf)->chunk_records, r);
+    size_t snaps = 0;
     for (size_t i = 0; i < n; i++)
         snaps += r[i].kind == HT_EV_SNAPSHOT;
     assert_int_equal(snaps, 1);
@@ -106,6 +113,7 @@ static void test_exit_snapshot(void **state)
     assert_true(has_edge(e, ne, lost[0], lost[1]));
     assert_true(has_edge(e, ne, lost[1], lost[2]));
     free(e);
+    free(r);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -190,11 +198,15 @@ static void check_snapshot_many(const char *arg)
     assert_non_null(h);
     assert_int_equal(fread(h, 1, HT_SPILL_HEADER_SIZE, f),
                      HT_SPILL_HEADER_SIZE);
-    size_t nrec = (size_t)h->next_chunk * h->chunk_records;
-    struct ht_rec *r = calloc(nrec, sizeof *r);
+    size_t nslots = (size_t)h->next_chunk * h->chunk_records;
+    struct ht_spill_rec *sl = calloc(nslots, sizeof *sl);
+    struct ht_rec *r = calloc(nslots, sizeof *r);
+    assert_non_null(sl);
     assert_non_null(r);
-    assert_int_equal(fread(r, sizeof *r, nrec, f), nrec);
+    assert_int_equal(fread(sl, sizeof *sl, nslots, f), nslots);
     fclose(f);
+    size_t nrec = ht_test_spill_unpack(sl, nslots, h->chunk_records, r);
+    free(sl);
     size_t snaps = 0, ne;
     for (size_t i = 0; i < nrec; i++)
         snaps += r[i].kind == HT_EV_SNAPSHOT;

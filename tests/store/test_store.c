@@ -78,12 +78,15 @@ static void sb_put(struct spill_builder *b, size_t chunk, size_t slot,
         b->h->next_chunk = chunk + 1;
 }
 
+/* cut: bytes cut off the end of the written (packed) file */
 static void sb_write(struct spill_builder *b, const char *path, size_t cut)
 {
     size_t body = b->nchunks * CR * sizeof(struct ht_rec);
     assert_int_equal(ht_test_spill_write(path, b->h, b->chunks, body), 0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
     if (cut)
-        assert_int_equal(truncate(path, (off_t)(HT_SPILL_HEADER_SIZE + body - cut)), 0);
+        assert_int_equal(truncate(path, sb.st_size - (off_t)cut), 0);
     free(b->h);
     free(b->chunks);
 }
@@ -190,7 +193,7 @@ static void test_torn_tail_and_incomplete(void **state)
         sb_put(&b, i / CR, i % CR, i, HT_EV_ALLOC, 0x1000 + 16 * i, 16, 7);
     /* the file loses half of its last chunk and 20 bytes of the record
      * before: that record is torn, the ones before it survive */
-    sb_write(&b, spill, CR / 2 * sizeof(struct ht_rec) + 20);
+    sb_write(&b, spill, CR / 2 * sizeof(struct ht_spill_rec) + 20);
     struct ht_ingest_result res;
     ht_store *st = open_ingest(db, spill, &res);
     /* the whole first chunk and the complete records of the second */
@@ -398,6 +401,130 @@ static void test_bad_trace_files(void **state)
     }
 }
 
+/* ---- spill layouts (include/heaptrail/spill.h S6-S8) -------------------- */
+
+/* Every events row of st in seq order as "seq kind tid a b c d;" (a..d
+ * SQLite's signed integers), malloc'd. */
+static char *events_dump(ht_store *st)
+{
+    struct ht_test_dump d = {0};
+    assert_int_equal(ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d "
+                                        "FROM events ORDER BY seq", 1,
+                                    ht_test_dump_row, &d), HT_OK);
+    assert_non_null(d.s);
+    return d.s;
+}
+
+/* Ingest spill into a new trace db: want_events records, want_torn torn
+ * slots, and events rows (events_dump) equal to want. */
+static void ingest_expect(const char *db, const char *spill,
+                          uint64_t want_events, uint64_t want_torn,
+                          const char *want)
+{
+    struct ht_ingest_result res;
+    ht_store *st = open_ingest(db, spill, &res);
+    assert_int_equal(res.events, want_events);
+    assert_int_equal(res.torn, want_torn);
+    char *got = events_dump(st);
+    assert_string_equal(got, want);
+    free(got);
+    ht_store_close(st);
+}
+
+static void put_rec(struct ht_spill_rec *slot, unsigned *k, uint64_t seq,
+                    unsigned kind, unsigned flags, uint64_t a, uint64_t b,
+                    uint64_t c, uint64_t d)
+{
+    struct ht_rec r = {seq, a, b, c, d, 0, (uint16_t)flags, 0, (uint8_t)kind};
+    *k += ht_spill_pack(slot + *k, &r);
+}
+
+/* A hand-built version-2 spill: compact and wide records with extreme
+ * values, a wide record whose second slot was never released (its first
+ * written: both slots torn, S7), owner slots changing the tid inside a
+ * chunk (S6), a wide slot at a chunk's start (no first half: torn), and
+ * trailing unused slots (not torn). The events rows carry every value. */
+static void test_spill_v2_slots(void **state)
+{
+    (void)state;
+    char db[300], spill[300];
+    snprintf(db, sizeof db, "%s/v2.db", dir);
+    snprintf(spill, sizeof spill, "%s/spill-999993-1.hts", dir);
+    enum { V2_CR = 14 };
+    struct ht_spill_header *h = ht_test_spill_header(V2_CR, 3, "/bin/true");
+    assert_non_null(h);
+    h->next_chunk = 3;
+    static struct ht_spill_rec sl[3 * V2_CR];
+    memset(sl, 0, sizeof sl);
+    const uint64_t M = UINT64_MAX, W = 1ull << 48, L = W - 1;
+    unsigned k = 0;
+    ht_spill_owner(&sl[k++], 7);
+    put_rec(sl, &k, 0, HT_EV_ALLOC, 0, L, L, L, L);            /* compact */
+    put_rec(sl, &k, 1, HT_EV_STORE, HT_EVF_SITE, 0x200, M, W, 5); /* wide */
+    put_rec(sl, &k, 3, HT_EV_INCREF, HT_EVF_SITE, M, W, 0, M);
+    /* torn wide record: first half written, second never released */
+    sl[k].w[0] = 0x77;
+    sl[k].w[1] = 0x88;
+    k += 2;
+    put_rec(sl, &k, 4, HT_EV_FREE, 0, L, 0, 0, L);
+    ht_spill_owner(&sl[k++], 8);
+    put_rec(sl, &k, 6, HT_EV_REALLOC, 0, 0x5000, M, M - 0xfff, 0x400000);
+    assert_true(k <= V2_CR - 1); /* then an unused slot */
+    /* chunk 1: tid 9, a seq between chunk 0's (merge order) */
+    k = V2_CR;
+    ht_spill_owner(&sl[k++], 9);
+    put_rec(sl, &k, 2, HT_EV_ROOT, 0, 0x7ffd0000, 4096, HT_ROOT_STACK, 9);
+    put_rec(sl, &k, 5, HT_EV_FN_ENTER, HT_EVF_SITE, W, 0, 0, W);
+    /* chunk 2: a lone wide slot at slot 0, then a record without owner */
+    struct ht_spill_rec two[2];
+    struct ht_rec wr = {7, M, M, 0, 0, 0, 0, 0, HT_EV_STORE};
+    assert_int_equal(ht_spill_pack(two, &wr), 2);
+    sl[2 * V2_CR] = two[1];
+    k = 2 * V2_CR + 1;
+    put_rec(sl, &k, 8, HT_EV_FN_EXIT, HT_EVF_SITE, 3, 0, 0, 3);
+    assert_int_equal(ht_test_spill_write_raw(spill, h, sl, sizeof sl), 0);
+    free(h);
+    ingest_expect(db, spill, 8, 3,
+        "0|alloc|7|281474976710655|281474976710655|281474976710655|281474976710655\n"
+        "1|store|7|512|-1|281474976710656|5\n"
+        "2|root|9|2147287040|4096|-1|9\n"
+        "3|incref|7|-1|281474976710656|0|-1\n"
+        "4|free|7|281474976710655|0|0|281474976710655\n"
+        "5|enter|9|281474976710656|0|0|281474976710656\n"
+        "6|realloc|8|20480|-1|-4096|4194304\n"
+        "8|exit_fn|0|3|0|0|3\n");
+}
+
+/* A version-1 spill (48-byte records with their tid, left by an older
+ * recorder): still ingested, values and tids exact, torn slots counted. */
+static void test_spill_v1(void **state)
+{
+    (void)state;
+    char db[300], spill[300];
+    snprintf(db, sizeof db, "%s/v1.db", dir);
+    snprintf(spill, sizeof spill, "%s/spill-999992-1.hts", dir);
+    struct ht_spill_header *h = ht_test_spill_header(4, 2, "/bin/true");
+    assert_non_null(h);
+    h->version = 1;
+    h->rec_size = sizeof(struct ht_rec);
+    h->next_chunk = 2;
+    struct ht_rec r[8];
+    memset(r, 0, sizeof r);
+    r[0] = (struct ht_rec){0, 0x100, 16, 0, 0x400000, 11, 0, 0, HT_EV_ALLOC};
+    /* r[1] torn */
+    r[2] = (struct ht_rec){3, 0x100, 0, 0, 0x400010, 11, 0, 0, HT_EV_FREE};
+    r[4] = (struct ht_rec){1, 0x200, UINT64_MAX, 0, 6, 12, HT_EVF_SITE, 0,
+                           HT_EV_STORE};
+    r[5] = (struct ht_rec){2, 0x300, 1ull << 48, 0, 0x400020, 12, 0, 0,
+                           HT_EV_ALLOC};
+    assert_int_equal(ht_test_spill_write_raw(spill, h, r, sizeof r), 0);
+    free(h);
+    ingest_expect(db, spill, 4, 1, "0|alloc|11|256|16|0|4194304\n"
+                             "1|store|12|512|-1|0|6\n"
+                             "2|alloc|12|768|281474976710656|0|4194336\n"
+                             "3|free|11|256|0|0|4194320\n");
+}
+
 /* ---- live ingest (ht_store_ingest_begin/step/finish, DECISIONS 18) ------
  * A synthetic spill that the test writes while it is being ingested, as
  * four recording threads would: the chunks stored must be byte-identical to
@@ -413,21 +540,26 @@ static void test_bad_trace_files(void **state)
 
 struct live_spill {
     struct ht_spill_header *h; /* the shared map */
-    struct ht_rec *rec;        /* chunk c slot i: rec[c * LIVE_CR + i] */
+    struct ht_spill_rec *rec;  /* chunk c: rec[c * (LIVE_CR + 1)], its owner
+                                * slot, then event i in slot i + 1 */
     size_t size;
 };
+#define LIVE_SLOT(c, i) ((size_t)(c) * (LIVE_CR + 1) + (i) + 1)
 
 static void ls_create(struct live_spill *ls, const char *path)
 {
-    struct ht_spill_header *h0 = ht_test_spill_header(LIVE_CR, LIVE_NT, "/bin/true");
+    struct ht_spill_header *h0 = ht_test_spill_header(LIVE_CR + 1, LIVE_NT, "/bin/true");
     assert_non_null(h0);
     h0->state = HT_SPILL_RUNNING;
     h0->pid = getpid(); /* "still running" */
     h0->next_chunk = LIVE_NT;
-    ls->size = HT_SPILL_HEADER_SIZE + (size_t)LIVE_NT * LIVE_CR * sizeof(struct ht_rec);
+    ls->size = HT_SPILL_HEADER_SIZE +
+               (size_t)LIVE_NT * (LIVE_CR + 1) * sizeof(struct ht_spill_rec);
     char *zero = calloc(1, ls->size - HT_SPILL_HEADER_SIZE);
     assert_non_null(zero);
-    assert_int_equal(ht_test_spill_write(path, h0, zero, ls->size - HT_SPILL_HEADER_SIZE), 0);
+    for (unsigned c = 0; c < LIVE_NT; c++) /* owner slots (spill.h S6) */
+        ht_spill_owner((struct ht_spill_rec *)zero + (size_t)c * (LIVE_CR + 1), 100 + c);
+    assert_int_equal(ht_test_spill_write_raw(path, h0, zero, ls->size - HT_SPILL_HEADER_SIZE), 0);
     free(zero);
     free(h0);
     int fd = open(path, O_RDWR);
@@ -436,20 +568,23 @@ static void ls_create(struct live_spill *ls, const char *path)
     close(fd);
     assert_true(m != MAP_FAILED);
     ls->h = m;
-    ls->rec = (struct ht_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
+    ls->rec = (struct ht_spill_rec *)((char *)m + HT_SPILL_HEADER_SIZE);
 }
 
 /* Write event i of thread c as the recorder does (kind last, release). */
 static void ls_put(struct live_spill *ls, unsigned c, unsigned i)
 {
-    struct ht_rec *r = &ls->rec[(size_t)c * LIVE_CR + i];
-    r->seq = 4ull * i + c + 1;
-    r->a = 0x10000 + 64ull * (i % 1000) + c; /* alloc/free pairs per slot */
-    r->b = 64;
-    r->d = 0x400000 + (i % 7);
-    r->tid = 100 + c;
-    __atomic_store_n(&r->kind, (uint8_t)(i % 2 ? HT_EV_FREE : HT_EV_ALLOC),
-                     __ATOMIC_RELEASE);
+    struct ht_rec r = {0};
+    r.seq = 4ull * i + c + 1;
+    r.a = 0x10000 + 64ull * (i % 1000) + c; /* alloc/free pairs per slot */
+    r.b = 64;
+    r.d = 0x400000 + (i % 7);
+    r.kind = (uint8_t)(i % 2 ? HT_EV_FREE : HT_EV_ALLOC);
+    struct ht_spill_rec p;
+    ht_spill_pack(&p, &r);
+    struct ht_spill_rec *s = &ls->rec[LIVE_SLOT(c, i)];
+    memcpy(s, &p, 24);
+    __atomic_store_n(&s->w[3], p.w[3], __ATOMIC_RELEASE);
 }
 
 /* Step until something was merged (the watermark lags 20 ms behind the
@@ -533,11 +668,13 @@ static void live_case(int straggler, int messy, int tag)
             if (!(straggler && c == 2 && i == 10000))
                 ls_put(&ls, c, i);
     if (messy) {
-        struct ht_rec *r = &ls.rec[LIVE_CR + 700];
-        uint64_t t = r[0].seq;
-        r[0].seq = r[1].seq;
-        r[1].seq = t;
-        ls.rec[LIVE_CR + 500].kind = 0xEE;
+        /* swap the seqs (low 48 bits of w3) of thread 1's slots 700, 701 */
+        struct ht_spill_rec *r = &ls.rec[LIVE_SLOT(1, 700)];
+        uint64_t t = r[0].w[3] & HT_SPILL_LOW48;
+        r[0].w[3] = (r[0].w[3] & ~HT_SPILL_LOW48) | (r[1].w[3] & HT_SPILL_LOW48);
+        r[1].w[3] = (r[1].w[3] & ~HT_SPILL_LOW48) | t;
+        struct ht_spill_rec *g = &ls.rec[LIVE_SLOT(1, 500)]; /* invalid kind */
+        g->w[3] = (g->w[3] & ~(0xffull << 56)) | 0xEEull << 56;
     }
     ls.h->seq = 4ull * 20000 + 1;
     ht_store *st = NULL;
@@ -586,9 +723,9 @@ static void test_live_torn_range(void **state)
         for (unsigned i = 0; i < LIVE_CR; i++)
             ls_put(&ls, c, i);
     for (unsigned i = 0; i < 10; i++) {
-        struct ht_rec *r = &ls.rec[(size_t)(LIVE_NT - 1) * LIVE_CR + i];
-        r->seq = 4ull * i + LIVE_NT;
-        __atomic_store_n(&r->kind, (uint8_t)0xEE, __ATOMIC_RELEASE);
+        struct ht_spill_rec *r = &ls.rec[LIVE_SLOT(LIVE_NT - 1, i)];
+        __atomic_store_n(&r->w[3], ht_spill_w3(4ull * i + LIVE_NT, 0, 0xEE),
+                         __ATOMIC_RELEASE);
     }
     ls.h->seq = 4ull * LIVE_CR + 1;
     ht_store *st = NULL;
@@ -607,6 +744,56 @@ static void test_live_torn_range(void **state)
     munmap(ls.h, ls.size);
     /* 3 threads: the chunks compress to a few hundred bytes */
     check_same_min(db, copy, 4, "98304|10|exited|1\n", 200);
+}
+
+/* A live step takes a wide record's two slots together (S7): over a
+ * chunk of alternating wide and compact records it merges every slot in
+ * one step (never stopping at a first half, whose kind byte is 0), and
+ * the result is an offline ingest's. */
+static void test_live_wide(void **state)
+{
+    (void)state;
+    char spill[300], copy[300], db[300];
+    snprintf(spill, sizeof spill, "%s/spill-5.hts", dir);
+    snprintf(copy, sizeof copy, "%s/copy-5.hts", dir);
+    snprintf(db, sizeof db, "%s/live5.db", dir);
+    struct ht_spill_header *h = ht_test_spill_header(8, 1, "/bin/true");
+    assert_non_null(h);
+    h->state = HT_SPILL_RUNNING;
+    h->pid = getpid();
+    h->next_chunk = 1;
+    h->seq = 6;
+    struct ht_rec r[8];
+    memset(r, 0, sizeof r);
+    for (unsigned i = 0; i < 6; i++)
+        r[i] = (struct ht_rec){i, i % 2 ? 0x1000 + i : UINT64_MAX - i, i, 0,
+                               9, 5, HT_EVF_SITE, 0, HT_EV_STORE};
+    assert_int_equal(ht_test_spill_write(spill, h, r, sizeof r), 0);
+    free(h);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_ingest *ig = NULL;
+    assert_int_equal(ht_store_ingest_begin(st, spill, &ig), HT_OK);
+    assert_int_equal(step_some(ig), 3 * 2 + 3); /* slots, not the owner */
+    int fd = open(spill, O_WRONLY);
+    assert_true(fd >= 0);
+    uint32_t exited = HT_SPILL_EXITED;
+    assert_int_equal(pwrite(fd, &exited, sizeof exited,
+                            offsetof(struct ht_spill_header, state)),
+                     (ssize_t)sizeof exited);
+    close(fd);
+    assert_int_equal(ht_test_copy_sparse(spill, copy), 0);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_finish(ig, NULL, &res), HT_OK);
+    assert_int_equal(res.events, 6);
+    assert_int_equal(res.redone, 0);
+    char *got = events_dump(st);
+    assert_string_equal(got, "0|store|5|-1|0|0|9\n1|store|5|4097|1|0|9\n"
+                             "2|store|5|-3|2|0|9\n3|store|5|4099|3|0|9\n"
+                             "4|store|5|-5|4|0|9\n5|store|5|4101|5|0|9\n");
+    free(got);
+    ht_store_close(st);
+    check_same_min(db, copy, 5, "6|0|exited|1\n", 20);
 }
 
 static void test_live_in_order(void **state)
@@ -724,6 +911,8 @@ static void test_chunk_blobs_packed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spill_v2_slots),
+        cmocka_unit_test(test_spill_v1),
         cmocka_unit_test(test_ingest_merge),
         cmocka_unit_test(test_torn_tail_and_incomplete),
         cmocka_unit_test(test_torn_counted_in_merge),
@@ -733,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_bad_spill),
         cmocka_unit_test(test_bad_trace_files),
         cmocka_unit_test(test_live_in_order),
+        cmocka_unit_test(test_live_wide),
         cmocka_unit_test(test_live_straggler),
         cmocka_unit_test(test_live_torn_unsorted),
         cmocka_unit_test(test_live_torn_range),

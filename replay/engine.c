@@ -617,6 +617,48 @@ fail:
     return e;
 }
 
+struct held {
+    struct ht__obj **o;
+    size_t n;
+};
+
+static void gather(void *ctx, struct ht__obj *o)
+{
+    struct held *d = ctx;
+    d->o[d->n++] = o;
+}
+
+/* The GC model counts only (lazy, gcmodel.h) while no edge and no root
+ * reference exists: an alloc/free trace never builds a node. Before the
+ * first STORE/EDGE (the only events that make one) every object holding a
+ * ref - in the table or pending - hands it over and gets its node's. */
+static ht_err gc_unlazy(struct eng *g)
+{
+    size_t n = g->t.n + g->pending.n, k = n ? n : 1;
+    struct held d = {malloc(k * sizeof *d.o), 0};
+    ht_gc_ref *refs = malloc(k * sizeof *refs);
+    uint64_t *ids = malloc(k * sizeof *ids);
+    ht_err e = HT_ENOMEM;
+    if (d.o && refs && ids) {
+        ht__objslab_each_held(&g->slab, gather, &d);
+        for (size_t i = 0; i < g->pending.cap; i++)
+            if (g->pending.s[i].key && d.n < n)
+                d.o[d.n++] = (struct ht__obj *)(uintptr_t)g->pending.s[i].val;
+        for (size_t i = 0; i < d.n; i++) {
+            refs[i] = d.o[i]->gcref;
+            ids[i] = d.o[i]->addr;
+        }
+        /* HT_EINVAL: a ref missing from the walk (a bug, not a bad trace) */
+        e = d.n == n ? ht_gc_lazy_end(g->gc, refs, ids, n) : HT_EINVAL;
+        for (size_t i = 0; !e && i < n; i++)
+            d.o[i]->gcref = refs[i];
+    }
+    free(d.o);
+    free(refs);
+    free(ids);
+    return e;
+}
+
 /* Stores, edges and refcount events look up the block containing an
  * address: the object table's page index is built on the first of them. */
 static ht_err need_index(struct eng *g)
@@ -629,6 +671,8 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
 {
     uint64_t slot = ev->a, val = ev->b, oldv = drops ? ev->c : 0;
     ht_err e = need_index(g);
+    if (!e && ht_gc_is_lazy(g->gc))
+        e = gc_unlazy(g);
     if (e)
         return e;
     struct ht__obj *n = ht__objtab_find(&g->t, val);
@@ -1597,6 +1641,7 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     gcc.hook = gc_hook;
     gcc.hook_arg = g;
     gcc.no_ids = 1; /* each block keeps its node's ref (gcref) */
+    gcc.lazy = 1;   /* counts only until the first STORE/EDGE (gc_unlazy) */
     if ((e = ht_gc_new(&gcc, &g->gc)))
         goto done;
     if ((e = ht_store_begin(st)))

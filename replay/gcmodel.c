@@ -684,7 +684,7 @@ alloc_mapped(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 /* alloc_at in lazy mode (invariant 8): the same counts and trigger, the
  * new object numbered after any collection the trigger ran (that one does
  * not see it, as alloc_at tracks it after). */
-static ht_err alloc_lazy(ht_gc *gc, ht_gc_ref *out)
+static inline ht_err alloc_lazy(ht_gc *gc, ht_gc_ref *out)
 {
     gc->live++;
     ht_err rc = count_alloc(gc);
@@ -693,17 +693,27 @@ static ht_err alloc_lazy(ht_gc *gc, ht_gc_ref *out)
     return rc;
 }
 
-/* _PyObject_GC_Link + the allocation-time trigger; see header. */
-ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+/* ht_gc_alloc_ref but the lazy path: out of line, so that one (nearly
+ * every allocation of an alloc/free trace) saves no registers */
+static __attribute__((noinline)) ht_err
+alloc_eager(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 {
     *out = 0;
     if (gc->collecting)
         return HT_EBUSY;
     if (gc->lazy)
-        return container ? alloc_lazy(gc, out) : HT_EINVAL;
+        return HT_EINVAL; /* container 0 */
     if (gc->map)
         return alloc_mapped(gc, id, container, out);
     return alloc_at(gc, id, container, 0, out);
+}
+
+/* _PyObject_GC_Link + the allocation-time trigger; see header. */
+ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    if (gc->lazy && container && !gc->collecting)
+        return alloc_lazy(gc, out);
+    return alloc_eager(gc, id, container, out);
 }
 
 /* Id-named alloc; see header. */

@@ -794,12 +794,16 @@ static ht_err drop_stack_roots(struct eng *g)
 
 static ht_err step(struct eng *g, const struct ht_rec *ev)
 {
-    switch (ev->kind) {
-    case HT_EV_ALLOC:
+    /* the two kinds of nearly every event first, as conditional branches
+     * (their history predicts an alloc/free pattern; the switch's one
+     * indirect jump mispredicted at every change of kind) */
+    if (ev->kind == HT_EV_ALLOC) {
         g->allocs++;
         return ev->a ? do_alloc(g, ev, ev->a, ev->b) : HT_OK;
-    case HT_EV_FREE:
+    }
+    if (ev->kind == HT_EV_FREE)
         return do_free(g, ev);
+    switch (ev->kind) {
     case HT_EV_REALLOC:
         g->reallocs++;
         return do_realloc(g, ev);
@@ -1514,12 +1518,16 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         /* churn rows in cache need no hints (a test per batch, not per
          * event: most traces never have that many rows) */
         const int pf_churn = g->churn.n >= PF_CHURN_MIN_ROWS;
+        /* no hint at all while table and rows stay in cache (alloc/free
+         * rings): one test per event instead of the look-ahead's */
+        const int pf_any =
+            pf_churn || g->t.byaddr.cap >= HT__PREFETCH_MIN_CAP;
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
             /* the object table's cache misses, started events ahead */
             /* (and the churn row of an allocation the directory does not
              * cover, and of a free) */
-            if (i + PF_SLOT < nrec) {
+            if (pf_any && i + PF_SLOT < nrec) {
                 const struct ht_rec *f = &recs[i + PF_SLOT];
                 if (f->kind <= HT_EV_FREE) {
                     ht__objtab_prefetch_slot(&g->t, f->a);
@@ -1528,7 +1536,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
                         ht__agg_prefetch_idx(&g->churn, f->d, f->b);
                 }
             }
-            if (i + PF_OBJ < nrec) {
+            if (pf_any && i + PF_OBJ < nrec) {
                 const struct ht_rec *f = &recs[i + PF_OBJ];
                 if (f->kind == HT_EV_FREE)
                     ht__objtab_prefetch_obj(&g->t, f->a);

@@ -96,6 +96,7 @@ struct eng {
     struct seg *segs;
     size_t nsegs, csegs;
     struct ht__amodel am; /* allocator model (--allocator) */
+    struct ht_pym *pym;   /* am's pymalloc model, or NULL (system) */
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
     /* objects rows of freed blocks (owned, FREED_BATCH rows), appended to
@@ -351,6 +352,19 @@ static void blame(struct eng *g, uint32_t site)
         g->rcsites.v[site - 1].v[R_UNBAL]++;
 }
 
+/* the allocator model's malloc and release: pymalloc's called directly */
+static inline ht_err am_malloc(struct eng *g, uint64_t size, uint64_t *addr)
+{
+    return g->pym ? ht_pym_malloc(g->pym, size, addr)
+                  : g->am.ops->malloc(g->am.m, size, addr);
+}
+
+static inline ht_err am_release(struct eng *g, uint64_t addr, uint64_t size)
+{
+    return g->pym ? ht_pym_release(g->pym, addr)
+                  : g->am.ops->release(g->am.m, addr, size);
+}
+
 /* give o's slot back to the slab (accepts NULL) */
 static void recycle(struct eng *g, struct ht__obj *o)
 {
@@ -369,7 +383,7 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
             note_drop(x, 2, g->seq, pc);
     }
     /* o is freed on every path: the caller has already unlinked it */
-    if ((e = keep(g->am.ops->release(g->am.m, o->model_addr, o->size))) != HT_OK ||
+    if ((e = keep(am_release(g, o->model_addr, o->size))) != HT_OK ||
         (e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) != HT_OK) {
         recycle(g, o);
         return e;
@@ -435,12 +449,14 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
-    if ((e = keep(g->am.ops->malloc(g->am.m, size, &o->model_addr))) ||
-        (e = keep(ht_gc_alloc_ref(g->gc, addr, 1, &o->gcref))))
+    /* the GC's tick (the eval-breaker check after the allocation) in the
+     * same call: its collection reads nothing the lines below change */
+    if ((e = keep(am_malloc(g, size, &o->model_addr))) ||
+        (e = keep(ht_gc_alloc_tick_ref(g->gc, addr, 1, &o->gcref))))
         return e;
     g->live_bytes += size;
     grew(g);
-    return keep(ht_gc_tick(g->gc, NULL));
+    return HT_OK;
 }
 
 static ht_err do_free(struct eng *g, const struct ht_rec *ev)
@@ -1646,6 +1662,7 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     if ((e = ht__amodel_new(prof, &g->am)) ||
         (e = ht_gc_config_for_version(gcv, &gcc)))
         goto done;
+    g->pym = ht__amodel_pym(&g->am);
     gcc.hook = gc_hook;
     gcc.hook_arg = g;
     gcc.no_ids = 1; /* each block keeps its node's ref (gcref) */

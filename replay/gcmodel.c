@@ -716,6 +716,17 @@ ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
     return alloc_eager(gc, id, container, out);
 }
 
+/* Allocation and eval-breaker check; see header. */
+ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
+                            ht_gc_ref *out)
+{
+    ht_err rc = ht_gc_alloc_ref(gc, id, container, out);
+    if (__builtin_expect(!gc->scheduled || gc->collecting, 1))
+        return rc; /* what ht_gc_tick would do: nothing */
+    ht_err rt = ht_gc_tick(gc, NULL);
+    return rc != HT_OK ? rc : rt;
+}
+
 /* Id-named alloc; see header. */
 ht_err ht_gc_alloc(ht_gc *gc, uint64_t id, int container)
 {

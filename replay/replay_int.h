@@ -446,5 +446,8 @@ int ht__amodel_is_system(const char *name);
  * for NULL): the one place that prefix is read. */
 const char *ht__amodel_profile(const char *name);
 void ht__amodel_fini(struct ht__amodel *a);
+/* The pymalloc model behind a, or NULL: the replay calls its malloc and
+ * release directly (no indirect call, no adapter) on every event. */
+struct ht_pym *ht__amodel_pym(const struct ht__amodel *a);
 
 #endif

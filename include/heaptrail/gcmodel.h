@@ -140,6 +140,11 @@ ht_err ht_gc_set_threshold(ht_gc *gc, int64_t t0, int64_t t1, int64_t t2);
  * id-named calls; *out is 0 when no object was made. */
 typedef uint64_t ht_gc_ref;
 ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out);
+/* ht_gc_alloc_ref, then ht_gc_tick (an eval-breaker check right after the
+ * allocation, as the replay makes one): one call. The first error of the
+ * two (the tick runs whatever the allocation returned). */
+ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
+                            ht_gc_ref *out);
 ht_err ht_gc_dealloc_ref(ht_gc *gc, ht_gc_ref r);
 ht_err ht_gc_edge_add_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to);
 ht_err ht_gc_edge_del_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to);

@@ -428,7 +428,10 @@ static void lazy_run(const char *version)
         if (!live[i]) {
             ids[i] = 0x1000 + i;
             assert_int_equal(ht_gc_alloc_ref(e, ids[i], 1, &er[i]), HT_OK);
-            assert_int_equal(ht_gc_alloc_ref(l, ids[i], 1, &lr[i]), HT_OK);
+            assert_int_equal(ht_gc_tick(e, NULL), HT_OK);
+            /* the replay's call: allocation and tick at once */
+            assert_int_equal(ht_gc_alloc_tick_ref(l, ids[i], 1, &lr[i]),
+                             HT_OK);
             live[i] = 1;
         } else { /* collected ones too: both say HT_ENOTFOUND */
             assert_int_equal(ht_gc_dealloc_ref(e, er[i]),

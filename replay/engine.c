@@ -371,17 +371,28 @@ static void recycle(struct eng *g, struct ht__obj *o)
     ht__objslab_put(&g->slab, o);
 }
 
-/* the object's memory is released at seq (free, or forced); marked: its
- * address is already marked freed in the table (ht__objtab_release) */
-static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
-                     int marked)
+/* o held pointers: the objects they point to lost a reference at seq */
+static __attribute__((noinline)) void drop_edges(struct eng *g,
+                                                 struct ht__obj *o,
+                                                 uint64_t pc)
 {
-    ht_err e = HT_OK;
     for (uint32_t i = 0; i < o->nedges; i++) {
         struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
         if (x && x != o)
             note_drop(x, 2, g->seq, pc);
     }
+}
+
+/* the object's memory is released at seq (free, or forced); marked: its
+ * address is already marked freed in the table (ht__objtab_release).
+ * Inline into the free path (every other event of a churn trace; the
+ * other callers go through finish); what is rare is out of line. */
+static inline __attribute__((always_inline)) ht_err
+finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
+{
+    ht_err e = HT_OK;
+    if (o->nedges)
+        drop_edges(g, o, pc);
     /* o is freed on every path: the caller has already unlinked it */
     if ((e = keep(am_release(g, o->model_addr, o->size))) != HT_OK ||
         (e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) != HT_OK) {
@@ -404,6 +415,13 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
         e = marked ? HT_OK : ht__objtab_mark_freed(&g->t, o->addr);
     recycle(g, o);
     return e;
+}
+
+static __attribute__((noinline)) ht_err finish(struct eng *g,
+                                               struct ht__obj *o,
+                                               uint64_t pc, int marked)
+{
+    return finish_inl(g, o, pc, marked);
 }
 
 static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
@@ -508,7 +526,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             recycle(g, o);
         return e;
     }
-    return finish(g, o, ev->d, 1);
+    return finish_inl(g, o, ev->d, 1);
 }
 
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)

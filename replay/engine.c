@@ -424,8 +424,12 @@ static __attribute__((noinline)) ht_err finish(struct eng *g,
     return finish_inl(g, o, pc, marked);
 }
 
-static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
-                       uint64_t size)
+/* ALLOC (or a realloc making a new block) of size bytes at addr. Inline
+ * into the replay loop's ALLOC (every other event of a churn trace); the
+ * realloc paths call do_alloc. */
+static inline __attribute__((always_inline)) ht_err
+do_alloc_inl(struct eng *g, const struct ht_rec *ev, uint64_t addr,
+             uint64_t size)
 {
     ht_err e;
     struct ht__obj *o = ht__objslab_get(&g->slab); /* zeroed */
@@ -475,6 +479,12 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     g->live_bytes += size;
     grew(g);
     return HT_OK;
+}
+
+static __attribute__((noinline)) ht_err
+do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr, uint64_t size)
+{
+    return do_alloc_inl(g, ev, addr, size);
 }
 
 static ht_err do_free(struct eng *g, const struct ht_rec *ev)
@@ -833,7 +843,7 @@ static ht_err step(struct eng *g, const struct ht_rec *ev)
      * indirect jump mispredicted at every change of kind) */
     if (ev->kind == HT_EV_ALLOC) {
         g->allocs++;
-        return ev->a ? do_alloc(g, ev, ev->a, ev->b) : HT_OK;
+        return ev->a ? do_alloc_inl(g, ev, ev->a, ev->b) : HT_OK;
     }
     if (ev->kind == HT_EV_FREE)
         return do_free(g, ev);

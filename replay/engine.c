@@ -338,7 +338,8 @@ static inline int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
     return churn_lookup_slow(g, sr, pc, size);
 }
 
-static void site_drop(struct eng *g, const struct ht__obj *o)
+static inline __attribute__((always_inline)) void
+site_drop(struct eng *g, const struct ht__obj *o)
 {
     struct ht__agg *s = site_touch(g, o->site_i);
     s->v[S_LIVE]--;

@@ -717,14 +717,31 @@ ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 }
 
 /* Allocation and eval-breaker check; see header. */
-ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
-                            ht_gc_ref *out)
+static __attribute__((noinline)) ht_err
+alloc_tick_any(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 {
     ht_err rc = ht_gc_alloc_ref(gc, id, container, out);
     if (__builtin_expect(!gc->scheduled || gc->collecting, 1))
         return rc; /* what ht_gc_tick would do: nothing */
     ht_err rt = ht_gc_tick(gc, NULL);
     return rc != HT_OK ? rc : rt;
+}
+
+ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
+                            ht_gc_ref *out)
+{
+    /* lazy, and no collection to trigger or run: alloc_lazy's counts
+     * without a frame (nearly every allocation of an alloc/free trace) */
+    if (gc->lazy && container && !gc->collecting && !gc->scheduled &&
+        (gc->count[0] + 1 <= gc->cfg.threshold[0] ||
+         gc->cfg.threshold[0] == 0)) {
+        gc->live++;
+        gc->count[0]++;
+        *out = gc->lz_next++;
+        gc->gen_size[0]++;
+        return HT_OK;
+    }
+    return alloc_tick_any(gc, id, container, out);
 }
 
 /* Id-named alloc; see header. */

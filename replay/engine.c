@@ -1546,6 +1546,36 @@ static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
     }
 }
 
+/* The look-ahead hints of event i of recs[0..nrec): the object table's
+ * cache misses, started events ahead (and the churn row of an allocation
+ * the directory does not cover, and of a free). */
+static inline __attribute__((always_inline)) void
+hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
+      int pf_churn)
+{
+    if (i + PF_SLOT < nrec) {
+        const struct ht_rec *f = &recs[i + PF_SLOT];
+        if (f->kind <= HT_EV_FREE) {
+            ht__objtab_prefetch_slot(&g->t, f->a);
+            if (pf_churn && f->kind == HT_EV_ALLOC &&
+                f->b >= CHURN_DIRECT)
+                ht__agg_prefetch_idx(&g->churn, f->d, f->b);
+        }
+    }
+    if (i + PF_OBJ < nrec) {
+        const struct ht_rec *f = &recs[i + PF_OBJ];
+        if (f->kind == HT_EV_FREE)
+            ht__objtab_prefetch_obj(&g->t, f->a);
+        else if (pf_churn && f->kind == HT_EV_ALLOC &&
+                 f->b >= CHURN_DIRECT)
+            ht__agg_prefetch_row(&g->churn, f->d, f->b,
+                                 C_MAX_LIVE + 1);
+    }
+    if (pf_churn && i + PF_ROW < nrec &&
+        recs[i + PF_ROW].kind == HT_EV_FREE)
+        prefetch_churn_row(g, recs[i + PF_ROW].a);
+}
+
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
 {
     ht_err e;
@@ -1569,30 +1599,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             pf_churn || g->t.byaddr.cap >= HT__PREFETCH_MIN_CAP;
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
-            /* the object table's cache misses, started events ahead */
-            /* (and the churn row of an allocation the directory does not
-             * cover, and of a free) */
-            if (pf_any && i + PF_SLOT < nrec) {
-                const struct ht_rec *f = &recs[i + PF_SLOT];
-                if (f->kind <= HT_EV_FREE) {
-                    ht__objtab_prefetch_slot(&g->t, f->a);
-                    if (pf_churn && f->kind == HT_EV_ALLOC &&
-                        f->b >= CHURN_DIRECT)
-                        ht__agg_prefetch_idx(&g->churn, f->d, f->b);
-                }
-            }
-            if (pf_any && i + PF_OBJ < nrec) {
-                const struct ht_rec *f = &recs[i + PF_OBJ];
-                if (f->kind == HT_EV_FREE)
-                    ht__objtab_prefetch_obj(&g->t, f->a);
-                else if (pf_churn && f->kind == HT_EV_ALLOC &&
-                         f->b >= CHURN_DIRECT)
-                    ht__agg_prefetch_row(&g->churn, f->d, f->b,
-                                         C_MAX_LIVE + 1);
-            }
-            if (pf_churn && i + PF_ROW < nrec &&
-                recs[i + PF_ROW].kind == HT_EV_FREE)
-                prefetch_churn_row(g, recs[i + PF_ROW].a);
+            if (pf_any)
+                hints(g, recs, i, nrec, pf_churn);
             uint64_t nev = ++g->r.events;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)

@@ -128,6 +128,12 @@ static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
         const uint64_t pc = r[i].pc, tid = r[i].tid;
         const int has_rc = r[i].has_refcnt != 0;
         const int64_t rc = r[i].refcnt;
+        if (pc == pp && tid == pt && !has_rc) { /* nearly every row */
+            *cp++ = 0;
+            *ct++ = 0;
+            *cr++ = 0;
+            continue;
+        }
         cp = put(cp, ht__zigzag((int64_t)(pc - pp)));
         ct = put(ct, ht__zigzag((int64_t)(tid - pt)));
         *cr++ = (uint8_t)has_rc;

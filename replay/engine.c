@@ -82,6 +82,19 @@ _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 #define PF_ROW 4
 #define PF_CHURN_MIN_ROWS 1024u
 
+/* The counters of churn row r (g->churn.v[r]) live apart from the row, in
+ * cc[r]: 32 bytes, two to a cache line. An allocation and a free each
+ * touch the counters of a random (pc, size); in 80-byte rows they missed
+ * the first-level cache twice as often (a churn trace's thousand rows).
+ * Copied into the rows' values (C_*) when the rows are written. live and
+ * max_live count blocks of one (pc, size) live at once: each costs the
+ * replay a 128-byte object, so 2^32 of them cannot be. */
+struct churn_ctr {
+    uint64_t allocs, frees, shortl;
+    uint32_t live, max_live;
+};
+_Static_assert(sizeof(struct churn_ctr) == 32, "two counters a line");
+
 struct seg {
     uint64_t start, len;
     int stack; /* a thread stack range of one snapshot (HT_ROOT_STACK) */
@@ -122,6 +135,8 @@ struct eng {
     uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
     int64_t site_row;
     struct ht__aggtab sites, churn, rcsites;
+    struct churn_ctr *cc; /* counters of churn's rows (owned; ccap) */
+    size_t ccap;
     /* churn row + 1 by size (< CHURN_DIRECT) for each of the first
      * CHURN_DIR_SITES site rows (NULL until the site allocates a small
      * block): an allocation finds its churn row without hashing (pc, size).
@@ -300,11 +315,30 @@ static inline void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
 /* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
  * sizes of the first sites go through the directory (same rows as the
  * hash: the directory only remembers them). */
+/* churn row of (pc, size) from the hash, its counters made (zeroed) if
+ * new; -1 on HT_ENOMEM */
+static int64_t churn_row_new(struct eng *g, uint64_t pc, uint64_t size)
+{
+    int64_t cr = ht__agg_row(&g->churn, pc, size);
+    if (cr >= 0 && (size_t)cr >= g->ccap) {
+        size_t nc = g->ccap ? g->ccap * 2 : 256;
+        while (nc <= (size_t)cr)
+            nc *= 2;
+        struct churn_ctr *n = realloc(g->cc, nc * sizeof *n);
+        if (!n)
+            return -1;
+        memset(n + g->ccap, 0, (nc - g->ccap) * sizeof *n);
+        g->cc = n;
+        g->ccap = nc;
+    }
+    return cr;
+}
+
 static __attribute__((noinline)) int64_t
 churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
 {
     if (size >= CHURN_DIRECT || (uint64_t)sr >= CHURN_DIR_SITES)
-        return ht__agg_row(&g->churn, pc, size);
+        return churn_row_new(g, pc, size);
     if ((size_t)sr >= g->ncdir) {
         size_t nc = g->ncdir ? g->ncdir * 2 : 16;
         while (nc <= (size_t)sr)
@@ -321,7 +355,7 @@ churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
         return -1;
     if (d[size])
         return (int64_t)d[size] - 1;
-    int64_t cr = ht__agg_row(&g->churn, pc, size);
+    int64_t cr = churn_row_new(g, pc, size);
     if (cr >= 0)
         d[size] = (uint32_t)cr + 1;
     return cr;
@@ -403,8 +437,7 @@ finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
     g->live_bytes -= o->size;
     g->live_blocks--;
     site_drop(g, o);
-    struct ht__agg *c = &g->churn.v[o->churn_i];
-    c->v[C_LIVE]--;
+    g->cc[o->churn_i].live--;
     /* refcnt: the explicit count, else unknown once freed */
     g->freed_rows[g->nfreed++] = (struct ht_objrow){
         .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
@@ -466,10 +499,10 @@ do_alloc_inl(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     }
     site_add_row(g, o, sr);
     o->churn_i = (uint32_t)cr;
-    struct ht__agg *c = &g->churn.v[cr];
-    c->v[C_ALLOCS]++;
-    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
-        c->v[C_MAX_LIVE] = c->v[C_LIVE];
+    struct churn_ctr *c = &g->cc[cr];
+    c->allocs++;
+    if (++c->live > c->max_live)
+        c->max_live = c->live;
     g->live_blocks++;
     g->r.objects++;
     /* the GC's tick (the eval-breaker check after the allocation) in the
@@ -506,10 +539,10 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
     }
     if (user) {
         g->sites.v[o->site_i].v[S_FREES]++;
-        struct ht__agg *c = &g->churn.v[o->churn_i];
-        c->v[C_FREES]++;
+        struct churn_ctr *c = &g->cc[o->churn_i];
+        c->frees++;
         if (ev->seq - o->churn_seq < CHURN_SHORT)
-            c->v[C_SHORT]++;
+            c->shortl++;
         if (o->rc_explicit && o->refcnt > 0) {
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
             blame(g, o->inc_site);
@@ -567,17 +600,17 @@ static int churn_move(struct eng *g, struct ht__obj *o, int64_t sr,
     int64_t cr = churn_lookup(g, sr, pc, size);
     if (cr < 0)
         return -1;
-    struct ht__agg *c = &g->churn.v[o->churn_i];
-    c->v[C_LIVE]--;
-    c->v[C_FREES]++;
+    struct churn_ctr *c = &g->cc[o->churn_i];
+    c->live--;
+    c->frees++;
     if (seq - o->churn_seq < CHURN_SHORT)
-        c->v[C_SHORT]++;
+        c->shortl++;
     o->churn_i = (uint32_t)cr;
     o->churn_seq = seq;
-    c = &g->churn.v[cr];
-    c->v[C_ALLOCS]++;
-    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
-        c->v[C_MAX_LIVE] = c->v[C_LIVE];
+    c = &g->cc[cr];
+    c->allocs++;
+    if (++c->live > c->max_live)
+        c->max_live = c->live;
     return 0;
 }
 
@@ -1490,6 +1523,14 @@ static ht_err write_tables(struct eng *g)
                             (int64_t)g->stores);
     ht_store_insert_free(ins);
     ins = NULL;
+    for (size_t r = 0; r < g->churn.n; r++) { /* see struct churn_ctr */
+        uint64_t *v = g->churn.v[r].v;
+        v[C_ALLOCS] = g->cc[r].allocs;
+        v[C_FREES] = g->cc[r].frees;
+        v[C_LIVE] = g->cc[r].live;
+        v[C_MAX_LIVE] = g->cc[r].max_live;
+        v[C_SHORT] = g->cc[r].shortl;
+    }
     if (e ||
         (e = write_agg(g, "INSERT INTO site_stats VALUES(?,?,?,?,?,?,?)",
                        &g->sites, site_row)) ||
@@ -1534,15 +1575,24 @@ static ht_err write_pool_map(struct eng *g)
     return e;
 }
 
-/* Hint: start loading the churn row that freeing the block at a will
- * update (its C_FREES .. C_SHORT). */
+/* Hint: start loading the counters of (pc, size)'s churn row, hashed
+ * (the index slot was prefetched events before: nearly always at home). */
+static inline void prefetch_hashed_row(const struct eng *g, uint64_t pc,
+                                       uint64_t size)
+{
+    const struct ht__aggtab *t = &g->churn;
+    uint32_t r = t->icap ? t->idx[ht__agg_hash(pc, size, t->icap)] : 0;
+    if (r)
+        __builtin_prefetch(&g->cc[r - 1]);
+}
+
+/* Hint: start loading the churn counters that freeing the block at a will
+ * update. */
 static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
 {
     const struct ht__obj *o = ht__objtab_get(&g->t, a);
     if (o) {
-        const struct ht__agg *c = &g->churn.v[o->churn_i];
-        __builtin_prefetch(&c->v[C_FREES]);
-        __builtin_prefetch(&c->v[C_SHORT]);
+        __builtin_prefetch(&g->cc[o->churn_i]);
     }
 }
 
@@ -1568,8 +1618,7 @@ hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
             ht__objtab_prefetch_obj(&g->t, f->a);
         else if (pf_churn && f->kind == HT_EV_ALLOC &&
                  f->b >= CHURN_DIRECT)
-            ht__agg_prefetch_row(&g->churn, f->d, f->b,
-                                 C_MAX_LIVE + 1);
+            prefetch_hashed_row(g, f->d, f->b);
     }
     if (pf_churn && i + PF_ROW < nrec &&
         recs[i + PF_ROW].kind == HT_EV_FREE)
@@ -1726,6 +1775,7 @@ done:
     ht__map_fini(&g->rootslots);
     ht__agg_fini(&g->sites);
     ht__agg_fini(&g->churn);
+    free(g->cc);
     for (size_t i = 0; i < g->ncdir; i++)
         free(g->cdir[i]);
     free(g->cdir);

@@ -71,8 +71,10 @@
 #include "replay_int.h"
 
 /* rows of freed blocks encoded at a time; divides HT_OBJCHUNK_MAX_ROWS, so
- * the chunks hold the same rows as when encoded all at once */
-#define FREED_BATCH 256u
+ * the chunks hold the same rows as when encoded all at once. 64 rows (4
+ * KiB) are still in the first-level cache when encoded; 256 were not
+ * (cachegrind, AF2: D1 misses -13 %) */
+#define FREED_BATCH 64u
 _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 /* prefetch distances (events) of the object table's slot and object */
 #define PF_SLOT 16

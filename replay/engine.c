@@ -1640,6 +1640,9 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     struct ht_pym_stats s;
     uint64_t until_snap = every;
     void (*progress)(void *, uint64_t) = opts ? opts->progress : NULL;
+    /* the event count and last seq in registers (nothing the events call
+     * reads them), written back at the stop */
+    uint64_t nev = g->r.events, last = g->last_seq;
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
         /* churn rows in cache need no hints (a test per batch, not per
          * event: most traces never have that many rows) */
@@ -1652,17 +1655,17 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             const struct ht_rec *ev = &recs[i];
             if (pf_any)
                 hints(g, recs, i, nrec, pf_churn);
-            uint64_t nev = ++g->r.events;
+            ++nev;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
                 progress(opts->progress_ctx, nev);
-            if (nev > 1 && ev->seq <= g->last_seq) {
+            if (nev > 1 && ev->seq <= last) {
                 /* replayed in stored order anyway: the result may be off */
                 if (g->disorder++ < DISORDER_ROWS &&
-                    (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
+                    (e = add_error(g, "seq_out_of_order", last, 0)))
                     goto stop;
             } else {
-                g->last_seq = ev->seq;
+                last = ev->seq;
             }
             if ((e = step(g, ev)) || (e = g->err))
                 goto stop;
@@ -1682,6 +1685,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     }
 stop:
     ht_reader_close(rd);
+    g->r.events = nev;
+    g->last_seq = last;
     g->seq = g->last_seq;
     if (e == HT_ECORRUPT) /* keep what was read; say the rest is missing */
         e = add_error(g, "trace_corrupt", 0, 0) ? HT_ESQL : HT_ENOTFOUND;

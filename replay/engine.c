@@ -50,6 +50,13 @@
  *    an event needs one.
  *  - bad traces are findings (errors rows), never failures: events out of
  *    seq order, lost events, an undecodable chunk, a run cut short.
+ *  - the GC model starts lazy (gcmodel.h): until the first STORE/EDGE no
+ *    edge or root reference exists, so it keeps counts only and an
+ *    alloc/free trace never builds a node; gc_unlazy hands the objects'
+ *    refs over before the first STORE/EDGE is applied.
+ *  - per-event paths are inline in the replay loop (ALLOC, FREE, the object
+ *    table's probe); rare cases (edges, missed frees, reallocs, the page
+ *    index) go out of line, so the common path saves few registers.
  *
  * Invariants (checked by ht__objtab_is_valid over the table and the sums
  * here):

@@ -93,8 +93,8 @@ _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 
 /* The counters of churn row r (g->churn.v[r]) live apart from the row, in
  * cc[r]: 32 bytes, two to a cache line. An allocation and a free each
- * touch the counters of a random (pc, size); in 80-byte rows they missed
- * the first-level cache twice as often (a churn trace's thousand rows).
+ * touch the counters of a random (pc, size): a churn trace's thousand rows
+ * take 32 KB so, 80 KB as 80-byte rows (keys and three unused values).
  * Copied into the rows' values (C_*) when the rows are written. live and
  * max_live count blocks of one (pc, size) live at once: each costs the
  * replay a 128-byte object, so 2^32 of them cannot be. */
@@ -321,9 +321,6 @@ static inline void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
     g->bytes_allocated += o->size;
 }
 
-/* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
- * sizes of the first sites go through the directory (same rows as the
- * hash: the directory only remembers them). */
 /* churn row of (pc, size) from the hash, its counters made (zeroed) if
  * new; -1 on HT_ENOMEM */
 static int64_t churn_row_new(struct eng *g, uint64_t pc, uint64_t size)
@@ -343,6 +340,9 @@ static int64_t churn_row_new(struct eng *g, uint64_t pc, uint64_t size)
     return cr;
 }
 
+/* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
+ * sizes of the first sites go through the directory (same rows as the
+ * hash: the directory only remembers them). */
 static __attribute__((noinline)) int64_t
 churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
 {
@@ -706,13 +706,15 @@ fail:
 
 struct held {
     struct ht__obj **o;
-    size_t n;
+    size_t n, cap; /* n counts past cap: the caller checks n == cap */
 };
 
 static void gather(void *ctx, struct ht__obj *o)
 {
     struct held *d = ctx;
-    d->o[d->n++] = o;
+    if (d->n < d->cap)
+        d->o[d->n] = o;
+    d->n++;
 }
 
 /* The GC model counts only (lazy, gcmodel.h) while no edge and no root
@@ -722,16 +724,16 @@ static void gather(void *ctx, struct ht__obj *o)
 static ht_err gc_unlazy(struct eng *g)
 {
     size_t n = g->t.n + g->pending.n, k = n ? n : 1;
-    struct held d = {malloc(k * sizeof *d.o), 0};
+    struct held d = {malloc(k * sizeof *d.o), 0, n};
     ht_gc_ref *refs = malloc(k * sizeof *refs);
     uint64_t *ids = malloc(k * sizeof *ids);
     ht_err e = HT_ENOMEM;
     if (d.o && refs && ids) {
         ht__objslab_each_held(&g->slab, gather, &d);
         for (size_t i = 0; i < g->pending.cap; i++)
-            if (g->pending.s[i].key && d.n < n)
-                d.o[d.n++] = (struct ht__obj *)(uintptr_t)g->pending.s[i].val;
-        for (size_t i = 0; i < d.n; i++) {
+            if (g->pending.s[i].key)
+                gather(&d, (struct ht__obj *)(uintptr_t)g->pending.s[i].val);
+        for (size_t i = 0; i < d.n && i < n; i++) {
             refs[i] = d.o[i]->gcref;
             ids[i] = d.o[i]->addr;
         }

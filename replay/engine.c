@@ -91,19 +91,6 @@ _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 #define PF_ROW 4
 #define PF_CHURN_MIN_ROWS 1024u
 
-/* The counters of churn row r (g->churn.v[r]) live apart from the row, in
- * cc[r]: 32 bytes, two to a cache line. An allocation and a free each
- * touch the counters of a random (pc, size): a churn trace's thousand rows
- * take 32 KB so, 80 KB as 80-byte rows (keys and three unused values).
- * Copied into the rows' values (C_*) when the rows are written. live and
- * max_live count blocks of one (pc, size) live at once: each costs the
- * replay a 128-byte object, so 2^32 of them cannot be. */
-struct churn_ctr {
-    uint64_t allocs, frees, shortl;
-    uint32_t live, max_live;
-};
-_Static_assert(sizeof(struct churn_ctr) == 32, "two counters a line");
-
 struct seg {
     uint64_t start, len;
     int stack; /* a thread stack range of one snapshot (HT_ROOT_STACK) */
@@ -144,8 +131,6 @@ struct eng {
     uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
     int64_t site_row;
     struct ht__aggtab sites, churn, rcsites;
-    struct churn_ctr *cc; /* counters of churn's rows (owned; ccap) */
-    size_t ccap;
     /* churn row + 1 by size (< CHURN_DIRECT) for each of the first
      * CHURN_DIR_SITES site rows (NULL until the site allocates a small
      * block): an allocation finds its churn row without hashing (pc, size).
@@ -321,25 +306,6 @@ static inline void site_add_row(struct eng *g, struct ht__obj *o, int64_t r)
     g->bytes_allocated += o->size;
 }
 
-/* churn row of (pc, size) from the hash, its counters made (zeroed) if
- * new; -1 on HT_ENOMEM */
-static int64_t churn_row_new(struct eng *g, uint64_t pc, uint64_t size)
-{
-    int64_t cr = ht__agg_row(&g->churn, pc, size);
-    if (cr >= 0 && (size_t)cr >= g->ccap) {
-        size_t nc = g->ccap ? g->ccap * 2 : 256;
-        while (nc <= (size_t)cr)
-            nc *= 2;
-        struct churn_ctr *n = realloc(g->cc, nc * sizeof *n);
-        if (!n)
-            return -1;
-        memset(n + g->ccap, 0, (nc - g->ccap) * sizeof *n);
-        g->cc = n;
-        g->ccap = nc;
-    }
-    return cr;
-}
-
 /* churn row of (pc, size) where pc has site row sr; -1 on HT_ENOMEM. Small
  * sizes of the first sites go through the directory (same rows as the
  * hash: the directory only remembers them). */
@@ -347,7 +313,7 @@ static __attribute__((noinline)) int64_t
 churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
 {
     if (size >= CHURN_DIRECT || (uint64_t)sr >= CHURN_DIR_SITES)
-        return churn_row_new(g, pc, size);
+        return ht__agg_row(&g->churn, pc, size);
     if ((size_t)sr >= g->ncdir) {
         size_t nc = g->ncdir ? g->ncdir * 2 : 16;
         while (nc <= (size_t)sr)
@@ -364,7 +330,7 @@ churn_lookup_slow(struct eng *g, int64_t sr, uint64_t pc, uint64_t size)
         return -1;
     if (d[size])
         return (int64_t)d[size] - 1;
-    int64_t cr = churn_row_new(g, pc, size);
+    int64_t cr = ht__agg_row(&g->churn, pc, size);
     if (cr >= 0)
         d[size] = (uint32_t)cr + 1;
     return cr;
@@ -446,7 +412,8 @@ finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
     g->live_bytes -= o->size;
     g->live_blocks--;
     site_drop(g, o);
-    g->cc[o->churn_i].live--;
+    struct ht__agg *c = &g->churn.v[o->churn_i];
+    c->v[C_LIVE]--;
     /* refcnt: the explicit count, else unknown once freed */
     g->freed_rows[g->nfreed++] = (struct ht_objrow){
         .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
@@ -508,10 +475,10 @@ do_alloc_inl(struct eng *g, const struct ht_rec *ev, uint64_t addr,
     }
     site_add_row(g, o, sr);
     o->churn_i = (uint32_t)cr;
-    struct churn_ctr *c = &g->cc[cr];
-    c->allocs++;
-    if (++c->live > c->max_live)
-        c->max_live = c->live;
+    struct ht__agg *c = &g->churn.v[cr];
+    c->v[C_ALLOCS]++;
+    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
+        c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
     /* the GC's tick (the eval-breaker check after the allocation) in the
@@ -548,10 +515,10 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
     }
     if (user) {
         g->sites.v[o->site_i].v[S_FREES]++;
-        struct churn_ctr *c = &g->cc[o->churn_i];
-        c->frees++;
+        struct ht__agg *c = &g->churn.v[o->churn_i];
+        c->v[C_FREES]++;
         if (ev->seq - o->churn_seq < CHURN_SHORT)
-            c->shortl++;
+            c->v[C_SHORT]++;
         if (o->rc_explicit && o->refcnt > 0) {
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
             blame(g, o->inc_site);
@@ -609,17 +576,17 @@ static int churn_move(struct eng *g, struct ht__obj *o, int64_t sr,
     int64_t cr = churn_lookup(g, sr, pc, size);
     if (cr < 0)
         return -1;
-    struct churn_ctr *c = &g->cc[o->churn_i];
-    c->live--;
-    c->frees++;
+    struct ht__agg *c = &g->churn.v[o->churn_i];
+    c->v[C_LIVE]--;
+    c->v[C_FREES]++;
     if (seq - o->churn_seq < CHURN_SHORT)
-        c->shortl++;
+        c->v[C_SHORT]++;
     o->churn_i = (uint32_t)cr;
     o->churn_seq = seq;
-    c = &g->cc[cr];
-    c->allocs++;
-    if (++c->live > c->max_live)
-        c->max_live = c->live;
+    c = &g->churn.v[cr];
+    c->v[C_ALLOCS]++;
+    if (++c->v[C_LIVE] > c->v[C_MAX_LIVE])
+        c->v[C_MAX_LIVE] = c->v[C_LIVE];
     return 0;
 }
 
@@ -1534,14 +1501,6 @@ static ht_err write_tables(struct eng *g)
                             (int64_t)g->stores);
     ht_store_insert_free(ins);
     ins = NULL;
-    for (size_t r = 0; r < g->churn.n; r++) { /* see struct churn_ctr */
-        uint64_t *v = g->churn.v[r].v;
-        v[C_ALLOCS] = g->cc[r].allocs;
-        v[C_FREES] = g->cc[r].frees;
-        v[C_LIVE] = g->cc[r].live;
-        v[C_MAX_LIVE] = g->cc[r].max_live;
-        v[C_SHORT] = g->cc[r].shortl;
-    }
     if (e ||
         (e = write_agg(g, "INSERT INTO site_stats VALUES(?,?,?,?,?,?,?)",
                        &g->sites, site_row)) ||
@@ -1586,24 +1545,15 @@ static ht_err write_pool_map(struct eng *g)
     return e;
 }
 
-/* Hint: start loading the counters of (pc, size)'s churn row, hashed
- * (the index slot was prefetched events before: nearly always at home). */
-static inline void prefetch_hashed_row(const struct eng *g, uint64_t pc,
-                                       uint64_t size)
-{
-    const struct ht__aggtab *t = &g->churn;
-    uint32_t r = t->icap ? t->idx[ht__agg_hash(pc, size, t->icap)] : 0;
-    if (r)
-        __builtin_prefetch(&g->cc[r - 1]);
-}
-
-/* Hint: start loading the churn counters that freeing the block at a will
- * update. */
+/* Hint: start loading the churn row that freeing the block at a will
+ * update (its C_FREES .. C_SHORT). */
 static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
 {
     const struct ht__obj *o = ht__objtab_get(&g->t, a);
     if (o) {
-        __builtin_prefetch(&g->cc[o->churn_i]);
+        const struct ht__agg *c = &g->churn.v[o->churn_i];
+        __builtin_prefetch(&c->v[C_FREES]);
+        __builtin_prefetch(&c->v[C_SHORT]);
     }
 }
 
@@ -1629,7 +1579,8 @@ hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
             ht__objtab_prefetch_obj(&g->t, f->a);
         else if (pf_churn && f->kind == HT_EV_ALLOC &&
                  f->b >= CHURN_DIRECT)
-            prefetch_hashed_row(g, f->d, f->b);
+            ht__agg_prefetch_row(&g->churn, f->d, f->b,
+                                 C_MAX_LIVE + 1);
     }
     if (pf_churn && i + PF_ROW < nrec &&
         recs[i + PF_ROW].kind == HT_EV_FREE)
@@ -1791,7 +1742,6 @@ done:
     ht__map_fini(&g->rootslots);
     ht__agg_fini(&g->sites);
     ht__agg_fini(&g->churn);
-    free(g->cc);
     for (size_t i = 0; i < g->ncdir; i++)
         free(g->cdir[i]);
     free(g->cdir);

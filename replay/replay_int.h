@@ -106,18 +106,28 @@ static inline size_t ht__agg_hash(uint64_t a, uint64_t b, size_t cap)
     k ^= k >> 33;
     return (size_t)k & (cap - 1);
 }
-/* Hint, no effect on results, like ht__objtab_prefetch_*: start loading
- * (k1, k2)'s home index slot. The replay calls it ahead of an allocation
- * whose churn row is hashed (and, events later, loads the row that slot
- * names - the key's row when it is at home: nearly always at load <= 1/2):
- * with thousands of (site, size) rows both loads miss the cache.
- * always_inline: gcc 12 left to itself judged the call free of effects
- * (ipa-modref) and deleted it. */
+/* Hints, no effect on results, like ht__objtab_prefetch_*: prefetch_idx
+ * starts loading (k1, k2)'s home index slot, prefetch_row (events later)
+ * the first nvals values of the row that slot names (the key's row when it
+ * is at home: nearly always at load <= 1/2). The replay calls them ahead
+ * of an allocation whose churn row is hashed: with thousands of (site,
+ * size) rows both loads miss the cache. always_inline: gcc 12 left to
+ * itself judged the call free of effects (ipa-modref) and deleted it. */
 static inline __attribute__((always_inline)) void
 ht__agg_prefetch_idx(const struct ht__aggtab *t, uint64_t k1, uint64_t k2)
 {
     if (t->icap)
         __builtin_prefetch(&t->idx[ht__agg_hash(k1, k2, t->icap)]);
+}
+static inline __attribute__((always_inline)) void
+ht__agg_prefetch_row(const struct ht__aggtab *t, uint64_t k1, uint64_t k2,
+                     unsigned nvals)
+{
+    uint32_t r = t->icap ? t->idx[ht__agg_hash(k1, k2, t->icap)] : 0;
+    if (r) { /* an 80-byte row: the key and nvals values may span two lines */
+        __builtin_prefetch(&t->v[r - 1]);
+        __builtin_prefetch(&t->v[r - 1].v[nvals - 1]);
+    }
 }
 /* Row index of (k1, k2), created zeroed if new; -1 on HT_ENOMEM. */
 int64_t ht__agg_row(struct ht__aggtab *t, uint64_t k1, uint64_t k2);

@@ -190,6 +190,12 @@ ht_err ht__amodel_new(const char *name, struct ht__amodel *a)
     return HT_OK;
 }
 
+/* The pymalloc model behind a, or NULL (the system model). */
+struct ht_pym *ht__amodel_pym(const struct ht__amodel *a)
+{
+    return a->ops == &pym_ops ? a->m : NULL;
+}
+
 void ht__amodel_fini(struct ht__amodel *a)
 {
     if (a && a->ops)

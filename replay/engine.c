@@ -50,6 +50,13 @@
  *    an event needs one.
  *  - bad traces are findings (errors rows), never failures: events out of
  *    seq order, lost events, an undecodable chunk, a run cut short.
+ *  - the GC model starts lazy (gcmodel.h): until the first STORE/EDGE no
+ *    edge or root reference exists, so it keeps counts only and an
+ *    alloc/free trace never builds a node; gc_unlazy hands the objects'
+ *    refs over before the first STORE/EDGE is applied.
+ *  - per-event paths are inline in the replay loop (ALLOC, FREE, the object
+ *    table's probe); rare cases (edges, missed frees, reallocs, the page
+ *    index) go out of line, so the common path saves few registers.
  *
  * Invariants (checked by ht__objtab_is_valid over the table and the sums
  * here):
@@ -71,8 +78,10 @@
 #include "replay_int.h"
 
 /* rows of freed blocks encoded at a time; divides HT_OBJCHUNK_MAX_ROWS, so
- * the chunks hold the same rows as when encoded all at once */
-#define FREED_BATCH 256u
+ * the chunks hold the same rows as when encoded all at once. 64 rows (4
+ * KiB) are still in the first-level cache when encoded; 256 were not
+ * (cachegrind, AF2: D1 misses -13 %) */
+#define FREED_BATCH 64u
 _Static_assert(HT_OBJCHUNK_MAX_ROWS % FREED_BATCH == 0, "FREED_BATCH");
 /* prefetch distances (events) of the object table's slot and object */
 #define PF_SLOT 16
@@ -96,6 +105,7 @@ struct eng {
     struct seg *segs;
     size_t nsegs, csegs;
     struct ht__amodel am; /* allocator model (--allocator) */
+    struct ht_pym *pym;   /* am's pymalloc model, or NULL (system) */
     ht_gc *gc;
     ht_insert *ins_obj, *ins_err, *ins_snap, *ins_gc;
     /* objects rows of freed blocks (owned, FREED_BATCH rows), appended to
@@ -337,7 +347,8 @@ static inline int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
     return churn_lookup_slow(g, sr, pc, size);
 }
 
-static void site_drop(struct eng *g, const struct ht__obj *o)
+static inline __attribute__((always_inline)) void
+site_drop(struct eng *g, const struct ht__obj *o)
 {
     struct ht__agg *s = site_touch(g, o->site_i);
     s->v[S_LIVE]--;
@@ -351,25 +362,49 @@ static void blame(struct eng *g, uint32_t site)
         g->rcsites.v[site - 1].v[R_UNBAL]++;
 }
 
+/* the allocator model's malloc and release: pymalloc's called directly */
+static inline ht_err am_malloc(struct eng *g, uint64_t size, uint64_t *addr)
+{
+    return g->pym ? ht_pym_malloc(g->pym, size, addr)
+                  : g->am.ops->malloc(g->am.m, size, addr);
+}
+
+static inline ht_err am_release(struct eng *g, uint64_t addr, uint64_t size)
+{
+    return g->pym ? ht_pym_release(g->pym, addr)
+                  : g->am.ops->release(g->am.m, addr, size);
+}
+
 /* give o's slot back to the slab (accepts NULL) */
 static void recycle(struct eng *g, struct ht__obj *o)
 {
     ht__objslab_put(&g->slab, o);
 }
 
-/* the object's memory is released at seq (free, or forced); marked: its
- * address is already marked freed in the table (ht__objtab_release) */
-static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
-                     int marked)
+/* o held pointers: the objects they point to lost a reference at seq */
+static __attribute__((noinline)) void drop_edges(struct eng *g,
+                                                 struct ht__obj *o,
+                                                 uint64_t pc)
 {
-    ht_err e = HT_OK;
     for (uint32_t i = 0; i < o->nedges; i++) {
         struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
         if (x && x != o)
             note_drop(x, 2, g->seq, pc);
     }
+}
+
+/* the object's memory is released at seq (free, or forced); marked: its
+ * address is already marked freed in the table (ht__objtab_release).
+ * Inline into the free path (every other event of a churn trace; the
+ * other callers go through finish); what is rare is out of line. */
+static inline __attribute__((always_inline)) ht_err
+finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
+{
+    ht_err e = HT_OK;
+    if (o->nedges)
+        drop_edges(g, o, pc);
     /* o is freed on every path: the caller has already unlinked it */
-    if ((e = keep(g->am.ops->release(g->am.m, o->model_addr, o->size))) != HT_OK ||
+    if ((e = keep(am_release(g, o->model_addr, o->size))) != HT_OK ||
         (e = keep(ht_gc_dealloc_ref(g->gc, o->gcref))) != HT_OK) {
         recycle(g, o);
         return e;
@@ -392,8 +427,19 @@ static ht_err finish(struct eng *g, struct ht__obj *o, uint64_t pc,
     return e;
 }
 
-static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
-                       uint64_t size)
+static __attribute__((noinline)) ht_err finish(struct eng *g,
+                                               struct ht__obj *o,
+                                               uint64_t pc, int marked)
+{
+    return finish_inl(g, o, pc, marked);
+}
+
+/* ALLOC (or a realloc making a new block) of size bytes at addr. Inline
+ * into the replay loop's ALLOC (every other event of a churn trace); the
+ * realloc paths call do_alloc. */
+static inline __attribute__((always_inline)) ht_err
+do_alloc_inl(struct eng *g, const struct ht_rec *ev, uint64_t addr,
+             uint64_t size)
 {
     ht_err e;
     struct ht__obj *o = ht__objslab_get(&g->slab); /* zeroed */
@@ -435,12 +481,20 @@ static ht_err do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr,
         c->v[C_MAX_LIVE] = c->v[C_LIVE];
     g->live_blocks++;
     g->r.objects++;
-    if ((e = keep(g->am.ops->malloc(g->am.m, size, &o->model_addr))) ||
-        (e = keep(ht_gc_alloc_ref(g->gc, addr, 1, &o->gcref))))
+    /* the GC's tick (the eval-breaker check after the allocation) in the
+     * same call: its collection reads nothing the lines below change */
+    if ((e = keep(am_malloc(g, size, &o->model_addr))) ||
+        (e = keep(ht_gc_alloc_tick_ref(g->gc, addr, 1, &o->gcref))))
         return e;
     g->live_bytes += size;
     grew(g);
-    return keep(ht_gc_tick(g->gc, NULL));
+    return HT_OK;
+}
+
+static __attribute__((noinline)) ht_err
+do_alloc(struct eng *g, const struct ht_rec *ev, uint64_t addr, uint64_t size)
+{
+    return do_alloc_inl(g, ev, addr, size);
 }
 
 static ht_err do_free(struct eng *g, const struct ht_rec *ev)
@@ -492,7 +546,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             recycle(g, o);
         return e;
     }
-    return finish(g, o, ev->d, 1);
+    return finish_inl(g, o, ev->d, 1);
 }
 
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
@@ -617,6 +671,50 @@ fail:
     return e;
 }
 
+struct held {
+    struct ht__obj **o;
+    size_t n, cap; /* n counts past cap: the caller checks n == cap */
+};
+
+static void gather(void *ctx, struct ht__obj *o)
+{
+    struct held *d = ctx;
+    if (d->n < d->cap)
+        d->o[d->n] = o;
+    d->n++;
+}
+
+/* The GC model counts only (lazy, gcmodel.h) while no edge and no root
+ * reference exists: an alloc/free trace never builds a node. Before the
+ * first STORE/EDGE (the only events that make one) every object holding a
+ * ref - in the table or pending - hands it over and gets its node's. */
+static ht_err gc_unlazy(struct eng *g)
+{
+    size_t n = g->t.n + g->pending.n, k = n ? n : 1;
+    struct held d = {malloc(k * sizeof *d.o), 0, n};
+    ht_gc_ref *refs = malloc(k * sizeof *refs);
+    uint64_t *ids = malloc(k * sizeof *ids);
+    ht_err e = HT_ENOMEM;
+    if (d.o && refs && ids) {
+        ht__objslab_each_held(&g->slab, gather, &d);
+        for (size_t i = 0; i < g->pending.cap; i++)
+            if (g->pending.s[i].key)
+                gather(&d, (struct ht__obj *)(uintptr_t)g->pending.s[i].val);
+        for (size_t i = 0; i < d.n && i < n; i++) {
+            refs[i] = d.o[i]->gcref;
+            ids[i] = d.o[i]->addr;
+        }
+        /* HT_EINVAL: a ref missing from the walk (a bug, not a bad trace) */
+        e = d.n == n ? ht_gc_lazy_end(g->gc, refs, ids, n) : HT_EINVAL;
+        for (size_t i = 0; !e && i < n; i++)
+            d.o[i]->gcref = refs[i];
+    }
+    free(d.o);
+    free(refs);
+    free(ids);
+    return e;
+}
+
 /* Stores, edges and refcount events look up the block containing an
  * address: the object table's page index is built on the first of them. */
 static ht_err need_index(struct eng *g)
@@ -629,6 +727,8 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
 {
     uint64_t slot = ev->a, val = ev->b, oldv = drops ? ev->c : 0;
     ht_err e = need_index(g);
+    if (!e && ht_gc_is_lazy(g->gc))
+        e = gc_unlazy(g);
     if (e)
         return e;
     struct ht__obj *n = ht__objtab_find(&g->t, val);
@@ -750,12 +850,16 @@ static ht_err drop_stack_roots(struct eng *g)
 
 static ht_err step(struct eng *g, const struct ht_rec *ev)
 {
-    switch (ev->kind) {
-    case HT_EV_ALLOC:
+    /* the two kinds of nearly every event first, as conditional branches
+     * (their history predicts an alloc/free pattern; the switch's one
+     * indirect jump mispredicted at every change of kind) */
+    if (ev->kind == HT_EV_ALLOC) {
         g->allocs++;
-        return ev->a ? do_alloc(g, ev, ev->a, ev->b) : HT_OK;
-    case HT_EV_FREE:
+        return ev->a ? do_alloc_inl(g, ev, ev->a, ev->b) : HT_OK;
+    }
+    if (ev->kind == HT_EV_FREE)
         return do_free(g, ev);
+    switch (ev->kind) {
     case HT_EV_REALLOC:
         g->reallocs++;
         return do_realloc(g, ev);
@@ -1453,6 +1557,36 @@ static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
     }
 }
 
+/* The look-ahead hints of event i of recs[0..nrec): the object table's
+ * cache misses, started events ahead (and the churn row of an allocation
+ * the directory does not cover, and of a free). */
+static inline __attribute__((always_inline)) void
+hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
+      int pf_churn)
+{
+    if (i + PF_SLOT < nrec) {
+        const struct ht_rec *f = &recs[i + PF_SLOT];
+        if (f->kind <= HT_EV_FREE) {
+            ht__objtab_prefetch_slot(&g->t, f->a);
+            if (pf_churn && f->kind == HT_EV_ALLOC &&
+                f->b >= CHURN_DIRECT)
+                ht__agg_prefetch_idx(&g->churn, f->d, f->b);
+        }
+    }
+    if (i + PF_OBJ < nrec) {
+        const struct ht_rec *f = &recs[i + PF_OBJ];
+        if (f->kind == HT_EV_FREE)
+            ht__objtab_prefetch_obj(&g->t, f->a);
+        else if (pf_churn && f->kind == HT_EV_ALLOC &&
+                 f->b >= CHURN_DIRECT)
+            ht__agg_prefetch_row(&g->churn, f->d, f->b,
+                                 C_MAX_LIVE + 1);
+    }
+    if (pf_churn && i + PF_ROW < nrec &&
+        recs[i + PF_ROW].kind == HT_EV_FREE)
+        prefetch_churn_row(g, recs[i + PF_ROW].a);
+}
+
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
 {
     ht_err e;
@@ -1466,47 +1600,32 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     struct ht_pym_stats s;
     uint64_t until_snap = every;
     void (*progress)(void *, uint64_t) = opts ? opts->progress : NULL;
+    /* the event count and last seq in registers (nothing the events call
+     * reads them), written back at the stop */
+    uint64_t nev = g->r.events, last = g->last_seq;
     while ((e = ht_reader_batch(rd, &recs, &nrec)) == HT_OK) {
         /* churn rows in cache need no hints (a test per batch, not per
          * event: most traces never have that many rows) */
         const int pf_churn = g->churn.n >= PF_CHURN_MIN_ROWS;
+        /* no hint at all while table and rows stay in cache (alloc/free
+         * rings): one test per event instead of the look-ahead's */
+        const int pf_any =
+            pf_churn || g->t.byaddr.cap >= HT__PREFETCH_MIN_CAP;
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
-            /* the object table's cache misses, started events ahead */
-            /* (and the churn row of an allocation the directory does not
-             * cover, and of a free) */
-            if (i + PF_SLOT < nrec) {
-                const struct ht_rec *f = &recs[i + PF_SLOT];
-                if (f->kind <= HT_EV_FREE) {
-                    ht__objtab_prefetch_slot(&g->t, f->a);
-                    if (pf_churn && f->kind == HT_EV_ALLOC &&
-                        f->b >= CHURN_DIRECT)
-                        ht__agg_prefetch_idx(&g->churn, f->d, f->b);
-                }
-            }
-            if (i + PF_OBJ < nrec) {
-                const struct ht_rec *f = &recs[i + PF_OBJ];
-                if (f->kind == HT_EV_FREE)
-                    ht__objtab_prefetch_obj(&g->t, f->a);
-                else if (pf_churn && f->kind == HT_EV_ALLOC &&
-                         f->b >= CHURN_DIRECT)
-                    ht__agg_prefetch_row(&g->churn, f->d, f->b,
-                                         C_MAX_LIVE + 1);
-            }
-            if (pf_churn && i + PF_ROW < nrec &&
-                recs[i + PF_ROW].kind == HT_EV_FREE)
-                prefetch_churn_row(g, recs[i + PF_ROW].a);
-            uint64_t nev = ++g->r.events;
+            if (pf_any)
+                hints(g, recs, i, nrec, pf_churn);
+            ++nev;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
                 progress(opts->progress_ctx, nev);
-            if (nev > 1 && ev->seq <= g->last_seq) {
+            if (nev > 1 && ev->seq <= last) {
                 /* replayed in stored order anyway: the result may be off */
                 if (g->disorder++ < DISORDER_ROWS &&
-                    (e = add_error(g, "seq_out_of_order", g->last_seq, 0)))
+                    (e = add_error(g, "seq_out_of_order", last, 0)))
                     goto stop;
             } else {
-                g->last_seq = ev->seq;
+                last = ev->seq;
             }
             if ((e = step(g, ev)) || (e = g->err))
                 goto stop;
@@ -1526,6 +1645,8 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
     }
 stop:
     ht_reader_close(rd);
+    g->r.events = nev;
+    g->last_seq = last;
     g->seq = g->last_seq;
     if (e == HT_ECORRUPT) /* keep what was read; say the rest is missing */
         e = add_error(g, "trace_corrupt", 0, 0) ? HT_ESQL : HT_ENOTFOUND;
@@ -1594,9 +1715,11 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     if ((e = ht__amodel_new(prof, &g->am)) ||
         (e = ht_gc_config_for_version(gcv, &gcc)))
         goto done;
+    g->pym = ht__amodel_pym(&g->am);
     gcc.hook = gc_hook;
     gcc.hook_arg = g;
     gcc.no_ids = 1; /* each block keeps its node's ref (gcref) */
+    gcc.lazy = 1;   /* counts only until the first STORE/EDGE (gc_unlazy) */
     if ((e = ht_gc_new(&gcc, &g->gc)))
         goto done;
     if ((e = ht_store_begin(st)))

@@ -30,6 +30,15 @@
  *   7. nedges_all == sum of nedges over live objects (stale edges included):
  *      while it is 0 no edge exists, and a collection is one pass over the
  *      young list (collect_no_edges).
+ *   8. lazy (cfg.lazy, until ht_gc_lazy_end): no node exists (nnodes ==
+ *      HEAD_COUNT, every list empty, nedges_all == 0), gen_size[1] ==
+ *      gen_size[2] == 0 and live == gen_size[0] == the refs r with
+ *      lz_start <= r < lz_next not yet deallocated: refs are allocation
+ *      numbers, lz_start the first one made since the last collection
+ *      (which destroyed every older object: none had a reference). This is
+ *      the eager model's state with the nodes left out: with no edge and no
+ *      extref, every object it holds is tracked, in generation 0 (a
+ *      collection of g leaves every list 0..g empty), in allocation order.
  *
  * Layout: a node is one 64-byte cache line and the node array is 64-byte
  * aligned (nodes_alloc), so the collector's walk over a young list whose
@@ -85,6 +94,8 @@ struct ht_gc {
     uint64_t ll_pending, ll_total;
     struct ht_gc_stats stats[HT_GC_NGEN];
     int collecting, scheduled;
+    int lazy;                  /* invariant 8 */
+    uint64_t lz_next, lz_start;
     uint64_t *ids;
     size_t ncap_ids;
 };
@@ -462,7 +473,9 @@ static size_t collect_no_edges(ht_gc *gc, int g)
 static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result *res)
 {
     memset(res, 0, sizeof *res);
-    ht_err rc = ensure_ids(gc, gc->gen_size[0] + gc->gen_size[1] + gc->gen_size[2]);
+    ht_err rc = gc->lazy ? HT_OK /* no ids reported */
+                         : ensure_ids(gc, gc->gen_size[0] + gc->gen_size[1] +
+                                              gc->gen_size[2]);
     if (rc != HT_OK)
         return rc;
     res->generation = g;
@@ -480,7 +493,13 @@ static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result 
         gc->gen_size[i] = 0;
     }
     size_t n;
-    if (gc->nedges_all == 0) {
+    if (gc->lazy) { /* invariant 8: every object is garbage */
+        n = gc->gen_size[g];
+        gc->live -= n;
+        gc->gen_size[g] = 0;
+        gc->lz_start = gc->lz_next;
+        promote_survivors(gc, g);
+    } else if (gc->nedges_all == 0) {
         n = collect_no_edges(gc, g);
     } else {
         update_and_subtract(gc, young);
@@ -491,7 +510,7 @@ static ht_err collect_main(ht_gc *gc, int g, int automatic, struct ht_gc_result 
     gc->stats[g].collections++;
     gc->stats[g].collected += n;
     res->collected = n;
-    res->ids = gc->ids;
+    res->ids = gc->lazy ? NULL : gc->ids;
     if (gc->cfg.hook)
         gc->cfg.hook(gc->cfg.hook_arg, res);
     gc->collecting = 0;
@@ -553,10 +572,14 @@ ht_err ht_gc_new(const struct ht_gc_config *cfg, ht_gc **out)
     *out = NULL;
     if (!cfg || cfg->threshold[0] < 0 || cfg->threshold[1] < 0 || cfg->threshold[2] < 0)
         return HT_EINVAL;
+    if (cfg->lazy && !cfg->no_ids)
+        return HT_EINVAL;
     ht_gc *gc = calloc(1, sizeof *gc);
     if (!gc)
         return HT_ENOMEM;
     gc->cfg = *cfg;
+    gc->lazy = cfg->lazy;
+    gc->lz_next = gc->lz_start = 1; /* 0 is never a ref */
     gc->capnodes = 1024;
     gc->nodes = nodes_alloc(NULL, 0, gc->capnodes);
     if (!gc->nodes || (!cfg->no_ids && map_grow(gc) != HT_OK)) {
@@ -601,6 +624,19 @@ static ht_gc_ref slot_ref(const ht_gc *gc, uint32_t s)
     return (uint64_t)gc->nodes[s].stamp << 32 | s;
 }
 
+/* A container allocation's count0 += 1 and trigger: a collection now
+ * (<= 3.11) or at the next tick (3.12+). */
+static inline __attribute__((always_inline)) ht_err count_alloc(ht_gc *gc)
+{
+    gc->count[0]++;
+    if (gc->count[0] > gc->cfg.threshold[0] && gc->cfg.threshold[0] != 0) {
+        if (!gc->cfg.deferred)
+            return collect_auto(gc, NULL);
+        gc->scheduled = 1;
+    }
+    return HT_OK;
+}
+
 /* The part of ht_gc_alloc_ref after the map check: b is id's empty map
  * bucket (unused without a map). */
 static inline __attribute__((always_inline)) ht_err
@@ -624,14 +660,7 @@ alloc_at(ht_gc *gc, uint64_t id, int container, size_t b, ht_gc_ref *out)
         return HT_OK;
     /* _PyObject_GC_Alloc: count, maybe collect, and only then does the new
      * object get tracked, so an immediate collection never sees it. */
-    gc->count[0]++;
-    ht_err rc = HT_OK;
-    if (gc->count[0] > gc->cfg.threshold[0] && gc->cfg.threshold[0] != 0) {
-        if (gc->cfg.deferred)
-            gc->scheduled = 1;
-        else
-            rc = collect_auto(gc, NULL);
-    }
+    ht_err rc = count_alloc(gc);
     x = &gc->nodes[s];
     x->gen = 0;
     list_append(gc, s, 0);
@@ -652,15 +681,67 @@ alloc_mapped(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
     return alloc_at(gc, id, container, b, out);
 }
 
-/* _PyObject_GC_Link + the allocation-time trigger; see header. */
-ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+/* alloc_at in lazy mode (invariant 8): the same counts and trigger, the
+ * new object numbered after any collection the trigger ran (that one does
+ * not see it, as alloc_at tracks it after). */
+static inline ht_err alloc_lazy(ht_gc *gc, ht_gc_ref *out)
+{
+    gc->live++;
+    ht_err rc = count_alloc(gc);
+    *out = gc->lz_next++;
+    gc->gen_size[0]++;
+    return rc;
+}
+
+/* ht_gc_alloc_ref but the lazy path: out of line, so that one (nearly
+ * every allocation of an alloc/free trace) saves no registers */
+static __attribute__((noinline)) ht_err
+alloc_eager(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 {
     *out = 0;
     if (gc->collecting)
         return HT_EBUSY;
+    if (gc->lazy)
+        return HT_EINVAL; /* container 0 */
     if (gc->map)
         return alloc_mapped(gc, id, container, out);
     return alloc_at(gc, id, container, 0, out);
+}
+
+/* _PyObject_GC_Link + the allocation-time trigger; see header. */
+ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    if (gc->lazy && container && !gc->collecting)
+        return alloc_lazy(gc, out);
+    return alloc_eager(gc, id, container, out);
+}
+
+/* Allocation and eval-breaker check; see header. */
+static __attribute__((noinline)) ht_err
+alloc_tick_any(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
+{
+    ht_err rc = ht_gc_alloc_ref(gc, id, container, out);
+    if (__builtin_expect(!gc->scheduled || gc->collecting, 1))
+        return rc; /* what ht_gc_tick would do: nothing */
+    ht_err rt = ht_gc_tick(gc, NULL);
+    return rc != HT_OK ? rc : rt;
+}
+
+ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
+                            ht_gc_ref *out)
+{
+    /* lazy, and no collection to trigger or run: alloc_lazy's counts
+     * without a frame (nearly every allocation of an alloc/free trace) */
+    if (gc->lazy && container && !gc->collecting && !gc->scheduled &&
+        (gc->count[0] + 1 <= gc->cfg.threshold[0] ||
+         gc->cfg.threshold[0] == 0)) {
+        gc->live++;
+        gc->count[0]++;
+        *out = gc->lz_next++;
+        gc->gen_size[0]++;
+        return HT_OK;
+    }
+    return alloc_tick_any(gc, id, container, out);
 }
 
 /* Id-named alloc; see header. */
@@ -675,6 +756,15 @@ ht_err ht_gc_dealloc_ref(ht_gc *gc, ht_gc_ref r)
 {
     if (gc->collecting)
         return HT_EBUSY;
+    if (gc->lazy) { /* invariant 8; obj_unlink's counts */
+        if (r < gc->lz_start || r >= gc->lz_next)
+            return HT_ENOTFOUND;
+        gc->gen_size[0]--;
+        if (gc->count[0] > 0)
+            gc->count[0]--;
+        gc->live--;
+        return HT_OK;
+    }
     uint32_t s = ref_slot(gc, r);
     if (!s)
         return HT_ENOTFOUND;
@@ -771,17 +861,90 @@ ht_err ht_gc_extref(ht_gc *gc, uint64_t id, int64_t delta)
 
 ht_err ht_gc_edge_add_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to)
 {
+    if (gc->lazy)
+        return HT_EINVAL; /* ht_gc_lazy_end first */
     return edge_add(gc, ref_slot(gc, from), ref_slot(gc, to));
 }
 
 ht_err ht_gc_edge_del_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to)
 {
+    if (gc->lazy)
+        return HT_EINVAL;
     return edge_del(gc, ref_slot(gc, from), ref_slot(gc, to));
 }
 
 ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta)
 {
+    if (gc->lazy)
+        return HT_EINVAL;
     return extref(gc, ref_slot(gc, r), delta);
+}
+
+struct lz_ref {
+    uint64_t r; /* lazy ref (allocation number) */
+    size_t i;   /* its index in the caller's arrays */
+};
+
+static int lz_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct lz_ref *)a)->r, y = ((const struct lz_ref *)b)->r;
+    return (x > y) - (x < y);
+}
+
+/* Leave lazy mode; see header. The live refs sorted by allocation number
+ * become nodes appended to generation 0 in that order: the list the eager
+ * model would hold (invariant 8). Counts, sizes and live are unchanged. */
+ht_err ht_gc_lazy_end(ht_gc *gc, ht_gc_ref *refs, const uint64_t *ids,
+                      size_t n)
+{
+    if (!gc->lazy)
+        return HT_OK;
+    if (gc->collecting)
+        return HT_EBUSY;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += refs[i] >= gc->lz_start && refs[i] < gc->lz_next;
+    if (k != gc->live)
+        return HT_EINVAL;
+    struct lz_ref *v = malloc((k ? k : 1) * sizeof *v);
+    if (!v)
+        return HT_ENOMEM;
+    uint32_t cap = gc->capnodes;
+    while ((size_t)cap < HEAD_COUNT + k)
+        cap *= 2;
+    if (cap != gc->capnodes) {
+        struct node *nn = nodes_alloc(gc->nodes, gc->nnodes, cap);
+        if (!nn) {
+            free(v);
+            return HT_ENOMEM;
+        }
+        gc->nodes = nn;
+        gc->capnodes = cap;
+    }
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (refs[i] >= gc->lz_start && refs[i] < gc->lz_next)
+            v[k++] = (struct lz_ref){refs[i], i};
+        else
+            refs[i] = 0; /* dead: stale from now on */
+    }
+    qsort(v, k, sizeof *v, lz_cmp);
+    for (size_t j = 0; j < k; j++) {
+        uint32_t s = gc->nnodes++;
+        struct node *x = &gc->nodes[s]; /* zeroed by nodes_alloc */
+        x->id = ids[v[j].i];
+        x->gen = 0;
+        list_append(gc, s, 0);
+        refs[v[j].i] = slot_ref(gc, s);
+    }
+    free(v);
+    gc->lazy = 0;
+    return HT_OK;
+}
+
+int ht_gc_is_lazy(const ht_gc *gc)
+{
+    return gc->lazy;
 }
 
 /* Id -> ref; see header. */
@@ -858,6 +1021,8 @@ int ht_gc_generation_of(const ht_gc *gc, uint64_t id)
 /* Generation lookup by ref; see header. */
 int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r)
 {
+    if (gc->lazy) /* invariant 8: every live object is in generation 0 */
+        return r >= gc->lz_start && r < gc->lz_next ? 0 : -2;
     uint32_t s = ref_slot(gc, r);
     if (!s)
         return -2;
@@ -900,6 +1065,14 @@ static int lists_valid(const ht_gc *gc, size_t *tracked)
 int ht__gc_is_valid(const ht_gc *gc)
 {
     size_t tracked, live = 0, tracked2 = 0;
+    if (gc && gc->lazy) /* invariant 8 (the refs' liveness is the caller's) */
+        return gc->nnodes == HEAD_COUNT && gc->nedges_all == 0 &&
+               gc->gen_size[1] == 0 && gc->gen_size[2] == 0 &&
+               gc->live == gc->gen_size[0] && gc->lz_start <= gc->lz_next &&
+               gc->nodes[0].next == 0 && gc->nodes[1].next == 1 &&
+               gc->nodes[2].next == 2 && gc->nodes[UNREACH_HEAD].next ==
+               UNREACH_HEAD && gc->count[0] >= 0 && gc->count[1] >= 0 &&
+               gc->count[2] >= 0;
     if (!gc || !lists_valid(gc, &tracked))
         return 0;
     int64_t *in = calloc(gc->nnodes, sizeof *in);

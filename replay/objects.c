@@ -38,7 +38,7 @@
 /* Largest block indexed by page (256 pages); a larger one (a real program's
  * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
  * searched when the page index has no block containing an address. */
-#define BIG_SIZE (UINT64_C(1) << 20)
+#define BIG_SIZE HT__OBJ_BIG
 
 /* A page vector: the addresses of the objects overlapping one page, sorted,
  * in one array the binary search reads (8 bytes an entry, no object touched:
@@ -125,7 +125,7 @@ int ht__map_get(const struct ht__map *m, uint64_t key, uint64_t *val)
 
 /* Empty slot j (backward-shift deletion: no tombstones, so a probe never
  * walks past a deleted key and the load is the live keys only). */
-static void map_del_at(struct ht__map *m, size_t j)
+void ht__map_del_at(struct ht__map *m, size_t j)
 {
     size_t mask = m->cap - 1, i = j;
     for (;;) {
@@ -151,7 +151,7 @@ int ht__map_del(struct ht__map *m, uint64_t key)
     size_t j = ht__map_slot(m, key);
     if (!m->s[j].key)
         return 0;
-    map_del_at(m, j);
+    ht__map_del_at(m, j);
     return 1;
 }
 
@@ -225,7 +225,7 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
         v->n--;
     }
     if (!v->n) {
-        map_del_at(&t->pages, j);
+        ht__map_del_at(&t->pages, j);
         free(v);
     }
 }
@@ -320,9 +320,8 @@ static void big_del(struct ht__objtab *t, const struct ht__obj *o)
     }
 }
 
-/* Add o (its addr must not be held). HT_EINVAL if it is or addr is 0;
- * HT_ENOMEM. Any size. */
-ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
+/* ht__objtab_insert when its inline path does not apply (replay_int.h). */
+ht_err ht__objtab_insert_any(struct ht__objtab *t, struct ht__obj *o)
 {
     if (!o->addr)
         return HT_EINVAL;
@@ -331,12 +330,9 @@ ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
     ht_err e = map_place(&t->byaddr, o->addr, &j);
     if (e)
         return e;
-    struct ht__slot *sl = &t->byaddr.s[j];
-    if (ht__slot_obj(sl))
+    if (!ht__objtab_hold(t, &t->byaddr.s[j], o))
         return HT_EINVAL;
-    t->byaddr.n += !sl->key;
-    *sl = (struct ht__slot){o->addr, (uint64_t)(uintptr_t)o};
-    o->held = 1; /* cleared on every failure path below (o leaves byaddr) */
+    /* o->held is cleared on every failure path below (o leaves byaddr) */
     if (o->size > BIG_SIZE) {
         if ((e = big_add(t, o)) != HT_OK) {
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
@@ -385,21 +381,9 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     return k && a < obj_end(t->big[k - 1]) ? t->big[k - 1] : NULL;
 }
 
-/* Detach the object at addr; mark: leave the freed mark in its slot
- * (one probe for a free), else empty the slot. */
-static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
+/* The index part of a detach (replay_int.h): o leaves big or its pages. */
+void ht__objtab_unindex(struct ht__objtab *t, struct ht__obj *o)
 {
-    if (!t->byaddr.cap)
-        return NULL;
-    size_t j = ht__map_slot(&t->byaddr, addr);
-    struct ht__obj *o = ht__slot_obj(&t->byaddr.s[j]);
-    if (!o)
-        return NULL;
-    if (mark)
-        t->byaddr.s[j].val = HT__FREED_MARK;
-    else
-        map_del_at(&t->byaddr, j);
-    o->held = 0;
     if (o->size > BIG_SIZE) {
         big_del(t, o);
     } else if (!t->unpaged) {
@@ -407,20 +391,6 @@ static struct ht__obj *detach(struct ht__objtab *t, uint64_t addr, int mark)
         for (uint64_t p = p0; p <= p1; p++)
             page_del(t, p, o);
     }
-    t->n--;
-    return o;
-}
-
-/* Detach and return the object at addr, or NULL. */
-struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr)
-{
-    return detach(t, addr, 0);
-}
-
-/* Detach the object at addr and mark addr freed; see replay_int.h. */
-struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr)
-{
-    return detach(t, addr, 1);
 }
 
 /* Mark addr freed unless a block is live there; HT_ENOMEM. */

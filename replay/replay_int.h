@@ -151,19 +151,16 @@ struct ht__objtab {
     struct ht__obj **big; /* blocks > 1 MiB by address (objects.c) */
     size_t nbig, cbig;
 };
-ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o);
+/* ht__objtab_insert, _remove, _release: inline, below (after the hints). */
 /* The live object containing addr (interior pointers included), or NULL;
  * on an unpaged table only the object starting at addr. */
 struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t addr);
-/* Detach the object at addr (NULL if none). */
-struct ht__obj *ht__objtab_remove(struct ht__objtab *t, uint64_t addr);
 /* The table also keeps the set of freed addresses where no block is live
  * (the engine tells double from invalid frees with it): release detaches
  * the object at addr and marks addr freed in one probe; mark_freed marks
  * addr unless a block is live there (HT_ENOMEM);
  * was_freed says whether addr is marked. Inserting at a marked address
  * replaces the mark. Marks cost memory per distinct freed address. */
-struct ht__obj *ht__objtab_release(struct ht__objtab *t, uint64_t addr);
 ht_err ht__objtab_mark_freed(struct ht__objtab *t, uint64_t addr);
 int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr);
 /* byaddr value of a freed address where no block is live; never an
@@ -212,6 +209,76 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
         __builtin_prefetch(o);
         __builtin_prefetch(o + 64);
     }
+}
+/* ---- inline paths of the table's per-event operations ---- */
+/* Blocks above this size are kept out of the page index (objects.c big). */
+#define HT__OBJ_BIG (UINT64_C(1) << 20)
+/* Empty slot j of m (backward-shift deletion). */
+void ht__map_del_at(struct ht__map *m, size_t j);
+/* Put o into byaddr slot sl (empty, or a freed mark: replaced); 0 (nothing
+ * changed) if sl holds a live object. The index is the caller's. */
+static inline int ht__objtab_hold(struct ht__objtab *t, struct ht__slot *sl,
+                                  struct ht__obj *o)
+{
+    if (ht__slot_obj(sl))
+        return 0;
+    t->byaddr.n += !sl->key;
+    *sl = (struct ht__slot){o->addr, (uint64_t)(uintptr_t)o};
+    o->held = 1;
+    return 1;
+}
+/* Add o (its addr must not be held). HT_EINVAL if it is or addr is 0;
+ * HT_ENOMEM. Any size. Inline when it is one probe (an unpaged table, a
+ * block in no index, room without growing: nearly every allocation of a
+ * replay); else ht__objtab_insert_any, which grows the map exactly where
+ * this would have (the map's layout is seen: detect walks it). */
+ht_err ht__objtab_insert_any(struct ht__objtab *t, struct ht__obj *o);
+static inline ht_err ht__objtab_insert(struct ht__objtab *t, struct ht__obj *o)
+{
+    struct ht__map *m = &t->byaddr;
+    if (t->unpaged && o->addr && o->size <= HT__OBJ_BIG &&
+        (m->n + 1) * 2 < m->cap) {
+        if (!ht__objtab_hold(t, &m->s[ht__map_slot(m, o->addr)], o))
+            return HT_EINVAL;
+        t->n++;
+        return HT_OK;
+    }
+    return ht__objtab_insert_any(t, o);
+}
+/* Remove o from the page index or big (a block in either); objects.c. */
+void ht__objtab_unindex(struct ht__objtab *t, struct ht__obj *o);
+/* Detach the object at addr; mark: leave the freed mark in its slot (one
+ * probe for a free), else empty the slot. Inline: every free is one. */
+static inline struct ht__obj *ht__objtab_detach(struct ht__objtab *t,
+                                                uint64_t addr, int mark)
+{
+    if (!t->byaddr.cap)
+        return NULL;
+    size_t j = ht__map_slot(&t->byaddr, addr);
+    struct ht__obj *o = ht__slot_obj(&t->byaddr.s[j]);
+    if (!o)
+        return NULL;
+    if (mark)
+        t->byaddr.s[j].val = HT__FREED_MARK;
+    else
+        ht__map_del_at(&t->byaddr, j);
+    o->held = 0;
+    if (o->size > HT__OBJ_BIG || !t->unpaged)
+        ht__objtab_unindex(t, o);
+    t->n--;
+    return o;
+}
+/* Detach the object at addr (NULL if none). */
+static inline struct ht__obj *ht__objtab_remove(struct ht__objtab *t,
+                                                uint64_t addr)
+{
+    return ht__objtab_detach(t, addr, 0);
+}
+/* Detach the object at addr and mark addr freed (one probe). */
+static inline struct ht__obj *ht__objtab_release(struct ht__objtab *t,
+                                                 uint64_t addr)
+{
+    return ht__objtab_detach(t, addr, 1);
 }
 /* Call fn on every held object (must not modify the table). */
 void ht__objtab_each(const struct ht__objtab *t,
@@ -372,5 +439,8 @@ int ht__amodel_is_system(const char *name);
  * for NULL): the one place that prefix is read. */
 const char *ht__amodel_profile(const char *name);
 void ht__amodel_fini(struct ht__amodel *a);
+/* The pymalloc model behind a, or NULL: the replay calls its malloc and
+ * release directly (no indirect call, no adapter) on every event. */
+struct ht_pym *ht__amodel_pym(const struct ht__amodel *a);
 
 #endif

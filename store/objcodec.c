@@ -81,45 +81,57 @@ static void enc_init(struct oc_enc *e, uint8_t *col)
     e->n = 0;
 }
 
+/* Columns are independent streams, so the rows go through in two passes of
+ * a few columns each: cursors, previous values and fields of one pass fit
+ * the registers (all seven columns at once spilled them to the stack on
+ * every row). A batch of rows stays in cache between the passes. */
 static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
 {
-    uint64_t pf = e->pf, pa = e->pa, pp = e->pp, pt = e->pt;
     /* the cursors in locals, and each row's fields loaded before its first
      * byte store: byte stores may alias anything, so cursors in an array or
-     * fields read through r would be reloaded after every byte (a copy of
-     * the whole row costs more than the six loads) */
+     * fields read through r would be reloaded after every byte */
+    uint64_t pf = e->pf, pa = e->pa;
     uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE], *ca = e->c[C_ADDR],
-            *cs = e->c[C_SIZE], *cp = e->c[C_PC], *ct = e->c[C_TID],
-            *cr = e->c[C_RC];
+            *cs = e->c[C_SIZE];
     for (size_t i = 0; i < n; i++) {
         const uint64_t fs = r[i].free_seq, as = r[i].alloc_seq,
-                       ad = r[i].addr, sz = r[i].size, pc = r[i].pc,
-                       tid = r[i].tid;
-        const int has_rc = r[i].has_refcnt != 0;
-        const int64_t rc = r[i].refcnt;
+                       ad = r[i].addr, sz = r[i].size;
         cf = put(cf, ht__zigzag((int64_t)(fs - pf)));
         cl = put(cl, ht__zigzag((int64_t)(fs - as)));
         ca = put(ca, ht__zigzag((int64_t)(ad - pa)));
         cs = put(cs, sz);
-        cp = put(cp, ht__zigzag((int64_t)(pc - pp)));
-        ct = put(ct, ht__zigzag((int64_t)(tid - pt)));
-        *cr++ = (uint8_t)has_rc;
-        if (has_rc)
-            cr = put(cr, ht__zigzag(rc));
         pf = fs;
         pa = ad;
-        pp = pc;
-        pt = tid;
     }
     e->c[C_FREE] = cf;
     e->c[C_LIFE] = cl;
     e->c[C_ADDR] = ca;
     e->c[C_SIZE] = cs;
+    e->pf = pf;
+    e->pa = pa;
+    uint64_t pp = e->pp, pt = e->pt;
+    uint8_t *cp = e->c[C_PC], *ct = e->c[C_TID], *cr = e->c[C_RC];
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t pc = r[i].pc, tid = r[i].tid;
+        const int has_rc = r[i].has_refcnt != 0;
+        const int64_t rc = r[i].refcnt;
+        if (pc == pp && tid == pt && !has_rc) { /* nearly every row */
+            *cp++ = 0;
+            *ct++ = 0;
+            *cr++ = 0;
+            continue;
+        }
+        cp = put(cp, ht__zigzag((int64_t)(pc - pp)));
+        ct = put(ct, ht__zigzag((int64_t)(tid - pt)));
+        *cr++ = (uint8_t)has_rc;
+        if (has_rc)
+            cr = put(cr, ht__zigzag(rc));
+        pp = pc;
+        pt = tid;
+    }
     e->c[C_PC] = cp;
     e->c[C_TID] = ct;
     e->c[C_RC] = cr;
-    e->pf = pf;
-    e->pa = pa;
     e->pp = pp;
     e->pt = pt;
     e->n += n;

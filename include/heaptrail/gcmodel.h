@@ -69,6 +69,8 @@ struct ht_gc_config {
     ht_gc_hook *hook;              /* may be NULL */
     void *hook_arg;                /* passed to hook, borrowed */
     int no_ids;                    /* 1: keep no id index; see ht_gc_ref */
+    int lazy;                      /* 1 (needs no_ids): counts only until
+                                    * ht_gc_lazy_end; see there */
 };
 
 /* Per generation statistics, like gc.get_stats(). */
@@ -138,6 +140,11 @@ ht_err ht_gc_set_threshold(ht_gc *gc, int64_t t0, int64_t t1, int64_t t2);
  * id-named calls; *out is 0 when no object was made. */
 typedef uint64_t ht_gc_ref;
 ht_err ht_gc_alloc_ref(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out);
+/* ht_gc_alloc_ref, then ht_gc_tick (an eval-breaker check right after the
+ * allocation, as the replay makes one): one call. The first error of the
+ * two (the tick runs whatever the allocation returned). */
+ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
+                            ht_gc_ref *out);
 ht_err ht_gc_dealloc_ref(ht_gc *gc, ht_gc_ref r);
 ht_err ht_gc_edge_add_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to);
 ht_err ht_gc_edge_del_ref(ht_gc *gc, ht_gc_ref from, ht_gc_ref to);
@@ -146,6 +153,27 @@ ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta);
  * (as ht_gc_generation_of; -2 if stale). */
 ht_gc_ref ht_gc_ref_of(const ht_gc *gc, uint64_t id);
 int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r);
+
+/* Lazy mode (cfg.lazy, with cfg.no_ids): while no edge and no external
+ * reference exists, every object's refcount is 0, so a collection destroys
+ * every tracked object and all live objects sit in generation 0 in
+ * allocation order. A model made lazy keeps only counts until then: an
+ * alloc/dealloc costs a few counter updates and no node; collections give
+ * exact counts, statistics and generations but ids NULL. In lazy mode
+ * container must be 1 (else HT_EINVAL), each ref must be deallocated at
+ * most once, and the edge and extref calls return HT_EINVAL: before the
+ * first of them the caller calls ht_gc_lazy_end with every ref it still
+ * holds (refs[0..n), each once, in any order; dead ones allowed) and its
+ * object's id; the model builds its nodes (in allocation order, as the
+ * eager model would hold them), replaces each ref in place (0 for a dead
+ * one: as stale) and is eager from then on. Errors: HT_EINVAL (the live
+ * refs given are not exactly the model's live objects; nothing changed),
+ * HT_ENOMEM (nothing changed), HT_EBUSY (inside the hook). No-op when not
+ * lazy. */
+ht_err ht_gc_lazy_end(ht_gc *gc, ht_gc_ref *refs, const uint64_t *ids,
+                      size_t n);
+/* 1 while the model is lazy. */
+int ht_gc_is_lazy(const ht_gc *gc);
 
 /* gc.get_count() into count[3]. */
 void ht_gc_get_count(const ht_gc *gc, int64_t count[HT_GC_NGEN]);

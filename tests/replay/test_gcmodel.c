@@ -393,6 +393,164 @@ static void test_two_cycle_and_reachability(void **state)
     ht_gc_free(gc);
 }
 
+/* Lazy mode (cfg.lazy): an eager and a lazy model fed the same allocs,
+ * deallocs and ticks (random, thresholds low enough that every generation
+ * is collected) agree after every step on counts, statistics, generation
+ * sizes, live objects, long-lived figures, each collection's generation,
+ * counts before and collected count, and each ref's generation; then
+ * ht_gc_lazy_end hands the lazy refs over and, with edges added to both,
+ * the next collection finds the same objects in the same order. */
+#define LZ_N 400
+static void lazy_run(const char *version)
+{
+    struct ht_gc_config cfg;
+    struct rec re = {0}, rl = {0};
+    ht_gc *e = NULL, *l = NULL;
+    ht_gc_ref er[LZ_N], lr[LZ_N];
+    uint64_t ids[LZ_N];
+    int live[LZ_N] = {0};
+    assert_int_equal(ht_gc_config_for_version(version, &cfg), HT_OK);
+    cfg.no_ids = 1;
+    cfg.hook = record;
+    cfg.hook_arg = &re;
+    assert_int_equal(ht_gc_new(&cfg, &e), HT_OK);
+    cfg.lazy = 1;
+    cfg.hook_arg = &rl;
+    assert_int_equal(ht_gc_new(&cfg, &l), HT_OK);
+    assert_true(ht_gc_is_lazy(l) && !ht_gc_is_lazy(e));
+    assert_int_equal(ht_gc_set_threshold(e, 7, 2, 2), HT_OK);
+    assert_int_equal(ht_gc_set_threshold(l, 7, 2, 2), HT_OK);
+    assert_int_equal(ht_gc_alloc_ref(l, 1, 0, &lr[0]), HT_EINVAL);
+    uint32_t x = 12345;
+    for (int step = 0; step < 3000; step++) {
+        x = x * 1103515245u + 12345u;
+        size_t i = (x >> 8) % LZ_N;
+        if (!live[i]) {
+            ids[i] = 0x1000 + i;
+            assert_int_equal(ht_gc_alloc_ref(e, ids[i], 1, &er[i]), HT_OK);
+            assert_int_equal(ht_gc_tick(e, NULL), HT_OK);
+            /* the replay's call: allocation and tick at once */
+            assert_int_equal(ht_gc_alloc_tick_ref(l, ids[i], 1, &lr[i]),
+                             HT_OK);
+            live[i] = 1;
+        } else { /* collected ones too: both say HT_ENOTFOUND */
+            assert_int_equal(ht_gc_dealloc_ref(e, er[i]),
+                             ht_gc_dealloc_ref(l, lr[i]));
+            live[i] = 0;
+        }
+        assert_int_equal(ht_gc_tick(e, NULL), HT_OK);
+        assert_int_equal(ht_gc_tick(l, NULL), HT_OK);
+        int64_t ce[3], cl[3];
+        struct ht_gc_stats se[3], sl[3];
+        uint64_t pe, te, pl, tl;
+        ht_gc_get_count(e, ce);
+        ht_gc_get_count(l, cl);
+        assert_memory_equal(ce, cl, sizeof ce);
+        ht_gc_get_stats(e, se);
+        ht_gc_get_stats(l, sl);
+        assert_memory_equal(se, sl, sizeof se);
+        ht_gc_get_long_lived(e, &pe, &te);
+        ht_gc_get_long_lived(l, &pl, &tl);
+        assert_true(pe == pl && te == tl);
+        assert_int_equal(ht_gc_live(e), ht_gc_live(l));
+        for (int g = 0; g < HT_GC_NGEN; g++)
+            assert_int_equal(ht_gc_gen_size(e, g), ht_gc_gen_size(l, g));
+        for (size_t k = 0; k < LZ_N; k++)
+            if (live[k])
+                assert_int_equal(ht_gc_generation_of_ref(e, er[k]),
+                                 ht_gc_generation_of_ref(l, lr[k]));
+        assert_true(ht__gc_is_valid(l));
+    }
+    assert_true(re.n > 20 && re.n == rl.n);
+    assert_memory_equal(re.gen, rl.gen, sizeof re.gen);
+    assert_memory_equal(re.before, rl.before, sizeof re.before);
+    assert_memory_equal(re.collected, rl.collected, sizeof re.collected);
+    int seen[3] = {0};
+    for (size_t c = 0; c < re.n && c < MAXCOLL; c++)
+        seen[re.gen[c]] = 1;
+    assert_true(seen[0] && seen[1] && seen[2]);
+    /* a few more objects, none collected, so that several are live */
+    assert_int_equal(ht_gc_set_threshold(e, 700, 10, 10), HT_OK);
+    assert_int_equal(ht_gc_set_threshold(l, 700, 10, 10), HT_OK);
+    for (size_t k = 0, made = 0; k < LZ_N && made < 6; k++) {
+        if (live[k] && ht_gc_generation_of_ref(e, er[k]) == 0)
+            continue;
+        if (live[k]) /* collected: the caller still frees it */
+            assert_int_equal(ht_gc_dealloc_ref(l, lr[k]), HT_ENOTFOUND);
+        ids[k] = 0x2000 + k;
+        assert_int_equal(ht_gc_alloc_ref(e, ids[k], 1, &er[k]), HT_OK);
+        assert_int_equal(ht_gc_alloc_ref(l, ids[k], 1, &lr[k]), HT_OK);
+        live[k] = 1;
+        made++;
+    }
+    /* hand the refs over: every slot's, dead and deallocated ones too
+     * (a dealloc'd one is given as 0: the caller holds it no more) */
+    ht_gc_ref hand[LZ_N];
+    size_t nlive = 0;
+    for (size_t k = 0; k < LZ_N; k++) {
+        hand[k] = live[k] ? lr[k] : 0;
+        nlive += live[k] && ht_gc_generation_of_ref(l, lr[k]) == 0;
+    }
+    assert_int_equal(nlive, ht_gc_live(l));
+    assert_true(nlive > 1);
+    assert_int_equal(ht_gc_edge_add_ref(l, lr[0], lr[1]), HT_EINVAL);
+    hand[LZ_N - 1] = 0; /* a live one missing: refused, nothing changed */
+    if (live[LZ_N - 1] && ht_gc_generation_of_ref(l, lr[LZ_N - 1]) == 0) {
+        assert_int_equal(ht_gc_lazy_end(l, hand, ids, LZ_N), HT_EINVAL);
+        assert_true(ht_gc_is_lazy(l));
+    }
+    hand[LZ_N - 1] = live[LZ_N - 1] ? lr[LZ_N - 1] : 0;
+    assert_int_equal(ht_gc_lazy_end(l, hand, ids, LZ_N), HT_OK);
+    assert_false(ht_gc_is_lazy(l));
+    assert_true(ht__gc_is_valid(l));
+    /* a ring of edges over the live objects (with refs in both models) */
+    size_t prev = LZ_N, first = LZ_N;
+    for (size_t k = 0; k < LZ_N; k++) {
+        if (!live[k] || ht_gc_generation_of_ref(e, er[k]) != 0)
+            continue;
+        assert_int_equal(ht_gc_generation_of_ref(l, hand[k]), 0);
+        if (prev < LZ_N) {
+            assert_int_equal(ht_gc_edge_add_ref(e, er[prev], er[k]), HT_OK);
+            assert_int_equal(ht_gc_edge_add_ref(l, hand[prev], hand[k]), HT_OK);
+        } else {
+            first = k;
+        }
+        prev = k;
+    }
+    assert_int_equal(ht_gc_extref_ref(e, er[first], 1), HT_OK);
+    assert_int_equal(ht_gc_extref_ref(l, hand[first], 1), HT_OK);
+    struct ht_gc_result ra, rb;
+    uint64_t ida[LZ_N];
+    assert_int_equal(ht_gc_collect(e, 0, &ra), HT_OK);
+    memcpy(ida, ra.ids, ra.collected * sizeof *ida);
+    assert_int_equal(ht_gc_collect(l, 0, &rb), HT_OK);
+    assert_int_equal(ra.collected, rb.collected);
+    assert_memory_equal(ida, rb.ids, rb.collected * sizeof *ida);
+    assert_int_equal(ht_gc_extref_ref(e, er[first], -1), HT_OK);
+    assert_int_equal(ht_gc_extref_ref(l, hand[first], -1), HT_OK);
+    assert_int_equal(ht_gc_collect(e, 2, &ra), HT_OK);
+    memcpy(ida, ra.ids, ra.collected * sizeof *ida);
+    assert_int_equal(ht_gc_collect(l, 2, &rb), HT_OK);
+    assert_true(ra.collected == nlive && rb.collected == nlive);
+    assert_memory_equal(ida, rb.ids, rb.collected * sizeof *ida);
+    assert_true(ht__gc_is_valid(e) && ht__gc_is_valid(l));
+    ht_gc_free(e);
+    ht_gc_free(l);
+}
+
+static void test_lazy_matches_eager(void **state)
+{
+    (void)state;
+    struct ht_gc_config cfg;
+    ht_gc *gc = NULL;
+    assert_int_equal(ht_gc_config_for_version("3.12", &cfg), HT_OK);
+    cfg.lazy = 1; /* needs no_ids */
+    assert_int_equal(ht_gc_new(&cfg, &gc), HT_EINVAL);
+    assert_null(gc);
+    lazy_run("3.8");  /* collections inside the allocation */
+    lazy_run("3.12"); /* deferred to the tick */
+}
+
 /* Refs (cfg.no_ids): the replay's way to name objects. Same outcomes as by
  * id; a stale ref (deallocated or collected) never reaches the object that
  * reuses its slot; ids may repeat and only come back in results. */
@@ -595,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_long_lived_rule),
         cmocka_unit_test(test_deferred_trigger),
         cmocka_unit_test(test_throughput),
+        cmocka_unit_test(test_lazy_matches_eager),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

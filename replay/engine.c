@@ -102,6 +102,7 @@ struct eng {
     struct ht__objtab t;
     struct ht__map pending;   /* old addr of a moving realloc -> obj */
     struct ht__map rootslots; /* root slot -> pointer value */
+    int gc_lazy;              /* the GC model is lazy: until gc_unlazy */
     struct seg *segs;
     size_t nsegs, csegs;
     struct ht__amodel am; /* allocator model (--allocator) */
@@ -708,6 +709,7 @@ static ht_err gc_unlazy(struct eng *g)
         e = d.n == n ? ht_gc_lazy_end(g->gc, refs, ids, n) : HT_EINVAL;
         for (size_t i = 0; !e && i < n; i++)
             d.o[i]->gcref = refs[i];
+        g->gc_lazy = e != HT_OK;
     }
     free(d.o);
     free(refs);
@@ -727,7 +729,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
 {
     uint64_t slot = ev->a, val = ev->b, oldv = drops ? ev->c : 0;
     ht_err e = need_index(g);
-    if (!e && ht_gc_is_lazy(g->gc))
+    if (!e && __builtin_expect(g->gc_lazy, 0)) /* the first STORE/EDGE */
         e = gc_unlazy(g);
     if (e)
         return e;
@@ -1722,6 +1724,7 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     gcc.lazy = 1;   /* counts only until the first STORE/EDGE (gc_unlazy) */
     if ((e = ht_gc_new(&gcc, &g->gc)))
         goto done;
+    g->gc_lazy = ht_gc_is_lazy(g->gc);
     if ((e = ht_store_begin(st)))
         goto done;
     e = run_all(g, opts);

@@ -684,12 +684,17 @@ alloc_mapped(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 /* alloc_at in lazy mode (invariant 8): the same counts and trigger, the
  * new object numbered after any collection the trigger ran (that one does
  * not see it, as alloc_at tracks it after). */
+static inline void lazy_number(ht_gc *gc, ht_gc_ref *out)
+{
+    *out = gc->lz_next++;
+    gc->gen_size[0]++;
+}
+
 static inline ht_err alloc_lazy(ht_gc *gc, ht_gc_ref *out)
 {
     gc->live++;
     ht_err rc = count_alloc(gc);
-    *out = gc->lz_next++;
-    gc->gen_size[0]++;
+    lazy_number(gc, out);
     return rc;
 }
 
@@ -736,9 +741,8 @@ ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
         (gc->count[0] + 1 <= gc->cfg.threshold[0] ||
          gc->cfg.threshold[0] == 0)) {
         gc->live++;
-        gc->count[0]++;
-        *out = gc->lz_next++;
-        gc->gen_size[0]++;
+        gc->count[0]++; /* count_alloc without its trigger */
+        lazy_number(gc, out);
         return HT_OK;
     }
     return alloc_tick_any(gc, id, container, out);
@@ -757,7 +761,9 @@ ht_err ht_gc_dealloc_ref(ht_gc *gc, ht_gc_ref r)
     if (gc->collecting)
         return HT_EBUSY;
     if (gc->lazy) { /* invariant 8; obj_unlink's counts */
-        if (r < gc->lz_start || r >= gc->lz_next)
+        /* a ref deallocated before looks live until ht_gc_lazy_end: only
+         * a count can tell, so a second dealloc never underflows it */
+        if (r < gc->lz_start || r >= gc->lz_next || !gc->gen_size[0])
             return HT_ENOTFOUND;
         gc->gen_size[0]--;
         if (gc->count[0] > 0)

@@ -116,8 +116,8 @@ static const size_t stream_max[NSTREAM] = {1, 10, 3, 5, 3, 6, 40, 10,
 enum mode { M_RAW, M_SIZE, M_DELTA, M_HIST_A, M_HIST_F, M_DICT, M_HIST_R };
 
 /* Encoding of field f (0=a .. 3=d) for a record kind in codec version ver
- * (1 or 2: version 2 predicts the pointers of STORE/INCREF/DECREF from the
- * reference history, M_HIST_R). */
+ * (1 to 3: version 2 predicts the pointers of STORE/INCREF/DECREF from the
+ * reference history, M_HIST_R; version 3 has version 2's field modes). */
 static inline __attribute__((always_inline)) enum mode
 field_mode(unsigned kind, unsigned f, unsigned ver)
 {
@@ -835,6 +835,19 @@ dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
     }
 }
 
+/* dec_fields with the two kinds of nearly every record as constants */
+static inline __attribute__((always_inline)) void
+dec_kind_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
+                int zero)
+{
+    if (k == HT_EV_ALLOC)
+        dec_fields(d, r, HT_EV_ALLOC, zero);
+    else if (k == HT_EV_FREE)
+        dec_fields(d, r, HT_EV_FREE, zero);
+    else
+        dec_fields(d, r, k, zero);
+}
+
 /* A tid: its dictionary index in S_TID, a new one's value in S_TIDNEW;
  * sets d->bad (returning 0) on an index past the dictionary's end. */
 static inline __attribute__((always_inline)) uint64_t dec_tid(struct dec *d)
@@ -874,13 +887,7 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
     if (fl > UINT16_MAX)
         d->bad = 1;
     r->flags = (uint16_t)fl;
-    /* the two kinds of nearly every record with their kind a constant */
-    if (k == HT_EV_ALLOC)
-        dec_fields(d, r, HT_EV_ALLOC, 0);
-    else if (k == HT_EV_FREE)
-        dec_fields(d, r, HT_EV_FREE, 0);
-    else
-        dec_fields(d, r, k, 0);
+    dec_kind_fields(d, r, k, 0);
 }
 
 /* A version 3 record: its header byte (HB_*), then the fields. */
@@ -911,13 +918,7 @@ dec_rec3(struct dec *restrict d, struct ht_rec *restrict r)
         d->last_flags[k] = (uint16_t)fl;
     }
     r->flags = d->last_flags[k];
-    int zero = (h & HB_ZERO) != 0;
-    if (k == HT_EV_ALLOC)
-        dec_fields(d, r, HT_EV_ALLOC, zero);
-    else if (k == HT_EV_FREE)
-        dec_fields(d, r, HT_EV_FREE, zero);
-    else
-        dec_fields(d, r, k, zero);
+    dec_kind_fields(d, r, k, (h & HB_ZERO) != 0);
 }
 
 /* Split a body the encoders wrote; see store_int.h. */

@@ -407,8 +407,9 @@ static ht_err build_streams(const struct spill_map *m, int lazy,
             return e;
         }
         /* an eager stream's records were all read by validate_chunk
-         * (faulted in already, or copied: owned) */
-        s[ns].fault_in = lazy && !start;
+         * (faulted in already, or copied: owned); a lazy stream may be an
+         * owned copy too (a version-1 spill's) */
+        s[ns].fault_in = lazy && !start && !s[ns].owned;
         if (s[ns].n)
             ns++;
     }
@@ -1184,7 +1185,9 @@ static int process_alive(int pid)
  *       later ingest.
  *   L2. The first prog[c].merged slots of chunk c (c < nprog) have been
  *       handed to the merge; each had kind != 0 (acquire: its fields are
- *       complete) and a seq below the watermark of its step. A step reads
+ *       complete), or is a wide record's first half taken with its second
+ *       (spill.h S7), and a seq below the watermark of its step;
+ *       prog[c].tid is the owner (S6) of slot prog[c].merged. A step reads
  *       chunks only below next_chunk (acquire) and inside the file, and
  *       only their allocated part (chunk_data_bytes): a chunk just reserved
  *       may not be allocated yet.

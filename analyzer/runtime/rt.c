@@ -26,13 +26,6 @@
  *       in progress) swaps in a fresh chunk or undoes its own increment
  *       (ht__rt_refill); the one slot a wide reservation could not use
  *       stays unused (kind 0).
- *   R7. A fresh chunk's slot 0 is its owner slot (S6): ht__rt_refill writes
- *       it (tid, release) before the chunk becomes t_cur with position 1,
- *       so no reservation, not even a signal handler's, can take slot 0,
- *       and every other slot of the chunk is written after it. The record
- *       itself carries no tid.
- *   R8. A seq >= 2^48 (S8) is never written: its event is counted in
- *       overflow_events (R4) instead, so seq fits the 48 bits of w3.
  *   R3. seq is taken (fetch_add) inside ht__rt_record, so an ALLOC recorded
  *       after the real allocator returns and a FREE recorded before the real
  *       free honour spill invariant S3. A moving realloc takes one seq
@@ -55,6 +48,13 @@
  *       creator, before it exists. So seqs stay unique and S3 holds in both
  *       modes; a fork child starts solo again (only one thread survives).
  *       Without membarrier the runtime starts in multi mode.
+ *   R7. A fresh chunk's slot 0 is its owner slot (S6): ht__rt_refill writes
+ *       it (tid, release) before the chunk becomes t_cur with position 1,
+ *       so no reservation, not even a signal handler's, can take slot 0,
+ *       and every other slot of the chunk is written after it. The record
+ *       itself carries no tid.
+ *   R8. A seq >= 2^48 (S8) is never written: its event is counted in
+ *       overflow_events (R4) instead, so seq fits the 48 bits of w3.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -81,6 +81,8 @@ struct ht_rec {
     uint8_t kind; /* enum ht_event_kind; written last (release) */
 };
 _Static_assert(HT_EV_KIND_COUNT < 0x7f, "kinds must fit the spill's kind byte");
+_Static_assert((HT_EVF_SITE | HT_EVF_REALLOC) <= 0xff,
+               "flags must fit the spill's flags byte");
 
 _Static_assert(sizeof(struct ht_rec) == 48, "ht_rec must stay 48 bytes");
 

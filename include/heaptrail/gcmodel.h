@@ -166,8 +166,9 @@ int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r);
  * holds (refs[0..n), each once, in any order; dead ones allowed) and its
  * object's id; the model builds its nodes (in allocation order, as the
  * eager model would hold them), replaces each ref in place (0 for a dead
- * one: as stale) and is eager from then on. Errors: HT_EINVAL (the live
- * refs given are not exactly the model's live objects; nothing changed),
+ * one: as stale) and is eager from then on. A ref deallocated in lazy mode
+ * still reads as live (generation 0) until then. Errors: HT_EINVAL (the
+ * number of live refs given is not the model's live count; nothing changed),
  * HT_ENOMEM (nothing changed), HT_EBUSY (inside the hook). No-op when not
  * lazy. */
 ht_err ht_gc_lazy_end(ht_gc *gc, ht_gc_ref *refs, const uint64_t *ids,

@@ -83,8 +83,8 @@ ht_err ht_store_ingest_spill(ht_store *st, const char *spill_path,
  * run), opens the write transaction and inserts the run row; *out is owned
  * by the caller until finish or abort. step merges the records that are
  * safely in seq order (taken >= 20 ms before: see L3 in store/ingest.c)
- * and sets *merged to the number of slots consumed (0: nothing new; the
- * caller may sleep). finish, once the process has ended (end as for
+ * and sets *merged to the number of slots consumed, owner slots (spill.h S6)
+ * not counted (0: nothing new; the caller may sleep). finish, once the process has ended (end as for
  * ht_store_ingest_spill), merges the rest - or, if a record arrived out of
  * order, rolls back and ingests the whole spill again - then commits and
  * deletes the spill; it frees ig whatever it returns. Nothing is committed

@@ -549,6 +549,19 @@ static void test_lazy_matches_eager(void **state)
     assert_null(gc);
     lazy_run("3.8");  /* collections inside the allocation */
     lazy_run("3.12"); /* deferred to the tick */
+    /* a second dealloc of the only lazy ref cannot take the counts below 0 */
+    cfg.no_ids = 1;
+    assert_int_equal(ht_gc_new(&cfg, &gc), HT_OK);
+    ht_gc_ref a;
+    int64_t count[HT_GC_NGEN];
+    assert_int_equal(ht_gc_alloc_ref(gc, 1, 1, &a), HT_OK);
+    assert_int_equal(ht_gc_dealloc_ref(gc, a), HT_OK);
+    assert_int_equal(ht_gc_dealloc_ref(gc, a), HT_ENOTFOUND);
+    ht_gc_get_count(gc, count);
+    assert_int_equal(count[0], 0);
+    assert_int_equal(ht_gc_lazy_end(gc, NULL, NULL, 0), HT_OK);
+    assert_int_equal(ht_gc_is_lazy(gc), 0);
+    ht_gc_free(gc);
 }
 
 /* Refs (cfg.no_ids): the replay's way to name objects. Same outcomes as by

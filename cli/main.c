@@ -76,11 +76,18 @@ static void ingest_cb(void *ctx, const char *spill, ht_err err,
                     (unsigned long long)res->events,
                     res->complete ? "" : ", incomplete",
                     res->redone ? " (merge redone: records out of order)" : "");
-        if (res->overflow_events)
+        if (res->overflow_events > res->seq_limit_events)
             fprintf(stderr, "heaptrail: warning: run %lld lost %llu events "
                     "(spill full; raise HEAPTRAIL_SPILL_MAX)\n",
                     (long long)res->run_id,
-                    (unsigned long long)res->overflow_events);
+                    (unsigned long long)(res->overflow_events -
+                                         res->seq_limit_events));
+        if (res->seq_limit_events)
+            fprintf(stderr, "heaptrail: warning: run %lld lost its last %llu "
+                    "events (event sequence numbers spent: the format "
+                    "stores 2^48)\n",
+                    (long long)res->run_id,
+                    (unsigned long long)res->seq_limit_events);
         if (res->torn)
             fprintf(stderr, "heaptrail: warning: run %lld: %llu torn records skipped\n",
                     (long long)res->run_id, (unsigned long long)res->torn);

@@ -1106,6 +1106,12 @@ static ht_err insert_run(ht_store *st, const struct ht_spill_header *h,
     res->complete = complete;
     res->pid = h->pid;
     res->overflow_events = overflow;
+    /* S8/R8: each event that would have taken a seq >= 2^48 advanced the
+     * seq counter past the limit and was counted in overflow_events; the
+     * rest of them were lost for want of a slot (spill full) */
+    uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+    uint64_t spent = seq > HT_SPILL_SEQ_LIMIT ? seq - HT_SPILL_SEQ_LIMIT : 0;
+    res->seq_limit_events = spent < overflow ? spent : overflow;
     return HT_OK;
 }
 

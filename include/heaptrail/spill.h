@@ -113,7 +113,8 @@ struct ht_spill_header {
     uint64_t end_ns;           /* CLOCK_REALTIME at normal exit, else 0 */
     uint64_t seq;              /* atomic: next seq */
     uint64_t next_chunk;       /* atomic: next chunk to hand out (S1) */
-    uint64_t overflow_events;  /* atomic: events lost because spill full */
+    uint64_t overflow_events;  /* atomic: events lost because spill full
+                                * or seq spent (S8) */
     uint32_t state;            /* atomic: enum ht_spill_state (S5) */
     int32_t exit_status;       /* status passed to exit(), if state==EXITED */
     int32_t parent_pid;        /* pid of the process we forked from, or 0 */

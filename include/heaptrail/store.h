@@ -53,6 +53,9 @@ struct ht_ingest_result {
     uint64_t events;          /* records stored */
     uint64_t torn;            /* slots skipped as torn/invalid */
     uint64_t overflow_events; /* events the recorder could not write */
+    uint64_t seq_limit_events; /* of those, lost because the 48-bit seq
+                                * was spent (spill.h S8); the rest found
+                                * the spill full */
     uint64_t chunks;          /* chunks stored */
     uint64_t pcs, pcs_symbolised;
     int complete;             /* run ended through exit() or exec */

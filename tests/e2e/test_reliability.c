@@ -165,6 +165,7 @@ static void disk_full(int use_tmpfs)
     struct ht_ingest_result res;
     assert_int_equal(ht_store_ingest_spill(st, spill, &end, 0, &res), HT_OK);
     assert_true(res.overflow_events > 0);
+    assert_int_equal(res.seq_limit_events, 0); /* all for want of room */
     /* the stored events are a gap-free prefix; the rest were counted */
     assert_string_equal(e2e_sql1(st, "SELECT (min(seq)=0 AND max(seq)+1=count(*))"
                                      " FROM events"), "1");
@@ -192,6 +193,40 @@ static void test_spill_max_full(void **state)
 {
     (void)state;
     disk_full(0);
+}
+
+/* The two ways to lose events get their own warning from heaptrail run:
+ * samples/seqlimit.c spends the 48-bit seq (its last 7 events lost, none
+ * for room), churn under a one-chunk HEAPTRAIL_SPILL_MAX finds the spill
+ * full (no seq spent). */
+static void test_lost_events_warnings(void **state)
+{
+    (void)state;
+    const char *dir = e2e_tmpdir("lost");
+    char db[512], out[256], err[1024];
+    snprintf(db, sizeof db, "%s/seq.db", dir);
+    char *seq[] = {HT, "run", "-o", db, "--", HT_SAMPLE_DIR "/seqlimit", NULL};
+    assert_int_equal(e2e_run2(seq, "HEAPTRAIL_SNAPSHOT=0", out, sizeof out,
+                              err, sizeof err), 0);
+    assert_string_equal(err, "heaptrail: warning: run 1 lost its last 7 events "
+                             "(event sequence numbers spent: the format stores "
+                             "2^48)\n");
+    snprintf(db, sizeof db, "%s/full.db", dir);
+    char *full[] = {HT, "run", "-o", db, "--", HT_SAMPLE_DIR "/churn",
+                    "200000", NULL};
+    assert_int_equal(e2e_run2(full, "HEAPTRAIL_SPILL_MAX=1900000", out,
+                              sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(err, "(spill full; raise HEAPTRAIL_SPILL_MAX)\n"));
+    assert_null(strstr(err, "sequence numbers"));
+    ht_store *st = open_ro(db);
+    long over = atol(e2e_sql1(st, "SELECT overflow_events FROM runs"));
+    ht_store_close(st);
+    char want[128];
+    snprintf(want, sizeof want, "heaptrail: warning: run 1 lost %ld events "
+             "(spill full; raise HEAPTRAIL_SPILL_MAX)\n", over);
+    assert_true(over > 0);
+    assert_string_equal(err, want);
+    e2e_rmtree(dir);
 }
 
 /* Run argv as user nobody (65534) in cwd; capture stdout and stderr. */
@@ -275,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_underscore_exit),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_spill_max_full),
+        cmocka_unit_test(test_lost_events_warnings),
         cmocka_unit_test(test_unwritable_cwd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,6 +205,47 @@ static void test_torn_tail_and_incomplete(void **state)
     ht_store_close(st);
 }
 
+/* Every events row of st in seq order as "seq kind tid a b c d;" (a..d
+ * SQLite's signed integers), malloc'd. */
+static char *events_dump(ht_store *st)
+{
+    struct ht_test_dump d = {0};
+    assert_int_equal(ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d "
+                                        "FROM events ORDER BY seq", 1,
+                                    ht_test_dump_row, &d), HT_OK);
+    assert_non_null(d.s);
+    return d.s;
+}
+
+/* Ingest spill into a new trace db: want_events records and want_torn torn
+ * slots (in the result and the runs row), then the events rows (events_dump)
+ * equal to dump and their seqs in stored order equal to seqs (each unless
+ * NULL). Returns the ingest result for further checks. */
+static struct ht_ingest_result ingest_expect(const char *db, const char *spill,
+                                             int want_events, int want_torn,
+                                             const char *dump, const char *seqs)
+{
+    struct ht_ingest_result res;
+    ht_store *st = open_ingest(db, spill, &res);
+    assert_int_equal(res.events, want_events);
+    assert_int_equal(res.torn, want_torn);
+    char out[256], want[64];
+    snprintf(want, sizeof want, "%d|%d", want_torn, want_events);
+    query1(st, "SELECT torn || '|' || events FROM runs", out);
+    assert_string_equal(out, want);
+    if (dump) {
+        char *got = events_dump(st);
+        assert_string_equal(got, dump);
+        free(got);
+    }
+    if (seqs) {
+        query1(st, "SELECT group_concat(seq) FROM events", out);
+        assert_string_equal(out, seqs);
+    }
+    ht_store_close(st);
+    return res;
+}
+
 /* Torn slots counted by the merge (no chunk out of order, so no eager
  * redo): the result and the runs row agree; an unsorted chunk whose smallest
  * seq is still ahead of the output merges without a redo too. */
@@ -220,16 +261,7 @@ static void test_torn_counted_in_merge(void **state)
     sb_put(&b, 1, 1, 2, HT_EV_ALLOC, 0x400, 16, 2);
     sb_put(&b, 1, 2, 4, HT_EV_FREE, 0x400, 0, 2);
     sb_write(&b, spill, 0);
-    struct ht_ingest_result res;
-    ht_store *st = open_ingest(db, spill, &res);
-    assert_int_equal(res.events, 5);
-    assert_int_equal(res.torn, 1);
-    char out[256];
-    query1(st, "SELECT torn || '|' || events FROM runs", out);
-    assert_string_equal(out, "1|5");
-    query1(st, "SELECT group_concat(seq) FROM events", out); /* stored order */
-    assert_string_equal(out, "0,1,2,3,4");
-    ht_store_close(st);
+    ingest_expect(db, spill, 5, 1, NULL, "0,1,2,3,4"); /* stored order */
 }
 
 /* The torn-slot rule (T1 in store/ingest.c): every slot before a chunk's
@@ -253,17 +285,9 @@ static void test_torn_rule(void **state)
     sb_put(&b, 2, 3, 4, HT_EV_FREE, 0x110, 0, 3);
     sb_put(&b, 3, 0, 5, HT_EV_FREE, 0x120, 0, 4); /* then unused: not torn */
     sb_write(&b, spill, 0);
-    struct ht_ingest_result res;
-    ht_store *st = open_ingest(db, spill, &res);
-    assert_int_equal(res.events, 6);
-    assert_int_equal(res.torn, 5);
+    struct ht_ingest_result res =
+        ingest_expect(db, spill, 6, 5, NULL, "0,1,2,3,4,5");
     assert_int_equal(res.redone, 0);
-    char out[256];
-    query1(st, "SELECT torn || '|' || events FROM runs", out);
-    assert_string_equal(out, "5|6");
-    query1(st, "SELECT group_concat(seq) FROM events", out);
-    assert_string_equal(out, "0,1,2,3,4,5");
-    ht_store_close(st);
 }
 
 /* ht_spill_list: spill names only, in ingest order (pid, then start time,
@@ -403,34 +427,6 @@ static void test_bad_trace_files(void **state)
 
 /* ---- spill layouts (include/heaptrail/spill.h S6-S8) -------------------- */
 
-/* Every events row of st in seq order as "seq kind tid a b c d;" (a..d
- * SQLite's signed integers), malloc'd. */
-static char *events_dump(ht_store *st)
-{
-    struct ht_test_dump d = {0};
-    assert_int_equal(ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d "
-                                        "FROM events ORDER BY seq", 1,
-                                    ht_test_dump_row, &d), HT_OK);
-    assert_non_null(d.s);
-    return d.s;
-}
-
-/* Ingest spill into a new trace db: want_events records, want_torn torn
- * slots, and events rows (events_dump) equal to want. */
-static void ingest_expect(const char *db, const char *spill,
-                          uint64_t want_events, uint64_t want_torn,
-                          const char *want)
-{
-    struct ht_ingest_result res;
-    ht_store *st = open_ingest(db, spill, &res);
-    assert_int_equal(res.events, want_events);
-    assert_int_equal(res.torn, want_torn);
-    char *got = events_dump(st);
-    assert_string_equal(got, want);
-    free(got);
-    ht_store_close(st);
-}
-
 static void put_rec(struct ht_spill_rec *slot, unsigned *k, uint64_t seq,
                     unsigned kind, unsigned flags, uint64_t a, uint64_t b,
                     uint64_t c, uint64_t d)
@@ -492,7 +488,7 @@ static void test_spill_v2_slots(void **state)
         "4|free|7|281474976710655|0|0|281474976710655\n"
         "5|enter|9|281474976710656|0|0|281474976710656\n"
         "6|realloc|8|20480|-1|-4096|4194304\n"
-        "8|exit_fn|0|3|0|0|3\n");
+        "8|exit_fn|0|3|0|0|3\n", NULL);
 }
 
 /* A version-1 spill (48-byte records with their tid, left by an older
@@ -522,7 +518,7 @@ static void test_spill_v1(void **state)
     ingest_expect(db, spill, 4, 1, "0|alloc|11|256|16|0|4194304\n"
                              "1|store|12|512|-1|0|6\n"
                              "2|alloc|12|768|281474976710656|0|4194336\n"
-                             "3|free|11|256|0|0|4194320\n");
+                             "3|free|11|256|0|0|4194320\n", NULL);
 }
 
 /* ---- live ingest (ht_store_ingest_begin/step/finish, DECISIONS 18) ------

@@ -58,17 +58,11 @@ void cli_error(const char *what, ht_err err)
         fprintf(stderr, "heaptrail: %s: %s\n", what, ht_strerror(err));
 }
 
-/* What ingest_cb reported: failures, and the error of the last one (so
- * that cli_ingest does not print the same error a second time). */
-struct ingest_seen {
-    int failures;
-    ht_err last;
-};
-
+/* Report one spill's ingest; ctx counts the failures (int). */
 static void ingest_cb(void *ctx, const char *spill, ht_err err,
                       const struct ht_ingest_result *res)
 {
-    struct ingest_seen *seen = ctx;
+    int *failures = ctx;
     if (err == HT_OK) {
         if (ht_cli_verbose)
             fprintf(stderr, "heaptrail: ingested run %lld (pid %d): %llu events%s%s\n",
@@ -97,8 +91,7 @@ static void ingest_cb(void *ctx, const char *spill, ht_err err,
         fprintf(stderr, "heaptrail: note: %s\n", ht_store_last_error());
         return;
     }
-    seen->failures++;
-    seen->last = err;
+    ++*failures;
     fprintf(stderr, "heaptrail: cannot ingest %s: %s (%s); the spill is kept\n",
             spill, ht_store_last_error(), ht_strerror(err));
 }
@@ -149,26 +142,24 @@ int cli_ingest(ht_store *st, const char *path, int child_pid,
     char dir[4096];
     if (ht_store_spill_dir(path, dir, sizeof dir) != HT_OK)
         return HT_EINVAL;
-    struct ingest_seen seen = {0, HT_OK};
-    int drawn = 0;
+    int failures = 0, drawn = 0;
     progress_on(st, &drawn);
-    ht_err e = ht_store_ingest_dir(st, dir, end, child_pid, ingest_cb, &seen);
+    ht_err e = ht_store_ingest_dir(st, dir, end, child_pid, ingest_cb, &failures);
     progress_off(st, drawn);
     if (e != HT_OK) {
-        /* a spill's HT_ESQL / HT_ENOMEM stops the loop: ingest_cb printed
-         * it already */
-        if (!seen.failures || seen.last != e)
+        /* the loop stops only on a spill's HT_ESQL / HT_ENOMEM, which
+         * ingest_cb printed already; before any spill, the listing failed */
+        if (!failures)
             cli_error("ingest", e);
         return e;
     }
-    return seen.failures ? HT_ECORRUPT : HT_OK;
+    return failures ? HT_ECORRUPT : HT_OK;
 }
 
 int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
                       const struct ht_run_end *end, int *retry)
 {
-    struct ingest_seen seen = {0, HT_OK};
-    int drawn = 0;
+    int failures = 0, drawn = 0;
     progress_on(st, &drawn);
     struct ht_ingest_result res;
     ht_err e = ht_store_ingest_finish(ig, end, &res);
@@ -177,7 +168,7 @@ int cli_ingest_finish(ht_store *st, ht_ingest *ig, const char *spill,
      * reports how that ends (one message) */
     *retry = e != HT_OK && e != HT_EBUSY && access(spill, F_OK) == 0;
     if (!*retry)
-        ingest_cb(&seen, spill, e, &res);
+        ingest_cb(&failures, spill, e, &res);
     return e == HT_EBUSY ? HT_OK : e; /* EBUSY: a note, as in cli_ingest */
 }
 

@@ -381,8 +381,7 @@ __attribute__((noinline, cold)) static int ht__rt_refill(uint64_t cur,
         (struct ht_spill_rec *)g_chunks + ((fresh >> 32) - 1) *
                                               (uint64_t)HT_SPILL_CHUNK_RECORDS;
     o->w[0] = ht__rt_tid();
-    __atomic_store_n(&o->w[3], (uint64_t)HT_SPILL_OWNER << 56,
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&o->w[3], HT_SPILL_OWNER_W3, __ATOMIC_RELEASE);
     ht__rt_cas_local(&t_cur, &now, fresh | 1);
     return 1;
 }
@@ -450,10 +449,7 @@ ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
     }
     struct ht_spill_rec *r;
     HT__RT_RESERVE(r, 1);
-    /* d's three 16-bit pieces in the top bytes of a, b and c (spill.h) */
-    r->w[0] = a | d << 48;
-    r->w[1] = b | (d >> 16) << 48;
-    r->w[2] = c | (d >> 32) << 48;
+    ht_spill_compact_words(r, a, b, c, d);
     /* seq | flags << 48 | kind << 56: one aligned store (slots are 32 B
      * from a page boundary), released last (S2) */
     __atomic_store_n(&r->w[3], ht_spill_w3(seq, flags, kind),

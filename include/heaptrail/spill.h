@@ -36,7 +36,8 @@
  *       `overflow_events`, never silently dropped).
  *   S2. Within a chunk, records are written front to back; `kind` is the last
  *       byte written (release store). kind == 0 means unused or torn: readers
- *       skip such slots, anywhere in a chunk.
+ *       skip such slots, anywhere in a chunk (but for a wide record's first
+ *       half, S7, which they read with its second).
  *   S3. `seq` values come from the header's atomic `seq` counter and are
  *       unique within the file. A FREE takes its seq before the block is
  *       released; an ALLOC takes its seq after the block is obtained. So a
@@ -46,7 +47,8 @@
  *       analyzer/runtime/rt.c for how other threads switch it back.)
  *   S4. Within one chunk, seq is increasing except where a signal handler
  *       interrupted the thread between taking a seq and its slot; readers must
- *       sort each chunk by seq (cheap: nearly sorted).
+ *       not assume order (sort each chunk, or detect disorder and redo from
+ *       sorted copies as store/ingest.c does).
  *   S5. `state` is HT_SPILL_RUNNING until the process exits through exit() or
  *       returns from main (HT_SPILL_EXITED) or exec()s (HT_SPILL_EXECED).
  *       Anything else at ingest time means the run ended abnormally.
@@ -187,17 +189,27 @@ static inline void ht_spill_unpack(const struct ht_spill_rec *s, uint32_t tid,
     }
 }
 
+/* w0..w2 of a compact slot (all of a, b, c, d < 2^48): d's three 16-bit
+ * pieces in the top bytes of a, b and c. The one spelling of that layout,
+ * for the recorder and ht_spill_pack (plain stores; w3 goes last). */
+static inline void ht_spill_compact_words(struct ht_spill_rec *s, uint64_t a,
+                                          uint64_t b, uint64_t c, uint64_t d)
+{
+    s->w[0] = a | d << 48;
+    s->w[1] = b | (d >> 16) << 48;
+    s->w[2] = c | (d >> 32) << 48;
+}
+
 /* Pack r (seq < 2^48, flags < 256, kind < 0x7f) into s[0] (compact) or
  * s[0..1] (wide) with plain stores, for readers that re-pack a sorted copy
- * and for tests; the recorder writes its own slots (release order, S2).
+ * and for tests; the recorder writes the same words but releases w3 last
+ * itself (S2).
  * Returns the slots used. */
 static inline unsigned ht_spill_pack(struct ht_spill_rec *s,
                                      const struct ht_rec *r)
 {
     if (ht_spill_is_compact(r->a, r->b, r->c, r->d)) {
-        s->w[0] = r->a | r->d << 48;
-        s->w[1] = r->b | (r->d >> 16) << 48;
-        s->w[2] = r->c | (r->d >> 32) << 48;
+        ht_spill_compact_words(s, r->a, r->b, r->c, r->d);
         s->w[3] = ht_spill_w3(r->seq, r->flags, r->kind);
         return 1;
     }
@@ -211,12 +223,15 @@ static inline unsigned ht_spill_pack(struct ht_spill_rec *s,
     return 2;
 }
 
+/* w3 of an owner slot (S6); its w[0] is the tid. */
+#define HT_SPILL_OWNER_W3 ((uint64_t)HT_SPILL_OWNER << 56)
+
 /* Fill s as an owner slot of thread tid (S6). */
 static inline void ht_spill_owner(struct ht_spill_rec *s, uint32_t tid)
 {
     s->w[0] = tid;
     s->w[1] = s->w[2] = 0;
-    s->w[3] = (uint64_t)HT_SPILL_OWNER << 56;
+    s->w[3] = HT_SPILL_OWNER_W3;
 }
 
 #endif

@@ -100,23 +100,6 @@ static int json_row(void *ctx, int ncol, const char *const *v,
     return 0;
 }
 
-static int set_flag(void *ctx, int ncol, const char *const *v,
-                    const char *const *names)
-{
-    (void)ncol; (void)v; (void)names;
-    *(int *)ctx = 1;
-    return 1;
-}
-
-static int has_table(ht_store *st, const char *name)
-{
-    char sql[256];
-    int found = 0;
-    snprintf(sql, sizeof sql,
-             "SELECT 1 FROM sqlite_master WHERE name='%s'", name);
-    return ht_store_query(st, sql, 1, set_flag, &found) == HT_OK && found;
-}
-
 /* Write  ,"key":[rows...]  (or null when table is absent). sql is a printf
  * format whose every %lld is the run id (up to 4 of them). */
 static ht_err section(ht_store *st, FILE *out, const char *key,
@@ -124,7 +107,7 @@ static ht_err section(ht_store *st, FILE *out, const char *key,
                       const char *fmt)
 {
     fprintf(out, ",\n\"%s\":", key);
-    if (table && !has_table(st, table)) {
+    if (!ht__rep_has_table(st, table)) {
         fputs("null", out);
         return HT_OK;
     }
@@ -205,9 +188,9 @@ static const char *loc(const struct ht_report_loc *l, char *buf, size_t n)
 /* Cycles drawn with their members and edges (the largest first). */
 #define HTML_DRAWN_CYCLES 20
 
-/* The site tables of the model, its rows (the model's order and row
- * limits, as the text report's): peak_sites, pinning, churn and
- * refcount_sites (the unbalanced ones). */
+/* The site tables of the model, all its rows in its order (up to its row
+ * limit, 50; the text report prints the first few): peak_sites, pinning,
+ * churn and refcount_sites (the unbalanced ones). */
 static void model_site_sections(const struct ht_report *r, FILE *out)
 {
     char b[1024];

@@ -747,8 +747,8 @@ static int row_uncoll(struct qctx *q, const char *const *v)
 }
 
 /* A table of a newer or older replay whose columns differ from these
- * queries is treated as absent (its part of the model stays empty), as
- * the HTML page does: a report never fails on an optional table. */
+ * queries is treated as absent (its part of the model stays empty, and so
+ * the HTML page's): a report never fails on an optional table. */
 static ht_err optional(ht_err e, size_t *n)
 {
     if (e == HT_ESQL) {

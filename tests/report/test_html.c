@@ -154,8 +154,8 @@ static size_t section_rows(const char *page, const char *key)
 }
 
 /* The site tables hold the model's rows: its row limit (60 peak sites, 50
- * shown, the largest first, as in the text report), only the last pinning
- * snapshot's rows, the order of the model. */
+ * shown, the largest first), only the last pinning snapshot's rows, the
+ * order of the model. */
 static void test_site_tables_are_the_models(void **state)
 {
     (void)state;

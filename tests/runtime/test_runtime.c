@@ -26,6 +26,7 @@
 #include "heaptrail/event.h"
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/live_util.h"
 #include "tests/support/spill_read.h"
 
 struct spill {
@@ -683,32 +684,6 @@ static uint64_t chunks_of(const struct spill *s)
                                                    : s->hdr->max_chunks;
 }
 
-/* Appends each row as "v0|v1|...\n" to a growing string. */
-struct rows {
-    char *s;
-    size_t len, cap;
-};
-
-static int rows_cb(void *ctx, int ncol, const char *const *v,
-                   const char *const *names)
-{
-    (void)names;
-    struct rows *r = ctx;
-    for (int i = 0; i < ncol; i++) {
-        size_t l = strlen(v[i] ? v[i] : "");
-        if (r->len + l + 2 >= r->cap) {
-            r->cap = (r->cap + l + 2) * 2;
-            r->s = realloc(r->s, r->cap);
-            assert_non_null(r->s);
-        }
-        memcpy(r->s + r->len, v[i] ? v[i] : "", l);
-        r->len += l;
-        r->s[r->len++] = i + 1 < ncol ? '|' : '\n';
-        r->s[r->len] = 0;
-    }
-    return 0;
-}
-
 static void ingest_cb(void *ctx, const char *path, ht_err err,
                       const struct ht_ingest_result *res)
 {
@@ -738,7 +713,7 @@ static struct ht_ingest_result check_ingest_same(struct run *r)
     assert_non_null(v);
     memcpy(v, s->recs, s->n * sizeof *v);
     qsort(v, s->n, sizeof *v, cmp_seq);
-    struct rows want = {0}, got = {0};
+    struct ht_test_dump want = {0};
     for (size_t i = 0; i < s->n; i++) {
         char tid[16], seq[24], a[24], b[24], c[24], d[24];
         snprintf(seq, sizeof seq, "%llu", (unsigned long long)v[i].seq);
@@ -748,15 +723,13 @@ static struct ht_ingest_result check_ingest_same(struct run *r)
         snprintf(c, sizeof c, "%lld", (long long)v[i].c);
         snprintf(d, sizeof d, "%lld", (long long)v[i].d);
         const char *cols[7] = {seq, ht_event_kind_name(v[i].kind), tid, a, b, c, d};
-        rows_cb(&want, 7, cols, NULL);
+        assert_int_equal(ht_test_dump_row(&want, 7, cols, NULL), 0);
     }
-    assert_int_equal(ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d "
-                                        "FROM events ORDER BY seq", 1,
-                                    rows_cb, &got), HT_OK);
-    assert_non_null(got.s);
-    assert_string_equal(got.s, want.s);
+    char *got = ht_test_events_dump(st);
+    assert_non_null(got);
+    assert_string_equal(got, want.s);
     free(want.s);
-    free(got.s);
+    free(got);
     free(v);
     ht_store_close(st);
     return res;

@@ -205,20 +205,8 @@ static void test_torn_tail_and_incomplete(void **state)
     ht_store_close(st);
 }
 
-/* Every events row of st in seq order as "seq kind tid a b c d;" (a..d
- * SQLite's signed integers), malloc'd. */
-static char *events_dump(ht_store *st)
-{
-    struct ht_test_dump d = {0};
-    assert_int_equal(ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d "
-                                        "FROM events ORDER BY seq", 1,
-                                    ht_test_dump_row, &d), HT_OK);
-    assert_non_null(d.s);
-    return d.s;
-}
-
 /* Ingest spill into a new trace db: want_events records and want_torn torn
- * slots (in the result and the runs row), then the events rows (events_dump)
+ * slots (in the result and the runs row), then the events rows (ht_test_events_dump)
  * equal to dump and their seqs in stored order equal to seqs (each unless
  * NULL). Returns the ingest result for further checks. */
 static struct ht_ingest_result ingest_expect(const char *db, const char *spill,
@@ -234,7 +222,8 @@ static struct ht_ingest_result ingest_expect(const char *db, const char *spill,
     query1(st, "SELECT torn || '|' || events FROM runs", out);
     assert_string_equal(out, want);
     if (dump) {
-        char *got = events_dump(st);
+        char *got = ht_test_events_dump(st);
+        assert_non_null(got);
         assert_string_equal(got, dump);
         free(got);
     }
@@ -783,7 +772,8 @@ static void test_live_wide(void **state)
     assert_int_equal(ht_store_ingest_finish(ig, NULL, &res), HT_OK);
     assert_int_equal(res.events, 6);
     assert_int_equal(res.redone, 0);
-    char *got = events_dump(st);
+    char *got = ht_test_events_dump(st);
+    assert_non_null(got);
     assert_string_equal(got, "0|store|5|-1|0|0|9\n1|store|5|4097|1|0|9\n"
                              "2|store|5|-3|2|0|9\n3|store|5|4099|3|0|9\n"
                              "4|store|5|-5|4|0|9\n5|store|5|4101|5|0|9\n");

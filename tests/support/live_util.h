@@ -102,4 +102,17 @@ static inline char *ht_test_chunks_dump(ht_store *st, int64_t run_id)
     return d.s ? d.s : calloc(1, 1);
 }
 
+/* Every events row of st in seq order as "seq|kind|tid|a|b|c|d\n" (a..d
+ * SQLite's signed integers), malloc'd (the caller frees it), or NULL. */
+static inline char *ht_test_events_dump(ht_store *st)
+{
+    struct ht_test_dump d = {0};
+    if (ht_store_query(st, "SELECT seq, kind, tid, a, b, c, d FROM events "
+                           "ORDER BY seq", 1, ht_test_dump_row, &d) != HT_OK) {
+        free(d.s);
+        return NULL;
+    }
+    return d.s ? d.s : calloc(1, 1);
+}
+
 #endif

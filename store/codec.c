@@ -490,8 +490,6 @@ static size_t body_compress(ZSTD_CCtx *cctx, uint8_t *const *base,
     return out.pos;
 }
 
-/* Compress a body into a blob of its exact size; see store_int.h (shared
- * with objcodec.c, whose columns are parts too). */
 /* Compress the parts into *buf after hdr bytes left for the caller (*buf
  * of capacity *cap, owned by the caller, grown here without keeping its
  * contents); *len = hdr + the frame's size. HT_ENOMEM (also a zstd
@@ -516,6 +514,8 @@ static ht_err body_into(ZSTD_CCtx *cctx, uint8_t *const *base,
     return HT_OK;
 }
 
+/* Compress a body into a blob of its exact size; see store_int.h (shared
+ * with objcodec.c, whose columns are parts too). */
 ht_err ht__body_pack(ZSTD_CCtx *cctx, uint8_t *const *base,
                      uint8_t *const *end, int nparts, size_t hdr,
                      uint8_t **zbuf, size_t *zcap, uint8_t **out,

@@ -163,7 +163,8 @@ int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r);
  * container must be 1 (else HT_EINVAL), each ref must be deallocated at
  * most once, and the edge and extref calls return HT_EINVAL: before the
  * first of them the caller calls ht_gc_lazy_end with every ref it still
- * holds (refs[0..n), each once, in any order; dead ones allowed) and its
+ * holds (refs[0..n), each once, in any order; ones a collection destroyed
+ * allowed, never one the caller deallocated) and its
  * object's id; the model builds its nodes (in allocation order, as the
  * eager model would hold them), replaces each ref in place (0 for a dead
  * one: as stale) and is eager from then on. A ref deallocated in lazy mode

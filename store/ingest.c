@@ -157,7 +157,8 @@ static size_t chunk_data_bytes(const struct spill_map *m, size_t off, size_t len
  *       reserved and never completed; >= HT_EV_KIND_COUNT: garbage), other
  *       than an owner slot (spill.h S6) and a wide record's first half
  *       (kind byte 0 directly before its valid second slot, S7; a wide
- *       record never completed is two torn slots). Each
+ *       record never completed is two torn slots, a wide slot with no
+ *       kind-0 slot before it is torn). Each
  *       is counted once, whether or not its chunk (or the range a live
  *       step takes) holds any valid record: by stream_over (those before
  *       the first valid record), by the merge (those between records of a
@@ -187,16 +188,20 @@ static inline int valid_slot(unsigned kb)
 /* The first record slot of [p, end) (end if none), base being the first
  * slot of the chunk or copy. The slots passed over are counted in *torn
  * (T1) but for owner slots, whose tid goes to *tid (S6), and a wide
- * record's first half (S7); a wide slot at base has no first half and is
- * torn. Off the merge's hot path: only met at slots that are no compact
- * record. */
+ * record's first half (S7). A wide slot is a record only if the slot
+ * before it has kind byte 0 (S7): one at base, or after a record or an
+ * owner slot, is torn (only a corrupt spill has one; unpacking it would
+ * pair it with the wrong first half). Off the merge's hot path: only met
+ * at slots that are no compact record, so every wide slot is checked
+ * here. */
 static const struct ht_spill_rec *
 skip_slots(const struct ht_spill_rec *base, const struct ht_spill_rec *p,
            const struct ht_spill_rec *end, uint32_t *tid, uint64_t *torn)
 {
     for (; p < end; p++) {
         unsigned kb = slot_kb(p);
-        if (valid_slot(kb) && (!(kb & HT_SPILL_WIDE) || p > base))
+        if (valid_slot(kb) &&
+            (!(kb & HT_SPILL_WIDE) || (p > base && slot_kb(p - 1) == 0)))
             return p;
         if (kb == HT_SPILL_OWNER)
             *tid = (uint32_t)p->w[0];
@@ -851,8 +856,9 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
             o++;
             if (++p == pr)
                 break;
-            if (!valid_slot(slot_kb(p))) {
-                /* torn (T1), owner (S6) or a wide record's halves (S7) */
+            if (!valid_kind(slot_kb(p))) {
+                /* torn (T1), owner (S6) or a wide record's halves: a wide
+                 * slot is checked for its first half there (S7) */
                 if ((p = skip_slots(t->r, p, pe, &tid, &torn)) >= pr)
                     break;
             }

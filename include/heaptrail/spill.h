@@ -65,7 +65,9 @@
  *       left in the chunk, it stays unused (kind 0) and the record goes to a
  *       fresh chunk. A slot with kind byte 0 directly before a valid wide
  *       slot is that record's first half, not torn; a torn wide record is
- *       two torn slots.
+ *       two torn slots. A wide slot not directly after a kind-0 slot (at a
+ *       chunk's start, after a record or an owner slot: only in a corrupt
+ *       spill) is torn.
  *   S8. seq < 2^48 (HT_SPILL_SEQ_LIMIT): an event that would take a larger
  *       seq is not recorded but counted in overflow_events, so the 48 bits
  *       of w3 carry the seq exactly.

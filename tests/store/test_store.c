@@ -634,6 +634,15 @@ static void check_same_min(const char *live_db, const char *copy, int tag,
     ht_store_close(b);
 }
 
+/* The paths of live test tag: its spill, the spill's copy and the trace
+ * (room for 300 bytes each). */
+static void live_paths(int tag, char *spill, char *copy, char *db)
+{
+    snprintf(spill, 300, "%s/spill-%d.hts", dir, tag);
+    snprintf(copy, 300, "%s/copy-%d.hts", dir, tag);
+    snprintf(db, 300, "%s/live%d.db", dir, tag);
+}
+
 /* straggler: slot 10000 of thread 2 stays empty while the steps run and is
  * written only afterwards, behind records already merged. messy: thread
  * 1's chunk has a torn slot (an invalid kind) and two records out of seq
@@ -643,9 +652,7 @@ static void check_same_min(const char *live_db, const char *copy, int tag,
 static void live_case(int straggler, int messy, int tag)
 {
     char spill[300], copy[300], db[300];
-    snprintf(spill, sizeof spill, "%s/spill-%d.hts", dir, tag);
-    snprintf(copy, sizeof copy, "%s/copy-%d.hts", dir, tag);
-    snprintf(db, sizeof db, "%s/live%d.db", dir, tag);
+    live_paths(tag, spill, copy, db);
     struct live_spill ls;
     ls_create(&ls, spill);
     for (unsigned c = 0; c < LIVE_NT; c++)
@@ -699,9 +706,7 @@ static void test_live_torn_range(void **state)
 {
     (void)state;
     char spill[300], copy[300], db[300];
-    snprintf(spill, sizeof spill, "%s/spill-4.hts", dir);
-    snprintf(copy, sizeof copy, "%s/copy-4.hts", dir);
-    snprintf(db, sizeof db, "%s/live4.db", dir);
+    live_paths(4, spill, copy, db);
     struct live_spill ls;
     ls_create(&ls, spill);
     for (unsigned c = 0; c < LIVE_NT - 1; c++)
@@ -731,6 +736,42 @@ static void test_live_torn_range(void **state)
     check_same_min(db, copy, 4, "98304|10|exited|1\n", 200);
 }
 
+/* A small live ingest into the new trace db of spill (a recording
+ * process "still running", every record already written): one step must
+ * merge want_merged slots; then the process "exits" (the header's state
+ * written through the file), the spill is copied to copy and the ingest
+ * finished without the offline fallback. The stored events must be
+ * want_events (ht_test_events_dump) and the runs row run_row (events,
+ * torn, status, complete), the same as an offline ingest of the copy's
+ * (check_same_min, tag naming its trace). */
+static void live_small_expect(const char *db, const char *spill,
+                              const char *copy, int tag, uint64_t want_merged,
+                              const char *want_events, const char *run_row)
+{
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_ingest *ig = NULL;
+    assert_int_equal(ht_store_ingest_begin(st, spill, &ig), HT_OK);
+    assert_int_equal(step_some(ig), want_merged);
+    int fd = open(spill, O_WRONLY);
+    assert_true(fd >= 0);
+    uint32_t exited = HT_SPILL_EXITED;
+    assert_int_equal(pwrite(fd, &exited, sizeof exited,
+                            offsetof(struct ht_spill_header, state)),
+                     (ssize_t)sizeof exited);
+    close(fd);
+    assert_int_equal(ht_test_copy_sparse(spill, copy), 0);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_finish(ig, NULL, &res), HT_OK);
+    assert_int_equal(res.redone, 0);
+    char *got = ht_test_events_dump(st);
+    assert_non_null(got);
+    assert_string_equal(got, want_events);
+    free(got);
+    ht_store_close(st);
+    check_same_min(db, copy, tag, run_row, 20);
+}
+
 /* A live step takes a wide record's two slots together (S7): over a
  * chunk of alternating wide and compact records it merges every slot in
  * one step (never stopping at a first half, whose kind byte is 0), and
@@ -739,9 +780,7 @@ static void test_live_wide(void **state)
 {
     (void)state;
     char spill[300], copy[300], db[300];
-    snprintf(spill, sizeof spill, "%s/spill-5.hts", dir);
-    snprintf(copy, sizeof copy, "%s/copy-5.hts", dir);
-    snprintf(db, sizeof db, "%s/live5.db", dir);
+    live_paths(5, spill, copy, db);
     struct ht_spill_header *h = ht_test_spill_header(8, 1, "/bin/true");
     assert_non_null(h);
     h->state = HT_SPILL_RUNNING;
@@ -755,31 +794,73 @@ static void test_live_wide(void **state)
                                9, 5, HT_EVF_SITE, 0, HT_EV_STORE};
     assert_int_equal(ht_test_spill_write(spill, h, r, sizeof r), 0);
     free(h);
-    ht_store *st = NULL;
-    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
-    ht_ingest *ig = NULL;
-    assert_int_equal(ht_store_ingest_begin(st, spill, &ig), HT_OK);
-    assert_int_equal(step_some(ig), 3 * 2 + 3); /* slots, not the owner */
-    int fd = open(spill, O_WRONLY);
-    assert_true(fd >= 0);
-    uint32_t exited = HT_SPILL_EXITED;
-    assert_int_equal(pwrite(fd, &exited, sizeof exited,
-                            offsetof(struct ht_spill_header, state)),
-                     (ssize_t)sizeof exited);
-    close(fd);
-    assert_int_equal(ht_test_copy_sparse(spill, copy), 0);
-    struct ht_ingest_result res;
-    assert_int_equal(ht_store_ingest_finish(ig, NULL, &res), HT_OK);
-    assert_int_equal(res.events, 6);
-    assert_int_equal(res.redone, 0);
-    char *got = ht_test_events_dump(st);
-    assert_non_null(got);
-    assert_string_equal(got, "0|store|5|-1|0|0|9\n1|store|5|4097|1|0|9\n"
-                             "2|store|5|-3|2|0|9\n3|store|5|4099|3|0|9\n"
-                             "4|store|5|-5|4|0|9\n5|store|5|4101|5|0|9\n");
-    free(got);
-    ht_store_close(st);
-    check_same_min(db, copy, 5, "6|0|exited|1\n", 20);
+    live_small_expect(db, spill, copy, 5, 3 * 2 + 3, /* slots, not the owner */
+                      "0|store|5|-1|0|0|9\n1|store|5|4097|1|0|9\n"
+                      "2|store|5|-3|2|0|9\n3|store|5|4099|3|0|9\n"
+                      "4|store|5|-5|4|0|9\n5|store|5|4101|5|0|9\n",
+                      "6|0|exited|1\n");
+}
+
+/* Only the second slot of a wide store of seq (a, b = -1, c = 0, d = 5)
+ * at slot[*k]: a corrupt spill's wide slot without its first half. */
+static void wide_second_half(struct ht_spill_rec *slot, unsigned *k,
+                             uint64_t seq, uint64_t a)
+{
+    struct ht_spill_rec two[2];
+    unsigned n = 0;
+    put_rec(two, &n, seq, HT_EV_STORE, HT_EVF_SITE, a, UINT64_MAX, 0, 5);
+    assert_int_equal(n, 2);
+    slot[(*k)++] = two[1];
+}
+
+/* S7 on a corrupt spill: a wide slot is a record only directly after its
+ * first half (kind byte 0). One after a compact record (the merge's run
+ * over the map), after an owner slot, after another wide record, or in a
+ * chunk out of seq order (a sorted copy) is torn, never unpacked with the
+ * slot before it as its first half. Live and offline alike (check_same). */
+static void test_wide_without_first_half(void **state)
+{
+    (void)state;
+    char spill[300], copy[300], db[300];
+    live_paths(6, spill, copy, db);
+    enum { W_CR = 12 };
+    struct ht_spill_header *h = ht_test_spill_header(W_CR, 2, "/bin/true");
+    assert_non_null(h);
+    h->state = HT_SPILL_RUNNING;
+    h->pid = getpid();
+    h->next_chunk = 2;
+    h->seq = 9;
+    static struct ht_spill_rec sl[2 * W_CR];
+    memset(sl, 0, sizeof sl);
+    const uint64_t M = UINT64_MAX;
+    unsigned k = 0;
+    ht_spill_owner(&sl[k++], 7);
+    put_rec(sl, &k, 0, HT_EV_ALLOC, 0, 0x100, 16, 0, 0x400000);
+    /* wide seq 1 without its first half, after a compact record: torn */
+    wide_second_half(sl, &k, 1, 0x200);
+    ht_spill_owner(&sl[k++], 8);
+    /* wide seq 2 directly after the owner slot: torn */
+    wide_second_half(sl, &k, 2, 0x210);
+    put_rec(sl, &k, 3, HT_EV_STORE, HT_EVF_SITE, 0x300, M, 0, 5); /* whole */
+    /* wide seq 4 directly after that wide record: torn */
+    wide_second_half(sl, &k, 4, 0x310);
+    put_rec(sl, &k, 5, HT_EV_FREE, 0, 0x100, 0, 0, 0x400010);
+    /* chunk 1 (seqs 8, 6, 7: a sorted copy), seq 6 wide after seq 8 */
+    k = W_CR;
+    ht_spill_owner(&sl[k++], 9);
+    put_rec(sl, &k, 8, HT_EV_FREE, 0, 0x500, 0, 0, 0x400020);
+    wide_second_half(sl, &k, 6, 0x220);
+    put_rec(sl, &k, 7, HT_EV_ALLOC, 0, 0x500, 32, 0, 0x400030);
+    assert_int_equal(ht_test_spill_write_raw(spill, h, sl, sizeof sl), 0);
+    free(h);
+    live_small_expect(db, spill, copy, 6,
+                      7 + 3, /* every slot but the owners (chunk 0, 1) */
+                      "0|alloc|7|256|16|0|4194304\n"
+                      "3|store|8|768|-1|0|5\n"
+                      "5|free|8|256|0|0|4194320\n"
+                      "7|alloc|9|1280|32|0|4194352\n"
+                      "8|free|9|1280|0|0|4194336\n",
+                      "5|4|exited|1\n");
 }
 
 static void test_live_in_order(void **state)
@@ -909,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_bad_trace_files),
         cmocka_unit_test(test_live_in_order),
         cmocka_unit_test(test_live_wide),
+        cmocka_unit_test(test_wide_without_first_half),
         cmocka_unit_test(test_live_straggler),
         cmocka_unit_test(test_live_torn_unsorted),
         cmocka_unit_test(test_live_torn_range),

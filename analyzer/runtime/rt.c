@@ -395,36 +395,45 @@ __attribute__((noinline, cold)) static void ht__rt_seq_spent(uint64_t seq)
 }
 
 /* Reserve n (1 or 2) consecutive slots of the calling thread's chunk
- * (R2): r = the first one, or `return` from the caller if the event
- * overflows (R4). A macro, so the overflow path leaves the caller without
- * a NULL test on the common path. */
-#define HT__RT_RESERVE(r, n)                                                  \
-    do {                                                                      \
-        uint64_t cur_;                                                        \
-        for (;;) {                                                            \
-            /* one instruction takes the position, so a signal handler     \
-             * that interrupts before or after it takes another one (R2) */ \
-            cur_ = ht__rt_xadd_local(&t_cur, (n));                            \
-            if (__builtin_expect((cur_ >> 32) != 0 &&                         \
-                                     (cur_ & 0xffffffffu) <                   \
-                                         HT_SPILL_CHUNK_RECORDS + 1 - (n),    \
-                                 1))                                          \
-                break;                                                        \
-            if (!ht__rt_refill(cur_, (n)))                                    \
-                return;                                                       \
-        }                                                                     \
-        (r) = (struct ht_spill_rec *)g_chunks +                               \
-              ((cur_ >> 32) - 1) * (uint64_t)HT_SPILL_CHUNK_RECORDS +         \
-              (cur_ & 0xffffffffu);                                           \
-    } while (0)
+ * (R2). Returns the first one, or NULL if the event overflows (R4): the
+ * caller then records nothing. always_inline, so the caller's NULL test
+ * folds into the refill branch and the common path keeps the one compare
+ * of the position (objdump: __wrap_malloc/__wrap_free unchanged). */
+static inline __attribute__((always_inline)) struct ht_spill_rec *
+ht__rt_reserve(uint64_t n)
+{
+    uint64_t cur;
+    for (;;) {
+        /* one instruction takes the position, so a signal handler that
+         * interrupts before or after it takes another one (R2) */
+        cur = ht__rt_xadd_local(&t_cur, n);
+        if (__builtin_expect((cur >> 32) != 0 &&
+                                 (cur & 0xffffffffu) <
+                                     HT_SPILL_CHUNK_RECORDS + 1 - n,
+                             1))
+            break;
+        if (!ht__rt_refill(cur, n))
+            return NULL;
+    }
+    struct ht_spill_rec *r =
+        (struct ht_spill_rec *)g_chunks +
+        ((cur >> 32) - 1) * (uint64_t)HT_SPILL_CHUNK_RECORDS +
+        (cur & 0xffffffffu);
+    /* a slot of the mapped chunks is never NULL: said to the compiler,
+     * the caller's NULL test is left only on the refill path */
+    if (!r)
+        __builtin_unreachable();
+    return r;
+}
 
 /* A wide record (spill.h S7): two slots, {c, d} then {a, b, w3}. */
 __attribute__((noinline, cold)) static void
 ht__rt_record_wide(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
                    uint64_t b, uint64_t c, uint64_t d)
 {
-    struct ht_spill_rec *r;
-    HT__RT_RESERVE(r, 2);
+    struct ht_spill_rec *r = ht__rt_reserve(2);
+    if (!r)
+        return;
     r[0].w[0] = c; /* r[0].w[2..3] and r[1].w[2] stay the fresh zeros */
     r[0].w[1] = d;
     r[1].w[0] = a;
@@ -447,8 +456,9 @@ ht__rt_record_at(uint64_t seq, unsigned kind, unsigned flags, uint64_t a,
         ht__rt_record_wide(seq, kind, flags, a, b, c, d);
         return;
     }
-    struct ht_spill_rec *r;
-    HT__RT_RESERVE(r, 1);
+    struct ht_spill_rec *r = ht__rt_reserve(1);
+    if (__builtin_expect(!r, 0))
+        return;
     ht_spill_compact_words(r, a, b, c, d);
     /* seq | flags << 48 | kind << 56: one aligned store (slots are 32 B
      * from a page boundary), released last (S2) */

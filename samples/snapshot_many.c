@@ -5,7 +5,13 @@
  * frees: their FREEs (main's chunk) come before their ALLOCs (the thread's
  * later chunk) in spill order, so only "latest seq wins" finds them dead.
  * With the argument "solo" no thread is started, so the runtime stays in
- * solo mode (rt.c R6) and the snapshot takes its ordered pass. Both modes
+ * solo mode (rt.c R6) and the snapshot takes its ordered pass. With
+ * "disorder", solo too, but the sample's last two events (ALLOC and FREE
+ * of one block, kept in g_stale) swap slots in its own spill (S4 disorder,
+ * as a signal handler recording between a seq and its slot leaves it):
+ * the ordered pass must give up at the FREE's slot and the general pass
+ * find the block dead; taken in slot order it would be live (an edge from
+ * g_stale). All modes
  * also reuse freed addresses (some freed again), free blocks by
  * realloc(p, 0), and free pointers the recorder never saw allocated
  * (asprintf's, allocated inside libc) and NULL.
@@ -21,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "heaptrail/spill.h"
 
 #define N 60000
 #define NT 64
@@ -57,6 +67,54 @@ static int covered(const struct range *r, size_t n, uintptr_t addr)
 
 static void *g_tblocks[NT];
 
+/* The header of this process's spill, found in /proc/self/maps (no malloc:
+ * a block allocated here could reuse the swapped one's address), or NULL. */
+static struct ht_spill_header *own_spill(void)
+{
+    static char maps[1 << 16];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof maps - 1 &&
+           (k = read(fd, maps + n, sizeof maps - 1 - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    maps[n] = 0;
+    char *l = strstr(maps, ".spill/spill-"); /* its line: "start-end ..." */
+    if (!l)
+        return NULL;
+    while (l > maps && l[-1] != '\n')
+        l--;
+    return (struct ht_spill_header *)(uintptr_t)strtoull(l, NULL, 16);
+}
+
+/* Swap the slots of the ALLOC and the FREE of x (compact records, adjacent:
+ * the last events the sample recorded). Returns 0, or -1 if not found. */
+static int swap_last_pair(uintptr_t x)
+{
+    struct ht_spill_header *h = own_spill();
+    if (!h)
+        return -1;
+    struct ht_spill_rec *r =
+        (struct ht_spill_rec *)(void *)((char *)h + h->header_size);
+    size_t n = (size_t)h->next_chunk * h->chunk_records;
+    for (size_t i = n; i-- > 1;) {
+        struct ht_spill_rec *f = &r[i], *a = &r[i - 1];
+        if (ht_spill_kind_byte(f->w[3]) == HT_EV_FREE &&
+            (f->w[0] & HT_SPILL_LOW48) == x &&
+            ht_spill_kind_byte(a->w[3]) == HT_EV_ALLOC &&
+            (a->w[0] & HT_SPILL_LOW48) == x) {
+            struct ht_spill_rec t = *a;
+            *a = *f;
+            *f = t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static void *thread_alloc(void *arg)
 {
     (void)arg;
@@ -69,7 +127,8 @@ static void *thread_alloc(void *arg)
 
 int main(int argc, char **argv)
 {
-    int solo = argc > 1 && !strcmp(argv[1], "solo");
+    int disorder = argc > 1 && !strcmp(argv[1], "disorder");
+    int solo = disorder || (argc > 1 && !strcmp(argv[1], "solo"));
     setvbuf(stdout, g_obuf, _IOFBF, sizeof g_obuf);
     /* bookkeeping outside every scanned range */
     size_t bk = sizeof(uintptr_t) * (2 * N + NT + NU) + sizeof(struct range) * N;
@@ -153,6 +212,14 @@ int main(int argc, char **argv)
     printf("live %p %zu\n", (void *)g_live, nlive);
     for (size_t i = 0; i < nlive; i++)
         printf("block %p\n", g_live[i]);
+    if (disorder) {
+        /* 40 bytes: no block of that size is allocated after it */
+        void *x = malloc(40);
+        freed[nfreed++] = (uintptr_t)x;
+        free(x);
+        if (swap_last_pair((uintptr_t)x) != 0)
+            return 1;
+    }
     qsort(live, nlive, sizeof *live, cmp_range);
     size_t nstale = 0;
     for (size_t i = 0; i < nfreed; i++)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "tests/analyzer/an_util.h"
 
 #define CC HT_BIN_DIR "/heaptrail-cc"
 #define S HT_SOURCE_DIR "/samples/cc"
@@ -36,16 +37,9 @@ static int sh(const char *fmt, ...)
 
 static char *slurp(const char *name)
 {
-    static char buf[65536];
     char p[512];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
+    return an_slurp(p);
 }
 
 /* Run exe under heaptrail run and check the sample's exact events; list is

@@ -19,6 +19,7 @@
 #include "heaptrail/replay.h"
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/live_util.h"
 #include "tests/support/spill_write.h"
 
 #define CR 64u
@@ -89,25 +90,9 @@ static int64_t sb_ingest(struct sb *b, ht_store **st)
     return res.run_id;
 }
 
-static int cb1(void *ctx, int ncol, const char *const *v,
-               const char *const *names)
-{
-    (void)names;
-    char *out = ctx;
-    size_t len = strlen(out);
-    for (int i = 0; i < ncol; i++)
-        len += (size_t)snprintf(out + len, 1024 - len, "%s%s",
-                                i ? "," : (len ? ";" : ""),
-                                v[i] ? v[i] : "NULL");
-    return 0;
-}
-
-/* rows of a query as "a,b;c,d" */
-static void q(ht_store *st, const char *sql, char *out)
-{
-    out[0] = 0;
-    assert_int_equal(ht_store_query(st, sql, 1, cb1, out), HT_OK);
-}
+/* rows of a query as "a,b;c,d" (ht_test_rows); out is an array */
+#define q(st, sql, out)                                                       \
+    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
 
 static int setup(void **state)
 {

@@ -19,6 +19,7 @@
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
 #include "store/store_int.h"
+#include "tests/support/live_util.h"
 #include "tests/support/spill_write.h"
 
 #include <zstd.h>
@@ -101,24 +102,9 @@ static void expect_rows(ht_store *st, const char *sql, int64_t run,
     assert_int_equal(c.at, n);
 }
 
-static int cat_rows(void *ctx, int ncol, const char *const *v,
-                    const char *const *names)
-{
-    (void)names;
-    char *out = ctx;
-    size_t len = strlen(out);
-    for (int i = 0; i < ncol; i++)
-        len += (size_t)snprintf(out + len, 4096 - len, "%s%s",
-                                i ? "," : (len ? ";" : ""),
-                                v[i] ? v[i] : "NULL");
-    return 0;
-}
-
-static void q(ht_store *st, const char *sql, char *out)
-{
-    out[0] = 0;
-    assert_int_equal(ht_store_query(st, sql, 1, cat_rows, out), HT_OK);
-}
+/* rows of a query as "a,b;c,d" (ht_test_rows); out is an array */
+#define q(st, sql, out)                                                       \
+    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
 
 static const char *CHUNKS_DDL =
     "CREATE TABLE object_chunks(run_id INTEGER, chunk_no INTEGER,"
@@ -284,12 +270,12 @@ static void test_corrupt_chunk(void **state)
                                            " WHERE chunk_no=1"), HT_OK);
         assert_int_equal(write_chunk(st, 5, 1, EDGE, NEDGE), HT_OK);
         assert_int_equal(ht_store_exec(st, damage[i]), HT_OK);
-        char out[4096];
-        out[0] = 0;
+        struct ht_test_dump d = {0};
         assert_int_equal(ht_store_query(st, "SELECT * FROM objects_freed"
-                                            " WHERE run_id=5", 1, cat_rows,
-                                        out),
+                                            " WHERE run_id=5", 1,
+                                        ht_test_dump_row, &d),
                          HT_ESQL);
+        free(d.s);
         assert_non_null(strstr(ht_store_last_error(),
                                "object chunk 1 of run 5 does not decode"));
     }

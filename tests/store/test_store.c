@@ -91,19 +91,9 @@ static void sb_write(struct spill_builder *b, const char *path, size_t cut)
     free(b->chunks);
 }
 
-static int count_cb(void *ctx, int ncol, const char *const *v,
-                    const char *const *names)
-{
-    (void)ncol; (void)names;
-    snprintf(ctx, 256, "%s", v[0] ? v[0] : "NULL");
-    return 0;
-}
-
-static void query1(ht_store *st, const char *sql, char *out)
-{
-    out[0] = 0;
-    assert_int_equal(ht_store_query(st, sql, 1, count_cb, out), HT_OK);
-}
+/* The one value sql yields (ht_test_rows), into the array out. */
+#define query1(st, sql, out)                                                  \
+    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
 
 static void test_ingest_merge(void **state)
 {

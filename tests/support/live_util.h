@@ -2,7 +2,8 @@
  * Test support for the live ingest (ht_store_ingest_begin/step/finish):
  * a hole-preserving copy of a spill (an offline ingest of the copy must see
  * the same allocated chunks: ingest never reads holes) and a text dump of
- * a run's chunks table, to compare two traces byte for byte. Header-only.
+ * a run's chunks table, to compare two traces byte for byte; and query
+ * results as text for any store test (ht_test_rows). Header-only.
  */
 #ifndef HT_TEST_LIVE_UTIL_H
 #define HT_TEST_LIVE_UTIL_H
@@ -62,28 +63,73 @@ struct ht_test_dump {
     size_t n, cap;
 };
 
+/* Append x (len bytes) and the separator sep to d. Returns 0, or 1 when
+ * out of memory (a query callback's "stop"). */
+static inline int ht_test_dump_put(struct ht_test_dump *d, const char *x,
+                                   size_t len, char sep)
+{
+    if (d->n + len + 2 > d->cap) {
+        size_t nc = (d->n + len + 2) * 2;
+        char *ns = realloc(d->s, nc);
+        if (!ns)
+            return 1;
+        d->s = ns;
+        d->cap = nc;
+    }
+    memcpy(d->s + d->n, x, len);
+    d->n += len;
+    d->s[d->n++] = sep;
+    d->s[d->n] = 0;
+    return 0;
+}
+
+/* Append the ncol values v (NULL as "NULL") to d, colsep between them and
+ * rowsep after the last. Returns 0, or 1 when out of memory. */
+static inline int ht_test_dump_cols(struct ht_test_dump *d, int ncol,
+                                    const char *const *v, char colsep,
+                                    char rowsep)
+{
+    for (int i = 0; i < ncol; i++) {
+        const char *x = v[i] ? v[i] : "NULL";
+        if (ht_test_dump_put(d, x, strlen(x), i + 1 < ncol ? colsep : rowsep))
+            return 1;
+    }
+    return 0;
+}
+
+/* A query callback: each row as "x|y|z\n" onto the struct ht_test_dump
+ * ctx. */
 static inline int ht_test_dump_row(void *ctx, int ncol, const char *const *v,
                                    const char *const *names)
 {
     (void)names;
-    struct ht_test_dump *d = ctx;
-    for (int i = 0; i < ncol; i++) {
-        const char *x = v[i] ? v[i] : "NULL";
-        size_t L = strlen(x);
-        if (d->n + L + 2 > d->cap) {
-            size_t nc = (d->n + L + 2) * 2;
-            char *ns = realloc(d->s, nc);
-            if (!ns)
-                return 1;
-            d->s = ns;
-            d->cap = nc;
-        }
-        memcpy(d->s + d->n, x, L);
-        d->n += L;
-        d->s[d->n++] = i + 1 < ncol ? '|' : '\n';
-        d->s[d->n] = 0;
-    }
-    return 0;
+    return ht_test_dump_cols(ctx, ncol, v, '|', '\n');
+}
+
+/* A query callback: each row as "a,b;" onto the struct ht_test_dump ctx
+ * (ht_test_rows drops the last ';'). */
+static inline int ht_test_rows_row(void *ctx, int ncol, const char *const *v,
+                                   const char *const *names)
+{
+    (void)names;
+    return ht_test_dump_cols(ctx, ncol, v, ',', ';');
+}
+
+/* The rows of sql as "a,b;c,d" into out (cap bytes; "" when none).
+ * Returns 0, or -1 when the query fails or they do not fit (out "").
+ * Tests wrap it as q(st, sql, out) with cap = sizeof out. */
+static inline int ht_test_rows(ht_store *st, const char *sql, char *out,
+                               size_t cap)
+{
+    struct ht_test_dump d = {0};
+    int ok = ht_store_query(st, sql, 1, ht_test_rows_row, &d) == HT_OK &&
+             (d.n ? d.n : 1) <= cap; /* the string and its NUL */
+    if (ok && d.n)
+        d.s[d.n - 1] = 0; /* the last row's ';' */
+    if (cap)
+        snprintf(out, cap, "%s", ok && d.s ? d.s : "");
+    free(d.s);
+    return ok ? 0 : -1;
 }
 
 /* Every column of run_id's chunks rows in chunk order (blobs in hex), as

@@ -150,13 +150,28 @@ field_mode(unsigned kind, unsigned f, unsigned ver)
  * key overwrites the slot, which only costs the encoder a cache miss (a delta
  * or a duplicate dictionary entry), never correctness, because the decoder
  * keeps the full history and dictionaries. */
-#define HIST_BITS 13 /* address histories: 128 KB each */
+#define HIST_BITS 13 /* address histories: 8192 slots of 32 bytes */
 #define DICT_BITS 10 /* tid and call-site dictionaries: 16 KB each */
 
 struct cache_ent {
     uint64_t key;
     uint32_t val;
     uint32_t gen; /* the chunk that put it (enc.gen): other chunks' are empty */
+};
+
+/* The encoder's three address histories in one direct-mapped table keyed
+ * by the value: a slot holds the 1-based push index of its key on each
+ * history (0: none), so a record's lookup and pushes of one value touch one
+ * cache line, where three tables took up to three (an ALLOC looks its
+ * address up on the free history and pushes it on the alloc and reference
+ * ones). A push of another key takes the slot over and drops the old key's
+ * indexes on all three histories: lossy like the rest (a miss costs a
+ * delta). */
+struct hist_slot {
+    uint64_t key;
+    uint32_t gen;    /* the chunk that put key (enc.gen) */
+    uint32_t val[3]; /* push index + 1 on history [h] */
+    uint32_t pad[2]; /* 32 bytes: a slot never straddles a cache line */
 };
 
 static inline uint32_t cache_hash(uint64_t key, unsigned bits)
@@ -248,19 +263,30 @@ rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
 
 /* ---- encoder ---------------------------------------------------------------- */
 
-struct enc {
-    uint8_t *s[NSTREAM]; /* write cursors */
-    uint8_t *base[NSTREAM];
-    uint32_t last_tid;        /* tid of the previous record and flags of */
-    uint16_t last_flags[256]; /* the previous one of each kind (0 before the
-                               * first, as the decoder's) */
+/* The encoder's tables, in the thread's workspace (enc_ws). */
+struct enc_tab {
+    uint16_t last_flags[256]; /* flags of the previous record of each kind
+                               * (0 before the first, as the decoder's) */
     uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
-    struct model m;
-    /* Not cleared per chunk (~430 KB; the rest above is): an entry counts
+    /* Not cleared per chunk (~290 KB; the rest above is): an entry counts
      * only when its gen is this chunk's, so a new gen empties the caches. */
     uint32_t gen;
-    struct cache_ent hist[3][1u << HIST_BITS], tid[1u << DICT_BITS],
-        d[1u << DICT_BITS];
+    struct hist_slot hist[1u << HIST_BITS];
+    struct cache_ent tid[1u << DICT_BITS], d[1u << DICT_BITS];
+};
+
+/* The encoder's state of the open chunk: a local of
+ * ht__codec_encode_to whose address never escapes (every function taking
+ * it is inlined), so that the stream cursors, counts and gen stay in
+ * registers; as members of the workspace they were reloaded after every
+ * byte written to a stream (a uint8_t store may alias anything), ~20 % of
+ * the transform's instructions. */
+struct enc {
+    uint8_t *s[NSTREAM]; /* write cursors */
+    uint32_t last_tid;   /* tid of the previous record */
+    uint32_t gen;        /* t->gen */
+    struct model m;
+    struct enc_tab *t;
 };
 
 static inline void put(struct enc *e, int s, uint64_t v)
@@ -279,18 +305,21 @@ static inline void put(struct enc *e, int s, uint64_t v)
  * lookup and its pushes. */
 static inline void hist_push_enc(struct enc *e, int h, uint64_t v, uint32_t hv)
 {
-    struct cache_ent *c = &e->hist[h][hv];
-    c->key = v;
-    c->val = ++e->m.nhist[h];
-    c->gen = e->gen;
+    struct hist_slot *c = &e->t->hist[hv];
+    if (c->key != v || c->gen != e->gen) {
+        c->key = v;
+        c->gen = e->gen;
+        c->val[0] = c->val[1] = c->val[2] = 0;
+    }
+    c->val[h] = ++e->m.nhist[h];
 }
 
 /* The 1-based push index of v on history h, or 0 (not cached). */
 static inline uint32_t hist_get_enc(struct enc *e, int h, uint64_t v,
                                     uint32_t hv)
 {
-    const struct cache_ent *c = &e->hist[h][hv];
-    return c->key == v && c->gen == e->gen ? c->val : 0;
+    const struct hist_slot *c = &e->t->hist[hv];
+    return c->key == v && c->gen == e->gen ? c->val[h] : 0;
 }
 
 /* Field f of a record of kind `kind`; zero: the record's header has
@@ -313,11 +342,11 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
         put(e, S_SIZE, v);
         return;
     case M_DICT:
-        idx = cache_get(e->d, v, DICT_BITS, e->gen);
+        idx = cache_get(e->t->d, v, DICT_BITS, e->gen);
         if (idx) {
             put(e, S_DIDX, idx - 1);
         } else {
-            cache_put(e->d, v, ++e->m.nd, DICT_BITS, e->gen);
+            cache_put(e->t->d, v, ++e->m.nd, DICT_BITS, e->gen);
             put(e, S_DIDX, e->m.nd - 1);
             put(e, S_DNEW, v);
         }
@@ -331,7 +360,7 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
         idx = hist_get_enc(e, 2, v, hv);
         put(e, S_RTOK, idx ? e->m.nhist[2] - idx + 2 : 0);
         if (!idx)
-            put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
+            put(e, S_DELTA, ht__zigzag((int64_t)(v - e->t->prev[kind][f])));
         break;
     case M_HIST_A:
     case M_HIST_F: {
@@ -345,10 +374,10 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
     }
         /* fall through */
     case M_DELTA:
-        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
+        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->t->prev[kind][f])));
         break;
     }
-    e->prev[kind][f] = v;
+    e->t->prev[kind][f] = v;
 }
 
 /* The header byte of r (kind k; see HB_*) and its escaped kind, tid and
@@ -369,7 +398,7 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
     unsigned h = (k < HB_KIND_ESC ? k : HB_KIND_ESC) |
                  (dseq != 1 ? HB_SEQ : 0) |
                  (r->tid != e->last_tid ? HB_TID : 0) |
-                 (r->flags != e->last_flags[k] ? HB_FLAGS : 0) |
+                 (r->flags != e->t->last_flags[k] ? HB_FLAGS : 0) |
                  (zero ? HB_ZERO : 0);
     *e->s[S_KIND]++ = (uint8_t)h;
     if (k >= HB_KIND_ESC)
@@ -378,9 +407,9 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
     if (h & HB_SEQ)
         put(e, S_SEQ, dseq);
     if (h & HB_TID) {
-        uint32_t idx = cache_get(e->tid, r->tid, DICT_BITS, e->gen);
+        uint32_t idx = cache_get(e->t->tid, r->tid, DICT_BITS, e->gen);
         if (!idx) {
-            cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
+            cache_put(e->t->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
             put(e, S_TIDNEW, r->tid);
             idx = e->m.ntid;
         }
@@ -389,7 +418,7 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
     }
     if (h & HB_FLAGS) {
         put(e, S_FLAGS, r->flags);
-        e->last_flags[k] = r->flags;
+        e->t->last_flags[k] = r->flags;
     }
     /* each value's history slot, computed once (unused ones fold away) */
     const uint32_t hv[3] = {cache_hash(r->a, HIST_BITS),
@@ -405,7 +434,8 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
         hist_push_enc(e, ps[i].h, ps[i].v, hv[ps[i].f]);
 }
 
-static void enc_rec(struct enc *e, const struct ht_rec *r)
+static inline __attribute__((always_inline)) void
+enc_rec(struct enc *e, const struct ht_rec *r)
 {
     switch (r->kind) {
     case HT_EV_ALLOC:
@@ -536,13 +566,13 @@ ht_err ht__body_pack(ZSTD_CCtx *cctx, uint8_t *const *base,
     return HT_OK;
 }
 
-/* Raw (uncompressed) body size of an encoder state. */
-static size_t body_len(struct enc *e)
+/* Raw (uncompressed) body size of streams base[s]..end[s]. */
+static size_t body_len(uint8_t *const *base, uint8_t *const *end)
 {
     uint8_t tmp[10];
     size_t total = 0;
     for (int s = 0; s < NSTREAM; s++) {
-        size_t len = (size_t)(e->s[s] - e->base[s]);
+        size_t len = (size_t)(end[s] - base[s]);
         total += len + ht__put_varint(tmp, len);
     }
     return total;
@@ -556,7 +586,7 @@ static size_t body_len(struct enc *e)
  * mremap per chunk). Never freed: it lives as long as the thread (reachable
  * through TLS, so leak checkers stay quiet). */
 static __thread struct {
-    struct enc *e;
+    struct enc_tab *e;
     uint8_t *streams;
     uint8_t *zbuf;
     size_t zcap;
@@ -592,25 +622,28 @@ static ht_err enc_ws_get(void)
     return HT_OK;
 }
 
-/* A fresh per-chunk state in the workspace for n records: everything but
- * the caches zeroed, the caches emptied by a new generation. */
-static struct enc *enc_reset(size_t n)
+/* A fresh per-chunk state in e for n records, the workspace's tables
+ * reset: everything but the caches zeroed, the caches emptied by a new
+ * generation; base[s] = the start of stream s. */
+static void enc_reset(struct enc *e, uint8_t **base, size_t n)
 {
-    struct enc *e = enc_ws.e;
-    uint32_t gen = e->gen + 1;
+    struct enc_tab *t = enc_ws.e;
+    uint32_t gen = t->gen + 1;
     if (gen == 0) { /* wrapped: entries of gen 1 could be 2^32 chunks old */
-        memset(e, 0, sizeof(*e));
+        memset(t, 0, sizeof(*t));
         gen = 1;
     }
-    memset(e, 0, offsetof(struct enc, gen));
+    memset(t, 0, offsetof(struct enc_tab, gen));
+    t->gen = gen;
+    memset(e, 0, sizeof(*e));
+    e->t = t;
     e->gen = gen;
     e->m.ver = HT_CV1_VERSION;
     size_t off = 0;
     for (int s = 0; s < NSTREAM; s++) {
-        e->base[s] = e->s[s] = enc_ws.streams + off;
+        base[s] = e->s[s] = enc_ws.streams + off;
         off += stream_max[s] * n;
     }
-    return e;
 }
 
 /*
@@ -631,11 +664,13 @@ ht_err ht__codec_encode_to(const struct ht_rec *recs, size_t n, uint8_t **buf,
         return HT_EINVAL;
     if (enc_ws_get() != HT_OK)
         return HT_ENOMEM;
-    struct enc *e = enc_reset(n);
+    struct enc e;
+    uint8_t *base[NSTREAM];
+    enc_reset(&e, base, n);
     for (size_t i = 0; i < n; i++)
-        enc_rec(e, &recs[i]);
-    size_t raw_len = body_len(e);
-    ht_err err = body_into(enc_ws.cctx, e->base, e->s, NSTREAM, HT_CV1_HDR,
+        enc_rec(&e, &recs[i]);
+    size_t raw_len = body_len(base, e.s);
+    ht_err err = body_into(enc_ws.cctx, base, e.s, NSTREAM, HT_CV1_HDR,
                            buf, cap, len);
     if (err != HT_OK)
         return err;

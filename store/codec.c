@@ -10,9 +10,11 @@
  *   bytes 10..  one zstd frame (content size + checksum) holding the body
  *
  * The body is NSTREAM varint stream lengths followed by the streams' bytes,
- * in enum order. Each record contributes (version 3):
- *   S_KIND   header byte: kind in bits 0-3 (15: the kind byte follows in
- *            S_XKIND, for kinds >= 15) and four bits saying which values
+ * in enum order. Each record contributes (version 4):
+ *   S_KIND   header byte: kind in bits 0-2 (7: the kind byte follows in
+ *            S_XKIND, for kinds >= 7), HB_SITE (bit 3): d is the previous
+ *            d of the same kind (0 before the first) and is not written,
+ *            and four bits saying which values
  *            differ from the usual, each followed by its value only then:
  *            HB_SEQ   seq - previous seq (u64 wrap) != 1: it in S_SEQ
  *            HB_TID   tid != previous record's: its dictionary index in
@@ -43,7 +45,14 @@
  *            is DECREF'd right after): bench_micro graph 5.93 -> 3.32
  *            bytes/event, alloc/free streams unchanged.
  *
- * Versions: 3 (written, 13 streams) adds the header byte and S_XKIND: the
+ * Versions: 4 (written) is version 3 with HB_SITE, the kind in 3 bits:
+ * nearly every ALLOC/FREE/STORE repeats its kind's previous call site
+ * (bench_micro small, mixed: all; threads 96 %, graph 65 %), so the site
+ * index (a dictionary lookup and a byte of S_DIDX per record) is gone:
+ * encoder (with zstd) -6 to -8 %, decoder -3 to -12 % instructions per
+ * event, bytes unchanged within 0.06 per event (DECISIONS 34).
+ * 3 (before 2026-11-22 10:10 UTC, 13 streams) adds the header byte and
+ * S_XKIND (kind byte of kinds >= 15): the
  * seq, tid and flags streams had a byte per record (the seq step is nearly
  * always 1, the tid nearly always the previous record's, the flags nearly
  * always the previous ones of the kind), as had S_RAW (a FREE's b and c, an
@@ -57,7 +66,8 @@
  *
  * The encoder finds history tokens and dictionary indexes through small
  * direct-mapped caches (lossy: a miss only costs a delta or a duplicate
- * dictionary entry); the decoder keeps full arrays, so it accepts any token in
+ * dictionary entry; the three histories share one table, struct
+ * hist_slot); the decoder keeps full arrays, so it accepts any token in
  * range whatever the encoder's cache sizes were.
  *
  * Invariants (both directions):
@@ -88,7 +98,7 @@
 #include <zstd.h>
 
 #define HT_CV1_MAGIC 0xC5u
-#define HT_CV1_VERSION 3u /* written; 1 and 2 are still read */
+#define HT_CV1_VERSION 4u /* written; 1 to 3 are still read */
 #define HT_CV1_HDR 10u
 #ifndef HT_CV1_LEVEL
 #define HT_CV1_LEVEL 1 /* measured with bench_codec: see its header */
@@ -105,9 +115,13 @@ static const size_t stream_max[NSTREAM] = {1, 10, 3, 5, 3, 6, 40, 10,
 
 /* Version 3's record header byte (S_KIND): the kind in the low bits
  * (HB_KIND_ESC: the kind byte follows in S_XKIND) and which of the
- * per-record values differ from the usual (see the design comment). */
+ * per-record values differ from the usual (see the design comment).
+ * Version 4 has three kind bits (HB4_KIND) and HB_SITE. */
 #define HB_KIND 0x0fu
 #define HB_KIND_ESC 0x0fu
+#define HB4_KIND 0x07u
+#define HB4_KIND_ESC 0x07u
+#define HB_SITE 0x08u  /* version 4: d == previous same kind's: not written */
 #define HB_SEQ 0x10u   /* seq - previous seq != 1: the difference in S_SEQ */
 #define HB_TID 0x20u   /* tid != previous record's: its index in S_TID */
 #define HB_FLAGS 0x40u /* flags != previous same kind's: them in S_FLAGS */
@@ -150,13 +164,30 @@ field_mode(unsigned kind, unsigned f, unsigned ver)
  * key overwrites the slot, which only costs the encoder a cache miss (a delta
  * or a duplicate dictionary entry), never correctness, because the decoder
  * keeps the full history and dictionaries. */
-#define HIST_BITS 13 /* address histories: 128 KB each */
+#define HIST_BITS 13 /* address histories: 8192 slots of 32 bytes */
 #define DICT_BITS 10 /* tid and call-site dictionaries: 16 KB each */
 
 struct cache_ent {
     uint64_t key;
     uint32_t val;
     uint32_t gen; /* the chunk that put it (enc.gen): other chunks' are empty */
+};
+
+/* The encoder's three address histories in one direct-mapped table keyed
+ * by the value: a slot holds the 1-based push index of its key on each
+ * history (0: none), so a record's lookup and pushes of one value touch one
+ * cache line, where three tables took up to three (an ALLOC looks its
+ * address up on the free history and pushes it on the alloc and reference
+ * ones). A push of another key takes the slot over and drops the old key's
+ * indexes on all three histories: lossy like the rest (a miss costs a
+ * delta). Cleared for every chunk (256 KB, a few thousandths of an
+ * instruction per record): a generation check as the dictionaries have
+ * cost more (cachegrind, bench_codec --recs small: 176 -> 157 instructions
+ * per event). */
+struct hist_slot {
+    uint64_t key;
+    uint32_t val[3]; /* push index + 1 on history [h] */
+    uint32_t pad[3]; /* 32 bytes: a slot never straddles a cache line */
 };
 
 static inline uint32_t cache_hash(uint64_t key, unsigned bits)
@@ -248,19 +279,30 @@ rec_pushes(unsigned kind, int refs, uint64_t a, uint64_t b, uint64_t c,
 
 /* ---- encoder ---------------------------------------------------------------- */
 
-struct enc {
-    uint8_t *s[NSTREAM]; /* write cursors */
-    uint8_t *base[NSTREAM];
-    uint32_t last_tid;        /* tid of the previous record and flags of */
-    uint16_t last_flags[256]; /* the previous one of each kind (0 before the
-                               * first, as the decoder's) */
-    uint64_t prev[256][3]; /* previous value per (kind, field a..c) */
-    struct model m;
-    /* Not cleared per chunk (~430 KB; the rest above is): an entry counts
+/* The encoder's tables, in the thread's workspace (enc_ws). */
+struct enc_tab {
+    uint16_t last_flags[256]; /* flags of the previous record of each kind
+                               * (0 before the first, as the decoder's) */
+    uint64_t prev[256][4]; /* previous value per (kind, field a..d) */
+    struct hist_slot hist[1u << HIST_BITS]; /* cleared per chunk */
+    /* Not cleared per chunk (32 KB; the rest above is): an entry counts
      * only when its gen is this chunk's, so a new gen empties the caches. */
     uint32_t gen;
-    struct cache_ent hist[3][1u << HIST_BITS], tid[1u << DICT_BITS],
-        d[1u << DICT_BITS];
+    struct cache_ent tid[1u << DICT_BITS], d[1u << DICT_BITS];
+};
+
+/* The encoder's state of the open chunk: a local of
+ * ht__codec_encode_to whose address never escapes (every function taking
+ * it is inlined), so that the stream cursors, counts and gen stay in
+ * registers; as members of the workspace they were reloaded after every
+ * byte written to a stream (a uint8_t store may alias anything), ~20 % of
+ * the transform's instructions. */
+struct enc {
+    uint8_t *s[NSTREAM]; /* write cursors */
+    uint32_t last_tid;   /* tid of the previous record */
+    uint32_t gen;        /* t->gen */
+    struct model m;
+    struct enc_tab *t;
 };
 
 static inline void put(struct enc *e, int s, uint64_t v)
@@ -279,18 +321,20 @@ static inline void put(struct enc *e, int s, uint64_t v)
  * lookup and its pushes. */
 static inline void hist_push_enc(struct enc *e, int h, uint64_t v, uint32_t hv)
 {
-    struct cache_ent *c = &e->hist[h][hv];
-    c->key = v;
-    c->val = ++e->m.nhist[h];
-    c->gen = e->gen;
+    struct hist_slot *c = &e->t->hist[hv];
+    if (c->key != v) {
+        c->key = v;
+        c->val[0] = c->val[1] = c->val[2] = 0;
+    }
+    c->val[h] = ++e->m.nhist[h];
 }
 
 /* The 1-based push index of v on history h, or 0 (not cached). */
 static inline uint32_t hist_get_enc(struct enc *e, int h, uint64_t v,
                                     uint32_t hv)
 {
-    const struct cache_ent *c = &e->hist[h][hv];
-    return c->key == v && c->gen == e->gen ? c->val : 0;
+    const struct hist_slot *c = &e->t->hist[hv];
+    return c->key == v ? c->val[h] : 0;
 }
 
 /* Field f of a record of kind `kind`; zero: the record's header has
@@ -313,11 +357,11 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
         put(e, S_SIZE, v);
         return;
     case M_DICT:
-        idx = cache_get(e->d, v, DICT_BITS, e->gen);
+        idx = cache_get(e->t->d, v, DICT_BITS, e->gen);
         if (idx) {
             put(e, S_DIDX, idx - 1);
         } else {
-            cache_put(e->d, v, ++e->m.nd, DICT_BITS, e->gen);
+            cache_put(e->t->d, v, ++e->m.nd, DICT_BITS, e->gen);
             put(e, S_DIDX, e->m.nd - 1);
             put(e, S_DNEW, v);
         }
@@ -331,7 +375,7 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
         idx = hist_get_enc(e, 2, v, hv);
         put(e, S_RTOK, idx ? e->m.nhist[2] - idx + 2 : 0);
         if (!idx)
-            put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
+            put(e, S_DELTA, ht__zigzag((int64_t)(v - e->t->prev[kind][f])));
         break;
     case M_HIST_A:
     case M_HIST_F: {
@@ -345,10 +389,10 @@ enc_field(struct enc *e, unsigned kind, unsigned f, uint64_t v, uint32_t hv,
     }
         /* fall through */
     case M_DELTA:
-        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->prev[kind][f])));
+        put(e, S_DELTA, ht__zigzag((int64_t)(v - e->t->prev[kind][f])));
         break;
     }
-    e->prev[kind][f] = v;
+    e->t->prev[kind][f] = v;
 }
 
 /* The header byte of r (kind k; see HB_*) and its escaped kind, tid and
@@ -366,21 +410,22 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
         zero = 0;
     if (field_mode(k, 2, HT_CV1_VERSION) == M_RAW && r->c)
         zero = 0;
-    unsigned h = (k < HB_KIND_ESC ? k : HB_KIND_ESC) |
+    unsigned h = (k < HB4_KIND_ESC ? k : HB4_KIND_ESC) |
+                 (r->d == e->t->prev[k][3] ? HB_SITE : 0) |
                  (dseq != 1 ? HB_SEQ : 0) |
                  (r->tid != e->last_tid ? HB_TID : 0) |
-                 (r->flags != e->last_flags[k] ? HB_FLAGS : 0) |
+                 (r->flags != e->t->last_flags[k] ? HB_FLAGS : 0) |
                  (zero ? HB_ZERO : 0);
     *e->s[S_KIND]++ = (uint8_t)h;
-    if (k >= HB_KIND_ESC)
+    if (k >= HB4_KIND_ESC)
         *e->s[S_XKIND]++ = (uint8_t)k;
     e->m.prev_seq = r->seq;
     if (h & HB_SEQ)
         put(e, S_SEQ, dseq);
     if (h & HB_TID) {
-        uint32_t idx = cache_get(e->tid, r->tid, DICT_BITS, e->gen);
+        uint32_t idx = cache_get(e->t->tid, r->tid, DICT_BITS, e->gen);
         if (!idx) {
-            cache_put(e->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
+            cache_put(e->t->tid, r->tid, ++e->m.ntid, DICT_BITS, e->gen);
             put(e, S_TIDNEW, r->tid);
             idx = e->m.ntid;
         }
@@ -389,7 +434,7 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
     }
     if (h & HB_FLAGS) {
         put(e, S_FLAGS, r->flags);
-        e->last_flags[k] = r->flags;
+        e->t->last_flags[k] = r->flags;
     }
     /* each value's history slot, computed once (unused ones fold away) */
     const uint32_t hv[3] = {cache_hash(r->a, HIST_BITS),
@@ -398,14 +443,18 @@ enc_fields(struct enc *e, const struct ht_rec *r, unsigned k)
     enc_field(e, k, 0, r->a, hv[0], zero);
     enc_field(e, k, 1, r->b, hv[1], zero);
     enc_field(e, k, 2, r->c, hv[2], zero);
-    enc_field(e, k, 3, r->d, 0, zero);
+    if (!(h & HB_SITE)) {
+        enc_field(e, k, 3, r->d, 0, zero);
+        e->t->prev[k][3] = r->d;
+    }
     struct push ps[2];
     unsigned np = rec_pushes(k, HT_CV1_VERSION >= 2, r->a, r->b, r->c, ps);
     for (unsigned i = 0; i < np; i++)
         hist_push_enc(e, ps[i].h, ps[i].v, hv[ps[i].f]);
 }
 
-static void enc_rec(struct enc *e, const struct ht_rec *r)
+static inline __attribute__((always_inline)) void
+enc_rec(struct enc *e, const struct ht_rec *r)
 {
     switch (r->kind) {
     case HT_EV_ALLOC:
@@ -536,13 +585,13 @@ ht_err ht__body_pack(ZSTD_CCtx *cctx, uint8_t *const *base,
     return HT_OK;
 }
 
-/* Raw (uncompressed) body size of an encoder state. */
-static size_t body_len(struct enc *e)
+/* Raw (uncompressed) body size of streams base[s]..end[s]. */
+static size_t body_len(uint8_t *const *base, uint8_t *const *end)
 {
     uint8_t tmp[10];
     size_t total = 0;
     for (int s = 0; s < NSTREAM; s++) {
-        size_t len = (size_t)(e->s[s] - e->base[s]);
+        size_t len = (size_t)(end[s] - base[s]);
         total += len + ht__put_varint(tmp, len);
     }
     return total;
@@ -556,7 +605,7 @@ static size_t body_len(struct enc *e)
  * mremap per chunk). Never freed: it lives as long as the thread (reachable
  * through TLS, so leak checkers stay quiet). */
 static __thread struct {
-    struct enc *e;
+    struct enc_tab *e;
     uint8_t *streams;
     uint8_t *zbuf;
     size_t zcap;
@@ -592,25 +641,28 @@ static ht_err enc_ws_get(void)
     return HT_OK;
 }
 
-/* A fresh per-chunk state in the workspace for n records: everything but
- * the caches zeroed, the caches emptied by a new generation. */
-static struct enc *enc_reset(size_t n)
+/* A fresh per-chunk state in e for n records, the workspace's tables
+ * reset: everything but the caches zeroed, the caches emptied by a new
+ * generation; base[s] = the start of stream s. */
+static void enc_reset(struct enc *e, uint8_t **base, size_t n)
 {
-    struct enc *e = enc_ws.e;
-    uint32_t gen = e->gen + 1;
+    struct enc_tab *t = enc_ws.e;
+    uint32_t gen = t->gen + 1;
     if (gen == 0) { /* wrapped: entries of gen 1 could be 2^32 chunks old */
-        memset(e, 0, sizeof(*e));
+        memset(t, 0, sizeof(*t));
         gen = 1;
     }
-    memset(e, 0, offsetof(struct enc, gen));
+    memset(t, 0, offsetof(struct enc_tab, gen));
+    t->gen = gen;
+    memset(e, 0, sizeof(*e));
+    e->t = t;
     e->gen = gen;
     e->m.ver = HT_CV1_VERSION;
     size_t off = 0;
     for (int s = 0; s < NSTREAM; s++) {
-        e->base[s] = e->s[s] = enc_ws.streams + off;
+        base[s] = e->s[s] = enc_ws.streams + off;
         off += stream_max[s] * n;
     }
-    return e;
 }
 
 /*
@@ -631,11 +683,13 @@ ht_err ht__codec_encode_to(const struct ht_rec *recs, size_t n, uint8_t **buf,
         return HT_EINVAL;
     if (enc_ws_get() != HT_OK)
         return HT_ENOMEM;
-    struct enc *e = enc_reset(n);
+    struct enc e;
+    uint8_t *base[NSTREAM];
+    enc_reset(&e, base, n);
     for (size_t i = 0; i < n; i++)
-        enc_rec(e, &recs[i]);
-    size_t raw_len = body_len(e);
-    ht_err err = body_into(enc_ws.cctx, e->base, e->s, NSTREAM, HT_CV1_HDR,
+        enc_rec(&e, &recs[i]);
+    size_t raw_len = body_len(base, e.s);
+    ht_err err = body_into(enc_ws.cctx, base, e.s, NSTREAM, HT_CV1_HDR,
                            buf, cap, len);
     if (err != HT_OK)
         return err;
@@ -686,7 +740,8 @@ struct dec {
     const uint8_t *p[NSTREAM], *end[NSTREAM];
     uint64_t *hist[3]; /* pushed values, m.nhist[h] of them */
     uint64_t *tids, *ds;
-    uint64_t (*prev)[3]; /* previous value per (kind, field a..c): 256 rows */
+    uint64_t (*prev)[4]; /* previous value per (kind, field a..d): 256 rows
+                          * (d: version 4's HB_SITE) */
     struct model m;
     uint64_t last_tid; /* version 3: tid of the previous record */
     uint16_t *last_flags; /* version 3: flags of the previous record of each
@@ -814,7 +869,7 @@ dec_field(struct dec *d, unsigned kind, unsigned f, int zero)
  * common kinds, so that field_mode() folds away) and its history pushes. */
 static inline __attribute__((always_inline)) void
 dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
-           int zero)
+           int zero, int site)
 {
     struct push ps[2];
     unsigned np;
@@ -822,7 +877,12 @@ dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
     r->a = dec_field(d, k, 0, zero);
     r->b = dec_field(d, k, 1, zero);
     r->c = dec_field(d, k, 2, zero);
-    r->d = dec_field(d, k, 3, zero);
+    if (site) {
+        r->d = d->prev[k][3];
+    } else {
+        r->d = dec_field(d, k, 3, zero);
+        d->prev[k][3] = r->d;
+    }
     np = rec_pushes(k, d->refs, r->a, r->b, r->c, ps);
     for (unsigned i = 0; i < np; i++) {
         /* constant indexes (see struct dec) */
@@ -835,17 +895,18 @@ dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
     }
 }
 
-/* dec_fields with the two kinds of nearly every record as constants */
+/* dec_fields with the two kinds of nearly every record as constants;
+ * site: version 4's HB_SITE (d not written: the previous d of the kind) */
 static inline __attribute__((always_inline)) void
 dec_kind_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
-                int zero)
+                int zero, int site)
 {
     if (k == HT_EV_ALLOC)
-        dec_fields(d, r, HT_EV_ALLOC, zero);
+        dec_fields(d, r, HT_EV_ALLOC, zero, site);
     else if (k == HT_EV_FREE)
-        dec_fields(d, r, HT_EV_FREE, zero);
+        dec_fields(d, r, HT_EV_FREE, zero, site);
     else
-        dec_fields(d, r, k, zero);
+        dec_fields(d, r, k, zero, site);
 }
 
 /* A tid: its dictionary index in S_TID, a new one's value in S_TIDNEW;
@@ -887,19 +948,21 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
     if (fl > UINT16_MAX)
         d->bad = 1;
     r->flags = (uint16_t)fl;
-    dec_kind_fields(d, r, k, 0);
+    dec_kind_fields(d, r, k, 0, 0);
 }
 
-/* A version 3 record: its header byte (HB_*), then the fields. */
+/* A version 3 or (v4) 4 record: its header byte (HB_*), then the
+ * fields. */
 static inline __attribute__((always_inline)) void
-dec_rec3(struct dec *restrict d, struct ht_rec *restrict r)
+dec_rec3(struct dec *restrict d, struct ht_rec *restrict r, int v4)
 {
-    unsigned h = *d->p[S_KIND]++, k = h & HB_KIND;
+    const unsigned esc = v4 ? HB4_KIND_ESC : HB_KIND_ESC;
+    unsigned h = *d->p[S_KIND]++, k = h & (v4 ? HB4_KIND : HB_KIND);
 
     r->reserved = 0;
-    if (__builtin_expect(k == HB_KIND_ESC, 0)) {
+    if (__builtin_expect(k == esc, 0)) {
         k = *d->p[S_XKIND]++;
-        if (k < HB_KIND_ESC) /* the encoder escapes no other kind */
+        if (k < esc) /* the encoder escapes no other kind */
             d->bad = 1;
     }
     r->kind = (uint8_t)k;
@@ -918,7 +981,7 @@ dec_rec3(struct dec *restrict d, struct ht_rec *restrict r)
         d->last_flags[k] = (uint16_t)fl;
     }
     r->flags = d->last_flags[k];
-    dec_kind_fields(d, r, k, (h & HB_ZERO) != 0);
+    dec_kind_fields(d, r, k, (h & HB_ZERO) != 0, v4 && (h & HB_SITE));
 }
 
 /* Split a body the encoders wrote; see store_int.h. */
@@ -978,7 +1041,7 @@ static int body_split(struct dec *d, const uint8_t *body, size_t len)
 
 struct ht__codec_dec {
     struct dec d;
-    uint64_t prev[256][3]; /* d.prev: previous values of the open chunk */
+    uint64_t prev[256][4]; /* d.prev: previous values of the open chunk */
     uint16_t last_flags[256]; /* d.last_flags */
     ZSTD_DCtx *zd;
     uint8_t *body;
@@ -1126,9 +1189,12 @@ ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
      * was overrun: a malformed chunk is rejected at the same batch */
     for (uint32_t i = 0; i < k && !d.bad;) {
         uint32_t e = k - i < DEC_FAST ? k : i + DEC_FAST;
-        if (d.m.ver >= 3)
+        if (d.m.ver >= 4)
             for (; i < e; i++)
-                dec_rec3(&d, &recs[i]);
+                dec_rec3(&d, &recs[i], 1);
+        else if (d.m.ver == 3)
+            for (; i < e; i++)
+                dec_rec3(&d, &recs[i], 0);
         else
             for (; i < e; i++)
                 dec_rec(&d, &recs[i]);

@@ -554,31 +554,140 @@ static const uint8_t v2_chunk[205] = {
     0x3d,
 };
 
-static void test_v2_decodes(void **state)
+/* Every flipped body byte of chunk[0..clen) (24 records; rewrapped, so
+ * that the zstd checksum does not catch it first) is rejected or decodes
+ * to 24 records, and every cut body is rejected: the flips rejected,
+ * *raw_len = the body's size. */
+static size_t flips_rejected(const uint8_t *chunk0, size_t clen,
+                             size_t *raw_len)
 {
     struct ht_rec back[24];
     size_t got = 99;
-    (void)state;
-    old_chunk_decodes(v2_chunk, sizeof v2_chunk, 2);
-    /* a cut or flipped body byte is rejected or decodes to 24 records */
     uint8_t raw[2048], mut[2048], chunk[4096];
-    size_t raw_len = ZSTD_decompress(raw, sizeof raw, v2_chunk + 10,
-                                     sizeof v2_chunk - 10);
-    assert_false(ZSTD_isError(raw_len));
+    size_t rl = ZSTD_decompress(raw, sizeof raw, chunk0 + 10, clen - 10);
+    assert_false(ZSTD_isError(rl));
     size_t rejected = 0;
-    for (size_t i = 0; i < raw_len; i++) {
-        memcpy(mut, raw, raw_len);
+    for (size_t i = 0; i < rl; i++) {
+        memcpy(mut, raw, rl);
         mut[i] ^= 0x5a;
-        size_t len = rewrap(v2_chunk, mut, raw_len, chunk, sizeof chunk);
+        size_t len = rewrap(chunk0, mut, rl, chunk, sizeof chunk);
         ht_err rc = ht__codec_decode(chunk, len, back, 24, &got);
         assert_true(rc == HT_OK ? got == 24 : rc == HT_ECORRUPT && got == 0);
         rejected += rc != HT_OK;
-        len = rewrap(v2_chunk, raw, i, chunk, sizeof chunk);
+        len = rewrap(chunk0, raw, i, chunk, sizeof chunk);
         assert_int_equal(ht__codec_decode(chunk, len, back, 24, &got),
                          HT_ECORRUPT);
     }
+    *raw_len = rl;
+    return rejected;
+}
+
+static void test_v2_decodes(void **state)
+{
+    size_t raw_len;
+    (void)state;
+    old_chunk_decodes(v2_chunk, sizeof v2_chunk, 2);
     /* the decoder's checks do see v2 bodies: 111 of its 299 flips */
-    assert_true(rejected > raw_len / 4);
+    assert_true(flips_rejected(v2_chunk, sizeof v2_chunk, &raw_len) >
+                raw_len / 4);
+}
+
+/* old_format_recs encoded by the version 3 encoder (h-ingest7 at f558fb0,
+ * before version 4's site bit): traces written then must decode
+ * unchanged. */
+static const uint8_t v3_chunk[207] = {
+    0xc5, 0x03, 0x18, 0x00, 0x00, 0x00, 0xf2, 0x00, 0x00, 0x00, 0x28, 0xb5,
+    0x2f, 0xfd, 0x24, 0xf2, 0xc5, 0x05, 0x00, 0xf2, 0xca, 0x27, 0x2d, 0x80,
+    0x4b, 0xd2, 0x01, 0x6a, 0x04, 0x13, 0xc2, 0xd2, 0xd2, 0xa1, 0x28, 0x9a,
+    0xeb, 0x30, 0x0a, 0x6c, 0x2e, 0xf2, 0x89, 0x51, 0x17, 0xdf, 0xa9, 0xd2,
+    0x39, 0x03, 0x08, 0xc4, 0x6a, 0xa5, 0x86, 0xde, 0x73, 0x8d, 0x96, 0x83,
+    0xb5, 0x64, 0x6f, 0xb2, 0xc9, 0xde, 0x29, 0xa5, 0xf7, 0xbf, 0x5a, 0xaf,
+    0x75, 0x55, 0x2f, 0x9f, 0xb9, 0xef, 0xff, 0x39, 0x91, 0x0d, 0x78, 0x4a,
+    0xe4, 0x73, 0x8a, 0x00, 0x4d, 0x73, 0xcc, 0x73, 0x4a, 0xd7, 0x98, 0x6a,
+    0x1a, 0xe7, 0x9a, 0x9b, 0x5a, 0x18, 0xb6, 0xdc, 0x4b, 0xdd, 0xad, 0xa7,
+    0x28, 0x6a, 0xdb, 0x12, 0x24, 0xcb, 0x98, 0xcd, 0xa8, 0xa0, 0x01, 0x72,
+    0xe0, 0x84, 0xe4, 0x40, 0x3a, 0x31, 0xa1, 0x8a, 0x24, 0x51, 0x6c, 0x24,
+    0x38, 0x96, 0xc3, 0x11, 0xaa, 0x48, 0x11, 0x15, 0x08, 0xd1, 0xaf, 0x5b,
+    0xdb, 0xcf, 0xc2, 0x13, 0x71, 0x95, 0x01, 0x04, 0x64, 0xa0, 0x50, 0x24,
+    0x0e, 0x0f, 0x93, 0x0c, 0xd8, 0x00, 0x2f, 0x30, 0x20, 0x94, 0x4c, 0x3e,
+    0x3a, 0x3c, 0x22, 0x16, 0x7d, 0x02, 0xaf, 0xab, 0x80, 0xa9, 0xe5, 0xde,
+    0x0b, 0x09, 0x00, 0x60, 0x04, 0x38, 0xac, 0xd2, 0x70, 0x4d, 0xc4, 0xa0,
+    0x69, 0x9a, 0x22, 0x65, 0x19, 0x2d, 0x97, 0xe1, 0x2b, 0xe0, 0x09, 0xaa,
+    0x57, 0x25, 0x92,
+};
+
+static void test_v3_decodes(void **state)
+{
+    size_t raw_len;
+    (void)state;
+    old_chunk_decodes(v3_chunk, sizeof v3_chunk, 3);
+    size_t rej = flips_rejected(v3_chunk, sizeof v3_chunk, &raw_len);
+    assert_true(rej > raw_len / 4);
+}
+
+/* Version 4's HB_SITE: a record whose d is the previous d of its kind
+ * writes no site index. Sites constant per kind, changing per record,
+ * alternating between two, 0 and UINT64_MAX, on plain and escaped kinds
+ * (7 and up in version 4) all round-trip; with constant sites only each
+ * kind's first record writes an index. */
+static void test_v4_site_bit(void **state)
+{
+    enum { N = 3000 };
+    static const uint8_t kinds[] = {HT_EV_ALLOC, HT_EV_FREE, HT_EV_STORE,
+                                    HT_EV_FN_ENTER, HT_EV_FN_EXIT,
+                                    HT_EV_DECREF, 255};
+    static const uint64_t sites[] = {0, UINT64_MAX, 0x401000, 0x401000,
+                                     0x7fffffffffff, 0x401010};
+    struct ht_rec *r = calloc(N, sizeof(*r));
+    (void)state;
+    assert_non_null(r);
+    for (size_t i = 0; i < N; i++) {
+        r[i].seq = 10 + i;
+        r[i].tid = 5;
+        r[i].kind = kinds[i % sizeof kinds];
+        r[i].a = 0x7f0000001000ull + 16 * (i % 32);
+        r[i].b = i % 3 ? 0 : UINT64_MAX;
+        r[i].c = 0;
+        /* runs of one site per kind, then changes (the pattern's period is
+         * not a multiple of the kinds') */
+        r[i].d = sites[i / 50 % (sizeof sites / sizeof sites[0])] +
+                 (i % 11 == 0 ? i : 0);
+    }
+    round_trip(r, N);
+    for (size_t i = 0; i < N; i++)
+        r[i].d = 0x401000 + r[i].kind;
+    round_trip(r, N);
+    void *buf = NULL;
+    size_t len = 0;
+    uint8_t raw[N * 16];
+    assert_int_equal(ht__codec_encode(r, N, &buf, &len), HT_OK);
+    assert_int_equal(((uint8_t *)buf)[1], 4);
+    size_t raw_len = ZSTD_decompress(raw, sizeof raw, (uint8_t *)buf + 10,
+                                     len - 10);
+    assert_false(ZSTD_isError(raw_len));
+    /* the body starts with the stream lengths; S_DIDX is the tenth (one
+     * byte each here: all < 128 but the kind and delta streams') */
+    const uint8_t *p = raw;
+    uint64_t lens[13];
+    for (int s = 0; s < 13; s++)
+        assert_true(ht__get_varint(&p, raw + raw_len, &lens[s]));
+    assert_int_equal(lens[9], sizeof kinds); /* S_DIDX: each kind's first */
+    free(buf);
+    free(r);
+}
+
+/* A chunk of the current version made from real-shaped records: every
+ * body byte flip is rejected or decodes, every cut is rejected. */
+static void test_v4_flips(void **state)
+{
+    struct ht_rec want[24];
+    void *buf = NULL;
+    size_t len = 0, raw_len;
+    (void)state;
+    old_format_recs(want, 24);
+    assert_int_equal(ht__codec_encode(want, 24, &buf, &len), HT_OK);
+    assert_true(flips_rejected(buf, len, &raw_len) > raw_len / 4);
+    free(buf);
 }
 
 /* Version 3's record header: every combination of its bits (seq step of
@@ -635,8 +744,8 @@ static void test_v3_header_bits(void **state)
     free(r);
 }
 
-/* An escaped kind byte below the escape value is not an encoding the
- * encoder makes: rejected. */
+/* An escaped kind byte below the escape value (version 4: 7) is not an
+ * encoding the encoder makes: rejected. */
 static void test_v3_escape_rejected(void **state)
 {
     struct ht_rec r = {.seq = 1, .kind = 200, .a = 1, .tid = 3};
@@ -840,6 +949,9 @@ int main(void)
         cmocka_unit_test(test_old_version_decodes),
         cmocka_unit_test(test_future_version_rejected),
         cmocka_unit_test(test_v2_decodes),
+        cmocka_unit_test(test_v3_decodes),
+        cmocka_unit_test(test_v4_site_bit),
+        cmocka_unit_test(test_v4_flips),
         cmocka_unit_test(test_v3_header_bits),
         cmocka_unit_test(test_v3_escape_rejected),
         cmocka_unit_test(test_store_refs_are_compact),

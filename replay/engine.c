@@ -235,6 +235,20 @@ static int in_segs(const struct eng *g, uint64_t a, int stack_only)
     return 0;
 }
 
+/* The block containing pointer value a, as ht__objtab_find: a pointer
+ * mostly points at the start of its block, found by the one-probe exact
+ * lookup. The same answer: a block up to HT__OBJ_BIG starting at a is the
+ * page index's (the last block starting at or below a); a bigger one goes
+ * through the full lookup (the page index is searched before the big
+ * blocks). */
+static inline struct ht__obj *find_ptr(const struct eng *g, uint64_t a)
+{
+    if (!a)
+        return NULL;
+    struct ht__obj *o = ht__objtab_get(&g->t, a);
+    return o && o->size <= HT__OBJ_BIG ? o : ht__objtab_find(&g->t, a);
+}
+
 static void note_drop(struct ht__obj *x, uint8_t kind, uint64_t seq,
                       uint64_t site)
 {
@@ -388,7 +402,7 @@ static __attribute__((noinline)) void drop_edges(struct eng *g,
                                                  uint64_t pc)
 {
     for (uint32_t i = 0; i < o->nedges; i++) {
-        struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
+        struct ht__obj *x = find_ptr(g, o->edges[i].val);
         if (x && x != o)
             note_drop(x, 2, g->seq, pc);
     }
@@ -553,7 +567,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
 {
     for (uint32_t i = 0; i < o->nedges; i++) {
-        struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
+        struct ht__obj *x = find_ptr(g, o->edges[i].val);
         if (x) {
             ht_err e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, x->gcref));
             if (e)
@@ -733,8 +747,11 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         e = gc_unlazy(g);
     if (e)
         return e;
-    struct ht__obj *n = ht__objtab_find(&g->t, val);
+    struct ht__obj *n = find_ptr(g, val);
     struct ht__obj *o = ht__objtab_find(&g->t, slot);
+    /* the block oldv points into, once looked up (oldx_valid) */
+    struct ht__obj *oldx = NULL;
+    int oldx_valid = 0;
     if (n)
         n->referenced = 1;
     if (o) {
@@ -743,23 +760,29 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
                                   ev->d, &prev)))
             return e;
         if (prev) {
-            struct ht__obj *x = ht__objtab_find(&g->t, prev);
+            struct ht__obj *x = find_ptr(g, prev);
             if (x && (e = keep(ht_gc_edge_del_ref(g->gc, o->gcref, x->gcref))))
                 return e;
-            if (drops)
+            if (drops) {
                 oldv = prev;
+                oldx = x;
+                oldx_valid = 1;
+            }
         }
         if (n && (e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, n->gcref))))
             return e;
     } else if (in_segs(g, slot, 0)) {
         uint64_t prev;
         if (ht__map_get(&g->rootslots, slot, &prev)) {
-            struct ht__obj *x = ht__objtab_find(&g->t, prev);
+            struct ht__obj *x = find_ptr(g, prev);
             if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                 return e;
             ht__map_del(&g->rootslots, slot);
-            if (drops)
+            if (drops) {
                 oldv = prev;
+                oldx = x;
+                oldx_valid = 1;
+            }
         }
         if (n) {
             if ((e = ht__map_put(&g->rootslots, slot, val)) ||
@@ -771,7 +794,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
             return e;
     }
     if (drops && oldv) {
-        struct ht__obj *x = ht__objtab_find(&g->t, oldv);
+        struct ht__obj *x = oldx_valid ? oldx : find_ptr(g, oldv);
         if (x && x != n)
             note_drop(x, 1, ev->seq, ev->d);
     }
@@ -791,7 +814,7 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
     if (r < 0)
         return HT_ENOMEM;
     g->rcsites.v[r].v[inc ? R_INC : R_DEC]++;
-    struct ht__obj *o = ht__objtab_find(&g->t, ev->a);
+    struct ht__obj *o = find_ptr(g, ev->a);
     if (!o) /* static objects (Py_None...) are not in the table */
         return ht__objtab_was_freed(&g->t, ev->a)
                    ? add_error(g, "refcount_on_freed", ev->a, ev->d)
@@ -834,7 +857,7 @@ static ht_err drop_stack_roots(struct eng *g)
             drop[ndrop++] = *sl;
     }
     for (size_t i = 0; i < ndrop; i++) {
-        struct ht__obj *x = ht__objtab_find(&g->t, drop[i].val);
+        struct ht__obj *x = find_ptr(g, drop[i].val);
         ht_err e;
         if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1)))) {
             free(drop);
@@ -945,7 +968,7 @@ static ht_err detect(struct eng *g)
     for (size_t i = 0; i < n; i++) {
         off[i] = k;
         for (uint32_t j = 0; j < d.o[i]->nedges; j++) {
-            struct ht__obj *x = ht__objtab_find(&g->t, d.o[i]->edges[j].val);
+            struct ht__obj *x = find_ptr(g, d.o[i]->edges[j].val);
             if (!x)
                 continue;
             adj[k] = x->idx;
@@ -961,7 +984,7 @@ static ht_err detect(struct eng *g)
     for (size_t i = 0; i < g->rootslots.cap; i++) {
         if (!g->rootslots.s[i].key)
             continue;
-        struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.s[i].val);
+        struct ht__obj *x = find_ptr(g, g->rootslots.s[i].val);
         if (x)
             rootrefs[x->idx]++;
         if (x && !kind[x->idx]) {

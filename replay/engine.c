@@ -96,6 +96,12 @@ struct seg {
     int stack; /* a thread stack range of one snapshot (HT_ROOT_STACK) */
 };
 
+/* a refcount site (d, flag) and its rcsites row + 1 (0: none) */
+struct rc_last {
+    uint64_t d, flag;
+    int64_t row1;
+};
+
 struct eng {
     ht_store *st;
     int64_t run;
@@ -131,6 +137,10 @@ struct eng {
     struct ht__objslab slab;
     uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
     int64_t site_row;
+    /* per kind (DECREF, INCREF): the last refcount site (d, flag) and its
+     * rcsites row + 1 (0: none yet); a refcounting program increfs and
+     * decrefs at few sites, the two kinds interleaved */
+    struct rc_last rc_last[2];
     struct ht__aggtab sites, churn, rcsites;
     /* churn row + 1 by size (< CHURN_DIRECT) for each of the first
      * CHURN_DIR_SITES site rows (NULL until the site allocates a small
@@ -813,9 +823,14 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
     if (e0)
         return e0;
     int inc = ev->kind == HT_EV_INCREF;
-    int64_t r = ht__agg_row(&g->rcsites, ev->d, ev->flags & HT_EVF_SITE);
+    uint64_t flag = ev->flags & HT_EVF_SITE;
+    struct rc_last *last = &g->rc_last[inc];
+    int64_t r = last->row1 && ev->d == last->d && flag == last->flag
+                    ? last->row1 - 1
+                    : ht__agg_row(&g->rcsites, ev->d, flag);
     if (r < 0)
         return HT_ENOMEM;
+    *last = (struct rc_last){ev->d, flag, r + 1};
     g->rcsites.v[r].v[inc ? R_INC : R_DEC]++;
     struct ht__obj *o = find_ptr(g, ev->a);
     if (!o) /* static objects (Py_None...) are not in the table */

@@ -395,10 +395,12 @@ void ht_store_rollback(ht_store *st)
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* A plain insert has stmt only. A batched one (ht_store_insert_batch)
- * also has many (stmt's VALUES repeated rows times) and keeps up to rows
- * rows in cells, ncol values a row: B1. ncells < rows * ncol and ncells is
- * a multiple of ncol outside ht_store_insert_row; B2. the buffered rows
+/* A plain insert has stmt only (rows 0). A batched one
+ * (ht_store_insert_batch, rows > 0) keeps up to rows rows in cells, ncol
+ * values a row, and steps them with many (stmt's VALUES repeated rows
+ * times, prepared when the first batch fills: a replay with few rows never
+ * parses the long statement): B1. ncells < rows * ncol and ncells is a
+ * multiple of ncol outside ht_store_insert_row; B2. the buffered rows
  * follow every row already stepped, in the order they were given. */
 struct ht_cell {
     char type; /* 'i', 'd', 's' or 'n' (the format letters) */
@@ -411,7 +413,8 @@ struct ht_cell {
 struct ht_insert {
     ht_store *st;
     sqlite3_stmt *stmt;
-    sqlite3_stmt *many; /* batched: rows rows at a time */
+    sqlite3_stmt *many; /* batched: rows rows at a time, or NULL yet */
+    char *table;        /* batched: the table's name (owned) */
     int ncol, rows;
     struct ht_cell *cells; /* rows * ncol; owned */
     int ncells;
@@ -485,27 +488,6 @@ static int read_cells(struct ht_cell *c, int max, const char *fmt, va_list ap)
     return n;
 }
 
-ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (ins->many) { /* batched: buffer it (B1), step a full batch */
-        int n = read_cells(ins->cells + ins->ncells, ins->ncol, fmt, ap);
-        va_end(ap);
-        for (; n < ins->ncol; n++) /* a short row's missing values */
-            ins->cells[ins->ncells + n].type = 'n';
-        ins->ncells += ins->ncol;
-        if (ins->ncells < ins->rows * ins->ncol)
-            return HT_OK;
-        ins->ncells = 0; /* stepped or failed: either way not kept */
-        return step_cells(ins, ins->many, ins->cells, ins->rows * ins->ncol);
-    }
-    struct ht_cell c[64];
-    int n = read_cells(c, 64, fmt, ap);
-    va_end(ap);
-    return step_cells(ins, ins->stmt, c, n);
-}
-
 /* "INSERT INTO table VALUES(?,..)" with the VALUES group repeated rows
  * times (malloc'd), or NULL */
 static char *values_sql(const char *table, int ncol, int rows)
@@ -528,6 +510,42 @@ static char *values_sql(const char *table, int ncol, int rows)
     return q;
 }
 
+/* many of a batched insert, prepared at its first use */
+static ht_err prepare_many(ht_insert *ins)
+{
+    if (ins->many)
+        return HT_OK;
+    char *q = values_sql(ins->table, ins->ncol, ins->rows);
+    if (!q)
+        return HT_ENOMEM;
+    int rc = sqlite3_prepare_v2(ins->st->db, q, -1, &ins->many, NULL);
+    free(q);
+    return rc == SQLITE_OK ? HT_OK : ht__store_sqlerr(ins->st, "prepare");
+}
+
+ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (ins->rows) { /* batched: buffer it (B1), step a full batch */
+        int n = read_cells(ins->cells + ins->ncells, ins->ncol, fmt, ap);
+        va_end(ap);
+        for (; n < ins->ncol; n++) /* a short row's missing values */
+            ins->cells[ins->ncells + n].type = 'n';
+        ins->ncells += ins->ncol;
+        if (ins->ncells < ins->rows * ins->ncol)
+            return HT_OK;
+        ins->ncells = 0; /* stepped or failed: either way not kept */
+        ht_err e = prepare_many(ins);
+        return e ? e : step_cells(ins, ins->many, ins->cells,
+                                  ins->rows * ins->ncol);
+    }
+    struct ht_cell c[64];
+    int n = read_cells(c, 64, fmt, ap);
+    va_end(ap);
+    return step_cells(ins, ins->stmt, c, n);
+}
+
 /* A batched insert; see store.h. */
 ht_err ht_store_insert_batch(ht_store *st, const char *table, int ncol,
                              int rows, ht_insert **out)
@@ -535,21 +553,18 @@ ht_err ht_store_insert_batch(ht_store *st, const char *table, int ncol,
     *out = NULL;
     if (ncol < 1 || ncol > 64 || rows < 1 || ncol * rows > 999)
         return HT_EINVAL; /* 999: SQLite's smallest parameter limit */
-    char *one = values_sql(table, ncol, 1), *many = values_sql(table, ncol, rows);
+    char *one = values_sql(table, ncol, 1);
     ht_insert *ins = NULL;
-    ht_err e = one && many ? ht_store_insert_prepare(st, one, &ins) : HT_ENOMEM;
+    ht_err e = one ? ht_store_insert_prepare(st, one, &ins) : HT_ENOMEM;
     if (!e) {
         ins->ncol = ncol;
         ins->rows = rows;
         ins->cells = malloc((size_t)ncol * (size_t)rows * sizeof *ins->cells);
-        if (!ins->cells)
+        ins->table = strdup(table);
+        if (!ins->cells || !ins->table)
             e = HT_ENOMEM;
-        else if (sqlite3_prepare_v2(st->db, many, -1, &ins->many, NULL) !=
-                 SQLITE_OK)
-            e = ht__store_sqlerr(st, "prepare");
     }
     free(one);
-    free(many);
     if (e) {
         ht_store_insert_free(ins);
         return e;
@@ -562,7 +577,7 @@ ht_err ht_store_insert_batch(ht_store *st, const char *table, int ncol,
 ht_err ht_store_insert_flush(ht_insert *ins)
 {
     ht_err e = HT_OK;
-    if (!ins || !ins->many)
+    if (!ins || !ins->rows)
         return HT_OK;
     for (int r = 0; r < ins->ncells && !e; r += ins->ncol)
         e = step_cells(ins, ins->stmt, ins->cells + r, ins->ncol);
@@ -591,6 +606,7 @@ void ht_store_insert_free(ht_insert *ins)
         return;
     sqlite3_finalize(ins->stmt);
     sqlite3_finalize(ins->many);
+    free(ins->table);
     free(ins->cells);
     free(ins);
 }

@@ -96,6 +96,12 @@ struct seg {
     int stack; /* a thread stack range of one snapshot (HT_ROOT_STACK) */
 };
 
+/* a refcount site (d, flag) and its rcsites row + 1 (0: none) */
+struct rc_last {
+    uint64_t d, flag;
+    int64_t row1;
+};
+
 struct eng {
     ht_store *st;
     int64_t run;
@@ -131,6 +137,10 @@ struct eng {
     struct ht__objslab slab;
     uint64_t site_pc; /* last site_add pc and its row: one-entry cache */
     int64_t site_row;
+    /* per kind (DECREF, INCREF): the last refcount site (d, flag) and its
+     * rcsites row + 1 (0: none yet); a refcounting program increfs and
+     * decrefs at few sites, the two kinds interleaved */
+    struct rc_last rc_last[2];
     struct ht__aggtab sites, churn, rcsites;
     /* churn row + 1 by size (< CHURN_DIRECT) for each of the first
      * CHURN_DIR_SITES site rows (NULL until the site allocates a small
@@ -162,6 +172,9 @@ enum { R_INC, R_DEC, R_UNBAL };
  * first CHURN_DIR_SITES sites (at most 16 MB) */
 #define CHURN_DIRECT 1025u
 #define CHURN_DIR_SITES 4096u
+/* rows a batched insert (ht_store_insert_batch) writes at a time: graph's
+ * 90636 errors rows cost 4700 instructions each one at a time */
+#define ROW_BATCH 64
 /* rows of seq_out_of_order written per run (all are counted) */
 #define DISORDER_ROWS 100u
 
@@ -233,6 +246,20 @@ static int in_segs(const struct eng *g, uint64_t a, int stack_only)
             a - g->segs[i].start < g->segs[i].len)
             return 1;
     return 0;
+}
+
+/* The block containing pointer value a, as ht__objtab_find: a pointer
+ * mostly points at the start of its block, found by the one-probe exact
+ * lookup. The same answer: a block up to HT__OBJ_BIG starting at a is the
+ * page index's (the last block starting at or below a); a bigger one goes
+ * through the full lookup (the page index is searched before the big
+ * blocks). */
+static inline struct ht__obj *find_ptr(const struct eng *g, uint64_t a)
+{
+    if (!a)
+        return NULL;
+    struct ht__obj *o = ht__objtab_get(&g->t, a);
+    return o && o->size <= HT__OBJ_BIG ? o : ht__objtab_find(&g->t, a);
 }
 
 static void note_drop(struct ht__obj *x, uint8_t kind, uint64_t seq,
@@ -388,7 +415,7 @@ static __attribute__((noinline)) void drop_edges(struct eng *g,
                                                  uint64_t pc)
 {
     for (uint32_t i = 0; i < o->nedges; i++) {
-        struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
+        struct ht__obj *x = find_ptr(g, o->edges[i].val);
         if (x && x != o)
             note_drop(x, 2, g->seq, pc);
     }
@@ -553,7 +580,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
 {
     for (uint32_t i = 0; i < o->nedges; i++) {
-        struct ht__obj *x = ht__objtab_find(&g->t, o->edges[i].val);
+        struct ht__obj *x = find_ptr(g, o->edges[i].val);
         if (x) {
             ht_err e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, x->gcref));
             if (e)
@@ -733,8 +760,11 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         e = gc_unlazy(g);
     if (e)
         return e;
-    struct ht__obj *n = ht__objtab_find(&g->t, val);
+    struct ht__obj *n = find_ptr(g, val);
     struct ht__obj *o = ht__objtab_find(&g->t, slot);
+    /* the block oldv points into, once looked up (oldx_valid) */
+    struct ht__obj *oldx = NULL;
+    int oldx_valid = 0;
     if (n)
         n->referenced = 1;
     if (o) {
@@ -743,23 +773,29 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
                                   ev->d, &prev)))
             return e;
         if (prev) {
-            struct ht__obj *x = ht__objtab_find(&g->t, prev);
+            struct ht__obj *x = find_ptr(g, prev);
             if (x && (e = keep(ht_gc_edge_del_ref(g->gc, o->gcref, x->gcref))))
                 return e;
-            if (drops)
+            if (drops) {
                 oldv = prev;
+                oldx = x;
+                oldx_valid = 1;
+            }
         }
         if (n && (e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, n->gcref))))
             return e;
     } else if (in_segs(g, slot, 0)) {
         uint64_t prev;
         if (ht__map_get(&g->rootslots, slot, &prev)) {
-            struct ht__obj *x = ht__objtab_find(&g->t, prev);
+            struct ht__obj *x = find_ptr(g, prev);
             if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                 return e;
             ht__map_del(&g->rootslots, slot);
-            if (drops)
+            if (drops) {
                 oldv = prev;
+                oldx = x;
+                oldx_valid = 1;
+            }
         }
         if (n) {
             if ((e = ht__map_put(&g->rootslots, slot, val)) ||
@@ -771,7 +807,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
             return e;
     }
     if (drops && oldv) {
-        struct ht__obj *x = ht__objtab_find(&g->t, oldv);
+        struct ht__obj *x = oldx_valid ? oldx : find_ptr(g, oldv);
         if (x && x != n)
             note_drop(x, 1, ev->seq, ev->d);
     }
@@ -787,11 +823,16 @@ static ht_err do_refcount(struct eng *g, const struct ht_rec *ev)
     if (e0)
         return e0;
     int inc = ev->kind == HT_EV_INCREF;
-    int64_t r = ht__agg_row(&g->rcsites, ev->d, ev->flags & HT_EVF_SITE);
+    uint64_t flag = ev->flags & HT_EVF_SITE;
+    struct rc_last *last = &g->rc_last[inc];
+    int64_t r = last->row1 && ev->d == last->d && flag == last->flag
+                    ? last->row1 - 1
+                    : ht__agg_row(&g->rcsites, ev->d, flag);
     if (r < 0)
         return HT_ENOMEM;
+    *last = (struct rc_last){ev->d, flag, r + 1};
     g->rcsites.v[r].v[inc ? R_INC : R_DEC]++;
-    struct ht__obj *o = ht__objtab_find(&g->t, ev->a);
+    struct ht__obj *o = find_ptr(g, ev->a);
     if (!o) /* static objects (Py_None...) are not in the table */
         return ht__objtab_was_freed(&g->t, ev->a)
                    ? add_error(g, "refcount_on_freed", ev->a, ev->d)
@@ -834,7 +875,7 @@ static ht_err drop_stack_roots(struct eng *g)
             drop[ndrop++] = *sl;
     }
     for (size_t i = 0; i < ndrop; i++) {
-        struct ht__obj *x = ht__objtab_find(&g->t, drop[i].val);
+        struct ht__obj *x = find_ptr(g, drop[i].val);
         ht_err e;
         if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1)))) {
             free(drop);
@@ -945,7 +986,7 @@ static ht_err detect(struct eng *g)
     for (size_t i = 0; i < n; i++) {
         off[i] = k;
         for (uint32_t j = 0; j < d.o[i]->nedges; j++) {
-            struct ht__obj *x = ht__objtab_find(&g->t, d.o[i]->edges[j].val);
+            struct ht__obj *x = find_ptr(g, d.o[i]->edges[j].val);
             if (!x)
                 continue;
             adj[k] = x->idx;
@@ -961,7 +1002,7 @@ static ht_err detect(struct eng *g)
     for (size_t i = 0; i < g->rootslots.cap; i++) {
         if (!g->rootslots.s[i].key)
             continue;
-        struct ht__obj *x = ht__objtab_find(&g->t, g->rootslots.s[i].val);
+        struct ht__obj *x = find_ptr(g, g->rootslots.s[i].val);
         if (x)
             rootrefs[x->idx]++;
         if (x && !kind[x->idx]) {
@@ -1080,10 +1121,9 @@ static ht_err detect(struct eng *g)
     g->r.cycles = (uint64_t)ncomp;
     if ((e = ht_store_insert_prepare(g->st,
              "INSERT INTO cycles VALUES(?,?,?,?)", &ic)) ||
-        (e = ht_store_insert_prepare(g->st,
-             "INSERT INTO cycle_members VALUES(?,?,?,?,?,?)", &im)) ||
-        (e = ht_store_insert_prepare(g->st,
-             "INSERT INTO cycle_edges VALUES(?,?,?,?,?,?,?)", &ie)))
+        (e = ht_store_insert_batch(g->st, "cycle_members", 6, ROW_BATCH,
+                                   &im)) ||
+        (e = ht_store_insert_batch(g->st, "cycle_edges", 7, ROW_BATCH, &ie)))
         goto out;
     uint64_t *cm = calloc((size_t)ncomp + 1, sizeof *cm);
     uint64_t *cb = calloc((size_t)ncomp + 1, sizeof *cb);
@@ -1117,6 +1157,8 @@ static ht_err detect(struct eng *g)
                                 (int64_t)cm[c], (int64_t)cb[c]);
     free(cm);
     free(cb);
+    if (!e && !(e = ht_store_insert_flush(im)))
+        e = ht_store_insert_flush(ie);
 out:
     ht_store_insert_free(ic);
     ht_store_insert_free(im);
@@ -1293,11 +1335,12 @@ static ht_err prepare(struct eng *g)
         if ((e = ht_store_exec(g->st, sql)))
             return e;
     }
-    if ((e = ht_store_insert_prepare(g->st,
-             "INSERT INTO objects_live VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-             &g->ins_obj)) ||
-        (e = ht_store_insert_prepare(g->st,
-             "INSERT INTO errors VALUES(?,?,?,?,?)", &g->ins_err)) ||
+    /* objects_live and errors rows may be many (a leaky run's blocks, a
+     * refcount error per free): batched, flushed by ht_replay_run */
+    if ((e = ht_store_insert_batch(g->st, "objects_live", 12, ROW_BATCH,
+                                   &g->ins_obj)) ||
+        (e = ht_store_insert_batch(g->st, "errors", 5, ROW_BATCH,
+                                   &g->ins_err)) ||
         (e = ht_store_insert_prepare(g->st,
              "INSERT INTO frag_snapshots VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
              &g->ins_snap)) ||
@@ -1728,6 +1771,8 @@ ht_err ht_replay_run(ht_store *st, int64_t run_id,
     if ((e = ht_store_begin(st)))
         goto done;
     e = run_all(g, opts);
+    if (!e && !(e = ht_store_insert_flush(g->ins_obj)))
+        e = ht_store_insert_flush(g->ins_err);
     ht_store_insert_free(g->ins_obj);
     ht_store_insert_free(g->ins_err);
     ht_store_insert_free(g->ins_snap);

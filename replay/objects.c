@@ -21,6 +21,9 @@
  *     below 1/2, every key reached from its home slot without crossing an
  *     empty one (deletion shifts the cluster back: no tombstones, so the
  *     only non-live keys are the engine's freed marks of invariant 1).
+ *  6. unless t->unpaged: every held object's [addr, obj_end) lies in
+ *     [lo, hi), so ht__objtab_find answers NULL outside without a probe
+ *     (most slots a C program stores into are on its stack);
  * Per event the replay's ALLOC/FREE costs one probe; a probe that finds
  * its key has the value in the same cache line, and the engine prefetches
  * that line, then the object, events ahead (ht__objtab_prefetch_*).
@@ -192,6 +195,14 @@ static uint64_t obj_end(const struct ht__obj *o)
     return o->addr + sz < o->addr ? UINT64_MAX : o->addr + sz;
 }
 
+/* invariant 6 for o */
+static void widen(struct ht__objtab *t, const struct ht__obj *o)
+{
+    uint64_t end = obj_end(o);
+    t->lo = o->addr < t->lo ? o->addr : t->lo;
+    t->hi = end > t->hi ? end : t->hi;
+}
+
 /* first index in v with e[i].addr >= addr. Branch-free (a conditional
  * move per step): the comparisons of a lookup are unpredictable, and a
  * mispredicted branch per step cost more than the search's loads. */
@@ -340,6 +351,7 @@ ht_err ht__objtab_insert_any(struct ht__objtab *t, struct ht__obj *o)
             return e;
         }
         t->n++;
+        widen(t, o);
         return HT_OK;
     }
     if (t->unpaged) {
@@ -358,6 +370,7 @@ ht_err ht__objtab_insert_any(struct ht__objtab *t, struct ht__obj *o)
         }
     }
     t->n++;
+    widen(t, o);
     return HT_OK;
 }
 
@@ -367,7 +380,7 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     uint64_t v64;
     if (t->unpaged)
         return ht__objtab_get(t, a);
-    if (!a)
+    if (a < t->lo || a >= t->hi) /* invariant 6 (a == 0 too) */
         return NULL;
     if (ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64)) {
         const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
@@ -443,14 +456,19 @@ ht_err ht__objtab_index_slab(struct ht__objtab *t, const struct ht__objslab *s)
 {
     if (!t->unpaged)
         return HT_OK;
+    t->lo = UINT64_MAX;
+    t->hi = 0;
     for (size_t c = 0; c < s->nchunks; c++) {
         size_t n = slab_n(s, c);
         for (size_t i = 0; i < n; i++) {
             struct ht__obj *o = &s->chunks[c][i];
-            if (o->held && index_obj(t, o) != HT_OK) {
+            if (!o->held)
+                continue;
+            if (index_obj(t, o) != HT_OK) {
                 pages_fini(t); /* drop the partial index */
                 return HT_ENOMEM;
             }
+            widen(t, o);
         }
     }
     t->unpaged = 0;
@@ -479,7 +497,7 @@ void ht__objtab_fini_index(struct ht__objtab *t)
     t->n = 0;
 }
 
-/* Check invariants 1-4 of the design comment; 1 if they hold. */
+/* Check invariants 1-4 and 6 of the design comment; 1 if they hold. */
 int ht__objtab_is_valid(const struct ht__objtab *t)
 {
     if (!ht__map_is_valid(&t->byaddr) || !ht__map_is_valid(&t->pages))
@@ -500,7 +518,8 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         struct ht__obj *o = ht__slot_obj(&t->byaddr.s[i]);
         if (!o)
             continue;
-        if (o->addr != t->byaddr.s[i].key || !o->held)
+        if (o->addr != t->byaddr.s[i].key || !o->held ||
+            (!t->unpaged && (o->addr < t->lo || obj_end(o) > t->hi)))
             return 0;
         if (o->size > BIG_SIZE) {
             nbig++;

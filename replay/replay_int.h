@@ -150,6 +150,9 @@ struct ht__objtab {
     int unpaged;
     struct ht__obj **big; /* blocks > 1 MiB by address (objects.c) */
     size_t nbig, cbig;
+    /* paged: every held object lies in [lo, hi) (they only widen): a
+     * lookup outside (a stack or static slot) needs no index probe */
+    uint64_t lo, hi;
 };
 /* ht__objtab_insert, _remove, _release: inline, below (after the hints). */
 /* The live object containing addr (interior pointers included), or NULL;

@@ -395,9 +395,29 @@ void ht_store_rollback(ht_store *st)
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* A plain insert has stmt only (rows 0). A batched one
+ * (ht_store_insert_batch, rows > 0) keeps up to rows rows in cells, ncol
+ * values a row, and steps them with many (stmt's VALUES repeated rows
+ * times, prepared when the first batch fills: a replay with few rows never
+ * parses the long statement): B1. ncells < rows * ncol and ncells is a
+ * multiple of ncol outside ht_store_insert_row; B2. the buffered rows
+ * follow every row already stepped, in the order they were given. */
+struct ht_cell {
+    char type; /* 'i', 'd', 's' or 'n' (the format letters) */
+    union {
+        int64_t i;
+        double d;
+        const char *s; /* borrowed: the caller keeps it until the flush */
+    } v;
+};
 struct ht_insert {
     ht_store *st;
     sqlite3_stmt *stmt;
+    sqlite3_stmt *many; /* batched: rows rows at a time, or NULL yet */
+    char *table;        /* batched: the table's name (owned) */
+    int ncol, rows;
+    struct ht_cell *cells; /* rows * ncol; owned */
+    int ncells;
 };
 
 ht_err ht_store_insert_prepare(ht_store *st, const char *sql, ht_insert **out)
@@ -415,38 +435,154 @@ ht_err ht_store_insert_prepare(ht_store *st, const char *sql, ht_insert **out)
     return HT_OK;
 }
 
+/* Bind c[0..n) to parameters 1..n of stmt; SQLITE_OK or the bind's code.
+ * Strings are bound SQLITE_STATIC (they outlive the step that follows): a
+ * TRANSIENT copy can fail for lack of memory, and an unchecked failed bind
+ * silently stores NULL (found by tests/reliability/test_faults.c). */
+static int bind_cells(sqlite3_stmt *stmt, const struct ht_cell *c, int n)
+{
+    int rc = SQLITE_OK;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        switch (c[i].type) {
+        case 'i': rc = sqlite3_bind_int64(stmt, i + 1, c[i].v.i); break;
+        case 'd': rc = sqlite3_bind_double(stmt, i + 1, c[i].v.d); break;
+        case 's':
+            rc = c[i].v.s ? sqlite3_bind_text(stmt, i + 1, c[i].v.s, -1,
+                                              SQLITE_STATIC)
+                          : sqlite3_bind_null(stmt, i + 1);
+            break;
+        default: rc = sqlite3_bind_null(stmt, i + 1); break;
+        }
+    }
+    return rc;
+}
+
+/* Bind c[0..n) and run stmt once. */
+static ht_err step_cells(ht_insert *ins, sqlite3_stmt *stmt,
+                         const struct ht_cell *c, int n)
+{
+    int rc = bind_cells(stmt, c, n);
+    if (rc != SQLITE_OK) {
+        sqlite3_clear_bindings(stmt);
+        return ht__store_sqlerr(ins->st, "insert");
+    }
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
+}
+
+/* fmt's values as cells (at most max: the rest of fmt is ignored) */
+static int read_cells(struct ht_cell *c, int max, const char *fmt, va_list ap)
+{
+    int n = 0;
+    for (; *fmt && n < max; fmt++, n++) {
+        c[n].type = *fmt;
+        switch (*fmt) {
+        case 'i': c[n].v.i = va_arg(ap, int64_t); break;
+        case 'd': c[n].v.d = va_arg(ap, double); break;
+        case 's': c[n].v.s = va_arg(ap, const char *); break;
+        default: c[n].type = 'n'; break;
+        }
+    }
+    return n;
+}
+
+/* "INSERT INTO table VALUES(?,..)" with the VALUES group repeated rows
+ * times (malloc'd), or NULL */
+static char *values_sql(const char *table, int ncol, int rows)
+{
+    size_t tl = strlen(table), gl = (size_t)ncol * 2 + 2;
+    char *q = malloc(tl + 32 + (size_t)rows * gl);
+    if (!q)
+        return NULL;
+    char *p = q + sprintf(q, "INSERT INTO %s VALUES", table);
+    for (int r = 0; r < rows; r++) {
+        *p++ = r ? ',' : '(';
+        if (r)
+            *p++ = '(';
+        for (int c = 0; c < ncol; c++) {
+            *p++ = '?';
+            *p++ = c + 1 < ncol ? ',' : ')';
+        }
+    }
+    *p = 0;
+    return q;
+}
+
+/* many of a batched insert, prepared at its first use */
+static ht_err prepare_many(ht_insert *ins)
+{
+    if (ins->many)
+        return HT_OK;
+    char *q = values_sql(ins->table, ins->ncol, ins->rows);
+    if (!q)
+        return HT_ENOMEM;
+    int rc = sqlite3_prepare_v2(ins->st->db, q, -1, &ins->many, NULL);
+    free(q);
+    return rc == SQLITE_OK ? HT_OK : ht__store_sqlerr(ins->st, "prepare");
+}
+
 ht_err ht_store_insert_row(ht_insert *ins, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = SQLITE_OK;
-    /* Strings are bound SQLITE_STATIC (they outlive the step below): a
-     * TRANSIENT copy can fail for lack of memory, and an unchecked failed
-     * bind silently stores NULL (found by tests/reliability/test_faults.c). */
-    for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
-        switch (*fmt) {
-        case 'i': rc = sqlite3_bind_int64(ins->stmt, i, va_arg(ap, int64_t)); break;
-        case 'd': rc = sqlite3_bind_double(ins->stmt, i, va_arg(ap, double)); break;
-        case 's': {
-            const char *s = va_arg(ap, const char *);
-            if (s)
-                rc = sqlite3_bind_text(ins->stmt, i, s, -1, SQLITE_STATIC);
-            else
-                rc = sqlite3_bind_null(ins->stmt, i);
-            break;
-        }
-        default: rc = sqlite3_bind_null(ins->stmt, i); break;
-        }
+    if (ins->rows) { /* batched: buffer it (B1), step a full batch */
+        int n = read_cells(ins->cells + ins->ncells, ins->ncol, fmt, ap);
+        va_end(ap);
+        for (; n < ins->ncol; n++) /* a short row's missing values */
+            ins->cells[ins->ncells + n].type = 'n';
+        ins->ncells += ins->ncol;
+        if (ins->ncells < ins->rows * ins->ncol)
+            return HT_OK;
+        ins->ncells = 0; /* stepped or failed: either way not kept */
+        ht_err e = prepare_many(ins);
+        return e ? e : step_cells(ins, ins->many, ins->cells,
+                                  ins->rows * ins->ncol);
     }
+    struct ht_cell c[64];
+    int n = read_cells(c, 64, fmt, ap);
     va_end(ap);
-    if (rc != SQLITE_OK) {
-        sqlite3_clear_bindings(ins->stmt);
-        return ht__store_sqlerr(ins->st, "insert");
+    return step_cells(ins, ins->stmt, c, n);
+}
+
+/* A batched insert; see store.h. */
+ht_err ht_store_insert_batch(ht_store *st, const char *table, int ncol,
+                             int rows, ht_insert **out)
+{
+    *out = NULL;
+    if (ncol < 1 || ncol > 64 || rows < 1 || ncol * rows > 999)
+        return HT_EINVAL; /* 999: SQLite's smallest parameter limit */
+    char *one = values_sql(table, ncol, 1);
+    ht_insert *ins = NULL;
+    ht_err e = one ? ht_store_insert_prepare(st, one, &ins) : HT_ENOMEM;
+    if (!e) {
+        ins->ncol = ncol;
+        ins->rows = rows;
+        ins->cells = malloc((size_t)ncol * (size_t)rows * sizeof *ins->cells);
+        ins->table = strdup(table);
+        if (!ins->cells || !ins->table)
+            e = HT_ENOMEM;
     }
-    rc = sqlite3_step(ins->stmt);
-    sqlite3_reset(ins->stmt);
-    sqlite3_clear_bindings(ins->stmt);
-    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
+    free(one);
+    if (e) {
+        ht_store_insert_free(ins);
+        return e;
+    }
+    *out = ins;
+    return HT_OK;
+}
+
+/* Insert the buffered rows of a batched insert; see store.h. */
+ht_err ht_store_insert_flush(ht_insert *ins)
+{
+    ht_err e = HT_OK;
+    if (!ins || !ins->rows)
+        return HT_OK;
+    for (int r = 0; r < ins->ncells && !e; r += ins->ncol)
+        e = step_cells(ins, ins->stmt, ins->cells + r, ins->ncol);
+    ins->ncells = 0;
+    return e;
 }
 
 /* Bind v[0..n) (NULL where null[i]) and run the insert once. */
@@ -469,6 +605,9 @@ void ht_store_insert_free(ht_insert *ins)
     if (!ins)
         return;
     sqlite3_finalize(ins->stmt);
+    sqlite3_finalize(ins->many);
+    free(ins->table);
+    free(ins->cells);
     free(ins);
 }
 

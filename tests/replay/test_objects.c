@@ -154,6 +154,38 @@ static void test_random_against_reference(void **state)
  * size-0 block spans one byte), inserted and removed in random order so
  * page vectors grow past their first capacity, shrink, empty and come back,
  * and entries move at the front, middle and end. */
+/* Invariant 6: a paged table answers NULL outside [lo, hi) of its blocks
+ * (a stack slot) without a probe; the bounds cover the blocks held when it
+ * was paged (a big one included) and widen with each insert after. */
+static void test_find_bounds(void **state)
+{
+    (void)state;
+    struct ht__objtab t = {0};
+    t.unpaged = 1;
+    struct ht__obj *a = mk(0x5000, 32), *big = mk(0x40000000, 2u << 20);
+    struct ht__obj *late = mk(0x7ff000000000, 16);
+    assert_int_equal(ht__objtab_insert(&t, a), HT_OK);
+    assert_int_equal(ht__objtab_insert(&t, big), HT_OK);
+    assert_int_equal(ht__objtab_index_slab(&t, &g_slab), HT_OK);
+    assert_int_equal(t.lo, 0x5000);
+    assert_int_equal(t.hi, 0x40000000 + (2u << 20));
+    assert_true(ht__objtab_is_valid(&t));
+    assert_ptr_equal(ht__objtab_find(&t, 0x501f), a);
+    assert_ptr_equal(ht__objtab_find(&t, 0x401fffff), big); /* last byte */
+    assert_null(ht__objtab_find(&t, 0x40200000));
+    assert_null(ht__objtab_find(&t, 0x4fff));
+    assert_null(ht__objtab_find(&t, 0x7ff000000008));
+    assert_int_equal(ht__objtab_insert(&t, late), HT_OK);
+    assert_int_equal(t.hi, 0x7ff000000010);
+    assert_ptr_equal(ht__objtab_find(&t, 0x7ff000000008), late);
+    /* removal keeps the bounds (they only widen) and the answers */
+    put(ht__objtab_remove(&t, 0x5000));
+    assert_int_equal(t.lo, 0x5000);
+    assert_null(ht__objtab_find(&t, 0x5008));
+    assert_true(ht__objtab_is_valid(&t));
+    done(&t);
+}
+
 static void test_find_brute_force(void **state)
 {
     (void)state;
@@ -531,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_lazy_index),
         cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_find_bounds),
         cmocka_unit_test(test_find_brute_force),
         cmocka_unit_test(test_stale_end_detected),
         cmocka_unit_test(test_map),

@@ -965,6 +965,59 @@ static void test_chunk_blobs_packed(void **state)
     unlink(db);
 }
 
+/* A batched insert writes 3 rows per statement and the rest at the flush:
+ * 7 rows of every value kind (a short row's missing value NULL) arrive in
+ * order with their rowids; a plain insert's flush is a no-op; a batch too
+ * wide for SQLite's parameter limit is refused. */
+static void test_insert_batch(void **state)
+{
+    (void)state;
+    char db[300], got[256];
+    snprintf(db, sizeof db, "%s/batch.db", dir);
+    ht_store *st = NULL;
+    ht_insert *ins = NULL, *plain = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    assert_int_equal(ht_store_exec(st, "CREATE TABLE t(a, b, c, d)"), HT_OK);
+    assert_int_equal(ht_store_insert_batch(st, "t", 4, 250, &ins), HT_EINVAL);
+    assert_null(ins);
+    assert_int_equal(ht_store_insert_batch(st, "t", 4, 3, &ins), HT_OK);
+    assert_int_equal(ht_store_begin(st), HT_OK);
+    static const char *const names[] = {"x", NULL, "z"};
+    for (int i = 0; i < 7; i++) {
+        if (i == 4) /* short: d is NULL */
+            assert_int_equal(ht_store_insert_row(ins, "id", (int64_t)i, 0.5),
+                             HT_OK);
+        else
+            assert_int_equal(ht_store_insert_row(ins, "idsn", (int64_t)i,
+                                                 i * 0.25, names[i % 3]),
+                             HT_OK);
+        if (i == 5) { /* two full batches stepped, nothing buffered */
+            query1(st, "SELECT count(*) FROM t", got);
+            assert_string_equal(got, "6");
+        }
+    }
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "6");
+    assert_int_equal(ht_store_insert_flush(ins), HT_OK);
+    assert_int_equal(ht_store_insert_flush(ins), HT_OK); /* nothing left */
+    assert_int_equal(ht_store_insert_prepare(st, "INSERT INTO t VALUES(9,9,9,9)",
+                                             &plain),
+                     HT_OK);
+    assert_int_equal(ht_store_insert_flush(plain), HT_OK);
+    assert_int_equal(ht_store_insert_flush(NULL), HT_OK);
+    assert_int_equal(ht_store_commit(st), HT_OK);
+    query1(st, "SELECT group_concat(rowid || ':' || a || ':' || b || ':' ||"
+               " coalesce(c, '-') || ':' || coalesce(d, '-'), ' ') FROM t",
+           got);
+    assert_string_equal(got, "1:0:0.0:x:- 2:1:0.25:-:- 3:2:0.5:z:-"
+                             " 4:3:0.75:x:- 5:4:0.5:-:- 6:5:1.25:z:-"
+                             " 7:6:1.5:x:-");
+    ht_store_insert_free(ins);
+    ht_store_insert_free(plain);
+    ht_store_close(st);
+    unlink(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -986,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_live_torn_range),
         cmocka_unit_test(test_live_abort),
         cmocka_unit_test(test_chunk_blobs_packed),
+        cmocka_unit_test(test_insert_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

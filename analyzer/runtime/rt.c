@@ -938,9 +938,10 @@ static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
  *   general: 24-byte slots (struct ht__snap_slot) keeping the latest event
  *            of every address seen, FREEs included (max seq wins);
  *   ordered: 16-byte slots (struct ht__snap_ent: address, size) holding
- *            only the live blocks, a FREE deleting its address (backward
- *            shift: no tombstones). Exact only when the events arrive in
- *            seq order, which ht__snap_pass checks (see there).
+ *            the blocks allocated since the table was last rebuilt, a
+ *            FREE marking its address dead (size HT__SNAP_DEAD; growing
+ *            drops the dead, ht__snap_grow). Exact only when the events
+ *            arrive in seq order, which ht__snap_pass checks (see there).
  * Linear probing, home slots from ht__snap_home; at most half full. The
  * pass keeps the table in a local that never escapes (ht__snap_grow takes
  * and returns it by value), so its fields stay in registers: through a
@@ -994,35 +995,57 @@ ht__snap_copy(void *d, const void *s, size_t sz)
         ((uint64_t *)d)[k] = ((const uint64_t *)s)[k];
 }
 
-/* Move the entries of t into nt (empty, twice as many slots of sz bytes),
- * in slot order. */
-static inline __attribute__((always_inline)) void
+/* Move the entries of t into nt (empty, with at least as many slots of sz
+ * bytes), in slot order; an ordered table's dead entries (sz 16, size
+ * HT__SNAP_DEAD) are dropped. Returns the entries moved. */
+static inline __attribute__((always_inline)) uint64_t
 ht__snap_rehash(const struct ht__snap_tab *nt, const struct ht__snap_tab *t,
                 size_t sz)
 {
+    uint64_t n = 0;
     for (uint64_t i = 0; i < t->cap; i++) {
         const uint64_t *s = (const uint64_t *)(const void *)(t->v + i * sz);
-        if (s[0])
+        if (s[0] && (sz != 16 || s[1] != HT__SNAP_DEAD)) {
             ht__snap_copy(ht__snap_probe(nt, sz, s[0]), s, sz);
+            n++;
+        }
     }
+    return n;
 }
 
-/* t doubled (to 64 K slots from none); sz: slot bytes (16 or 24). Without
- * memory, t unchanged (still full: n == lim). */
+/* The live entries of the ordered table t (sz 16). */
+static uint64_t ht__snap_live_count(const struct ht__snap_tab *t)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < t->cap; i++) {
+        const uint64_t *s = (const uint64_t *)(const void *)(t->v + i * 16);
+        n += s[0] != 0 && s[1] != HT__SNAP_DEAD;
+    }
+    return n;
+}
+
+/* t full (n == lim) made room for more (64 K slots from none); sz: slot
+ * bytes (16 or 24). Doubled, but for an ordered table (sz 16) of which a
+ * quarter of lim or less is live: rebuilt at its size without the dead
+ * entries (so dead addresses cost a rebuild per lim * 3/4 new addresses,
+ * never a doubling). Without memory, t unchanged (still full). */
 __attribute__((noinline, cold)) static struct ht__snap_tab
 ht__snap_grow(struct ht__snap_tab t, size_t sz)
 {
-    struct ht__snap_tab nt = {NULL, t.cap ? 2 * t.cap : HT__SNAP_FIRST_CAP, 0,
-                              t.n, t.cap ? t.shift - 1 : 64 - 16 + 5};
+    int same = sz == 16 && t.cap && ht__snap_live_count(&t) <= t.lim / 4;
+    struct ht__snap_tab nt = {NULL, t.cap ? (same ? 1 : 2) * t.cap
+                                          : HT__SNAP_FIRST_CAP,
+                              0, 0,
+                              t.cap ? t.shift - !same : 64 - 16 + 5};
     nt.lim = nt.cap / 2;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
     if (!(nt.v = ht__snap_map(sz * nt.cap, MAP_POPULATE)))
         return t;
     if (sz == 16)
-        ht__snap_rehash(&nt, &t, 16);
+        nt.n = ht__snap_rehash(&nt, &t, 16);
     else
-        ht__snap_rehash(&nt, &t, 24);
+        nt.n = ht__snap_rehash(&nt, &t, 24);
     ht__snap_unmap(t.v, sz * t.cap);
     return nt;
 }
@@ -1039,26 +1062,12 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
     if (ordered && size == HT__SNAP_DEAD) {
         if (!t->n)
             return 0;
+        /* the entry stays, marked dead (a later ALLOC of the address
+         * reuses it; ht__snap_grow drops it): one store, where deleting
+         * it (backward shift) read on through its cluster */
         uint64_t *s = ht__snap_probe(t, sz, addr);
-        if (s[0] == 0) /* not live: freed twice, or never seen allocated */
-            return 0;
-        /* backward-shift deletion: move up every later entry of the
-         * cluster that may sit at the hole (its home is not in (hole, j]) */
-        uint64_t m = t->cap - 1;
-        uint64_t i = (uint64_t)((char *)s - t->v) / sz, j = i;
-        for (;;) {
-            j = (j + 1) & m;
-            uint64_t *e = (uint64_t *)(void *)(t->v + j * sz);
-            if (e[0] == 0)
-                break;
-            uint64_t h = ht__snap_home(t->shift, e[0]);
-            if (((j - h) & m) >= ((j - i) & m)) {
-                ht__snap_copy(t->v + i * sz, e, sz);
-                i = j;
-            }
-        }
-        ((uint64_t *)(void *)(t->v + i * sz))[0] = 0;
-        t->n--;
+        if (s[0] != 0) /* else freed twice, or never seen allocated */
+            s[1] = HT__SNAP_DEAD;
         return 0;
     }
     if (__builtin_expect(t->n >= t->lim, 0)) {

@@ -953,6 +953,8 @@ struct ht__snap_tab {
     uint64_t lim;   /* cap / 2: inserting at n == lim doubles first */
     uint64_t n;     /* slots used */
     unsigned shift; /* 64 - log2(cap / 32): ht__snap_home */
+    uint64_t freed; /* ordered: FREEs that found their entry since the
+                     * last rebuild, >= the dead entries */
 };
 
 #define HT__SNAP_FIRST_CAP (1u << 16) /* 64 K slots */
@@ -1032,11 +1034,14 @@ static uint64_t ht__snap_live_count(const struct ht__snap_tab *t)
 __attribute__((noinline, cold)) static struct ht__snap_tab
 ht__snap_grow(struct ht__snap_tab t, size_t sz)
 {
-    int same = sz == 16 && t.cap && ht__snap_live_count(&t) <= t.lim / 4;
+    /* live <= lim / 4 needs 3/4 of the lim used slots dead, so freed
+     * tells when counting is pointless */
+    int same = sz == 16 && t.cap && t.freed >= t.lim / 4 * 3 &&
+               ht__snap_live_count(&t) <= t.lim / 4;
     struct ht__snap_tab nt = {NULL, t.cap ? (same ? 1 : 2) * t.cap
                                           : HT__SNAP_FIRST_CAP,
                               0, 0,
-                              t.cap ? t.shift - !same : 64 - 16 + 5};
+                              t.cap ? t.shift - !same : 64 - 16 + 5, 0};
     nt.lim = nt.cap / 2;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
@@ -1066,8 +1071,10 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
          * reuses it; ht__snap_grow drops it): one store, where deleting
          * it (backward shift) read on through its cluster */
         uint64_t *s = ht__snap_probe(t, sz, addr);
-        if (s[0] != 0) /* else freed twice, or never seen allocated */
+        if (s[0] != 0) { /* else freed twice, or never seen allocated */
             s[1] = HT__SNAP_DEAD;
+            t->freed++;
+        }
         return 0;
     }
     if (__builtin_expect(t->n >= t->lim, 0)) {
@@ -1138,6 +1145,9 @@ static int ht__rt_chunk_ok(uint64_t c)
                (c % 64) & 1;
 }
 
+_Static_assert(HT_EV_REALLOC == HT_EV_ALLOC + 1 && HT_EV_FREE == HT_EV_ALLOC + 2,
+               "ht__snap_pass tests the three kinds as one range");
+
 #define HT__SNAP_NOMEM (-1)
 #define HT__SNAP_DISORDER (-2)
 
@@ -1166,13 +1176,21 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
              * hardware prefetcher reaches it (-20 % pass time) */
             __builtin_prefetch(r + 192);
             uint64_t w3 = __atomic_load_n(&r->w[3], __ATOMIC_ACQUIRE);
-            unsigned kb = ht_spill_kind_byte(w3), k = kb & 0x7fu;
-            /* a wide record's a and b are whole words (S7); an owner slot
-             * or a wide record's first half is no ALLOC/REALLOC/FREE */
-            uint64_t mask = kb & HT_SPILL_WIDE ? UINT64_MAX : HT_SPILL_LOW48;
+            unsigned kb = ht_spill_kind_byte(w3);
+            /* ALLOC, REALLOC, FREE: kind bytes 1-3 compact, 0x81-0x83
+             * wide, whose a and b are whole words (S7); an owner slot or a
+             * wide record's first half is none of them. One compare for
+             * the common case. */
+            uint64_t mask;
+            if (__builtin_expect(kb - HT_EV_ALLOC <= 2u, 1))
+                mask = HT_SPILL_LOW48;
+            else if (kb - (HT_SPILL_WIDE | HT_EV_ALLOC) <= 2u)
+                mask = UINT64_MAX;
+            else
+                continue;
+            unsigned k = kb & 0x7fu;
             uint64_t a = r->w[0] & mask;
-            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
-                a == 0)
+            if (a == 0)
                 continue;
             uint64_t seq = w3 & HT_SPILL_LOW48;
             if (ordered) {

@@ -324,18 +324,18 @@ static inline __attribute__((always_inline)) uint64_t ht__rt_take_seq(void)
     if (!ht__rt_active())
         return UINT64_MAX;
     if (t_solo) {
+        /* R6; prev restores the flag of an interrupted outer call. No test
+         * of g_multi before the flag is set: that one is needed anyway,
+         * and once multi the solo thread only pays the flag's two stores */
+        int prev = __atomic_load_n(&g_solo_in, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
-            /* R6; prev restores the flag of an interrupted outer call */
-            int prev = __atomic_load_n(&g_solo_in, __ATOMIC_RELAXED);
-            __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
-            __atomic_signal_fence(__ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
-                uint64_t s = ht__rt_xadd_local(&g_hdr->seq, 1);
-                __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
-                return s;
-            }
+            uint64_t s = ht__rt_xadd_local(&g_hdr->seq, 1);
             __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
+            return s;
         }
+        __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
     } else if (!t_fenced) {
         ht__rt_go_multi();
     }

@@ -1,6 +1,5 @@
 /* Exit-snapshot sample with many addresses (tests/runtime/test_snapshot.c):
- * 30000 blocks allocated and all freed first, then 60000 allocated, two of
- * three freed, some of the rest moved by a
+ * 60000 blocks allocated, two of three freed, some of the rest moved by a
  * realloc; the live ones are chained (word 0 points to the next) and held
  * by g_live[]. A second thread allocates 64 blocks that the main thread
  * frees: their FREEs (main's chunk) come before their ALLOCs (the thread's
@@ -27,10 +26,9 @@
 #define N 60000
 #define NT 64
 #define NU 100 /* frees of unknown pointers */
-#define NE 30000 /* early blocks, all freed before the others exist */
 
 void *g_live[N];
-uintptr_t g_stale[2 * N + NT + NU + NE];
+uintptr_t g_stale[2 * N + NT + NU];
 static char g_obuf[1 << 20];
 
 struct range {
@@ -74,13 +72,12 @@ int main(int argc, char **argv)
     int solo = argc > 1 && !strcmp(argv[1], "solo");
     setvbuf(stdout, g_obuf, _IOFBF, sizeof g_obuf);
     /* bookkeeping outside every scanned range */
-    size_t bk = sizeof(uintptr_t) * (2 * N + NT + NU + NE) +
-                sizeof(struct range) * N;
+    size_t bk = sizeof(uintptr_t) * (2 * N + NT + NU) + sizeof(struct range) * N;
     uintptr_t *freed = mmap(NULL, bk, PROT_READ | PROT_WRITE,
                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (freed == MAP_FAILED)
         return 1;
-    struct range *live = (struct range *)(freed + 2 * N + NT + NU + NE);
+    struct range *live = (struct range *)(freed + 2 * N + NT + NU);
     size_t nfreed = 0, nlive = 0, moved = 0, tfreed = 0;
     void **all = mmap(NULL, sizeof(void *) * N, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -97,16 +94,6 @@ int main(int argc, char **argv)
         free(g_tblocks[i]);
         g_tblocks[i] = NULL;
     }
-    /* NE blocks of another size class, all freed before the next ones are
-     * allocated (from fresh addresses): in solo mode their dead entries
-     * fill most of the ordered pass's first table, so the next blocks make
-     * it rebuild at its size without them (rt.c ht__snap_grow) */
-    for (int i = 0; i < NE; i++) {
-        freed[nfreed] = (uintptr_t)malloc(40);
-        memset((void *)freed[nfreed++], 0, 40);
-    }
-    for (size_t i = nfreed - NE; i < nfreed; i++)
-        free((void *)freed[i]);
     for (int i = 0; i < N; i++) {
         all[i] = malloc(24);
         memset(all[i], 0, 24);

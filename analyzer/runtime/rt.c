@@ -938,10 +938,9 @@ static void ht__snap_sort_keys(struct ht__snap_ent *v, uint64_t n)
  *   general: 24-byte slots (struct ht__snap_slot) keeping the latest event
  *            of every address seen, FREEs included (max seq wins);
  *   ordered: 16-byte slots (struct ht__snap_ent: address, size) holding
- *            the blocks allocated since the table was last rebuilt, a
- *            FREE marking its address dead (size HT__SNAP_DEAD; growing
- *            drops the dead, ht__snap_grow). Exact only when the events
- *            arrive in seq order, which ht__snap_pass checks (see there).
+ *            only the live blocks, a FREE deleting its address (backward
+ *            shift: no tombstones). Exact only when the events arrive in
+ *            seq order, which ht__snap_pass checks (see there).
  * Linear probing, home slots from ht__snap_home; at most half full. The
  * pass keeps the table in a local that never escapes (ht__snap_grow takes
  * and returns it by value), so its fields stay in registers: through a
@@ -953,8 +952,6 @@ struct ht__snap_tab {
     uint64_t lim;   /* cap / 2: inserting at n == lim doubles first */
     uint64_t n;     /* slots used */
     unsigned shift; /* 64 - log2(cap / 32): ht__snap_home */
-    uint64_t freed; /* ordered: FREEs that found their entry since the
-                     * last rebuild, >= the dead entries */
 };
 
 #define HT__SNAP_FIRST_CAP (1u << 16) /* 64 K slots */
@@ -976,16 +973,23 @@ static inline uint64_t ht__snap_home(unsigned shift, uint64_t addr)
     return (h >> shift) << 5 | (((addr >> 4) + (h >> 32)) & 31);
 }
 
-/* The slot of addr in t's slots of sz bytes: where it is, or the empty
- * slot ending its probe sequence. */
+/* The slot of addr in t's slots of sz bytes, searched from slot i (its
+ * home): where it is, or the empty slot ending its probe sequence. */
 static inline __attribute__((always_inline)) uint64_t *
-ht__snap_probe(const struct ht__snap_tab *t, size_t sz, uint64_t addr)
+ht__snap_probe_at(const struct ht__snap_tab *t, size_t sz, uint64_t addr,
+                  uint64_t i)
 {
-    uint64_t i = ht__snap_home(t->shift, addr);
     uint64_t *s;
     while ((s = (uint64_t *)(void *)(t->v + i * sz))[0] != 0 && s[0] != addr)
         i = (i + 1) & (t->cap - 1);
     return s;
+}
+
+/* ht__snap_probe_at from addr's home. */
+static inline __attribute__((always_inline)) uint64_t *
+ht__snap_probe(const struct ht__snap_tab *t, size_t sz, uint64_t addr)
+{
+    return ht__snap_probe_at(t, sz, addr, ht__snap_home(t->shift, addr));
 }
 
 /* Copy the sz-byte slot s to d (sz a constant: plain moves, where a
@@ -997,92 +1001,84 @@ ht__snap_copy(void *d, const void *s, size_t sz)
         ((uint64_t *)d)[k] = ((const uint64_t *)s)[k];
 }
 
-/* Move the entries of t into nt (empty, with at least as many slots of sz
- * bytes), in slot order; an ordered table's dead entries (sz 16, size
- * HT__SNAP_DEAD) are dropped. Returns the entries moved. */
-static inline __attribute__((always_inline)) uint64_t
+/* Move the entries of t into nt (empty, twice as many slots of sz bytes),
+ * in slot order. */
+static inline __attribute__((always_inline)) void
 ht__snap_rehash(const struct ht__snap_tab *nt, const struct ht__snap_tab *t,
                 size_t sz)
 {
-    uint64_t n = 0;
     for (uint64_t i = 0; i < t->cap; i++) {
         const uint64_t *s = (const uint64_t *)(const void *)(t->v + i * sz);
-        if (s[0] && (sz != 16 || s[1] != HT__SNAP_DEAD)) {
+        if (s[0])
             ht__snap_copy(ht__snap_probe(nt, sz, s[0]), s, sz);
-            n++;
-        }
     }
-    return n;
 }
 
-/* The live entries of the ordered table t (sz 16). */
-static uint64_t ht__snap_live_count(const struct ht__snap_tab *t)
-{
-    uint64_t n = 0;
-    for (uint64_t i = 0; i < t->cap; i++) {
-        const uint64_t *s = (const uint64_t *)(const void *)(t->v + i * 16);
-        n += s[0] != 0 && s[1] != HT__SNAP_DEAD;
-    }
-    return n;
-}
-
-/* t full (n == lim) made room for more (64 K slots from none); sz: slot
- * bytes (16 or 24). Doubled, but for an ordered table (sz 16) of which a
- * quarter of lim or less is live: rebuilt at its size without the dead
- * entries (so dead addresses cost a rebuild per lim * 3/4 new addresses,
- * never a doubling). Without memory, t unchanged (still full). */
+/* t doubled (to 64 K slots from none); sz: slot bytes (16 or 24). Without
+ * memory, t unchanged (still full: n == lim). */
 __attribute__((noinline, cold)) static struct ht__snap_tab
 ht__snap_grow(struct ht__snap_tab t, size_t sz)
 {
-    /* live <= lim / 4 needs 3/4 of the lim used slots dead, so freed
-     * tells when counting is pointless */
-    int same = sz == 16 && t.cap && t.freed >= t.lim / 4 * 3 &&
-               ht__snap_live_count(&t) <= t.lim / 4;
-    struct ht__snap_tab nt = {NULL, t.cap ? (same ? 1 : 2) * t.cap
-                                          : HT__SNAP_FIRST_CAP,
-                              0, 0,
-                              t.cap ? t.shift - !same : 64 - 16 + 5, 0};
+    struct ht__snap_tab nt = {NULL, t.cap ? 2 * t.cap : HT__SNAP_FIRST_CAP, 0,
+                              t.n, t.cap ? t.shift - 1 : 64 - 16 + 5};
     nt.lim = nt.cap / 2;
     /* populated at once: every page gets written (rehash, spread inserts),
      * and one populate costs less than a fault per page */
     if (!(nt.v = ht__snap_map(sz * nt.cap, MAP_POPULATE)))
         return t;
     if (sz == 16)
-        nt.n = ht__snap_rehash(&nt, &t, 16);
+        ht__snap_rehash(&nt, &t, 16);
     else
-        nt.n = ht__snap_rehash(&nt, &t, 24);
+        ht__snap_rehash(&nt, &t, 24);
     ht__snap_unmap(t.v, sz * t.cap);
     return nt;
 }
 
-/* Apply one event (size HT__SNAP_DEAD for a FREE) to t. ordered: the
- * ordered form (sz 16), else the general one (sz 24). Returns -1 if the
- * table cannot grow. */
+/* Apply one event (size HT__SNAP_DEAD for a FREE) to t; home: addr's home
+ * slot in t as it is (ht__snap_home). ordered: the ordered form (sz 16),
+ * else the general one (sz 24). Returns -1 if the table cannot grow. */
 static inline __attribute__((always_inline)) int
-ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
-              uint64_t size)
+ht__snap_note_at(struct ht__snap_tab *t, int ordered, uint64_t addr,
+                 uint64_t seq, uint64_t size, uint64_t home)
 {
     const size_t sz = ordered ? sizeof(struct ht__snap_ent)
                               : sizeof(struct ht__snap_slot);
     if (ordered && size == HT__SNAP_DEAD) {
         if (!t->n)
             return 0;
-        /* the entry stays, marked dead (a later ALLOC of the address
-         * reuses it; ht__snap_grow drops it): one store, where deleting
-         * it (backward shift) read on through its cluster */
-        uint64_t *s = ht__snap_probe(t, sz, addr);
-        if (s[0] != 0) { /* else freed twice, or never seen allocated */
-            s[1] = HT__SNAP_DEAD;
-            t->freed++;
+        uint64_t *s = ht__snap_probe_at(t, sz, addr, home);
+        if (s[0] == 0) /* not live: freed twice, or never seen allocated */
+            return 0;
+        /* backward-shift deletion: move up every later entry of the
+         * cluster that may sit at the hole (its home is not in (hole, j]).
+         * (Marking it dead instead, one store, kept the freed addresses in
+         * the table: mixed's pass, 2 K live blocks among ~30 K freed
+         * addresses, went from an L1/L2-sized working set to all of its
+         * 1 MB table, +50 % time; bench/RESULTS.md.) */
+        uint64_t m = t->cap - 1;
+        uint64_t i = (uint64_t)((char *)s - t->v) / sz, j = i;
+        for (;;) {
+            j = (j + 1) & m;
+            uint64_t *e = (uint64_t *)(void *)(t->v + j * sz);
+            if (e[0] == 0)
+                break;
+            uint64_t h = ht__snap_home(t->shift, e[0]);
+            if (((j - h) & m) >= ((j - i) & m)) {
+                ht__snap_copy(t->v + i * sz, e, sz);
+                i = j;
+            }
         }
+        ((uint64_t *)(void *)(t->v + i * sz))[0] = 0;
+        t->n--;
         return 0;
     }
     if (__builtin_expect(t->n >= t->lim, 0)) {
         *t = ht__snap_grow(*t, sz);
         if (t->n >= t->lim)
             return -1;
+        home = ht__snap_home(t->shift, addr);
     }
-    uint64_t *s = ht__snap_probe(t, sz, addr);
+    uint64_t *s = ht__snap_probe_at(t, sz, addr, home);
     if (ordered) {
         t->n += s[0] == 0;
         s[0] = addr;
@@ -1099,6 +1095,15 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
     return 0;
 }
 
+/* ht__snap_note_at from addr's home. */
+static inline __attribute__((always_inline)) int
+ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
+              uint64_t size)
+{
+    return ht__snap_note_at(t, ordered, addr, seq, size,
+                            ht__snap_home(t->shift, addr));
+}
+
 /* Events in flight: once the table outgrows its first 64 K slots (1.5 MB,
  * about an L2), each event's home slot is prefetched when it enters and
  * applied HT__SNAP_AHEAD events later (in entry order), so the misses
@@ -1107,9 +1112,32 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
  * addresses). */
 #define HT__SNAP_AHEAD 16
 struct ht__snap_pipe {
-    struct ht__snap_slot q[HT__SNAP_AHEAD];
+    struct {
+        uint64_t addr, seq, size;
+        uint64_t home; /* ht__snap_home in the table as it is (computed
+                        * once, for the prefetch and the probe) */
+    } q[HT__SNAP_AHEAD];
     unsigned head, n;
 };
+
+/* Apply the oldest event in flight (p->n > 0) to t; if that grew t, the
+ * homes of the others are computed anew. Returns -1 if t cannot grow. */
+static inline __attribute__((always_inline)) int
+ht__snap_pop(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered)
+{
+    unsigned shift = t->shift;
+    if (ht__snap_note_at(t, ordered, p->q[p->head].addr, p->q[p->head].seq,
+                         p->q[p->head].size, p->q[p->head].home) != 0)
+        return -1;
+    p->head = (p->head + 1) % HT__SNAP_AHEAD;
+    p->n--;
+    if (__builtin_expect(t->shift != shift, 0))
+        for (unsigned k = 0; k < p->n; k++) {
+            unsigned j = (p->head + k) % HT__SNAP_AHEAD;
+            p->q[j].home = ht__snap_home(t->shift, p->q[j].addr);
+        }
+    return 0;
+}
 
 static inline __attribute__((always_inline)) int
 ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
@@ -1117,21 +1145,17 @@ ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
 {
     if (t->cap <= HT__SNAP_FIRST_CAP) /* the queue is empty: it only fills later */
         return ht__snap_note(t, ordered, addr, seq, size);
-    __builtin_prefetch(t->v + ht__snap_home(t->shift, addr) *
-                                  (ordered ? sizeof(struct ht__snap_ent)
-                                           : sizeof(struct ht__snap_slot)),
+    if (p->n == HT__SNAP_AHEAD && ht__snap_pop(t, p, ordered) != 0)
+        return -1;
+    uint64_t home = ht__snap_home(t->shift, addr);
+    __builtin_prefetch(t->v + home * (ordered ? sizeof(struct ht__snap_ent)
+                                              : sizeof(struct ht__snap_slot)),
                        1);
-    if (p->n == HT__SNAP_AHEAD) {
-        const struct ht__snap_slot *e = &p->q[p->head];
-        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
-            return -1;
-        p->head = (p->head + 1) % HT__SNAP_AHEAD;
-        p->n--;
-    }
-    struct ht__snap_slot *e = &p->q[(p->head + p->n) % HT__SNAP_AHEAD];
-    e->addr = addr;
-    e->seq = seq;
-    e->size = size;
+    unsigned j = (p->head + p->n) % HT__SNAP_AHEAD;
+    p->q[j].addr = addr;
+    p->q[j].seq = seq;
+    p->q[j].size = size;
+    p->q[j].home = home;
     p->n++;
     return 0;
 }
@@ -1165,7 +1189,7 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
 {
     const struct ht_spill_rec *recs = (const struct ht_spill_rec *)g_chunks;
     const uint64_t cr = g_hdr->chunk_records; /* not reloaded per record */
-    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
+    struct ht__snap_pipe pipe = {{{0, 0, 0, 0}}, 0, 0};
     uint64_t last = 0;
     for (uint64_t c = 0; c < nch; c++) {
         if (!ht__rt_chunk_ok(c))
@@ -1204,11 +1228,9 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
                 return HT__SNAP_NOMEM;
         }
     }
-    for (; pipe.n; pipe.n--, pipe.head = (pipe.head + 1) % HT__SNAP_AHEAD) {
-        const struct ht__snap_slot *e = &pipe.q[pipe.head];
-        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
+    while (pipe.n)
+        if (ht__snap_pop(t, &pipe, ordered) != 0)
             return HT__SNAP_NOMEM;
-    }
     return 0;
 }
 

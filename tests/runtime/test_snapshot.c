@@ -146,10 +146,8 @@ static size_t edges_from(const struct edge *e, size_t n, uint64_t lo,
  * frees of pointers never seen allocated, a big live set and, unless solo,
  * blocks freed by another thread than the one that allocated them (spill
  * order differs from seq order: the general pass). Solo, one thread
- * records: the ordered pass (rt.c ht__snap_pass), whose first table fills
- * with the dead entries of 30000 early blocks and is rebuilt at its size.
- * Exactly one edge per g_live slot, one per chain link, none from
- * g_stale. */
+ * records: the ordered pass (rt.c ht__snap_pass). Exactly one edge per
+ * g_live slot, one per chain link, none from g_stale. */
 static void check_snapshot_many(const char *arg)
 {
     char dir[] = "/tmp/ht_snapmXXXXXX", cmd[600], path[300], w[16];

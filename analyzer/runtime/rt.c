@@ -324,18 +324,18 @@ static inline __attribute__((always_inline)) uint64_t ht__rt_take_seq(void)
     if (!ht__rt_active())
         return UINT64_MAX;
     if (t_solo) {
+        /* R6; prev restores the flag of an interrupted outer call. No test
+         * of g_multi before the flag is set: that one is needed anyway,
+         * and once multi the solo thread only pays the flag's two stores */
+        int prev = __atomic_load_n(&g_solo_in, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
-            /* R6; prev restores the flag of an interrupted outer call */
-            int prev = __atomic_load_n(&g_solo_in, __ATOMIC_RELAXED);
-            __atomic_store_n(&g_solo_in, 1, __ATOMIC_RELAXED);
-            __atomic_signal_fence(__ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&g_multi, __ATOMIC_RELAXED) == 0) {
-                uint64_t s = ht__rt_xadd_local(&g_hdr->seq, 1);
-                __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
-                return s;
-            }
+            uint64_t s = ht__rt_xadd_local(&g_hdr->seq, 1);
             __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
+            return s;
         }
+        __atomic_store_n(&g_solo_in, prev, __ATOMIC_RELEASE);
     } else if (!t_fenced) {
         ht__rt_go_multi();
     }
@@ -983,16 +983,23 @@ static inline uint64_t ht__snap_home(unsigned shift, uint64_t addr)
     return (h >> shift) << 5 | (((addr >> 4) + (h >> 32)) & 31);
 }
 
-/* The slot of addr in t's slots of sz bytes: where it is, or the empty
- * slot ending its probe sequence. */
+/* The slot of addr in t's slots of sz bytes, searched from slot i (its
+ * home): where it is, or the empty slot ending its probe sequence. */
 static inline __attribute__((always_inline)) uint64_t *
-ht__snap_probe(const struct ht__snap_tab *t, size_t sz, uint64_t addr)
+ht__snap_probe_at(const struct ht__snap_tab *t, size_t sz, uint64_t addr,
+                  uint64_t i)
 {
-    uint64_t i = ht__snap_home(t->shift, addr);
     uint64_t *s;
     while ((s = (uint64_t *)(void *)(t->v + i * sz))[0] != 0 && s[0] != addr)
         i = (i + 1) & (t->cap - 1);
     return s;
+}
+
+/* ht__snap_probe_at from addr's home. */
+static inline __attribute__((always_inline)) uint64_t *
+ht__snap_probe(const struct ht__snap_tab *t, size_t sz, uint64_t addr)
+{
+    return ht__snap_probe_at(t, sz, addr, ht__snap_home(t->shift, addr));
 }
 
 /* Copy the sz-byte slot s to d (sz a constant: plain moves, where a
@@ -1037,23 +1044,27 @@ ht__snap_grow(struct ht__snap_tab t, size_t sz)
     return nt;
 }
 
-/* Apply one event (size HT__SNAP_DEAD for a FREE) to t. ordered: the
- * ordered form (sz 16), else the general one (sz 24). Returns -1 if the
- * table cannot grow. */
+/* Apply one event (size HT__SNAP_DEAD for a FREE) to t; home: addr's home
+ * slot in t as it is (ht__snap_home). ordered: the ordered form (sz 16),
+ * else the general one (sz 24). Returns -1 if the table cannot grow. */
 static inline __attribute__((always_inline)) int
-ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
-              uint64_t size)
+ht__snap_note_at(struct ht__snap_tab *t, int ordered, uint64_t addr,
+                 uint64_t seq, uint64_t size, uint64_t home)
 {
     const size_t sz = ordered ? sizeof(struct ht__snap_ent)
                               : sizeof(struct ht__snap_slot);
     if (ordered && size == HT__SNAP_DEAD) {
         if (!t->n)
             return 0;
-        uint64_t *s = ht__snap_probe(t, sz, addr);
+        uint64_t *s = ht__snap_probe_at(t, sz, addr, home);
         if (s[0] == 0) /* not live: freed twice, or never seen allocated */
             return 0;
         /* backward-shift deletion: move up every later entry of the
-         * cluster that may sit at the hole (its home is not in (hole, j]) */
+         * cluster that may sit at the hole (its home is not in (hole, j]).
+         * (Marking it dead instead, one store, kept the freed addresses in
+         * the table: mixed's pass, 2 K live blocks among ~30 K freed
+         * addresses, went from an L1/L2-sized working set to all of its
+         * 1 MB table, +50 % time; bench/RESULTS.md.) */
         uint64_t m = t->cap - 1;
         uint64_t i = (uint64_t)((char *)s - t->v) / sz, j = i;
         for (;;) {
@@ -1075,8 +1086,9 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
         *t = ht__snap_grow(*t, sz);
         if (t->n >= t->lim)
             return -1;
+        home = ht__snap_home(t->shift, addr);
     }
-    uint64_t *s = ht__snap_probe(t, sz, addr);
+    uint64_t *s = ht__snap_probe_at(t, sz, addr, home);
     if (ordered) {
         t->n += s[0] == 0;
         s[0] = addr;
@@ -1093,6 +1105,15 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
     return 0;
 }
 
+/* ht__snap_note_at from addr's home. */
+static inline __attribute__((always_inline)) int
+ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
+              uint64_t size)
+{
+    return ht__snap_note_at(t, ordered, addr, seq, size,
+                            ht__snap_home(t->shift, addr));
+}
+
 /* Events in flight: once the table outgrows its first 64 K slots (1.5 MB,
  * about an L2), each event's home slot is prefetched when it enters and
  * applied HT__SNAP_AHEAD events later (in entry order), so the misses
@@ -1101,9 +1122,32 @@ ht__snap_note(struct ht__snap_tab *t, int ordered, uint64_t addr, uint64_t seq,
  * addresses). */
 #define HT__SNAP_AHEAD 16
 struct ht__snap_pipe {
-    struct ht__snap_slot q[HT__SNAP_AHEAD];
+    struct {
+        uint64_t addr, seq, size;
+        uint64_t home; /* ht__snap_home in the table as it is (computed
+                        * once, for the prefetch and the probe) */
+    } q[HT__SNAP_AHEAD];
     unsigned head, n;
 };
+
+/* Apply the oldest event in flight (p->n > 0) to t; if that grew t, the
+ * homes of the others are computed anew. Returns -1 if t cannot grow. */
+static inline __attribute__((always_inline)) int
+ht__snap_pop(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered)
+{
+    unsigned shift = t->shift;
+    if (ht__snap_note_at(t, ordered, p->q[p->head].addr, p->q[p->head].seq,
+                         p->q[p->head].size, p->q[p->head].home) != 0)
+        return -1;
+    p->head = (p->head + 1) % HT__SNAP_AHEAD;
+    p->n--;
+    if (__builtin_expect(t->shift != shift, 0))
+        for (unsigned k = 0; k < p->n; k++) {
+            unsigned j = (p->head + k) % HT__SNAP_AHEAD;
+            p->q[j].home = ht__snap_home(t->shift, p->q[j].addr);
+        }
+    return 0;
+}
 
 static inline __attribute__((always_inline)) int
 ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
@@ -1111,21 +1155,17 @@ ht__snap_push(struct ht__snap_tab *t, struct ht__snap_pipe *p, int ordered,
 {
     if (t->cap <= HT__SNAP_FIRST_CAP) /* the queue is empty: it only fills later */
         return ht__snap_note(t, ordered, addr, seq, size);
-    __builtin_prefetch(t->v + ht__snap_home(t->shift, addr) *
-                                  (ordered ? sizeof(struct ht__snap_ent)
-                                           : sizeof(struct ht__snap_slot)),
+    if (p->n == HT__SNAP_AHEAD && ht__snap_pop(t, p, ordered) != 0)
+        return -1;
+    uint64_t home = ht__snap_home(t->shift, addr);
+    __builtin_prefetch(t->v + home * (ordered ? sizeof(struct ht__snap_ent)
+                                              : sizeof(struct ht__snap_slot)),
                        1);
-    if (p->n == HT__SNAP_AHEAD) {
-        const struct ht__snap_slot *e = &p->q[p->head];
-        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
-            return -1;
-        p->head = (p->head + 1) % HT__SNAP_AHEAD;
-        p->n--;
-    }
-    struct ht__snap_slot *e = &p->q[(p->head + p->n) % HT__SNAP_AHEAD];
-    e->addr = addr;
-    e->seq = seq;
-    e->size = size;
+    unsigned j = (p->head + p->n) % HT__SNAP_AHEAD;
+    p->q[j].addr = addr;
+    p->q[j].seq = seq;
+    p->q[j].size = size;
+    p->q[j].home = home;
     p->n++;
     return 0;
 }
@@ -1138,6 +1178,9 @@ static int ht__rt_chunk_ok(uint64_t c)
     return __atomic_load_n(&g_chunk_ok[c / 64], __ATOMIC_ACQUIRE) >>
                (c % 64) & 1;
 }
+
+_Static_assert(HT_EV_REALLOC == HT_EV_ALLOC + 1 && HT_EV_FREE == HT_EV_ALLOC + 2,
+               "ht__snap_pass tests the three kinds as one range");
 
 #define HT__SNAP_NOMEM (-1)
 #define HT__SNAP_DISORDER (-2)
@@ -1156,7 +1199,7 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
 {
     const struct ht_spill_rec *recs = (const struct ht_spill_rec *)g_chunks;
     const uint64_t cr = g_hdr->chunk_records; /* not reloaded per record */
-    struct ht__snap_pipe pipe = {{{0, 0, 0}}, 0, 0};
+    struct ht__snap_pipe pipe = {{{0, 0, 0, 0}}, 0, 0};
     uint64_t last = 0;
     for (uint64_t c = 0; c < nch; c++) {
         if (!ht__rt_chunk_ok(c))
@@ -1167,13 +1210,21 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
              * hardware prefetcher reaches it (-20 % pass time) */
             __builtin_prefetch(r + 192);
             uint64_t w3 = __atomic_load_n(&r->w[3], __ATOMIC_ACQUIRE);
-            unsigned kb = ht_spill_kind_byte(w3), k = kb & 0x7fu;
-            /* a wide record's a and b are whole words (S7); an owner slot
-             * or a wide record's first half is no ALLOC/REALLOC/FREE */
-            uint64_t mask = kb & HT_SPILL_WIDE ? UINT64_MAX : HT_SPILL_LOW48;
+            unsigned kb = ht_spill_kind_byte(w3);
+            /* ALLOC, REALLOC, FREE: kind bytes 1-3 compact, 0x81-0x83
+             * wide, whose a and b are whole words (S7); an owner slot or a
+             * wide record's first half is none of them. One compare for
+             * the common case. */
+            uint64_t mask;
+            if (__builtin_expect(kb - HT_EV_ALLOC <= 2u, 1))
+                mask = HT_SPILL_LOW48;
+            else if (kb - (HT_SPILL_WIDE | HT_EV_ALLOC) <= 2u)
+                mask = UINT64_MAX;
+            else
+                continue;
+            unsigned k = kb & 0x7fu;
             uint64_t a = r->w[0] & mask;
-            if ((k != HT_EV_ALLOC && k != HT_EV_REALLOC && k != HT_EV_FREE) ||
-                a == 0)
+            if (a == 0)
                 continue;
             uint64_t seq = w3 & HT_SPILL_LOW48;
             if (ordered) {
@@ -1187,11 +1238,9 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
                 return HT__SNAP_NOMEM;
         }
     }
-    for (; pipe.n; pipe.n--, pipe.head = (pipe.head + 1) % HT__SNAP_AHEAD) {
-        const struct ht__snap_slot *e = &pipe.q[pipe.head];
-        if (ht__snap_note(t, ordered, e->addr, e->seq, e->size) != 0)
+    while (pipe.n)
+        if (ht__snap_pop(t, &pipe, ordered) != 0)
             return HT__SNAP_NOMEM;
-    }
     return 0;
 }
 

@@ -248,15 +248,16 @@ static int in_segs(const struct eng *g, uint64_t a, int stack_only)
     return 0;
 }
 
-/* The block containing pointer value a, as ht__objtab_find: a pointer
- * mostly points at the start of its block, found by the one-probe exact
- * lookup. The same answer: a block up to HT__OBJ_BIG starting at a is the
- * page index's (the last block starting at or below a); a bigger one goes
- * through the full lookup (the page index is searched before the big
- * blocks). */
+/* The block containing pointer value a, as ht__objtab_find: a value
+ * outside the paged table's [lo, hi) (objects.c invariant 6: Py_None, a
+ * stack slot) is answered first, without a probe; a pointer mostly points
+ * at the start of its block, found by the one-probe exact lookup. The same
+ * answer: a block up to HT__OBJ_BIG starting at a is the page index's (the
+ * last block starting at or below a); a bigger one goes through the full
+ * lookup (the page index is searched before the big blocks). */
 static inline struct ht__obj *find_ptr(const struct eng *g, uint64_t a)
 {
-    if (!a)
+    if (!a || (!g->t.unpaged && (a < g->t.lo || a >= g->t.hi)))
         return NULL;
     struct ht__obj *o = ht__objtab_get(&g->t, a);
     return o && o->size <= HT__OBJ_BIG ? o : ht__objtab_find(&g->t, a);

@@ -130,8 +130,9 @@ static const size_t stream_max[NSTREAM] = {1, 10, 3, 5, 3, 6, 40, 10,
 enum mode { M_RAW, M_SIZE, M_DELTA, M_HIST_A, M_HIST_F, M_DICT, M_HIST_R };
 
 /* Encoding of field f (0=a .. 3=d) for a record kind in codec version ver
- * (1 to 3: version 2 predicts the pointers of STORE/INCREF/DECREF from the
- * reference history, M_HIST_R; version 3 has version 2's field modes). */
+ * (1 to 4: version 2 predicts the pointers of STORE/INCREF/DECREF from the
+ * reference history, M_HIST_R; versions 3 and 4 have version 2's field
+ * modes). */
 static inline __attribute__((always_inline)) enum mode
 field_mode(unsigned kind, unsigned f, unsigned ver)
 {
@@ -642,8 +643,9 @@ static ht_err enc_ws_get(void)
 }
 
 /* A fresh per-chunk state in e for n records, the workspace's tables
- * reset: everything but the caches zeroed, the caches emptied by a new
- * generation; base[s] = the start of stream s. */
+ * reset: everything but the tid/site dictionaries zeroed (the history
+ * table too), those emptied by a new generation; base[s] = the start of
+ * stream s. */
 static void enc_reset(struct enc *e, uint8_t **base, size_t n)
 {
     struct enc_tab *t = enc_ws.e;

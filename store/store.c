@@ -551,7 +551,7 @@ ht_err ht_store_insert_batch(ht_store *st, const char *table, int ncol,
                              int rows, ht_insert **out)
 {
     *out = NULL;
-    if (ncol < 1 || ncol > 64 || rows < 1 || ncol * rows > 999)
+    if (ncol < 1 || ncol > 64 || rows < 1 || rows > 999 / ncol)
         return HT_EINVAL; /* 999: SQLite's smallest parameter limit */
     char *one = values_sql(table, ncol, 1);
     ht_insert *ins = NULL;
@@ -583,21 +583,6 @@ ht_err ht_store_insert_flush(ht_insert *ins)
         e = step_cells(ins, ins->stmt, ins->cells + r, ins->ncol);
     ins->ncells = 0;
     return e;
-}
-
-/* Bind v[0..n) (NULL where null[i]) and run the insert once. */
-ht_err ht_store_insert_i64(ht_insert *ins, const int64_t *v,
-                           const uint8_t *null, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (null && null[i])
-            sqlite3_bind_null(ins->stmt, i + 1);
-        else
-            sqlite3_bind_int64(ins->stmt, i + 1, v[i]);
-    }
-    int rc = sqlite3_step(ins->stmt);
-    sqlite3_reset(ins->stmt);
-    return rc == SQLITE_DONE ? HT_OK : ht__store_sqlerr(ins->st, "insert");
 }
 
 void ht_store_insert_free(ht_insert *ins)

@@ -114,8 +114,9 @@ static __thread uint32_t t_tid;
 
 /* R6: solo mode. g_multi: 0 solo, 1 switching, 2 multi (fenced).
  * g_solo_in: non-zero while the solo thread is inside its unlocked window.
- * Separate cache lines: g_solo_in is written per event in solo mode only,
- * g_multi is read by every thread. */
+ * Separate cache lines: g_solo_in is written per event by the solo
+ * thread (also once multi: ht__rt_take_seq), by no other thread after
+ * go_multi; g_multi is read by every thread. */
 static _Alignas(64) int g_multi = 2;
 static _Alignas(64) int g_solo_in;
 static __thread int t_solo;   /* 1 on the solo thread */

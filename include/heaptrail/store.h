@@ -199,12 +199,6 @@ ht_err ht_store_insert_batch(ht_store *st, const char *table, int ncol,
 /* Insert the rows a batched insert still buffers (none left after, even on
  * failure); HT_OK for a plain insert or NULL. */
 ht_err ht_store_insert_flush(ht_insert *ins);
-/* Bind n int64 values to parameters 1..n of a prepared insert (null[i] != 0
- * binds NULL instead; null may be NULL) and run it once: for multi-row
- * "INSERT ... VALUES(?,?),(?,?)..." statements, where per-row calls would
- * cost one statement execution per row. */
-ht_err ht_store_insert_i64(ht_insert *ins, const int64_t *v,
-                           const uint8_t *null, int n);
 
 /* ---- compact objects rows of freed blocks (store/objcodec.c) ----------
  * The replay writes the `objects` rows of blocks freed during the run (their

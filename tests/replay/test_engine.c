@@ -90,9 +90,7 @@ static int64_t sb_ingest(struct sb *b, ht_store **st)
     return res.run_id;
 }
 
-/* rows of a query as "a,b;c,d" (ht_test_rows); out is an array */
-#define q(st, sql, out)                                                       \
-    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
+#define q HT_TEST_Q /* live_util.h */
 
 static int setup(void **state)
 {

@@ -102,9 +102,7 @@ static void expect_rows(ht_store *st, const char *sql, int64_t run,
     assert_int_equal(c.at, n);
 }
 
-/* rows of a query as "a,b;c,d" (ht_test_rows); out is an array */
-#define q(st, sql, out)                                                       \
-    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
+#define q HT_TEST_Q /* live_util.h */
 
 static const char *CHUNKS_DDL =
     "CREATE TABLE object_chunks(run_id INTEGER, chunk_no INTEGER,"

@@ -149,11 +149,6 @@ static void test_random_against_reference(void **state)
     done(&t);
 }
 
-/* The page index against a brute-force search of every address: blocks of
- * 0..48 bytes at random offsets in 48-byte cells (some straddle a page, a
- * size-0 block spans one byte), inserted and removed in random order so
- * page vectors grow past their first capacity, shrink, empty and come back,
- * and entries move at the front, middle and end. */
 /* Invariant 6: a paged table answers NULL outside [lo, hi) of its blocks
  * (a stack slot) without a probe; the bounds cover the blocks held when it
  * was paged (a big one included) and widen with each insert after. */
@@ -186,6 +181,11 @@ static void test_find_bounds(void **state)
     done(&t);
 }
 
+/* The page index against a brute-force search of every address: blocks of
+ * 0..48 bytes at random offsets in 48-byte cells (some straddle a page, a
+ * size-0 block spans one byte), inserted and removed in random order so
+ * page vectors grow past their first capacity, shrink, empty and come back,
+ * and entries move at the front, middle and end. */
 static void test_find_brute_force(void **state)
 {
     (void)state;

@@ -147,8 +147,8 @@ static size_t edges_from(const struct edge *e, size_t n, uint64_t lo,
  * blocks freed by another thread than the one that allocated them (spill
  * order differs from seq order: the general pass). Solo, one thread
  * records: the ordered pass (rt.c ht__snap_pass). "disorder": solo, but
- * the ordered pass meets a FREE whose slot precedes its block's ALLOC
- * (S4) and falls back to the general pass, whose result is the same
+ * the ordered pass meets an ALLOC whose slot follows its block's FREE
+ * (S4: a seq below its predecessor's) and falls back to the general pass, whose result is the same
  * exact one (in slot order the block would be live: an edge from
  * g_stale). Exactly one edge per
  * g_live slot, one per chain link, none from g_stale. */

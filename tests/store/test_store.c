@@ -91,9 +91,7 @@ static void sb_write(struct spill_builder *b, const char *path, size_t cut)
     free(b->chunks);
 }
 
-/* The one value sql yields (ht_test_rows), into the array out. */
-#define query1(st, sql, out)                                                  \
-    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
+#define query1 HT_TEST_Q /* live_util.h */
 
 static void test_ingest_merge(void **state)
 {

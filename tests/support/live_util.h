@@ -117,7 +117,7 @@ static inline int ht_test_rows_row(void *ctx, int ncol, const char *const *v,
 
 /* The rows of sql as "a,b;c,d" into out (cap bytes; "" when none).
  * Returns 0, or -1 when the query fails or they do not fit (out "").
- * Tests wrap it as q(st, sql, out) with cap = sizeof out. */
+ * Tests call it through HT_TEST_Q (cmocka asserts), cap = sizeof out. */
 static inline int ht_test_rows(ht_store *st, const char *sql, char *out,
                                size_t cap)
 {
@@ -131,6 +131,10 @@ static inline int ht_test_rows(ht_store *st, const char *sql, char *out,
     free(d.s);
     return ok ? 0 : -1;
 }
+
+/* ht_test_rows into the array out, asserted (needs cmocka.h first). */
+#define HT_TEST_Q(st, sql, out)                                               \
+    assert_int_equal(ht_test_rows((st), (sql), (out), sizeof(out)), 0)
 
 /* Every column of run_id's chunks rows in chunk order (blobs in hex), as
  * one malloc'd string (the caller frees it), or NULL. */

@@ -1547,25 +1547,19 @@ static ht_err write_pool_map(struct eng *g)
     return e;
 }
 
-/* Hint: start loading the churn row that freeing the block at a will
- * update (its C_FREES .. C_SHORT). */
-static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
-{
-    const struct ht__obj *o = ht__objtab_get(&g->t, a);
-    if (o) {
-        const struct ht__agg *c = &g->churn.v[o->churn_i];
-        __builtin_prefetch(&c->v[C_FREES]);
-        __builtin_prefetch(&c->v[C_SHORT]);
-    }
-}
-
 /* The look-ahead hints of event i of recs[0..nrec): the object table's
  * cache misses, started events ahead (and the churn row of an allocation
- * the directory does not cover, and of a free). */
+ * the directory does not cover, and of a free). With churn hints, a freed
+ * block's object is looked up once, PF_OBJ events ahead, and kept in
+ * ring[event % PF_OBJ] (NULL for any other event) until its churn row is
+ * hinted PF_ROW events ahead: one probe instead of two (the entry was
+ * written PF_OBJ - PF_ROW events before, and no event in between writes
+ * it). The caller zeroes ring at each batch. */
 static inline __attribute__((always_inline)) void
 hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
-      int pf_churn)
+      int pf_churn, const struct ht__obj **ring)
 {
+    _Static_assert(PF_ROW < PF_OBJ, "the ring holds PF_OBJ events");
     if (i + PF_SLOT < nrec) {
         const struct ht_rec *f = &recs[i + PF_SLOT];
         if (f->kind <= HT_EV_FREE) {
@@ -1575,18 +1569,29 @@ hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
                 ht__agg_prefetch_idx(&g->churn, f->d, f->b);
         }
     }
+    if (pf_churn && i + PF_ROW < nrec) {
+        const struct ht__obj *o = ring[(i + PF_ROW) % PF_OBJ];
+        if (o) { /* its C_FREES .. C_SHORT */
+            const struct ht__agg *c = &g->churn.v[o->churn_i];
+            __builtin_prefetch(&c->v[C_FREES]);
+            __builtin_prefetch(&c->v[C_SHORT]);
+        }
+    }
     if (i + PF_OBJ < nrec) {
         const struct ht_rec *f = &recs[i + PF_OBJ];
-        if (f->kind == HT_EV_FREE)
-            ht__objtab_prefetch_obj(&g->t, f->a);
-        else if (pf_churn && f->kind == HT_EV_ALLOC &&
-                 f->b >= CHURN_DIRECT)
-            ht__agg_prefetch_row(&g->churn, f->d, f->b,
-                                 C_MAX_LIVE + 1);
+        const struct ht__obj *o = NULL;
+        if (f->kind == HT_EV_FREE) {
+            if (pf_churn)
+                o = ht__objtab_prefetch_get(&g->t, f->a);
+            else
+                ht__objtab_prefetch_obj(&g->t, f->a);
+        } else if (pf_churn && f->kind == HT_EV_ALLOC &&
+                   f->b >= CHURN_DIRECT) {
+            ht__agg_prefetch_row(&g->churn, f->d, f->b, C_MAX_LIVE + 1);
+        }
+        if (pf_churn)
+            ring[i % PF_OBJ] = o;
     }
-    if (pf_churn && i + PF_ROW < nrec &&
-        recs[i + PF_ROW].kind == HT_EV_FREE)
-        prefetch_churn_row(g, recs[i + PF_ROW].a);
 }
 
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
@@ -1613,10 +1618,11 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
          * rings): one test per event instead of the look-ahead's */
         const int pf_any =
             pf_churn || g->t.byaddr.cap >= HT__PREFETCH_MIN_CAP;
+        const struct ht__obj *ring[PF_OBJ] = {0};
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
             if (pf_any)
-                hints(g, recs, i, nrec, pf_churn);
+                hints(g, recs, i, nrec, pf_churn, ring);
             ++nev;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)

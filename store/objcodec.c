@@ -15,7 +15,12 @@
  *   C_LIFE   zigzag(free_seq - alloc_seq)
  *   C_ADDR   zigzag(addr - previous addr)
  *   C_SIZE   size
- * Version 2 (written): a row is "same" when its pc and tid equal the
+ * Version 2 (written) stores these four in groups of OC_GROUP rows (rows
+ * 0-15, 16-31, ... of the chunk; the last group holds the rest): per column
+ * and group one byte w (0..8), then the group's values as w-byte little-
+ * endian numbers, w the fewest bytes that hold the group's largest value
+ * (branch-free to write, about as many bytes as varints). Every other
+ * value is a LEB128 varint. A row is "same" when its pc and tid equal the
  * previous row's (first previous: 0, 0) and it has no refcnt, as nearly
  * every row of a trace is; only the other rows are in C_PC, C_TID, C_RC:
  *   C_RUN    the number of "same" rows before the first other row, then
@@ -24,13 +29,13 @@
  *   C_PC     zigzag(pc - previous other row's pc)
  *   C_TID    zigzag(tid - previous other row's tid)
  *   C_RC     0 = NULL refcnt, else 1 followed by zigzag(refcnt)
- * Version 1 (still read; written before 2026-11-22): no C_RUN, every row in
- * C_PC, C_TID, C_RC (columns in the order FREE LIFE ADDR SIZE PC TID RC).
+ * Version 1 (still read; written before 2026-11-22): every value a varint,
+ * no C_RUN, every row in C_PC, C_TID, C_RC (columns in the order FREE LIFE
+ * ADDR SIZE PC TID RC).
  * Version 2 exists for the replay's speed (bench/RESULTS.md, h-replay5):
- * the runs cost less to encode than three bytes a row, and zstd runs at
- * OC_LEVEL -1 (no Huffman coding of literals: a third of level 1's work,
- * chunks 13-27 % larger).
- * All as LEB128 varints. Invariants:
+ * fixed widths and runs cost less to encode than varints and three bytes a
+ * row, and zstd runs at OC_LEVEL -1 (no Huffman coding of literals: a third
+ * of level 1's work). Invariants:
  *  1. the decoder bounds-checks every read, requires the row count given by
  *     the nrows column and every column to be consumed exactly; anything else
  *     is HT_ECORRUPT (never a crash);
@@ -38,7 +43,10 @@
  *     only when has_refcnt);
  *  3. the encoder's run count (oc_enc.run) counts the "same" rows since the
  *     last other row; it is written to C_RUN at the next other row or when
- *     the chunk is finished.
+ *     the chunk is finished;
+ *  4. the encoder's pending rows (oc_enc.np < OC_GROUP) are the chunk's
+ *     rows past its last whole group, their four values in oc_enc.pend;
+ *     they are written as a group when it fills or the chunk is finished.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +58,8 @@
 #define OC_VERSION 2u
 /* level -1: zstd's fast strategy with literals stored raw (see above) */
 #define OC_LEVEL (-1)
+
+#define OC_GROUP 16u /* rows per fixed-width group (version 2) */
 
 /* version 2's columns, in body order; version 1's are V1_* */
 enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_RUN, C_PC, C_TID, C_RC, NCOL };
@@ -85,18 +95,57 @@ struct oc_enc {
     uint8_t *base[NCOL], *c[NCOL];
     uint64_t pf, pa, pp, pt, run;
     size_t n;
+    uint64_t pend[C_RUN][OC_GROUP]; /* invariant 4 */
+    unsigned np;
 };
 
 /* columns of a chunk of up to HT_OBJCHUNK_MAX_ROWS rows laid out in col
  * (OC_COL_BYTES: a varint takes up to 10 bytes, C_RUN's up to 3 for one
  * value more than rows; C_RC, the last column, up to 2 varints per row) */
 #define OC_COL_BYTES ((size_t)HT_OBJCHUNK_MAX_ROWS * 10 * (NCOL + 1))
+/* a group column's bytes and its last store's 7 bytes past them fit */
+_Static_assert(HT_OBJCHUNK_MAX_ROWS * 8 + HT_OBJCHUNK_MAX_ROWS / OC_GROUP +
+                   1 + 7 <= HT_OBJCHUNK_MAX_ROWS * 10, "OC_COL_BYTES");
 static void enc_init(struct oc_enc *e, uint8_t *col)
 {
     for (int k = 0; k < NCOL; k++)
         e->base[k] = e->c[k] = col + (size_t)k * HT_OBJCHUNK_MAX_ROWS * 10;
     e->pf = e->pa = e->pp = e->pt = e->run = 0;
     e->n = 0;
+    e->np = 0;
+}
+
+/* Write a group of k values (1 <= k <= OC_GROUP) at p: its width byte and
+ * the values; returns the byte after them. Each value is one 8-byte store
+ * (little-endian) of which the next overwrites all but its w bytes: the
+ * column's buffer has room for 7 bytes past its end (OC_COL_BYTES). */
+static inline __attribute__((always_inline)) uint8_t *
+put_group(uint8_t *p, const uint64_t *v, unsigned k)
+{
+    uint64_t all = 0;
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < k; i++)
+        all |= v[i];
+    const unsigned w = all ? (unsigned)(64 - __builtin_clzll(all) + 7) / 8 : 0;
+    *p++ = (uint8_t)w;
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t x = v[i];
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);
+#endif
+        memcpy(p, &x, 8);
+        p += w;
+    }
+    return p;
+}
+
+/* The pending rows' group (invariant 4) written, none left pending. */
+static void flush_group(struct oc_enc *e)
+{
+    for (int k = 0; k < C_RUN; k++)
+        e->c[k] = put_group(e->c[k], e->pend[k], e->np);
+    e->np = 0;
 }
 
 /* Columns are independent streams, so the rows go through in two passes of
@@ -105,26 +154,49 @@ static void enc_init(struct oc_enc *e, uint8_t *col)
  * every row). A batch of rows stays in cache between the passes. */
 static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
 {
-    /* the cursors in locals, and each row's fields loaded before its first
-     * byte store: byte stores may alias anything, so cursors in an array or
-     * fields read through r would be reloaded after every byte */
+    /* whole groups straight from r (their values in a local array, the
+     * cursors in locals: the byte stores may alias anything reached
+     * through e or r); a group begun by an earlier batch, or the rest of
+     * this one, row by row through e->pend (invariant 4) */
     uint64_t pf = e->pf, pa = e->pa;
-    uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE], *ca = e->c[C_ADDR],
-            *cs = e->c[C_SIZE];
-    for (size_t i = 0; i < n; i++) {
-        const uint64_t fs = r[i].free_seq, as = r[i].alloc_seq,
-                       ad = r[i].addr, sz = r[i].size;
-        cf = put(cf, ht__zigzag((int64_t)(fs - pf)));
-        cl = put(cl, ht__zigzag((int64_t)(fs - as)));
-        ca = put(ca, ht__zigzag((int64_t)(ad - pa)));
-        cs = put(cs, sz);
+    size_t i = 0;
+    while (i < n) {
+        if (e->np == 0 && n - i >= OC_GROUP) {
+            uint64_t v[C_RUN][OC_GROUP];
+#pragma GCC unroll 16
+            for (unsigned j = 0; j < OC_GROUP; j++, i++) {
+                const uint64_t fs = r[i].free_seq, ad = r[i].addr;
+                v[C_FREE][j] = ht__zigzag((int64_t)(fs - pf));
+                v[C_LIFE][j] = ht__zigzag((int64_t)(fs - r[i].alloc_seq));
+                v[C_ADDR][j] = ht__zigzag((int64_t)(ad - pa));
+                v[C_SIZE][j] = r[i].size;
+                pf = fs;
+                pa = ad;
+            }
+            uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE],
+                    *ca = e->c[C_ADDR], *cs = e->c[C_SIZE];
+            cf = put_group(cf, v[C_FREE], OC_GROUP);
+            cl = put_group(cl, v[C_LIFE], OC_GROUP);
+            ca = put_group(ca, v[C_ADDR], OC_GROUP);
+            cs = put_group(cs, v[C_SIZE], OC_GROUP);
+            e->c[C_FREE] = cf;
+            e->c[C_LIFE] = cl;
+            e->c[C_ADDR] = ca;
+            e->c[C_SIZE] = cs;
+            continue;
+        }
+        const unsigned np = e->np;
+        const uint64_t fs = r[i].free_seq, ad = r[i].addr;
+        e->pend[C_FREE][np] = ht__zigzag((int64_t)(fs - pf));
+        e->pend[C_LIFE][np] = ht__zigzag((int64_t)(fs - r[i].alloc_seq));
+        e->pend[C_ADDR][np] = ht__zigzag((int64_t)(ad - pa));
+        e->pend[C_SIZE][np] = r[i].size;
         pf = fs;
         pa = ad;
+        i++;
+        if (++e->np == OC_GROUP)
+            flush_group(e);
     }
-    e->c[C_FREE] = cf;
-    e->c[C_LIFE] = cl;
-    e->c[C_ADDR] = ca;
-    e->c[C_SIZE] = cs;
     e->pf = pf;
     e->pa = pa;
     uint64_t pp = e->pp, pt = e->pt, run = e->run;
@@ -221,6 +293,8 @@ ht_err ht__objenc_finish(ht_objenc *x, void **out, size_t *len)
     *len = 0;
     if (!x->e.n)
         return HT_EINVAL;
+    if (x->e.np) /* invariant 4 */
+        flush_group(&x->e);
     x->e.c[C_RUN] = put(x->e.c[C_RUN], x->e.run); /* invariant 3 */
     uint8_t *blob = NULL;
     ht_err e = ht__body_pack(x->cctx, x->e.base, x->e.c, NCOL, 2, &x->zbuf,
@@ -301,14 +375,25 @@ static int decode_v2(const uint8_t **cs, const uint8_t *const *ce, size_t n,
                      struct ht_objrow *r)
 {
     uint64_t pf = 0, pa = 0, pp = 0, pt = 0, run, v[C_RUN];
+    unsigned w[C_RUN] = {0};
     uint8_t has_rc = 0;
     int64_t rc = 0;
     if (!ht__get_varint(&cs[C_RUN], ce[C_RUN], &run))
         return 0;
     for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k < C_RUN; k++)
-            if (!ht__get_varint(&cs[k], ce[k], &v[k]))
+        for (int k = 0; k < C_RUN; k++) {
+            if (i % OC_GROUP == 0) { /* a group's width byte */
+                if (cs[k] == ce[k] || *cs[k] > 8)
+                    return 0;
+                w[k] = *cs[k]++;
+            }
+            if ((size_t)(ce[k] - cs[k]) < w[k])
                 return 0;
+            v[k] = 0;
+            for (unsigned b = 0; b < w[k]; b++)
+                v[k] |= (uint64_t)cs[k][b] << (8 * b);
+            cs[k] += w[k];
+        }
         if (run) { /* a "same" row */
             run--;
             has_rc = 0;

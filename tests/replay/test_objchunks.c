@@ -448,6 +448,81 @@ static void test_runs(void **state)
     ht_store_close(st);
 }
 
+/* Version 2's fixed-width groups: groups whose largest size needs 0 to 8
+ * bytes (and a last group of 5 rows) round-trip; a width byte over 8, or
+ * a column cut inside a group, is corrupt. The blob is taken apart and
+ * put together again with zstd here (layout: store/objcodec.c). */
+static void test_group_widths(void **state)
+{
+    (void)state;
+    enum { G = 16, NG = 9, N = NG * G + 5 };
+    struct ht_objrow *r = random_rows(N, 5);
+    for (size_t i = 0; i < N; i++) {
+        size_t g = i / G < NG ? i / G : 8;
+        /* group g's largest size takes g bytes; the others less */
+        r[i].size = g == 0 ? 0
+                    : i % G == 3 ? UINT64_MAX >> (64 - 8 * g)
+                                 : (i * 7) & ((UINT64_C(1) << (8 * g - 8)) - 1);
+    }
+    ht_objenc *x = NULL;
+    ht__objcodec_dec *d = NULL;
+    assert_int_equal(ht_objenc_new(&x), HT_OK);
+    assert_int_equal(ht__objcodec_dec_new(&d), HT_OK);
+    assert_int_equal(ht_objenc_add(x, r, N), HT_OK);
+    void *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(ht__objenc_finish(x, &blob, &len), HT_OK);
+    struct ht_objrow back[N];
+    assert_int_equal(ht__objcodec_decode(d, blob, len, N, back), HT_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(back[i].size == r[i].size);
+        assert_true(back[i].addr == r[i].addr);
+        assert_true(back[i].alloc_seq == r[i].alloc_seq);
+        assert_true(back[i].free_seq == r[i].free_seq);
+    }
+    /* the body: 8 column lengths (varints), then C_FREE C_LIFE C_ADDR
+     * C_SIZE ...; the size column's widths 0, 1, ... 8, then 8 again */
+    uint8_t body[8192], blob2[8192];
+    size_t blen = ZSTD_decompress(body, sizeof body, (uint8_t *)blob + 2,
+                                  len - 2);
+    assert_false(ZSTD_isError(blen));
+    const uint8_t *p = body;
+    uint64_t cl[8];
+    for (int k = 0; k < 8; k++)
+        assert_true(ht__get_varint(&p, body + blen, &cl[k]));
+    size_t size_at = (size_t)(p - body) + cl[0] + cl[1] + cl[2];
+    size_t at = size_at;
+    for (unsigned g = 0; g <= NG; g++) {
+        unsigned w = g < NG ? g : 8;
+        assert_int_equal(body[at], w);
+        if (g == 8)
+            assert_int_equal(at, size_at + 8 + 28 * G);
+        at += 1 + (size_t)w * (g < NG ? G : 5);
+    }
+    assert_int_equal(at, size_at + cl[3]);
+    for (int bad = 0; bad < 2; bad++) {
+        uint8_t b2[8192];
+        memcpy(b2, body, blen);
+        size_t n2 = blen;
+        if (bad == 0) { /* group 1's width 9 */
+            b2[size_at + 1] = 9;
+        } else { /* group 8's width 8 -> 7: the column's bytes no longer
+                  * match its groups */
+            b2[size_at + 8 + 28 * G] = 7; /* past groups 0..7: 1 + g*G each */
+        }
+        blob2[0] = 0x0C;
+        blob2[1] = 2;
+        size_t z = ZSTD_compress(blob2 + 2, sizeof blob2 - 2, b2, n2, 1);
+        assert_false(ZSTD_isError(z));
+        assert_int_equal(ht__objcodec_decode(d, blob2, z + 2, N, back),
+                         HT_ECORRUPT);
+    }
+    free(blob);
+    free(r);
+    ht_objenc_free(x);
+    ht__objcodec_dec_free(d);
+}
+
 /* ---- through the replay ------------------------------------------------ */
 
 #define NOBJ 150000u /* > 2 chunks of freed rows */
@@ -616,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_v1_chunk_reads),
         cmocka_unit_test(test_runs),
+        cmocka_unit_test(test_group_widths),
         cmocka_unit_test(test_replay_view),
         cmocka_unit_test(test_missed_free),
     };

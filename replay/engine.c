@@ -1627,7 +1627,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
                 progress(opts->progress_ctx, nev);
-            if (nev > 1 && ev->seq <= last) {
+            if (__builtin_expect(ev->seq <= last, 0) && nev > 1) {
                 /* replayed in stored order anyway: the result may be off */
                 if (g->disorder++ < DISORDER_ROWS &&
                     (e = add_error(g, "seq_out_of_order", last, 0)))

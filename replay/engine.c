@@ -348,12 +348,14 @@ static inline int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
     return churn_lookup_slow(g, sr, pc, size);
 }
 
-static inline __attribute__((always_inline)) void
+/* o no longer counts as live at its site; returns the site's row */
+static inline __attribute__((always_inline)) struct ht__agg *
 site_drop(struct eng *g, const struct ht__obj *o)
 {
     struct ht__agg *s = site_touch(g, o->site_i);
     s->v[S_LIVE]--;
     s->v[S_LIVE_BYTES] -= o->size;
+    return s;
 }
 
 /* a refcount error blamed on refcount site row+1 `site` (0: none) */
@@ -395,11 +397,14 @@ static __attribute__((noinline)) void drop_edges(struct eng *g,
 }
 
 /* the object's memory is released at seq (free, or forced); marked: its
- * address is already marked freed in the table (ht__objtab_release).
+ * address is already marked freed in the table (ht__objtab_release);
+ * user: a FREE event's, counted in its site's and churn row's frees here,
+ * where those rows are at hand anyway.
  * Inline into the free path (every other event of a churn trace; the
  * other callers go through finish); what is rare is out of line. */
 static inline __attribute__((always_inline)) ht_err
-finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
+finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked,
+           int user)
 {
     ht_err e = HT_OK;
     if (o->nedges)
@@ -412,9 +417,15 @@ finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
     }
     g->live_bytes -= o->size;
     g->live_blocks--;
-    site_drop(g, o);
+    struct ht__agg *s = site_drop(g, o);
     struct ht__agg *c = &g->churn.v[o->churn_i];
     c->v[C_LIVE]--;
+    if (user) {
+        s->v[S_FREES]++;
+        c->v[C_FREES]++;
+        if (g->seq - o->churn_seq < CHURN_SHORT)
+            c->v[C_SHORT]++;
+    }
     /* refcnt: the explicit count, else unknown once freed */
     g->freed_rows[g->nfreed++] = (struct ht_objrow){
         .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
@@ -432,7 +443,7 @@ static __attribute__((noinline)) ht_err finish(struct eng *g,
                                                struct ht__obj *o,
                                                uint64_t pc, int marked)
 {
-    return finish_inl(g, o, pc, marked);
+    return finish_inl(g, o, pc, marked, 0);
 }
 
 /* ALLOC (or a realloc making a new block) of size bytes at addr. Inline
@@ -514,12 +525,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
                                                            : "invalid_free",
                          a, ev->d);
     }
-    if (user) {
-        g->sites.v[o->site_i].v[S_FREES]++;
-        struct ht__agg *c = &g->churn.v[o->churn_i];
-        c->v[C_FREES]++;
-        if (ev->seq - o->churn_seq < CHURN_SHORT)
-            c->v[C_SHORT]++;
+    if (user) { /* its frees counted by finish_inl */
         if (o->rc_explicit && o->refcnt > 0) {
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
             blame(g, o->inc_site);
@@ -547,7 +553,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             recycle(g, o);
         return e;
     }
-    return finish_inl(g, o, ev->d, 1);
+    return finish_inl(g, o, ev->d, 1, 1); /* user: the realloc half went above */
 }
 
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)

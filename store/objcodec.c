@@ -152,13 +152,44 @@ static void flush_group(struct oc_enc *e)
  * a few columns each: cursors, previous values and fields of one pass fit
  * the registers (all seven columns at once spilled them to the stack on
  * every row). A batch of rows stays in cache between the passes. */
+/* Row x is not "same" (its pc, tid or refcnt): the run before it, then its
+ * C_PC, C_TID, C_RC values (invariant 3); out of line, as it is rare. */
+static __attribute__((noinline)) void other_row(struct oc_enc *e,
+                                                const struct ht_objrow *x,
+                                                uint64_t run)
+{
+    e->c[C_RUN] = put(e->c[C_RUN], run);
+    e->c[C_PC] = put(e->c[C_PC], ht__zigzag((int64_t)(x->pc - e->pp)));
+    e->c[C_TID] = put(e->c[C_TID], ht__zigzag((int64_t)(x->tid - e->pt)));
+    uint8_t *cr = e->c[C_RC];
+    *cr++ = x->has_refcnt != 0;
+    if (x->has_refcnt)
+        cr = put(cr, ht__zigzag(x->refcnt));
+    e->c[C_RC] = cr;
+    e->pp = x->pc;
+    e->pt = x->tid;
+}
+
+/* One pass over the rows: whole groups straight from r (their values in a
+ * local array, the cursors in locals: the byte stores may alias anything
+ * reached through e or r); a group begun by an earlier batch, or the rest
+ * of this one, row by row through e->pend (invariant 4). Each row's pc,
+ * tid and refcnt extend the run or go to other_row (pp, pt: e->pp, e->pt
+ * in locals, which only other_row changes). */
 static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
 {
-    /* whole groups straight from r (their values in a local array, the
-     * cursors in locals: the byte stores may alias anything reached
-     * through e or r); a group begun by an earlier batch, or the rest of
-     * this one, row by row through e->pend (invariant 4) */
-    uint64_t pf = e->pf, pa = e->pa;
+    uint64_t pf = e->pf, pa = e->pa, pp = e->pp, pt = e->pt, run = e->run;
+#define OC_RUN_ROW(x)                                                      \
+    do {                                                                   \
+        if ((x)->pc == pp && (x)->tid == pt && !(x)->has_refcnt) {         \
+            run++;                                                         \
+        } else {                                                           \
+            other_row(e, (x), run);                                        \
+            run = 0;                                                       \
+            pp = (x)->pc;                                                  \
+            pt = (x)->tid;                                                 \
+        }                                                                  \
+    } while (0)
     size_t i = 0;
     while (i < n) {
         if (e->np == 0 && n - i >= OC_GROUP) {
@@ -172,6 +203,7 @@ static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
                 v[C_SIZE][j] = r[i].size;
                 pf = fs;
                 pa = ad;
+                OC_RUN_ROW(&r[i]);
             }
             uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE],
                     *ca = e->c[C_ADDR], *cs = e->c[C_SIZE];
@@ -193,39 +225,14 @@ static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
         e->pend[C_SIZE][np] = r[i].size;
         pf = fs;
         pa = ad;
+        OC_RUN_ROW(&r[i]);
         i++;
         if (++e->np == OC_GROUP)
             flush_group(e);
     }
+#undef OC_RUN_ROW
     e->pf = pf;
     e->pa = pa;
-    uint64_t pp = e->pp, pt = e->pt, run = e->run;
-    uint8_t *cu = e->c[C_RUN], *cp = e->c[C_PC], *ct = e->c[C_TID],
-            *cr = e->c[C_RC];
-    for (size_t i = 0; i < n; i++) {
-        const uint64_t pc = r[i].pc, tid = r[i].tid;
-        const int has_rc = r[i].has_refcnt != 0;
-        const int64_t rc = r[i].refcnt;
-        if (pc == pp && tid == pt && !has_rc) { /* nearly every row */
-            run++;
-            continue;
-        }
-        cu = put(cu, run);
-        run = 0;
-        cp = put(cp, ht__zigzag((int64_t)(pc - pp)));
-        ct = put(ct, ht__zigzag((int64_t)(tid - pt)));
-        *cr++ = (uint8_t)has_rc;
-        if (has_rc)
-            cr = put(cr, ht__zigzag(rc));
-        pp = pc;
-        pt = tid;
-    }
-    e->c[C_RUN] = cu;
-    e->c[C_PC] = cp;
-    e->c[C_TID] = ct;
-    e->c[C_RC] = cr;
-    e->pp = pp;
-    e->pt = pt;
     e->run = run;
     e->n += n;
 }

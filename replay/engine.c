@@ -376,12 +376,14 @@ static inline int64_t churn_lookup(struct eng *g, int64_t sr, uint64_t pc,
     return churn_lookup_slow(g, sr, pc, size);
 }
 
-static inline __attribute__((always_inline)) void
+/* o no longer counts as live at its site; returns the site's row */
+static inline __attribute__((always_inline)) struct ht__agg *
 site_drop(struct eng *g, const struct ht__obj *o)
 {
     struct ht__agg *s = site_touch(g, o->site_i);
     s->v[S_LIVE]--;
     s->v[S_LIVE_BYTES] -= o->size;
+    return s;
 }
 
 /* a refcount error blamed on refcount site row+1 `site` (0: none) */
@@ -423,11 +425,14 @@ static __attribute__((noinline)) void drop_edges(struct eng *g,
 }
 
 /* the object's memory is released at seq (free, or forced); marked: its
- * address is already marked freed in the table (ht__objtab_release).
+ * address is already marked freed in the table (ht__objtab_release);
+ * user: a FREE event's, counted in its site's and churn row's frees here,
+ * where those rows are at hand anyway.
  * Inline into the free path (every other event of a churn trace; the
  * other callers go through finish); what is rare is out of line. */
 static inline __attribute__((always_inline)) ht_err
-finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
+finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked,
+           int user)
 {
     ht_err e = HT_OK;
     if (o->nedges)
@@ -440,9 +445,15 @@ finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked)
     }
     g->live_bytes -= o->size;
     g->live_blocks--;
-    site_drop(g, o);
+    struct ht__agg *s = site_drop(g, o);
     struct ht__agg *c = &g->churn.v[o->churn_i];
     c->v[C_LIVE]--;
+    if (user) {
+        s->v[S_FREES]++;
+        c->v[C_FREES]++;
+        if (g->seq - o->churn_seq < CHURN_SHORT)
+            c->v[C_SHORT]++;
+    }
     /* refcnt: the explicit count, else unknown once freed */
     g->freed_rows[g->nfreed++] = (struct ht_objrow){
         .addr = o->addr, .size = o->size, .alloc_seq = o->alloc_seq,
@@ -460,7 +471,7 @@ static __attribute__((noinline)) ht_err finish(struct eng *g,
                                                struct ht__obj *o,
                                                uint64_t pc, int marked)
 {
-    return finish_inl(g, o, pc, marked);
+    return finish_inl(g, o, pc, marked, 0);
 }
 
 /* ALLOC (or a realloc making a new block) of size bytes at addr. Inline
@@ -542,12 +553,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
                                                            : "invalid_free",
                          a, ev->d);
     }
-    if (user) {
-        g->sites.v[o->site_i].v[S_FREES]++;
-        struct ht__agg *c = &g->churn.v[o->churn_i];
-        c->v[C_FREES]++;
-        if (ev->seq - o->churn_seq < CHURN_SHORT)
-            c->v[C_SHORT]++;
+    if (user) { /* its frees counted by finish_inl */
         if (o->rc_explicit && o->refcnt > 0) {
             ht_err e = add_error(g, "freed_with_refs", a, ev->d);
             blame(g, o->inc_site);
@@ -575,7 +581,7 @@ static ht_err do_free(struct eng *g, const struct ht_rec *ev)
             recycle(g, o);
         return e;
     }
-    return finish_inl(g, o, ev->d, 1);
+    return finish_inl(g, o, ev->d, 1, 1); /* user: the realloc half went above */
 }
 
 static ht_err gc_add_edges(struct eng *g, struct ht__obj *o)
@@ -1591,25 +1597,19 @@ static ht_err write_pool_map(struct eng *g)
     return e;
 }
 
-/* Hint: start loading the churn row that freeing the block at a will
- * update (its C_FREES .. C_SHORT). */
-static inline void prefetch_churn_row(const struct eng *g, uint64_t a)
-{
-    const struct ht__obj *o = ht__objtab_get(&g->t, a);
-    if (o) {
-        const struct ht__agg *c = &g->churn.v[o->churn_i];
-        __builtin_prefetch(&c->v[C_FREES]);
-        __builtin_prefetch(&c->v[C_SHORT]);
-    }
-}
-
 /* The look-ahead hints of event i of recs[0..nrec): the object table's
  * cache misses, started events ahead (and the churn row of an allocation
- * the directory does not cover, and of a free). */
+ * the directory does not cover, and of a free). With churn hints, a freed
+ * block's object is looked up once, PF_OBJ events ahead, and kept in
+ * ring[event % PF_OBJ] (NULL for any other event) until its churn row is
+ * hinted PF_ROW events ahead: one probe instead of two (the entry was
+ * written PF_OBJ - PF_ROW events before, and no event in between writes
+ * it). The caller zeroes ring at each batch. */
 static inline __attribute__((always_inline)) void
 hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
-      int pf_churn)
+      int pf_churn, const struct ht__obj **ring)
 {
+    _Static_assert(PF_ROW < PF_OBJ, "the ring holds PF_OBJ events");
     if (i + PF_SLOT < nrec) {
         const struct ht_rec *f = &recs[i + PF_SLOT];
         if (f->kind <= HT_EV_FREE) {
@@ -1619,18 +1619,29 @@ hints(const struct eng *g, const struct ht_rec *recs, size_t i, size_t nrec,
                 ht__agg_prefetch_idx(&g->churn, f->d, f->b);
         }
     }
+    if (pf_churn && i + PF_ROW < nrec) {
+        const struct ht__obj *o = ring[(i + PF_ROW) % PF_OBJ];
+        if (o) { /* its C_FREES .. C_SHORT */
+            const struct ht__agg *c = &g->churn.v[o->churn_i];
+            __builtin_prefetch(&c->v[C_FREES]);
+            __builtin_prefetch(&c->v[C_SHORT]);
+        }
+    }
     if (i + PF_OBJ < nrec) {
         const struct ht_rec *f = &recs[i + PF_OBJ];
-        if (f->kind == HT_EV_FREE)
-            ht__objtab_prefetch_obj(&g->t, f->a);
-        else if (pf_churn && f->kind == HT_EV_ALLOC &&
-                 f->b >= CHURN_DIRECT)
-            ht__agg_prefetch_row(&g->churn, f->d, f->b,
-                                 C_MAX_LIVE + 1);
+        const struct ht__obj *o = NULL;
+        if (f->kind == HT_EV_FREE) {
+            if (pf_churn)
+                o = ht__objtab_prefetch_get(&g->t, f->a);
+            else
+                ht__objtab_prefetch_obj(&g->t, f->a);
+        } else if (pf_churn && f->kind == HT_EV_ALLOC &&
+                   f->b >= CHURN_DIRECT) {
+            ht__agg_prefetch_row(&g->churn, f->d, f->b, C_MAX_LIVE + 1);
+        }
+        if (pf_churn)
+            ring[i % PF_OBJ] = o;
     }
-    if (pf_churn && i + PF_ROW < nrec &&
-        recs[i + PF_ROW].kind == HT_EV_FREE)
-        prefetch_churn_row(g, recs[i + PF_ROW].a);
 }
 
 static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
@@ -1657,15 +1668,16 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
          * rings): one test per event instead of the look-ahead's */
         const int pf_any =
             pf_churn || g->t.byaddr.cap >= HT__PREFETCH_MIN_CAP;
+        const struct ht__obj *ring[PF_OBJ] = {0};
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
             if (pf_any)
-                hints(g, recs, i, nrec, pf_churn);
+                hints(g, recs, i, nrec, pf_churn, ring);
             ++nev;
             g->seq = ev->seq;
             if (__builtin_expect((nev & 0xffff) == 0, 0) && progress)
                 progress(opts->progress_ctx, nev);
-            if (nev > 1 && ev->seq <= last) {
+            if (__builtin_expect(ev->seq <= last, 0) && nev > 1) {
                 /* replayed in stored order anyway: the result may be off */
                 if (g->disorder++ < DISORDER_ROWS &&
                     (e = add_error(g, "seq_out_of_order", last, 0)))

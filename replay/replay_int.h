@@ -213,6 +213,19 @@ static inline void ht__objtab_prefetch_obj(const struct ht__objtab *t,
         __builtin_prefetch(o + 64);
     }
 }
+/* As prefetch_obj at any table size, and the object (or NULL) returned:
+ * for a caller that hints more through it later (the replay's churn row
+ * of a free, with no second probe). */
+static inline const struct ht__obj *
+ht__objtab_prefetch_get(const struct ht__objtab *t, uint64_t addr)
+{
+    const char *o = (const char *)ht__objtab_get(t, addr);
+    if (o) {
+        __builtin_prefetch(o);
+        __builtin_prefetch(o + 64);
+    }
+    return (const struct ht__obj *)o;
+}
 /* ---- inline paths of the table's per-event operations ---- */
 /* Blocks above this size are kept out of the page index (objects.c big). */
 #define HT__OBJ_BIG (UINT64_C(1) << 20)

@@ -1,5 +1,5 @@
 /*
- * Object chunks "oc1": the `objects` rows of blocks freed during a run,
+ * Object chunks "oc": the `objects` rows of blocks freed during a run,
  * stored compactly (one SQLite row per HT_OBJCHUNK_MAX_ROWS objects instead
  * of one per allocation), and the `objects_freed` virtual table decoding them.
  *
@@ -8,22 +8,45 @@
  * carry no finding (leak columns NULL), so they are kept as columns.
  *
  * Layout of a blob (table object_chunks(run_id, chunk_no, nrows, data)):
- *   byte 0 OC_MAGIC, byte 1 OC_VERSION, then one zstd frame (content size and
- *   checksum) holding the body: NCOL varint column lengths, then the columns.
- * Per row, in the row order written (free order):
+ *   byte 0 OC_MAGIC, byte 1 version, then one zstd frame (content size and
+ *   checksum) holding the body: the column lengths as varints, then the
+ *   columns. Per row, in the row order written (free order):
  *   C_FREE   zigzag(free_seq - previous free_seq)     (first previous: 0)
  *   C_LIFE   zigzag(free_seq - alloc_seq)
  *   C_ADDR   zigzag(addr - previous addr)
  *   C_SIZE   size
- *   C_PC     zigzag(pc - previous pc)
- *   C_TID    zigzag(tid - previous tid)
+ * Version 2 (written) stores these four in groups of OC_GROUP rows (rows
+ * 0-15, 16-31, ... of the chunk; the last group holds the rest): per column
+ * and group one byte w (0..8), then the group's values as w-byte little-
+ * endian numbers, w the fewest bytes that hold the group's largest value
+ * (branch-free to write, about as many bytes as varints). Every other
+ * value is a LEB128 varint. A row is "same" when its pc and tid equal the
+ * previous row's (first previous: 0, 0) and it has no refcnt, as nearly
+ * every row of a trace is; only the other rows are in C_PC, C_TID, C_RC:
+ *   C_RUN    the number of "same" rows before the first other row, then
+ *            after each other row the number of "same" rows following it
+ *            (so one value more than there are other rows)
+ *   C_PC     zigzag(pc - previous other row's pc)
+ *   C_TID    zigzag(tid - previous other row's tid)
  *   C_RC     0 = NULL refcnt, else 1 followed by zigzag(refcnt)
- * all as LEB128 varints. Invariants:
+ * Version 1 (still read; written before 2026-11-22): every value a varint,
+ * no C_RUN, every row in C_PC, C_TID, C_RC (columns in the order FREE LIFE
+ * ADDR SIZE PC TID RC).
+ * Version 2 exists for the replay's speed (bench/RESULTS.md, h-replay5):
+ * fixed widths and runs cost less to encode than varints and three bytes a
+ * row, and zstd runs at OC_LEVEL -1 (no Huffman coding of literals: a third
+ * of level 1's work). Invariants:
  *  1. the decoder bounds-checks every read, requires the row count given by
  *     the nrows column and every column to be consumed exactly; anything else
  *     is HT_ECORRUPT (never a crash);
  *  2. encode then decode gives back every field of struct ht_objrow (refcnt
- *     only when has_refcnt).
+ *     only when has_refcnt);
+ *  3. the encoder's run count (oc_enc.run) counts the "same" rows since the
+ *     last other row; it is written to C_RUN at the next other row or when
+ *     the chunk is finished;
+ *  4. the encoder's pending rows (oc_enc.np < OC_GROUP) are the chunk's
+ *     rows past its last whole group, their four values in oc_enc.pend;
+ *     they are written as a group when it fills or the chunk is finished.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +55,15 @@
 #include "store_priv.h"
 
 #define OC_MAGIC 0x0Cu
-#define OC_VERSION 1u
-#define OC_LEVEL 1 /* fastest useful zstd level, as codec.c */
+#define OC_VERSION 2u
+/* level -1: zstd's fast strategy with literals stored raw (see above) */
+#define OC_LEVEL (-1)
 
-enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_PC, C_TID, C_RC, NCOL };
+#define OC_GROUP 16u /* rows per fixed-width group (version 2) */
+
+/* version 2's columns, in body order; version 1's are V1_* */
+enum { C_FREE, C_LIFE, C_ADDR, C_SIZE, C_RUN, C_PC, C_TID, C_RC, NCOL };
+enum { V1_PC = 4, V1_TID, V1_RC, V1_NCOL };
 
 /* Append varint v at p; returns the byte after it. One- to three-byte
  * values (nearly every field of a row: address deltas and lifetimes take
@@ -65,75 +93,147 @@ static inline uint8_t *put(uint8_t *p, uint64_t v)
  * the columns are the same as from one batch. */
 struct oc_enc {
     uint8_t *base[NCOL], *c[NCOL];
-    uint64_t pf, pa, pp, pt;
+    uint64_t pf, pa, pp, pt, run;
     size_t n;
+    uint64_t pend[C_RUN][OC_GROUP]; /* invariant 4 */
+    unsigned np;
 };
 
 /* columns of a chunk of up to HT_OBJCHUNK_MAX_ROWS rows laid out in col
- * (OC_COL_BYTES: a varint takes up to 10 bytes; C_RC, the last column, up
- * to 2 per row) */
+ * (OC_COL_BYTES: a varint takes up to 10 bytes, C_RUN's up to 3 for one
+ * value more than rows; C_RC, the last column, up to 2 varints per row) */
 #define OC_COL_BYTES ((size_t)HT_OBJCHUNK_MAX_ROWS * 10 * (NCOL + 1))
+/* a group column's bytes and its last store's 7 bytes past them fit */
+_Static_assert(HT_OBJCHUNK_MAX_ROWS * 8 + HT_OBJCHUNK_MAX_ROWS / OC_GROUP +
+                   1 + 7 <= HT_OBJCHUNK_MAX_ROWS * 10, "OC_COL_BYTES");
 static void enc_init(struct oc_enc *e, uint8_t *col)
 {
     for (int k = 0; k < NCOL; k++)
         e->base[k] = e->c[k] = col + (size_t)k * HT_OBJCHUNK_MAX_ROWS * 10;
-    e->pf = e->pa = e->pp = e->pt = 0;
+    e->pf = e->pa = e->pp = e->pt = e->run = 0;
     e->n = 0;
+    e->np = 0;
+}
+
+/* Write a group of k values (1 <= k <= OC_GROUP) at p: its width byte and
+ * the values; returns the byte after them. Each value is one 8-byte store
+ * (little-endian) of which the next overwrites all but its w bytes: the
+ * column's buffer has room for 7 bytes past its end (OC_COL_BYTES). */
+static inline __attribute__((always_inline)) uint8_t *
+put_group(uint8_t *p, const uint64_t *v, unsigned k)
+{
+    uint64_t all = 0;
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < k; i++)
+        all |= v[i];
+    const unsigned w = all ? (unsigned)(64 - __builtin_clzll(all) + 7) / 8 : 0;
+    *p++ = (uint8_t)w;
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t x = v[i];
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);
+#endif
+        memcpy(p, &x, 8);
+        p += w;
+    }
+    return p;
+}
+
+/* The pending rows' group (invariant 4) written, none left pending. */
+static void flush_group(struct oc_enc *e)
+{
+    for (int k = 0; k < C_RUN; k++)
+        e->c[k] = put_group(e->c[k], e->pend[k], e->np);
+    e->np = 0;
 }
 
 /* Columns are independent streams, so the rows go through in two passes of
  * a few columns each: cursors, previous values and fields of one pass fit
  * the registers (all seven columns at once spilled them to the stack on
  * every row). A batch of rows stays in cache between the passes. */
+/* Row x is not "same" (its pc, tid or refcnt): the run before it, then its
+ * C_PC, C_TID, C_RC values (invariant 3); out of line, as it is rare. */
+static __attribute__((noinline)) void other_row(struct oc_enc *e,
+                                                const struct ht_objrow *x,
+                                                uint64_t run)
+{
+    e->c[C_RUN] = put(e->c[C_RUN], run);
+    e->c[C_PC] = put(e->c[C_PC], ht__zigzag((int64_t)(x->pc - e->pp)));
+    e->c[C_TID] = put(e->c[C_TID], ht__zigzag((int64_t)(x->tid - e->pt)));
+    uint8_t *cr = e->c[C_RC];
+    *cr++ = x->has_refcnt != 0;
+    if (x->has_refcnt)
+        cr = put(cr, ht__zigzag(x->refcnt));
+    e->c[C_RC] = cr;
+    e->pp = x->pc;
+    e->pt = x->tid;
+}
+
+/* One pass over the rows: whole groups straight from r (their values in a
+ * local array, the cursors in locals: the byte stores may alias anything
+ * reached through e or r); a group begun by an earlier batch, or the rest
+ * of this one, row by row through e->pend (invariant 4). Each row's pc,
+ * tid and refcnt extend the run or go to other_row (pp, pt: e->pp, e->pt
+ * in locals, which only other_row changes). */
 static void enc_rows(struct oc_enc *e, const struct ht_objrow *r, size_t n)
 {
-    /* the cursors in locals, and each row's fields loaded before its first
-     * byte store: byte stores may alias anything, so cursors in an array or
-     * fields read through r would be reloaded after every byte */
-    uint64_t pf = e->pf, pa = e->pa;
-    uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE], *ca = e->c[C_ADDR],
-            *cs = e->c[C_SIZE];
-    for (size_t i = 0; i < n; i++) {
-        const uint64_t fs = r[i].free_seq, as = r[i].alloc_seq,
-                       ad = r[i].addr, sz = r[i].size;
-        cf = put(cf, ht__zigzag((int64_t)(fs - pf)));
-        cl = put(cl, ht__zigzag((int64_t)(fs - as)));
-        ca = put(ca, ht__zigzag((int64_t)(ad - pa)));
-        cs = put(cs, sz);
-        pf = fs;
-        pa = ad;
-    }
-    e->c[C_FREE] = cf;
-    e->c[C_LIFE] = cl;
-    e->c[C_ADDR] = ca;
-    e->c[C_SIZE] = cs;
-    e->pf = pf;
-    e->pa = pa;
-    uint64_t pp = e->pp, pt = e->pt;
-    uint8_t *cp = e->c[C_PC], *ct = e->c[C_TID], *cr = e->c[C_RC];
-    for (size_t i = 0; i < n; i++) {
-        const uint64_t pc = r[i].pc, tid = r[i].tid;
-        const int has_rc = r[i].has_refcnt != 0;
-        const int64_t rc = r[i].refcnt;
-        if (pc == pp && tid == pt && !has_rc) { /* nearly every row */
-            *cp++ = 0;
-            *ct++ = 0;
-            *cr++ = 0;
+    uint64_t pf = e->pf, pa = e->pa, pp = e->pp, pt = e->pt, run = e->run;
+#define OC_RUN_ROW(x)                                                      \
+    do {                                                                   \
+        if ((x)->pc == pp && (x)->tid == pt && !(x)->has_refcnt) {         \
+            run++;                                                         \
+        } else {                                                           \
+            other_row(e, (x), run);                                        \
+            run = 0;                                                       \
+            pp = (x)->pc;                                                  \
+            pt = (x)->tid;                                                 \
+        }                                                                  \
+    } while (0)
+    size_t i = 0;
+    while (i < n) {
+        if (e->np == 0 && n - i >= OC_GROUP) {
+            uint64_t v[C_RUN][OC_GROUP];
+#pragma GCC unroll 16
+            for (unsigned j = 0; j < OC_GROUP; j++, i++) {
+                const uint64_t fs = r[i].free_seq, ad = r[i].addr;
+                v[C_FREE][j] = ht__zigzag((int64_t)(fs - pf));
+                v[C_LIFE][j] = ht__zigzag((int64_t)(fs - r[i].alloc_seq));
+                v[C_ADDR][j] = ht__zigzag((int64_t)(ad - pa));
+                v[C_SIZE][j] = r[i].size;
+                pf = fs;
+                pa = ad;
+                OC_RUN_ROW(&r[i]);
+            }
+            uint8_t *cf = e->c[C_FREE], *cl = e->c[C_LIFE],
+                    *ca = e->c[C_ADDR], *cs = e->c[C_SIZE];
+            cf = put_group(cf, v[C_FREE], OC_GROUP);
+            cl = put_group(cl, v[C_LIFE], OC_GROUP);
+            ca = put_group(ca, v[C_ADDR], OC_GROUP);
+            cs = put_group(cs, v[C_SIZE], OC_GROUP);
+            e->c[C_FREE] = cf;
+            e->c[C_LIFE] = cl;
+            e->c[C_ADDR] = ca;
+            e->c[C_SIZE] = cs;
             continue;
         }
-        cp = put(cp, ht__zigzag((int64_t)(pc - pp)));
-        ct = put(ct, ht__zigzag((int64_t)(tid - pt)));
-        *cr++ = (uint8_t)has_rc;
-        if (has_rc)
-            cr = put(cr, ht__zigzag(rc));
-        pp = pc;
-        pt = tid;
+        const unsigned np = e->np;
+        const uint64_t fs = r[i].free_seq, ad = r[i].addr;
+        e->pend[C_FREE][np] = ht__zigzag((int64_t)(fs - pf));
+        e->pend[C_LIFE][np] = ht__zigzag((int64_t)(fs - r[i].alloc_seq));
+        e->pend[C_ADDR][np] = ht__zigzag((int64_t)(ad - pa));
+        e->pend[C_SIZE][np] = r[i].size;
+        pf = fs;
+        pa = ad;
+        OC_RUN_ROW(&r[i]);
+        i++;
+        if (++e->np == OC_GROUP)
+            flush_group(e);
     }
-    e->c[C_PC] = cp;
-    e->c[C_TID] = ct;
-    e->c[C_RC] = cr;
-    e->pp = pp;
-    e->pt = pt;
+#undef OC_RUN_ROW
+    e->pf = pf;
+    e->pa = pa;
+    e->run = run;
     e->n += n;
 }
 
@@ -200,6 +300,9 @@ ht_err ht__objenc_finish(ht_objenc *x, void **out, size_t *len)
     *len = 0;
     if (!x->e.n)
         return HT_EINVAL;
+    if (x->e.np) /* invariant 4 */
+        flush_group(&x->e);
+    x->e.c[C_RUN] = put(x->e.c[C_RUN], x->e.run); /* invariant 3 */
     uint8_t *blob = NULL;
     ht_err e = ht__body_pack(x->cctx, x->e.base, x->e.c, NCOL, 2, &x->zbuf,
                              &x->zcap, &blob, len);
@@ -247,14 +350,93 @@ void ht__objcodec_dec_free(ht__objcodec_dec *d)
     free(d);
 }
 
+/* Version 1's rows from its columns cs[0..V1_NCOL) (ending at ce) into
+ * r[0..n); 0 if they do not decode exactly. */
+static int decode_v1(const uint8_t **cs, const uint8_t *const *ce, size_t n,
+                     struct ht_objrow *r)
+{
+    uint64_t pf = 0, pa = 0, pp = 0, pt = 0, v[V1_NCOL];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t rcv = 0;
+        for (int k = 0; k < V1_NCOL; k++)
+            if (!ht__get_varint(&cs[k], ce[k], &v[k]))
+                return 0;
+        if (v[V1_RC] > 1 ||
+            (v[V1_RC] && !ht__get_varint(&cs[V1_RC], ce[V1_RC], &rcv)))
+            return 0;
+        pf += (uint64_t)ht__unzigzag(v[C_FREE]);
+        pa += (uint64_t)ht__unzigzag(v[C_ADDR]);
+        pp += (uint64_t)ht__unzigzag(v[V1_PC]);
+        pt += (uint64_t)ht__unzigzag(v[V1_TID]);
+        r[i] = (struct ht_objrow){
+            .addr = pa, .size = v[C_SIZE], .free_seq = pf,
+            .alloc_seq = pf - (uint64_t)ht__unzigzag(v[C_LIFE]), .pc = pp,
+            .tid = (uint32_t)pt, .has_refcnt = (uint8_t)v[V1_RC],
+            .refcnt = ht__unzigzag(rcv)};
+    }
+    return 1;
+}
+
+/* Version 2's rows (see the top of the file); as decode_v1. */
+static int decode_v2(const uint8_t **cs, const uint8_t *const *ce, size_t n,
+                     struct ht_objrow *r)
+{
+    uint64_t pf = 0, pa = 0, pp = 0, pt = 0, run, v[C_RUN];
+    unsigned w[C_RUN] = {0};
+    uint8_t has_rc = 0;
+    int64_t rc = 0;
+    if (!ht__get_varint(&cs[C_RUN], ce[C_RUN], &run))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < C_RUN; k++) {
+            if (i % OC_GROUP == 0) { /* a group's width byte */
+                if (cs[k] == ce[k] || *cs[k] > 8)
+                    return 0;
+                w[k] = *cs[k]++;
+            }
+            if ((size_t)(ce[k] - cs[k]) < w[k])
+                return 0;
+            v[k] = 0;
+            for (unsigned b = 0; b < w[k]; b++)
+                v[k] |= (uint64_t)cs[k][b] << (8 * b);
+            cs[k] += w[k];
+        }
+        if (run) { /* a "same" row */
+            run--;
+            has_rc = 0;
+            rc = 0;
+        } else {
+            uint64_t dp, dt, f, rcv = 0;
+            if (!ht__get_varint(&cs[C_PC], ce[C_PC], &dp) ||
+                !ht__get_varint(&cs[C_TID], ce[C_TID], &dt) ||
+                !ht__get_varint(&cs[C_RC], ce[C_RC], &f) || f > 1 ||
+                (f && !ht__get_varint(&cs[C_RC], ce[C_RC], &rcv)) ||
+                !ht__get_varint(&cs[C_RUN], ce[C_RUN], &run))
+                return 0;
+            pp += (uint64_t)ht__unzigzag(dp);
+            pt += (uint64_t)ht__unzigzag(dt);
+            has_rc = (uint8_t)f;
+            rc = ht__unzigzag(rcv);
+        }
+        pf += (uint64_t)ht__unzigzag(v[C_FREE]);
+        pa += (uint64_t)ht__unzigzag(v[C_ADDR]);
+        r[i] = (struct ht_objrow){
+            .addr = pa, .size = v[C_SIZE], .free_seq = pf,
+            .alloc_seq = pf - (uint64_t)ht__unzigzag(v[C_LIFE]), .pc = pp,
+            .tid = (uint32_t)pt, .has_refcnt = has_rc, .refcnt = rc};
+    }
+    return !run; /* runs beyond the last row: not this chunk's count */
+}
+
 /* Decode a blob of n rows into r[0..n); see store_int.h. */
 ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
                            size_t n, struct ht_objrow *r)
 {
     const uint8_t *in = blob;
     if (!n || n > HT_OBJCHUNK_MAX_ROWS || len < 3 || in[0] != OC_MAGIC ||
-        in[1] != OC_VERSION)
+        (in[1] != 1 && in[1] != OC_VERSION))
         return HT_ECORRUPT;
+    const int ncol = in[1] == 1 ? V1_NCOL : NCOL;
     unsigned long long fsz = ZSTD_getFrameContentSize(in + 2, len - 2);
     if (fsz == ZSTD_CONTENTSIZE_ERROR || fsz == ZSTD_CONTENTSIZE_UNKNOWN ||
         fsz > (unsigned long long)n * 10 * (NCOL + 1) + NCOL * 10)
@@ -266,28 +448,11 @@ ht_err ht__objcodec_decode(ht__objcodec_dec *d, const void *blob, size_t len,
                                      len - 2);
     const uint8_t *cs[NCOL], *ce[NCOL];
     if (ZSTD_isError(got) || got != fsz ||
-        !ht__body_split(body, got, NCOL, cs, ce))
+        !ht__body_split(body, got, ncol, cs, ce))
         return HT_ECORRUPT;
-    uint64_t pf = 0, pa = 0, pp = 0, pt = 0, v[NCOL];
-    for (size_t i = 0; i < n; i++) {
-        uint64_t rcv = 0;
-        for (int k = 0; k < NCOL; k++)
-            if (!ht__get_varint(&cs[k], ce[k], &v[k]))
-                return HT_ECORRUPT;
-        if (v[C_RC] > 1 ||
-            (v[C_RC] && !ht__get_varint(&cs[C_RC], ce[C_RC], &rcv)))
-            return HT_ECORRUPT;
-        pf += (uint64_t)ht__unzigzag(v[C_FREE]);
-        pa += (uint64_t)ht__unzigzag(v[C_ADDR]);
-        pp += (uint64_t)ht__unzigzag(v[C_PC]);
-        pt += (uint64_t)ht__unzigzag(v[C_TID]);
-        r[i] = (struct ht_objrow){
-            .addr = pa, .size = v[C_SIZE], .free_seq = pf,
-            .alloc_seq = pf - (uint64_t)ht__unzigzag(v[C_LIFE]), .pc = pp,
-            .tid = (uint32_t)pt, .has_refcnt = (uint8_t)v[C_RC],
-            .refcnt = ht__unzigzag(rcv)};
-    }
-    for (int k = 0; k < NCOL; k++)
+    if (!(ncol == V1_NCOL ? decode_v1(cs, ce, n, r) : decode_v2(cs, ce, n, r)))
+        return HT_ECORRUPT;
+    for (int k = 0; k < ncol; k++)
         if (cs[k] != ce[k])
             return HT_ECORRUPT;
     return HT_OK;

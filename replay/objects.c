@@ -16,7 +16,7 @@
  *     duplicates); a page entry is non-empty, its sum bits match its
  *     non-zero words, and it lists only held objects (a set bit is a held
  *     object's start; a cov object starts before the page and ends after
- *     its start); the entries on t->pagefree are all zero;
+ *     its start); the entries on t->pagefree are all zero (bits, ncov);
  *  3. n equals the number of held objects;
  *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
  *     address (paged or not); they are in no page vector;
@@ -56,11 +56,12 @@
  * upkeep: ~100 small blocks share a page). The blocks that start on an
  * earlier page and overlap this one (few: one, unless blocks overlap) are
  * the sorted array cov. An emptied entry (all bits clear, no cov) goes to
- * the table's free list as it is: reused without clearing 512 bytes. */
+ * the table's free list as it is (cov array kept): reused without clearing
+ * 512 bytes or allocating. */
 struct ht__pagebits {
     uint64_t sum;
     uint32_t ncov, ccov;
-    struct ht__obj **cov; /* by address; NULL when ccov is 0 */
+    struct ht__obj **cov; /* by address; ccov slots, NULL when ccov is 0 */
     struct ht__pagebits *next_free; /* on t->pagefree */
     uint64_t w[64];
 };
@@ -220,18 +221,25 @@ static void widen(struct ht__objtab *t, const struct ht__obj *o)
     t->hi = end > t->hi ? end : t->hi;
 }
 
-/* first index in b's cov with addr >= addr */
-static uint32_t cov_lower(const struct ht__pagebits *b, uint64_t addr)
+/* first index in v[0..n), sorted by address, with addr >= a (a page's
+ * cov, or big) */
+static size_t objs_lower(struct ht__obj *const *v, size_t n, uint64_t a)
 {
-    uint32_t lo = 0, hi = b->ncov;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (b->cov[mid]->addr < addr)
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid]->addr < a)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+/* first index in b's cov with addr >= addr */
+static uint32_t cov_lower(const struct ht__pagebits *b, uint64_t addr)
+{
+    return (uint32_t)objs_lower(b->cov, b->ncov, addr);
 }
 
 /* Take o off page (its start bit on its first page, else its cov entry);
@@ -258,10 +266,7 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
         }
     }
     if (!b->sum && !b->ncov) {
-        ht__map_del_at(&t->pages, j);
-        free(b->cov);
-        b->cov = NULL;
-        b->ccov = 0;
+        ht__map_del_at(&t->pages, j); /* b keeps its cov array for reuse */
         b->next_free = t->pagefree;
         t->pagefree = b;
     }
@@ -311,15 +316,7 @@ static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
 /* first index in big with addr >= a */
 static size_t big_lower(const struct ht__objtab *t, uint64_t a)
 {
-    size_t lo = 0, hi = t->nbig;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->big[mid]->addr < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return objs_lower(t->big, t->nbig, a);
 }
 
 /* Room for one more pointer in *a (n used of *cap; the first array has
@@ -479,6 +476,7 @@ static void pages_fini(struct ht__objtab *t)
     while (t->pagefree) {
         struct ht__pagebits *b = t->pagefree;
         t->pagefree = b->next_free;
+        free(b->cov);
         free(b);
     }
 }
@@ -615,7 +613,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
         }
     }
     for (const struct ht__pagebits *pb = t->pagefree; pb; pb = pb->next_free) {
-        if (pb->sum || pb->ncov || pb->ccov || pb->cov)
+        if (pb->sum || pb->ncov || (!pb->cov != !pb->ccov))
             return 0;
         for (unsigned w = 0; w < 64; w++)
             if (pb->w[w])

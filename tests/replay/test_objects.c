@@ -149,6 +149,17 @@ static void test_random_against_reference(void **state)
     done(&t);
 }
 
+/* Remove *s from t and put it back, if *s is a block; 1 if it was. */
+static int drop_held(struct ht__objtab *t, struct ht__obj **s)
+{
+    if (!*s)
+        return 0;
+    assert_ptr_equal(ht__objtab_remove(t, (*s)->addr), *s);
+    put(*s);
+    *s = NULL;
+    return 1;
+}
+
 /* Blocks that overlap (a corrupt trace) and span pages: the answer is the
  * one the sorted page vectors gave before the bitmap index - of the blocks
  * overlapping a's page, the one with the greatest start <= a, if it
@@ -168,11 +179,7 @@ static void test_find_overlapping(void **state)
     for (int step = 0; step < 1500; step++) {
         seed = seed * 1103515245u + 12345u;
         unsigned k = (seed >> 8) % SLOTS;
-        if (slot[k]) {
-            assert_ptr_equal(ht__objtab_remove(&t, slot[k]->addr), slot[k]);
-            put(slot[k]);
-            slot[k] = NULL;
-        } else {
+        if (!drop_held(&t, &slot[k])) {
             uint64_t start = (seed >> 16) % 4 == 0
                                  ? base + ((seed >> 4) % 4) * 4096 +
                                        edge[(seed >> 12) % 4]
@@ -255,11 +262,7 @@ static void test_find_brute_force(void **state)
         seed = seed * 1103515245u + 12345u;
         unsigned k = (seed >> 8) % CELLS;
         uint64_t start = base + (uint64_t)k * CELL;
-        if (cell[k]) {
-            assert_ptr_equal(ht__objtab_remove(&t, cell[k]->addr), cell[k]);
-            put(cell[k]);
-            cell[k] = NULL;
-        } else {
+        if (!drop_held(&t, &cell[k])) {
             uint64_t size = (seed >> 20) % (CELL + 1);
             uint64_t off = (seed >> 4) % (CELL - (size ? size : 1) + 1);
             cell[k] = mk(start + off, size);

@@ -19,7 +19,7 @@
  *     its start); the entries on t->pagefree are all zero (bits, ncov);
  *  3. n equals the number of held objects;
  *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
- *     address (paged or not); they are in no page vector;
+ *     address (paged or not); they are in no page entry;
  *  5. byaddr and pages are valid maps (ht__map_is_valid): linear probing
  *     from a Fibonacci hash with key and value in one 16-byte slot, load
  *     below 1/2, every key reached from its home slot without crossing an
@@ -34,8 +34,8 @@
  * Memory is proportional to live objects (plus one cover entry per page
  * spanned, at most BIG_SIZE / 4 KiB per object) plus 536 bytes per page
  * at the peak number of pages holding blocks at once. Any size is held: a
- * block that wraps the address space ends at 2^64 (obj_end), and a block of 2^60 bytes
- * costs one entry of big, not 2^48 page entries.
+ * block that wraps the address space ends at 2^64 (obj_end), and a block
+ * of 2^60 bytes costs one entry of big, not 2^48 page entries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +43,7 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
+#define PAGE_MASK ((UINT64_C(1) << PAGE_SHIFT) - 1)
 /* Largest block indexed by page (256 pages); a larger one (a real program's
  * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
  * searched when the page index has no block containing an address. */
@@ -251,9 +252,10 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
     size_t j = ht__map_slot(&t->pages, page + 1);
     if (!t->pages.s[j].key)
         return;
-    struct ht__pagebits *b = (struct ht__pagebits *)(uintptr_t)t->pages.s[j].val;
+    struct ht__pagebits *b =
+        (struct ht__pagebits *)(uintptr_t)t->pages.s[j].val;
     if (o->addr >> PAGE_SHIFT == page) {
-        unsigned off = (unsigned)(o->addr & ((1u << PAGE_SHIFT) - 1));
+        unsigned off = (unsigned)(o->addr & PAGE_MASK);
         b->w[off >> 6] &= ~(UINT64_C(1) << (off & 63));
         if (!b->w[off >> 6])
             b->sum &= ~(UINT64_C(1) << (off >> 6));
@@ -272,8 +274,9 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
     }
 }
 
-/* List o on page; HT_ENOMEM leaves the page listing what it did (an entry
- * it created stays, empty: the caller's page_del rolls back). */
+/* List o on page. HT_ENOMEM: o is not listed there, but an entry created
+ * for it may stay in the map, empty, until the caller's rollback
+ * (page_del, or pages_fini) takes it out. */
 static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
 {
     struct ht__map *m = &t->pages;
@@ -293,7 +296,7 @@ static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
         m->n++;
     }
     if (o->addr >> PAGE_SHIFT == page) {
-        unsigned off = (unsigned)(o->addr & ((1u << PAGE_SHIFT) - 1));
+        unsigned off = (unsigned)(o->addr & PAGE_MASK);
         b->w[off >> 6] |= UINT64_C(1) << (off & 63);
         b->sum |= UINT64_C(1) << (off >> 6);
         return HT_OK;
@@ -410,12 +413,11 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
          * a's page at or below a, else the last block covering the page */
         const struct ht__pagebits *b =
             (const struct ht__pagebits *)(uintptr_t)v64;
-        int k = pb_prev(b, (unsigned)(a & ((1u << PAGE_SHIFT) - 1)));
+        int k = pb_prev(b, (unsigned)(a & PAGE_MASK));
         const struct ht__obj *o =
-            k >= 0 ? ht__objtab_get(t, (a & ~(uint64_t)((1u << PAGE_SHIFT) - 1)) |
-                                           (unsigned)k)
-                   : b->ncov ? b->cov[b->ncov - 1]
-                             : NULL;
+            k >= 0    ? ht__objtab_get(t, (a & ~PAGE_MASK) | (unsigned)k)
+            : b->ncov ? b->cov[b->ncov - 1]
+                      : NULL;
         if (o && a < obj_end(o))
             return (struct ht__obj *)(uintptr_t)o;
     }
@@ -578,7 +580,7 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
                 return 0;
             const struct ht__pagebits *pb =
                 (const struct ht__pagebits *)(uintptr_t)v64;
-            unsigned off = (unsigned)(o->addr & ((1u << PAGE_SHIFT) - 1));
+            unsigned off = (unsigned)(o->addr & PAGE_MASK);
             if (p == p0 ? !((pb->w[off >> 6] >> (off & 63)) & 1)
                         : (cov_lower(pb, o->addr) >= pb->ncov ||
                            pb->cov[cov_lower(pb, o->addr)] != o))

@@ -205,7 +205,8 @@ static void test_find_overlapping(void **state)
                     (!best || o->addr > best->addr))
                     best = o;
             }
-            uint64_t bend = best ? best->addr + (best->size ? best->size : 1) : 0;
+            uint64_t bend =
+                best ? best->addr + (best->size ? best->size : 1) : 0;
             assert_ptr_equal(ht__objtab_find(&t, a), a < bend ? best : NULL);
         }
     }

@@ -1,7 +1,8 @@
 /*
  * The replay's object table: live objects by address, plus a page index
- * ((addr >> 12) -> objects overlapping that page, sorted by address) so the
- * object containing a slot is found in O(log objects-per-page).
+ * ((addr >> 12) -> the blocks starting on or covering that page) so the
+ * object containing a slot is found in O(1): two count-leading-zeros over
+ * the page's bitmap of block starts, then one byaddr probe.
  *
  * Design invariants (ht__objtab_is_valid):
  *  1. byaddr holds exactly the held objects, keyed by their address, plus
@@ -9,13 +10,16 @@
  *     engine's freed-address set: a free is one probe, a later allocation
  *     there reuses the slot);
  *  2. unless t->unpaged (then pages is empty): every page overlapped by
- *     [addr, obj_end) of an object of at most BIG_SIZE bytes lists it, as
- *     its addr, obj_end and pointer (bounds copied, so a lookup reads no
- *     object but the one found); each page vector is non-empty, sorted by
- *     address with no duplicates, and lists only held objects;
+ *     [addr, obj_end) of an object of at most BIG_SIZE bytes lists it: the
+ *     page it starts on has the bit of its offset set (struct
+ *     ht__pagebits), each later page has it in cov (sorted by address, no
+ *     duplicates); a page entry is non-empty, its sum bits match its
+ *     non-zero words, and it lists only held objects (a set bit is a held
+ *     object's start; a cov object starts before the page and ends after
+ *     its start); the entries on t->pagefree are all zero (bits, ncov);
  *  3. n equals the number of held objects;
  *  4. big holds exactly the held objects larger than BIG_SIZE, sorted by
- *     address (paged or not); they are in no page vector;
+ *     address (paged or not); they are in no page entry;
  *  5. byaddr and pages are valid maps (ht__map_is_valid): linear probing
  *     from a Fibonacci hash with key and value in one 16-byte slot, load
  *     below 1/2, every key reached from its home slot without crossing an
@@ -27,10 +31,11 @@
  * Per event the replay's ALLOC/FREE costs one probe; a probe that finds
  * its key has the value in the same cache line, and the engine prefetches
  * that line, then the object, events ahead (ht__objtab_prefetch_*).
- * Memory is proportional to live objects (plus one entry per page spanned,
- * at most BIG_SIZE / 4 KiB per object). Any size is held: a block that
- * wraps the address space ends at 2^64 (obj_end), and a block of 2^60 bytes
- * costs one entry of big, not 2^48 page entries.
+ * Memory is proportional to live objects (plus one cover entry per page
+ * spanned, at most BIG_SIZE / 4 KiB per object) plus 536 bytes per page
+ * at the peak number of pages holding blocks at once. Any size is held: a
+ * block that wraps the address space ends at 2^64 (obj_end), and a block
+ * of 2^60 bytes costs one entry of big, not 2^48 page entries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,28 +43,42 @@
 #include "replay_int.h"
 
 #define PAGE_SHIFT 12
+#define PAGE_MASK ((UINT64_C(1) << PAGE_SHIFT) - 1)
 /* Largest block indexed by page (256 pages); a larger one (a real program's
  * big buffer, or a corrupt trace's 2^60 bytes) goes to the sorted array big,
  * searched when the page index has no block containing an address. */
 #define BIG_SIZE HT__OBJ_BIG
 
-/* A page vector: the addresses of the objects overlapping one page, sorted,
- * in one array the binary search reads (8 bytes an entry, no object touched:
- * each object is a cache miss of its own), and beside it each one's end and
- * object, read only for the entry found. Header and both arrays are one
- * allocation: a[cap] then r[cap] (pv_ref). */
-struct ht__pref {
-    uint64_t end; /* obj_end(o) */
-    struct ht__obj *o;
-};
-struct ht__pagevec {
-    uint32_t n, cap;
-    uint64_t a[];
+/* A page's entry: which byte offsets of the page start a paged block (a
+ * two-level bitmap: bit k of w[i] is offset 64 i + k, bit i of sum says
+ * w[i] != 0), so the block start at or below an offset is two count-leading-
+ * zeros away and adding or removing a block sets or clears a bit - no
+ * sorted array to shift (that memmove was most of a store trace's index
+ * upkeep: ~100 small blocks share a page). The blocks that start on an
+ * earlier page and overlap this one (few: one, unless blocks overlap) are
+ * the sorted array cov. An emptied entry (all bits clear, no cov) goes to
+ * the table's free list as it is (cov array kept): reused without clearing
+ * 512 bytes or allocating. */
+struct ht__pagebits {
+    uint64_t sum;
+    uint32_t ncov, ccov;
+    struct ht__obj **cov; /* by address; ccov slots, NULL when ccov is 0 */
+    struct ht__pagebits *next_free; /* on t->pagefree */
+    uint64_t w[64];
 };
 
-static struct ht__pref *pv_ref(const struct ht__pagevec *v)
+/* The largest offset <= off that starts a block on b's page, or -1. */
+static int pb_prev(const struct ht__pagebits *b, unsigned off)
 {
-    return (struct ht__pref *)(uintptr_t)(v->a + v->cap);
+    unsigned wi = off >> 6;
+    uint64_t m = b->w[wi] & (~UINT64_C(0) >> (63 - (off & 63)));
+    if (m)
+        return (int)(wi * 64 + 63 - (unsigned)__builtin_clzll(m));
+    uint64_t s = b->sum & ((UINT64_C(1) << wi) - 1);
+    if (!s)
+        return -1;
+    wi = 63 - (unsigned)__builtin_clzll(s);
+    return (int)(wi * 64 + 63 - (unsigned)__builtin_clzll(b->w[wi]));
 }
 
 /* Slots of chunk c handed out so far (the last chunk's used, else all). */
@@ -203,23 +222,29 @@ static void widen(struct ht__objtab *t, const struct ht__obj *o)
     t->hi = end > t->hi ? end : t->hi;
 }
 
-/* first index in v with e[i].addr >= addr. Branch-free (a conditional
- * move per step): the comparisons of a lookup are unpredictable, and a
- * mispredicted branch per step cost more than the search's loads. */
-static uint32_t pv_lower(const struct ht__pagevec *v, uint64_t addr)
+/* first index in v[0..n), sorted by address, with addr >= a (a page's
+ * cov, or big) */
+static size_t objs_lower(struct ht__obj *const *v, size_t n, uint64_t a)
 {
-    if (!v->n)
-        return 0;
-    const uint64_t *b = v->a;
-    uint32_t n = v->n;
-    while (n > 1) { /* the answer lies in [b, b + n] */
-        uint32_t half = n / 2;
-        b = b[half] < addr ? b + half : b;
-        n -= half;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid]->addr < a)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return (uint32_t)(b - v->a) + (*b < addr);
+    return lo;
 }
 
+/* first index in b's cov with addr >= addr */
+static uint32_t cov_lower(const struct ht__pagebits *b, uint64_t addr)
+{
+    return (uint32_t)objs_lower(b->cov, b->ncov, addr);
+}
+
+/* Take o off page (its start bit on its first page, else its cov entry);
+ * an entry left empty leaves the map for the free list. */
 static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
 {
     if (!t->pages.cap)
@@ -227,72 +252,74 @@ static void page_del(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
     size_t j = ht__map_slot(&t->pages, page + 1);
     if (!t->pages.s[j].key)
         return;
-    struct ht__pagevec *v = (struct ht__pagevec *)(uintptr_t)t->pages.s[j].val;
-    uint32_t i = pv_lower(v, o->addr);
-    struct ht__pref *r = pv_ref(v);
-    if (i < v->n && r[i].o == o) {
-        memmove(&v->a[i], &v->a[i + 1], (v->n - i - 1) * sizeof *v->a);
-        memmove(&r[i], &r[i + 1], (v->n - i - 1) * sizeof *r);
-        v->n--;
+    struct ht__pagebits *b =
+        (struct ht__pagebits *)(uintptr_t)t->pages.s[j].val;
+    if (o->addr >> PAGE_SHIFT == page) {
+        unsigned off = (unsigned)(o->addr & PAGE_MASK);
+        b->w[off >> 6] &= ~(UINT64_C(1) << (off & 63));
+        if (!b->w[off >> 6])
+            b->sum &= ~(UINT64_C(1) << (off >> 6));
+    } else {
+        uint32_t i = cov_lower(b, o->addr);
+        if (i < b->ncov && b->cov[i] == o) {
+            memmove(&b->cov[i], &b->cov[i + 1],
+                    (b->ncov - i - 1) * sizeof *b->cov);
+            b->ncov--;
+        }
     }
-    if (!v->n) {
-        ht__map_del_at(&t->pages, j);
-        free(v);
+    if (!b->sum && !b->ncov) {
+        ht__map_del_at(&t->pages, j); /* b keeps its cov array for reuse */
+        b->next_free = t->pagefree;
+        t->pagefree = b;
     }
 }
 
-/* List o (ending at end) on page; HT_ENOMEM leaves the page as it was. */
-static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o,
-                       uint64_t end)
+/* List o on page. HT_ENOMEM: o is not listed there, but an entry created
+ * for it may stay in the map, empty, until the caller's rollback
+ * (page_del, or pages_fini) takes it out. */
+static ht_err page_add(struct ht__objtab *t, uint64_t page, struct ht__obj *o)
 {
     struct ht__map *m = &t->pages;
     size_t j;
     ht_err e = map_place(m, page + 1, &j); /* one probe finds or places it */
     if (e)
         return e;
-    struct ht__pagevec *v =
-        m->s[j].key ? (struct ht__pagevec *)(uintptr_t)m->s[j].val : NULL;
-    if (!v || v->n == v->cap) {
-        uint32_t nc = v ? v->cap * 2 : 4;
-        struct ht__pagevec *nv =
-            malloc(sizeof *v + nc * (sizeof *v->a + sizeof(struct ht__pref)));
+    struct ht__pagebits *b;
+    if (m->s[j].key) {
+        b = (struct ht__pagebits *)(uintptr_t)m->s[j].val;
+    } else {
+        if ((b = t->pagefree) != NULL)
+            t->pagefree = b->next_free;
+        else if (!(b = calloc(1, sizeof *b)))
+            return HT_ENOMEM;
+        m->s[j] = (struct ht__slot){page + 1, (uint64_t)(uintptr_t)b};
+        m->n++;
+    }
+    if (o->addr >> PAGE_SHIFT == page) {
+        unsigned off = (unsigned)(o->addr & PAGE_MASK);
+        b->w[off >> 6] |= UINT64_C(1) << (off & 63);
+        b->sum |= UINT64_C(1) << (off >> 6);
+        return HT_OK;
+    }
+    if (b->ncov == b->ccov) {
+        uint32_t nc = b->ccov ? b->ccov * 2 : 2;
+        struct ht__obj **nv = realloc(b->cov, nc * sizeof *nv);
         if (!nv)
             return HT_ENOMEM;
-        nv->n = v ? v->n : 0;
-        nv->cap = nc;
-        if (v) {
-            memcpy(nv->a, v->a, v->n * sizeof *v->a);
-            memcpy(pv_ref(nv), pv_ref(v), v->n * sizeof(struct ht__pref));
-            free(v);
-        } else {
-            m->s[j].key = page + 1;
-            m->n++;
-        }
-        m->s[j].val = (uint64_t)(uintptr_t)nv;
-        v = nv;
+        b->cov = nv;
+        b->ccov = nc;
     }
-    uint32_t i = pv_lower(v, o->addr);
-    struct ht__pref *r = pv_ref(v);
-    memmove(&v->a[i + 1], &v->a[i], (v->n - i) * sizeof *v->a);
-    memmove(&r[i + 1], &r[i], (v->n - i) * sizeof *r);
-    v->a[i] = o->addr;
-    r[i] = (struct ht__pref){end, o};
-    v->n++;
+    uint32_t i = cov_lower(b, o->addr);
+    memmove(&b->cov[i + 1], &b->cov[i], (b->ncov - i) * sizeof *b->cov);
+    b->cov[i] = o;
+    b->ncov++;
     return HT_OK;
 }
 
 /* first index in big with addr >= a */
 static size_t big_lower(const struct ht__objtab *t, uint64_t a)
 {
-    size_t lo = 0, hi = t->nbig;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->big[mid]->addr < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return objs_lower(t->big, t->nbig, a);
 }
 
 /* Room for one more pointer in *a (n used of *cap; the first array has
@@ -358,10 +385,9 @@ ht_err ht__objtab_insert_any(struct ht__objtab *t, struct ht__obj *o)
         t->n++;
         return HT_OK;
     }
-    uint64_t end = obj_end(o);
-    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
     for (uint64_t p = p0; p <= p1; p++) {
-        if ((e = page_add(t, p, o, end)) != HT_OK) {
+        if ((e = page_add(t, p, o)) != HT_OK) {
             for (uint64_t q = p0; q <= p; q++)
                 page_del(t, q, o);
             ht__map_del(&t->byaddr, o->addr); /* its freed mark goes too */
@@ -383,10 +409,17 @@ struct ht__obj *ht__objtab_find(const struct ht__objtab *t, uint64_t a)
     if (a < t->lo || a >= t->hi) /* invariant 6 (a == 0 too) */
         return NULL;
     if (ht__map_get(&t->pages, (a >> PAGE_SHIFT) + 1, &v64)) {
-        const struct ht__pagevec *v = (const struct ht__pagevec *)(uintptr_t)v64;
-        uint32_t i = pv_lower(v, a + 1); /* first with addr > a */
-        if (i && a < pv_ref(v)[i - 1].end)
-            return pv_ref(v)[i - 1].o;
+        /* the paged block with the greatest start <= a: the last start on
+         * a's page at or below a, else the last block covering the page */
+        const struct ht__pagebits *b =
+            (const struct ht__pagebits *)(uintptr_t)v64;
+        int k = pb_prev(b, (unsigned)(a & PAGE_MASK));
+        const struct ht__obj *o =
+            k >= 0    ? ht__objtab_get(t, (a & ~PAGE_MASK) | (unsigned)k)
+            : b->ncov ? b->cov[b->ncov - 1]
+                      : NULL;
+        if (o && a < obj_end(o))
+            return (struct ht__obj *)(uintptr_t)o;
     }
     if (!t->nbig)
         return NULL;
@@ -433,19 +466,29 @@ int ht__objtab_was_freed(const struct ht__objtab *t, uint64_t addr)
 /* Free the page index. */
 static void pages_fini(struct ht__objtab *t)
 {
-    for (size_t i = 0; i < t->pages.cap; i++)
-        if (t->pages.s[i].key)
-            free((struct ht__pagevec *)(uintptr_t)t->pages.s[i].val);
+    for (size_t i = 0; i < t->pages.cap; i++) {
+        if (t->pages.s[i].key) {
+            struct ht__pagebits *b =
+                (struct ht__pagebits *)(uintptr_t)t->pages.s[i].val;
+            free(b->cov);
+            free(b);
+        }
+    }
     ht__map_fini(&t->pages);
+    while (t->pagefree) {
+        struct ht__pagebits *b = t->pagefree;
+        t->pagefree = b->next_free;
+        free(b->cov);
+        free(b);
+    }
 }
 
 /* List o on its pages (building the index); HT_ENOMEM. */
 static ht_err index_obj(struct ht__objtab *t, struct ht__obj *o)
 {
-    uint64_t end = obj_end(o);
-    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (end - 1) >> PAGE_SHIFT;
+    uint64_t p0 = o->addr >> PAGE_SHIFT, p1 = (obj_end(o) - 1) >> PAGE_SHIFT;
     for (uint64_t p = p0; p <= p1 && o->size <= BIG_SIZE; p++)
-        if (page_add(t, p, o, end) != HT_OK)
+        if (page_add(t, p, o) != HT_OK)
             return HT_ENOMEM;
     return HT_OK;
 }
@@ -535,27 +578,48 @@ int ht__objtab_is_valid(const struct ht__objtab *t)
             uint64_t v64;
             if (!ht__map_get(&t->pages, p + 1, &v64))
                 return 0;
-            const struct ht__pagevec *v =
-                (const struct ht__pagevec *)(uintptr_t)v64;
-            uint32_t k = pv_lower(v, o->addr);
-            if (k >= v->n || pv_ref(v)[k].o != o ||
-                pv_ref(v)[k].end != obj_end(o))
+            const struct ht__pagebits *pb =
+                (const struct ht__pagebits *)(uintptr_t)v64;
+            unsigned off = (unsigned)(o->addr & PAGE_MASK);
+            if (p == p0 ? !((pb->w[off >> 6] >> (off & 63)) & 1)
+                        : (cov_lower(pb, o->addr) >= pb->ncov ||
+                           pb->cov[cov_lower(pb, o->addr)] != o))
                 return 0;
         }
     }
     for (size_t i = 0; i < t->pages.cap; i++) {
         if (!t->pages.s[i].key)
             continue;
-        const struct ht__pagevec *v =
-            (const struct ht__pagevec *)(uintptr_t)t->pages.s[i].val;
-        if (!v->n || v->n > v->cap)
+        uint64_t base = (t->pages.s[i].key - 1) << PAGE_SHIFT;
+        const struct ht__pagebits *pb =
+            (const struct ht__pagebits *)(uintptr_t)t->pages.s[i].val;
+        if ((!pb->sum && !pb->ncov) || pb->ncov > pb->ccov)
             return 0;
-        for (uint32_t k = 0; k < v->n; k++) {
-            const struct ht__pref *r = &pv_ref(v)[k];
-            if (ht__objtab_get(t, v->a[k]) != r->o || r->o->size > BIG_SIZE ||
-                (k + 1 < v->n && v->a[k] >= v->a[k + 1]))
+        for (unsigned w = 0; w < 64; w++) {
+            if (!pb->w[w] != !((pb->sum >> w) & 1))
+                return 0;
+            for (unsigned k = 0; k < 64; k++) {
+                const struct ht__obj *o =
+                    (pb->w[w] >> k) & 1 ? ht__objtab_get(t, base | (w * 64 + k))
+                                        : NULL;
+                if ((pb->w[w] >> k) & 1 && (!o || o->size > BIG_SIZE))
+                    return 0;
+            }
+        }
+        for (uint32_t k = 0; k < pb->ncov; k++) {
+            const struct ht__obj *o = pb->cov[k];
+            if (ht__objtab_get(t, o->addr) != o || o->size > BIG_SIZE ||
+                o->addr >= base || obj_end(o) <= base ||
+                (k && pb->cov[k - 1]->addr >= o->addr))
                 return 0;
         }
+    }
+    for (const struct ht__pagebits *pb = t->pagefree; pb; pb = pb->next_free) {
+        if (pb->sum || pb->ncov || (!pb->cov != !pb->ccov))
+            return 0;
+        for (unsigned w = 0; w < 64; w++)
+            if (pb->w[w])
+                return 0;
     }
     return nbig == t->nbig;
 }

@@ -136,8 +136,8 @@ void ht__agg_fini(struct ht__aggtab *t);
  *  1. byaddr maps every held object's addr to it, and else only freed
  *     addresses to a mark (see ht__objtab_release);
  *  2. unless unpaged: every page (addr >> 12) overlapped by [addr, addr +
- *     max(size,1)) has the object in its page vector, which is sorted by
- *     addr; when unpaged, pages is empty;
+ *     max(size,1)) lists the object (its start bit on its first page, its
+ *     cover entry on later ones); when unpaged, pages is empty;
  *  3. n == number of held objects;
  *  4. big: the held objects above 1 MiB, sorted by addr, never paged.
  * A table set unpaged by its owner (before the first insert) keeps no page
@@ -145,7 +145,8 @@ void ht__agg_fini(struct ht__aggtab *t);
  * ht__objtab_index_slab builds it for containing-block lookups. */
 struct ht__objtab {
     struct ht__map byaddr; /* addr -> struct ht__obj* */
-    struct ht__map pages;  /* (page + 1) -> struct ht__pagevec* */
+    struct ht__map pages;  /* (page + 1) -> struct ht__pagebits* */
+    struct ht__pagebits *pagefree; /* emptied entries, for reuse (objects.c) */
     size_t n;
     int unpaged;
     struct ht__obj **big; /* blocks > 1 MiB by address (objects.c) */

@@ -899,17 +899,18 @@ dec_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
 }
 
 /* dec_fields with the two kinds of nearly every record as constants;
- * site: version 4's HB_SITE (d not written: the previous d of the kind) */
+ * site: version 4's HB_SITE (d not written: the previous d of the kind);
+ * refs: d->refs (0 where the caller knows it is: version 1) */
 static inline __attribute__((always_inline)) void
 dec_kind_fields(struct dec *restrict d, struct ht_rec *restrict r, unsigned k,
-                int zero, int site)
+                int zero, int site, int refs)
 {
     if (k == HT_EV_ALLOC)
-        dec_fields(d, r, HT_EV_ALLOC, zero, site, d->refs);
+        dec_fields(d, r, HT_EV_ALLOC, zero, site, refs);
     else if (k == HT_EV_FREE)
-        dec_fields(d, r, HT_EV_FREE, zero, site, d->refs);
+        dec_fields(d, r, HT_EV_FREE, zero, site, refs);
     else
-        dec_fields(d, r, k, zero, site, d->refs);
+        dec_fields(d, r, k, zero, site, refs);
 }
 
 /* A tid: its dictionary index in S_TID, a new one's value in S_TIDNEW;
@@ -930,8 +931,9 @@ static inline __attribute__((always_inline)) uint64_t dec_tid(struct dec *d)
     return d->tids[t];
 }
 
+/* A version 1 or 2 record; refs: d->refs (version 1: 0) */
 static inline __attribute__((always_inline)) void
-dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
+dec_rec(struct dec *restrict d, struct ht_rec *restrict r, int refs)
 {
     uint64_t t, fl;
     unsigned k;
@@ -943,15 +945,15 @@ dec_rec(struct dec *restrict d, struct ht_rec *restrict r)
     r->kind = (uint8_t)k;
     r->seq = d->m.prev_seq + get(d, S_SEQ);
     d->m.prev_seq = r->seq;
+    /* a bad index gives 0 and d->bad; decoding goes on (every read and
+     * token stays bounds-checked) until the batch's end refuses the chunk */
     t = dec_tid(d);
-    if (d->bad)
-        return;
     r->tid = (uint32_t)t;
     fl = get(d, S_FLAGS);
     if (fl > UINT16_MAX)
         d->bad = 1;
     r->flags = (uint16_t)fl;
-    dec_kind_fields(d, r, k, 0, 0);
+    dec_kind_fields(d, r, k, 0, 0, refs);
 }
 
 /* A version 3 or (v4) 4 record whose header byte h (HB_*) the caller has
@@ -985,7 +987,8 @@ dec_rec3(struct dec *restrict d, struct ht_rec *restrict r, unsigned h,
         d->last_flags[k] = (uint16_t)fl;
     }
     r->flags = d->last_flags[k];
-    dec_kind_fields(d, r, k, (h & HB_ZERO) != 0, v4 && (h & HB_SITE));
+    dec_kind_fields(d, r, k, (h & HB_ZERO) != 0, v4 && (h & HB_SITE),
+                    d->refs);
 }
 
 /* Version 4's usual header of kind k (a constant < HB4_KIND_ESC): seq step
@@ -1239,9 +1242,12 @@ ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
         else if (d.m.ver == 3)
             for (; i < e; i++)
                 dec_rec3(&d, &recs[i], *d.p[S_KIND]++, 0);
-        else
+        else if (d.m.ver == 2)
             for (; i < e; i++)
-                dec_rec(&d, &recs[i]);
+                dec_rec(&d, &recs[i], d.refs);
+        else /* version 1: no reference history */
+            for (; i < e; i++)
+                dec_rec(&d, &recs[i], 0);
         c->d = d;
         d.bad |= overrun(&c->d, 0);
     }

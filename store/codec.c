@@ -1242,9 +1242,12 @@ ht_err ht__codec_dec_next(ht__codec_dec *c, struct ht_rec *restrict recs,
         else if (d.m.ver == 3)
             for (; i < e; i++)
                 dec_rec3(&d, &recs[i], *d.p[S_KIND]++, 0);
+        else if (d.m.ver == 2 && d.refs)
+            for (; i < e; i++)
+                dec_rec(&d, &recs[i], 1);
         else if (d.m.ver == 2)
             for (; i < e; i++)
-                dec_rec(&d, &recs[i], d.refs);
+                dec_rec(&d, &recs[i], 0);
         else /* version 1: no reference history */
             for (; i < e; i++)
                 dec_rec(&d, &recs[i], 0);

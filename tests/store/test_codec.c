@@ -690,6 +690,106 @@ static void test_v4_flips(void **state)
     free(buf);
 }
 
+/* n records of a chunk whose headers are mostly version 4's usual ones
+ * (ALLOC, FREE and, with stores, STORE: seq step 1, the previous tid, the
+ * kind's previous flags and site, M_RAW fields 0), which the decoder takes
+ * by a path of its own, with every 97 records one breaking each of those
+ * in turn. stores: STOREs and INCREFs too (the chunk then keeps the
+ * reference history; without them it does not). */
+static void usual_recs(struct ht_rec *r, size_t n, int stores)
+{
+    const unsigned period = stores ? 4 : 2;
+    for (size_t i = 0; i < n; i++) {
+        struct ht_rec *x = &r[i];
+        unsigned ph = (unsigned)(i % period), brk = (unsigned)(i % 97);
+        memset(x, 0, sizeof *x);
+        x->seq = i ? r[i - 1].seq + 1 : 1000;
+        x->tid = 77;
+        if (ph == 0) {
+            x->kind = HT_EV_ALLOC;
+            x->a = 0x55d0c1e4a2a0 + 48 * (i % 40); /* reused addresses */
+            x->b = 16 + i % 64;
+            x->d = 0x401000;
+        } else if (ph == period - 1) {
+            x->kind = HT_EV_FREE;
+            x->a = r[i - ph].a; /* the ALLOC of this period */
+            x->d = 0x401040;
+        } else if (ph == 1) {
+            x->kind = HT_EV_STORE;
+            x->flags = HT_EVF_SITE;
+            x->a = 0x601000 + 8 * (i % 16);
+            x->b = r[i - 1].a;
+            x->c = i >= 8 && i % 3 ? r[i - 8].a : 0;
+            x->d = 0x401080;
+        } else {
+            x->kind = HT_EV_INCREF;
+            x->flags = HT_EVF_SITE;
+            x->a = r[i - 2].a;
+            x->d = 0x4010c0;
+        }
+        if (brk == 10)
+            x->seq += 5; /* and every later one */
+        else if (brk == 20)
+            x->tid = 78;
+        else if (brk == 30)
+            x->flags ^= 2;
+        else if (brk == 40)
+            x->d += 16;
+        else if (brk == 50 && x->kind == HT_EV_ALLOC)
+            x->c = 5;
+    }
+}
+
+/* Version 4's usual headers: records with and without the reference
+ * history round-trip exactly through their path and among the others; most
+ * S_KIND bytes really are usual headers; every flip of such a chunk is
+ * rejected or decodes to as many records, every cut is rejected. */
+static void test_v4_usual_headers(void **state)
+{
+    enum { N = 5000 };
+    struct ht_rec *r = calloc(N, sizeof(*r));
+    static uint8_t raw[N * 40];
+    (void)state;
+    assert_non_null(r);
+    for (int stores = 0; stores < 2; stores++) {
+        void *buf = NULL;
+        size_t len = 0, usual = 0;
+        usual_recs(r, N, stores);
+        round_trip(r, N);
+        assert_int_equal(ht__codec_encode(r, N, &buf, &len), HT_OK);
+        assert_int_equal(((uint8_t *)buf)[1], 4);
+        size_t raw_len = ZSTD_decompress(raw, sizeof raw,
+                                         (uint8_t *)buf + 10, len - 10);
+        assert_false(ZSTD_isError(raw_len));
+        const uint8_t *p = raw;
+        uint64_t lens[13];
+        for (int s = 0; s < 13; s++)
+            assert_true(ht__get_varint(&p, raw + raw_len, &lens[s]));
+        assert_int_equal(lens[0], N); /* S_KIND: a header per record */
+        /* S_RTOK (the twelfth): the reference history is kept only with
+         * the stores */
+        assert_true(stores ? lens[11] > 0 : lens[11] == 0);
+        for (size_t i = 0; i < N; i++)
+            usual += p[i] == (HT_EV_ALLOC | 0x88) ||
+                     p[i] == (HT_EV_FREE | 0x88) ||
+                     p[i] == (HT_EV_STORE | 0x88);
+        /* 0x88: HB_SITE | HB_ZERO; the INCREFs (a quarter with stores)
+         * and the breaking records are not usual */
+        assert_true(usual > (stores ? N * 6 / 10 : N * 9 / 10));
+        assert_true(usual < N);
+        free(buf);
+    }
+    /* 24 records with stores: flips and cuts */
+    size_t raw_len;
+    void *buf = NULL;
+    size_t len = 0;
+    usual_recs(r, 24, 1);
+    assert_int_equal(ht__codec_encode(r, 24, &buf, &len), HT_OK);
+    assert_true(flips_rejected(buf, len, &raw_len) > raw_len / 4);
+    free(buf);
+    free(r);
+}
+
 /* Version 3's record header: every combination of its bits (seq step of
  * 1 or not, tid and per-kind flags changed or not, M_RAW fields all zero or
  * not, escaped kinds) round-trips, and the constant cases cost no stream
@@ -952,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_v3_decodes),
         cmocka_unit_test(test_v4_site_bit),
         cmocka_unit_test(test_v4_flips),
+        cmocka_unit_test(test_v4_usual_headers),
         cmocka_unit_test(test_v3_header_bits),
         cmocka_unit_test(test_v3_escape_rejected),
         cmocka_unit_test(test_store_refs_are_compact),

@@ -126,6 +126,30 @@ static ht_err create_schema(ht_store *st)
     return HT_OK;
 }
 
+/* A transaction in rollback-journal mode (a first ingest, a replay:
+ * DECISIONS 26, 36) killed mid-way leaves a hot journal next to the trace.
+ * A read-only connection cannot roll it back (SQLite answers "attempt to
+ * write a readonly database"), so a read-only open first lets a read-write
+ * connection do it: that restores the trace as it was before the killed
+ * transaction, which is what the reader would see anyway. Best effort: a
+ * trace on a read-only file keeps SQLite's error. */
+static void roll_back_hot_journal(const char *path)
+{
+    char jpath[4096];
+    struct stat sb;
+    if (snprintf(jpath, sizeof jpath, "%s-journal", path) >= (int)sizeof jpath ||
+        stat(jpath, &sb) != 0 || sb.st_size == 0)
+        return;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+                        NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        /* the first read of the schema rolls a hot journal back */
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+}
+
 ht_err ht_store_open(const char *path, int flags, ht_store **out)
 {
     *out = NULL;
@@ -149,6 +173,8 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     if (!st)
         return HT_ENOMEM;
     st->readonly = (flags & HT_STORE_READONLY) != 0;
+    if (st->readonly)
+        roll_back_hot_journal(path);
     int oflags = st->readonly ? SQLITE_OPEN_READONLY
                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     oflags |= SQLITE_OPEN_NOFOLLOW;
@@ -234,11 +260,14 @@ void ht__store_wal(ht_store *st)
     st->wal_at_close = 0;
 }
 
+static void wal_again(ht_store *st);
+
 void ht_store_close(ht_store *st)
 {
     if (!st)
         return;
     ht__store_wal(st);
+    wal_again(st);
     sqlite3_close_v2(st->db);
     free(st);
 }
@@ -389,10 +418,63 @@ ht_err ht_store_exec(ht_store *st, const char *sql)
 }
 
 ht_err ht_store_begin(ht_store *st) { return ht_store_exec(st, "BEGIN IMMEDIATE"); }
-ht_err ht_store_commit(ht_store *st) { return ht_store_exec(st, "COMMIT"); }
+
+/* A replay's transaction appends its output (object_chunks, objects_live,
+ * ...: AF20, 55 MB). In WAL mode each page went to the WAL, then was copied
+ * into the file by the checkpoint of the close (twice the writes, and the
+ * close's checkpoint + syncs); in rollback-journal mode an appended page is
+ * not journaled, so it is written once, to the file, as in the first ingest
+ * (DECISIONS 26, 36). Leaving WAL needs the only connection to the trace:
+ * with a reader open, SQLite refuses at once (no busy wait) and the
+ * transaction runs in WAL as before. Crash safety: a killed replay leaves a
+ * hot journal that the next read-write open rolls back (the file is cut
+ * back to its old size). */
+ht_err ht_store_begin_append(ht_store *st)
+{
+    if (!st->readonly && !st->wal_at_close && !st->wal_at_end &&
+        sqlite3_get_autocommit(st->db)) {
+        char mode[16] = "";
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=DELETE", -1, &q,
+                               NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+            snprintf(mode, sizeof mode, "%s",
+                     (const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+        st->wal_at_end = !strcmp(mode, "delete");
+        /* FULL in rollback mode: NORMAL keeps a small chance of a trace
+         * corrupted by a power loss (SQLite's documentation), and the
+         * trace's recorded events cannot be made again; a few more syncs
+         * of the small journal (the appended pages are not in it) */
+        if (st->wal_at_end)
+            sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    }
+    return ht_store_begin(st);
+}
+
+/* after the transaction of ht_store_begin_append: back to WAL (best
+ * effort: the next read-write open sets it otherwise) */
+static void wal_again(ht_store *st)
+{
+    if (!st->wal_at_end)
+        return;
+    sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                 NULL, NULL, NULL);
+    st->wal_at_end = 0;
+}
+
+ht_err ht_store_commit(ht_store *st)
+{
+    ht_err e = ht_store_exec(st, "COMMIT");
+    if (sqlite3_get_autocommit(st->db))
+        wal_again(st);
+    return e;
+}
+
 void ht_store_rollback(ht_store *st)
 {
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    wal_again(st);
 }
 
 /* A plain insert has stmt only (rows 0). A batched one

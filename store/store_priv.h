@@ -14,6 +14,8 @@ struct ht_store {
     void *progress_ctx;
     int background_free; /* see ht_store_set_background_free */
     int wal_at_close;    /* created by this open: WAL set by ht_store_close */
+    int wal_at_end;      /* ht_store_begin_append left WAL: commit/rollback
+                          * (or close) set it again */
     /* ingest_dir while it runs: a spill's directory is removed (if empty)
      * after the spill, by the background process when there is one;
      * handoffs counts the spills handed to background processes */

@@ -174,6 +174,12 @@ ht_err ht_store_runs(ht_store *st, int64_t **ids, size_t *n);
 ht_err ht_store_begin(ht_store *st);
 ht_err ht_store_commit(ht_store *st);
 void ht_store_rollback(ht_store *st);
+/* ht_store_begin for a transaction that mostly appends pages (a replay's
+ * output): when no other connection has the trace open it runs in
+ * rollback-journal mode, so each appended page is written once, and the
+ * commit or rollback that ends it switches the trace back to WAL
+ * (DECISIONS 36). Otherwise the same as ht_store_begin. */
+ht_err ht_store_begin_append(ht_store *st);
 
 /* Execute SQL with no result rows (DDL, DELETE...). */
 ht_err ht_store_exec(ht_store *st, const char *sql);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1016,6 +1018,133 @@ static void test_insert_batch(void **state)
     unlink(db);
 }
 
+/* The journal mode as another connection sees it. */
+static void mode_of(const char *db, char *out, size_t cap)
+{
+    sqlite3 *c = NULL;
+    sqlite3_stmt *q = NULL;
+    out[0] = 0;
+    assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA journal_mode", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(c);
+}
+
+/* 300 rows of 16 KiB: more than the 2 MiB page cache, so the transaction
+ * writes pages to the file before its commit (as a replay does) */
+static void append_rows(ht_store *st)
+{
+    assert_int_equal(ht_store_exec(st, "WITH RECURSIVE n(i) AS (SELECT 1 UNION"
+                                       " ALL SELECT i+1 FROM n WHERE i<300)"
+                                       " INSERT INTO t SELECT randomblob(16384)"
+                                       " FROM n"),
+                     HT_OK);
+}
+
+/* ht_store_begin_append (DECISIONS 36): rollback-journal mode for the
+ * transaction, WAL again after it; WAL throughout when another connection
+ * has the trace open; a process killed mid-transaction leaves a hot journal
+ * that a read-only open rolls back (the trace as before: its rows, its
+ * size), and the next append transaction works. */
+static void test_append_txn(void **state)
+{
+    (void)state;
+    char db[300], jr[310], got[256];
+    snprintf(db, sizeof db, "%s/append.db", dir);
+    snprintf(jr, sizeof jr, "%s-journal", db);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    assert_int_equal(ht_store_exec(st, "CREATE TABLE t(b)"), HT_OK);
+    assert_int_equal(ht_store_exec(st, "INSERT INTO t VALUES(x'01')"), HT_OK);
+    ht_store_close(st);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+
+    /* committed: each page once, then WAL again */
+    assert_int_equal(ht_store_open(db, 0, &st), HT_OK);
+    assert_int_equal(ht_store_begin_append(st), HT_OK);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "delete");
+    append_rows(st);
+    assert_int_equal(ht_store_commit(st), HT_OK);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "301");
+    /* rolled back: WAL again too */
+    assert_int_equal(ht_store_begin_append(st), HT_OK);
+    append_rows(st);
+    ht_store_rollback(st);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "301");
+
+    /* another connection open: WAL throughout, at once (no busy wait) */
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &other, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "SELECT count(*) FROM t", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    time_t t0 = time(NULL);
+    assert_int_equal(ht_store_begin_append(st), HT_OK);
+    assert_true(time(NULL) - t0 < 5); /* the busy timeout is 10 s */
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+    append_rows(st);
+    assert_int_equal(ht_store_commit(st), HT_OK);
+    sqlite3_close(other);
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "601");
+    ht_store_close(st);
+
+    /* killed mid-transaction, after pages reached the file */
+    struct stat before, mid, after;
+    assert_int_equal(stat(db, &before), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ht_store *c = NULL;
+        if (ht_store_open(db, 0, &c) == HT_OK &&
+            ht_store_begin_append(c) == HT_OK) {
+            for (int i = 0; i < 3; i++)
+                ht_store_exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+                                 " SELECT i+1 FROM n WHERE i<300) INSERT INTO t"
+                                 " SELECT randomblob(16384) FROM n");
+            raise(SIGKILL);
+        }
+        _exit(1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(stat(jr, &mid), 0); /* a hot journal */
+    assert_int_equal(stat(db, &mid), 0);
+    assert_true(mid.st_size > before.st_size);
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "601");
+    ht_store_close(st);
+    assert_int_equal(stat(db, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_not_equal(access(jr, F_OK), 0);
+    /* the next read-write open is in WAL, and appends again */
+    assert_int_equal(ht_store_open(db, 0, &st), HT_OK);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+    assert_int_equal(ht_store_begin_append(st), HT_OK);
+    append_rows(st);
+    assert_int_equal(ht_store_commit(st), HT_OK);
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "901");
+    ht_store_close(st);
+    unlink(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1038,6 +1167,7 @@ int main(void)
         cmocka_unit_test(test_live_abort),
         cmocka_unit_test(test_chunk_blobs_packed),
         cmocka_unit_test(test_insert_batch),
+        cmocka_unit_test(test_append_txn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

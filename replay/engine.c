@@ -451,6 +451,7 @@ finish_inl(struct eng *g, struct ht__obj *o, uint64_t pc, int marked,
     if (user) {
         s->v[S_FREES]++;
         c->v[C_FREES]++;
+        /* g->seq is the FREE event's seq (set before it is applied) */
         if (g->seq - o->churn_seq < CHURN_SHORT)
             c->v[C_SHORT]++;
     }

@@ -8,6 +8,13 @@
  *       seq ranges; (run_id, chunk_no) order is event order.
  *   T3. Every error from SQLite is translated here or in ingest.c/reader.c and
  *       its message kept in ht_store_last_error().
+ *   W1. st->wal_owed is set exactly while this handle keeps the trace in
+ *       rollback-journal mode: a trace it created, from the open (DECISIONS
+ *       26), or a transaction of ht_store_begin_append (36; with
+ *       synchronous=FULL). Either ends in ht__store_wal (WAL +
+ *       synchronous=NORMAL): at the commit or rollback that ends the
+ *       transaction, or at ht_store_close. ht_store_begin_append on a handle
+ *       that owes WAL is already in that state and changes nothing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -211,8 +218,8 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     if (err != HT_OK)
         goto fail;
     /* A trace this call created stays in rollback-journal mode until its
-     * first ingest commits (ht__store_wal) or ht_store_close (DECISIONS
-     * 26): a transaction that only appends pages (the first
+     * first transaction ends or ht_store_close (W1, DECISIONS 26): a
+     * transaction that only appends pages (the first
      * ingest) then writes each page once, to the file, where WAL writes it
      * to the WAL, then copies it into the file at the checkpoint of the
      * close (4.5 M events, 14 MB: the close's checkpoint was ~0.1-0.18 s
@@ -224,7 +231,7 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
         sqlite3_exec(st->db, fresh ? "PRAGMA synchronous=NORMAL;"
                                    : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL);
-    st->wal_at_close = fresh && !st->readonly; /* unless ht__store_wal ran */
+    st->wal_owed = fresh && !st->readonly; /* W1 */
     if ((err = ht__vtab_register(st)) != HT_OK)
         goto fail;
     *out = st;
@@ -251,23 +258,23 @@ void ht_store_set_background_free(ht_store *st, int background)
     st->background_free = background != 0;
 }
 
+/* Back to WAL + synchronous=NORMAL after the rollback-journal mode of W1
+ * (outside a transaction only: SQLite cannot change the mode inside one).
+ * One try, best effort: the next read-write open sets WAL otherwise. */
 void ht__store_wal(ht_store *st)
 {
-    if (!st->wal_at_close)
+    if (!st->wal_owed || !sqlite3_get_autocommit(st->db))
         return;
-    /* best effort: the next read-write open sets it otherwise */
-    sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-    st->wal_at_close = 0;
+    sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                 NULL, NULL, NULL);
+    st->wal_owed = 0;
 }
-
-static void wal_again(ht_store *st);
 
 void ht_store_close(ht_store *st)
 {
     if (!st)
         return;
     ht__store_wal(st);
-    wal_again(st);
     sqlite3_close_v2(st->db);
     free(st);
 }
@@ -431,8 +438,8 @@ ht_err ht_store_begin(ht_store *st) { return ht_store_exec(st, "BEGIN IMMEDIATE"
  * back to its old size). */
 ht_err ht_store_begin_append(ht_store *st)
 {
-    if (!st->readonly && !st->wal_at_close && !st->wal_at_end &&
-        sqlite3_get_autocommit(st->db)) {
+    /* owed already (a trace this handle created): in rollback mode, W1 */
+    if (!st->readonly && !st->wal_owed && sqlite3_get_autocommit(st->db)) {
         char mode[16] = "";
         sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=DELETE", -1, &q,
@@ -441,40 +448,28 @@ ht_err ht_store_begin_append(ht_store *st)
             snprintf(mode, sizeof mode, "%s",
                      (const char *)sqlite3_column_text(q, 0));
         sqlite3_finalize(q);
-        st->wal_at_end = !strcmp(mode, "delete");
+        st->wal_owed = !strcmp(mode, "delete"); /* W1 */
         /* FULL in rollback mode: NORMAL keeps a small chance of a trace
          * corrupted by a power loss (SQLite's documentation), and the
          * trace's recorded events cannot be made again; a few more syncs
          * of the small journal (the appended pages are not in it) */
-        if (st->wal_at_end)
+        if (st->wal_owed)
             sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     }
     return ht_store_begin(st);
 }
 
-/* after the transaction of ht_store_begin_append: back to WAL (best
- * effort: the next read-write open sets it otherwise) */
-static void wal_again(ht_store *st)
-{
-    if (!st->wal_at_end)
-        return;
-    sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                 NULL, NULL, NULL);
-    st->wal_at_end = 0;
-}
-
 ht_err ht_store_commit(ht_store *st)
 {
     ht_err e = ht_store_exec(st, "COMMIT");
-    if (sqlite3_get_autocommit(st->db))
-        wal_again(st);
+    ht__store_wal(st); /* W1 */
     return e;
 }
 
 void ht_store_rollback(ht_store *st)
 {
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    wal_again(st);
+    ht__store_wal(st); /* W1 */
 }
 
 /* A plain insert has stmt only (rows 0). A batched one

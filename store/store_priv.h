@@ -13,9 +13,7 @@ struct ht_store {
     ht_progress_cb progress; /* optional, see ht_store_set_progress */
     void *progress_ctx;
     int background_free; /* see ht_store_set_background_free */
-    int wal_at_close;    /* created by this open: WAL set by ht_store_close */
-    int wal_at_end;      /* ht_store_begin_append left WAL: commit/rollback
-                          * (or close) set it again */
+    int wal_owed;        /* in rollback-journal mode: store.c W1 */
     /* ingest_dir while it runs: a spill's directory is removed (if empty)
      * after the spill, by the background process when there is one;
      * handoffs counts the spills handed to background processes */
@@ -27,8 +25,9 @@ void ht__store_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 ht_err ht__store_sqlerr(ht_store *st, const char *what);
 ht_err ht__vtab_register(ht_store *st);
-/* Switch a trace this ht_store created to WAL now (ht_store_close does it
- * otherwise); no transaction may be open. Best effort. */
+/* Switch the trace back to WAL if this handle left it in rollback-journal
+ * mode (store.c W1) and no transaction is open; ht_store_commit,
+ * ht_store_rollback and ht_store_close call it. Best effort. */
 void ht__store_wal(ht_store *st);
 /* sites_import.c: import <module>.htsites, join pcs.site_id (in a txn). */
 ht_err ht__sites_import(ht_store *st, int64_t run_id);

@@ -879,6 +879,28 @@ static int live_count_row(void *ctx, int ncol, const char *const *v,
     return 0;
 }
 
+/* A live spill whose LIVE_NT chunks are full (LIVE_CR events each), its
+ * process still running. */
+static void ls_full(struct live_spill *ls, const char *spill)
+{
+    ls_create(ls, spill);
+    for (unsigned c = 0; c < LIVE_NT; c++)
+        for (unsigned i = 0; i < LIVE_CR; i++)
+            ls_put(ls, c, i);
+    ls->h->seq = 4ull * LIVE_CR + 1;
+}
+
+/* ls_full's process exits (ls unmapped), and its spill is ingested into st
+ * in full. */
+static void ls_ingest_full(struct live_spill *ls, ht_store *st, const char *spill)
+{
+    __atomic_store_n(&ls->h->state, HT_SPILL_EXITED, __ATOMIC_RELEASE);
+    munmap(ls->h, ls->size);
+    struct ht_ingest_result res;
+    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 1, &res), HT_OK);
+    assert_int_equal(res.events, 4 * LIVE_CR);
+}
+
 /* Abort (or a crash) after live steps: nothing committed, spill intact and
  * ingested in full later. */
 static void test_live_abort(void **state)
@@ -888,11 +910,7 @@ static void test_live_abort(void **state)
     snprintf(spill, sizeof spill, "%s/spill-abort.hts", dir);
     snprintf(db, sizeof db, "%s/abort.db", dir);
     struct live_spill ls;
-    ls_create(&ls, spill);
-    for (unsigned c = 0; c < LIVE_NT; c++)
-        for (unsigned i = 0; i < LIVE_CR; i++)
-            ls_put(&ls, c, i);
-    ls.h->seq = 4ull * LIVE_CR + 1;
+    ls_full(&ls, spill);
     ht_store *st = NULL;
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
     ht_ingest *ig = NULL;
@@ -907,11 +925,7 @@ static void test_live_abort(void **state)
                                      live_count_row, &n), HT_OK);
     assert_int_equal(n, 0);
     assert_int_equal(access(spill, F_OK), 0);
-    __atomic_store_n(&ls.h->state, HT_SPILL_EXITED, __ATOMIC_RELEASE);
-    munmap(ls.h, ls.size);
-    struct ht_ingest_result res;
-    assert_int_equal(ht_store_ingest_spill(st, spill, NULL, 1, &res), HT_OK);
-    assert_int_equal(res.events, 4 * LIVE_CR);
+    ls_ingest_full(&ls, st, spill);
     ht_store_close(st);
 }
 
@@ -1044,6 +1058,79 @@ static void append_rows(ht_store *st)
                      HT_OK);
 }
 
+/* A process killed in the middle of a large transaction: a child opens db
+ * and begins either (spill NULL) an append transaction on the existing
+ * trace, as a first replay does, or (spill given) the first ingest of spill
+ * into db, which it creates; it writes ~15 MB in the transaction (past the
+ * page cache: pages reach the file) and is killed by SIGKILL. Checks the
+ * hot journal it leaves and the file grown; returns db's size before the
+ * transaction. */
+static off_t kill_mid_txn(const char *db, const char *spill)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ht_store *c = NULL;
+        ht_ingest *ig = NULL;
+        struct stat sb;
+        close(fds[0]);
+        if (ht_store_open(db, spill ? HT_STORE_CREATE : 0, &c) != HT_OK ||
+            stat(db, &sb) != 0 ||
+            write(fds[1], &sb.st_size, sizeof sb.st_size) != sizeof sb.st_size ||
+            (spill ? ht_store_ingest_begin(c, spill, &ig)
+                   : ht_store_begin_append(c)) != HT_OK)
+            _exit(1);
+        for (int i = 0; i < 3; i++)
+            if (ht_store_exec(c, "CREATE TABLE IF NOT EXISTS t(b);"
+                                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+                                 " SELECT i+1 FROM n WHERE i<300) INSERT INTO t"
+                                 " SELECT randomblob(16384) FROM n") != HT_OK)
+                _exit(1);
+        raise(SIGKILL);
+        _exit(1);
+    }
+    close(fds[1]);
+    off_t before = -1;
+    assert_int_equal(read(fds[0], &before, sizeof before), sizeof before);
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    char jr[310];
+    struct stat mid;
+    snprintf(jr, sizeof jr, "%s-journal", db);
+    assert_int_equal(stat(jr, &mid), 0); /* a hot journal */
+    assert_true(mid.st_size > 0);
+    assert_int_equal(stat(db, &mid), 0);
+    assert_true(mid.st_size > before + 8 * 1024 * 1024);
+    return before;
+}
+
+/* After kill_mid_txn (db's size before returned): a read-only open rolls
+ * the hot journal back (sql answers want, db has its old size, the journal
+ * is gone), and the next read-write open, returned, is in WAL. */
+static ht_store *expect_rolled_back(const char *db, off_t before,
+                                    const char *sql, const char *want)
+{
+    char got[256], jr[310];
+    ht_store *st = NULL;
+    struct stat after;
+    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
+    query1(st, sql, got);
+    assert_string_equal(got, want);
+    ht_store_close(st);
+    assert_int_equal(stat(db, &after), 0);
+    assert_int_equal(after.st_size, before);
+    snprintf(jr, sizeof jr, "%s-journal", db);
+    assert_int_not_equal(access(jr, F_OK), 0);
+    assert_int_equal(ht_store_open(db, 0, &st), HT_OK);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+    return st;
+}
+
 /* ht_store_begin_append (DECISIONS 36): rollback-journal mode for the
  * transaction, WAL again after it; WAL throughout when another connection
  * has the trace open; a process killed mid-transaction leaves a hot journal
@@ -1052,9 +1139,8 @@ static void append_rows(ht_store *st)
 static void test_append_txn(void **state)
 {
     (void)state;
-    char db[300], jr[310], got[256];
+    char db[300], got[256];
     snprintf(db, sizeof db, "%s/append.db", dir);
-    snprintf(jr, sizeof jr, "%s-journal", db);
     ht_store *st = NULL;
     assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
     assert_int_equal(ht_store_exec(st, "CREATE TABLE t(b)"), HT_OK);
@@ -1103,44 +1189,87 @@ static void test_append_txn(void **state)
     ht_store_close(st);
 
     /* killed mid-transaction, after pages reached the file */
-    struct stat before, mid, after;
-    assert_int_equal(stat(db, &before), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ht_store *c = NULL;
-        if (ht_store_open(db, 0, &c) == HT_OK &&
-            ht_store_begin_append(c) == HT_OK) {
-            for (int i = 0; i < 3; i++)
-                ht_store_exec(c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
-                                 " SELECT i+1 FROM n WHERE i<300) INSERT INTO t"
-                                 " SELECT randomblob(16384) FROM n");
-            raise(SIGKILL);
-        }
-        _exit(1);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    assert_int_equal(stat(jr, &mid), 0); /* a hot journal */
-    assert_int_equal(stat(db, &mid), 0);
-    assert_true(mid.st_size > before.st_size);
-    assert_int_equal(ht_store_open(db, HT_STORE_READONLY, &st), HT_OK);
-    query1(st, "SELECT count(*) FROM t", got);
-    assert_string_equal(got, "601");
-    ht_store_close(st);
-    assert_int_equal(stat(db, &after), 0);
-    assert_int_equal(after.st_size, before.st_size);
-    assert_int_not_equal(access(jr, F_OK), 0);
+    off_t before = kill_mid_txn(db, NULL);
     /* the next read-write open is in WAL, and appends again */
-    assert_int_equal(ht_store_open(db, 0, &st), HT_OK);
-    mode_of(db, got, sizeof got);
-    assert_string_equal(got, "wal");
+    st = expect_rolled_back(db, before, "SELECT count(*) FROM t", "601");
     assert_int_equal(ht_store_begin_append(st), HT_OK);
     append_rows(st);
     assert_int_equal(ht_store_commit(st), HT_OK);
     query1(st, "SELECT count(*) FROM t", got);
     assert_string_equal(got, "901");
+    ht_store_close(st);
+    unlink(db);
+}
+
+/* The trace's journal mode (as another connection sees it) and st's
+ * PRAGMA synchronous ("1" NORMAL, "2" FULL) are mode and sync. */
+static void expect_journal(const char *db, ht_store *st, const char *mode,
+                           const char *sync)
+{
+    char got[256];
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, mode);
+    query1(st, "PRAGMA synchronous", got);
+    assert_string_equal(got, sync);
+}
+
+/* A trace this handle created is in rollback-journal mode (DECISIONS 26)
+ * until its first transaction ends; an append transaction on it changes
+ * nothing (the same state, synchronous NORMAL), and its commit switches to
+ * WAL as an append transaction's does (store.c W1). */
+static void test_first_txn_journal(void **state)
+{
+    (void)state;
+    char db[300], got[256];
+    snprintf(db, sizeof db, "%s/first.db", dir);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    expect_journal(db, st, "delete", "1");
+    assert_int_equal(ht_store_begin_append(st), HT_OK);
+    expect_journal(db, st, "delete", "1");
+    assert_int_equal(ht_store_exec(st, "CREATE TABLE t(b)"), HT_OK);
+    append_rows(st);
+    assert_int_equal(ht_store_commit(st), HT_OK);
+    expect_journal(db, st, "wal", "1");
+    /* the next append transaction leaves WAL for its own time */
+    assert_int_equal(ht_store_begin_append(st), HT_OK);
+    expect_journal(db, st, "delete", "2");
+    append_rows(st);
+    ht_store_rollback(st);
+    expect_journal(db, st, "wal", "1");
+    query1(st, "SELECT count(*) FROM t", got);
+    assert_string_equal(got, "300");
+    ht_store_close(st);
+
+    /* created, nothing written: WAL at the close */
+    unlink(db);
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_store_close(st);
+    mode_of(db, got, sizeof got);
+    assert_string_equal(got, "wal");
+    unlink(db);
+}
+
+/* A first ingest killed mid-transaction (a new trace: rollback-journal
+ * mode, DECISIONS 26): a read-only open rolls its hot journal back (the
+ * trace as created: no run, its size), the next read-write open is in WAL,
+ * and the spill, left in place, is ingested in full. */
+static void test_first_ingest_killed(void **state)
+{
+    (void)state;
+    char spill[300], db[300], got[256];
+    snprintf(spill, sizeof spill, "%s/spill-killed.hts", dir);
+    snprintf(db, sizeof db, "%s/killed.db", dir);
+    struct live_spill ls;
+    ls_full(&ls, spill);
+    off_t before = kill_mid_txn(db, spill);
+    ht_store *st = expect_rolled_back(
+        db, before,
+        "SELECT count(*) FROM runs UNION ALL"
+        " SELECT count(*) FROM sqlite_master WHERE name='t'", "0;0");
+    ls_ingest_full(&ls, st, spill);
+    query1(st, "SELECT count(*) FROM runs", got);
+    assert_string_equal(got, "1");
     ht_store_close(st);
     unlink(db);
 }
@@ -1168,6 +1297,8 @@ int main(void)
         cmocka_unit_test(test_chunk_blobs_packed),
         cmocka_unit_test(test_insert_batch),
         cmocka_unit_test(test_append_txn),
+        cmocka_unit_test(test_first_txn_journal),
+        cmocka_unit_test(test_first_ingest_killed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,7 +27,7 @@
 #include "heaptrail/alloc.h"
 #include "store_priv.h"
 
-static _Thread_local char last_error[512];
+static _Thread_local char last_error[1024];
 
 const char *ht_store_last_error(void) { return last_error; }
 
@@ -138,23 +138,40 @@ static ht_err create_schema(ht_store *st)
  * A read-only connection cannot roll it back (SQLite answers "attempt to
  * write a readonly database"), so a read-only open first lets a read-write
  * connection do it: that restores the trace as it was before the killed
- * transaction, which is what the reader would see anyway. Best effort: a
- * trace on a read-only file keeps SQLite's error. */
-static void roll_back_hot_journal(const char *path)
+ * transaction, which is what the reader would see anyway. A user who cannot
+ * write the trace (SQLite opens it read-only and refuses the rollback) or
+ * its directory (the journal cannot be deleted) gets HT_EPERM and what to
+ * do, not SQLite's puzzling message from the reader; any other failure is
+ * left for the reader's own open to report. */
+static ht_err roll_back_hot_journal(const char *path)
 {
     char jpath[4096];
     struct stat sb;
     if (snprintf(jpath, sizeof jpath, "%s-journal", path) >= (int)sizeof jpath ||
         stat(jpath, &sb) != 0 || sb.st_size == 0)
-        return;
+        return HT_OK;
     sqlite3 *db = NULL;
+    ht_err err = HT_OK;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
                         NULL) == SQLITE_OK) {
+        sqlite3_extended_result_codes(db, 1);
         sqlite3_busy_timeout(db, 10000);
         /* the first read of the schema rolls a hot journal back */
-        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+        int rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL,
+                              NULL, NULL);
+        if ((rc & 0xff) == SQLITE_READONLY || rc == SQLITE_IOERR_DELETE) {
+            ht__store_set_error(
+                "%s: a heaptrail process was killed while writing this "
+                "trace; undoing its unfinished change (%s) needs write "
+                "permission on the trace and its directory: run any "
+                "heaptrail command on it once as a user who has that "
+                "(e.g. heaptrail sql %s 'SELECT 1') (SQLite: %s)",
+                path, jpath, path, sqlite3_errmsg(db));
+            err = HT_EPERM;
+        }
     }
     sqlite3_close(db);
+    return err;
 }
 
 ht_err ht_store_open(const char *path, int flags, ht_store **out)
@@ -180,8 +197,9 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     if (!st)
         return HT_ENOMEM;
     st->readonly = (flags & HT_STORE_READONLY) != 0;
-    if (st->readonly)
-        roll_back_hot_journal(path);
+    ht_err err = st->readonly ? roll_back_hot_journal(path) : HT_OK;
+    if (err != HT_OK)
+        goto fail;
     int oflags = st->readonly ? SQLITE_OPEN_READONLY
                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     oflags |= SQLITE_OPEN_NOFOLLOW;
@@ -199,7 +217,7 @@ ht_err ht_store_open(const char *path, int flags, ht_store **out)
     }
     sqlite3_extended_result_codes(st->db, 0);
     sqlite3_busy_timeout(st->db, 10000);
-    ht_err err = check_schema(st, (flags & HT_STORE_CREATE) && !st->readonly);
+    err = check_schema(st, (flags & HT_STORE_CREATE) && !st->readonly);
     int fresh = err == HT_ENOTFOUND;
     if (fresh) {
         /* 16 KiB pages (takes effect on an empty file only; DECISIONS 29,

@@ -23,7 +23,8 @@
     X(HT_EPARSE, -11, "parse error")                                          \
     X(HT_EEXEC, -12, "could not run program")                                 \
     X(HT_EUNSUPPORTED, -13, "not supported")                                  \
-    X(HT_ENOTFOUND, -14, "not found")
+    X(HT_ENOTFOUND, -14, "not found")                                         \
+    X(HT_EPERM, -15, "permission denied")
 
 typedef enum ht_err {
 #define HT__ERR_ENUM(name, value, text) name = value,

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1274,6 +1275,100 @@ static void test_first_ingest_killed(void **state)
     unlink(db);
 }
 
+/* In a child that cannot write db or its directory, ht_store_open(db,
+ * HT_STORE_READONLY): its result into *code and ht_store_last_error() into
+ * msg (cap bytes). As root (CI) the child drops to nobody (65534), who
+ * cannot write root's files; as another user the caller has made the files
+ * and directory read-only. Returns 0, or -1 when the child could not drop
+ * to nobody. */
+static int open_unprivileged(const char *db, ht_err *code, char *msg, size_t cap)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (geteuid() == 0 &&
+            (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        ht_store *st = NULL;
+        ht_err e = ht_store_open(db, HT_STORE_READONLY, &st);
+        ht_store_close(st);
+        char buf[1024 + sizeof e] = {0};
+        memcpy(buf, &e, sizeof e);
+        snprintf(buf + sizeof e, sizeof buf - sizeof e, "%s", ht_store_last_error());
+        _exit(write(fds[1], buf, sizeof buf) == (ssize_t)sizeof buf ? 0 : 1);
+    }
+    close(fds[1]);
+    char buf[1024 + sizeof *code];
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        return -1;
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(n, (ssize_t)sizeof buf);
+    memcpy(code, buf, sizeof *code);
+    buf[sizeof buf - 1] = 0;
+    snprintf(msg, cap, "%s", buf + sizeof *code);
+    return 0;
+}
+
+/* A hot journal that the reader cannot roll back (it can read the trace
+ * and its directory, but write neither): a read-only open says so
+ * (HT_EPERM: what happened, what to do), where it used to go on and fail
+ * with SQLite's "attempt to write a readonly database"; the trace is left
+ * as it is, and a user who can write it then opens it as before. */
+static void test_hot_journal_unwritable(void **state)
+{
+    (void)state;
+    char sub[300], db[320], jr[330], msg[1100];
+    snprintf(sub, sizeof sub, "%s/ro", dir);
+    snprintf(db, sizeof db, "%s/t.db", sub);
+    snprintf(jr, sizeof jr, "%s-journal", db);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    assert_int_equal(ht_store_exec(st, "CREATE TABLE t(b);"
+                                       "INSERT INTO t VALUES(x'01')"), HT_OK);
+    ht_store_close(st);
+    off_t before = kill_mid_txn(db, NULL);
+    struct stat mid, now;
+    assert_int_equal(stat(db, &mid), 0);
+    /* root: readable by nobody (the test's directory 0700 -> 0711);
+     * another user: read-only to the user too */
+    int root = geteuid() == 0;
+    mode_t fmode = root ? 0644 : 0444, dmode = root ? 0755 : 0555;
+    assert_int_equal(chmod(dir, 0711), 0);
+    assert_int_equal(chmod(db, fmode), 0);
+    assert_int_equal(chmod(jr, fmode), 0);
+    assert_int_equal(chmod(sub, dmode), 0);
+    ht_err code = HT_OK;
+    int dropped = open_unprivileged(db, &code, msg, sizeof msg);
+    assert_int_equal(chmod(sub, 0700), 0);
+    assert_int_equal(chmod(db, 0600), 0);
+    assert_int_equal(chmod(jr, 0600), 0);
+    assert_int_equal(chmod(dir, 0700), 0);
+    if (dropped != 0) {
+        print_message("skipped: cannot setuid to nobody (65534) here\n");
+        skip();
+    }
+    assert_int_equal(code, HT_EPERM);
+    assert_non_null(strstr(msg, db));
+    assert_non_null(strstr(msg, "was killed while writing this trace"));
+    assert_non_null(strstr(msg, "needs write permission on the trace and its directory"));
+    assert_non_null(strstr(msg, "heaptrail sql "));
+    /* nothing changed: the journal is still there, the file as it was */
+    assert_int_equal(stat(jr, &now), 0);
+    assert_int_equal(stat(db, &now), 0);
+    assert_int_equal(now.st_size, mid.st_size);
+    st = expect_rolled_back(db, before, "SELECT count(*) FROM t", "1");
+    ht_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1299,6 +1394,7 @@ int main(void)
         cmocka_unit_test(test_append_txn),
         cmocka_unit_test(test_first_txn_journal),
         cmocka_unit_test(test_first_ingest_killed),
+        cmocka_unit_test(test_hot_journal_unwritable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

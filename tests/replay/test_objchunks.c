@@ -19,6 +19,7 @@
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
 #include "store/store_int.h"
+#include "tests/support/chunk_body.h"
 #include "tests/support/live_util.h"
 #include "tests/support/spill_write.h"
 
@@ -466,13 +467,9 @@ static void test_group_widths(void **state)
     /* the body: 8 column lengths (varints), then C_FREE C_LIFE C_ADDR
      * C_SIZE ...; the size column's widths 0, 1, ... 8, then 8 again */
     uint8_t body[8192], blob2[8192];
-    size_t blen = ZSTD_decompress(body, sizeof body, (uint8_t *)blob + 2,
-                                  len - 2);
-    assert_false(ZSTD_isError(blen));
-    const uint8_t *p = body;
     uint64_t cl[8];
-    for (int k = 0; k < 8; k++)
-        assert_true(ht__get_varint(&p, body + blen, &cl[k]));
+    const uint8_t *p;
+    size_t blen = ht_test_chunk_body(blob, len, 2, body, sizeof body, cl, 8, &p);
     size_t size_at = (size_t)(p - body) + cl[0] + cl[1] + cl[2];
     size_t at = size_at;
     for (unsigned g = 0; g <= NG; g++) {

@@ -28,7 +28,9 @@ enum {
 /* Open (or create) a trace. On success *out is owned by the caller and freed
  * with ht_store_close(). Errors: HT_ENOENT (missing, no CREATE),
  * HT_ENOTTRACE (not a SQLite file or not a heaptrail trace), HT_ECORRUPT,
- * HT_EVERSION (schema newer than this build), HT_ESQL. *out = NULL then.
+ * HT_EVERSION (schema newer than this build), HT_ESQL, HT_EPERM (READONLY:
+ * a killed writer's hot journal that this user cannot roll back; see
+ * DECISIONS 36). *out = NULL then.
  * ht_store_errmsg() of NULL gives no detail; see ht_store_last_error(). */
 ht_err ht_store_open(const char *path, int flags, ht_store **out);
 void ht_store_close(ht_store *st); /* accepts NULL */

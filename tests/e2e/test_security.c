@@ -4,7 +4,8 @@
  * runs normally; the symlink's target is untouched), and `heaptrail sql`
  * cannot change the trace or create files without --write. (Plain writes
  * without --write are in test_record.c, test_sql_cli; the shell check is
- * scripts/check-no-shell.sh, ctest check_no_shell.) */
+ * scripts/check-no-shell.sh, ctest check_no_shell.) A reader who cannot
+ * roll a killed writer's hot journal back is told so. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "tests/support/hot_journal.h"
 
 #define HT HT_BIN_DIR "/heaptrail"
 
@@ -177,6 +179,60 @@ static void test_sql_readonly(void **state)
     e2e_rmtree(dir);
 }
 
+/* A trace whose writer was killed mid-transaction (a hot journal), read
+ * by a user who can read but not write it or its directory (as root:
+ * nobody, through setpriv; otherwise the files are made read-only): one
+ * line saying what happened and what to do, exit 1; a user who can write
+ * it then reads it as before (DECISIONS 36). */
+static void test_hot_journal_other_user(void **state)
+{
+    (void)state;
+    char dir[256], db[300], jr[310], want[2048];
+    snprintf(dir, sizeof dir, "%s", e2e_tmpdir("hotjournal"));
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    snprintf(jr, sizeof jr, "%s-journal", db);
+    ht_store *st = NULL;
+    assert_int_equal(ht_store_open(db, HT_STORE_CREATE, &st), HT_OK);
+    ht_store_close(st);
+    ht_test_kill_mid_txn(db, NULL);
+    int root = geteuid() == 0;
+    mode_t fmode = root ? 0644 : 0444;
+    assert_int_equal(chmod(db, fmode), 0);
+    assert_int_equal(chmod(jr, fmode), 0);
+    assert_int_equal(chmod(dir, root ? 0755 : 0555), 0);
+    char *sql[] = {HT, "sql", db, "SELECT count(*) FROM runs", NULL};
+    char *as_nobody[] = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                         "--clear-groups", HT, "sql", db,
+                         "SELECT count(*) FROM runs", NULL};
+    int rc = e2e_run2(root ? as_nobody : sql, NULL, out, sizeof out, err,
+                      sizeof err);
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(chmod(db, 0600), 0);
+    assert_int_equal(chmod(jr, 0600), 0);
+    if (root && (rc == 127 || !strncmp(err, "setpriv:", 8))) {
+        print_message("skipped: cannot run as nobody (65534): %s\n", err);
+        e2e_rmtree(dir);
+        skip();
+    }
+    snprintf(want, sizeof want,
+             "heaptrail: %s: a heaptrail process was killed while writing "
+             "this trace; undoing its unfinished change (%s) needs write "
+             "permission on the trace and its directory: run any heaptrail "
+             "command on it once as a user who has that (e.g. heaptrail sql "
+             "%s 'SELECT 1') (SQLite: attempt to write a readonly database) "
+             "(permission denied)\n",
+             db, jr, db);
+    assert_string_equal(err, want);
+    assert_string_equal(out, "");
+    assert_int_equal(rc, 1);
+    /* its owner's read rolls the journal back */
+    assert_int_equal(e2e_run2(sql, NULL, out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "0\n");
+    assert_string_equal(err, "");
+    assert_int_not_equal(access(jr, F_OK), 0);
+    e2e_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_symlinked_spill_dir),
         cmocka_unit_test(test_symlinked_trace),
         cmocka_unit_test(test_sql_readonly),
+        cmocka_unit_test(test_hot_journal_other_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

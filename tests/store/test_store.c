@@ -23,6 +23,7 @@
 
 #include "heaptrail/spill.h"
 #include "heaptrail/store.h"
+#include "tests/support/hot_journal.h"
 #include "tests/support/live_util.h"
 #include "tests/support/spill_write.h"
 
@@ -1059,58 +1060,8 @@ static void append_rows(ht_store *st)
                      HT_OK);
 }
 
-/* A process killed in the middle of a large transaction: a child opens db
- * and begins either (spill NULL) an append transaction on the existing
- * trace, as a first replay does, or (spill given) the first ingest of spill
- * into db, which it creates; it writes ~15 MB in the transaction (past the
- * page cache: pages reach the file) and is killed by SIGKILL. Checks the
- * hot journal it leaves and the file grown; returns db's size before the
- * transaction. */
-static off_t kill_mid_txn(const char *db, const char *spill)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ht_store *c = NULL;
-        ht_ingest *ig = NULL;
-        struct stat sb;
-        close(fds[0]);
-        if (ht_store_open(db, spill ? HT_STORE_CREATE : 0, &c) != HT_OK ||
-            stat(db, &sb) != 0 ||
-            write(fds[1], &sb.st_size, sizeof sb.st_size) != sizeof sb.st_size ||
-            (spill ? ht_store_ingest_begin(c, spill, &ig)
-                   : ht_store_begin_append(c)) != HT_OK)
-            _exit(1);
-        for (int i = 0; i < 3; i++)
-            if (ht_store_exec(c, "CREATE TABLE IF NOT EXISTS t(b);"
-                                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
-                                 " SELECT i+1 FROM n WHERE i<300) INSERT INTO t"
-                                 " SELECT randomblob(16384) FROM n") != HT_OK)
-                _exit(1);
-        raise(SIGKILL);
-        _exit(1);
-    }
-    close(fds[1]);
-    off_t before = -1;
-    assert_int_equal(read(fds[0], &before, sizeof before), sizeof before);
-    close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    char jr[310];
-    struct stat mid;
-    snprintf(jr, sizeof jr, "%s-journal", db);
-    assert_int_equal(stat(jr, &mid), 0); /* a hot journal */
-    assert_true(mid.st_size > 0);
-    assert_int_equal(stat(db, &mid), 0);
-    assert_true(mid.st_size > before + 8 * 1024 * 1024);
-    return before;
-}
-
-/* After kill_mid_txn (db's size before returned): a read-only open rolls
- * the hot journal back (sql answers want, db has its old size, the journal
+/* After ht_test_kill_mid_txn (db's size before returned): a read-only open
+ * rolls the hot journal back (sql answers want, db has its old size, the journal
  * is gone), and the next read-write open, returned, is in WAL. */
 static ht_store *expect_rolled_back(const char *db, off_t before,
                                     const char *sql, const char *want)
@@ -1190,7 +1141,7 @@ static void test_append_txn(void **state)
     ht_store_close(st);
 
     /* killed mid-transaction, after pages reached the file */
-    off_t before = kill_mid_txn(db, NULL);
+    off_t before = ht_test_kill_mid_txn(db, NULL);
     /* the next read-write open is in WAL, and appends again */
     st = expect_rolled_back(db, before, "SELECT count(*) FROM t", "601");
     assert_int_equal(ht_store_begin_append(st), HT_OK);
@@ -1263,7 +1214,7 @@ static void test_first_ingest_killed(void **state)
     snprintf(db, sizeof db, "%s/killed.db", dir);
     struct live_spill ls;
     ls_full(&ls, spill);
-    off_t before = kill_mid_txn(db, spill);
+    off_t before = ht_test_kill_mid_txn(db, spill);
     ht_store *st = expect_rolled_back(
         db, before,
         "SELECT count(*) FROM runs UNION ALL"
@@ -1335,7 +1286,7 @@ static void test_hot_journal_unwritable(void **state)
     assert_int_equal(ht_store_exec(st, "CREATE TABLE t(b);"
                                        "INSERT INTO t VALUES(x'01')"), HT_OK);
     ht_store_close(st);
-    off_t before = kill_mid_txn(db, NULL);
+    off_t before = ht_test_kill_mid_txn(db, NULL);
     struct stat mid, now;
     assert_int_equal(stat(db, &mid), 0);
     /* root: readable by nobody (the test's directory 0700 -> 0711);

@@ -617,6 +617,40 @@ static void test_objslab_held_index_trim(void **state)
     ht__objslab_fini(&s);
 }
 
+/* A map past 2 MiB of slots (its own huge-page mapping) and a slab of
+ * several chunks work as the small ones: every key found after each
+ * doubling, deletions keep the map valid, fini releases it. */
+static void test_big_map_and_slab(void **state)
+{
+    (void)state;
+    struct ht__map m = {0};
+    const uint64_t n = 100000; /* cap 262144: 4 MiB of slots */
+    for (uint64_t k = 1; k <= n; k++)
+        assert_int_equal(ht__map_put(&m, k * 4096, k), HT_OK);
+    assert_int_equal(m.cap, 262144);
+    assert_true(ht__map_is_valid(&m));
+    for (uint64_t k = 1; k <= n; k += 2)
+        assert_int_equal(ht__map_del(&m, k * 4096), 1);
+    assert_true(ht__map_is_valid(&m));
+    for (uint64_t k = 1; k <= n; k++) {
+        uint64_t v = 0;
+        assert_int_equal(ht__map_get(&m, k * 4096, &v), (int)(k % 2 == 0));
+        if (k % 2 == 0)
+            assert_int_equal(v, k);
+    }
+    ht__map_fini(&m);
+    assert_int_equal(m.cap, 0);
+    struct ht__objslab s = {0};
+    for (size_t i = 0; i < 3 * HT__SLAB_SLOTS; i++) {
+        struct ht__obj *o = ht__objslab_get(&s);
+        assert_non_null(o);
+        assert_int_equal((uintptr_t)o % 64, 0);
+        assert_int_equal(o->addr | o->size | o->held, 0); /* zeroed */
+    }
+    assert_int_equal(s.nchunks, 3);
+    ht__objslab_fini(&s);
+}
+
 static void visit_count(void *ctx, struct ht__obj *o)
 {
     (void)o;
@@ -673,6 +707,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_interior_and_pages),
         cmocka_unit_test(test_objslab_trim_none_held),
+        cmocka_unit_test(test_big_map_and_slab),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_lazy_index),
         cmocka_unit_test(test_random_against_reference),

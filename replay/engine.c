@@ -1726,7 +1726,7 @@ stop:
     /* every object left is in the table: chunks of dead objects go back to
      * malloc for the writing below (peak RSS of a run that frees its blocks
      * stays as it was before the slab) */
-    ht__objslab_trim(&g->slab);
+    ht__objslab_trim(&g->slab, g->t.n);
     if ((e = flush_freed(g, 1)))
         return e;
     if (g->have_peak) {

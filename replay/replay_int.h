@@ -374,8 +374,10 @@ void ht__objslab_each_held(const struct ht__objslab *s,
 /* Release the chunks whose slots are all free and rebuild the free list
  * (address order), so the end of a run (findings, rows, SQLite) can reuse
  * the memory of objects already freed. Precondition: every slot handed out
- * is held by a table or was put back (none pending or being built). */
-void ht__objslab_trim(struct ht__objslab *s);
+ * is held by a table or was put back (none pending or being built), and
+ * held is the number of held slots (the walk stops reading slots once it
+ * has seen them all). */
+void ht__objslab_trim(struct ht__objslab *s, size_t held);
 /* Free every slot's edges and every chunk (slots need not be put back). */
 void ht__objslab_fini(struct ht__objslab *s);
 int ht__objslab_is_valid(const struct ht__objslab *s);

@@ -602,7 +602,7 @@ static void test_objslab_held_index_trim(void **state)
     assert_true(ht__objtab_is_valid(&t));
     assert_ptr_equal(ht__objtab_find(&t, 0x10000 + 5 * 32 + 7), o[5]);
     assert_null(ht__objtab_find(&t, 0x10000 + 4 * 32 + 7));
-    ht__objslab_trim(&s);
+    ht__objslab_trim(&s, t.n); /* the second chunk is freed unread */
     assert_int_equal(s.nchunks, 1);
     assert_int_equal(s.used, HT__SLAB_SLOTS);
     assert_true(ht__objslab_is_valid(&s));
@@ -617,10 +617,97 @@ static void test_objslab_held_index_trim(void **state)
     ht__objslab_fini(&s);
 }
 
+/* A map past 2 MiB of slots (its own huge-page mapping) and a slab of
+ * several chunks work as the small ones: every key found after each
+ * doubling, deletions keep the map valid, fini releases it. */
+static void test_big_map_and_slab(void **state)
+{
+    (void)state;
+    struct ht__map m = {0};
+    const uint64_t n = 100000; /* cap 262144: 4 MiB of slots */
+    for (uint64_t k = 1; k <= n; k++)
+        assert_int_equal(ht__map_put(&m, k * 4096, k), HT_OK);
+    assert_int_equal(m.cap, 262144);
+    assert_true(ht__map_is_valid(&m));
+    for (uint64_t k = 1; k <= n; k += 2)
+        assert_int_equal(ht__map_del(&m, k * 4096), 1);
+    assert_true(ht__map_is_valid(&m));
+    for (uint64_t k = 1; k <= n; k++) {
+        uint64_t v = 0;
+        assert_int_equal(ht__map_get(&m, k * 4096, &v), (int)(k % 2 == 0));
+        if (k % 2 == 0)
+            assert_int_equal(v, k);
+    }
+    ht__map_fini(&m);
+    assert_int_equal(m.cap, 0);
+    struct ht__objslab s = {0};
+    for (size_t i = 0; i < 3 * HT__SLAB_SLOTS; i++) {
+        struct ht__obj *o = ht__objslab_get(&s);
+        assert_non_null(o);
+        assert_int_equal((uintptr_t)o % 64, 0);
+        assert_int_equal(o->addr | o->size | o->held, 0); /* zeroed */
+    }
+    assert_int_equal(s.nchunks, 3);
+    ht__objslab_fini(&s);
+}
+
+static void visit_count(void *ctx, struct ht__obj *o)
+{
+    (void)o;
+    ++*(size_t *)ctx;
+}
+
+/* A table emptied by frees keeps the freed marks: each visits nothing,
+ * and trim told no slot is held releases every chunk (the end of a run
+ * that freed all its blocks); the slab then starts afresh. */
+static void test_objslab_trim_none_held(void **state)
+{
+    (void)state;
+    struct ht__objslab s = {0};
+    struct ht__objtab t = {.unpaged = 1};
+    size_t n = 2 * HT__SLAB_SLOTS + 5, cnt = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ht__obj *o = ht__objslab_get(&s);
+        assert_non_null(o);
+        o->addr = 0x10000 + i * 32;
+        o->size = 16;
+        assert_int_equal(ht__objtab_insert(&t, o), HT_OK);
+    }
+    /* one left held in the last chunk: visited once, its chunk kept */
+    for (size_t i = 0; i + 1 < n; i++)
+        ht__objslab_put(&s, ht__objtab_release(&t, 0x10000 + i * 32));
+    ht__objtab_each(&t, visit_count, &cnt);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(ht__objtab_was_freed(&t, 0x10000), 1);
+    struct ht__obj *last = ht__objtab_get(&t, 0x10000 + (n - 1) * 32);
+    assert_non_null(last);
+    ht__objslab_trim(&s, t.n);
+    assert_int_equal(s.nchunks, 1);
+    assert_ptr_equal(s.chunks[0], last - 4); /* 5 slots of the third chunk */
+    assert_true(ht__objslab_is_valid(&s));
+    ht__objslab_put(&s, ht__objtab_release(&t, last->addr));
+    cnt = 0;
+    ht__objtab_each(&t, visit_count, &cnt);
+    assert_int_equal(cnt, 0);
+    ht__objslab_trim(&s, t.n);
+    assert_int_equal(s.nchunks, 0);
+    assert_int_equal(s.used, 0);
+    assert_null(s.free);
+    assert_true(ht__objslab_is_valid(&s));
+    struct ht__obj *o = ht__objslab_get(&s);
+    assert_non_null(o);
+    assert_int_equal(s.nchunks, 1);
+    ht__objslab_put(&s, o);
+    ht__objtab_fini_index(&t);
+    ht__objslab_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_interior_and_pages),
+        cmocka_unit_test(test_objslab_trim_none_held),
+        cmocka_unit_test(test_big_map_and_slab),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_lazy_index),
         cmocka_unit_test(test_random_against_reference),

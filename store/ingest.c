@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,7 @@ static ht_err spill_map(const char *path, struct spill_map *m)
         h->rec_size != (h->version == 1 ? sizeof(struct ht_rec)
                                         : sizeof(struct ht_spill_rec)) ||
         h->header_size < sizeof *h ||
+        h->header_size % _Alignof(max_align_t) != 0 || /* records aligned */
         h->chunk_records == 0 || h->chunk_records > (1u << 24) ||
         h->header_size > m->size || h->nmodules > HT_SPILL_MAX_MODULES ||
         h->argv_len > HT_SPILL_ARGV_MAX) {

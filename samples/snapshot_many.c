@@ -12,7 +12,7 @@
  * the ordered pass must give up at the ALLOC's slot and the general pass
  * find the block dead; taken in slot order it would be live (an edge from
  * g_stale). "follow": solo, and before it returns the sample waits (up to
- * 10 s) until the runtime's snapshot follower (rt.c F1-F5) has applied
+ * 10 s) until the runtime's helper thread (rt.c F1-F6) has applied
  * every chunk but the current one, so the exit takes the follower's table
  * over. "gap": solo, and the ALLOC slot of one block kept live (all[3]) is
  * emptied (kind byte 0) until the follower has applied its chunk, then

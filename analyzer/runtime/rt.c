@@ -9,8 +9,9 @@
  * recorder at any point takes a different slot and still records its
  * events. The recorder never calls a wrapped function (no malloc, no
  * stdio): only raw syscalls and libc functions that do not allocate
- * through the wrapped symbols. In solo mode a follower thread keeps the
- * exit snapshot's table up to date while the program runs (F1-F5, at the
+ * through the wrapped symbols. A helper thread prepares spill chunks
+ * ahead of the recording threads and, in solo mode, keeps the exit
+ * snapshot's table up to date while the program runs (F1-F6, before the
  * exit snapshot).
  *
  * Invariants:
@@ -562,9 +563,9 @@ static struct {
     int disable;        /* HEAPTRAIL_DISABLE=1: record nothing */
     int snapshot;       /* HEAPTRAIL_SNAPSHOT: 1 (default) exit snapshot,
                          * 0 none at all (not even ht_rt_snapshot) */
-    int snap_thread;    /* HEAPTRAIL_SNAPSHOT_THREAD: 1 (default) the exit
-                         * snapshot's pass follows the spill in a thread
-                         * while the program runs (F1-F5), 0 all at exit */
+    int spill_thread;   /* HEAPTRAIL_SPILL_THREAD: 1 (default) a helper
+                         * thread prepares spill chunks ahead and follows
+                         * the spill for the exit snapshot (F1-F6); 0 none */
 } g_env;
 
 /* A 0/1 variable; unset, empty or malformed gives def; what ends the
@@ -586,9 +587,9 @@ static void ht__rt_read_env(void)
                                     "\" (want 0 or 1), recording stays on");
     g_env.snapshot = ht__rt_env_bool("HEAPTRAIL_SNAPSHOT", 1,
                                      "\" (want 0 or 1), exit snapshot stays on");
-    g_env.snap_thread = ht__rt_env_bool(
-        "HEAPTRAIL_SNAPSHOT_THREAD", 1,
-        "\" (want 0 or 1), the snapshot thread stays on");
+    g_env.spill_thread = ht__rt_env_bool(
+        "HEAPTRAIL_SPILL_THREAD", 1,
+        "\" (want 0 or 1), the helper thread stays on");
     const char *trace = getenv("HEAPTRAIL_TRACE");
     if (trace && (!*trace || ht__rt_strlen(trace) > HT_SPILL_PATH_MAX - 80)) {
         ht__rt_puterr("heaptrail: invalid HEAPTRAIL_TRACE (empty or longer "
@@ -1550,22 +1551,27 @@ static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
                           void *(*fn)(void *), void *arg);
 
-/* ---- Snapshot follower (docs/DECISIONS.md 25) ------------------------
- * The exit snapshot's pass over the spill costs a linear pass at exit
- * (libyaml bench: ~40 ms, ~20 % of the recording). In solo mode (R6) the
- * spill's chunks are filled one after another, so a follower thread
- * started with the spill applies each chunk to the ordered table once the
- * recording thread has moved on to a later chunk, on another core while
- * the program runs; at exit the exiting thread takes its table over and
- * applies only the chunks left (the last one or two). Invariants:
- *   F1. g_fol.state: NONE (no follower: none started, fork child, or
- *       handed over), RUN, STOP (exit asks it to hand over), PARKED (it
- *       stopped; g_fol.t/done/last/gaps are the exiting thread's now),
- *       FAILED (it gave up and freed its memory: multi mode, disorder, no
- *       memory, a chunk without disk blocks, too many gaps). Only the
- *       follower leaves RUN or STOP; the exit moves RUN to STOP by CAS.
- *   F2. The follower applies chunk c only when next_chunk > c + 1 (the
- *       solo thread took a later chunk), chunks in index order, with the
+/* ---- Helper thread: spill chunks ahead, snapshot follower -------------
+ * Two costs of recording can run on another CPU while the program runs.
+ * (1) The kernel's work for each fresh spill page (page-cache folio,
+ * zeroing, ext4 block mapping and page_mkwrite: ~30 % of the recording
+ * thread's samples on allocation churn) is taken ahead of the recording
+ * threads (F6). (2) The exit snapshot's pass over the spill (libyaml
+ * bench: ~40 ms at exit, docs/DECISIONS.md 25): in solo mode (R6) the
+ * spill's chunks are filled one after another, so the helper applies each
+ * chunk to the ordered table once the recording thread has moved on to a
+ * later one; at exit the exiting thread takes its table over and applies
+ * only the chunks left (the last one or two). Invariants:
+ *   F1. g_fol.state: NONE (no helper: none started, fork child, or table
+ *       handed over), RUN (following), STOP (exit asks it to hand over),
+ *       PARKED (it stopped; g_fol.t/done/last/gaps are the exiting
+ *       thread's now), FAILED (no table: not following from the start, or
+ *       it gave up and freed its memory: multi mode, disorder, no memory,
+ *       a chunk without disk blocks, too many gaps; it keeps preparing
+ *       chunks). Only the helper leaves RUN or STOP; the exit moves RUN to
+ *       STOP by CAS.
+ *   F2. The helper applies chunk c only when next_chunk > c + 1 (the solo
+ *       thread took a later chunk), chunks in index order, with the
  *       ordered pass, its own table and *last carried across chunks: the
  *       same work, in the same order, as the exit's pass over those
  *       chunks, provided every slot it read was final.
@@ -1574,14 +1580,22 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
  *       next) writes its slot after the handler returns. So every run of
  *       kind-0 slots (but a wide record's first half, S7) is noted, and
  *       the exit rechecks them: any of them written since means the
- *       follower missed an event, and the exit redoes the whole pass. A
+ *       helper missed an event, and the exit redoes the whole pass. A
  *       slot whose kind byte was set is final (S2: w3 is released last).
- *   F4. The follower records nothing, calls no wrapped function and runs
+ *   F4. The helper records nothing, calls no wrapped function and runs
  *       with every signal blocked (it never runs the program's handlers);
  *       its memory is MADV_DONTFORK (ht__snap_map), so a fork child (which
- *       has no follower, R5) neither inherits nor frees it.
- *   F5. The follower's table is used only if g_multi is still 0 at the
- *       exit snapshot (after its SNAPSHOT seq), as for the ordered pass. */
+ *       has no helper, R5) neither inherits nor frees it.
+ *   F5. The helper's table is used only if g_multi is still 0 at the
+ *       exit snapshot (after its SNAPSHOT seq), as for the ordered pass.
+ *   F6. The helper only prepares memory: it fallocates and faults in
+ *       (MADV_POPULATE_WRITE) the HT__FOL_AHEAD chunks from next_chunk on
+ *       before a thread takes them. The taker still fallocates its chunk
+ *       and sets its g_chunk_ok bit (R2); a chunk prepared but never taken
+ *       lies past next_chunk, where no reader looks; a failure (no room:
+ *       MADV_POPULATE_WRITE reports it, it never raises SIGBUS) only ends
+ *       the preparing, so the takers' fallocate decides overflow as
+ *       before. */
 #define HT__FOL_NONE 0
 #define HT__FOL_RUN 1
 #define HT__FOL_STOP 2
@@ -1618,33 +1632,76 @@ static void ht__fol_gaps_free(struct ht__fol_gaps *g)
     *g = (struct ht__fol_gaps){0};
 }
 
-/* The follower thread (F2): sleeps, with backoff up to 64 ms, while no
- * chunk is ready (the exit wakes it through the state word). */
+/* The follower gives up (F1): its memory freed, state FAILED (also from
+ * STOP: the exit then finds no table). */
+static void ht__fol_fail(struct ht__snap_tab *t, struct ht__fol_gaps *gaps)
+{
+    ht__snap_unmap(t->v, sizeof(struct ht__snap_ent) * t->cap);
+    *t = (struct ht__snap_tab){0};
+    ht__fol_gaps_free(gaps);
+    __atomic_store_n(&g_fol.state, HT__FOL_FAILED, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+            0);
+}
+
+/* Chunks the helper prepares ahead of next_chunk (F6): 3 MB. */
+#define HT__FOL_AHEAD 4
+
+/* Prepare chunks [*pre, n + HT__FOL_AHEAD) ahead of the recording threads
+ * (F6): disk blocks, then every page faulted in writable. *pre becomes
+ * UINT64_MAX once that fails other than for want of fallocate (an older
+ * kernel, a full disk): the threads fault their pages in themselves. */
+static void ht__fol_prepare(uint64_t *pre, uint64_t n)
+{
+    uint64_t want = n + HT__FOL_AHEAD, maxc = g_hdr->max_chunks;
+    if (want > maxc)
+        want = maxc;
+    if (*pre == UINT64_MAX)
+        return;
+    if (*pre < n)
+        *pre = n;
+    if (*pre >= want)
+        return;
+    uint64_t off = *pre * HT__RT_CHUNK_BYTES, len = (want - *pre) *
+                                                     HT__RT_CHUNK_BYTES;
+    long r = syscall(SYS_fallocate, g_fd, 0,
+                     (off_t)(HT_SPILL_HEADER_SIZE + off), (off_t)len);
+    if ((r != 0 && errno != EOPNOTSUPP) ||
+        madvise(g_chunks + off, len, MADV_POPULATE_WRITE) != 0) {
+        *pre = UINT64_MAX;
+        return;
+    }
+    *pre = want;
+}
+
+/* The helper thread: prepares chunks ahead (F6) and, while it follows
+ * (state RUN), applies the finished ones (F2). Sleeps, with backoff up to
+ * 64 ms, while there is nothing to do (the exit wakes it through the
+ * state word). It ends when the exit stops it, else with the process. */
 static void *ht__fol_main(void *arg)
 {
     (void)arg;
     struct ht__snap_tab t = {0};
     struct ht__fol_gaps gaps = {0};
-    uint64_t done = 0, last = 0;
+    uint64_t done = 0, last = 0, pre = 0;
     long nap_ms = 1;
-    int st;
     for (;;) {
-        st = __atomic_load_n(&g_fol.state, __ATOMIC_ACQUIRE);
-        if (st != HT__FOL_RUN)
-            break; /* STOP */
-        if (__atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 0) {
-            st = HT__FOL_FAILED;
+        int st = __atomic_load_n(&g_fol.state, __ATOMIC_ACQUIRE);
+        if (st == HT__FOL_STOP)
             break;
-        }
         uint64_t n = __atomic_load_n(&g_hdr->next_chunk, __ATOMIC_ACQUIRE);
         if (n > g_hdr->max_chunks)
             n = g_hdr->max_chunks;
-        if (done + 1 < n) {
+        ht__fol_prepare(&pre, n);
+        if (st == HT__FOL_RUN &&
+            __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 0) {
+            ht__fol_fail(&t, &gaps);
+        } else if (st == HT__FOL_RUN && done + 1 < n) {
             if (!ht__rt_chunk_ok(done) ||
                 ht__snap_pass(&t, 1, done, done + 1, &last, &gaps) != 0 ||
                 gaps.full) {
-                st = HT__FOL_FAILED;
-                break;
+                ht__fol_fail(&t, &gaps);
+                continue;
             }
             done++;
             __atomic_store_n(&g_fol.applied, done, __ATOMIC_RELAXED);
@@ -1652,33 +1709,30 @@ static void *ht__fol_main(void *arg)
             continue;
         }
         struct timespec ts = {0, nap_ms * 1000000L};
-        syscall(SYS_futex, &g_fol.state, FUTEX_WAIT_PRIVATE, HT__FOL_RUN, &ts,
-                NULL, 0);
-        if (nap_ms < 64)
+        syscall(SYS_futex, &g_fol.state, FUTEX_WAIT_PRIVATE, st, &ts, NULL,
+                0);
+        if (__atomic_load_n(&g_hdr->next_chunk, __ATOMIC_RELAXED) != n)
+            nap_ms = 1;
+        else if (nap_ms < 64)
             nap_ms *= 2;
     }
-    if (st == HT__FOL_FAILED) {
-        ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * t.cap);
-        ht__fol_gaps_free(&gaps);
-    } else {
-        g_fol.t = t;
-        g_fol.done = done;
-        g_fol.last = last;
-        g_fol.gaps = gaps;
-        st = HT__FOL_PARKED;
-    }
-    __atomic_store_n(&g_fol.state, st, __ATOMIC_RELEASE);
+    g_fol.t = t;
+    g_fol.done = done;
+    g_fol.last = last;
+    g_fol.gaps = gaps;
+    __atomic_store_n(&g_fol.state, HT__FOL_PARKED, __ATOMIC_RELEASE);
     syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
             0);
     return NULL;
 }
 
-/* Start the follower (from ht__rt_init, in solo mode): only with the exit
- * snapshot on, HEAPTRAIL_SNAPSHOT_THREAD not 0 and two CPUs to run on. */
+/* Start the helper (from ht__rt_init) unless HEAPTRAIL_SPILL_THREAD=0 or
+ * fewer than two CPUs are usable; it follows the spill (RUN) only with
+ * the exit snapshot on and in solo mode, else it only prepares chunks
+ * (FAILED from the start: no table). */
 static void ht__fol_start(void)
 {
-    if (g_env.snapshot != 1 || !g_env.snap_thread ||
-        __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 0)
+    if (!g_env.spill_thread)
         return;
     cpu_set_t cpus;
     if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2)
@@ -1691,7 +1745,10 @@ static void ht__fol_start(void)
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 256 << 10);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* F4: inherited */
-    __atomic_store_n(&g_fol.state, HT__FOL_RUN, __ATOMIC_RELEASE);
+    int follow = g_env.snapshot == 1 &&
+                 __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
+    __atomic_store_n(&g_fol.state, follow ? HT__FOL_RUN : HT__FOL_FAILED,
+                     __ATOMIC_RELEASE);
     pthread_t th;
     if (__real_pthread_create(&th, &at, ht__fol_main, NULL) != 0)
         __atomic_store_n(&g_fol.state, HT__FOL_NONE, __ATOMIC_RELEASE);

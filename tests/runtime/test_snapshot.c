@@ -198,7 +198,7 @@ static void check_snapshot_many(const char *arg)
     assert_int_equal(tfreed, arg[0] ? 0 : 64); /* "solo", "disorder": 0 */
     assert_true(nstale >= 40000);
     if (!strcmp(arg, "follow") || !strcmp(arg, "gap")) {
-        /* the follower ran (rt.c F1-F5) wherever two CPUs are usable */
+        /* the follower ran (rt.c F1-F6) wherever two CPUs are usable */
         cpu_set_t cpus;
         assert_int_equal(sched_getaffinity(0, sizeof cpus, &cpus), 0);
         assert_true(followed != UINT64_MAX);
@@ -267,7 +267,7 @@ static void test_exit_snapshot_disorder(void **state)
     check_snapshot_many("disorder");
 }
 
-/* The exit takes the snapshot follower's table over (rt.c F1-F5). */
+/* The exit takes the snapshot follower's table over (rt.c F1-F6). */
 static void test_exit_snapshot_follow(void **state)
 {
     (void)state;

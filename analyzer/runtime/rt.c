@@ -1568,8 +1568,8 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
  *       thread's now), FAILED (no table: not following from the start, or
  *       it gave up and freed its memory: multi mode, disorder, no memory,
  *       a chunk without disk blocks, too many gaps; it keeps preparing
- *       chunks). Only the helper leaves RUN or STOP; the exit moves RUN to
- *       STOP by CAS.
+ *       chunks). Only the helper leaves RUN or STOP, but for the exit's
+ *       two CAS moves: RUN to STOP, and STOP to FAILED past its wait (F7).
  *   F2. The helper applies chunk c only when next_chunk > c + 1 (the solo
  *       thread took a later chunk), chunks in index order, with the
  *       ordered pass, its own table and *last carried across chunks: the
@@ -1595,7 +1595,12 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
  *       lies past next_chunk, where no reader looks; a failure (no room:
  *       MADV_POPULATE_WRITE reports it, it never raises SIGBUS) only ends
  *       the preparing, so the takers' fallocate decides overflow as
- *       before. */
+ *       before.
+ *   F7. The exit waits at most HT__FOL_WAIT_NS for the helper to park (a
+ *       helper waiting for a CPU on a busy host would hold the exit up
+ *       longer than the whole pass takes): past it, it moves STOP to
+ *       FAILED by CAS and does the whole pass itself; the helper, finding
+ *       FAILED, never hands over (its table ends with the process). */
 #define HT__FOL_NONE 0
 #define HT__FOL_RUN 1
 #define HT__FOL_STOP 2
@@ -1642,6 +1647,16 @@ static void ht__fol_fail(struct ht__snap_tab *t, struct ht__fol_gaps *gaps)
     __atomic_store_n(&g_fol.state, HT__FOL_FAILED, __ATOMIC_RELEASE);
     syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
             0);
+}
+
+/* How long the exit waits for the helper to hand its table over (F7). */
+#define HT__FOL_WAIT_NS 2000000u
+
+static uint64_t ht__rt_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Chunks the helper prepares ahead of next_chunk (F6): 3 MB. */
@@ -1720,9 +1735,12 @@ static void *ht__fol_main(void *arg)
     g_fol.done = done;
     g_fol.last = last;
     g_fol.gaps = gaps;
-    __atomic_store_n(&g_fol.state, HT__FOL_PARKED, __ATOMIC_RELEASE);
-    syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
-            0);
+    int stop = HT__FOL_STOP;
+    if (__atomic_compare_exchange_n(&g_fol.state, &stop, HT__FOL_PARKED, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+                NULL, 0);
+    /* else the exit gave up waiting (F7) and does the pass itself */
     return NULL;
 }
 
@@ -1772,10 +1790,22 @@ static int ht__fol_take(int use, struct ht__snap_tab *t, uint64_t *done,
         return 0; /* NONE or FAILED */
     syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
             0);
+    /* F7: at most HT__FOL_WAIT_NS, then the whole pass here */
+    uint64_t t0 = ht__rt_mono_ns();
     while ((st = __atomic_load_n(&g_fol.state, __ATOMIC_ACQUIRE)) ==
-           HT__FOL_STOP)
+           HT__FOL_STOP) {
+        uint64_t waited = ht__rt_mono_ns() - t0;
+        if (waited >= HT__FOL_WAIT_NS) {
+            if (__atomic_compare_exchange_n(&g_fol.state, &st, HT__FOL_FAILED,
+                                            0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE))
+                return 0; /* abandoned: the helper keeps its table */
+            break;
+        }
+        struct timespec ts = {0, (long)(HT__FOL_WAIT_NS - waited)};
         syscall(SYS_futex, &g_fol.state, FUTEX_WAIT_PRIVATE, HT__FOL_STOP,
-                NULL, NULL, 0);
+                &ts, NULL, 0);
+    }
     if (st != HT__FOL_PARKED)
         return 0;
     __atomic_store_n(&g_fol.state, HT__FOL_NONE, __ATOMIC_RELAXED);

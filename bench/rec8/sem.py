@@ -1,4 +1,5 @@
 # sem.py A.txt B.txt: compare rows on the fields that do not hold addresses (seq, kind, tid, size, site, pc symbol) + edge count
+# (h-rec8) needs bench/rec7/mk.sh and cmp.sh made for this tree: sed "s#/work/wt/rec7#<worktree>#g; s#/tmp/rec7#/tmp/rec8#g; s#ht-build-ed2638b5#ht-build-fccd799#"
 # (h-rec8) sem.py A.txt B.txt (cmp.sh outputs): rows compared on their non-address fields
 import sys
 def rows(p):

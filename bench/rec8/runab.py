@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# (h-rec8) heaptrail run A/B: bmN/rlN native, bmA/rlA main runtime, bmB/rlB this branch (bench/rec7/mk.sh), all in /tmp/rec8
 # runab.py ROUNDS PROG_ARGS... : alternating native / A / B `heaptrail run` (main's heaptrail), wall + children CPU medians
 import os, sys, time, subprocess, statistics, shutil, glob
 H='/var/cache/heaptrail-bench/ht-build-fccd799/bin/heaptrail'

@@ -11,7 +11,15 @@
  * as a signal handler recording between a seq and its slot leaves it):
  * the ordered pass must give up at the ALLOC's slot and the general pass
  * find the block dead; taken in slot order it would be live (an edge from
- * g_stale). All modes
+ * g_stale). "follow": solo, and before it returns the sample waits (up to
+ * 10 s) until the runtime's helper thread (rt.c F1-F6) has applied
+ * every chunk but the current one, so the exit takes the follower's table
+ * over. "gap": solo, and the ALLOC slot of one block kept live (all[3]) is
+ * emptied (kind byte 0) until the follower has applied its chunk, then
+ * restored, as a reservation interrupted by a signal handler is written
+ * late (F3): the exit must notice and redo the pass, else that block
+ * would be missing (no edge to it). Both print "followed <n>" (chunks the
+ * follower had applied; 0 on one CPU, where no follower runs). All modes
  * also reuse freed addresses (some freed again), free blocks by
  * realloc(p, 0), and free pointers the recorder never saw allocated
  * (asprintf's, allocated inside libc) and NULL.
@@ -23,6 +31,7 @@
  * live block in chain order. stdout has a static buffer (no malloc). */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +76,20 @@ static int covered(const struct range *r, size_t n, uintptr_t addr)
 
 static void *g_tblocks[NT];
 
+uint64_t ht__rt_follow_applied(void); /* rt.c, for tests */
+
+/* Wait up to 10 s until the follower applied at least n chunks; returns
+ * how many it applied. */
+static uint64_t wait_follower(uint64_t n)
+{
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2)
+        return 0;
+    for (int i = 0; i < 10000 && ht__rt_follow_applied() < n; i++)
+        usleep(1000);
+    return ht__rt_follow_applied();
+}
+
 /* The header of this process's spill, found in /proc/self/maps (no malloc:
  * a block allocated here could reuse the swapped one's address), or NULL. */
 static struct ht_spill_header *own_spill(void)
@@ -88,6 +111,22 @@ static struct ht_spill_header *own_spill(void)
     while (l > maps && l[-1] != '\n')
         l--;
     return (struct ht_spill_header *)(uintptr_t)strtoull(l, NULL, 16);
+}
+
+/* The ALLOC slot of x (a compact record), or NULL. */
+static struct ht_spill_rec *alloc_slot(uintptr_t x)
+{
+    struct ht_spill_header *h = own_spill();
+    if (!h)
+        return NULL;
+    struct ht_spill_rec *r =
+        (struct ht_spill_rec *)(void *)((char *)h + h->header_size);
+    size_t n = (size_t)h->next_chunk * h->chunk_records;
+    for (size_t i = 0; i < n; i++)
+        if (ht_spill_kind_byte(r[i].w[3]) == HT_EV_ALLOC &&
+            (r[i].w[0] & HT_SPILL_LOW48) == x)
+            return &r[i];
+    return NULL;
 }
 
 /* Swap the slots of the ALLOC and the FREE of x (compact records, adjacent:
@@ -128,7 +167,10 @@ static void *thread_alloc(void *arg)
 int main(int argc, char **argv)
 {
     int disorder = argc > 1 && !strcmp(argv[1], "disorder");
-    int solo = disorder || (argc > 1 && !strcmp(argv[1], "solo"));
+    int follow = argc > 1 && !strcmp(argv[1], "follow");
+    int gap = argc > 1 && !strcmp(argv[1], "gap");
+    int solo = disorder || follow || gap ||
+               (argc > 1 && !strcmp(argv[1], "solo"));
     setvbuf(stdout, g_obuf, _IOFBF, sizeof g_obuf);
     /* bookkeeping outside every scanned range */
     size_t bk = sizeof(uintptr_t) * (2 * N + NT + NU) + sizeof(struct range) * N;
@@ -153,9 +195,26 @@ int main(int argc, char **argv)
         free(g_tblocks[i]);
         g_tblocks[i] = NULL;
     }
+    struct ht_spill_rec *hidden = NULL;
+    uint64_t hidden_w3 = 0;
     for (int i = 0; i < N; i++) {
         all[i] = malloc(24);
         memset(all[i], 0, 24);
+        if (gap && i == 3) { /* kept live: 3 % 3 == 0, never moved */
+            if (!(hidden = alloc_slot((uintptr_t)all[i])))
+                return 1;
+            hidden_w3 = hidden->w[3];
+            __atomic_store_n(&hidden->w[3], 0, __ATOMIC_RELEASE);
+        }
+    }
+    uint64_t followed = 0;
+    if (gap) {
+        /* the hidden slot's chunk: complete once N ALLOCs followed it */
+        struct ht_spill_header *h = own_spill();
+        uint64_t c = (uint64_t)((char *)hidden - ((char *)h + h->header_size)) /
+                     (sizeof *hidden * h->chunk_records);
+        followed = wait_follower(c + 1);
+        __atomic_store_n(&hidden->w[3], hidden_w3, __ATOMIC_RELEASE);
     }
     for (int i = 0; i < N; i++)
         if (i % 3 != 0) {
@@ -236,6 +295,13 @@ int main(int argc, char **argv)
         }
     printf("stale %p %zu\nmoved %zu\ntfreed %zu\n", (void *)g_stale, nstale,
            moved, tfreed);
+    if (follow) {
+        struct ht_spill_header *h = own_spill();
+        uint64_t nch = h ? __atomic_load_n(&h->next_chunk, __ATOMIC_ACQUIRE) : 0;
+        followed = wait_follower(nch > 0 ? nch - 1 : 0);
+    }
+    if (follow || gap)
+        printf("followed %llu\n", (unsigned long long)followed);
     fflush(stdout);
     return 0;
 }

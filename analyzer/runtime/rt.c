@@ -9,7 +9,10 @@
  * recorder at any point takes a different slot and still records its
  * events. The recorder never calls a wrapped function (no malloc, no
  * stdio): only raw syscalls and libc functions that do not allocate
- * through the wrapped symbols.
+ * through the wrapped symbols. A helper thread prepares spill chunks
+ * ahead of the recording threads and, in solo mode, keeps the exit
+ * snapshot's table up to date while the program runs (F1-F6, before the
+ * exit snapshot).
  *
  * Invariants:
  *   R1. g_ready == HT__RT_READY implies g_hdr/g_chunks map a complete spill
@@ -63,6 +66,7 @@
 #include <limits.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -546,6 +550,8 @@ static int ht__rt_parse_u64(const char *s, uint64_t *out)
 
 static void ht__rt_on_exit(int status, void *arg);
 static void ht__rt_atfork_child(void);
+static void ht__fol_start(void);
+static void ht__fol_forget(void);
 
 /* The HEAPTRAIL_* settings, read and validated once by ht__rt_read_env at
  * initialisation (a fork child reuses them; an exec'd image reads its own).
@@ -557,6 +563,9 @@ static struct {
     int disable;        /* HEAPTRAIL_DISABLE=1: record nothing */
     int snapshot;       /* HEAPTRAIL_SNAPSHOT: 1 (default) exit snapshot,
                          * 0 none at all (not even ht_rt_snapshot) */
+    int spill_thread;   /* HEAPTRAIL_SPILL_THREAD: 1 (default) a helper
+                         * thread prepares spill chunks ahead and follows
+                         * the spill for the exit snapshot (F1-F6); 0 none */
 } g_env;
 
 /* A 0/1 variable; unset, empty or malformed gives def; what ends the
@@ -578,6 +587,9 @@ static void ht__rt_read_env(void)
                                     "\" (want 0 or 1), recording stays on");
     g_env.snapshot = ht__rt_env_bool("HEAPTRAIL_SNAPSHOT", 1,
                                      "\" (want 0 or 1), exit snapshot stays on");
+    g_env.spill_thread = ht__rt_env_bool(
+        "HEAPTRAIL_SPILL_THREAD", 1,
+        "\" (want 0 or 1), the helper thread stays on");
     const char *trace = getenv("HEAPTRAIL_TRACE");
     if (trace && (!*trace || ht__rt_strlen(trace) > HT_SPILL_PATH_MAX - 80)) {
         ht__rt_puterr("heaptrail: invalid HEAPTRAIL_TRACE (empty or longer "
@@ -777,6 +789,7 @@ static void ht__rt_init(void)
     ht__rt_solo_start();
     __atomic_store_n(&g_ready, HT__RT_READY, __ATOMIC_RELEASE);
     ht__rt_record_roots();
+    ht__fol_start();
 }
 
 /* Fork child: R5, a new spill of our own. */
@@ -790,6 +803,7 @@ static void ht__rt_atfork_child(void)
     g_solo_in = 0;
     g_spill_full = 0; /* a new spill file */
     g_stack_scans = 0; /* T3: a scanning thread did not survive the fork */
+    ht__fol_forget();
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
     int32_t parent = g_hdr->pid;
@@ -862,6 +876,9 @@ static void *ht__snap_map(uint64_t bytes, int flags)
                    -1, 0);
     if (p == MAP_FAILED)
         return NULL;
+    /* F4: a fork child neither gets nor frees the scratch of a snapshot or
+     * of the follower running in the parent */
+    madvise(p, bytes ? bytes : 1, MADV_DONTFORK);
     if (huge) {
         madvise(p, bytes, MADV_HUGEPAGE);
         /* failing (before Linux 5.14): the pages fault in as written */
@@ -1186,32 +1203,69 @@ _Static_assert(HT_EV_REALLOC == HT_EV_ALLOC + 1 && HT_EV_FREE == HT_EV_ALLOC + 2
 #define HT__SNAP_NOMEM (-1)
 #define HT__SNAP_DISORDER (-2)
 
-/* Feed the ALLOC/REALLOC/FREE records of the first nch chunks of the
- * spill into t (empty), in slot order. In the ordered form (ordered = 1)
- * it stops with HT__SNAP_DISORDER at the first of these records whose seq
- * is below its predecessor's: processing in seq order with deletion on
- * FREE leaves, per address, the effect of its latest event, exactly what
- * the general form keeps, but only while slot order is seq order. That
- * holds in solo mode (R6: one thread took every seq, its chunks are taken
- * in turn and it fills each in order) except where a signal handler
- * recorded between a seq and its slot (S4). Returns 0 or HT__SNAP_NOMEM. */
+/* Runs of kind-0 slots [from, to) of chunk c that the follower met in the
+ * chunks it applied (F3): rechecked when it hands its table over. */
+struct ht__fol_gap {
+    uint64_t c;
+    uint32_t from, to;
+};
+#define HT__FOL_MAX_GAPS 65536u
+struct ht__fol_gaps {
+    struct ht__fol_gap *v; /* mmap'd at the first gap, MAX_GAPS entries */
+    uint64_t n;
+    int full; /* a gap did not fit, or no memory: the follower fails */
+};
+
+static void ht__fol_gap_add(struct ht__fol_gaps *g, uint64_t c, uint32_t from,
+                            uint32_t to);
+
+/* Feed the ALLOC/REALLOC/FREE records of chunks [c0, nch) of the spill
+ * into t, in slot order. In the ordered form (ordered = 1) it stops with
+ * HT__SNAP_DISORDER at the first of these records whose seq is below its
+ * predecessor's (*last: the seq of the last record applied, carried from
+ * one call to the next): processing in seq order with deletion on FREE
+ * leaves, per address, the effect of its latest event, exactly what the
+ * general form keeps, but only while slot order is seq order. That holds
+ * in solo mode (R6: one thread took every seq, its chunks are taken in
+ * turn and it fills each in order) except where a signal handler recorded
+ * between a seq and its slot (S4). gaps (the follower's, else NULL: a
+ * constant at each call, so the exit's pass has no such test) receives
+ * every run of kind-0 slots but a wide record's first half (F3). Returns
+ * 0 or HT__SNAP_NOMEM. */
 static inline __attribute__((always_inline)) int
-ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
+ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t c0, uint64_t nch,
+              uint64_t *last_seq, struct ht__fol_gaps *gaps)
 {
     const struct ht_spill_rec *recs = (const struct ht_spill_rec *)g_chunks;
     const uint64_t cr = g_hdr->chunk_records; /* not reloaded per record */
     struct ht__snap_pipe pipe = {{{0, 0, 0, 0}}, 0, 0};
-    uint64_t last = 0;
-    for (uint64_t c = 0; c < nch; c++) {
+    uint64_t last = *last_seq;
+    for (uint64_t c = c0; c < nch; c++) {
         if (!ht__rt_chunk_ok(c))
             continue;
         const struct ht_spill_rec *r = recs + c * cr;
+        uint64_t zfrom = UINT64_MAX; /* gaps: start of the open kind-0 run */
         for (uint64_t i = 0; i < cr; i++, r++) {
             /* 6 KB ahead: the next page is in the TLB before the
              * hardware prefetcher reaches it (-20 % pass time) */
             __builtin_prefetch(r + 192);
             uint64_t w3 = __atomic_load_n(&r->w[3], __ATOMIC_ACQUIRE);
             unsigned kb = ht_spill_kind_byte(w3);
+            if (gaps) {
+                if (kb == 0) {
+                    if (zfrom == UINT64_MAX)
+                        zfrom = i;
+                    continue;
+                }
+                if (zfrom != UINT64_MAX) {
+                    /* a wide slot's first half is the slot before it */
+                    uint64_t to = kb & HT_SPILL_WIDE ? i - 1 : i;
+                    if (to > zfrom)
+                        ht__fol_gap_add(gaps, c, (uint32_t)zfrom,
+                                        (uint32_t)to);
+                    zfrom = UINT64_MAX;
+                }
+            }
             /* ALLOC, REALLOC, FREE: kind bytes 1-3 compact, 0x81-0x83
              * wide, whose a and b are whole words (S7); an owner slot or a
              * wide record's first half is none of them. One compare for
@@ -1238,10 +1292,13 @@ ht__snap_pass(struct ht__snap_tab *t, int ordered, uint64_t nch)
                                               : r->w[1] & mask) != 0)
                 return HT__SNAP_NOMEM;
         }
+        if (gaps && zfrom != UINT64_MAX)
+            ht__fol_gap_add(gaps, c, (uint32_t)zfrom, (uint32_t)cr);
     }
     while (pipe.n)
         if (ht__snap_pop(t, &pipe, ordered) != 0)
             return HT__SNAP_NOMEM;
+    *last_seq = last;
     return 0;
 }
 
@@ -1491,11 +1548,310 @@ static void ht__snap_stacks(struct ht__snap_live *l, uint64_t sp)
     }
 }
 
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                          void *(*fn)(void *), void *arg);
+
+/* ---- Helper thread: spill chunks ahead, snapshot follower -------------
+ * Two costs of recording can run on another CPU while the program runs.
+ * (1) The kernel's work for each fresh spill page (page-cache folio,
+ * zeroing, ext4 block mapping and page_mkwrite: ~30 % of the recording
+ * thread's samples on allocation churn) is taken ahead of the recording
+ * threads (F6). (2) The exit snapshot's pass over the spill (libyaml
+ * bench: ~40 ms at exit, docs/DECISIONS.md 25): in solo mode (R6) the
+ * spill's chunks are filled one after another, so the helper applies each
+ * chunk to the ordered table once the recording thread has moved on to a
+ * later one; at exit the exiting thread takes its table over and applies
+ * only the chunks left (the last one or two). Invariants:
+ *   F1. g_fol.state: NONE (no helper: none started, fork child, or table
+ *       handed over), RUN (following), STOP (exit asks it to hand over),
+ *       PARKED (it stopped; g_fol.t/done/last/gaps are the exiting
+ *       thread's now), FAILED (no table: not following from the start, or
+ *       it gave up and freed its memory: multi mode, disorder, no memory,
+ *       a chunk without disk blocks, too many gaps; it keeps preparing
+ *       chunks). Only the helper leaves RUN or STOP, but for the exit's
+ *       two CAS moves: RUN to STOP, and STOP to FAILED past its wait (F7).
+ *   F2. The helper applies chunk c only when next_chunk > c + 1 (the solo
+ *       thread took a later chunk), chunks in index order, with the
+ *       ordered pass, its own table and *last carried across chunks: the
+ *       same work, in the same order, as the exit's pass over those
+ *       chunks, provided every slot it read was final.
+ *   F3. A slot read with kind byte 0 may still be written: a reservation
+ *       a signal handler interrupted (it may then fill the chunk and the
+ *       next) writes its slot after the handler returns. So every run of
+ *       kind-0 slots (but a wide record's first half, S7) is noted, and
+ *       the exit rechecks them: any of them written since means the
+ *       helper missed an event, and the exit redoes the whole pass. A
+ *       slot whose kind byte was set is final (S2: w3 is released last).
+ *   F4. The helper records nothing, calls no wrapped function and runs
+ *       with every signal blocked (it never runs the program's handlers);
+ *       its memory is MADV_DONTFORK (ht__snap_map), so a fork child (which
+ *       has no helper, R5) neither inherits nor frees it.
+ *   F5. The helper's table is used only if g_multi is still 0 at the
+ *       exit snapshot (after its SNAPSHOT seq), as for the ordered pass.
+ *   F6. The helper only prepares memory: it fallocates and faults in
+ *       (MADV_POPULATE_WRITE) the HT__FOL_AHEAD chunks from next_chunk on
+ *       before a thread takes them. The taker still fallocates its chunk
+ *       and sets its g_chunk_ok bit (R2); a chunk prepared but never taken
+ *       lies past next_chunk, where no reader looks; a failure (no room:
+ *       MADV_POPULATE_WRITE reports it, it never raises SIGBUS) only ends
+ *       the preparing, so the takers' fallocate decides overflow as
+ *       before.
+ *   F7. The exit waits at most HT__FOL_WAIT_NS for the helper to park (a
+ *       helper waiting for a CPU on a busy host would hold the exit up
+ *       longer than the whole pass takes): past it, it moves STOP to
+ *       FAILED by CAS and does the whole pass itself; the helper, finding
+ *       FAILED, never hands over (its table ends with the process). */
+#define HT__FOL_NONE 0
+#define HT__FOL_RUN 1
+#define HT__FOL_STOP 2
+#define HT__FOL_PARKED 3
+#define HT__FOL_FAILED 4
+static struct {
+    int state;        /* F1 (futex word) */
+    uint64_t applied; /* chunks applied so far (tests: ht__rt_follow_applied) */
+    struct ht__snap_tab t;
+    uint64_t done, last; /* chunks [0, done) applied; seq of the last event */
+    struct ht__fol_gaps gaps;
+} g_fol;
+
+static void ht__fol_gap_add(struct ht__fol_gaps *g, uint64_t c, uint32_t from,
+                            uint32_t to)
+{
+    if (!g->v && !g->full &&
+        !(g->v = ht__snap_map(HT__FOL_MAX_GAPS * sizeof *g->v, 0)))
+        g->full = 1;
+    if (g->full || g->n == HT__FOL_MAX_GAPS) {
+        g->full = 1;
+        return;
+    }
+    g->v[g->n].c = c;
+    g->v[g->n].from = from;
+    g->v[g->n].to = to;
+    g->n++;
+}
+
+static void ht__fol_gaps_free(struct ht__fol_gaps *g)
+{
+    if (g->v)
+        ht__snap_unmap(g->v, HT__FOL_MAX_GAPS * sizeof *g->v);
+    *g = (struct ht__fol_gaps){0};
+}
+
+/* The follower gives up (F1): its memory freed, state FAILED (also from
+ * STOP: the exit then finds no table). */
+static void ht__fol_fail(struct ht__snap_tab *t, struct ht__fol_gaps *gaps)
+{
+    ht__snap_unmap(t->v, sizeof(struct ht__snap_ent) * t->cap);
+    *t = (struct ht__snap_tab){0};
+    ht__fol_gaps_free(gaps);
+    __atomic_store_n(&g_fol.state, HT__FOL_FAILED, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+            0);
+}
+
+/* How long the exit waits for the helper to hand its table over (F7). */
+#define HT__FOL_WAIT_NS 2000000u
+
+static uint64_t ht__rt_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Chunks the helper prepares ahead of next_chunk (F6): 3 MB. */
+#define HT__FOL_AHEAD 4
+
+/* Prepare chunks [*pre, n + HT__FOL_AHEAD) ahead of the recording threads
+ * (F6): disk blocks, then every page faulted in writable. *pre becomes
+ * UINT64_MAX once that fails other than for want of fallocate (an older
+ * kernel, a full disk): the threads fault their pages in themselves. */
+static void ht__fol_prepare(uint64_t *pre, uint64_t n)
+{
+    uint64_t want = n + HT__FOL_AHEAD, maxc = g_hdr->max_chunks;
+    if (want > maxc)
+        want = maxc;
+    if (*pre == UINT64_MAX)
+        return;
+    if (*pre < n)
+        *pre = n;
+    if (*pre >= want)
+        return;
+    uint64_t off = *pre * HT__RT_CHUNK_BYTES, len = (want - *pre) *
+                                                     HT__RT_CHUNK_BYTES;
+    long r = syscall(SYS_fallocate, g_fd, 0,
+                     (off_t)(HT_SPILL_HEADER_SIZE + off), (off_t)len);
+    if ((r != 0 && errno != EOPNOTSUPP) ||
+        madvise(g_chunks + off, len, MADV_POPULATE_WRITE) != 0) {
+        *pre = UINT64_MAX;
+        return;
+    }
+    *pre = want;
+}
+
+/* The helper thread: prepares chunks ahead (F6) and, while it follows
+ * (state RUN), applies the finished ones (F2). Sleeps, with backoff up to
+ * 64 ms, while there is nothing to do (the exit wakes it through the
+ * state word). It ends when the exit stops it, else with the process. */
+static void *ht__fol_main(void *arg)
+{
+    (void)arg;
+    struct ht__snap_tab t = {0};
+    struct ht__fol_gaps gaps = {0};
+    uint64_t done = 0, last = 0, pre = 0;
+    long nap_ms = 1;
+    for (;;) {
+        int st = __atomic_load_n(&g_fol.state, __ATOMIC_ACQUIRE);
+        if (st == HT__FOL_STOP)
+            break;
+        uint64_t n = __atomic_load_n(&g_hdr->next_chunk, __ATOMIC_ACQUIRE);
+        if (n > g_hdr->max_chunks)
+            n = g_hdr->max_chunks;
+        ht__fol_prepare(&pre, n);
+        if (st == HT__FOL_RUN &&
+            __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) != 0) {
+            ht__fol_fail(&t, &gaps);
+        } else if (st == HT__FOL_RUN && done + 1 < n) {
+            if (!ht__rt_chunk_ok(done) ||
+                ht__snap_pass(&t, 1, done, done + 1, &last, &gaps) != 0 ||
+                gaps.full) {
+                ht__fol_fail(&t, &gaps);
+                continue;
+            }
+            done++;
+            __atomic_store_n(&g_fol.applied, done, __ATOMIC_RELAXED);
+            nap_ms = 1;
+            continue;
+        }
+        struct timespec ts = {0, nap_ms * 1000000L};
+        syscall(SYS_futex, &g_fol.state, FUTEX_WAIT_PRIVATE, st, &ts, NULL,
+                0);
+        if (__atomic_load_n(&g_hdr->next_chunk, __ATOMIC_RELAXED) != n)
+            nap_ms = 1;
+        else if (nap_ms < 64)
+            nap_ms *= 2;
+    }
+    g_fol.t = t;
+    g_fol.done = done;
+    g_fol.last = last;
+    g_fol.gaps = gaps;
+    int stop = HT__FOL_STOP;
+    if (__atomic_compare_exchange_n(&g_fol.state, &stop, HT__FOL_PARKED, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+                NULL, 0);
+    /* else the exit gave up waiting (F7) and does the pass itself */
+    return NULL;
+}
+
+/* Start the helper (from ht__rt_init) unless HEAPTRAIL_SPILL_THREAD=0 or
+ * fewer than two CPUs are usable; it follows the spill (RUN) only with
+ * the exit snapshot on and in solo mode, else it only prepares chunks
+ * (FAILED from the start: no table). */
+static void ht__fol_start(void)
+{
+    if (!g_env.spill_thread)
+        return;
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2)
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_attr_t at;
+    if (pthread_attr_init(&at) != 0)
+        return;
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 256 << 10);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* F4: inherited */
+    int follow = g_env.snapshot == 1 &&
+                 __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
+    __atomic_store_n(&g_fol.state, follow ? HT__FOL_RUN : HT__FOL_FAILED,
+                     __ATOMIC_RELEASE);
+    pthread_t th;
+    if (__real_pthread_create(&th, &at, ht__fol_main, NULL) != 0)
+        __atomic_store_n(&g_fol.state, HT__FOL_NONE, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+}
+
+/* At the exit snapshot: stop the follower and, if use (F5) and it parked
+ * with every gap still unwritten (F3), take its table (*t, empty before),
+ * the chunks it applied (*done) and its last seq; returns 1 then. Else its
+ * memory is freed and 0 returned (the exit's pass starts from chunk 0). */
+static int ht__fol_take(int use, struct ht__snap_tab *t, uint64_t *done,
+                        uint64_t *last)
+{
+    /* a vfork child shares our memory, the follower is its parent's */
+    if ((int32_t)syscall(SYS_getpid) != g_hdr->pid)
+        return 0;
+    int st = HT__FOL_RUN;
+    if (!__atomic_compare_exchange_n(&g_fol.state, &st, HT__FOL_STOP, 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        return 0; /* NONE or FAILED */
+    syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+            0);
+    /* F7: at most HT__FOL_WAIT_NS, then the whole pass here */
+    uint64_t t0 = ht__rt_mono_ns();
+    while ((st = __atomic_load_n(&g_fol.state, __ATOMIC_ACQUIRE)) ==
+           HT__FOL_STOP) {
+        uint64_t waited = ht__rt_mono_ns() - t0;
+        if (waited >= HT__FOL_WAIT_NS) {
+            if (__atomic_compare_exchange_n(&g_fol.state, &st, HT__FOL_FAILED,
+                                            0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_ACQUIRE))
+                return 0; /* abandoned: the helper keeps its table */
+            break;
+        }
+        struct timespec ts = {0, (long)(HT__FOL_WAIT_NS - waited)};
+        syscall(SYS_futex, &g_fol.state, FUTEX_WAIT_PRIVATE, HT__FOL_STOP,
+                &ts, NULL, 0);
+    }
+    if (st != HT__FOL_PARKED)
+        return 0;
+    __atomic_store_n(&g_fol.state, HT__FOL_NONE, __ATOMIC_RELAXED);
+    const struct ht_spill_rec *recs = (const struct ht_spill_rec *)g_chunks;
+    for (uint64_t k = 0; k < g_fol.gaps.n && use; k++) {
+        const struct ht__fol_gap *gp = &g_fol.gaps.v[k];
+        const struct ht_spill_rec *r = recs + gp->c * g_hdr->chunk_records;
+        for (uint32_t i = gp->from; i < gp->to; i++)
+            if (ht_spill_kind_byte(
+                    __atomic_load_n(&r[i].w[3], __ATOMIC_ACQUIRE)) != 0) {
+                use = 0; /* F3: written since the follower read it */
+                break;
+            }
+    }
+    ht__fol_gaps_free(&g_fol.gaps);
+    if (!use) {
+        ht__snap_unmap(g_fol.t.v, sizeof(struct ht__snap_ent) * g_fol.t.cap);
+        g_fol.t = (struct ht__snap_tab){0};
+        return 0;
+    }
+    *t = g_fol.t;
+    *done = g_fol.done;
+    *last = g_fol.last;
+    g_fol.t = (struct ht__snap_tab){0};
+    return 1;
+}
+
+/* Fork child (R5): no follower here (F1), and its memory was not
+ * inherited (F4). */
+static void ht__fol_forget(void)
+{
+    memset(&g_fol, 0, sizeof g_fol);
+}
+
+/* Chunks the follower has applied so far (for tests: a sample waits for
+ * it before it exits). */
+uint64_t ht__rt_follow_applied(void)
+{
+    return __atomic_load_n(&g_fol.applied, __ATOMIC_RELAXED);
+}
+
 /* Record SNAPSHOT + EDGE events for the current heap (see above): regs
  * (HT__RT_NREGS saved registers) and the calling thread's stack from sp up
  * are roots too. */
 __attribute__((noinline)) static void
-ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
+ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp, int at_exit)
 {
     if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE) != HT__RT_READY)
         return;
@@ -1511,12 +1867,17 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp)
     struct ht__snap_live l = {0};
     /* solo so far (R6: read after this thread's SNAPSHOT took its seq) */
     int ordered = __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
-    int rc = ordered ? ht__snap_pass(&t, 1, nch) : HT__SNAP_DISORDER;
+    uint64_t from = 0, last = 0;
+    if (at_exit && !ht__fol_take(ordered, &t, &from, &last))
+        from = last = 0;
+    int rc = ordered ? ht__snap_pass(&t, 1, from, nch, &last, NULL)
+                     : HT__SNAP_DISORDER;
     if (rc == HT__SNAP_DISORDER) {
         ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * t.cap);
         t = (struct ht__snap_tab){0};
         ordered = 0;
-        rc = ht__snap_pass(&t, 0, nch);
+        last = 0;
+        rc = ht__snap_pass(&t, 0, 0, nch, &last, NULL);
     }
     const size_t sz = ordered ? sizeof(struct ht__snap_ent)
                               : sizeof(struct ht__snap_slot);
@@ -1569,7 +1930,7 @@ __attribute__((noinline)) static void ht__rt_snapshot_entry(void)
 {
     uint64_t regs[HT__RT_NREGS] = {0};
     HT__RT_SAVE_REGS(regs);
-    ht__rt_snapshot_run(regs, HT__RT_SP());
+    ht__rt_snapshot_run(regs, HT__RT_SP(), 0);
 }
 
 /* Where the program called exit() (the wrapped one): its callee-saved
@@ -1597,9 +1958,9 @@ static void ht__rt_on_exit(int status, void *arg)
          * (return from main, exit from an unwrapped library) no user frame
          * can be told from exit's own, so this thread's stack is left out */
         if (__atomic_load_n(&g_exit_tid, __ATOMIC_ACQUIRE) == ht__rt_tid())
-            ht__rt_snapshot_run(g_exit_regs, g_exit_sp);
+            ht__rt_snapshot_run(g_exit_regs, g_exit_sp, 1);
         else
-            ht__rt_snapshot_run(NULL, 0);
+            ht__rt_snapshot_run(NULL, 0, 1);
     }
     ht__rt_record(HT_EV_EXIT, 0, (uint64_t)(int64_t)status, 0, 0, 0);
     struct ht_spill_header *h = g_hdr;

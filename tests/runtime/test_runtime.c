@@ -577,6 +577,10 @@ static void test_env_validation(void **state)
         {"HEAPTRAIL_SNAPSHOT=0", "", 0},
         {"HEAPTRAIL_SNAPSHOT=1", "", 1},
         {"HEAPTRAIL_SNAPSHOT=", "", 1},
+        {"HEAPTRAIL_SPILL_THREAD=2",
+         "heaptrail: invalid HEAPTRAIL_SPILL_THREAD=\"2\" (want 0 or 1), "
+         "the helper thread stays on\n", 1},
+        {"HEAPTRAIL_SPILL_THREAD=0", "", 1},
         {"HEAPTRAIL_DISABLE=true",
          "heaptrail: invalid HEAPTRAIL_DISABLE=\"true\" (want 0 or 1), "
          "recording stays on\n", 1},

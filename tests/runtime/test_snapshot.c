@@ -1,6 +1,7 @@
 /* Exit snapshot: runs samples/snapshot with HEAPTRAIL_SNAPSHOT=1 and checks
  * the SNAPSHOT + EDGE events against the addresses the sample prints. */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,7 +140,7 @@ static size_t edges_from(const struct edge *e, size_t n, uint64_t lo,
     return edge_lower(e, n, hi) - edge_lower(e, n, lo);
 }
 
-/* samples/snapshot_many (argument: "", "solo" or "disorder"): the pass's exact result
+/* samples/snapshot_many (argument: "", "solo", "disorder", "follow" or "gap"): the pass's exact result
  * with many addresses (60000+: the address table grows past its first 64 K
  * slots while events are in flight; the live array is radix-sorted), a
  * realloc that moves, addresses reused, blocks freed by realloc(p, 0),
@@ -163,7 +164,7 @@ static void check_snapshot_many(const char *arg)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     uint64_t live_root = 0, stale_root = 0, nlive = 0, nstale = 0;
-    uint64_t moved = 0, tfreed = 0, *blocks = NULL;
+    uint64_t moved = 0, tfreed = 0, *blocks = NULL, followed = UINT64_MAX;
     size_t nb = 0;
     char val[40], val2[40];
     while (fscanf(f, "%15s %39s", w, val) == 2) {
@@ -184,6 +185,8 @@ static void check_snapshot_many(const char *arg)
             moved = strtoull(val, NULL, 10);
         } else if (!strcmp(w, "tfreed")) {
             tfreed = strtoull(val, NULL, 10);
+        } else if (!strcmp(w, "followed")) {
+            followed = strtoull(val, NULL, 10);
         }
     }
     fclose(f);
@@ -194,6 +197,14 @@ static void check_snapshot_many(const char *arg)
     assert_true(moved > 0);
     assert_int_equal(tfreed, arg[0] ? 0 : 64); /* "solo", "disorder": 0 */
     assert_true(nstale >= 40000);
+    if (!strcmp(arg, "follow") || !strcmp(arg, "gap")) {
+        /* the follower ran (rt.c F1-F6) wherever two CPUs are usable */
+        cpu_set_t cpus;
+        assert_int_equal(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+        assert_true(followed != UINT64_MAX);
+        if (CPU_COUNT(&cpus) >= 2)
+            assert_true(followed >= 1);
+    }
 
     snprintf(path, sizeof path, "%s/sp", dir);
     f = fopen(path, "rb");
@@ -256,6 +267,21 @@ static void test_exit_snapshot_disorder(void **state)
     check_snapshot_many("disorder");
 }
 
+/* The exit takes the snapshot follower's table over (rt.c F1-F6). */
+static void test_exit_snapshot_follow(void **state)
+{
+    (void)state;
+    check_snapshot_many("follow");
+}
+
+/* A slot the follower read empty and written later (F3): the exit redoes
+ * the pass, and the block of that ALLOC is live with its edges. */
+static void test_exit_snapshot_gap(void **state)
+{
+    (void)state;
+    check_snapshot_many("gap");
+}
+
 /* samples/stack_unmap: a thread ends and another unmaps its stack while
  * the exit snapshot runs, its end delayed by 0 to 30 ms over the rounds
  * so that it falls before, inside and after the scan of that stack (each
@@ -291,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_exit_snapshot_many),
         cmocka_unit_test(test_exit_snapshot_solo),
         cmocka_unit_test(test_exit_snapshot_disorder),
+        cmocka_unit_test(test_exit_snapshot_follow),
+        cmocka_unit_test(test_exit_snapshot_gap),
         cmocka_unit_test(test_stack_unmapped_in_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -246,9 +246,10 @@ static int g_spill_full; /* fallocate said ENOSPC/EDQUOT: stop trying */
 /* Reserve a fresh chunk for the calling thread. Returns the new t_cur value
  * (position 0) or 0 when the spill is full (overflow). Faulting the chunk in
  * at once (MADV_POPULATE_WRITE) or with 2 MB folios (MADV_HUGEPAGE on the
- * spill map) was measured: no gain (the kernel's cost is zeroing the fresh
- * pages either way, and zeroing ahead leaves them cold for the stores;
- * bench/RESULTS.md), so pages fault in as the records reach them. */
+ * spill map) was measured: no gain on this thread (the kernel's cost is
+ * zeroing the fresh pages either way, and zeroing ahead leaves them cold
+ * for the stores; bench/RESULTS.md). The helper thread does it ahead on
+ * another CPU (F6); without it, pages fault in as the records reach them. */
 static uint64_t ht__rt_new_chunk(void)
 {
     struct ht_spill_header *h = g_hdr;
@@ -1702,7 +1703,8 @@ static void *ht__fol_main(void *arg)
     long nap_ms = 1;
     for (;;) {
         int st = __atomic_load_n(&g_fol.state, __ATOMIC_ACQUIRE);
-        if (st == HT__FOL_STOP)
+        /* FAILED with a table: the exit gave up waiting for us (F7) */
+        if (st == HT__FOL_STOP || (st == HT__FOL_FAILED && t.v))
             break;
         uint64_t n = __atomic_load_n(&g_hdr->next_chunk, __ATOMIC_ACQUIRE);
         if (n > g_hdr->max_chunks)
@@ -1740,7 +1742,12 @@ static void *ht__fol_main(void *arg)
                                     __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
         syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
                 NULL, 0);
-    /* else the exit gave up waiting (F7) and does the pass itself */
+    else { /* the exit gave up waiting (F7), does the pass itself and
+            * reads g_fol no more: free what we built */
+        ht__fol_fail(&t, &gaps);
+        g_fol.t = t;
+        g_fol.gaps = gaps;
+    }
     return NULL;
 }
 
@@ -1868,8 +1875,8 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp, int at_exit)
     /* solo so far (R6: read after this thread's SNAPSHOT took its seq) */
     int ordered = __atomic_load_n(&g_multi, __ATOMIC_ACQUIRE) == 0;
     uint64_t from = 0, last = 0;
-    if (at_exit && !ht__fol_take(ordered, &t, &from, &last))
-        from = last = 0;
+    if (at_exit) /* from, last stay 0 unless it hands a table over */
+        ht__fol_take(ordered, &t, &from, &last);
     int rc = ordered ? ht__snap_pass(&t, 1, from, nch, &last, NULL)
                      : HT__SNAP_DISORDER;
     if (rc == HT__SNAP_DISORDER) {

@@ -793,12 +793,21 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         if (n && (e = keep(ht_gc_edge_add_ref(g->gc, o->gcref, n->gcref))))
             return e;
     } else if (in_segs(g, slot, 0)) {
-        uint64_t prev;
-        if (ht__map_get(&g->rootslots, slot, &prev)) {
+        /* one probe: a slot already held is overwritten in place (the
+         * same map contents as deleting and putting it again; its order is
+         * read nowhere that an order changes a result) */
+        struct ht__map *rs = &g->rootslots;
+        size_t j = rs->cap ? ht__map_slot(rs, slot) : 0;
+        int held = rs->cap && rs->s[j].key;
+        if (held) {
+            uint64_t prev = rs->s[j].val;
             struct ht__obj *x = find_ptr(g, prev);
             if (x && (e = keep(ht_gc_extref_ref(g->gc, x->gcref, -1))))
                 return e;
-            ht__map_del(&g->rootslots, slot);
+            if (n)
+                rs->s[j].val = val;
+            else
+                ht__map_del_at(rs, j);
             if (drops) {
                 oldv = prev;
                 oldx = x;
@@ -806,7 +815,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
             }
         }
         if (n) {
-            if ((e = ht__map_put(&g->rootslots, slot, val)) ||
+            if ((!held && (e = ht__map_put(rs, slot, val))) ||
                 (e = keep(ht_gc_extref_ref(g->gc, n->gcref, 1))))
                 return e;
         }

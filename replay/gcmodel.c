@@ -895,6 +895,15 @@ ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta)
     return extref(gc, ref_slot(gc, r), delta);
 }
 
+/* Prefetch r's node; see header. Its slot index alone (no stamp check:
+ * that would read the node it is to prefetch). */
+void ht_gc_prefetch_ref(const ht_gc *gc, ht_gc_ref r)
+{
+    uint32_t s = (uint32_t)r;
+    if (!gc->lazy && s >= HEAD_COUNT && s < gc->nnodes)
+        __builtin_prefetch(&gc->nodes[s]);
+}
+
 struct lz_ref {
     uint64_t r; /* lazy ref (allocation number) */
     size_t i;   /* its index in the caller's arrays */

@@ -115,7 +115,6 @@ struct eng {
     int slot_known;
     struct ht__obj *slot_o;
     uint64_t stores_in_blocks; /* STORE/EDGE events whose slot is a block's */
-    uint64_t pointer_events;   /* STORE/EDGE events */
     struct seg *segs;
     size_t nsegs, csegs;
     struct ht__amodel am; /* allocator model (--allocator) */
@@ -777,8 +776,6 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         return e;
     struct ht__obj *n = find_ptr(g, val);
     struct ht__obj *o = g->slot_known ? g->slot_o : ht__objtab_find(&g->t, slot);
-    g->pointer_events++;
-    g->stores_in_blocks += o != NULL;
     /* the block oldv points into, once looked up (oldx_valid) */
     struct ht__obj *oldx = NULL;
     int oldx_valid = 0;
@@ -786,6 +783,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         n->referenced = 1;
     if (o) {
         uint64_t prev;
+        g->stores_in_blocks++;
         if ((e = ht__obj_set_edge(o, slot - o->addr, n ? val : 0, ev->seq,
                                   ev->d, &prev)))
             return e;
@@ -1752,7 +1750,7 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         const int pf_big =
             !g->t.unpaged && g->t.byaddr.cap >= HT__PREFETCH_MIN_CAP;
         const int pf_st =
-            pf_big && g->stores_in_blocks * 4 >= g->pointer_events;
+            pf_big && g->stores_in_blocks * 4 >= g->stores;
         const int pf_rc = pf_big && g->rcsites.n > 0;
         const int pf_ptrs = pf_st || pf_rc;
         uintptr_t pring[PF_OBJ] = {0};

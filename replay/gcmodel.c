@@ -745,6 +745,15 @@ ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
         lazy_number(gc, out);
         return HT_OK;
     }
+    /* eager without a map (the replay's, once a STORE came), and the same
+     * no-trigger test: alloc_at with no call chain (every allocation of a
+     * leak run's trace after its first store). alloc_eager's path, as
+     * count_alloc cannot trigger here and nothing is scheduled. */
+    if (!gc->lazy && !gc->map && container && !gc->collecting &&
+        !gc->scheduled &&
+        (gc->count[0] + 1 <= gc->cfg.threshold[0] ||
+         gc->cfg.threshold[0] == 0))
+        return alloc_at(gc, id, container, 0, out);
     return alloc_tick_any(gc, id, container, out);
 }
 
@@ -884,6 +893,15 @@ ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta)
     if (gc->lazy)
         return HT_EINVAL;
     return extref(gc, ref_slot(gc, r), delta);
+}
+
+/* Prefetch r's node; see header. Its slot index alone (no stamp check:
+ * that would read the node it is to prefetch). */
+void ht_gc_prefetch_ref(const ht_gc *gc, ht_gc_ref r)
+{
+    uint32_t s = (uint32_t)r;
+    if (!gc->lazy && s >= HEAD_COUNT && s < gc->nnodes)
+        __builtin_prefetch(&gc->nodes[s]);
 }
 
 struct lz_ref {

@@ -365,6 +365,50 @@ static int64_t sb_replay(struct sb *b, ht_store **st,
     return run;
 }
 
+/* The STORE look-ahead (engine.c ptr_hints) finds a store's slot block
+ * events ahead; a FREE and ALLOCs in between change the answer: block A
+ * (holding the slot) is freed, X takes A's object slot, B is allocated
+ * over the slot. The store must land in B (B <-> C is then a cycle), never
+ * in the block found before the free. Enough blocks that the hints run
+ * (a table over HT__PREFETCH_MIN_CAP slots), the page index built a batch
+ * (1024 records) before the stores. */
+static void test_store_lookahead_after_free(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init_n(&b, 48);
+    uint64_t k = 0;
+    for (; k < 1100; k++)
+        ev(&b, HT_EV_ALLOC, 0x100000 + k * 0x40, 32, 0, 0);
+    for (uint64_t j = 0; j < 10; j++) /* stores into blocks: the index */
+        ev(&b, HT_EV_STORE, 0x100000 + j * 0x40 + 8,
+           0x100000 + (j + 1) * 0x40, 0, 0);
+    while (b.n < 2100)
+        ev(&b, HT_EV_ALLOC, 0x100000 + k++ * 0x40, 32, 0, 0);
+    ev(&b, HT_EV_ALLOC, 0x200000, 64, 0, 0);   /* A */
+    ev(&b, HT_EV_ALLOC, 0x400000, 32, 0, 0);   /* C */
+    for (uint64_t j = 0; j < 4; j++)           /* stores into fillers */
+        ev(&b, HT_EV_STORE, 0x100000 + j * 0x40 + 16, 0x100000 + 500 * 0x40,
+           0, 0);
+    ev(&b, HT_EV_FREE, 0x200000, 0, 0, 0);     /* A freed */
+    ev(&b, HT_EV_ALLOC, 0x300000, 64, 0, 0);   /* X */
+    ev(&b, HT_EV_ALLOC, 0x1ffff0, 64, 0, 0);   /* B, over A's old bytes */
+    ev(&b, HT_EV_STORE, 0x200008, 0x400000, 0, 0); /* B+24 -> C */
+    ev(&b, HT_EV_STORE, 0x400000, 0x1ffff0, 0, 0); /* C -> B */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(&b, &st, NULL, &r);
+    assert_int_equal(r.cycles, 1);
+    char out[256];
+    q(st, "SELECT printf('%x', addr), leak_kind FROM objects_live WHERE"
+          " addr IN (2097136, 3145728, 4194304) ORDER BY addr", out);
+    assert_string_equal(out, "1ffff0,cycle;300000,definite;400000,cycle");
+    q(st, "SELECT printf('%x', from_addr), offset FROM cycle_edges"
+          " ORDER BY from_addr", out);
+    assert_string_equal(out, "1ffff0,24;400000,0");
+    ht_store_close(st);
+}
+
 /* Stack roots belong to one snapshot: P held by a stack slot at a mid-run
  * snapshot and not at the exit snapshot is lost; Q, held by a stack slot
  * at the exit snapshot, is reachable; R, held by a data-segment root slot
@@ -864,6 +908,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_traces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_lookahead_after_free,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -539,6 +539,41 @@ static void lazy_run(const char *version)
     ht_gc_free(l);
 }
 
+/* ht_gc_prefetch_ref is a hint: live, stale, absurd and lazy refs leave
+ * the model as it was (an eager tick-allocation after it too). */
+static void test_prefetch_is_a_hint(void **state)
+{
+    (void)state;
+    struct ht_gc_config cfg;
+    ht_gc *gc = NULL, *lz = NULL;
+    ht_gc_ref a, b, c;
+    assert_int_equal(ht_gc_config_for_version("3.12", &cfg), HT_OK);
+    cfg.no_ids = 1;
+    assert_int_equal(ht_gc_new(&cfg, &gc), HT_OK);
+    assert_int_equal(ht_gc_alloc_tick_ref(gc, 1, 1, &a), HT_OK);
+    assert_int_equal(ht_gc_alloc_tick_ref(gc, 2, 1, &b), HT_OK);
+    assert_int_equal(ht_gc_edge_add_ref(gc, a, b), HT_OK);
+    assert_int_equal(ht_gc_dealloc_ref(gc, b), HT_OK);
+    const ht_gc_ref refs[] = {a, b, 0, UINT64_MAX, (UINT64_C(1) << 40) | 5};
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+        ht_gc_prefetch_ref(gc, refs[i]);
+    assert_true(ht__gc_is_valid(gc));
+    assert_int_equal(ht_gc_live(gc), 1);
+    assert_int_equal(ht_gc_generation_of_ref(gc, a), 0);
+    assert_int_equal(ht_gc_generation_of_ref(gc, b), -2);
+    assert_int_equal(ht_gc_alloc_tick_ref(gc, 3, 1, &c), HT_OK);
+    assert_int_equal(ht_gc_live(gc), 2);
+    assert_int_equal(ht_gc_gen_size(gc, 0), 2);
+    ht_gc_free(gc);
+    cfg.lazy = 1;
+    assert_int_equal(ht_gc_new(&cfg, &lz), HT_OK);
+    assert_int_equal(ht_gc_alloc_tick_ref(lz, 1, 1, &a), HT_OK);
+    ht_gc_prefetch_ref(lz, a);
+    assert_true(ht_gc_is_lazy(lz) && ht__gc_is_valid(lz));
+    assert_int_equal(ht_gc_live(lz), 1);
+    ht_gc_free(lz);
+}
+
 static void test_lazy_matches_eager(void **state)
 {
     (void)state;
@@ -768,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_deferred_trigger),
         cmocka_unit_test(test_throughput),
         cmocka_unit_test(test_lazy_matches_eager),
+        cmocka_unit_test(test_prefetch_is_a_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

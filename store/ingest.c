@@ -17,7 +17,8 @@
  *      two worker threads encode chunks k-1 and k while this thread merges
  *      chunk k+1 (three buffers; chunks are inserted in order by this
  *      thread, the only one that touches SQLite);
- *   4. symbolise every distinct return address and store modules and pcs;
+ *   4. symbolise every distinct return address and store modules and pcs
+ *      (while the encoders finish the last chunks);
  *   5. insert the run row, commit, delete the spill (its blocks freed by
  *      a detached grandchild when the caller asked for background_free).
  */
@@ -906,17 +907,24 @@ out:
     return e;
 }
 
-/* Store the partial last chunk and wait for the encoders. */
+/* Hand over the partial last chunk (merger_end then waits for the
+ * encoders). */
 static ht_err merger_flush(struct merger *m)
 {
     ht_err e = HT_OK;
     if (m->nb && (e = merger_submit(m, m->buf, m->nb)) != HT_OK)
         return e;
     m->nb = 0;
-    if ((e = merger_drain(m)) != HT_OK)
-        return e;
-    m->res->chunks = (uint64_t)m->chunk_no;
     return HT_OK;
+}
+
+/* Wait for the encoders and store the chunks in flight. */
+static ht_err merger_end(struct merger *m)
+{
+    ht_err e = merger_drain(m);
+    if (e == HT_OK)
+        m->res->chunks = (uint64_t)m->chunk_no;
+    return e;
 }
 
 /* Integer result of a one-value PRAGMA, or 0. */
@@ -1530,7 +1538,8 @@ static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
  *   2. after a straggler or a disordered chunk behind what steps merged:
  *      rolled back, the whole spill lazily again;
  *   3. still a redo (a disordered chunk, which lazy streams do not sort,
- *      M2): rolled back, the whole spill from eagerly validated streams. */
+ *      M2): rolled back, the whole spill from eagerly validated streams.
+ * The last chunk is handed over but not waited for: merger_end. */
 static ht_err merge_rest(ht_ingest *ig, int *truncated)
 {
     int live = ig->mg.merged != 0, redo = ig->straggler;
@@ -1543,8 +1552,6 @@ static ht_err merge_rest(ht_ingest *ig, int *truncated)
         e = merge_pass(ig, 0, 1, truncated, &redo);
     if (e == HT_OK)
         e = merger_flush(&ig->mg);
-    if (e == HT_OK)
-        e = ht_store_exec(ig->st, "RELEASE merge");
     return e;
 }
 
@@ -1555,10 +1562,16 @@ ht_err ht_store_ingest_finish(ht_ingest *ig, const struct ht_run_end *end,
     ht_store *st = ig->st;
     int truncated = 0;
     ht_err e = merge_rest(ig, &truncated);
+    /* the pcs are known once the merge has handed its last chunk over:
+     * they are symbolised and joined to the sites while the encoder
+     * threads finish the last chunks (libyaml: ~8 ms of symbolising off
+     * the serial tail), then those chunks are stored */
     if (e == HT_OK &&
         (e = store_modules_pcs(st, ig->res.run_id, ig->m.h, &ig->pcs,
                                &ig->res)) == HT_OK &&
         (e = ht__sites_import(st, ig->res.run_id)) == HT_OK &&
+        (e = merger_end(&ig->mg)) == HT_OK &&
+        (e = ht_store_exec(st, "RELEASE merge")) == HT_OK &&
         (e = insert_run(st, ig->m.h, ig->path, end, truncated, &ig->res)) == HT_OK)
         e = ht_store_commit(st);
     if (e == HT_OK) {

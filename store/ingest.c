@@ -17,7 +17,8 @@
  *      two worker threads encode chunks k-1 and k while this thread merges
  *      chunk k+1 (three buffers; chunks are inserted in order by this
  *      thread, the only one that touches SQLite);
- *   4. symbolise every distinct return address and store modules and pcs;
+ *   4. symbolise every distinct return address and store modules and pcs
+ *      (while the encoders finish the last chunks);
  *   5. insert the run row, commit, delete the spill (its blocks freed by
  *      a detached grandchild when the caller asked for background_free).
  */
@@ -830,6 +831,7 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
         struct ht_rec *o0 = o, *oe = buf + HT_CODEC_MAX_RECORDS;
         uint64_t prev = slot_seq(p);
         uint32_t tid = t->tid;
+        int at_rec = 0;
         if (check && m->merged && prev <= m->last_out) {
             *redo = 1; /* M2, across streams and calls */
             goto out;
@@ -858,17 +860,27 @@ static ht_err merger_run(struct merger *m, struct stream *s, size_t ns,
             o++;
             if (++p == pr)
                 break;
-            if (!valid_kind(slot_kb(p))) {
-                /* torn (T1), owner (S6) or a wide record's halves: a wide
-                 * slot is checked for its first half there (S7) */
-                if ((p = skip_slots(t->r, p, pe, &tid, &torn)) >= pr)
+            unsigned kb = slot_kb(p);
+            if (!valid_kind(kb)) {
+                /* a wide record (S7: kind byte 0, then its valid wide
+                 * slot) inline, as common as a third of the records
+                 * (bench_micro threads); torn (T1), owner (S6) and the
+                 * rest through skip_slots */
+                if (kb == 0 && p + 1 < pr &&
+                    (slot_kb(p + 1) & HT_SPILL_WIDE) &&
+                    valid_slot(slot_kb(p + 1)))
+                    p++;
+                else if ((p = skip_slots(t->r, p, pe, &tid, &torn)) >= pr)
                     break;
             }
-            if (slot_seq(p) >= lim)
+            if (slot_seq(p) >= lim) {
+                at_rec = 1; /* p is a record slot: no skip_slots below */
                 break;
+            }
         }
         /* pr reached with torn slots left before the stream's end */
-        p = skip_slots(t->r, p, pe, &tid, &torn);
+        if (!at_rec)
+            p = skip_slots(t->r, p, pe, &tid, &torn);
         m->merged += (uint64_t)(o - o0);
         m->last_out = prev;
         t->pos = (size_t)(p - t->r);
@@ -897,17 +909,24 @@ out:
     return e;
 }
 
-/* Store the partial last chunk and wait for the encoders. */
+/* Hand over the partial last chunk (merger_end then waits for the
+ * encoders). */
 static ht_err merger_flush(struct merger *m)
 {
     ht_err e = HT_OK;
     if (m->nb && (e = merger_submit(m, m->buf, m->nb)) != HT_OK)
         return e;
     m->nb = 0;
-    if ((e = merger_drain(m)) != HT_OK)
-        return e;
-    m->res->chunks = (uint64_t)m->chunk_no;
     return HT_OK;
+}
+
+/* Wait for the encoders and store the chunks in flight. */
+static ht_err merger_end(struct merger *m)
+{
+    ht_err e = merger_drain(m);
+    if (e == HT_OK)
+        m->res->chunks = (uint64_t)m->chunk_no;
+    return e;
 }
 
 /* Integer result of a one-value PRAGMA, or 0. */
@@ -1521,7 +1540,8 @@ static ht_err merge_pass(ht_ingest *ig, int from_prog, int eager,
  *   2. after a straggler or a disordered chunk behind what steps merged:
  *      rolled back, the whole spill lazily again;
  *   3. still a redo (a disordered chunk, which lazy streams do not sort,
- *      M2): rolled back, the whole spill from eagerly validated streams. */
+ *      M2): rolled back, the whole spill from eagerly validated streams.
+ * The last chunk is handed over but not waited for: merger_end. */
 static ht_err merge_rest(ht_ingest *ig, int *truncated)
 {
     int live = ig->mg.merged != 0, redo = ig->straggler;
@@ -1534,8 +1554,6 @@ static ht_err merge_rest(ht_ingest *ig, int *truncated)
         e = merge_pass(ig, 0, 1, truncated, &redo);
     if (e == HT_OK)
         e = merger_flush(&ig->mg);
-    if (e == HT_OK)
-        e = ht_store_exec(ig->st, "RELEASE merge");
     return e;
 }
 
@@ -1546,19 +1564,21 @@ ht_err ht_store_ingest_finish(ht_ingest *ig, const struct ht_run_end *end,
     ht_store *st = ig->st;
     int truncated = 0;
     ht_err e = merge_rest(ig, &truncated);
+    /* the pcs are known once the merge has handed its last chunk over:
+     * they are symbolised and joined to the sites while the encoder
+     * threads finish the last chunks (libyaml: ~8 ms of symbolising off
+     * the serial tail), then those chunks are stored */
     if (e == HT_OK &&
         (e = store_modules_pcs(st, ig->res.run_id, ig->m.h, &ig->pcs,
                                &ig->res)) == HT_OK &&
         (e = ht__sites_import(st, ig->res.run_id)) == HT_OK &&
+        (e = merger_end(&ig->mg)) == HT_OK &&
+        (e = ht_store_exec(st, "RELEASE merge")) == HT_OK &&
         (e = insert_run(st, ig->m.h, ig->path, end, truncated, &ig->res)) == HT_OK)
         e = ht_store_commit(st);
     if (e == HT_OK) {
         ig->txn = 0;
         merger_close(&ig->mg);
-        /* a new trace's switch to WAL syncs: before the spill's blocks
-         * are freed, or that sync waits for ext4's journal to free them
-         * (~0.1 s measured on a 200 MB spill) */
-        ht__store_wal(st);
         /* heaptrail run's spill directory too (as ingest_dir's) */
         release_spill(st, &ig->m, ig->path,
                       ig->live || st->rm_spill_dir); /* only after the commit */

@@ -25,10 +25,6 @@ void ht__store_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 ht_err ht__store_sqlerr(ht_store *st, const char *what);
 ht_err ht__vtab_register(ht_store *st);
-/* Switch the trace back to WAL if this handle left it in rollback-journal
- * mode (store.c W1) and no transaction is open; ht_store_commit,
- * ht_store_rollback and ht_store_close call it. Best effort. */
-void ht__store_wal(ht_store *st);
 /* sites_import.c: import <module>.htsites, join pcs.site_id (in a txn). */
 ht_err ht__sites_import(ht_store *st, int64_t run_id);
 /* objects_freed virtual table (objcodec.c); a SQLite result code. */

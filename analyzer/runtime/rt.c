@@ -564,9 +564,11 @@ static struct {
     int disable;        /* HEAPTRAIL_DISABLE=1: record nothing */
     int snapshot;       /* HEAPTRAIL_SNAPSHOT: 1 (default) exit snapshot,
                          * 0 none at all (not even ht_rt_snapshot) */
-    int spill_thread;   /* HEAPTRAIL_SPILL_THREAD: 1 (default) a helper
-                         * thread prepares spill chunks ahead and follows
-                         * the spill for the exit snapshot (F1-F6); 0 none */
+    int spill_thread;   /* HEAPTRAIL_SPILL_THREAD: 1 a helper thread
+                         * prepares spill chunks ahead and follows the
+                         * spill for the exit snapshot (F1-F7); 0 (default)
+                         * none: a second thread costs programs that use
+                         * glibc malloc beyond its tcache (DECISIONS 37) */
 } g_env;
 
 /* A 0/1 variable; unset, empty or malformed gives def; what ends the
@@ -589,8 +591,8 @@ static void ht__rt_read_env(void)
     g_env.snapshot = ht__rt_env_bool("HEAPTRAIL_SNAPSHOT", 1,
                                      "\" (want 0 or 1), exit snapshot stays on");
     g_env.spill_thread = ht__rt_env_bool(
-        "HEAPTRAIL_SPILL_THREAD", 1,
-        "\" (want 0 or 1), the helper thread stays on");
+        "HEAPTRAIL_SPILL_THREAD", 0,
+        "\" (want 0 or 1), no helper thread");
     const char *trace = getenv("HEAPTRAIL_TRACE");
     if (trace && (!*trace || ht__rt_strlen(trace) > HT_SPILL_PATH_MAX - 80)) {
         ht__rt_puterr("heaptrail: invalid HEAPTRAIL_TRACE (empty or longer "
@@ -1751,7 +1753,7 @@ static void *ht__fol_main(void *arg)
     return NULL;
 }
 
-/* Start the helper (from ht__rt_init) unless HEAPTRAIL_SPILL_THREAD=0 or
+/* Start the helper (from ht__rt_init) if HEAPTRAIL_SPILL_THREAD=1, unless
  * fewer than two CPUs are usable; it follows the spill (RUN) only with
  * the exit snapshot on and in solo mode, else it only prepares chunks
  * (FAILED from the start: no table). */

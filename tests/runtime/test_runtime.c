@@ -579,8 +579,9 @@ static void test_env_validation(void **state)
         {"HEAPTRAIL_SNAPSHOT=", "", 1},
         {"HEAPTRAIL_SPILL_THREAD=2",
          "heaptrail: invalid HEAPTRAIL_SPILL_THREAD=\"2\" (want 0 or 1), "
-         "the helper thread stays on\n", 1},
+         "no helper thread\n", 1},
         {"HEAPTRAIL_SPILL_THREAD=0", "", 1},
+        {"HEAPTRAIL_SPILL_THREAD=1", "", 1},
         {"HEAPTRAIL_DISABLE=true",
          "heaptrail: invalid HEAPTRAIL_DISABLE=\"true\" (want 0 or 1), "
          "recording stays on\n", 1},

@@ -159,7 +159,10 @@ static void check_snapshot_many(const char *arg)
     char sample[64];
     snprintf(sample, sizeof sample, "snapshot_many %s", arg);
     /* the spill itself (a sparse 64 GiB file: not copied) */
-    run_sample(dir, "", sample, "ln -s %s/t.db.spill/*.hts %s/sp");
+    /* follow, gap: the helper thread (off by default) follows the spill */
+    int fol = !strcmp(arg, "follow") || !strcmp(arg, "gap");
+    run_sample(dir, fol ? "HEAPTRAIL_SPILL_THREAD=1" : "", sample,
+               "ln -s %s/t.db.spill/*.hts %s/sp");
     snprintf(path, sizeof path, "%s/out", dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);

@@ -1754,6 +1754,9 @@ static ht_err run_all(struct eng *g, const struct ht_replay_opts *opts)
         const int pf_rc = pf_big && g->rcsites.n > 0;
         const int pf_ptrs = pf_st || pf_rc;
         uintptr_t pring[PF_OBJ] = {0};
+        /* set per event only while pf_ptrs; this batch may run without it:
+         * no answer of the last batch's last event may reach this one */
+        g->slot_known = 0;
         for (size_t i = 0; i < nrec; i++) {
             const struct ht_rec *ev = &recs[i];
             if (pf_any)

@@ -643,8 +643,10 @@ static inline __attribute__((always_inline)) ht_err
 alloc_at(ht_gc *gc, uint64_t id, int container, size_t b, ht_gc_ref *out)
 {
     uint32_t s;
-    if (slot_take(gc, &s) != HT_OK)
+    if (slot_take(gc, &s) != HT_OK) {
+        *out = 0;
         return HT_ENOMEM;
+    }
     struct node *x = &gc->nodes[s];
     uint32_t stamp = x->stamp;
     memset(x, 0, sizeof *x);

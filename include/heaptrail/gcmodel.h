@@ -154,7 +154,8 @@ ht_err ht_gc_extref_ref(ht_gc *gc, ht_gc_ref r, int64_t delta);
 ht_gc_ref ht_gc_ref_of(const ht_gc *gc, uint64_t id);
 int ht_gc_generation_of_ref(const ht_gc *gc, ht_gc_ref r);
 /* A hint, no effect on results: start loading the node of r's object
- * (nothing for a ref that is not one of a live slot's, or while lazy). The
+ * (nothing while lazy or for a slot past the node array; a stale ref
+ * prefetches a dead node, harmlessly). The
  * replay calls it events ahead of a STORE or refcount event that will
  * read the node. */
 void ht_gc_prefetch_ref(const ht_gc *gc, ht_gc_ref r);

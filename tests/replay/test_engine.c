@@ -365,6 +365,49 @@ static int64_t sb_replay(struct sb *b, ht_store **st,
     return run;
 }
 
+/* The start of the look-ahead tests: 1100 filler blocks of 32 B, 10
+ * stores between them (the page index), fillers up to n events, then A
+ * (0x200000, 64 B) and C (0x400000, 32 B). Returns the fillers made. */
+static uint64_t fill_a_c(struct sb *b, size_t n)
+{
+    uint64_t k = 0;
+    for (; k < 1100; k++)
+        ev(b, HT_EV_ALLOC, 0x100000 + k * 0x40, 32, 0, 0);
+    for (uint64_t j = 0; j < 10; j++) /* stores into blocks: the index */
+        ev(b, HT_EV_STORE, 0x100000 + j * 0x40 + 8,
+           0x100000 + (j + 1) * 0x40, 0, 0);
+    while (b->n < n)
+        ev(b, HT_EV_ALLOC, 0x100000 + k++ * 0x40, 32, 0, 0);
+    ev(b, HT_EV_ALLOC, 0x200000, 64, 0, 0);   /* A */
+    ev(b, HT_EV_ALLOC, 0x400000, 32, 0, 0);   /* C */
+    return k;
+}
+
+/* The end of the look-ahead tests: A (0x200000, 64 B) freed, X and B
+ * (over A's old bytes) allocated, B+24 -> C (0x400000) and C -> B stored;
+ * replays b and checks the B-C cycle, X lost, and the cycle's two edges
+ * (none on A's old object or on X). */
+static void free_a_store_b_c(struct sb *b)
+{
+    ev(b, HT_EV_FREE, 0x200000, 0, 0, 0);     /* A freed */
+    ev(b, HT_EV_ALLOC, 0x300000, 64, 0, 0);   /* X */
+    ev(b, HT_EV_ALLOC, 0x1ffff0, 64, 0, 0);   /* B, over A's old bytes */
+    ev(b, HT_EV_STORE, 0x200008, 0x400000, 0, 0); /* B+24 -> C */
+    ev(b, HT_EV_STORE, 0x400000, 0x1ffff0, 0, 0); /* C -> B */
+    ht_store *st = NULL;
+    struct ht_replay_result r;
+    sb_replay(b, &st, NULL, &r);
+    assert_int_equal(r.cycles, 1);
+    char out[256];
+    q(st, "SELECT printf('%x', addr), leak_kind FROM objects_live WHERE"
+          " addr IN (2097136, 3145728, 4194304) ORDER BY addr", out);
+    assert_string_equal(out, "1ffff0,cycle;300000,definite;400000,cycle");
+    q(st, "SELECT printf('%x', from_addr), offset FROM cycle_edges"
+          " ORDER BY from_addr", out);
+    assert_string_equal(out, "1ffff0,24;400000,0");
+    ht_store_close(st);
+}
+
 /* The STORE look-ahead (engine.c ptr_hints) finds a store's slot block
  * events ahead; a FREE and ALLOCs in between change the answer: block A
  * (holding the slot) is freed, X takes A's object slot, B is allocated
@@ -377,36 +420,30 @@ static void test_store_lookahead_after_free(void **state)
     (void)state;
     struct sb b;
     sb_init_n(&b, 48);
-    uint64_t k = 0;
-    for (; k < 1100; k++)
-        ev(&b, HT_EV_ALLOC, 0x100000 + k * 0x40, 32, 0, 0);
-    for (uint64_t j = 0; j < 10; j++) /* stores into blocks: the index */
-        ev(&b, HT_EV_STORE, 0x100000 + j * 0x40 + 8,
-           0x100000 + (j + 1) * 0x40, 0, 0);
-    while (b.n < 2100)
-        ev(&b, HT_EV_ALLOC, 0x100000 + k++ * 0x40, 32, 0, 0);
-    ev(&b, HT_EV_ALLOC, 0x200000, 64, 0, 0);   /* A */
-    ev(&b, HT_EV_ALLOC, 0x400000, 32, 0, 0);   /* C */
+    fill_a_c(&b, 2100);
     for (uint64_t j = 0; j < 4; j++)           /* stores into fillers */
         ev(&b, HT_EV_STORE, 0x100000 + j * 0x40 + 16, 0x100000 + 500 * 0x40,
            0, 0);
-    ev(&b, HT_EV_FREE, 0x200000, 0, 0, 0);     /* A freed */
-    ev(&b, HT_EV_ALLOC, 0x300000, 64, 0, 0);   /* X */
-    ev(&b, HT_EV_ALLOC, 0x1ffff0, 64, 0, 0);   /* B, over A's old bytes */
-    ev(&b, HT_EV_STORE, 0x200008, 0x400000, 0, 0); /* B+24 -> C */
-    ev(&b, HT_EV_STORE, 0x400000, 0x1ffff0, 0, 0); /* C -> B */
-    ht_store *st = NULL;
-    struct ht_replay_result r;
-    sb_replay(&b, &st, NULL, &r);
-    assert_int_equal(r.cycles, 1);
-    char out[256];
-    q(st, "SELECT printf('%x', addr), leak_kind FROM objects_live WHERE"
-          " addr IN (2097136, 3145728, 4194304) ORDER BY addr", out);
-    assert_string_equal(out, "1ffff0,cycle;300000,definite;400000,cycle");
-    q(st, "SELECT printf('%x', from_addr), offset FROM cycle_edges"
-          " ORDER BY from_addr", out);
-    assert_string_equal(out, "1ffff0,24;400000,0");
-    ht_store_close(st);
+    free_a_store_b_c(&b);
+}
+
+/* The STORE look-ahead's answer does not cross a decode batch (1024
+ * events): batch 2 ends with a STORE into A whose block was found ahead;
+ * its root stores turn the look-ahead off for batch 3, where A is freed,
+ * X and B allocated (X may take A's slot) and B+24 -> C, C -> B stored.
+ * A stale answer would put the first edge on A's old object. */
+static void test_store_lookahead_batch_end(void **state)
+{
+    (void)state;
+    struct sb b;
+    sb_init_n(&b, 64);
+    uint64_t k = fill_a_c(&b, 2040);
+    while (b.n < 2048)
+        ev(&b, HT_EV_ALLOC, 0x100000 + k++ * 0x40, 32, 0, 0);
+    for (uint64_t j = 0; b.n < 3071; j++)      /* root stores */
+        ev(&b, HT_EV_STORE, 0x600000 + j * 8, 0x100000, 0, 0);
+    ev(&b, HT_EV_STORE, 0x200008, 0x100000 + 5 * 0x40, 0, 0); /* into A */
+    free_a_store_b_c(&b); /* batch 3 */
 }
 
 /* Stack roots belong to one snapshot: P held by a stack slot at a mid-run
@@ -909,6 +946,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_traces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_lookahead_after_free,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_lookahead_batch_end,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

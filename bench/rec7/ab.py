@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # (h-rec7) ab.py ROUNDS NAME=ENV~VAL,...:CMD ...: alternating runs, wait4 rusage medians; paired B/A if names A and B
 # ab.py ROUNDS name=ENV:cmd ... : alternate commands, wait4 rusage, medians
+# AB_SCRATCH (default /tmp/rec7): r.db* there is removed before each run
 import os, sys, time, subprocess, statistics, shutil, glob
 rounds = int(sys.argv[1]); specs = sys.argv[2:]
+scratch = os.environ.get('AB_SCRATCH', '/tmp/rec7')
 res = {s: [] for s in specs}
 for r in range(rounds):
     order = specs if r % 2 == 0 else specs[::-1]
@@ -13,10 +15,10 @@ for r in range(rounds):
         for kv in envs.split(','):
             if kv:
                 k, v = kv.split('~'); env[k] = v
-        for p in glob.glob('/tmp/rec7/r.db*'):
+        for p in glob.glob(scratch + '/r.db*'):
             shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
         t0 = time.time()
-        pid = os.spawnvpe(os.P_NOWAIT, cmd.split()[0], cmd.split(), env) if False else subprocess.Popen(cmd.split(), env=env, stdout=subprocess.DEVNULL).pid
+        pid = subprocess.Popen(cmd.split(), env=env, stdout=subprocess.DEVNULL).pid
         _, st, ru = os.wait4(pid, 0)
         w = time.time() - t0
         res[s].append((w, ru.ru_utime, ru.ru_stime, ru.ru_minflt))

@@ -563,6 +563,19 @@ static void test_objslab(void **state)
     assert_null(s.chunks);
 }
 
+/* A slab object for [addr, addr + size), inserted in t: held. */
+static struct ht__obj *slab_insert(struct ht__objslab *s, struct ht__objtab *t,
+                                   uint64_t addr, uint64_t size)
+{
+    struct ht__obj *o = ht__objslab_get(s);
+    assert_non_null(o);
+    o->addr = addr;
+    o->size = size;
+    assert_int_equal(ht__objtab_insert(t, o), HT_OK);
+    assert_int_equal(o->held, 1);
+    return o;
+}
+
 static void count_held(void *ctx, struct ht__obj *o)
 {
     (void)o;
@@ -581,13 +594,8 @@ static void test_objslab_held_index_trim(void **state)
     size_t n = HT__SLAB_SLOTS + 3, cnt = 0;
     struct ht__obj **o = calloc(n, sizeof *o);
     assert_non_null(o);
-    for (size_t i = 0; i < n; i++) {
-        assert_non_null(o[i] = ht__objslab_get(&s));
-        o[i]->addr = 0x10000 + i * 32;
-        o[i]->size = 24;
-        assert_int_equal(ht__objtab_insert(&t, o[i]), HT_OK);
-        assert_int_equal(o[i]->held, 1);
-    }
+    for (size_t i = 0; i < n; i++)
+        o[i] = slab_insert(&s, &t, 0x10000 + i * 32, 24);
     /* free every slot of the second chunk and two of the first */
     for (size_t i = HT__SLAB_SLOTS; i < n; i++)
         ht__objslab_put(&s, ht__objtab_release(&t, o[i]->addr));
@@ -651,12 +659,6 @@ static void test_big_map_and_slab(void **state)
     ht__objslab_fini(&s);
 }
 
-static void visit_count(void *ctx, struct ht__obj *o)
-{
-    (void)o;
-    ++*(size_t *)ctx;
-}
-
 /* A table emptied by frees keeps the freed marks: each visits nothing,
  * and trim told no slot is held releases every chunk (the end of a run
  * that freed all its blocks); the slab then starts afresh. */
@@ -666,17 +668,12 @@ static void test_objslab_trim_none_held(void **state)
     struct ht__objslab s = {0};
     struct ht__objtab t = {.unpaged = 1};
     size_t n = 2 * HT__SLAB_SLOTS + 5, cnt = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct ht__obj *o = ht__objslab_get(&s);
-        assert_non_null(o);
-        o->addr = 0x10000 + i * 32;
-        o->size = 16;
-        assert_int_equal(ht__objtab_insert(&t, o), HT_OK);
-    }
+    for (size_t i = 0; i < n; i++)
+        slab_insert(&s, &t, 0x10000 + i * 32, 16);
     /* one left held in the last chunk: visited once, its chunk kept */
     for (size_t i = 0; i + 1 < n; i++)
         ht__objslab_put(&s, ht__objtab_release(&t, 0x10000 + i * 32));
-    ht__objtab_each(&t, visit_count, &cnt);
+    ht__objtab_each(&t, count_held, &cnt);
     assert_int_equal(cnt, 1);
     assert_int_equal(ht__objtab_was_freed(&t, 0x10000), 1);
     struct ht__obj *last = ht__objtab_get(&t, 0x10000 + (n - 1) * 32);
@@ -687,7 +684,7 @@ static void test_objslab_trim_none_held(void **state)
     assert_true(ht__objslab_is_valid(&s));
     ht__objslab_put(&s, ht__objtab_release(&t, last->addr));
     cnt = 0;
-    ht__objtab_each(&t, visit_count, &cnt);
+    ht__objtab_each(&t, count_held, &cnt);
     assert_int_equal(cnt, 0);
     ht__objslab_trim(&s, t.n);
     assert_int_equal(s.nchunks, 0);

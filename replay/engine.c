@@ -114,7 +114,7 @@ struct eng {
      * changed since; set by run_all before each event) */
     int slot_known;
     struct ht__obj *slot_o;
-    uint64_t stores_in_blocks; /* STORE/EDGE events whose slot is a block's */
+    uint64_t stores_in_blocks; /* STOREs (of g->stores) into a block */
     struct seg *segs;
     size_t nsegs, csegs;
     struct ht__amodel am; /* allocator model (--allocator) */
@@ -783,7 +783,7 @@ static ht_err do_store(struct eng *g, const struct ht_rec *ev, int drops)
         n->referenced = 1;
     if (o) {
         uint64_t prev;
-        g->stores_in_blocks++;
+        g->stores_in_blocks += drops != 0; /* a STORE, not an EDGE */
         if ((e = ht__obj_set_edge(o, slot - o->addr, n ? val : 0, ev->seq,
                                   ev->d, &prev)))
             return e;

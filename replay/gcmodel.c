@@ -737,25 +737,22 @@ alloc_tick_any(ht_gc *gc, uint64_t id, int container, ht_gc_ref *out)
 ht_err ht_gc_alloc_tick_ref(ht_gc *gc, uint64_t id, int container,
                             ht_gc_ref *out)
 {
-    /* lazy, and no collection to trigger or run: alloc_lazy's counts
-     * without a frame (nearly every allocation of an alloc/free trace) */
-    if (gc->lazy && container && !gc->collecting && !gc->scheduled &&
+    /* no collection to trigger or run (nearly every allocation) */
+    if (container && !gc->collecting && !gc->scheduled &&
         (gc->count[0] + 1 <= gc->cfg.threshold[0] ||
          gc->cfg.threshold[0] == 0)) {
-        gc->live++;
-        gc->count[0]++; /* count_alloc without its trigger */
-        lazy_number(gc, out);
-        return HT_OK;
+        if (gc->lazy) { /* alloc_lazy's counts without a frame */
+            gc->live++;
+            gc->count[0]++; /* count_alloc without its trigger */
+            lazy_number(gc, out);
+            return HT_OK;
+        }
+        /* eager without a map (the replay's, once a STORE came):
+         * alloc_eager's path with no call chain, as count_alloc cannot
+         * trigger here and nothing is scheduled */
+        if (!gc->map)
+            return alloc_at(gc, id, container, 0, out);
     }
-    /* eager without a map (the replay's, once a STORE came), and the same
-     * no-trigger test: alloc_at with no call chain (every allocation of a
-     * leak run's trace after its first store). alloc_eager's path, as
-     * count_alloc cannot trigger here and nothing is scheduled. */
-    if (!gc->lazy && !gc->map && container && !gc->collecting &&
-        !gc->scheduled &&
-        (gc->count[0] + 1 <= gc->cfg.threshold[0] ||
-         gc->cfg.threshold[0] == 0))
-        return alloc_at(gc, id, container, 0, out);
     return alloc_tick_any(gc, id, container, out);
 }
 

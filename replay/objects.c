@@ -716,28 +716,16 @@ void ht__obj_truncate(struct ht__obj *o, uint64_t size)
 _Static_assert(sizeof(struct ht__obj) % 64 == 0,
                "slab slots are whole cache lines");
 
-/* A slab chunk: 2 MiB (one huge page, big_alloc) with 128-byte objects;
- * 64-byte aligned in any case (invariant 1). */
+/* A slab chunk: 2 MiB (one huge page, big_alloc, so 2 MiB-aligned: the
+ * 64-byte alignment of invariant 1 holds) of 128-byte objects. */
 #define CHUNK_BYTES (HT__SLAB_SLOTS * sizeof(struct ht__obj))
-static struct ht__obj *chunk_alloc(void)
-{
-    return CHUNK_BYTES >= HUGE_BYTES ? big_alloc(CHUNK_BYTES)
-                                     : aligned_alloc(64, CHUNK_BYTES);
-}
-
-static void chunk_free(struct ht__obj *c)
-{
-    if (CHUNK_BYTES >= HUGE_BYTES)
-        big_free(c, CHUNK_BYTES);
-    else
-        free(c);
-}
+_Static_assert(CHUNK_BYTES % HUGE_BYTES == 0, "a slab chunk is huge pages");
 
 struct ht__obj *ht__objslab_grow(struct ht__objslab *s)
 {
     if (ptrs_reserve(&s->chunks, s->nchunks, &s->cchunks, 16))
         return NULL;
-    struct ht__obj *c = chunk_alloc();
+    struct ht__obj *c = big_alloc(CHUNK_BYTES);
     if (!c)
         return NULL;
     s->chunks[s->nchunks++] = c;
@@ -770,7 +758,7 @@ void ht__objslab_trim(struct ht__objslab *s, size_t held)
             nheld += ch[i].held;
         held -= nheld;
         if (!nheld) {
-            chunk_free(ch); /* no slot is in use: no edges to free either */
+            big_free(ch, CHUNK_BYTES); /* no slot in use: no edges to free */
             continue;
         }
         /* the free list again, in descending address order per chunk so
@@ -795,7 +783,7 @@ void ht__objslab_fini(struct ht__objslab *s)
         for (size_t i = 0; i < n; i++)
             if (s->chunks[c][i].edges)
                 free(s->chunks[c][i].edges);
-        chunk_free(s->chunks[c]);
+        big_free(s->chunks[c], CHUNK_BYTES);
     }
     free(s->chunks);
     memset(s, 0, sizeof *s);

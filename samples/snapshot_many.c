@@ -18,8 +18,10 @@
  * emptied (kind byte 0) until the follower has applied its chunk, then
  * restored, as a reservation interrupted by a signal handler is written
  * late (F3): the exit must notice and redo the pass, else that block
- * would be missing (no edge to it). Both print "followed <n>" (chunks the
- * follower had applied; 0 on one CPU, where no follower runs). All modes
+ * would be missing (no edge to it). Both need HEAPTRAIL_SPILL_THREAD=1
+ * (off by default: without it they wait the 10 s out) and print "followed
+ * <n>" (chunks the follower had applied; 0 on one CPU, where no follower
+ * runs). All modes
  * also reuse freed addresses (some freed again), free blocks by
  * realloc(p, 0), and free pointers the recorder never saw allocated
  * (asprintf's, allocated inside libc) and NULL.

@@ -985,6 +985,13 @@ struct ht__snap_tab {
     unsigned shift; /* 64 - log2(cap / 32): ht__snap_home */
 };
 
+/* An ordered table's memory released; t empty again. */
+static void ht__snap_tab_free(struct ht__snap_tab *t)
+{
+    ht__snap_unmap(t->v, sizeof(struct ht__snap_ent) * t->cap);
+    *t = (struct ht__snap_tab){0};
+}
+
 #define HT__SNAP_FIRST_CAP (1u << 16) /* 64 K slots */
 
 /* The home slot of addr (shift: the table's): each 512-byte stretch of
@@ -1603,7 +1610,8 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
  *       helper waiting for a CPU on a busy host would hold the exit up
  *       longer than the whole pass takes): past it, it moves STOP to
  *       FAILED by CAS and does the whole pass itself; the helper, finding
- *       FAILED, never hands over (its table ends with the process). */
+ *       FAILED with a table, never hands over: it frees the table and its
+ *       gaps and ends. */
 #define HT__FOL_NONE 0
 #define HT__FOL_RUN 1
 #define HT__FOL_STOP 2
@@ -1644,8 +1652,7 @@ static void ht__fol_gaps_free(struct ht__fol_gaps *g)
  * STOP: the exit then finds no table). */
 static void ht__fol_fail(struct ht__snap_tab *t, struct ht__fol_gaps *gaps)
 {
-    ht__snap_unmap(t->v, sizeof(struct ht__snap_ent) * t->cap);
-    *t = (struct ht__snap_tab){0};
+    ht__snap_tab_free(t);
     ht__fol_gaps_free(gaps);
     __atomic_store_n(&g_fol.state, HT__FOL_FAILED, __ATOMIC_RELEASE);
     syscall(SYS_futex, &g_fol.state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
@@ -1808,7 +1815,7 @@ static int ht__fol_take(int use, struct ht__snap_tab *t, uint64_t *done,
             if (__atomic_compare_exchange_n(&g_fol.state, &st, HT__FOL_FAILED,
                                             0, __ATOMIC_SEQ_CST,
                                             __ATOMIC_ACQUIRE))
-                return 0; /* abandoned: the helper keeps its table */
+                return 0; /* abandoned: the helper frees its table */
             break;
         }
         struct timespec ts = {0, (long)(HT__FOL_WAIT_NS - waited)};
@@ -1831,8 +1838,7 @@ static int ht__fol_take(int use, struct ht__snap_tab *t, uint64_t *done,
     }
     ht__fol_gaps_free(&g_fol.gaps);
     if (!use) {
-        ht__snap_unmap(g_fol.t.v, sizeof(struct ht__snap_ent) * g_fol.t.cap);
-        g_fol.t = (struct ht__snap_tab){0};
+        ht__snap_tab_free(&g_fol.t);
         return 0;
     }
     *t = g_fol.t;
@@ -1882,8 +1888,7 @@ ht__rt_snapshot_run(const uint64_t *regs, uint64_t sp, int at_exit)
     int rc = ordered ? ht__snap_pass(&t, 1, from, nch, &last, NULL)
                      : HT__SNAP_DISORDER;
     if (rc == HT__SNAP_DISORDER) {
-        ht__snap_unmap(t.v, sizeof(struct ht__snap_ent) * t.cap);
-        t = (struct ht__snap_tab){0};
+        ht__snap_tab_free(&t);
         ordered = 0;
         last = 0;
         rc = ht__snap_pass(&t, 0, 0, nch, &last, NULL);

@@ -25,15 +25,17 @@
  *                     the whole stack of every other still-running thread
  *                     started through the wrapped pthread_create (up to 256
  *                     at once; racy reads, clipped to mapped memory).
- *   HEAPTRAIL_SPILL_THREAD  1 (default): one extra thread (signals
+ *   HEAPTRAIL_SPILL_THREAD  1: one extra thread (signals
  *                     blocked; it records nothing) prepares the spill's
  *                     next chunks (disk blocks, pages faulted in) ahead of
  *                     the program and, while the program has one thread,
  *                     keeps the exit snapshot's live-block table up to
  *                     date, so the exit only applies the last chunks; not
- *                     started with one usable CPU. 0: no such thread
- *                     (e.g. for a program that must stay single-threaded,
- *                     as unshare(CLONE_NEWUSER) requires).
+ *                     started with one usable CPU. 0 (default): no such
+ *                     thread (with one, glibc's malloc takes its locks
+ *                     beyond the tcache: DECISIONS 37; and a program that
+ *                     must stay single-threaded, as unshare(CLONE_NEWUSER)
+ *                     requires, needs 0).
  *   A malformed value gets one "heaptrail: invalid ..." line on stderr and
  *   the default (0/1 variables: unset or empty = default).
  */
